@@ -1,0 +1,3 @@
+from losslens.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""Module-level logging calls, so that ``import losslens as wandb`` works."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from losslens.tracking.run import Config, Run, Summary
+
+run: Run | None = None
+config: Config | dict[str, Any] = {}
+summary: Summary | dict[str, Any] = {}
+
+
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    **kwargs: Any,
+) -> Run:
+    """Start a run and make it the current one. Unknown wandb keywords are ignored."""
+    import losslens
+
+    options = {
+        k: kwargs.pop(k)
+        for k in ("system_metrics", "system_interval", "flush_interval")
+        if k in kwargs
+    }
+    if kwargs.get("reinit", True) and losslens.run is not None:
+        losslens.run.finish()
+    new = Run(project=project, name=name, config=config, dir=dir, **options)
+    losslens.run = new
+    losslens.config = new.config
+    losslens.summary = new.summary
+    return new
+
+
+def _current() -> Run:
+    import losslens
+
+    if losslens.run is None:
+        raise RuntimeError("no active run: call losslens.init() first")
+    return losslens.run
+
+
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    """Log to the current run (see :meth:`Run.log`)."""
+    _current().log(data, step=step, commit=commit)
+
+
+def finish(exit_code: int | None = None) -> None:
+    """Finish the current run, if any."""
+    import losslens
+
+    if losslens.run is not None:
+        losslens.run.finish(exit_code)
+        losslens.run = None
+
+
+def watch(*args: Any, **kwargs: Any) -> None:
+    """Accepted for wandb compatibility; does nothing."""
+    return None

@@ -1,0 +1,56 @@
+"""The ``losslens`` command line: parse, call the library, render. Errors become one line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from losslens import __version__
+from losslens.errors import LosslensError
+
+#: Sub-command modules, in the order ``--help`` lists them. Each has ``register(subparsers)``.
+COMMAND_MODULES = ("runs", "train", "importing", "analyze", "report", "ui")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="losslens",
+        description="Record, import, diagnose and show LLM fine-tuning runs, locally.",
+    )
+    parser.add_argument("--version", action="version", version=f"losslens {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"losslens.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"losslens.cli.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        code = args.func(args)
+    except LosslensError as exc:
+        print(f"losslens: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("losslens: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return int(code or 0)

@@ -1,0 +1,93 @@
+"""One name per quantity, whatever tool wrote the log.
+
+The canonical names follow the convention W&B, TensorBoard and trackio already use
+for Hugging Face runs (``train/loss``, ``eval/loss``, ...). ``normalize_key`` maps the
+raw ``log_history`` names (``loss``, ``eval_loss``), underscores (``train_loss``) and
+known aliases onto them; the original name is always kept next to the series.
+"""
+
+from __future__ import annotations
+
+LOSS = "train/loss"
+EVAL_LOSS = "eval/loss"
+LR = "train/learning_rate"
+GRAD_NORM = "train/grad_norm"
+EPOCH = "train/epoch"
+GLOBAL_STEP = "train/global_step"
+TOKENS = "train/num_tokens"
+
+#: End-of-run records of the HF Trainer: summary values, never step series.
+SUMMARY_ONLY = frozenset(
+    {
+        "train_runtime",
+        "train_samples_per_second",
+        "train_steps_per_second",
+        "total_flos",
+        "train_loss",
+    }
+)
+
+_ALIASES = {
+    "loss": LOSS,
+    "train_loss": LOSS,
+    "training_loss": LOSS,
+    "train/train_loss": LOSS,
+    "lr": LR,
+    "learning_rate": LR,
+    "train/lr": LR,
+    "train_lr": LR,
+    "grad_norm": GRAD_NORM,
+    "gradient_norm": GRAD_NORM,
+    "train/gradient_norm": GRAD_NORM,
+    "epoch": EPOCH,
+    "global_step": GLOBAL_STEP,
+    "num_tokens": TOKENS,
+    "num_input_tokens_seen": "train/num_input_tokens_seen",
+    "eval_loss": EVAL_LOSS,
+    "validation_loss": EVAL_LOSS,
+    "val_loss": EVAL_LOSS,
+    "val/loss": EVAL_LOSS,
+    "valid/loss": EVAL_LOSS,
+    "validation/loss": EVAL_LOSS,
+}
+
+_PREFIXES = (("eval_", "eval/"), ("test_", "test/"), ("val_", "eval/"), ("train_", "train/"))
+
+
+def normalize_key(key: str) -> str:
+    """The canonical name of a metric key (``eval_loss`` -> ``eval/loss``)."""
+    k = key.strip()
+    low = k.lower()
+    if low in _ALIASES:
+        return _ALIASES[low]
+    if "/" in k:
+        head, _, tail = k.partition("/")
+        if head in ("train", "eval", "test") and tail.lower() in _ALIASES:
+            alias = _ALIASES[tail.lower()]
+            if head == "train" or alias.startswith(head + "/"):
+                return alias
+            return f"{head}/{alias.split('/', 1)[1]}"
+        return k
+    for prefix, repl in _PREFIXES:
+        if low.startswith(prefix) and len(k) > len(prefix):
+            return repl + k[len(prefix) :]
+    return "train/" + k
+
+
+def is_eval_key(key: str) -> bool:
+    return key.startswith(("eval/", "test/"))
+
+
+def resolve(available: list[str] | set[str] | dict[str, object], canonical: str) -> str | None:
+    """Which of ``available`` holds the quantity ``canonical`` (exact name first, then aliases).
+
+    Runs logged through ``losslens.log`` keep the user's names (``loss``, ``val_loss``);
+    analysis uses this to find them without renaming anything.
+    """
+    names = list(available)
+    if canonical in names:
+        return canonical
+    for name in names:
+        if normalize_key(name) == canonical:
+            return name
+    return None

@@ -1,0 +1,1 @@
+"""Renderers: terminal, markdown, HTML and JSON. They draw; they never diagnose."""

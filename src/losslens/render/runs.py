@@ -1,0 +1,165 @@
+"""Terminal and JSON views of runs: the runs table and ``losslens show``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from losslens.model import RunData, RunInfo, RunStatus, Series
+from losslens.render.sparkline import sparkline
+
+STATUS_STYLE = {
+    RunStatus.RUNNING: "bold cyan",
+    RunStatus.FINISHED: "green",
+    RunStatus.CRASHED: "bold red",
+    RunStatus.FAILED: "red",
+    RunStatus.KILLED: "yellow",
+}
+
+
+def fmt_time(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{seconds:.1f}s"
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def fmt_value(v: Any) -> str:
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return str(v)
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6):
+            return f"{v:.3e}"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def runs_table(runs: list[RunInfo]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("id", "project", "name", "status", "started", "duration", "source"):
+        table.add_column(col)
+    for r in runs:
+        table.add_row(
+            r.id,
+            Text(r.project),
+            Text(r.name),
+            Text(str(r.status), style=STATUS_STYLE.get(r.status, "")),
+            fmt_time(r.start_time),
+            fmt_duration(r.duration),
+            Text(r.source or "logged"),
+        )
+    return table
+
+
+def run_to_dict(info: RunInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "project": info.project,
+        "name": info.name,
+        "status": str(info.status),
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+        "duration": info.duration,
+        "host": info.host,
+        "command": info.command,
+        "git_commit": info.git_commit,
+        "source": info.source,
+        "output_dir": info.output_dir,
+        "exit_code": info.exit_code,
+        "config": info.config,
+        "summary": info.summary,
+    }
+
+
+def series_stats(s: Series) -> dict[str, Any]:
+    fin = s.finite
+    return {
+        "points": len(s),
+        "first_step": int(s.steps[0]) if len(s) else None,
+        "last_step": int(s.steps[-1]) if len(s) else None,
+        "first": float(fin.values[0]) if len(fin) else None,
+        "last": float(fin.values[-1]) if len(fin) else None,
+        "min": float(fin.values.min()) if len(fin) else None,
+        "max": float(fin.values.max()) if len(fin) else None,
+        "non_finite": len(s) - len(fin),
+    }
+
+
+def metrics_table(series: dict[str, Series], width: int = 20) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col, justify in (
+        ("metric", "left"),
+        ("", "left"),
+        ("last", "right"),
+        ("min", "right"),
+        ("max", "right"),
+        ("points", "right"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for key in sorted(series):
+        s = series[key]
+        st = series_stats(s)
+        table.add_row(
+            Text(key),
+            Text(sparkline(s.values, width), style="cyan"),
+            fmt_value(st["last"]) if st["last"] is not None else "-",
+            fmt_value(st["min"]) if st["min"] is not None else "-",
+            fmt_value(st["max"]) if st["max"] is not None else "-",
+            str(st["points"]),
+        )
+    return table
+
+
+def kv_table(data: dict[str, Any]) -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="dim")
+    table.add_column()
+    for k in sorted(data):
+        v = data[k]
+        table.add_row(
+            Text(str(k)), Text(fmt_value(v) if not isinstance(v, dict | list) else str(v))
+        )
+    return table
+
+
+def show_run(run: RunData) -> RenderableType:
+    i = run.info
+    head = Text.assemble(
+        (f"{i.project}/{i.name}", "bold"),
+        f"  {i.id}  ",
+        (str(i.status), STATUS_STYLE.get(i.status, "")),
+        f"  started {fmt_time(i.start_time)}  duration {fmt_duration(i.duration)}",
+    )
+    parts: list[RenderableType] = [head]
+    if i.source:
+        parts.append(Text(f"imported from {i.source}", style="dim"))
+    if i.output_dir:
+        parts.append(Text(f"output: {i.output_dir}", style="dim"))
+    if run.series:
+        parts += [Text("\nRun history", style="bold"), metrics_table(run.series)]
+    if i.summary:
+        parts += [Text("\nRun summary", style="bold"), kv_table(i.summary)]
+    if i.config:
+        parts += [Text("\nConfig", style="bold"), kv_table(i.config)]
+    if run.system:
+        parts += [Text("\nSystem", style="bold"), metrics_table(run.system)]
+    return Group(*parts)
+
+
+def print_renderable(obj: RenderableType, width: int | None = None) -> None:
+    Console(width=width, soft_wrap=False).print(obj)

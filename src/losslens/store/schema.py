@@ -1,0 +1,75 @@
+"""The store's schema, as ordered migrations keyed on ``PRAGMA user_version``.
+
+Each entry of ``MIGRATIONS`` moves the schema from version ``i`` to ``i + 1``. Never edit
+a migration that has shipped: append a new one. ``docs/storage.md`` documents the result.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the first schema.
+    """
+    CREATE TABLE projects (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        created_at  REAL NOT NULL
+    );
+    CREATE TABLE runs (
+        id          TEXT PRIMARY KEY,
+        project_id  INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        status      TEXT NOT NULL
+                    CHECK (status IN ('running','finished','crashed','killed','failed')),
+        start_time  REAL NOT NULL,
+        end_time    REAL,
+        heartbeat   REAL,
+        host        TEXT,
+        pid         INTEGER,
+        command     TEXT,
+        git_commit  TEXT,
+        config      TEXT NOT NULL DEFAULT '{}',
+        summary     TEXT NOT NULL DEFAULT '{}',
+        source      TEXT,
+        source_id   TEXT UNIQUE,
+        output_dir  TEXT,
+        exit_code   INTEGER
+    );
+    CREATE INDEX runs_project ON runs(project_id, start_time);
+    CREATE TABLE metric_keys (
+        id          INTEGER PRIMARY KEY,
+        run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key         TEXT NOT NULL,
+        original    TEXT,
+        kind        TEXT NOT NULL DEFAULT 'metric' CHECK (kind IN ('metric','system')),
+        UNIQUE (run_id, key, kind)
+    );
+    CREATE TABLE points (
+        key_id      INTEGER NOT NULL REFERENCES metric_keys(id) ON DELETE CASCADE,
+        step        INTEGER NOT NULL,
+        wall_time   REAL,
+        value       REAL
+    );
+    CREATE INDEX points_key_step ON points(key_id, step);
+    CREATE TABLE findings (
+        id          INTEGER PRIMARY KEY,
+        run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        rule_id     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        severity    TEXT NOT NULL CHECK (severity IN ('info','warning','error')),
+        step_start  INTEGER,
+        step_end    INTEGER,
+        onset_step  INTEGER,
+        payload     TEXT NOT NULL,
+        created_at  REAL NOT NULL
+    );
+    CREATE INDEX findings_run ON findings(run_id);
+    -- value IS NULL means NaN: SQLite cannot hold a NaN REAL, so NaN is written as NULL
+    -- and read back as NaN. +/-Inf are stored as such.
+    CREATE VIEW metrics AS
+        SELECT k.run_id AS run_id, k.key AS key, p.step AS step, p.wall_time AS wall_time,
+               p.value AS value
+        FROM points p JOIN metric_keys k ON k.id = p.key_id WHERE k.kind = 'metric';
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

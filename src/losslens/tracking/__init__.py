@@ -1,0 +1,1 @@
+"""Recording runs: the logging API, its background writer and system metrics."""
