@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +26,7 @@ def init(
 
     options = {
         k: kwargs.pop(k)
-        for k in ("system_metrics", "system_interval", "flush_interval")
+        for k in ("system_metrics", "system_interval", "flush_interval", "output_dir")
         if k in kwargs
     }
     if kwargs.get("reinit", True) and losslens.run is not None:
@@ -37,21 +38,16 @@ def init(
     return new
 
 
-def _current() -> Run:
-    import losslens
-
-    if losslens.run is None:
-        raise RuntimeError("no active run: call losslens.init() first")
-    return losslens.run
-
-
 def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
     """Log to the current run (see :meth:`Run.log`)."""
-    _current().log(data, step=step, commit=commit)
+    current: Run | None = sys.modules["losslens"].run
+    if current is None:
+        raise RuntimeError("no active run: call losslens.init() first")
+    current.log(data, step, commit)
 
 
-def finish(exit_code: int | None = None) -> None:
-    """Finish the current run, if any."""
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finish the current run, if any (``quiet`` is accepted for wandb compatibility)."""
     import losslens
 
     if losslens.run is not None:
@@ -61,4 +57,9 @@ def finish(exit_code: int | None = None) -> None:
 
 def watch(*args: Any, **kwargs: Any) -> None:
     """Accepted for wandb compatibility; does nothing."""
+    return None
+
+
+def define_metric(*args: Any, **kwargs: Any) -> None:
+    """Accepted for wandb compatibility; does nothing (every metric keeps every point)."""
     return None

@@ -25,6 +25,13 @@ def main() -> int:
     with Store(store_dir) as store:
         print_renderable(show_run(store.load(run.id)))
     print(f"\nstore: {store_dir}  (try: LOSSLENS_HOME={store_dir} losslens runs)")
+    from losslens.analysis import analyze
+    from losslens.render.html import write_report
+
+    with Store(store_dir) as store:
+        data = store.load(run.id)
+    html = write_report(data, os.path.join(store_dir, "report.html"), analyze(data))
+    print(f"report: {html}\ndashboard: losslens ui --store {store_dir}")
     return 0
 
 

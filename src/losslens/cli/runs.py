@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from losslens.cli.common import add_json_option, add_store_option, open_store, print_json
+from losslens.paths import default_store_path
 from losslens.render.runs import print_renderable, run_to_dict, runs_table, series_stats, show_run
 
 
@@ -24,8 +25,11 @@ def register(sub: Any) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
-        runs = store.list_runs(args.project)
+    if args.store is None and not default_store_path().exists():
+        runs = []  # nothing recorded yet on this machine: not an error
+    else:
+        with open_store(args) as store:
+            runs = store.list_runs(args.project)
     if args.json:
         print_json([run_to_dict(r) for r in runs])
     elif not runs:

@@ -9,6 +9,7 @@ from __future__ import annotations
 MIGRATIONS: list[str] = [
     # 0 -> 1: the first schema.
     """
+    PRAGMA application_id = 1280070478;
     CREATE TABLE projects (
         id          INTEGER PRIMARY KEY,
         name        TEXT NOT NULL UNIQUE,
@@ -43,11 +44,13 @@ MIGRATIONS: list[str] = [
         kind        TEXT NOT NULL DEFAULT 'metric' CHECK (kind IN ('metric','system')),
         UNIQUE (run_id, key, kind)
     );
+    -- value has no declared type on purpose: a REAL column would turn -0.0 into 0.0 and
+    -- round integers above 2**53; untyped, floats stay 8-byte REALs and ints stay exact.
     CREATE TABLE points (
         key_id      INTEGER NOT NULL REFERENCES metric_keys(id) ON DELETE CASCADE,
         step        INTEGER NOT NULL,
         wall_time   REAL,
-        value       REAL
+        value
     );
     CREATE INDEX points_key_step ON points(key_id, step);
     CREATE TABLE findings (
@@ -69,7 +72,15 @@ MIGRATIONS: list[str] = [
         SELECT k.run_id AS run_id, k.key AS key, p.step AS step, p.wall_time AS wall_time,
                p.value AS value
         FROM points p JOIN metric_keys k ON k.id = p.key_id WHERE k.kind = 'metric';
+    CREATE VIEW system_metrics AS
+        SELECT k.run_id AS run_id, k.key AS key, p.step AS step, p.wall_time AS wall_time,
+               p.value AS value
+        FROM points p JOIN metric_keys k ON k.id = p.key_id WHERE k.kind = 'system';
     """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+#: ``PRAGMA application_id`` of a losslens store: the bytes "LLSN". Tells our stores apart
+#: from other SQLite files (an MLflow or trackio database passed as ``--store`` by mistake).
+APPLICATION_ID = 0x4C4C534E

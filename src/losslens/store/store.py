@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -11,11 +12,12 @@ import sqlite3
 import string
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+import psutil
 
 from losslens.errors import RunNotFoundError, StoreError, StoreVersionError
 from losslens.model import (
@@ -29,8 +31,9 @@ from losslens.model import (
     finding_to_dict,
 )
 from losslens.paths import resolve_store_path
-from losslens.store.schema import MIGRATIONS, SCHEMA_VERSION
+from losslens.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
+_T = TypeVar("_T")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _RUN_COLUMNS = (
     "r.id, p.name, r.name, r.status, r.start_time, r.end_time, r.heartbeat, r.host, r.pid, "
@@ -63,22 +66,76 @@ def _json_default(obj: object) -> object:
             pass
     if isinstance(obj, set | tuple):
         return list(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
     return str(obj)
 
 
+#: How non-finite floats are written in stored JSON, which stays strict JSON (so that
+#: SQLite's ``json_extract`` reads every row) and comes back as floats through :func:`loads`.
+_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _encode_nonfinite(obj: object) -> object:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "NaN" if obj != obj else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, dict):
+        return {k: _encode_nonfinite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_encode_nonfinite(v) for v in obj]
+    return obj
+
+
+def _decode_nonfinite(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return _NONFINITE.get(obj, obj)
+    if isinstance(obj, dict):
+        return {k: _decode_nonfinite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decode_nonfinite(v) for v in obj]
+    return obj
+
+
 def dumps(obj: object) -> str:
-    """JSON as the store writes it: NaN/Infinity kept (Python's tokens), unknown objects as str."""
-    return json.dumps(obj, default=_json_default, ensure_ascii=False)
+    """Strict JSON as the store writes it: NaN/±Inf as "NaN"/"Infinity"/"-Infinity",
+    numpy scalars as numbers, other unknown objects as ``str``."""
+    try:
+        return json.dumps(obj, default=_json_default, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        plain = json.loads(json.dumps(obj, default=_json_default))
+        return json.dumps(_encode_nonfinite(plain), ensure_ascii=False, allow_nan=False)
 
 
-def _pid_alive(pid: int) -> bool:
+def loads(text: str | None) -> Any:
+    """The inverse of :func:`dumps` ("NaN"/"Infinity"/"-Infinity" strings become floats)."""
+    if not text:
+        return {}
+    obj = json.loads(text)
+    if "NaN" in text or "Infinity" in text:
+        obj = _decode_nonfinite(obj)
+    return obj
+
+
+def _pid_alive(pid: int, started: float | None = None) -> bool:
+    """Whether process ``pid`` exists and (if ``started`` is given) is not a newer process
+    that reuses the number of one that began at ``started``."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    except OSError:
+        return False
+    if started is None:
         return True
-    return True
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return bool(proc.create_time() <= started + 2.0)
+    except Exception:
+        return True
 
 
 class Store:
@@ -104,19 +161,42 @@ class Store:
             self.conn = sqlite3.connect(
                 str(self.path), timeout=60.0, isolation_level=None, check_same_thread=False
             )
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot open the store {self.path}: {exc}",
+                "check the path and its permissions, or pass --store PATH",
+            ) from exc
+        try:
             self.conn.execute("PRAGMA busy_timeout = 60000")
             self._setup()
+        except StoreError:
+            self.conn.close()
+            raise
         except sqlite3.DatabaseError as exc:
+            self.conn.close()
             raise StoreError(
                 f"{self.path} is not a readable losslens store ({exc})",
-                "pass --store with another path, or move this file away",
+                "pass --store with the path of a losslens store, or move this file away",
             ) from exc
 
     # -- set-up -----------------------------------------------------------------------------
 
     def _setup(self) -> None:
         c = self.conn
-        version = int(c.execute("PRAGMA user_version").fetchone()[0])
+        # One statement, so one consistent snapshot even while another process migrates.
+        version, app_id, tables = c.execute(
+            "SELECT (SELECT user_version FROM pragma_user_version), "
+            "(SELECT application_id FROM pragma_application_id), "
+            "(SELECT COUNT(*) FROM sqlite_master)"
+        ).fetchone()
+        version = int(version)
+        if str(self.path) != ":memory:" and (
+            (version == 0 and tables) or (version > 0 and app_id != APPLICATION_ID)
+        ):
+            raise StoreError(
+                f"{self.path} is an SQLite database, but not a losslens store",
+                "pass --store with the path of a losslens store (losslens.db)",
+            )
         if version > SCHEMA_VERSION:
             raise StoreVersionError(
                 f"{self.path} was written by a newer losslens (schema {version}, "
@@ -124,7 +204,7 @@ class Store:
                 "upgrade losslens: pip install -U losslens",
             )
         if str(self.path) != ":memory:":
-            mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _retry_locked(lambda: c.execute("PRAGMA journal_mode = WAL").fetchone()[0])
             if str(mode).lower() != "wal":
                 raise StoreError(f"cannot switch {self.path} to WAL mode (got {mode})")
         c.execute("PRAGMA synchronous = NORMAL")
@@ -259,8 +339,8 @@ class Store:
             pid=row[8],
             command=row[9],
             git_commit=row[10],
-            config=json.loads(row[11] or "{}"),
-            summary=json.loads(row[12] or "{}"),
+            config=loads(row[11]),
+            summary=loads(row[12]),
             source=row[13],
             source_id=row[14],
             output_dir=row[15],
@@ -350,20 +430,34 @@ class Store:
     def _write_points_locked(
         self, run_id: str, points: Iterable[MetricPoint], kind: str, originals: dict[str, str]
     ) -> int:
-        rows = []
-        key_id = self._key_id
+        flat: list[Any] = []
+        extend = flat.extend
+        ids: dict[str, int] = {}
         for key, step, v, wall_time in points:
-            rows.append(
-                (
-                    key_id(run_id, key, kind, originals.get(key)),
-                    step,
-                    wall_time,
-                    None if v != v else v,
-                )
-            )
-        if rows:
-            self.conn.executemany("INSERT INTO points VALUES (?,?,?,?)", rows)
-        return len(rows)
+            kid = ids.get(key)
+            if kid is None:
+                kid = ids[key] = self._key_id(run_id, key, kind, originals.get(key))
+            extend((kid, step, wall_time, v))
+        self.insert_rows(flat)
+        return len(flat) // 4
+
+    def insert_rows(self, flat: list[Any]) -> None:
+        """Insert points given flat as ``[key_id, step, wall_time, value, key_id, ...]``.
+
+        Call inside :meth:`transaction`. Rows go in as multi-row INSERTs of
+        ``INSERT_ROWS`` rows: far fewer statement steps than ``executemany``, and the GIL
+        is released for the length of each one. NaN binds as NULL (SQLite's own rule);
+        integers too big for 64 bits are stored as the nearest float.
+        """
+        if not flat:
+            return
+        self.conn.execute("SAVEPOINT losslens_rows")
+        try:
+            _insert_flat(self.conn, flat)
+        except OverflowError:
+            self.conn.execute("ROLLBACK TO losslens_rows")
+            _insert_flat(self.conn, _fit_int64(flat))
+        self.conn.execute("RELEASE losslens_rows")
 
     def keys(self, run_id: str, kind: str = "metric") -> dict[str, str]:
         """The run's metric keys -> the name they were logged under."""
@@ -399,8 +493,55 @@ class Store:
         rows = self.conn.execute(sql, args).fetchall()
         if not rows:
             return Series.from_lists(key, [], [])
-        arr = np.array(rows, dtype=np.float64)  # None -> nan
-        return Series(key, arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2])
+        steps, values, walls = zip(*rows, strict=True)
+        return Series(
+            key,
+            np.array(steps, dtype=np.int64),
+            np.array(values, dtype=np.float64),  # NULL (NaN) -> nan
+            np.array(walls, dtype=np.float64),
+        )
+
+    # -- fast reads for the dashboard (losslens.ui) -------------------------------------------
+
+    def key_heads(self, run_id: str) -> list[tuple[int, str, str, int | None]]:
+        """``(key_id, kind, key, rowid of the last point by step)`` per key: a change stamp."""
+        rows = self.conn.execute(
+            "SELECT k.id, k.kind, k.key, (SELECT p.rowid FROM points p WHERE p.key_id = k.id "
+            "ORDER BY p.step DESC, p.rowid DESC LIMIT 1) FROM metric_keys k WHERE k.run_id = ? "
+            "ORDER BY k.kind, k.key",
+            (run_id,),
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]
+
+    def read_points(
+        self, key_id: int, *, after_rowid: int | None = None, with_wall: bool = False
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any], int]:
+        """One key's points as numpy ``(steps, values, wall_times, max_rowid)``, in one snapshot.
+
+        Without ``after_rowid``: every point, ordered by step (ties in logging order). With it:
+        only points written after that rowid, in logging order (found by rowid range, so the
+        cost is the number of rows written since, not the series length). ``max_rowid`` is
+        the largest rowid of the whole table at read time: pass it back as ``after_rowid``.
+        """
+        cols = "step, value, wall_time" if with_wall else "step, value"
+        if after_rowid is None:
+            sql = f"SELECT {cols} FROM points WHERE key_id = ? ORDER BY step, rowid"
+            args: tuple[Any, ...] = (key_id,)
+        else:
+            sql = f"SELECT {cols} FROM points WHERE rowid > ? AND +key_id = ? ORDER BY rowid"
+            args = (after_rowid, key_id)
+        width = 3 if with_wall else 2
+        self.conn.execute("BEGIN")
+        try:
+            top = int(self.conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM points").fetchone()[0])
+            cells = itertools.chain.from_iterable(self.conn.execute(sql, args))
+            flat = np.fromiter(cells, dtype=object).astype(np.float64)  # None (NaN) -> nan
+        finally:
+            self.conn.execute("COMMIT")
+        table = flat.reshape(-1, width)
+        steps = table[:, 0].astype(np.int64)
+        walls = table[:, 2].copy() if with_wall else np.full(len(steps), np.nan)
+        return steps, table[:, 1].copy(), walls, top
 
     def count_points(self, run_id: str, kind: str = "metric") -> int:
         return int(
@@ -449,7 +590,7 @@ class Store:
         rows = self.conn.execute(
             "SELECT payload FROM findings WHERE run_id = ? ORDER BY id", (run_id,)
         ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [loads(r[0]) for r in rows]
 
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
@@ -479,28 +620,63 @@ class _Transaction:
             self.lock.release()
 
 
-def _begin_immediate(conn: sqlite3.Connection) -> None:
-    """BEGIN IMMEDIATE, retried: busy_timeout covers most waits, this covers the rest."""
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def _retry_locked(call: Callable[[], _T], what: str = "the store") -> _T:
+    """``call()``, retried while SQLite says busy/locked: busy_timeout covers most waits
+    (it is not consulted for every lock, e.g. a journal-mode switch), this the rest."""
     delay = 0.005
     deadline = time.monotonic() + 120.0
     while True:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            return
+            return call()
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if not _is_busy(exc):
                 raise
             if time.monotonic() > deadline:
-                raise StoreError(f"the store stayed locked for 120 s: {exc}") from exc
+                raise StoreError(
+                    f"{what} stayed locked for 120 s: {exc}",
+                    "another process holds a write lock on it; stop it or use another --store",
+                ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE (the write lock up front: no lock-upgrade deadlocks), retried."""
+    _retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+
+
+#: Rows per multi-row INSERT (4 parameters each; SQLite allows 32766 per statement).
+INSERT_ROWS = 2000
+_INSERT_MANY = "INSERT INTO points VALUES " + ",".join(["(?,?,?,?)"] * INSERT_ROWS)
+_INSERT_ONE = "INSERT INTO points VALUES (?,?,?,?)"
+
+
+def _insert_flat(conn: sqlite3.Connection, flat: list[Any]) -> None:
+    per = INSERT_ROWS * 4
+    whole = len(flat) - len(flat) % per
+    for i in range(0, whole, per):
+        conn.execute(_INSERT_MANY, flat[i : i + per])
+    if whole < len(flat):
+        rest = flat[whole:]
+        conn.executemany(_INSERT_ONE, [rest[i : i + 4] for i in range(0, len(rest), 4)])
+
+
+def _fit_int64(flat: list[Any]) -> list[Any]:
+    """Out-of-range ints (steps or values) as floats; the rare path after OverflowError."""
+    lo, hi = -(2**63), 2**63 - 1
+    return [float(x) if type(x) is int and not lo <= x <= hi else x for x in flat]
 
 
 def effective_status(info: RunInfo, now: float | None = None) -> RunStatus:
     """A run that says 'running' but whose process is gone, or heartbeat stale, is crashed."""
     if info.status is not RunStatus.RUNNING:
         return info.status
-    if info.pid and info.host == socket.gethostname() and not _pid_alive(info.pid):
+    if info.pid and info.host == socket.gethostname() and not _pid_alive(info.pid, info.start_time):
         return RunStatus.CRASHED
     now = time.time() if now is None else now
     if info.heartbeat is not None and now - info.heartbeat > HEARTBEAT_TIMEOUT_S:

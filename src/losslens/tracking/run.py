@@ -8,7 +8,7 @@ in-memory buffer; a background thread makes points durable at least every second
 from __future__ import annotations
 
 import atexit
-import math
+import numbers
 import os
 import signal
 import socket
@@ -17,15 +17,19 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import FrameType, TracebackType
 from typing import Any
 
-from losslens.model import MetricPoint, RunInfo, RunStatus, as_float
+from losslens.model import RunInfo, RunStatus
 from losslens.paths import resolve_store_path
 from losslens.store import Store
+from losslens.store.store import dumps
 from losslens.tracking.system import SystemMonitor
-from losslens.tracking.writer import BackgroundWriter
+from losslens.tracking.writer import BackgroundWriter, Meta, raise_if_failed
+
+_PLAIN = frozenset((float, int))
+_time = time.time
 
 
 class _Tracked(dict[str, Any]):
@@ -38,7 +42,7 @@ class _Tracked(dict[str, Any]):
     def _changed(self) -> None:
         owner: Run | None = object.__getattribute__(self, "_owner")
         if owner is not None:
-            owner._meta_dirty = True
+            owner._meta_changed(self)
 
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, value)
@@ -49,6 +53,8 @@ class _Tracked(dict[str, Any]):
         self._changed()
 
     def update(self, *args: Any, **kwargs: Any) -> None:
+        if len(args) == 1 and not kwargs and not isinstance(args[0], Mapping | Iterable):
+            args = (vars(args[0]),)  # an argparse.Namespace, as wandb.config.update accepts
         super().update(*args, **kwargs)
         self._changed()
 
@@ -69,11 +75,23 @@ class _Tracked(dict[str, Any]):
 
 
 class Config(_Tracked):
-    """``run.config``: hyper-parameters, written to the store."""
+    """``run.config``: hyper-parameters, written to the store when they change."""
 
 
 class Summary(_Tracked):
-    """``run.summary``: the last value of each metric unless set explicitly."""
+    """``run.summary``: values set here win; any other key reads the last logged value."""
+
+    def __missing__(self, key: str) -> Any:
+        owner: Run | None = object.__getattribute__(self, "_owner")
+        if owner is None:
+            raise KeyError(key)
+        return owner._last[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
 
 def _git_commit() -> str | None:
@@ -86,13 +104,34 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _flatten(prefix: str, value: Mapping[str, Any], out: dict[str, Any]) -> None:
-    for k, v in value.items():
-        key = f"{prefix}/{k}" if prefix else str(k)
-        if isinstance(v, Mapping):
-            _flatten(key, v, out)
-        else:
-            out[key] = v
+def _as_mapping(config: Any) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if isinstance(config, Mapping):
+        return dict(config)
+    if hasattr(config, "__dict__"):
+        return dict(vars(config))  # argparse.Namespace, simple objects
+    raise TypeError(f"config must be a dict, not {type(config).__name__}")
+
+
+def _scalar(value: Any) -> int | float | None:
+    """A number to record for ``value``, or None when it is not a scalar."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", None) == 0:
+        try:
+            out = item()
+        except Exception:
+            return None
+        if isinstance(out, bool):
+            return int(out)
+        return out if isinstance(out, int | float) else None
+    return None
 
 
 class Run:
@@ -112,12 +151,13 @@ class Run:
     ) -> None:
         self.store_path = resolve_store_path(dir or os.environ.get("LOSSLENS_STORE"))
         self.project = project or os.environ.get("LOSSLENS_PROJECT") or "default"
+        initial = _as_mapping(config)
         store = Store(self.store_path)
         try:
             self.info: RunInfo = store.create_run(
                 self.project,
                 name or os.environ.get("LOSSLENS_RUN_NAME"),
-                config=dict(config or {}),
+                config=initial,
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 command=" ".join([sys.executable, *sys.argv]),
@@ -128,105 +168,137 @@ class Run:
             store.close()
         self.id = self.info.id
         self.name = self.info.name
-        self.config = Config(self, config)
-        self.summary = Summary(self)
-        self._explicit_summary: set[str] = set()
-        self._last: dict[str, float] = {}
+        self._pid = os.getpid()
+        self._last: dict[str, Any] = {}
         self._step = 0
         self._finished = False
-        self._meta_dirty = False
         self._skipped: set[str] = set()
         self._writer = BackgroundWriter(self.store_path, self.id, flush_interval)
+        self._append = self._writer.queue.append
+        self.config = Config(self, initial)
+        self.summary = Summary(self)
         if system_metrics is None:
-            system_metrics = os.environ.get("LOSSLENS_SYSTEM_METRICS", "1") not in ("0", "false")
+            system_metrics = os.environ.get("LOSSLENS_SYSTEM_METRICS", "1").lower() not in (
+                "0",
+                "false",
+                "no",
+                "off",
+            )
         interval = system_interval or float(os.environ.get("LOSSLENS_SYSTEM_INTERVAL", "5"))
-        self._monitor = SystemMonitor(self._writer.add_system, interval) if system_metrics else None
+        self._monitor = (
+            SystemMonitor(self._writer.add_system, max(0.05, interval)) if system_metrics else None
+        )
         _register_exit_hooks(self)
 
     # -- logging ----------------------------------------------------------------------------
 
     @property
     def step(self) -> int:
+        """The step the next ``log()`` without ``step=`` records at."""
         return self._step
 
     def log(
         self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None
     ) -> None:
-        """Record scalars at ``step`` (default: an internal counter, as in wandb)."""
+        """Record scalars at ``step`` (default: the run's step counter), as ``wandb.log``.
+
+        Without ``step`` the counter moves on after the call unless ``commit=False``. With
+        ``step`` the counter moves to it (never back) and on past it with ``commit=True``.
+        Nested dicts become ``outer/inner`` keys; values that are not scalars are skipped
+        with one warning per key. The call only queues the values: see :meth:`flush`.
+        """
         if self._finished:
             raise RuntimeError("this run is finished; call losslens.init() for a new one")
-        s = self._step if step is None else int(step)
-        now = time.time()
-        points = []
-        last = self._last
-        for k, v in data.items():
-            if type(v) is float or type(v) is int:
-                f = float(v)
-            elif isinstance(v, Mapping):
-                flat: dict[str, Any] = {}
-                _flatten(str(k), v, flat)
-                self.log(flat, step=s, commit=False)
-                continue
-            else:
-                fv = as_float(v) if not isinstance(v, str) else None
-                if fv is None:
-                    self._skip(str(k), v)
-                    continue
-                f = fv
-            points.append(MetricPoint(k, s, f, now))
-            last[k] = f
-        self._writer.add(points)
         if step is None:
+            s = self._step
             if commit is not False:
                 self._step = s + 1
         else:
-            self._step = s + 1 if commit else max(self._step, s)
+            s = step if type(step) is int else int(step)
+            if commit:
+                if s >= self._step:
+                    self._step = s + 1
+            elif s > self._step:
+                self._step = s
+        try:
+            for v in data.values():
+                if v.__class__ not in _PLAIN:
+                    data = self._coerce(data, "", {})
+                    break
+            else:
+                data = dict(data)
+        except AttributeError:
+            raise TypeError(
+                f"log() takes a dict of metric name -> value, not {type(data).__name__}"
+            ) from None
+        if data:
+            self._last.update(data)
+            self._append((s, _time(), data))
+
+    def _coerce(self, data: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> dict[str, Any]:
+        for k, v in data.items():
+            key = f"{prefix}/{k}" if prefix else (k if type(k) is str else str(k))
+            if v.__class__ in _PLAIN:
+                out[key] = v
+            elif isinstance(v, Mapping):
+                self._coerce(v, key, out)
+            else:
+                f = _scalar(v)
+                if f is None:
+                    self._skip(key, v)
+                else:
+                    out[key] = f
+        return out
 
     def _skip(self, key: str, value: object) -> None:
         if key not in self._skipped:
             self._skipped.add(key)
             warnings.warn(
                 f"losslens records scalars only; '{key}' ({type(value).__name__}) is not recorded",
-                stacklevel=3,
+                stacklevel=4,
             )
 
-    def flush(self) -> None:
-        """Block until every point logged so far is durable."""
-        self._write_meta()
-        self._writer.flush()
+    def flush(self, timeout: float = 120.0) -> None:
+        """Block until every point logged so far is committed to the store."""
+        self._writer.flush(timeout)
+        raise_if_failed(self._writer)
 
-    def _write_meta(self) -> None:
-        summary = {k: v for k, v in self._last.items() if math.isfinite(v)}
-        summary.update({k: v for k, v in self.summary.items()})
-        with Store(self.store_path) as store:
-            store.update_run(self.id, config=dict(self.config), summary=summary)
-        self._meta_dirty = False
+    def _meta_changed(self, which: _Tracked) -> None:
+        if self._finished:
+            return
+        if which is self.config:
+            self._writer.add_meta(Meta(config=dumps(dict(self.config))))
+        else:
+            self._writer.add_meta(Meta(summary=dict(self.summary)))
 
     def finish(self, exit_code: int | None = None, *, status: RunStatus | None = None) -> None:
-        """Flush everything and mark the run finished (``exit_code`` != 0: failed)."""
+        """Write everything, then mark the run finished (``exit_code`` other than 0: failed)."""
         if self._finished:
             return
         self._finished = True
+        _unregister(self)
         if self._monitor is not None:
             self._monitor.stop()
-        self._writer.close()
         if status is None:
             status = RunStatus.FINISHED if not exit_code else RunStatus.FAILED
-        summary = {k: v for k, v in self._last.items() if math.isfinite(v)}
-        summary.update(dict(self.summary))
-        with Store(self.store_path) as store:
-            store.update_run(
-                self.id,
-                status=status,
-                end_time=time.time(),
-                heartbeat=time.time(),
-                exit_code=exit_code,
-                config=dict(self.config),
-                summary=summary,
-            )
-        _unregister(self)
-        if self._writer.error is not None:
-            raise self._writer.error
+        end = time.time()
+        meta = Meta(
+            config=dumps(dict(self.config)),
+            summary=dict(self.summary),
+            status=str(status),
+            end_time=end,
+            exit_code=exit_code,
+        )
+        self._writer.add_meta(meta)
+        self._writer.close()
+        if self._writer.error is not None or self._writer.alive:
+            # The writer failed (or hangs): still try to close the run's record.
+            try:
+                with Store(self.store_path) as store:
+                    store.update_run(self.id, status=status, end_time=end, exit_code=exit_code)
+            except Exception:
+                pass
+            raise_if_failed(self._writer)
 
     def __enter__(self) -> Run:
         return self
@@ -237,7 +309,7 @@ class Run:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is KeyboardInterrupt:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
             self.finish(130, status=RunStatus.KILLED)
         else:
             self.finish(0 if exc_type is None else 1)
@@ -267,6 +339,8 @@ def _unregister(run: Run) -> None:
 
 def _finish_all(code: int, status: RunStatus | None = None) -> None:
     for run in list(_active):
+        if run._pid != os.getpid():
+            continue  # a forked child: the run belongs to the parent
         try:
             run.finish(code, status=status)
         except Exception:
@@ -289,7 +363,10 @@ _previous_handlers: dict[int, Any] = {}
 def _excepthook(
     exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
 ) -> None:
-    _finish_all(1, RunStatus.KILLED if exc_type is KeyboardInterrupt else RunStatus.FAILED)
+    if issubclass(exc_type, KeyboardInterrupt):
+        _finish_all(130, RunStatus.KILLED)
+    else:
+        _finish_all(1, RunStatus.FAILED)
     sys.__excepthook__(exc_type, exc, tb)
 
 
@@ -304,7 +381,7 @@ def _register_exit_hooks(run: Run) -> None:
         if sys.excepthook is sys.__excepthook__:
             sys.excepthook = _excepthook
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM,):
+            for sig in (signal.SIGTERM, signal.SIGHUP):
                 prev = signal.getsignal(sig)
                 if prev in (signal.SIG_DFL, None) or callable(prev):
                     _previous_handlers[sig] = prev if callable(prev) else None

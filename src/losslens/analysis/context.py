@@ -1,0 +1,371 @@
+"""What the rules know about a run besides its curves: the set-up, read from config and logs.
+
+The context is built once per analysis: LoRA vs full fine-tune, the task (language modelling,
+preference, classification ...), the learning-rate schedule as logged, epochs and steps per
+epoch, the effective batch and the number of training examples when they can be known.
+Every derived value says where it came from, so reports can show it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from losslens import keys
+from losslens.analysis import signals
+from losslens.model import Finding, RunData, Series
+
+#: Usual peak learning rates per kind of fine-tune: ``(typical, low_edge, high_edge)``.
+LR_BANDS: dict[str, tuple[float, float, float]] = {
+    "lora": (2e-4, 2e-5, 1e-3),
+    "full": (2e-5, 2e-6, 1e-4),
+    "preference": (5e-6, 1e-7, 1e-4),
+    "unknown": (2e-4, 1e-6, 1e-2),
+}
+
+#: Tasks whose loss is not next-token cross-entropy over natural text.
+NON_TEXT_TASKS = frozenset({"preference", "classification", "speech", "embedding"})
+
+_LORA_WORD = re.compile(r"(^|[^a-z])q?lora([^a-z]|$)")
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+    out = {} if out is None else out
+    for k, v in d.items():
+        name = f"{prefix}{k}".lower()
+        if isinstance(v, Mapping):
+            _flatten(v, name + ".", out)
+        else:
+            out.setdefault(name, v)
+            out.setdefault(str(k).lower(), v)
+    return out
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, int | float):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, str):
+        try:
+            f = float(v.strip())
+        except ValueError:
+            return None
+        return f if math.isfinite(f) else None
+    return None
+
+
+@dataclass
+class Schedule:
+    """The learning-rate schedule as the log shows it."""
+
+    kind: str  # constant | linear | cosine | decaying | warmup_only | unknown
+    peak: float
+    peak_step: int
+    start: float
+    end: float
+    warmup: bool
+    warmup_end_step: int | None
+    still_rising: bool  # LR still increasing at the end of the log
+
+
+@dataclass
+class RunContext:
+    run: RunData
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    loss: Series | None = None
+    eval_loss: Series | None = None
+    lr: Series | None = None
+    grad_norm: Series | None = None
+    epoch: Series | None = None
+    finetune: str = "unknown"  # lora | full | unknown
+    task: str = "lm"  # lm | preference | classification | speech | embedding
+    first_step: int = 0
+    last_step: int = 0
+    log_interval: float = 1.0
+    planned_steps: int | None = None
+    steps_per_epoch: float | None = None
+    epochs: float | None = None
+    first_epoch: float | None = None
+    effective_batch: int | None = None
+    dataset_size: int | None = None
+    dataset_size_source: str | None = None
+    covers_start: bool = True
+    finished: bool = False
+    max_grad_norm: float | None = None
+    gradient_accumulation: int | None = None
+    schedule: Schedule | None = None
+    found: list[Finding] = field(default_factory=list)
+
+    # -- helpers for rules ------------------------------------------------------------------
+
+    def cfg(self, *names: str) -> Any:
+        for n in names:
+            v = self.config.get(n.lower())
+            if v is not None:
+                return v
+        return None
+
+    def cfg_num(self, *names: str) -> float | None:
+        for n in names:
+            f = _num(self.config.get(n.lower()))
+            if f is not None:
+                return f
+        return None
+
+    @property
+    def lr_band(self) -> tuple[float, float, float]:
+        if self.task == "preference":
+            return LR_BANDS["preference"]
+        return LR_BANDS[self.finetune]
+
+    @property
+    def text_task(self) -> bool:
+        return self.task not in NON_TEXT_TASKS
+
+    def epoch_at(self, step: float) -> float | None:
+        if self.epoch is not None and len(self.epoch.finite) >= 1:
+            e = self.epoch.finite
+            if len(e) >= 2:
+                return signals.interp(e.steps.astype(float), e.values, step)
+            if self.steps_per_epoch:
+                return step / self.steps_per_epoch
+            return float(e.values[0])
+        if self.steps_per_epoch:
+            return step / self.steps_per_epoch
+        return None
+
+    def has(self, rule_id: str) -> Finding | None:
+        return next((f for f in self.found if f.rule_id == rule_id), None)
+
+    def has_kind(self, kind: str) -> Finding | None:
+        return next((f for f in self.found if f.kind == kind), None)
+
+
+def _series(run: RunData, canonical: str) -> Series | None:
+    name = keys.resolve(run.series, canonical)
+    if name is None:
+        return None
+    s = run.series[name]
+    return s if len(s) else None
+
+
+def _detect_finetune(run: RunData, cfg: dict[str, Any]) -> str:
+    ft = str(cfg.get("finetuning_type") or cfg.get("finetune") or cfg.get("method") or "").lower()
+    if "lora" in ft or "adapter" in ft:
+        return "lora"
+    if ft in ("full", "full_finetune", "full-finetune"):
+        return "full"
+    if cfg.get("from_scratch") or cfg.get("pretraining"):
+        return "unknown"
+    if any(k in cfg for k in ("lora_r", "lora_alpha", "peft_config", "lora_rank", "use_peft")):
+        if cfg.get("use_peft") is False:
+            return "full"
+        return "lora"
+    if "r" in cfg and "target_modules" in cfg:
+        return "lora"
+    names = " ".join(str(x or "") for x in (run.info.name, run.info.output_dir)).lower()
+    if _LORA_WORD.search(names):
+        return "lora"
+    return "unknown"
+
+
+def _detect_task(run: RunData, cfg: dict[str, Any]) -> str:
+    ks = [k.lower() for k in run.series]
+    task = str(cfg.get("task") or cfg.get("trainer") or "").lower()
+    if any(w in task for w in ("dpo", "orpo", "kto", "preference", "reward")):
+        return "preference"
+    if any(("rewards/" in k or "logps" in k) for k in ks):
+        return "preference"
+    if any(k.endswith(("/cer", "/wer")) for k in ks):
+        return "speech"
+    if any(("pearson" in k or "spearman" in k) for k in ks):
+        return "embedding"
+    if any(k.endswith(("/accuracy", "/f1", "/matthews_correlation", "/precision", "/recall")) for k in ks):
+        if not any("token_accuracy" in k for k in ks):
+            return "classification"
+    if "classif" in task:
+        return "classification"
+    return "lm"
+
+
+def _schedule(lr: Series | None, planned: int | None) -> Schedule | None:
+    if lr is None:
+        return None
+    f = lr.finite
+    if len(f) < 2:
+        return None
+    steps = f.steps.astype(float)
+    v = f.values
+    peak_i = int(np.argmax(v))
+    peak = float(v[peak_i])
+    if peak <= 0:
+        return Schedule("constant", 0.0, int(f.steps[0]), 0.0, 0.0, False, None, False)
+    start, end = float(v[0]), float(v[-1])
+    rel = v / peak
+    warmup = peak_i > 0 and start < 0.9 * peak
+    last = v[-max(2, len(v) // 10) :]
+    still_rising = peak_i >= len(v) - 1 and start < 0.9 * peak and bool(np.all(np.diff(last) >= 0))
+    if still_rising:
+        return Schedule("warmup_only", peak, int(f.steps[peak_i]), start, end, True, None, True)
+    warmup_end = int(f.steps[peak_i]) if warmup else None
+    post = rel[peak_i:]
+    post_steps = steps[peak_i:]
+    if np.all(np.abs(post - 1.0) <= 0.01):
+        kind = "constant"
+    elif post.size >= 3 and post[-1] < post[0]:
+        kind = "decaying"
+        # the log must show the shape: from the peak, decayed well below it
+        if post[-1] < 0.7 and peak_i < len(v) - 2:
+            fit = _fit_decay(post_steps, v[peak_i:], planned, float(f.steps[peak_i]))
+            if fit is not None:
+                kind = fit
+    else:
+        kind = "unknown"
+    return Schedule(kind, peak, int(f.steps[peak_i]), start, end, warmup, warmup_end, False)
+
+
+def _fit_decay(steps: np.ndarray, lr: np.ndarray, planned: int | None, peak_step: float) -> str | None:
+    """``linear`` or ``cosine`` when one of them fits the decay within 4% of its peak.
+
+    The decay may have started before the first logged point (a short warmup between two
+    logs), so its start ``s0`` (0..peak step) and end ``T`` (the scheduler's horizon: the
+    planned steps when known, else searched) are fitted, and the peak scale by least squares.
+    """
+    last = float(steps[-1])
+    ends = [float(planned)] if planned and planned >= last else list(np.linspace(last, 4 * last, 40))
+    starts = list(np.linspace(0.0, peak_step, 8))
+    best: tuple[float, str | None] = (float("inf"), None)
+    for s0 in starts:
+        for total in ends:
+            span = total - s0
+            if span <= 0:
+                continue
+            t = np.clip((steps - s0) / span, 0, 1)
+            for name, shape in (("linear", 1 - t), ("cosine", 0.5 * (1 + np.cos(math.pi * t)))):
+                denom = float(np.dot(shape, shape))
+                if denom <= 0:
+                    continue
+                scale = float(np.dot(lr, shape)) / denom
+                if scale <= 0:
+                    continue
+                err = float(np.max(np.abs(scale * shape - lr))) / scale
+                if err < best[0]:
+                    best = (err, name)
+    return best[1] if best[0] < 0.04 else None
+
+
+def build_context(run: RunData) -> RunContext:
+    cfg = _flatten(run.info.config or {})
+    summ = _flatten(run.info.summary or {})
+    ctx = RunContext(run=run, config=cfg, summary=summ)
+    ctx.loss = _series(run, keys.LOSS)
+    ctx.eval_loss = _series(run, keys.EVAL_LOSS)
+    ctx.lr = _series(run, keys.LR)
+    ctx.grad_norm = _series(run, keys.GRAD_NORM)
+    ctx.epoch = _series(run, keys.EPOCH)
+    ctx.finetune = _detect_finetune(run, cfg)
+    ctx.task = _detect_task(run, cfg)
+
+    all_steps = [int(s.steps[0]) for s in (ctx.loss, ctx.eval_loss) if s is not None]
+    all_last = [int(s.steps[-1]) for s in (ctx.loss, ctx.eval_loss) if s is not None]
+    ctx.first_step = min(all_steps) if all_steps else 0
+    ctx.last_step = max(all_last) if all_last else 0
+    if ctx.loss is not None and len(ctx.loss) >= 2:
+        d = np.diff(ctx.loss.steps.astype(float))
+        d = d[d > 0]
+        ctx.log_interval = float(np.median(d)) if d.size else 1.0
+    elif ctx.cfg_num("logging_steps"):
+        ctx.log_interval = float(ctx.cfg_num("logging_steps") or 1.0)
+
+    max_steps = ctx.cfg_num("max_steps")
+    ctx.planned_steps = int(max_steps) if max_steps and max_steps > 0 else None
+    ctx.gradient_accumulation = _int(ctx.cfg_num("gradient_accumulation_steps"))
+    mgn = ctx.cfg_num("max_grad_norm")
+    ctx.max_grad_norm = mgn if mgn and mgn > 0 else None
+
+    # epochs: logged epoch series first, then the summary
+    if ctx.epoch is not None and len(ctx.epoch.finite) >= 1:
+        e = ctx.epoch.finite
+        ctx.epochs = float(e.values[-1])
+        ctx.first_epoch = float(e.values[0])
+        sel = e.steps > 0
+        if sel.sum() >= 2 and float(e.values[sel][-1] - e.values[sel][0]) > 0:
+            ds = float(e.steps[sel][-1] - e.steps[sel][0])
+            ctx.steps_per_epoch = ds / float(e.values[sel][-1] - e.values[sel][0])
+        elif sel.sum() >= 1 and float(e.values[sel][-1]) > 0:
+            ctx.steps_per_epoch = float(e.steps[sel][-1]) / float(e.values[sel][-1])
+    elif _num(summ.get("epoch")):
+        ctx.epochs = _num(summ.get("epoch"))
+
+    _batch_and_data(ctx)
+    if ctx.epochs is None and ctx.dataset_size and ctx.effective_batch and ctx.last_step:
+        ctx.epochs = ctx.last_step * ctx.effective_batch / ctx.dataset_size
+    if ctx.steps_per_epoch is None and ctx.dataset_size and ctx.effective_batch:
+        ctx.steps_per_epoch = ctx.dataset_size / ctx.effective_batch
+
+    # does the log start at the beginning of training, and did the run end?
+    start_tol = max(2 * ctx.log_interval, 0.05 * (ctx.planned_steps or ctx.last_step or 1), 1)
+    ctx.covers_start = ctx.first_step <= start_tol
+    if ctx.first_epoch is not None and ctx.first_epoch > 0.1 and ctx.first_step > 2 * ctx.log_interval:
+        ctx.covers_start = False
+    ctx.finished = "train_runtime" in summ or bool(
+        ctx.planned_steps and ctx.last_step >= 0.95 * ctx.planned_steps
+    )
+    ctx.schedule = _schedule(ctx.lr, ctx.planned_steps)
+    return ctx
+
+
+def _int(v: float | None) -> int | None:
+    return int(v) if v is not None and v > 0 else None
+
+
+def _batch_and_data(ctx: RunContext) -> None:
+    cfg = ctx.cfg_num
+    bs = cfg("per_device_train_batch_size", "batch_size", "micro_batch_size")
+    ga = cfg("gradient_accumulation_steps") or 1.0
+    world = cfg("world_size", "num_gpus", "n_gpu") or 1.0
+    total = cfg("total_batch_size", "effective_batch_size", "total_train_batch_size")
+    if total:
+        ctx.effective_batch = int(total)
+    elif bs:
+        ctx.effective_batch = int(bs * ga * world)
+    elif cfg("train_batch_size") and ctx.gradient_accumulation:
+        ctx.effective_batch = int((cfg("train_batch_size") or 1) * ctx.gradient_accumulation)
+
+    n = cfg(
+        "train_examples",
+        "num_train_examples",
+        "num_examples",
+        "dataset_size",
+        "train_size",
+        "n_train",
+        "num_train_samples",
+    )
+    if n:
+        ctx.dataset_size, ctx.dataset_size_source = int(n), "config"
+
+    # The Trainer's end-of-run record: samples/s x runtime = samples seen = steps x batch.
+    sps = _num(ctx.summary.get("train_samples_per_second"))
+    runtime = _num(ctx.summary.get("train_runtime"))
+    steps = _num(ctx.summary.get("global_step")) or (float(ctx.last_step) if ctx.last_step else None)
+    if sps and runtime and steps:
+        seen = sps * runtime
+        if ctx.effective_batch is None:
+            est = seen / steps
+            if est >= 0.95:
+                ctx.effective_batch = max(1, int(round(est)))
+        if ctx.dataset_size is None and ctx.epochs and ctx.epochs > 0:
+            est_n = seen / ctx.epochs
+            if est_n >= 1:
+                ctx.dataset_size, ctx.dataset_size_source = int(round(est_n)), "log"
+    if ctx.dataset_size is None and ctx.steps_per_epoch and ctx.effective_batch:
+        ctx.dataset_size = int(round(ctx.steps_per_epoch * ctx.effective_batch))
+        ctx.dataset_size_source = "log"

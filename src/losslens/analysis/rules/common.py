@@ -1,0 +1,50 @@
+"""Small helpers shared by rule modules (series access, step alignment)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from losslens.analysis.context import RunContext
+from losslens.model import FloatArray, Series
+
+
+def finite(s: Series | None) -> tuple[FloatArray, FloatArray]:
+    """Steps (as floats) and values of the finite points of ``s`` (empty when absent)."""
+    if s is None:
+        return np.empty(0), np.empty(0)
+    f = s.finite
+    return f.steps.astype(np.float64), f.values
+
+
+def by_step(s: Series | None) -> dict[int, float]:
+    """The last value logged at each step."""
+    if s is None:
+        return {}
+    return {int(k): float(v) for k, v in zip(s.steps.tolist(), s.values.tolist(), strict=True)}
+
+
+def lr_at(ctx: RunContext, step: float) -> float | None:
+    st, v = finite(ctx.lr)
+    if st.size == 0:
+        return None
+    return float(np.interp(step, st, v))
+
+
+def train_loss_near(ctx: RunContext, step: float) -> float | None:
+    """The train loss logged at ``step``, or the median of the logs within one interval."""
+    st, v = finite(ctx.loss)
+    if st.size == 0:
+        return None
+    tol = max(ctx.log_interval, 1.0)
+    sel = np.abs(st - step) <= tol
+    if sel.any():
+        exact = st == step
+        if exact.any():
+            return float(v[exact][-1])
+        return float(np.median(v[sel]))
+    idx = int(np.searchsorted(st, step, side="right")) - 1
+    if idx < 0:
+        return None
+    if step - st[idx] > 3 * tol:
+        return None
+    return float(v[idx])

@@ -1,0 +1,266 @@
+"""The loss runs away: divergence, and the learning rate that usually causes it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from losslens.analysis import signals
+from losslens.analysis.context import RunContext
+from losslens.analysis.messages import lr as fmt_lr
+from losslens.analysis.messages import num, tr
+from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.common import finite
+from losslens.model import Finding, Severity
+
+#: No cross-entropy over a real vocabulary comes near this: uniform guessing over 256k tokens
+#: is ln(256000) = 12.5 nats. A loss above it is a numerical breakdown, whatever the task.
+ABSURD_LOSS = 100.0
+
+
+@rule("LL111", "divergence", kind="divergence", severity=Severity.ERROR, family="divergence")
+def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The training loss rises and stays up, or reaches absurd values.
+
+    What it detects:
+        A finite loss above 100 (no language model loss gets there by honest learning:
+        guessing uniformly over a 256k vocabulary is 12.5), or a sustained rise: the median of
+        the last 15% of logs is at least 1.5× the best median over any window of the same
+        length earlier (or 1.25× with a significant rising trend, Mann-Kendall z ≥ 2.5).
+        Medians over windows ignore single spikes.
+    Why it matters:
+        The model is getting worse at the very data it trains on: the updates are too large
+        and each step undoes the last. It does not come back by itself.
+    Evidence:
+        The best loss and its step, the loss at the end, the ratio between them.
+    What to try:
+        Lower the learning rate 3–10×, keep gradient clipping at 1.0 or below, add or lengthen
+        warmup, check the data for corrupted batches, restart from a checkpoint before the
+        rise.
+    """
+    st, v = finite(ctx.loss)
+    if v.size == 0 or ctx.loss is None:
+        return
+    fix = tr(
+        "Lower the learning rate 3–10×, keep gradient clipping on (max_grad_norm ≤ 1.0), add "
+        "warmup (warmup_ratio 0.03–0.1), check the data for corrupted batches, and restart "
+        "from a checkpoint saved before the rise.",
+        "학습률을 3~10배 낮추고, 그래디언트 클리핑(max_grad_norm ≤ 1.0)을 켜고, 워밍업"
+        "(warmup_ratio 0.03~0.1)을 추가하세요. 데이터에 깨진 배치가 없는지 확인하고, "
+        "상승 전에 저장된 체크포인트에서 다시 시작하세요.",
+    )
+    big = v > ABSURD_LOSS
+    if big.any():
+        i = int(np.argmax(big))
+        yield r.finding(
+            title=tr(
+                "The loss exploded to {v}",
+                "손실이 {v}까지 폭증했습니다",
+                v=num(float(v[i])),
+            ),
+            explanation=tr(
+                "A loss of {v} is far beyond what even random guessing gives (about 10–12 for "
+                "an LLM vocabulary): the numbers have blown up and the model is broken.",
+                "손실 {v}는 무작위로 찍을 때(LLM 어휘 기준 약 10~12)보다도 훨씬 큽니다. "
+                "수치가 폭주했고 모델이 망가졌습니다.",
+                v=num(float(v[i])),
+            ),
+            suggestion=fix,
+            metric=ctx.loss.key,
+            step_start=int(st[i]),
+            step_end=int(st[-1]),
+            evidence=tr(
+                "loss {v} at step {s} (max {m})",
+                "{s} 스텝에서 손실 {v} (최대 {m})",
+                v=num(float(v[i])),
+                s=int(st[i]),
+                m=num(float(v.max())),
+            ),
+            values={"loss": float(v[i]), "max_loss": float(v.max()), "threshold": ABSURD_LOSS},
+            onset_step=int(st[i]),
+        )
+        return
+    n = v.size
+    if n < 5:
+        return
+    y = signals.safe_log(v, 1e-6)
+    w = max(3, int(round(0.15 * n)))
+    med = signals.rolling_median(y, w)
+    if med.size < 2:
+        return
+    best_k = int(np.argmin(med[:-1]))
+    ratio = math.exp(float(med[-1] - med[best_k]))
+    trend = signals.mann_kendall_z(y[best_k:])
+    last = y[-w:]
+    above = float(np.mean(last > med[best_k] + math.log(1.25)))
+    if above < 0.6 or not (ratio >= 1.5 or (ratio >= 1.25 and trend >= 2.5)):
+        return
+    # the best point inside the best window marks where the rise starts
+    i0 = best_k + int(np.argmin(y[best_k : best_k + w]))
+    best_v, end_v = float(v[i0]), float(np.exp(med[-1]))
+    sev = Severity.ERROR if ratio >= 1.5 else Severity.WARNING
+    yield r.finding(
+        severity=sev,
+        title=tr("The training loss diverges", "학습 손실이 발산합니다"),
+        explanation=tr(
+            "After reaching {b} at step {s}, the loss climbs back up and stays up ({e} at the "
+            "end, {x}× higher). The model is getting worse at its own training data: the "
+            "updates are too large.",
+            "{s} 스텝에서 {b}까지 내려간 뒤 손실이 다시 올라가 내려오지 않습니다(마지막 {e}, "
+            "{x}배). 모델이 자기 학습 데이터조차 점점 못 맞히고 있으며, 업데이트가 너무 "
+            "큽니다.",
+            b=num(best_v),
+            s=int(st[i0]),
+            e=num(end_v),
+            x=num(ratio, 2),
+        ),
+        suggestion=fix,
+        metric=ctx.loss.key,
+        step_start=int(st[i0]),
+        step_end=int(st[-1]),
+        evidence=tr(
+            "loss {b} at step {s} → {e} (median of the last {w} logs) at step {t}: {x}× its best",
+            "{s} 스텝 손실 {b} → {t} 스텝 {e}(마지막 로그 {w}개의 중앙값): 최저치의 {x}배",
+            b=num(best_v),
+            s=int(st[i0]),
+            e=num(end_v),
+            w=w,
+            t=int(st[-1]),
+            x=num(ratio, 2),
+        ),
+        values={
+            "best_loss": best_v,
+            "best_step": int(st[i0]),
+            "end_loss": end_v,
+            "ratio": ratio,
+            "trend_z": trend,
+        },
+        onset_step=int(st[i0]),
+    )
+
+
+def _rise_after_warmup(ctx: RunContext) -> float | None:
+    """Relative loss change over the 10% of the run after the LR peak (None if unknown)."""
+    st, v = finite(ctx.loss)
+    if ctx.schedule is None or v.size < 8:
+        return None
+    p = ctx.schedule.peak_step
+    span = max(st[-1] - st[0], 1.0)
+    before = v[(st <= p)][-2:]
+    after = v[(st > p) & (st <= p + 0.1 * span)]
+    if before.size == 0 or after.size < 2:
+        return None
+    return float(np.median(after) / np.median(before) - 1.0)
+
+
+@rule(
+    "LL112",
+    "lr-too-high",
+    kind="lr_too_high",
+    severity=Severity.WARNING,
+    family="divergence",
+    phase=2,
+)
+def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The learning rate is too high for this kind of fine-tune, and the curves show it.
+
+    What it detects:
+        A peak learning rate above the usual range for the kind of run (LoRA/QLoRA about 2e-4,
+        full fine-tune about 2e-5, preference tuning lower still; 1e-2 when the kind is
+        unknown) together with a symptom: divergence, NaN, exploding gradients, unrecovered
+        loss spikes, or a loss that rises right after warmup. A rate 25× the usual value is
+        reported even without symptoms when the kind of run is known.
+    Why it matters:
+        Too large a step overshoots: the loss becomes unstable, rises or turns into NaN. The
+        same LR can be normal for LoRA and far too high for a full fine-tune, so the range
+        depends on the set-up.
+    Evidence:
+        The peak LR, the usual value for this kind of run, and the symptom seen.
+    What to try:
+        Divide the learning rate by 3–10 (for LoRA start at 2e-4, for a full fine-tune at
+        1e-5–2e-5) and use 3–10% warmup.
+    """
+    sched = ctx.schedule
+    peak = sched.peak if sched else ctx.cfg_num("learning_rate", "lr")
+    if not peak or peak <= 0:
+        return
+    typical, _low, high = ctx.lr_band
+    known = ctx.finetune != "unknown" or ctx.task == "preference"
+    symptom = None
+    strong = False
+    for rid, label in (
+        ("LL111", {"en": "the loss diverges", "ko": "손실이 발산함"}),
+        ("LL101", {"en": "the loss became NaN", "ko": "손실이 NaN이 됨"}),
+        ("LL102", {"en": "the loss is NaN (hidden)", "ko": "손실이 NaN(숨겨짐)"}),
+        ("LL123", {"en": "the gradient norm explodes", "ko": "그래디언트 노름이 폭증함"}),
+    ):
+        f = ctx.has(rid)
+        if f and f.severity is not Severity.INFO:
+            symptom, strong = label, True
+            break
+    if symptom is None:
+        spike = ctx.has("LL121")
+        if spike and spike.severity is not Severity.INFO:
+            symptom = {"en": "the loss spikes without recovering", "ko": "손실이 튀고 회복하지 못함"}
+        else:
+            rise = _rise_after_warmup(ctx)
+            if rise is not None and rise > 0.05:
+                symptom = tr(
+                    "the loss rises {p} right after the LR peak",
+                    "LR 최고점 직후 손실이 {p} 상승함",
+                    p=f"{rise * 100:+.0f}%",
+                )
+    threshold = high if known else 1e-3
+    if symptom is not None and peak > threshold:
+        sev = Severity.ERROR if strong else Severity.WARNING
+    elif known and peak >= 25 * typical:
+        sev = Severity.WARNING
+        symptom = {"en": "no symptom yet", "ko": "아직 증상은 없음"}
+    else:
+        return
+    kind_name = {
+        "lora": {"en": "LoRA/QLoRA", "ko": "LoRA/QLoRA"},
+        "full": {"en": "a full fine-tune", "ko": "전체 파인튜닝"},
+        "unknown": {"en": "most fine-tunes", "ko": "일반적인 파인튜닝"},
+    }[ctx.finetune]
+    if ctx.task == "preference":
+        kind_name = {"en": "preference tuning (DPO)", "ko": "선호도 튜닝(DPO)"}
+    metric = ctx.lr.key if ctx.lr is not None else (ctx.loss.key if ctx.loss else "learning_rate")
+    step = sched.peak_step if sched else None
+    yield r.finding(
+        severity=sev,
+        title=tr("The learning rate is too high", "학습률이 너무 높습니다"),
+        explanation=tr(
+            "The peak learning rate {p} is {x}× the usual {t} for {k}, and {s}. Steps this "
+            "large overshoot: the model jumps past good solutions instead of settling in.",
+            "최고 학습률 {p}는 {k}에서 흔히 쓰는 {t}의 {x}배이며, {s}. 이렇게 큰 스텝은 좋은 "
+            "해를 지나쳐 버려 안정되지 못합니다.",
+            p=fmt_lr(peak),
+            x=num(peak / typical, 2),
+            t=fmt_lr(typical),
+            k=kind_name,
+            s=symptom,
+        ),
+        suggestion=tr(
+            "Divide the learning rate by 3–10 (LoRA: start at 2e-4; full fine-tune: 1e-5–2e-5) "
+            "and use 3–10% warmup.",
+            "학습률을 3~10배로 낮추고(LoRA는 2e-4, 전체 파인튜닝은 1e-5~2e-5부터), "
+            "워밍업을 3~10% 두세요.",
+        ),
+        metric=metric,
+        step_start=step,
+        step_end=ctx.last_step or None,
+        evidence=tr(
+            "peak LR {p} ({x}× the usual {t} for {k}); {s}",
+            "최고 LR {p}({k} 기준 {t}의 {x}배); {s}",
+            p=fmt_lr(peak),
+            x=num(peak / typical, 2),
+            t=fmt_lr(typical),
+            k=kind_name,
+            s=symptom,
+        ),
+        values={"peak_lr": peak, "typical_lr": typical, "finetune": ctx.finetune},
+        onset_step=step,
+    )

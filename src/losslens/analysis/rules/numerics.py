@@ -1,0 +1,344 @@
+"""Numerical breakdowns: NaN/Inf, NaN hidden by the Trainer, loss exactly zero, frozen gradients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from losslens.analysis import signals
+from losslens.analysis.context import RunContext
+from losslens.analysis.messages import num, tr
+from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.common import by_step
+from losslens.model import Finding, Severity
+
+_FIX_NAN = tr(
+    "Use bf16 instead of fp16 if the GPU supports it (models pre-trained in bf16 overflow in "
+    "fp16), lower the learning rate 2–10×, keep gradient clipping on (max_grad_norm 0.3–1.0), "
+    "and resume from the last checkpoint saved before the first NaN.",
+    "GPU가 지원하면 fp16 대신 bf16을 쓰세요(bf16으로 사전학습된 모델은 fp16에서 넘치기 쉽습니다). "
+    "학습률을 2~10배 낮추고, 그래디언트 클리핑(max_grad_norm 0.3~1.0)을 켜 두고, "
+    "첫 NaN 이전에 저장된 체크포인트에서 다시 시작하세요.",
+)
+
+
+def hidden_nan_steps(ctx: RunContext) -> list[int]:
+    """Steps where the Trainer logged loss 0.0 while grad_norm was NaN/inf (masked NaN)."""
+    if ctx.loss is None or ctx.grad_norm is None:
+        return []
+    g = by_step(ctx.grad_norm)
+    out = []
+    for step, value in zip(ctx.loss.steps.tolist(), ctx.loss.values.tolist(), strict=True):
+        gv = g.get(int(step))
+        if value == 0.0 and gv is not None and not np.isfinite(gv):
+            out.append(int(step))
+    return out
+
+
+@rule("LL101", "nan-inf", kind="nan_or_inf", severity=Severity.ERROR, family="numerics")
+def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """Loss, eval loss or gradient norm became NaN or infinite.
+
+    What it detects:
+        Any NaN or infinite train or eval loss (error; eval-only: warning), and NaN/inf gradient
+        norms while the loss stays finite. Isolated non-finite gradient norms (the fp16 loss
+        scaler skipping a step) are reported as info; three in a row, or 5% or more of the logs
+        after the first 2% of the run, as a warning.
+    Why it matters:
+        Once a NaN reaches the weights every later update is garbage: the run is lost from that
+        step on. Occasional skipped steps only slow training down, but many mean fp16 overflows.
+    Evidence:
+        The first non-finite step, how many logs were non-finite, the last finite value before.
+    What to try:
+        bf16 instead of fp16, a 2–10× lower learning rate, gradient clipping, resuming from the
+        last checkpoint before the first NaN.
+    """
+    hidden = set(hidden_nan_steps(ctx))
+    loss_bad = False
+    for s, which in ((ctx.loss, "train"), (ctx.eval_loss, "eval")):
+        if s is None:
+            continue
+        bad = ~np.isfinite(s.values)
+        if not bad.any():
+            continue
+        i = int(np.argmax(bad))
+        onset = int(s.steps[i])
+        prior = s.values[:i][np.isfinite(s.values[:i])]
+        last_ok = float(prior[-1]) if prior.size else None
+        kinds = sorted({("inf" if np.isinf(v) else "NaN") for v in s.values[bad].tolist()})
+        shown = "/".join(kinds)
+        n_bad = int(bad.sum())
+        sev = Severity.ERROR if which == "train" else Severity.WARNING
+        loss_bad = loss_bad or which == "train"
+        before = (
+            tr(" (last finite value {v})", " (직전 유한 값 {v})", v=num(last_ok))
+            if last_ok is not None
+            else tr("", "")
+        )
+        wk = {"en": which, "ko": "학습" if which == "train" else "평가"}
+        yield r.finding(
+            severity=sev,
+            title=tr("The {w} loss became {k}", "{w} 손실이 {k}가 되었습니다", w=wk, k=shown),
+            explanation=tr(
+                "The numbers overflowed: from step {s} the {w} loss is not a number any more, "
+                "and once that reaches the weights every later update is garbage.",
+                "수치가 넘쳤습니다. {s} 스텝부터 {w} 손실이 더 이상 숫자가 아니며, "
+                "이것이 가중치에 들어가면 이후의 모든 업데이트가 망가집니다.",
+                s=onset,
+                w=wk,
+            ),
+            suggestion=_FIX_NAN,
+            metric=s.key,
+            step_start=onset,
+            step_end=int(s.steps[-1]),
+            evidence=tr(
+                "{w} loss {k} at step {s}{b}; {n} of {t} logs non-finite",
+                "{s} 스텝에서 {w} 손실 {k}{b}; 로그 {t}개 중 {n}개가 유한하지 않음",
+                w=wk,
+                k=shown,
+                s=onset,
+                b=before,
+                n=n_bad,
+                t=len(s),
+            ),
+            values={"first_bad_step": onset, "non_finite": n_bad, "points": len(s)}
+            | ({"last_finite": last_ok} if last_ok is not None else {}),
+            onset_step=onset,
+        )
+    g = ctx.grad_norm
+    if g is None or loss_bad:
+        return
+    bad = ~np.isfinite(g.values) & np.array([int(s) not in hidden for s in g.steps.tolist()])
+    if not bad.any():
+        return
+    steps = g.steps
+    horizon = max(ctx.planned_steps or 0, ctx.last_step, int(steps[-1]))
+    late = steps > 0.02 * horizon
+    frac = float(bad[late].sum()) / max(1, int(late.sum()))
+    run_len = signals.longest_run(bad)
+    sev = Severity.WARNING if run_len >= 3 or frac >= 0.05 else Severity.INFO
+    bad_steps = [int(s) for s in steps[bad].tolist()]
+    shown = ", ".join(str(s) for s in bad_steps[:6]) + (" …" if len(bad_steps) > 6 else "")
+    if sev is Severity.INFO:
+        title = tr(
+            "A few optimizer steps were skipped (grad_norm NaN/inf)",
+            "일부 옵티마이저 스텝이 건너뛰어졌습니다(grad_norm NaN/inf)",
+        )
+        expl = tr(
+            "At a few steps the gradients overflowed and the update was skipped, which is "
+            "what the fp16 loss scaler does by design. Training continued normally.",
+            "몇몇 스텝에서 그래디언트가 넘쳐 업데이트를 건너뛰었습니다. fp16 손실 스케일러가 "
+            "원래 하는 동작이며, 학습은 정상적으로 이어졌습니다.",
+        )
+        fix = tr(
+            "Nothing, if it stays rare. If it becomes frequent, switch to bf16.",
+            "드물게만 일어난다면 그대로 두어도 됩니다. 잦아지면 bf16으로 바꾸세요.",
+        )
+    else:
+        title = tr(
+            "The gradient norm is repeatedly NaN/inf",
+            "그래디언트 노름이 반복해서 NaN/inf입니다",
+        )
+        expl = tr(
+            "The gradients overflow often: those updates are skipped or, worse, corrupt the "
+            "weights, so training is slower or broken.",
+            "그래디언트가 자주 넘칩니다. 해당 업데이트는 건너뛰어지거나 가중치를 망가뜨리므로 "
+            "학습이 느려지거나 깨집니다.",
+        )
+        fix = _FIX_NAN
+    yield r.finding(
+        severity=sev,
+        title=title,
+        explanation=expl,
+        suggestion=fix,
+        metric=g.key,
+        step_start=bad_steps[0],
+        step_end=bad_steps[-1],
+        evidence=tr(
+            "grad_norm non-finite at {n} of {t} logs (steps {s}); longest run {m}",
+            "grad_norm이 로그 {t}개 중 {n}개에서 유한하지 않음(스텝 {s}); 최장 연속 {m}개",
+            n=len(bad_steps),
+            t=len(g),
+            s=shown,
+            m=run_len,
+        ),
+        values={"non_finite": len(bad_steps), "points": len(g), "longest_run": run_len},
+        onset_step=bad_steps[0],
+    )
+
+
+@rule("LL102", "hidden-nan", kind="nan_or_inf", severity=Severity.ERROR, family="numerics")
+def hidden_nan(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The Trainer hid a NaN loss: loss logged as 0.0 while grad_norm is NaN.
+
+    What it detects:
+        Logs where the loss is exactly 0.0 and the gradient norm at the same step is NaN or
+        infinite (two such logs or more). With ``logging_nan_inf_filter=True`` (the default)
+        the Hugging Face Trainer drops NaN losses from the running sum, so a run whose every
+        step is NaN prints ``loss 0.0``.
+    Why it matters:
+        The loss is not zero: it is NaN, and the model is not learning anything. The zero looks
+        like a perfect result and hides a broken run.
+    Evidence:
+        The steps with loss 0.0 and a non-finite grad_norm.
+    What to try:
+        Set ``logging_nan_inf_filter=False`` to see the real values, then treat it as a NaN: bf16
+        instead of fp16, a lower learning rate, gradient clipping, check flash-attention and
+        DeepSpeed ``overlap_comm``.
+    """
+    steps = hidden_nan_steps(ctx)
+    if not steps or ctx.loss is None or (len(steps) < 2 and len(ctx.loss) > 2):
+        return
+    yield r.finding(
+        title=tr(
+            "The loss is NaN, hidden as 0.0 by the Trainer",
+            "손실이 NaN인데 Trainer가 0.0으로 감추고 있습니다",
+        ),
+        explanation=tr(
+            "The log shows loss 0.0 while the gradient norm is NaN. The Trainer leaves NaN "
+            "losses out of what it prints (logging_nan_inf_filter), so when every step is NaN "
+            "it prints 0.0. The loss is not perfect: it is broken and nothing is learned.",
+            "로그에는 손실이 0.0으로 보이지만 그래디언트 노름은 NaN입니다. Trainer는 NaN 손실을 "
+            "출력에서 빼기 때문에(logging_nan_inf_filter) 모든 스텝이 NaN이면 0.0을 찍습니다. "
+            "완벽한 손실이 아니라 망가진 학습이며, 아무것도 배우지 못하고 있습니다.",
+        ),
+        suggestion=tr(
+            "Set logging_nan_inf_filter=False to see the real loss. Then: bf16 instead of fp16, "
+            "a lower learning rate, gradient clipping; if it persists, try without "
+            "flash-attention, or with DeepSpeed overlap_comm=False.",
+            "logging_nan_inf_filter=False로 실제 손실을 확인하세요. 그다음 fp16 대신 bf16, "
+            "더 낮은 학습률, 그래디언트 클리핑을 적용하고, 계속되면 flash-attention을 끄거나 "
+            "DeepSpeed overlap_comm=False를 시도하세요.",
+        ),
+        metric=ctx.loss.key,
+        step_start=steps[0],
+        step_end=steps[-1],
+        evidence=tr(
+            "loss 0.0 with grad_norm NaN at {n} of {t} logs (steps {a}–{b})",
+            "로그 {t}개 중 {n}개에서 손실 0.0, grad_norm NaN ({a}–{b} 스텝)",
+            n=len(steps),
+            t=len(ctx.loss),
+            a=steps[0],
+            b=steps[-1],
+        ),
+        values={"hidden_nan_logs": len(steps), "points": len(ctx.loss)},
+        onset_step=steps[0],
+    )
+
+
+@rule("LL103", "zero-loss", kind="other", severity=Severity.ERROR, family="numerics")
+def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The loss is exactly 0 from the start: every target token is masked out.
+
+    What it detects:
+        Five logs or more, the first ones included, with a loss of exactly 0.0 (at least 80% of
+        all logs), while the gradient norm is finite. A loss that falls gradually and then
+        prints as 0.0 because of rounding is memorization, not this.
+    Why it matters:
+        Cross-entropy over zero target tokens is 0: the model is graded on nothing and learns
+        nothing. Usual causes are a chat/response template that does not match the data
+        (every label set to -100) or answers cut off by the maximum sequence length.
+    Evidence:
+        How many logs are exactly 0 and where they start.
+    What to try:
+        Print one collated batch and count the labels that are not -100; check the response
+        template or ``train_on_responses_only`` settings; raise ``max_seq_length``.
+    """
+    if ctx.loss is None or hidden_nan_steps(ctx):
+        return
+    v = ctx.loss.finite.values
+    st = ctx.loss.finite.steps
+    if v.size < 5:
+        return
+    zeros = v == 0.0
+    if zeros.sum() < 5 or zeros.mean() < 0.8 or not zeros[: min(3, v.size)].all():
+        return
+    yield r.finding(
+        title=tr(
+            "The loss is exactly 0: no target tokens are being trained",
+            "손실이 정확히 0입니다: 학습 대상 토큰이 없습니다",
+        ),
+        explanation=tr(
+            "A loss of exactly 0 from the first step means the model is graded on nothing: "
+            "every answer token was masked out (labels -100), usually because the response "
+            "template does not match the data or the answers were truncated.",
+            "첫 스텝부터 손실이 정확히 0이라는 것은 채점할 토큰이 하나도 없다는 뜻입니다. "
+            "보통 응답 템플릿이 데이터와 맞지 않거나 답변이 잘려서 모든 정답 토큰이 "
+            "마스킹(labels -100)된 경우입니다.",
+        ),
+        suggestion=tr(
+            "Print one collated batch and count labels that are not -100; check the response "
+            "template / train_on_responses_only settings; raise max_seq_length.",
+            "콜레이트된 배치 하나를 출력해 -100이 아닌 라벨 수를 세어 보세요. 응답 템플릿과 "
+            "train_on_responses_only 설정을 확인하고 max_seq_length를 늘리세요.",
+        ),
+        metric=ctx.loss.key,
+        step_start=int(st[0]),
+        step_end=int(st[-1]),
+        evidence=tr(
+            "loss exactly 0.0 at {n} of {t} logs, from step {s}",
+            "로그 {t}개 중 {n}개에서 손실이 정확히 0.0 ({s} 스텝부터)",
+            n=int(zeros.sum()),
+            t=int(v.size),
+            s=int(st[0]),
+        ),
+        values={"zero_logs": int(zeros.sum()), "points": int(v.size)},
+        onset_step=int(st[0]),
+    )
+
+
+@rule("LL104", "frozen-grad-norm", kind="other", severity=Severity.ERROR, family="numerics")
+def frozen_grad_norm(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The gradient norm is the same number at every log.
+
+    What it detects:
+        Ten logged gradient norms or more, all positive and equal to six significant digits.
+    Why it matters:
+        Real gradients change from batch to batch. A constant norm (e.g. exactly 1.7320508,
+        the square root of 3) is the signature of a broken kernel or library combination: the
+        reported gradients are not the model's.
+    Evidence:
+        The constant value and how many logs show it.
+    What to try:
+        Check the environment (transformers/peft/torch versions, a recent upgrade), run a few
+        steps without custom kernels (flash-attention, Liger, Unsloth patches) and compare.
+    """
+    g = ctx.grad_norm
+    if g is None:
+        return
+    v = g.finite.values
+    if v.size < 10 or not (v > 0).all():
+        return
+    rounded = {float(f"{x:.6g}") for x in v.tolist()}
+    if len(rounded) != 1:
+        return
+    yield r.finding(
+        title=tr("The gradient norm never changes", "그래디언트 노름이 전혀 변하지 않습니다"),
+        explanation=tr(
+            "Every logged gradient norm is exactly {v}. Real gradients vary from batch to "
+            "batch, so these numbers do not come from the model: something in the software "
+            "stack is broken.",
+            "기록된 그래디언트 노름이 모두 정확히 {v}입니다. 실제 그래디언트는 배치마다 "
+            "달라지므로 이 값은 모델에서 나온 것이 아닙니다. 소프트웨어 구성 어딘가가 "
+            "고장 난 것입니다.",
+            v=num(float(v[0]), 8),
+        ),
+        suggestion=tr(
+            "Check a recent upgrade of transformers/peft/torch; run a few steps without custom "
+            "kernels (flash-attention, Liger, Unsloth patches) and compare.",
+            "최근 transformers/peft/torch 업그레이드를 확인하고, 커스텀 커널(flash-attention, "
+            "Liger, Unsloth 패치) 없이 몇 스텝 돌려 비교해 보세요.",
+        ),
+        metric=g.key,
+        step_start=int(g.finite.steps[0]),
+        step_end=int(g.finite.steps[-1]),
+        evidence=tr(
+            "grad_norm = {v} at all {n} logs",
+            "grad_norm이 로그 {n}개 모두에서 {v}",
+            v=num(float(v[0]), 8),
+            n=int(v.size),
+        ),
+        values={"grad_norm": float(v[0]), "points": int(v.size)},
+        onset_step=int(g.finite.steps[0]),
+    )

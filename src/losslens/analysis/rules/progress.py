@@ -1,0 +1,368 @@
+"""Too little learning: loss not decreasing, plateaus, learning rate too low, vanishing gradients."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from losslens.analysis import signals
+from losslens.analysis.context import RunContext
+from losslens.analysis.messages import lr as fmt_lr
+from losslens.analysis.messages import num, tr
+from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.common import finite, lr_at
+from losslens.model import Finding, Severity
+
+#: Findings after which "not learning" rules have nothing useful to add.
+_BROKEN = ("LL101", "LL102", "LL103", "LL104", "LL111")
+
+
+def _no_progress(ctx: RunContext) -> tuple[float, float, float] | None:
+    """(first, last, improvement) when the loss did not really fall over a full-length log."""
+    st, v = finite(ctx.loss)
+    if v.size < 8 or not ctx.covers_start or any(ctx.has(x) for x in _BROKEN):
+        return None
+    if st[-1] - st[0] < 50:
+        return None
+    first = float(np.median(signals.head(v, 0.05, lo=1)))
+    last = float(np.median(signals.tail(v, 0.1, lo=3)))
+    if first < 0.3:  # already low: nothing much left to learn
+        return None
+    improvement = 1.0 - last / first
+    trend = signals.mann_kendall_z(signals.safe_log(v))
+    if improvement >= 0.05 or trend <= -3.0:
+        return None
+    return first, last, improvement
+
+
+def _lr_low(ctx: RunContext) -> float | None:
+    """The peak LR when it is below the usual range for this kind of run."""
+    if ctx.schedule is None:
+        return None
+    _typical, low, _high = ctx.lr_band
+    return ctx.schedule.peak if ctx.schedule.peak <= low else None
+
+
+@rule(
+    "LL131",
+    "loss-not-decreasing",
+    kind="loss_not_decreasing",
+    severity=Severity.WARNING,
+    family="progress",
+)
+def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The loss hardly moves over the whole run.
+
+    What it detects:
+        A log that starts at the beginning of training, spans 50 steps or more and 8 logs or
+        more, where the loss of the last 10% is less than 5% below the first 5% and there is
+        no significant downward trend. Runs that start below 0.3 (nothing left to learn) are
+        skipped, and so are runs where the learning rate is below the usual range (see
+        lr-too-low).
+    Why it matters:
+        The model is not learning: the updates do not reach the trainable weights, or there
+        is no signal in the data.
+    Evidence:
+        The loss at the start and at the end and the relative change.
+    What to try:
+        Check that parameters are trainable (``print_trainable_parameters()`` > 0), call
+        ``enable_input_require_grads()`` with gradient checkpointing and PEFT, check the
+        labels, raise the learning rate toward the usual value.
+    """
+    res = _no_progress(ctx)
+    if res is None or _lr_low(ctx) is not None or ctx.loss is None:
+        return
+    first, last, imp = res
+    st = ctx.loss.finite.steps
+    yield r.finding(
+        title=tr("The loss is not decreasing", "손실이 줄지 않습니다"),
+        explanation=tr(
+            "Over {n} steps the loss went from {a} to {b} ({p}): the model is not learning. "
+            "Either the updates do not reach the trainable weights or the data carries no "
+            "signal.",
+            "{n} 스텝 동안 손실이 {a}에서 {b}({p})로 거의 그대로입니다. 모델이 배우지 못하고 "
+            "있습니다. 업데이트가 학습 가능한 가중치에 닿지 않거나 데이터에 신호가 없는 "
+            "경우입니다.",
+            n=int(st[-1] - st[0]),
+            a=num(first),
+            b=num(last),
+            p=f"{-imp * 100:+.1f}%",
+        ),
+        suggestion=tr(
+            "Check print_trainable_parameters() shows trainable weights; with gradient "
+            "checkpointing and PEFT call model.enable_input_require_grads(); print a batch to "
+            "check the labels; raise the learning rate toward the usual value.",
+            "print_trainable_parameters()로 학습 가능한 가중치가 있는지 확인하세요. 그래디언트 "
+            "체크포인팅과 PEFT를 함께 쓰면 model.enable_input_require_grads()를 호출하세요. "
+            "배치를 출력해 라벨을 확인하고, 학습률을 일반적인 값 쪽으로 올려 보세요.",
+        ),
+        metric=ctx.loss.key,
+        step_start=int(st[0]),
+        step_end=int(st[-1]),
+        evidence=tr(
+            "loss {a} (first 5%) → {b} (last 10%), {p} over steps {s}–{t}",
+            "손실 {a}(처음 5%) → {b}(마지막 10%), {s}–{t} 스텝 동안 {p}",
+            a=num(first),
+            b=num(last),
+            p=f"{-imp * 100:+.1f}%",
+            s=int(st[0]),
+            t=int(st[-1]),
+        ),
+        values={"loss_first": first, "loss_last": last, "improvement": imp},
+        onset_step=int(st[0]),
+    )
+
+
+@rule("LL132", "loss-plateau", kind="loss_plateau", severity=Severity.WARNING, family="progress")
+def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """After an initial drop the loss stays flat for a large part of the run at full LR.
+
+    What it detects:
+        The earliest point after which the loss shows no significant downward trend
+        (Mann-Kendall z > -1.645) and its Theil-Sen slope, extrapolated over the whole run,
+        would lower it by less than 2%, for at least 40% of the run and 8 logs, while the
+        learning rate at that point is still at least 80% of its peak. Flattening as a
+        decaying schedule winds down is convergence, not a plateau, and a level below 0.3
+        counts as converged.
+    Why it matters:
+        Steps spent on a plateau are wasted compute; the model stopped learning long before
+        the schedule ended. Common causes are data with little left to learn (duplicates, a
+        high-entropy floor) or an adapter too small for the task.
+    Evidence:
+        Where the plateau starts, its level, its length and the LR when it started.
+    What to try:
+        Stop earlier (fewer steps), check the data for duplicates and quality, raise the
+        LoRA rank or target all linear layers, or try a slightly higher learning rate.
+    """
+    if ctx.loss is None or not ctx.covers_start or any(ctx.has(x) for x in _BROKEN):
+        return
+    if ctx.has("LL131") or _no_progress(ctx) is not None:
+        return
+    st, v = finite(ctx.loss)
+    if v.size < 10:
+        return
+    xs, ys = signals.downsample(st, signals.safe_log(v), 120)
+    span = float(xs[-1] - xs[0])
+    if span <= 0:
+        return
+    onset = None
+    for k in range(1, int(0.6 * xs.size) + 1):
+        seg_x, seg_y = xs[k:], ys[k:]
+        if seg_y.size < 8 or float(seg_x[-1] - seg_x[0]) < 0.4 * span:
+            break
+        slope, _ = signals.theil_sen(seg_x, seg_y)
+        if slope * span > -0.02 and signals.mann_kendall_z(seg_y) > -1.645:
+            onset = k
+            break
+    if onset is None:
+        return
+    start_step = float(xs[onset])
+    level = float(np.exp(np.median(ys[onset:])))
+    if level < 0.3:
+        return
+    lr0 = lr_at(ctx, start_step)
+    if ctx.schedule is not None and lr0 is not None and lr0 < 0.8 * ctx.schedule.peak:
+        return
+    drop_before = float(np.exp(ys[0]))
+    i_step = int(st[int(np.searchsorted(st, start_step))])
+    share = (float(st[-1]) - start_step) / max(float(st[-1] - st[0]), 1.0)
+    lr_txt = (
+        tr(" while the learning rate was still {l}", " 학습률이 아직 {l}일 때부터", l=fmt_lr(lr0))
+        if lr0 is not None
+        else tr("", "")
+    )
+    yield r.finding(
+        title=tr("The loss has plateaued", "손실이 정체되었습니다"),
+        explanation=tr(
+            "The loss fell from {a} to about {b} by step {s}, then stayed flat for {p} of the "
+            "run{l}. The remaining steps did not teach the model anything.",
+            "손실이 {s} 스텝까지 {a}에서 약 {b}까지 떨어진 뒤{l} 실행의 {p} 동안 평평했습니다. "
+            "남은 스텝은 모델에 아무것도 더 가르치지 못했습니다.",
+            a=num(drop_before),
+            b=num(level),
+            s=i_step,
+            p=f"{share * 100:.0f}%",
+            l=lr_txt,
+        ),
+        suggestion=tr(
+            "Stop earlier (fewer steps); check the data for duplicates and quality; raise the "
+            "LoRA rank or target all linear layers; or try a slightly higher learning rate.",
+            "더 일찍 멈추세요(스텝 수 줄이기). 데이터의 중복과 품질을 확인하고, LoRA 랭크를 "
+            "올리거나 모든 선형 층을 대상으로 하거나, 학습률을 조금 올려 보세요.",
+        ),
+        metric=ctx.loss.key,
+        step_start=i_step,
+        step_end=int(st[-1]),
+        evidence=tr(
+            "loss ≈{b} from step {s} to {t} ({p} of the run), trend over it {c}",
+            "{s}~{t} 스텝(실행의 {p}) 동안 손실 ≈{b}, 그 구간 추세 {c}",
+            b=num(level),
+            s=i_step,
+            t=int(st[-1]),
+            p=f"{share * 100:.0f}%",
+            c=f"{(math.exp(float(signals.fitted_change(xs[onset:], ys[onset:]))) - 1) * 100:+.1f}%",
+        ),
+        values={"level": level, "plateau_start": i_step, "share_of_run": share}
+        | ({"lr_at_start": lr0} if lr0 is not None else {}),
+        onset_step=i_step,
+    )
+
+
+@rule("LL133", "lr-too-low", kind="lr_too_low", severity=Severity.WARNING, family="progress")
+def lr_too_low(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The loss does not move and the learning rate is below the usual range.
+
+    What it detects:
+        The same "loss not decreasing" condition as LL131 (under 5% improvement over the
+        run, no significant downward trend) together with a peak learning rate at or below
+        the low edge of the usual range for the kind of run (LoRA 2e-5, full fine-tune 2e-6,
+        1e-6 when unknown), or a learning rate that is 0.
+    Why it matters:
+        The steps are too small to change the model in the time given: the run costs compute
+        and changes nothing.
+    Evidence:
+        The peak LR, the usual value, and the loss change.
+    What to try:
+        Raise the learning rate toward the usual value (LoRA 1e-4–2e-4, full fine-tune
+        1e-5–2e-5); check ``warmup_steps`` and the scheduler are not keeping it at 0.
+    """
+    res = _no_progress(ctx)
+    peak = _lr_low(ctx)
+    if res is None or peak is None or ctx.loss is None or ctx.lr is None:
+        return
+    first, last, imp = res
+    typical = ctx.lr_band[0]
+    st = ctx.loss.finite.steps
+    yield r.finding(
+        title=tr("The learning rate is too low", "학습률이 너무 낮습니다"),
+        explanation=tr(
+            "The learning rate peaks at {p}, well below the usual {t}, and the loss barely "
+            "moved ({a} → {b}). The steps are too small to change the model.",
+            "학습률 최고치({p})가 일반적인 {t}보다 훨씬 낮고, 손실도 거의 움직이지 않았습니다"
+            "({a} → {b}). 스텝이 너무 작아 모델이 바뀌지 않습니다.",
+            p=fmt_lr(peak),
+            t=fmt_lr(typical),
+            a=num(first),
+            b=num(last),
+        ),
+        suggestion=tr(
+            "Raise the learning rate toward {t} (LoRA 1e-4–2e-4, full fine-tune 1e-5–2e-5); "
+            "check that warmup and the scheduler do not keep it near 0.",
+            "학습률을 {t} 쪽으로 올리세요(LoRA 1e-4~2e-4, 전체 파인튜닝 1e-5~2e-5). 워밍업과 "
+            "스케줄러가 학습률을 0 근처에 묶어 두지 않는지 확인하세요.",
+            t=fmt_lr(typical),
+        ),
+        metric=ctx.lr.key,
+        step_start=int(st[0]),
+        step_end=int(st[-1]),
+        evidence=tr(
+            "peak LR {p} (usual {t}); loss {a} → {b} ({c})",
+            "최고 LR {p}(일반적 {t}); 손실 {a} → {b} ({c})",
+            p=fmt_lr(peak),
+            t=fmt_lr(typical),
+            a=num(first),
+            b=num(last),
+            c=f"{-imp * 100:+.1f}%",
+        ),
+        values={"peak_lr": peak, "typical_lr": typical, "loss_first": first, "loss_last": last},
+        onset_step=int(st[0]),
+    )
+
+
+@rule(
+    "LL134",
+    "vanishing-gradients",
+    kind="grad_vanishing",
+    severity=Severity.WARNING,
+    family="progress",
+)
+def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The gradient norm is zero, or collapses, while the loss is still high.
+
+    What it detects:
+        Every logged gradient norm exactly 0 (error: no gradient reaches the trainable
+        weights), or the median of the last 25% of logs below 1/1000 of the first 20% while
+        the loss is still above 0.1 and no longer falling. Tiny gradients on a loss near zero
+        are the consequence of having nothing left to learn and are not reported.
+    Why it matters:
+        Without gradient the weights do not change. The usual cause with PEFT is gradient
+        checkpointing with frozen inputs, so no gradient reaches the adapters.
+    Evidence:
+        Early and late median gradient norms and the loss.
+    What to try:
+        Call ``model.enable_input_require_grads()`` or use ``gradient_checkpointing_kwargs=
+        {"use_reentrant": False}``; check ``print_trainable_parameters()`` and the
+        ``target_modules`` names.
+    """
+    st, g = finite(ctx.grad_norm)
+    lst, lv = finite(ctx.loss)
+    if ctx.grad_norm is None or g.size < 8:
+        return
+    fix = tr(
+        "Call model.enable_input_require_grads() or pass gradient_checkpointing_kwargs="
+        '{{"use_reentrant": False}}; check print_trainable_parameters() and the target_modules '
+        "names.",
+        "model.enable_input_require_grads()를 호출하거나 gradient_checkpointing_kwargs="
+        '{{"use_reentrant": False}}를 넘기세요. print_trainable_parameters()와 target_modules '
+        "이름을 확인하세요.",
+    )
+    if np.all(g == 0):
+        yield r.finding(
+            severity=Severity.ERROR,
+            title=tr("There is no gradient at all", "그래디언트가 전혀 없습니다"),
+            explanation=tr(
+                "Every logged gradient norm is exactly 0: no gradient reaches the trainable "
+                "weights, so the model cannot change.",
+                "기록된 그래디언트 노름이 모두 정확히 0입니다. 학습 가능한 가중치에 그래디언트가 "
+                "전혀 닿지 않아 모델이 바뀔 수 없습니다.",
+            ),
+            suggestion=fix,
+            metric=ctx.grad_norm.key,
+            step_start=int(st[0]),
+            step_end=int(st[-1]),
+            evidence=tr(
+                "grad_norm = 0 at all {n} logs", "grad_norm이 로그 {n}개 모두에서 0", n=g.size
+            ),
+            values={"points": int(g.size)},
+            onset_step=int(st[0]),
+        )
+        return
+    if lv.size < 4:
+        return
+    early = float(np.median(signals.head(g, 0.2)))
+    late = float(np.median(signals.tail(g, 0.25)))
+    loss_late = float(np.median(signals.tail(lv, 0.25)))
+    half = lv[lv.size // 2 :]
+    still_falling = half.size >= 4 and float(np.median(signals.tail(half, 0.3))) < 0.98 * float(
+        np.median(signals.head(half, 0.3))
+    )
+    if early <= 0 or late >= 1e-3 * early or loss_late <= 0.1 or still_falling:
+        return
+    yield r.finding(
+        title=tr("The gradients vanish", "그래디언트가 사라집니다"),
+        explanation=tr(
+            "The gradient norm fell from about {a} to {b} (more than 1000×) while the loss "
+            "stays at {l}: the weights have almost stopped changing, but the model has not "
+            "learned the data.",
+            "손실이 {l}에 머무는 동안 그래디언트 노름이 약 {a}에서 {b}까지(1000배 이상) "
+            "줄었습니다. 가중치가 거의 바뀌지 않지만 모델은 데이터를 배우지 못했습니다.",
+            a=num(early),
+            b=num(late),
+            l=num(loss_late),
+        ),
+        suggestion=fix,
+        metric=ctx.grad_norm.key,
+        step_start=int(st[0]),
+        step_end=int(st[-1]),
+        evidence=tr(
+            "median grad_norm {a} (first 20%) → {b} (last 25%); loss {l}",
+            "grad_norm 중앙값 {a}(처음 20%) → {b}(마지막 25%); 손실 {l}",
+            a=num(early),
+            b=num(late),
+            l=num(loss_late),
+        ),
+        values={"grad_early": early, "grad_late": late, "loss_late": loss_late},
+        onset_step=int(st[0]),
+    )

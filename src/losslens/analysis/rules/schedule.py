@@ -1,0 +1,310 @@
+"""The learning-rate schedule and clipping: mismatch with the config, warmup, saturated clipping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from losslens.analysis.context import RunContext
+from losslens.analysis.messages import lr as fmt_lr
+from losslens.analysis.messages import num, tr
+from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.common import finite
+from losslens.model import Finding, Severity
+
+_SCHEDULER_SHAPES = {
+    "constant": "constant",
+    "constant_with_warmup": "constant",
+    "linear": "linear",
+    "cosine": "cosine",
+    "cosine_with_min_lr": "cosine",
+    "warmup_stable_decay": None,
+    "cosine_with_restarts": None,
+    "polynomial": None,
+    "inverse_sqrt": None,
+    "reduce_lr_on_plateau": None,
+}
+
+SHAPE_NAMES = {
+    "constant": {"en": "constant", "ko": "상수"},
+    "linear": {"en": "linear decay", "ko": "선형 감소"},
+    "cosine": {"en": "cosine decay", "ko": "코사인 감소"},
+    "decaying": {"en": "decaying", "ko": "감소"},
+    "warmup_only": {"en": "still warming up", "ko": "워밍업 중"},
+    "unknown": {"en": "irregular", "ko": "불규칙"},
+}
+
+
+@rule("LL141", "schedule-mismatch", kind="other", severity=Severity.WARNING, family="schedule")
+def schedule_mismatch(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The logged learning rate does not follow the configured schedule or value.
+
+    What it detects:
+        The schedule recognised from the logged LR (constant, linear or cosine decay, with or
+        without warmup: the shape that fits within 4% of the peak) differs from the
+        configured ``lr_scheduler_type``; or the logged peak LR is more than 10% above the
+        configured ``learning_rate`` (no standard scheduler goes above it), or below half of
+        it although the log covers the peak.
+    Why it matters:
+        The run did not train with the settings you think it did: a config that was not
+        applied, a scheduler built for another number of steps, or a value overridden
+        somewhere else.
+    Evidence:
+        The configured and the observed schedule or LR.
+    What to try:
+        Print ``trainer.lr_scheduler.get_last_lr()`` and the resolved TrainingArguments;
+        check ``max_steps``/``num_train_epochs`` and where the learning rate is set.
+    """
+    sched = ctx.schedule
+    if sched is None or ctx.lr is None:
+        return
+    fix = tr(
+        "Print trainer.lr_scheduler.get_last_lr() and the resolved TrainingArguments; check "
+        "max_steps / num_train_epochs and every place the learning rate is set.",
+        "trainer.lr_scheduler.get_last_lr()와 최종 TrainingArguments를 출력해 보고, "
+        "max_steps / num_train_epochs와 학습률을 설정하는 모든 곳을 확인하세요.",
+    )
+    cfg_type = str(ctx.cfg("lr_scheduler_type", "scheduler", "lr_scheduler") or "").lower()
+    cfg_type = cfg_type.removeprefix("schedulertype.")
+    want = _SCHEDULER_SHAPES.get(cfg_type)
+    got = sched.kind
+    if want and got in ("constant", "linear", "cosine") and want != got:
+        yield r.finding(
+            title=tr(
+                "The LR schedule is not the configured one",
+                "학습률 스케줄이 설정과 다릅니다",
+            ),
+            explanation=tr(
+                "The config asks for a {w} schedule, but the logged learning rate follows {g}.",
+                "설정은 {w} 스케줄인데, 기록된 학습률은 {g} 형태입니다.",
+                w=cfg_type,
+                g=SHAPE_NAMES[got],
+            ),
+            suggestion=fix,
+            metric=ctx.lr.key,
+            step_start=int(ctx.lr.steps[0]),
+            step_end=int(ctx.lr.steps[-1]),
+            evidence=tr(
+                "configured {w}; observed {g} (peak {p} at step {s})",
+                "설정 {w}; 관측 {g} ({s} 스텝에서 최고 {p})",
+                w=cfg_type,
+                g=SHAPE_NAMES[got],
+                p=fmt_lr(sched.peak),
+                s=sched.peak_step,
+            ),
+            values={"configured": cfg_type, "observed": got},
+            onset_step=None,
+        )
+        return
+    cfg_lr = ctx.cfg_num("learning_rate", "lr")
+    if not cfg_lr:
+        return
+    covers_peak = sched.warmup or ctx.covers_start
+    if sched.peak > 1.1 * cfg_lr or (covers_peak and sched.peak < 0.5 * cfg_lr):
+        yield r.finding(
+            title=tr(
+                "The logged learning rate is not the configured one",
+                "기록된 학습률이 설정값과 다릅니다",
+            ),
+            explanation=tr(
+                "The config says learning_rate {c}, but the logged LR peaks at {p}.",
+                "설정은 learning_rate {c}인데 기록된 학습률의 최고치는 {p}입니다.",
+                c=fmt_lr(cfg_lr),
+                p=fmt_lr(sched.peak),
+            ),
+            suggestion=fix,
+            metric=ctx.lr.key,
+            step_start=sched.peak_step,
+            step_end=sched.peak_step,
+            evidence=tr(
+                "configured {c}; logged peak {p} at step {s} ({x}×)",
+                "설정 {c}; {s} 스텝에서 기록된 최고 {p} ({x}배)",
+                c=fmt_lr(cfg_lr),
+                p=fmt_lr(sched.peak),
+                s=sched.peak_step,
+                x=num(sched.peak / cfg_lr, 2),
+            ),
+            values={"configured_lr": cfg_lr, "peak_lr": sched.peak},
+            onset_step=None,
+        )
+
+
+@rule(
+    "LL142",
+    "warmup-incomplete",
+    kind="warmup_issue",
+    severity=Severity.WARNING,
+    family="schedule",
+)
+def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """Warmup never reaches the peak learning rate, or takes most of the run.
+
+    What it detects:
+        A finished run whose learning rate is still rising at the last log, or a config whose
+        ``warmup_steps`` is at least ``max_steps`` (warning); a warmup that takes 30% or more
+        of the planned steps (info).
+    Why it matters:
+        During warmup the LR is below the value you chose; if warmup is longer than the run,
+        the model never trains at the intended rate and learns less than it could.
+    Evidence:
+        Where the LR peaks and how it compares to the run length.
+    What to try:
+        Set ``warmup_ratio`` to 0.03–0.1 (or ``warmup_steps`` to a few percent of
+        ``max_steps``); check it was not given in steps when a ratio was meant.
+    """
+    sched = ctx.schedule
+    st, v = finite(ctx.lr)
+    horizon = ctx.planned_steps or (ctx.last_step if ctx.finished else None)
+    warm = ctx.cfg_num("warmup_steps")
+    ratio = ctx.cfg_num("warmup_ratio")
+    fix = tr(
+        "Use warmup_ratio 0.03–0.1 (or warmup_steps a few percent of max_steps); check the "
+        "value was not given in steps where a ratio was meant.",
+        "warmup_ratio를 0.03~0.1로(또는 warmup_steps를 max_steps의 몇 퍼센트로) 두세요. "
+        "비율을 뜻했는데 스텝 수로 넣지 않았는지 확인하세요.",
+    )
+    metric = ctx.lr.key if ctx.lr is not None else "train/learning_rate"
+    never = False
+    if (warm and ctx.planned_steps and warm >= ctx.planned_steps) or (ratio and ratio >= 1):
+        never = True
+    elif sched is not None and sched.still_rising and (ctx.finished or ctx.cfg_num("max_steps")):
+        never = bool(horizon and st.size and st[-1] >= 0.9 * horizon)
+    if never:
+        peak_cfg = ctx.cfg_num("learning_rate", "lr")
+        end_lr = float(v[-1]) if v.size else None
+        yield r.finding(
+            title=tr("Warmup never reaches the peak LR", "워밍업이 최고 학습률에 도달하지 못합니다"),
+            explanation=tr(
+                "The learning rate was still rising when the run ended: warmup is longer than "
+                "the run, so the model never trained at the learning rate you chose.",
+                "실행이 끝날 때까지 학습률이 계속 오르고 있었습니다. 워밍업이 실행보다 길어서 "
+                "모델이 설정한 학습률로 한 번도 학습하지 못했습니다.",
+            ),
+            suggestion=fix,
+            metric=metric,
+            step_start=int(st[0]) if st.size else None,
+            step_end=int(st[-1]) if st.size else None,
+            evidence=tr(
+                "LR {a} → {b} at the last step {s}{c}{w}",
+                "LR {a} → 마지막 {s} 스텝 {b}{c}{w}",
+                a=fmt_lr(float(v[0])) if v.size else "-",
+                b=fmt_lr(end_lr),
+                s=int(st[-1]) if st.size else ctx.last_step,
+                c=tr(" (configured {p})", " (설정 {p})", p=fmt_lr(peak_cfg))
+                if peak_cfg
+                else tr("", ""),
+                w=tr(
+                    "; warmup_steps {w} ≥ max_steps {m}",
+                    "; warmup_steps {w} ≥ max_steps {m}",
+                    w=int(warm),
+                    m=ctx.planned_steps,
+                )
+                if warm and ctx.planned_steps and warm >= ctx.planned_steps
+                else tr("", ""),
+            ),
+            values={"last_lr": end_lr or 0.0} | ({"warmup_steps": int(warm)} if warm else {}),
+            onset_step=int(st[0]) if st.size else None,
+        )
+        return
+    if sched is None or not sched.warmup or sched.warmup_end_step is None or not horizon:
+        return
+    share = sched.warmup_end_step / horizon
+    if share < 0.3 or sched.kind == "warmup_only":
+        return
+    yield r.finding(
+        severity=Severity.INFO,
+        title=tr("Warmup takes a large part of the run", "워밍업이 실행의 큰 부분을 차지합니다"),
+        explanation=tr(
+            "The learning rate only reaches its peak at step {s}, {p} of the run; until then "
+            "the model trains below the rate you chose.",
+            "학습률이 실행의 {p} 지점인 {s} 스텝에서야 최고치에 닿습니다. 그때까지는 설정한 "
+            "학습률보다 낮게 학습합니다.",
+            s=sched.warmup_end_step,
+            p=f"{share * 100:.0f}%",
+        ),
+        suggestion=fix,
+        metric=metric,
+        step_start=int(st[0]),
+        step_end=sched.warmup_end_step,
+        evidence=tr(
+            "LR peak {p} at step {s} of {h} ({x})",
+            "{h} 스텝 중 {s} 스텝에서 LR 최고 {p} ({x})",
+            p=fmt_lr(sched.peak),
+            s=sched.warmup_end_step,
+            h=horizon,
+            x=f"{share * 100:.0f}%",
+        ),
+        values={"warmup_end": sched.warmup_end_step, "share": share},
+        onset_step=int(st[0]),
+    )
+
+
+@rule(
+    "LL143",
+    "clipping-saturated",
+    kind="clipping_saturated",
+    severity=Severity.WARNING,
+    family="schedule",
+)
+def clipping_saturated(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """Gradient clipping is active at nearly every step.
+
+    What it detects:
+        With ``max_grad_norm`` known from the config: in the second half of the run, 80% or
+        more of the logged (pre-clip) gradient norms are above it. A warning when their
+        median is 5× the threshold or more, info otherwise (QLoRA clips at 0.3 by design).
+    Why it matters:
+        A clipped update has a fixed size, so the learning rate you set is not the one that
+        acts: when clipping far below the gradient norm, training crawls and the schedule
+        barely matters.
+    Evidence:
+        The threshold, the share of clipped logs and the median gradient norm.
+    What to try:
+        Raise ``max_grad_norm`` (1.0 is the usual default) or lower the learning rate so that
+        clipping only catches outliers.
+    """
+    mgn = ctx.max_grad_norm
+    st, g = finite(ctx.grad_norm)
+    if mgn is None or g.size < 8 or ctx.grad_norm is None:
+        return
+    half = g[g.size // 2 :]
+    share = float(np.mean(half > mgn))
+    med = float(np.median(half))
+    if share < 0.8:
+        return
+    ratio = med / mgn
+    sev = Severity.WARNING if ratio >= 5 else Severity.INFO
+    yield r.finding(
+        severity=sev,
+        title=tr("Gradient clipping is always active", "그래디언트 클리핑이 항상 걸려 있습니다"),
+        explanation=tr(
+            "{p} of the gradient norms are above max_grad_norm {m} (median {g}, {x}×), so "
+            "almost every update is shrunk to a fixed size: the learning rate you set is not "
+            "the one that acts.",
+            "그래디언트 노름의 {p}가 max_grad_norm {m}보다 큽니다(중앙값 {g}, {x}배). 거의 모든 "
+            "업데이트가 고정된 크기로 줄어들어, 설정한 학습률이 실제로는 작동하지 않습니다.",
+            p=f"{share * 100:.0f}%",
+            m=num(mgn),
+            g=num(med),
+            x=num(ratio, 2),
+        ),
+        suggestion=tr(
+            "Raise max_grad_norm (1.0 is the usual default) or lower the learning rate so that "
+            "clipping only catches outliers.",
+            "max_grad_norm을 올리거나(보통 기본값 1.0) 학습률을 낮춰 클리핑이 이상치만 "
+            "잡도록 하세요.",
+        ),
+        metric=ctx.grad_norm.key,
+        step_start=int(st[g.size // 2]),
+        step_end=int(st[-1]),
+        evidence=tr(
+            "{p} of logs in the second half above max_grad_norm {m}; median grad_norm {g}",
+            "후반부 로그의 {p}가 max_grad_norm {m} 초과; grad_norm 중앙값 {g}",
+            p=f"{share * 100:.0f}%",
+            m=num(mgn),
+            g=num(med),
+        ),
+        values={"max_grad_norm": mgn, "share_clipped": share, "median_grad_norm": med},
+        onset_step=int(st[0]),
+    )

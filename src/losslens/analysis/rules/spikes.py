@@ -1,0 +1,310 @@
+"""Sudden jumps: loss spikes, gradient-norm spikes, and a gradient norm that keeps growing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from losslens.analysis import signals
+from losslens.analysis.context import RunContext
+from losslens.analysis.messages import num, tr
+from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.common import finite
+from losslens.model import FloatArray, Finding, Severity
+
+#: Robust z (median/MAD of the neighbours, log space) above which a point is a spike.
+LOSS_Z = 8.0
+GRAD_Z = 6.0
+
+
+@dataclass
+class Spike:
+    index: int  # peak index
+    end: int  # last index of the event
+    step: int
+    value: float
+    baseline: float
+    ratio: float
+    recovered: bool | None  # None: at the end of the log
+
+
+def find_spikes(
+    st: FloatArray, v: FloatArray, *, z_min: float, ratio_min: float, skip_before: float = 0.0
+) -> list[Spike]:
+    """Points far above their neighbours (log space, self excluded), merged into events."""
+    n = v.size
+    if n < 5:
+        return []
+    y = signals.safe_log(v, 1e-8)
+    half = signals.window(n, 0.05, 3, 25)
+    z = signals.neighbour_z(y, half, mad_floor=0.05)
+    base = signals.neighbour_median(y, half)
+    with np.errstate(invalid="ignore"):
+        cand = (z > z_min) & (y - base > math.log(ratio_min)) & (v >= 0.05)
+    cand[0] = False
+    cand &= st > skip_before
+    out: list[Spike] = []
+    recover_within = max(2, int(round(0.02 * n)))
+    for a, b in signals.runs_of(cand):
+        i = a + int(np.argmax(y[a:b]))
+        bl = float(np.exp(base[i]))
+        nxt = y[b : b + recover_within]
+        if nxt.size == 0:
+            rec: bool | None = None
+        else:
+            rec = bool(np.any(nxt <= base[i] + math.log(1.25)))
+        out.append(Spike(i, b - 1, int(st[i]), float(v[i]), bl, float(v[i] / bl), rec))
+    return out
+
+
+@rule("LL121", "loss-spike", kind="loss_spike", severity=Severity.INFO, family="spikes")
+def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The loss jumps far above its neighbours at a few logs.
+
+    What it detects:
+        Logs whose loss is at least 2× the median of the neighbouring logs and more than 8
+        robust standard deviations above them (median/MAD in log space, the point itself left
+        out, neighbourhood 5% of the log on each side). A spike that comes back within 2% of
+        the log is info; one that does not come back, or comes with a gradient-norm spike, is
+        a warning.
+    Why it matters:
+        One bad batch (garbage text, a very long or mislabelled example) produces a large
+        loss. If the model recovers at once it is usually harmless; if the loss stays up, the
+        update damaged the weights.
+    Evidence:
+        Each spike's step, value, the surrounding level and whether it recovered.
+    What to try:
+        Look at the batch at that step (bad encoding, repeated n-grams, empty answers), keep
+        gradient clipping on; if spikes repeat, lower the learning rate.
+    """
+    st, v = finite(ctx.loss)
+    if ctx.loss is None or v.size < 5:
+        return
+    spikes = find_spikes(st, v, z_min=LOSS_Z, ratio_min=2.0)
+    if not spikes:
+        return
+    gst, gv = finite(ctx.grad_norm)
+    co = False
+    if gv.size >= 5:
+        gsp = find_spikes(gst, gv, z_min=GRAD_Z, ratio_min=3.0)
+        gsteps = {s.step for s in gsp}
+        for s in spikes:
+            prev = int(st[s.index - 1]) if s.index > 0 else s.step
+            if s.step in gsteps or prev in gsteps:
+                co = True
+    unrecovered = [s for s in spikes if s.recovered is False]
+    sev = Severity.WARNING if unrecovered or co else Severity.INFO
+    big = max(spikes, key=lambda s: s.ratio)
+    listing = ", ".join(f"{num(s.value)}@{s.step}" for s in spikes[:5]) + (
+        " …" if len(spikes) > 5 else ""
+    )
+    if unrecovered:
+        rec_en = f"{len(unrecovered)} did not come back down"
+        rec_ko = f"{len(unrecovered)}개는 다시 내려오지 않음"
+    else:
+        rec_en, rec_ko = "each came back down at once", "모두 곧바로 다시 내려옴"
+    yield r.finding(
+        severity=sev,
+        title=tr(
+            "The loss spiked {n} time(s)",
+            "손실이 {n}번 튀었습니다",
+            n=len(spikes),
+        ),
+        explanation=tr(
+            "At step {s} the loss jumped to {v}, {x}× the level around it ({b}). A single bad "
+            "or unusual batch does this; it is harmless if the loss comes straight back down.",
+            "{s} 스텝에서 손실이 주변 수준({b})의 {x}배({v})까지 튀었습니다. 이상하거나 "
+            "특이한 배치 하나가 이런 일을 일으킵니다. 곧바로 다시 내려오면 문제없습니다.",
+            s=big.step,
+            v=num(big.value),
+            x=num(big.ratio, 2),
+            b=num(big.baseline),
+        ),
+        suggestion=tr(
+            "Inspect the batch at that step (bad encoding, repeated text, empty answers); keep "
+            "gradient clipping on. If spikes repeat or the loss stays up, lower the learning "
+            "rate.",
+            "해당 스텝의 배치를 살펴보세요(깨진 인코딩, 반복 텍스트, 빈 답변). 그래디언트 "
+            "클리핑은 켜 두고, 튀는 일이 반복되거나 손실이 내려오지 않으면 학습률을 낮추세요.",
+        ),
+        metric=ctx.loss.key,
+        step_start=spikes[0].step,
+        step_end=int(st[spikes[-1].end]),
+        evidence=tr(
+            "loss {l} (neighbours ≈{b}, up to {x}×); {rec}",
+            "손실 {l} (주변 ≈{b}, 최대 {x}배); {rec}",
+            l=listing,
+            b=num(big.baseline),
+            x=num(big.ratio, 2),
+            rec={"en": rec_en, "ko": rec_ko},
+        ),
+        values={
+            "spikes": len(spikes),
+            "max_ratio": big.ratio,
+            "max_step": big.step,
+            "max_value": big.value,
+            "unrecovered": len(unrecovered),
+        },
+        onset_step=spikes[0].step,
+    )
+
+
+@rule("LL122", "grad-spike", kind="grad_spike", severity=Severity.INFO, family="spikes")
+def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The gradient norm jumps far above its neighbours at a few logs.
+
+    What it detects:
+        Logged gradient norms at least 3× the median of the neighbouring logs and more than 6
+        robust standard deviations above them (log space, the point itself left out), outside
+        the first 2% of the run where LoRA adapters start from zero. Info when the loss is
+        unaffected; a warning when the loss spikes at the same log.
+    Why it matters:
+        ``grad_norm`` is one step's value, so single large values are common and usually
+        harmless when the loss does not react. Together with a loss spike they mark a batch
+        that pushed the weights hard.
+    Evidence:
+        The spike steps, values and the level around them.
+    What to try:
+        Usually nothing. If the loss reacts, keep clipping at 1.0 or lower (0.3 for QLoRA)
+        and lower the learning rate.
+    """
+    st, v = finite(ctx.grad_norm)
+    if ctx.grad_norm is None or v.size < 5:
+        return
+    horizon = max(ctx.planned_steps or 0, ctx.last_step, int(st[-1]))
+    spikes = find_spikes(st, v, z_min=GRAD_Z, ratio_min=3.0, skip_before=0.02 * horizon)
+    if not spikes:
+        return
+    loss_f = ctx.has("LL121")
+    co = bool(
+        loss_f
+        and loss_f.severity is not Severity.INFO
+        and any(
+            abs(s.step - int(loss_f.evidence.values.get("max_step", -1))) <= ctx.log_interval
+            for s in spikes
+        )
+    )
+    sev = Severity.WARNING if co else Severity.INFO
+    big = max(spikes, key=lambda s: s.ratio)
+    listing = ", ".join(f"{num(s.value)}@{s.step}" for s in spikes[:5]) + (
+        " …" if len(spikes) > 5 else ""
+    )
+    effect = (
+        tr("the loss spiked at the same time", "같은 시점에 손실도 튐")
+        if co
+        else tr("the loss did not react", "손실은 영향을 받지 않음")
+    )
+    yield r.finding(
+        severity=sev,
+        title=tr(
+            "The gradient norm spiked {n} time(s)",
+            "그래디언트 노름이 {n}번 튀었습니다",
+            n=len(spikes),
+        ),
+        explanation=tr(
+            "At step {s} the gradient norm was {v}, {x}× the level around it. grad_norm is a "
+            "single step's value, so isolated jumps are common; they matter only when the "
+            "loss reacts too ({e}).",
+            "{s} 스텝에서 그래디언트 노름이 주변 수준의 {x}배인 {v}였습니다. grad_norm은 한 "
+            "스텝의 값이라 가끔 튀는 것은 흔하며, 손실도 함께 반응할 때만 문제가 됩니다({e}).",
+            s=big.step,
+            v=num(big.value),
+            x=num(big.ratio, 2),
+            e=effect,
+        ),
+        suggestion=tr(
+            "Usually nothing to do. If the loss reacts, keep clipping at max_grad_norm 1.0 or "
+            "lower (0.3 for QLoRA) and lower the learning rate.",
+            "보통은 할 일이 없습니다. 손실도 반응한다면 max_grad_norm을 1.0 이하(QLoRA는 0.3)로 "
+            "클리핑하고 학습률을 낮추세요.",
+        ),
+        metric=ctx.grad_norm.key,
+        step_start=spikes[0].step,
+        step_end=int(st[spikes[-1].end]),
+        evidence=tr(
+            "grad_norm {l} (neighbours ≈{b}, up to {x}×); {e}",
+            "grad_norm {l} (주변 ≈{b}, 최대 {x}배); {e}",
+            l=listing,
+            b=num(big.baseline),
+            x=num(big.ratio, 2),
+            e=effect,
+        ),
+        values={"spikes": len(spikes), "max_ratio": big.ratio, "max_step": big.step},
+        onset_step=spikes[0].step,
+    )
+
+
+@rule(
+    "LL123",
+    "grad-explosion",
+    kind="grad_explosion",
+    severity=Severity.WARNING,
+    family="spikes",
+)
+def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The gradient norm grows tenfold or more while the loss stops improving.
+
+    What it detects:
+        The median gradient norm of the last 20% of logs is at least 10× that of the first
+        25%, with a significant rising trend (Mann-Kendall z ≥ 2.5), while the loss is not
+        falling (its last 20% is no lower than its first 25%). Error when the loss also
+        diverges or becomes NaN. A gradient norm that grows while the loss keeps falling is
+        normal late in a decaying schedule and is not reported.
+    Why it matters:
+        Exploding gradients make each update huge; the loss follows, then NaN.
+    Evidence:
+        The early and late median gradient norms and the loss over the same span.
+    What to try:
+        Clip gradients (max_grad_norm 0.3–1.0), lower the learning rate, use bf16, add warmup.
+    """
+    st, g = finite(ctx.grad_norm)
+    lst, lv = finite(ctx.loss)
+    if ctx.grad_norm is None or g.size < 8 or lv.size < 4:
+        return
+    y = signals.safe_log(g, 1e-12)
+    early = float(np.median(signals.head(y, 0.25)))
+    late = float(np.median(signals.tail(y, 0.2)))
+    grew = late - early
+    trend = signals.mann_kendall_z(y)
+    loss_early = float(np.median(signals.head(lv, 0.25)))
+    loss_late = float(np.median(signals.tail(lv, 0.2)))
+    if grew < math.log(10) or trend < 2.5 or loss_late < loss_early:
+        return
+    strong = any(ctx.has(x) for x in ("LL111", "LL101", "LL102"))
+    sev = Severity.ERROR if strong else Severity.WARNING
+    e_v, l_v = math.exp(early), math.exp(late)
+    yield r.finding(
+        severity=sev,
+        title=tr("The gradient norm explodes", "그래디언트 노름이 폭증합니다"),
+        explanation=tr(
+            "The gradient norm grew {x}× (from about {a} to {b}) while the loss stopped "
+            "improving: each update is getting larger, which usually ends in divergence or NaN.",
+            "손실이 나아지지 않는 동안 그래디언트 노름이 {x}배(약 {a} → {b}) 커졌습니다. "
+            "업데이트가 점점 커지고 있으며, 보통 발산이나 NaN으로 끝납니다.",
+            x=num(l_v / e_v, 2),
+            a=num(e_v),
+            b=num(l_v),
+        ),
+        suggestion=tr(
+            "Clip gradients (max_grad_norm 0.3–1.0), lower the learning rate, prefer bf16 over "
+            "fp16, and add warmup.",
+            "그래디언트를 클리핑하고(max_grad_norm 0.3~1.0), 학습률을 낮추고, fp16보다 bf16을 "
+            "쓰고, 워밍업을 추가하세요.",
+        ),
+        metric=ctx.grad_norm.key,
+        step_start=int(st[0]),
+        step_end=int(st[-1]),
+        evidence=tr(
+            "median grad_norm {a} (first 25%) → {b} (last 20%); loss {c} → {d}",
+            "grad_norm 중앙값 {a}(처음 25%) → {b}(마지막 20%); 손실 {c} → {d}",
+            a=num(e_v),
+            b=num(l_v),
+            c=num(loss_early),
+            d=num(loss_late),
+        ),
+        values={"grad_early": e_v, "grad_late": l_v, "loss_early": loss_early, "loss_late": loss_late},
+        onset_step=int(st[0]),
+    )

@@ -1,0 +1,166 @@
+"""The machine under the run: throughput drops and GPU memory near its limit."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import numpy as np
+
+from losslens.analysis.context import RunContext
+from losslens.analysis.messages import num, tr
+from losslens.analysis.rules.base import Rule, rule
+from losslens.model import Finding, Series, Severity
+
+_GPU_USED = re.compile(r"^system/gpu\.(\d+)\.memory_used_mb$")
+
+
+@rule("LL171", "throughput-drop", kind="other", severity=Severity.WARNING, family="system")
+def throughput_drop(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """Training got much slower during the run.
+
+    What it detects:
+        From the wall-clock times of the train-loss logs: the median time per step over the
+        last 20% of the run is more than 1.5× the median over the first half (the first 5%,
+        warm-up and compilation, left out). Needs 10 logs with times.
+    Why it matters:
+        A slowdown that was not there at the start points to the machine: a dataloader that
+        cannot keep up, thermal throttling, memory swapping, or evaluation and checkpointing
+        taking over.
+    Evidence:
+        Seconds per step at the start and at the end.
+    What to try:
+        Raise ``dataloader_num_workers``, evaluate and save less often, watch CPU RAM and GPU
+        temperature.
+    """
+    s = ctx.loss
+    if s is None:
+        return
+    ok = np.isfinite(s.wall_times)
+    if ok.sum() < 11:
+        return
+    steps = s.steps[ok].astype(float)
+    t = s.wall_times[ok]
+    ds, dt = np.diff(steps), np.diff(t)
+    good = (ds > 0) & (dt >= 0)
+    if good.sum() < 10:
+        return
+    per = dt[good] / ds[good]
+    mid = steps[1:][good]
+    lo, hi = float(steps[0]), float(steps[-1])
+    span = max(hi - lo, 1.0)
+    base = per[(mid > lo + 0.05 * span) & (mid <= lo + 0.5 * span)]
+    late = per[mid > lo + 0.8 * span]
+    if base.size < 3 or late.size < 2:
+        return
+    b, e = float(np.median(base)), float(np.median(late))
+    if b <= 0 or e <= 1.5 * b:
+        return
+    onset = int(lo + 0.8 * span)
+    yield r.finding(
+        title=tr("Training slowed down", "학습 속도가 느려졌습니다"),
+        explanation=tr(
+            "Steps took {a} s at the start and {b} s near the end ({x}× slower). The model "
+            "does not get slower by itself: something on the machine did.",
+            "스텝당 시간이 처음 {a}초에서 끝 무렵 {b}초로 늘었습니다({x}배 느림). 모델이 "
+            "저절로 느려지지는 않으니 기계 쪽에 원인이 있습니다.",
+            a=num(b),
+            b=num(e),
+            x=num(e / b, 2),
+        ),
+        suggestion=tr(
+            "Raise dataloader_num_workers, evaluate and save less often, and watch CPU RAM "
+            "(swapping) and GPU temperature (throttling).",
+            "dataloader_num_workers를 늘리고, 평가와 저장 빈도를 줄이고, CPU 메모리(스와핑)와 "
+            "GPU 온도(스로틀링)를 확인하세요.",
+        ),
+        metric=s.key,
+        step_start=onset,
+        step_end=int(hi),
+        evidence=tr(
+            "{a} s/step (first half) → {b} s/step (last 20%)",
+            "스텝당 {a}초(전반부) → {b}초(마지막 20%)",
+            a=num(b),
+            b=num(e),
+        ),
+        values={"s_per_step_start": b, "s_per_step_end": e, "ratio": e / b},
+        onset_step=onset,
+    )
+
+
+def _gpu_total(system: dict[str, Series], idx: str) -> float | None:
+    tot = system.get(f"system/gpu.{idx}.memory_total_mb")
+    if tot is None:
+        return None
+    f = tot.finite.values
+    return float(np.max(f)) if f.size else None
+
+
+@rule("LL172", "gpu-memory-limit", kind="other", severity=Severity.WARNING, family="system")
+def gpu_memory_limit(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """GPU memory use comes within 5% of the card's capacity.
+
+    What it detects:
+        From system metrics (``system/gpu.N.memory_used_mb`` and ``memory_total_mb``): peak
+        use of 95% of the GPU's memory or more.
+    Why it matters:
+        A run this close to the limit fails with out-of-memory on the first longer batch, an
+        eval pass or a checkpoint save, possibly hours in.
+    Evidence:
+        Peak memory used, the card's total, and whether use kept growing.
+    What to try:
+        Lower ``per_device_train_batch_size`` and raise ``gradient_accumulation_steps``, enable
+        gradient checkpointing, lower ``max_seq_length``, use a smaller eval batch.
+    """
+    for key, s in sorted(ctx.run.system.items()):
+        m = _GPU_USED.match(key)
+        if not m:
+            continue
+        total = _gpu_total(ctx.run.system, m.group(1))
+        used = s.finite
+        if total is None or total <= 0 or len(used) < 2:
+            continue
+        i = int(np.argmax(used.values))
+        peak = float(used.values[i])
+        if peak < 0.95 * total:
+            continue
+        first = float(np.median(used.values[: max(2, len(used) // 10)]))
+        growth = (
+            tr("; use grew from {a} MB", "; 사용량이 {a} MB에서 증가", a=f"{first:,.0f}")
+            if peak > 1.1 * first
+            else tr("", "")
+        )
+        yield r.finding(
+            title=tr(
+                "GPU {g} memory is nearly full",
+                "GPU {g} 메모리가 거의 가득 찼습니다",
+                g=m.group(1),
+            ),
+            explanation=tr(
+                "GPU {g} used up to {p}% of its memory. A run this close to the limit fails "
+                "with out-of-memory on the first longer batch, eval pass or checkpoint save.",
+                "GPU {g}가 메모리의 최대 {p}%를 썼습니다. 이렇게 한계에 가까우면 더 긴 배치나 "
+                "평가, 체크포인트 저장 때 메모리 부족으로 실패하기 쉽습니다.",
+                g=m.group(1),
+                p=f"{peak / total * 100:.0f}",
+            ),
+            suggestion=tr(
+                "Lower per_device_train_batch_size and raise gradient_accumulation_steps; "
+                "enable gradient checkpointing; lower max_seq_length; use a smaller eval batch.",
+                "per_device_train_batch_size를 줄이고 gradient_accumulation_steps를 늘리세요. "
+                "그래디언트 체크포인팅을 켜고, max_seq_length와 평가 배치 크기를 줄이세요.",
+            ),
+            metric=key,
+            step_start=int(used.steps[i]),
+            step_end=int(used.steps[i]),
+            evidence=tr(
+                "peak {u} MB of {t} MB ({p}%){g}",
+                "최대 {u} MB / {t} MB ({p}%){g}",
+                u=f"{peak:,.0f}",
+                t=f"{total:,.0f}",
+                p=f"{peak / total * 100:.0f}",
+                g=growth,
+            ),
+            values={"peak_mb": peak, "total_mb": total, "share": peak / total},
+            onset_step=int(used.steps[i]),
+        )

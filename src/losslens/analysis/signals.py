@@ -1,0 +1,188 @@
+"""Numeric helpers for the rules: robust statistics on short, noisy, unevenly logged series.
+
+Everything here is pure numpy on 1-D float arrays; nothing reads files or knows about rules.
+Windows are given as a fraction of the number of points (clamped), so a run logged every step
+and the same run logged every ten steps give the same answers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from losslens.model import FloatArray
+
+#: Consistency constant: MAD * 1.4826 estimates the standard deviation of normal data.
+MAD_TO_SIGMA = 1.4826
+
+
+def as_array(values: npt.ArrayLike) -> FloatArray:
+    return np.asarray(values, dtype=np.float64)
+
+
+def safe_log(values: FloatArray, floor: float = 1e-12) -> FloatArray:
+    """Natural log with non-positive values clamped to ``floor`` (loss 0 stays finite)."""
+    return np.log(np.maximum(values, floor))
+
+
+def window(n: int, frac: float, lo: int, hi: int) -> int:
+    """A window length of ``frac`` of ``n`` points, clamped to ``[lo, hi]``."""
+    return int(max(lo, min(hi, round(frac * n))))
+
+
+def mad(x: FloatArray) -> float:
+    """Median absolute deviation (not scaled)."""
+    if x.size == 0:
+        return float("nan")
+    med = float(np.median(x))
+    return float(np.median(np.abs(x - med)))
+
+
+def median(x: FloatArray) -> float:
+    return float(np.median(x)) if x.size else float("nan")
+
+
+def neighbour_z(x: FloatArray, half: int, mad_floor: float, min_neighbours: int = 3) -> FloatArray:
+    """Robust z-score of each point against its neighbours on both sides, itself excluded.
+
+    ``z = 0.6745 * (x_i - median(N_i)) / max(MAD(N_i), mad_floor)`` with ``N_i`` the up to
+    ``half`` points before and after ``i``. Leaving the point out keeps a spike from hiding
+    itself; points with fewer than ``min_neighbours`` neighbours get NaN.
+    """
+    n = x.size
+    out = np.full(n, np.nan)
+    if n < min_neighbours + 1:
+        return out
+    pad = np.concatenate([np.full(half, np.nan), x, np.full(half, np.nan)])
+    win = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1).copy()
+    win[:, half] = np.nan  # exclude the point itself
+    counts = np.sum(np.isfinite(win), axis=1)
+    ok = counts >= min_neighbours
+    if not ok.any():
+        return out
+    w = win[ok]
+    med = np.nanmedian(w, axis=1)
+    dev = np.nanmedian(np.abs(w - med[:, None]), axis=1)
+    scale = np.maximum(dev, mad_floor)
+    out[ok] = 0.6745 * (x[ok] - med) / scale
+    return out
+
+
+def neighbour_median(x: FloatArray, half: int) -> FloatArray:
+    """Median of the up to ``half`` points on each side of every point, itself excluded."""
+    n = x.size
+    if n < 2:
+        return np.full(n, np.nan)
+    pad = np.concatenate([np.full(half, np.nan), x, np.full(half, np.nan)])
+    win = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1).copy()
+    win[:, half] = np.nan
+    with np.errstate(all="ignore"):
+        res: FloatArray = np.nanmedian(win, axis=1)
+    return res
+
+
+def rolling_median(x: FloatArray, w: int) -> FloatArray:
+    """Trailing-window medians: element ``i`` is the median of ``x[i : i + w]`` (length n-w+1)."""
+    if x.size < w or w < 1:
+        return np.empty(0)
+    res: FloatArray = np.median(np.lib.stride_tricks.sliding_window_view(x, w), axis=1)
+    return res
+
+
+def downsample(x: FloatArray, y: FloatArray, max_points: int) -> tuple[FloatArray, FloatArray]:
+    """Bucket medians so that O(n^2) statistics stay cheap on long runs."""
+    n = x.size
+    if n <= max_points:
+        return x, y
+    edges = np.linspace(0, n, max_points + 1).astype(int)
+    xs = np.array([np.median(x[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    ys = np.array([np.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    return xs, ys
+
+
+def theil_sen(x: FloatArray, y: FloatArray, max_points: int = 160) -> tuple[float, float]:
+    """Theil-Sen line ``y = slope * x + intercept`` (median of pairwise slopes)."""
+    if x.size < 2:
+        return 0.0, float(y[0]) if y.size else float("nan")
+    xs, ys = downsample(x, y, max_points)
+    i, j = np.triu_indices(xs.size, k=1)
+    dx = xs[j] - xs[i]
+    ok = dx != 0
+    if not ok.any():
+        return 0.0, float(np.median(ys))
+    slope = float(np.median((ys[j] - ys[i])[ok] / dx[ok]))
+    intercept = float(np.median(ys - slope * xs))
+    return slope, intercept
+
+
+def mann_kendall_z(y: FloatArray, max_points: int = 160) -> float:
+    """Mann-Kendall trend statistic as a z-score: > 1.96 rising, < -1.96 falling (5%)."""
+    if y.size < 3:
+        return 0.0
+    _, ys = downsample(np.arange(y.size, dtype=np.float64), y, max_points)
+    n = ys.size
+    i, j = np.triu_indices(n, k=1)
+    s = float(np.sum(np.sign(ys[j] - ys[i])))
+    var = n * (n - 1) * (2 * n + 5) / 18.0
+    if var <= 0:
+        return 0.0
+    if s > 0:
+        return (s - 1) / math.sqrt(var)
+    if s < 0:
+        return (s + 1) / math.sqrt(var)
+    return 0.0
+
+
+def head(y: FloatArray, frac: float, lo: int = 2) -> FloatArray:
+    """The first ``frac`` of the points (at least ``lo``)."""
+    return y[: max(lo, int(round(frac * y.size)))]
+
+
+def tail(y: FloatArray, frac: float, lo: int = 2) -> FloatArray:
+    """The last ``frac`` of the points (at least ``lo``)."""
+    return y[-max(lo, int(round(frac * y.size))) :]
+
+
+def runs_of(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """``[start, end)`` index ranges where ``mask`` is True."""
+    out: list[tuple[int, int]] = []
+    start = -1
+    for i, m in enumerate(mask.tolist()):
+        if m and start < 0:
+            start = i
+        elif not m and start >= 0:
+            out.append((start, i))
+            start = -1
+    if start >= 0:
+        out.append((start, int(mask.size)))
+    return out
+
+
+def longest_run(mask: npt.NDArray[np.bool_]) -> int:
+    return max((b - a for a, b in runs_of(mask)), default=0)
+
+
+def fitted_change(x: FloatArray, y: FloatArray) -> float:
+    """Change of the Theil-Sen line across ``x`` (last minus first), in the units of ``y``."""
+    if x.size < 2:
+        return 0.0
+    slope, _ = theil_sen(x, y)
+    return slope * float(x[-1] - x[0])
+
+
+def relative(a: float, b: float) -> float:
+    """``a / b - 1`` (NaN when ``b`` is 0)."""
+    return a / b - 1.0 if b else float("nan")
+
+
+def value_at(steps: FloatArray, values: FloatArray, step: float) -> float:
+    """The value logged at ``step``, else the nearest earlier one, else the first."""
+    idx = int(np.searchsorted(steps, step, side="right")) - 1
+    return float(values[max(idx, 0)])
+
+
+def interp(steps: FloatArray, values: FloatArray, step: float) -> float:
+    """Linear interpolation, clamped at the ends."""
+    return float(np.interp(step, steps, values))

@@ -1,0 +1,115 @@
+"""``losslens report RUN_OR_PATH --html out.html --md out.md``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from losslens.cli.common import add_json_option, add_store_option, open_store, print_json
+from losslens.errors import ConfigError
+from losslens.model import Report, RunData
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report, or Markdown with PNG charts, of a run or log",
+        description="Diagnose a run and write it as one self-contained HTML file (charts, "
+        "findings, config; no network needed to open it) and/or Markdown with PNG charts.",
+    )
+    p.add_argument(
+        "run",
+        metavar="RUN_OR_PATH",
+        help="run id, id prefix or name in the store, or a log file/folder to read directly",
+    )
+    p.add_argument("--html", metavar="OUT.html", help="write the HTML report here")
+    p.add_argument(
+        "--md", metavar="OUT.md", help="write Markdown here, with PNG charts in OUT-charts/"
+    )
+    p.add_argument("--lang", choices=("en", "ko"), default="en", help="report language")
+    p.add_argument("--format", dest="fmt", help="log format of PATH (default: detect)")
+    add_store_option(p)
+    add_json_option(p)
+    p.set_defaults(func=cmd_report)
+
+
+def _load(args: argparse.Namespace) -> RunData:
+    path = Path(args.run).expanduser()
+    if path.exists():
+        ingest = importlib.import_module("losslens.ingest")
+        runs: list[RunData] = ingest.load_into_memory(path, args.fmt)
+        if not runs:
+            raise ConfigError(f"{path} holds no run with metrics")
+        if len(runs) > 1:
+            names = ", ".join(r.info.name for r in runs[:5])
+            raise ConfigError(
+                f"{path} holds {len(runs)} runs ({names})",
+                "import them with: losslens import PATH, then report one by id",
+            )
+        return runs[0]
+    with open_store(args) as store:
+        return store.load(args.run)
+
+
+def analyze(run: RunData) -> Report | None:
+    try:
+        analysis = importlib.import_module("losslens.analysis")
+    except ImportError:
+        return None
+    fn = getattr(analysis, "analyze", None)
+    return fn(run) if fn is not None else None
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "run"
+
+
+def write_markdown(run: RunData, report: Report | None, out: Path, lang: str) -> Path:
+    from losslens.render.charts import write_charts
+
+    folder = out.with_name(out.stem + "-charts")
+    images = write_charts(run, report, folder, lang=lang)
+    relative = {gid: f"{folder.name}/{p.name}" for gid, p in images.items()}
+    md = importlib.import_module("losslens.render.markdown")
+    text = md.render_markdown(run, report, lang=lang, images=relative)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from losslens.render.html import write_report
+
+    run = _load(args)
+    report = analyze(run)
+    html, md = args.html, args.md
+    if not html and not md:
+        html = f"{_safe_name(run.info.name)}-report.html"
+    written: dict[str, str] = {}
+    if html:
+        written["html"] = str(write_report(run, html, report, lang=args.lang))
+    if md:
+        written["md"] = str(write_markdown(run, report, Path(md), args.lang))
+    if args.json:
+        print_json(
+            {
+                "run": run.info.id,
+                "name": run.info.name,
+                "verdict": str(report.verdict) if report is not None else None,
+                "findings": len(report.findings) if report is not None else None,
+                **written,
+            }
+        )
+    else:
+        for kind, path in written.items():
+            print(f"{kind}: {path}")
+        if report is None:
+            print(
+                "losslens: the diagnosis is not available; the report has no findings",
+                file=sys.stderr,
+            )
+    return 0

@@ -1,0 +1,272 @@
+"""CSV/TSV and JSONL tables with a step column.
+
+Covers hand-written logs, ``log_history`` dumped one JSON object per line, W&B's "Export
+CSV" (``Step`` plus ``<run> - train/loss`` columns, with ``__MIN``/``__MAX`` companions;
+one run per ``<run>`` prefix) and TensorBoard's CSV download (``Wall time,Step,Value``).
+Rows stream line by line; invalid UTF-8 is reported with its line and byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from losslens import keys
+from losslens.errors import ImportError_
+from losslens.importers.base import (
+    KeyMap,
+    batched,
+    check_readable,
+    display_path,
+    file_hash,
+    json_safe,
+    read_head,
+    scalar,
+)
+from losslens.model import ImportedRun, MetricPoint
+
+#: Step columns, most specific first (case-insensitive).
+STEP_COLUMNS = ("train/global_step", "trainer/global_step", "global_step", "step", "_step")
+TIME_COLUMNS = ("_timestamp", "timestamp", "wall_time", "wall time", "walltime")
+_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
+_WANDB_COL = re.compile(r"^(?P<run>.+?) - (?P<key>.+)$")
+_TB_NAME = re.compile(r"run[-_](?P<run>.*)[-_]tag[-_](?P<tag>.+)$")
+
+
+def _step_column(names: list[str]) -> str | None:
+    low = {n.strip().lower(): n for n in names}
+    for c in STEP_COLUMNS:
+        if c in low:
+            return low[c]
+    return None
+
+
+def _time_column(names: list[str]) -> str | None:
+    low = {n.strip().lower(): n for n in names}
+    for c in TIME_COLUMNS:
+        if c in low:
+            return low[c]
+    return None
+
+
+def _first_line(path: Path) -> str | None:
+    head = read_head(path, 16384)
+    if not head or b"\0" in head:
+        return None
+    line = re.split(rb"\r\n|\n|\r", head, maxsplit=1)[0].removeprefix(b"\xef\xbb\xbf")
+    try:
+        return line.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return None
+
+
+def _dialect(header: str) -> str:
+    return max(("\t", ",", ";"), key=header.count)
+
+
+class CSVImporter:
+    name = "csv"
+    description = "CSV/TSV or JSONL table with a step column (W&B/TensorBoard CSV exports too)"
+
+    def sniff(self, path: Path) -> bool:
+        if path.is_dir():
+            return False
+        line = _first_line(path)
+        if not line:
+            return False
+        if line.startswith("{"):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                return False
+            return isinstance(row, dict) and _step_column(list(row)) is not None
+        try:
+            names = next(csv.reader([line], delimiter=_dialect(line)))
+        except csv.Error:
+            return False
+        return len(names) > 1 and _step_column(names) is not None
+
+    def claims(self, path: Path) -> bool:
+        return path.suffix.lower() in _SUFFIXES
+
+    def read(self, path: Path) -> Iterator[ImportedRun]:
+        check_readable(path)
+        line = _first_line(path)
+        if line is None:
+            raise ImportError_(
+                "not a text table (binary data or invalid UTF-8 in the first line)",
+                path=str(path),
+                location="line 1",
+            )
+        if line.startswith("{"):
+            yield _jsonl_run(path)
+        else:
+            yield from _csv_runs(path, line)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) with strict UTF-8; a bad byte raises with line and offset."""
+    offset = 0
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ImportError_(
+                    "invalid UTF-8 text",
+                    "save the file as UTF-8",
+                    path=str(path),
+                    location=f"line {lineno}, byte {offset + exc.start}",
+                ) from exc
+            if lineno == 1:
+                text = text.removeprefix("\ufeff")
+            offset += len(raw)
+            yield lineno, text
+
+
+def _no_step(path: Path, names: list[str]) -> ImportError_:
+    shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    return ImportError_(
+        f"no step column (found: {shown})",
+        "add a column named step (or Step, _step, global_step)",
+        path=str(path),
+        location="line 1",
+    )
+
+
+def _csv_runs(path: Path, header: str) -> Iterator[ImportedRun]:
+    delim = _dialect(header)
+    names = next(csv.reader([header], delimiter=delim))
+    step_col = _step_column(names)
+    if step_col is None:
+        raise _no_step(path, names)
+    time_col = _time_column(names)
+    step_i = names.index(step_col)
+    time_i = names.index(time_col) if time_col else None
+    metric_cols = [(i, n) for i, n in enumerate(names) if i not in (step_i, time_i) and n.strip()]
+    # W&B export: "<run> - <key>" columns, one run per prefix; drop __MIN/__MAX companions
+    groups: dict[str | None, list[tuple[int, str]]] = {}
+    wandb_style = bool(metric_cols) and all(_WANDB_COL.match(n) for _, n in metric_cols)
+    for i, n in metric_cols:
+        if n.endswith(("__MIN", "__MAX")):
+            continue
+        if wandb_style:
+            m = _WANDB_COL.match(n)
+            assert m is not None
+            groups.setdefault(m.group("run"), []).append((i, m.group("key")))
+        else:
+            groups.setdefault(None, []).append((i, n))
+    # TensorBoard download: Wall time, Step, Value -> the tag is in the file name
+    tb = {n.strip().lower() for n in names} == {"wall time", "step", "value"}
+    if tb:
+        m = _TB_NAME.search(path.stem)
+        tag = m.group("tag") if m else path.stem
+        groups = {None: [(names.index(next(n for n in names if n.lower() == "value")), tag)]}
+    digest = file_hash(path)
+    tb_match = _TB_NAME.search(path.stem) if tb else None
+    for run, cols in groups.items():
+        keymap = KeyMap()
+        several = run is not None and len(groups) > 1
+        name = run or path.stem
+        if tb_match and tb_match.group("run").strip("._-"):
+            name = tb_match.group("run")
+        imported = ImportedRun(
+            name=name,
+            format="csv",
+            source=display_path(path) + (f"#{run}" if several else ""),
+            source_id=f"csv:{digest}" + (f":{run}" if several else ""),
+            batches=iter(()),
+            original_keys=keymap.originals,
+        )
+        imported.batches = batched(_csv_points(path, delim, step_i, time_i, cols, keymap, imported))
+        yield imported
+
+
+def _csv_points(
+    path: Path,
+    delim: str,
+    step_i: int,
+    time_i: int | None,
+    cols: list[tuple[int, str]],
+    keymap: KeyMap,
+    imported: ImportedRun,
+) -> Iterator[MetricPoint]:
+    lines = (text for _, text in _lines(path))
+    reader = csv.reader(lines, delimiter=delim)
+    next(reader, None)
+    mapped = [(i, raw, keymap(raw)) for i, raw in cols]
+    for row in reader:
+        if len(row) <= step_i:
+            continue
+        step = scalar(row[step_i])
+        if step is None or step != step:
+            continue
+        wall = scalar(row[time_i]) if time_i is not None and time_i < len(row) else None
+        s = int(step)
+        for i, raw, key in mapped:
+            if i >= len(row) or not row[i].strip():
+                continue
+            v = scalar(row[i])
+            if v is None:
+                continue
+            if raw in keys.SUMMARY_ONLY:
+                imported.summary[raw] = json_safe(v)
+                continue
+            yield MetricPoint(key, s, v, wall)
+
+
+def _jsonl_run(path: Path) -> ImportedRun:
+    keymap = KeyMap()
+    imported = ImportedRun(
+        name=path.stem,
+        format="csv",
+        source=display_path(path),
+        source_id="jsonl:" + file_hash(path),
+        batches=iter(()),
+        original_keys=keymap.originals,
+    )
+    imported.batches = batched(_jsonl_points(path, keymap, imported))
+    return imported
+
+
+def _jsonl_points(path: Path, keymap: KeyMap, imported: ImportedRun) -> Iterator[MetricPoint]:
+    for lineno, text in _lines(path):
+        text = text.strip()
+        if not text:
+            continue
+        try:
+            row: Any = json.loads(text)
+        except ValueError as exc:
+            raise ImportError_(
+                "not a JSON object", path=str(path), location=f"line {lineno}"
+            ) from exc
+        if not isinstance(row, dict):
+            continue
+        step_col = _step_column(list(row))
+        if step_col is None:
+            if lineno == 1:
+                raise _no_step(path, list(row))
+            continue
+        step = scalar(row[step_col])
+        if step is None or step != step:
+            continue
+        s = int(step)
+        if any(k in keys.SUMMARY_ONLY for k in row):
+            imported.summary.update(
+                {k: json_safe(v) for k, v in row.items() if k.lower() not in STEP_COLUMNS}
+            )
+            continue
+        time_col = _time_column(list(row))
+        wall = scalar(row[time_col]) if time_col else None
+        metric = [k for k in row if k not in (step_col, time_col, "epoch")]
+        eval_row = bool(metric) and all(keys.is_eval_key(keys.normalize_key(k)) for k in metric)
+        for k, v in row.items():
+            if k in (step_col, time_col) or k.startswith("_") or (eval_row and k == "epoch"):
+                continue
+            f = scalar(v)
+            if f is not None:
+                yield MetricPoint(keymap(k), s, f, wall)

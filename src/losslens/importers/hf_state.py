@@ -1,0 +1,151 @@
+"""Hugging Face Trainer ``trainer_state.json`` (top level or in ``checkpoint-N/``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from losslens import keys
+from losslens.errors import ImportError_
+from losslens.importers.base import (
+    KeyMap,
+    check_readable,
+    display_path,
+    file_hash,
+    json_safe,
+    read_head,
+    run_from_rows,
+    run_name_for,
+)
+from losslens.importers.textutil import decode_utf8, json_error
+from losslens.model import ImportedRun
+
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
+_GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
+
+#: TrainerState fields that describe the set-up (config) rather than the outcome (summary).
+CONFIG_FIELDS = (
+    "max_steps",
+    "logging_steps",
+    "eval_steps",
+    "save_steps",
+    "train_batch_size",
+    "num_train_epochs",
+)
+SUMMARY_FIELDS = (
+    "global_step",
+    "epoch",
+    "total_flos",
+    "num_input_tokens_seen",
+    "best_metric",
+    "best_global_step",
+    "best_model_checkpoint",
+)
+
+
+class HFTrainerStateImporter:
+    name = "hf_trainer_state"
+    description = "Hugging Face Trainer trainer_state.json (log_history)"
+
+    def sniff(self, path: Path) -> bool:
+        if path.is_dir():
+            return False
+        head = read_head(path, 4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        return head.startswith(b"{") and b'"log_history"' in read_head(path)
+
+    def claims(self, path: Path) -> bool:
+        return path.name == "trainer_state.json"
+
+    def read(self, path: Path) -> Iterator[ImportedRun]:
+        yield read_trainer_state(path)
+
+
+def checkpoint_rank(path: Path) -> tuple[int, int]:
+    """How recent a trainer_state.json is: (global step, 1 for the top-level copy)."""
+    m = _CHECKPOINT.search(path.parent.name)
+    if m:
+        return int(m.group(1)), 0
+    g = _GLOBAL_STEP.search(read_head(path, 4096))
+    return (int(g.group(1)) if g else 1 << 62), 1
+
+
+def run_root(path: Path) -> Path:
+    """The output dir a trainer_state.json belongs to (the parent of ``checkpoint-N/``)."""
+    return path.parent.parent if _CHECKPOINT.search(path.parent.name) else path.parent
+
+
+def parse_json_file(path: Path) -> Any:
+    """A JSON file read strictly enough to name the byte or line where it goes wrong.
+
+    Python's parser is used on purpose: trainer_state.json files carry bare ``NaN`` and
+    ``Infinity`` tokens, which it accepts.
+    """
+    check_readable(path)
+    raw = path.read_bytes()
+    nul = raw.find(b"\0", 0, 1 << 16)
+    if nul >= 0:
+        raise ImportError_(
+            "binary data, not a JSON log",
+            "is this really a trainer_state.json?",
+            path=str(path),
+            location=f"byte {nul}",
+        )
+    text = decode_utf8(raw, path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise json_error(exc, path) from exc
+
+
+def read_trainer_state(path: Path) -> ImportedRun:
+    state = parse_json_file(path)
+    where = str(path)
+    if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):
+        raise ImportError_(
+            "not a trainer_state.json: no 'log_history' list",
+            "pass the trainer_state.json written by transformers' Trainer",
+            path=where,
+        )
+    history: list[Any] = state["log_history"]
+    config = {k: json_safe(state[k]) for k in CONFIG_FIELDS if state.get(k) is not None}
+    summary = {k: json_safe(state[k]) for k in SUMMARY_FIELDS if state.get(k) is not None}
+    rows: list[tuple[int, float | None, dict[str, Any]]] = []
+    last_step = 0
+    for i, entry in enumerate(history):
+        if not isinstance(entry, dict):
+            raise ImportError_(
+                f"log_history entry {i} is not an object", path=where, location=f"entry {i}"
+            )
+        step = entry.get("step")
+        step = int(step) if isinstance(step, int | float) and step == step else last_step
+        last_step = step
+        if any(k in keys.SUMMARY_ONLY for k in entry):
+            summary.update({k: json_safe(v) for k, v in entry.items() if k != "step"})
+            continue
+        row = {k: v for k, v in entry.items() if k != "step"}
+        metric_keys = [k for k in row if k != "epoch"]
+        if metric_keys and all(keys.is_eval_key(keys.normalize_key(k)) for k in metric_keys):
+            row.pop("epoch", None)  # the train rows carry the epoch already
+        rows.append((step, None, row))
+    mtime = path.stat().st_mtime
+    runtime = summary.get("train_runtime")
+    start = mtime - float(runtime) if isinstance(runtime, int | float) else mtime
+    name = run_name_for(path) if path.name == "trainer_state.json" else path.stem
+    m = _CHECKPOINT.search(path.parent.name)
+    if m:
+        config.setdefault("checkpoint", path.parent.name)
+    return run_from_rows(
+        name=name,
+        fmt="hf_trainer_state",
+        source=display_path(path),
+        source_id="hf_trainer_state:" + file_hash(path),
+        rows=rows,
+        keymap=KeyMap(),
+        config=config,
+        summary=summary,
+        start_time=start,
+        end_time=mtime,
+    )

@@ -1,0 +1,41 @@
+"""Text helpers for the text formats: strict UTF-8 with byte offsets, JSON error locations."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from losslens.errors import ImportError_
+
+#: ANSI colour/cursor sequences (CSI and OSC) that terminals leave in pasted logs.
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]")
+
+
+def decode_utf8(raw: bytes, path: Path) -> str:
+    """Bytes as UTF-8 text (a BOM is dropped); invalid bytes raise with their offset."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        binary = b"\0" in raw[:4096]
+        raise ImportError_(
+            "binary data, not a text log" if binary else "invalid UTF-8 text",
+            None if binary else "save the file as UTF-8",
+            path=str(path),
+            location=f"byte {exc.start}",
+        ) from exc
+    return text.removeprefix("\ufeff")
+
+
+def json_error(exc: json.JSONDecodeError, path: Path) -> ImportError_:
+    what = "the file ends in the middle of the JSON" if exc.pos >= len(exc.doc) - 1 else exc.msg
+    return ImportError_(
+        f"not valid JSON: {what}",
+        "the file may be truncated or not a JSON log",
+        path=str(path),
+        location=f"line {exc.lineno}, column {exc.colno}",
+    )
+
+
+def strip_ansi(text: str) -> str:
+    return ANSI.sub("", text) if "\x1b" in text else text

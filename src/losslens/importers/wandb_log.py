@@ -1,0 +1,317 @@
+"""W&B run logs: the binary ``run-<id>.wandb`` transaction log of an offline or online run.
+
+Layout: a 7-byte header (``:W&B``, magic 0xBEE1, version 0), then LevelDB log framing in
+32 KiB blocks. Each chunk is ``crc32 (uint32) | length (uint16) | type (uint8) | payload``
+with an IEEE CRC-32 over type+payload; types FULL/FIRST/MIDDLE/LAST reassemble records,
+and each record is a ``wandb_internal_pb2.Record`` protobuf. Only the protobuf classes that
+ship inside the ``wandb`` package are used; no W&B process is started.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from losslens import keys
+from losslens.errors import ImportError_, MissingExtraError
+from losslens.importers.base import (
+    BATCH_SIZE,
+    KeyMap,
+    check_readable,
+    display_path,
+    is_summary_key,
+    json_safe,
+    read_head,
+    scalar,
+)
+from losslens.model import ImportedRun, MetricPoint, RunStatus
+
+HEADER = struct.Struct("<4sHB")
+CHUNK = struct.Struct("<IHB")
+BLOCK = 32768
+MAGIC = (b":W&B", 0xBEE1, 0)
+FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+_HF_STEP = "train/global_step"
+_RUN_ID = re.compile(r"run-([A-Za-z0-9]+)\.wandb$")
+
+
+def _pb() -> Any:
+    try:
+        from wandb.proto import wandb_internal_pb2
+    except ImportError as exc:
+        raise MissingExtraError("wandb", "wandb") from exc
+    return wandb_internal_pb2
+
+
+class WandbImporter:
+    name = "wandb"
+    description = "W&B run directory or .wandb transaction log (offline or online)"
+
+    def sniff(self, path: Path) -> bool:
+        if path.is_dir():
+            return any(path.glob("*.wandb"))
+        return read_head(path, 7)[:6] == b":W&B\xe1\xbe"
+
+    def claims(self, path: Path) -> bool:
+        return path.suffix == ".wandb"
+
+    def read(self, path: Path) -> Iterator[ImportedRun]:
+        files = sorted(path.glob("*.wandb")) if path.is_dir() else [path]
+        for f in files:
+            yield read_wandb(f)
+
+
+def iter_records(path: Path, state: dict[str, Any]) -> Iterator[bytes]:
+    """Reassembled record payloads, read one 32 KiB block at a time.
+
+    A torn tail (the run is still writing, or crashed) ends the stream and sets
+    ``state["truncated"]`` to its byte offset; a bad CRC or impossible framing raises
+    :class:`ImportError_` naming the offset of the damaged chunk.
+    """
+    where = str(path)
+
+    def damaged(what: str, at: int) -> ImportError_:
+        return ImportError_(
+            what,
+            "the file is damaged; the records before this offset are intact",
+            path=where,
+            location=f"byte {at}",
+        )
+
+    with open(path, "rb") as f:
+        block = f.read(BLOCK)
+        if len(block) < HEADER.size or HEADER.unpack_from(block) != MAGIC:
+            raise ImportError_(
+                "not a W&B transaction log (bad header)",
+                "expected a run-<id>.wandb file written by wandb",
+                path=where,
+                location="byte 0",
+            )
+        base, off = 0, HEADER.size
+        pending: list[bytes] = []
+        while True:
+            if len(block) - off < CHUNK.size:
+                if len(block) < BLOCK:  # end of file
+                    if pending or block[off:].strip(b"\0"):
+                        state["truncated"] = base + off
+                    return
+                base += BLOCK
+                block, off = f.read(BLOCK), 0
+                if not block:
+                    if pending:
+                        state["truncated"] = base
+                    return
+                continue
+            crc, n, typ = CHUNK.unpack_from(block, off)
+            if typ == 0 and n == 0:
+                # zero-filled space (pre-allocated, or a tail never written): skip the block
+                if len(block) < BLOCK and block[off:].strip(b"\0"):
+                    raise damaged("corrupted chunk header (zero type)", base + off)
+                off = len(block)
+                continue
+            if typ not in (FULL, FIRST, MIDDLE, LAST):
+                raise damaged(f"corrupted chunk header (type {typ})", base + off)
+            end = off + CHUNK.size + n
+            if end > len(block):
+                if len(block) < BLOCK:  # the file ends inside this chunk
+                    state["truncated"] = base + off
+                    return
+                raise damaged(f"corrupted chunk header (length {n})", base + off)
+            data = block[off + CHUNK.size : end]
+            if zlib.crc32(data, zlib.crc32(bytes((typ,)))) & 0xFFFFFFFF != crc:
+                raise damaged("corrupted chunk (CRC mismatch)", base + off)
+            off = end
+            if typ == FULL:
+                yield data
+            elif typ == FIRST:
+                pending = [data]
+            elif typ == MIDDLE:
+                pending.append(data)
+            else:
+                pending.append(data)
+                yield b"".join(pending)
+                pending = []
+
+
+def _item_key(item: Any) -> str:
+    return item.key or "/".join(item.nested_key)
+
+
+def _items(items: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for it in items:
+        try:
+            out[_item_key(it)] = json.loads(it.value_json)
+        except ValueError:
+            out[_item_key(it)] = it.value_json
+    return out
+
+
+def _config_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """W&B stores config values as ``{"value": x, "desc": ...}`` in config records."""
+    out = {}
+    for k, v in raw.items():
+        if k == "_wandb":
+            continue
+        if isinstance(v, dict) and "value" in v and set(v) <= {"value", "desc"}:
+            v = v["value"]
+        out[k] = json_safe(v)
+    return out
+
+
+def _first_run_record(path: Path, pb: Any) -> Any:
+    """The RunRecord near the start of the file (None if the log has none)."""
+    state: dict[str, Any] = {}
+    try:
+        for i, payload in enumerate(iter_records(path, state)):
+            rec = pb.Record.FromString(payload)
+            if rec.WhichOneof("record_type") == "run":
+                return rec.run
+            if i > 50:
+                break
+    except ImportError_ as exc:
+        if "bad header" in exc.message:
+            raise
+    return None
+
+
+def read_wandb(path: Path) -> ImportedRun:
+    check_readable(path)
+    pb = _pb()
+    run = _first_run_record(path, pb)
+    m = _RUN_ID.search(path.name)
+    run_id = (run.run_id if run is not None and run.run_id else None) or (
+        m.group(1) if m else path.stem
+    )
+    start = None
+    config: dict[str, Any] = {}
+    name = run_id
+    project = None
+    if run is not None:
+        if run.start_time.seconds:
+            start = run.start_time.seconds + run.start_time.nanos / 1e9
+        name = run.display_name or run_id
+        project = run.project or None
+        config = _config_values(_items(run.config.update))
+    keymap = KeyMap()
+    imported = ImportedRun(
+        name=name,
+        format="wandb",
+        source=display_path(path),
+        source_id=f"wandb:{run_id}:{start or path.stat().st_size}",
+        batches=iter(()),
+        project=project,
+        config=config,
+        start_time=start,
+        status=RunStatus.CRASHED,
+        original_keys=keymap.originals,
+    )
+    system: list[MetricPoint] = []
+    imported.batches = _stream(path, pb, imported, keymap, system)
+    imported.system_batches = _drain_list(system)
+    return imported
+
+
+def _drain_list(points: list[MetricPoint]) -> Iterator[list[MetricPoint]]:
+    for i in range(0, len(points), BATCH_SIZE):
+        yield points[i : i + BATCH_SIZE]
+
+
+def _stream(
+    path: Path, pb: Any, imported: ImportedRun, keymap: KeyMap, system: list[MetricPoint]
+) -> Iterator[list[MetricPoint]]:
+    state: dict[str, Any] = {}
+    batch: list[MetricPoint] = []
+    summary: dict[str, Any] = {}
+    n_stats = 0
+    last_time: float | None = None
+    exited = False
+    epoch_step = -1
+    from_record = pb.Record.FromString
+    try:
+        for payload in iter_records(path, state):
+            try:
+                rec = from_record(payload)
+            except Exception as exc:  # a CRC-valid record that is not a Record: damaged writer
+                raise ImportError_(
+                    f"undecodable record ({type(exc).__name__})", path=str(path)
+                ) from exc
+            kind = rec.WhichOneof("record_type")
+            if kind == "history":
+                row = _items(rec.history.item)
+                step = row.get(_HF_STEP)
+                if not isinstance(step, int | float) or isinstance(step, bool):
+                    step = row.get("_step", rec.history.step.num)
+                wall = row.get("_timestamp")
+                wall_f = float(wall) if isinstance(wall, int | float) else None
+                if wall_f is not None:
+                    last_time = wall_f
+                istep = int(step) if isinstance(step, int | float) else 0
+                for raw, v in row.items():
+                    if raw.startswith("_") or raw == _HF_STEP:
+                        continue
+                    if is_summary_key(raw):
+                        summary[raw] = json_safe(v)
+                        continue
+                    f = scalar(v)
+                    if f is None:
+                        continue
+                    key = keymap(raw)
+                    if key == keys.EPOCH:
+                        if istep == epoch_step:
+                            continue  # eval and end-of-run logs repeat the epoch
+                        epoch_step = istep
+                    batch.append(MetricPoint(key, istep, f, wall_f))
+                if len(batch) >= BATCH_SIZE:
+                    yield batch
+                    batch = []
+            elif kind == "summary":
+                for it in rec.summary.update:
+                    try:
+                        summary[_item_key(it)] = json_safe(json.loads(it.value_json))
+                    except ValueError:
+                        continue
+                for it in rec.summary.remove:
+                    summary.pop(_item_key(it), None)
+            elif kind == "config":
+                imported.config.update(_config_values(_items(rec.config.update)))
+                for it in rec.config.remove:
+                    imported.config.pop(_item_key(it), None)
+            elif kind == "stats":
+                ts = rec.stats.timestamp.seconds + rec.stats.timestamp.nanos / 1e9
+                for k, v in _items(rec.stats.item).items():
+                    f = scalar(v)
+                    if f is not None:
+                        system.append(MetricPoint(k, n_stats, f, ts or None))
+                n_stats += 1
+            elif kind == "exit":
+                exited = True
+                code = rec.exit.exit_code
+                imported.status = RunStatus.FINISHED if code == 0 else RunStatus.FAILED
+                if rec.exit.runtime and imported.start_time:
+                    imported.end_time = imported.start_time + rec.exit.runtime
+    except ImportError_:
+        if batch:  # damage found: hand over what came before it, then report
+            yield batch
+        raise
+    if batch:
+        yield batch
+    imported.summary.update(
+        {k: v for k, v in summary.items() if not k.startswith("_") and k != _HF_STEP}
+    )
+    if _HF_STEP in summary:
+        imported.summary["global_step"] = summary[_HF_STEP]
+    if imported.end_time is None:
+        imported.end_time = last_time
+    if state.get("truncated") is not None:
+        imported.warnings.append(
+            f"the log ends mid-record at byte {state['truncated']} (run still writing, or "
+            "crashed): imported everything before it"
+        )
+    elif not exited:
+        imported.warnings.append("the log has no exit record: the run crashed or is running")

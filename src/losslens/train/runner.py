@@ -1,0 +1,344 @@
+"""``losslens train`` end to end: check inputs, load, train with TRL's SFTTrainer, save.
+
+The order is chosen so that mistakes surface before anything slow: options and the data
+file are checked first (no torch import), then the tokenizer and chat template (every chat
+must render), then the model. Training uses the current API only: ``SFTConfig``,
+``processing_class``, the conversational dataset as it is, ``logging_nan_inf_filter=False``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from losslens.errors import GuardStop, MissingExtraError, TrainError
+from losslens.model import RunStatus
+from losslens.paths import resolve_store_path
+from losslens.train import data as data_mod
+from losslens.train.guard import Alert, LiveChecks
+from losslens.train.options import (
+    CONFIG_FILENAME,
+    TINY,
+    TrainOptions,
+    load_config_file,
+    merge,
+    resolve,
+    save,
+    target_modules,
+)
+
+BASE_DIRNAME = "base_model"
+
+#: Third-party warnings raised inside transformers/TRL/PEFT internals (not by our calls).
+_THIRD_PARTY_NOISE = (
+    r".*is_gradient_checkpointing.*",
+    r".*Paged optimizers are not supported on CPU.*",
+)
+
+
+@dataclass
+class TrainResult:
+    options: TrainOptions
+    output_dir: Path
+    store_path: Path
+    run_id: str | None
+    plan: dict[str, Any]
+    n_train: int
+    n_eval: int
+    alerts: list[Alert] = field(default_factory=list)
+    stopped: Alert | None = None
+    early_stopped_at: int | None = None
+    saved: dict[str, str] = field(default_factory=dict)
+    is_main: bool = True
+    seconds: float = 0.0
+
+
+def quiet_third_party() -> None:
+    """Silence import-time chatter and per-row progress bars of the libraries underneath."""
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for pattern in _THIRD_PARTY_NOISE:
+        warnings.filterwarnings("ignore", message=pattern)
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+    except ImportError:
+        pass
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _require_train_extra() -> None:
+    for pkg in ("torch", "transformers", "trl", "peft", "datasets"):
+        try:
+            __import__(pkg)
+        except ImportError:
+            raise MissingExtraError(pkg, "train") from None
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+@contextmanager
+def _main_first(args: Any) -> Iterator[None]:
+    """Rank 0 runs the block first, the others after it (a no-op in one process)."""
+    with args.main_process_first(local=False, desc="prepare base model"):
+        yield
+
+
+def options_from(cli_values: Mapping[str, Any], config_path: str | None) -> TrainOptions:
+    file_values = load_config_file(config_path) if config_path else {}
+    return merge(file_values, cli_values)
+
+
+def sft_config(o: TrainOptions, plan: Any, assistant_only: bool, has_eval: bool) -> Any:
+    from trl import SFTConfig
+
+    early = bool(o.early_stopping_patience) and has_eval
+    report_to: list[str] | str = ["wandb"] if o.use_wandb else "none"
+    return SFTConfig(
+        output_dir=o.output_dir,
+        run_name=o.name,
+        seed=o.seed,
+        data_seed=o.seed,
+        max_steps=o.max_steps,
+        learning_rate=o.lr,
+        lr_scheduler_type=o.lr_scheduler_type,
+        warmup_steps=o.warmup_ratio,  # a float < 1 is a ratio of max_steps
+        per_device_train_batch_size=o.per_device_train_batch_size,
+        per_device_eval_batch_size=o.per_device_train_batch_size,
+        gradient_accumulation_steps=o.gradient_accumulation_steps,
+        max_grad_norm=o.max_grad_norm,
+        logging_strategy="steps",
+        logging_steps=o.logging_steps,
+        logging_first_step=True,
+        logging_nan_inf_filter=False,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=o.eval_steps if has_eval else None,
+        save_strategy="steps" if early else "no",
+        save_steps=o.eval_steps if early else 500,
+        save_total_limit=2 if early else None,
+        load_best_model_at_end=early,
+        metric_for_best_model="eval_loss" if early else None,
+        greater_is_better=False if early else None,
+        bf16=plan.bf16,
+        fp16=plan.fp16,
+        use_cpu=plan.device == "cpu",
+        optim=plan.optim,
+        activation_checkpointing=plan.device == "cuda",
+        max_length=o.cutoff_len,
+        packing=False,
+        assistant_only_loss=assistant_only,
+        report_to=report_to,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+
+def _setup_wandb(o: TrainOptions) -> None:
+    if not o.use_wandb:
+        return
+    try:
+        import wandb  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("wandb", "wandb") from None
+    os.environ.setdefault("WANDB_DIR", str(o.output_dir))
+    if o.wandb_project:
+        os.environ["WANDB_PROJECT"] = o.wandb_project
+    if o.wandb_entity:
+        os.environ["WANDB_ENTITY"] = o.wandb_entity
+
+
+def train(
+    cli_values: Mapping[str, Any],
+    *,
+    config_path: str | None = None,
+    console: Console | None = None,
+    store: str | None = None,
+) -> TrainResult:
+    """Run one fine-tune. Raises ``ConfigError`` for bad input, ``TrainError`` on failure.
+
+    A guard stop does not raise here: ``result.stopped`` says why, after the run is recorded
+    and the state saved, so the caller can print the summary first.
+    """
+    started = time.monotonic()
+    console = console or Console(stderr=False)
+    opts = options_from(cli_values, config_path)
+    examples = data_mod.load_examples(opts.data_path or "")
+    quiet_third_party()
+    _require_train_extra()
+
+    from losslens.train import chat, modeling
+
+    plan = modeling.plan_hardware(opts.quantization, opts.precision)
+    o = resolve(
+        opts, n_examples=len(examples), quantization=plan.quantization, precision=plan.precision
+    )
+    train_ex, eval_ex = data_mod.split(examples, o.eval_ratio or 0.0, o.seed)
+    out = Path(o.output_dir or ".")
+    main = _rank() == 0
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        console.print(f"[bold]losslens train[/] {o.name}  [dim]({plan.reason})[/]", highlight=False)
+    _setup_wandb(o)
+
+    # The SFTConfig is built before the model: it sets up the (possibly distributed) state.
+    args = sft_config(o, plan, assistant_only=o.assistant_only_loss, has_eval=bool(eval_ex))
+    model_path = o.model
+    if o.model == TINY:
+        from losslens.train import tiny
+
+        model_path = str(out / BASE_DIRNAME)
+        with _main_first(args):
+            if main:
+                tiny.save_base(data_mod.corpus_texts(examples), o.seed, Path(model_path))
+
+    tokenizer = modeling.load_tokenizer(model_path)
+    choice = chat.choose_template(tokenizer, o.assistant_only_loss)
+    tokenizer.chat_template = choice.template
+    data_mod.check_rendering(
+        examples,
+        lambda messages: tokenizer.apply_chat_template(messages, tokenize=False),
+        o.data_path or "",
+    )
+    args.assistant_only_loss = choice.assistant_only_loss
+    if main:
+        console.print(f"[dim]chat template: {choice.note}[/]", highlight=False)
+    model = modeling.load_model(model_path, plan)
+
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTTrainer
+
+    from losslens.integrations.hf import GuardCallback, LosslensCallback
+    from losslens.train.progress import LiveProgress
+
+    train_ds = Dataset.from_list([{"messages": e.messages} for e in train_ex])
+    eval_ds = Dataset.from_list([{"messages": e.messages} for e in eval_ex]) if eval_ex else None
+    lora = LoraConfig(
+        r=o.lora_r,
+        lora_alpha=o.lora_alpha,
+        lora_dropout=o.lora_dropout,
+        target_modules=target_modules(o),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    run_config: dict[str, Any] = {
+        "model": o.model,
+        "losslens_train": o.to_dict(),
+        "precision": plan.precision,
+        "precision_reason": plan.reason,
+        "quantization": plan.quantization,
+        "hardware": plan.to_dict(),
+        "chat_template": choice.source,
+        "assistant_only_loss": choice.assistant_only_loss,
+        "versions": modeling.versions(),
+        "data_path": o.data_path,
+        "examples": len(examples),
+        "train_examples": len(train_ex),
+        "eval_examples": len(eval_ex),
+    }
+    recorder = LosslensCallback(project=o.project, name=o.name, config=run_config, dir=store)
+    live = LiveProgress(console, LiveChecks(early_stopping_patience=o.early_stopping_patience))
+    callbacks: list[Any] = [recorder]
+    guard: GuardCallback | None = None
+    if o.guard or o.early_stopping_patience:
+        guard = GuardCallback(
+            stop_on_failure=o.guard,
+            early_stopping_patience=o.early_stopping_patience if eval_ex else 0,
+            raise_on_stop=False,
+        )
+        callbacks.append(guard)
+    callbacks.append(live)
+
+    try:
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            processing_class=tokenizer,
+            peft_config=lora,
+            callbacks=callbacks,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise TrainError(f"cannot set up training: {str(exc).splitlines()[0][:300]}") from None
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if plan.quantization == "4bit" and not plan.bf16:
+        modeling.cast_trainable_to_fp32(trainer.model)
+    recorder.extra_config["train_rows_after_prep"] = len(trainer.train_dataset)
+    if trainer.eval_dataset is not None:
+        recorder.extra_config["eval_rows_after_prep"] = len(trainer.eval_dataset)
+    recorder.extra_config["lora_target_modules_resolved"] = sorted(
+        getattr(next(iter(trainer.model.peft_config.values())), "target_modules", None) or []
+    )
+
+    try:
+        trainer.train()
+    except KeyboardInterrupt:
+        live.close()
+        recorder.finish(130, status=RunStatus.KILLED)
+        raise
+    except Exception as exc:
+        live.close()
+        message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
+        recorder.finish(1, status=RunStatus.FAILED, error=message)
+        if type(exc).__name__ == "OutOfMemoryError":
+            raise TrainError(
+                f"out of GPU memory: {message}",
+                "lower --cutoff_len or --per_device_train_batch_size",
+            ) from None
+        raise
+    live.close()
+
+    result = TrainResult(
+        options=o,
+        output_dir=out,
+        store_path=resolve_store_path(store or os.environ.get("LOSSLENS_STORE")),
+        run_id=recorder.run.id if recorder.run is not None else None,
+        plan=plan.to_dict(),
+        n_train=len(train_ex),
+        n_eval=len(eval_ex),
+        alerts=list(live.alerts),
+        stopped=guard.trip if guard is not None else None,
+        early_stopped_at=guard.early_stopped_at if guard is not None else None,
+        is_main=main,
+    )
+    trainer.save_state()
+    if result.stopped is None:
+        trainer.save_model(str(out))
+        result.saved["adapter"] = str(out)
+    if main:
+        tokenizer.save_pretrained(str(out))
+        save(o, out / CONFIG_FILENAME)
+        result.saved["config"] = str(out / CONFIG_FILENAME)
+        result.saved["trainer_state"] = str(out / "trainer_state.json")
+        if o.model == TINY:
+            result.saved["base_model"] = str(out / BASE_DIRNAME)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def raise_if_stopped(result: TrainResult) -> None:
+    if result.stopped is not None:
+        raise GuardStop(f"guard stopped the run: {result.stopped.message}", result.stopped.hint)

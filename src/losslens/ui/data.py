@@ -1,0 +1,202 @@
+"""What the dashboard reads: runs, series kept in memory as numpy, and cached diagnoses.
+
+Reading a million points out of SQLite takes most of a second, so each series is read
+once and then only topped up with the rows written since (found by rowid range). A
+series is re-checked when the rowid of its last point changes or, for a live run, when
+its heartbeat moves. Diagnoses are cached on the same stamp.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from losslens import keys as K
+from losslens.model import Report, RunData, RunInfo, RunStatus, Series
+from losslens.store import Store
+
+#: Memory the series cache may hold before it drops the least recently used series.
+CACHE_BYTES = 1 << 30
+
+
+@dataclass
+class _Entry:
+    key_id: int
+    head: int | None
+    beat: tuple[Any, ...]
+    top: int
+    series: Series
+
+    @property
+    def nbytes(self) -> int:
+        s = self.series
+        return int(s.steps.nbytes + s.values.nbytes + s.wall_times.nbytes)
+
+
+def _merge(old: Series, steps: Any, values: Any, walls: Any) -> Series:
+    """``old`` plus rows appended later (ties keep logging order: old rows first)."""
+    if not len(steps):
+        return old
+    s = np.concatenate([old.steps, steps])
+    v = np.concatenate([old.values, values])
+    w = np.concatenate([old.wall_times, walls])
+    if (len(old) and steps.min() < old.steps[-1]) or np.any(np.diff(steps) < 0):
+        order = np.argsort(s, kind="stable")
+        s, v, w = s[order], v[order], w[order]
+    return Series(old.key, s, v, w)
+
+
+class DataSource:
+    """Thread-safe access to one store for the web app (one SQLite connection per thread)."""
+
+    def __init__(self, store_path: str | Path, cache_bytes: int = CACHE_BYTES) -> None:
+        self.store_path = store_path
+        self.cache_bytes = cache_bytes
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._series: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
+        self._reports: dict[str, tuple[tuple[Any, ...], Report | None]] = {}
+        self._bytes = 0
+        Store(store_path, create=False).close()  # fail early, with the store's own message
+
+    def store(self) -> Store:
+        st: Store | None = getattr(self._local, "store", None)
+        if st is None:
+            st = Store(self.store_path, create=False)
+            self._local.store = st
+        return st
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def runs(self, project: str | None = None) -> list[RunInfo]:
+        return self.store().list_runs(project)
+
+    def run(self, ref: str) -> RunInfo:
+        return self.store().get_run(ref)
+
+    def heads(self, info: RunInfo) -> list[tuple[int, str, str, int | None]]:
+        return self.store().key_heads(info.id)
+
+    def version(self, info: RunInfo) -> str:
+        """Changes when a point is added, or the run's name or status changes."""
+        heads = self.heads(info)
+        stamp = (info.name, str(info.status), info.end_time, tuple(h[3] for h in heads))
+        return format(abs(hash(stamp)), "x")
+
+    # -- series -----------------------------------------------------------------------------
+
+    def series(self, info: RunInfo, kind: str, key: str, heads: list[Any] | None = None) -> Series:
+        """One series, from memory when nothing was written since it was read."""
+        heads = self.heads(info) if heads is None else heads
+        head = next(((h[0], h[3]) for h in heads if h[1] == kind and h[2] == key), None)
+        if head is None:
+            return Series.from_lists(key, [], [])
+        key_id, last = head
+        beat = (str(info.status), info.heartbeat if info.status is RunStatus.RUNNING else None)
+        ck = (info.id, kind, key)
+        with self._lock:
+            entry = self._series.get(ck)
+            if entry is not None:
+                self._series.move_to_end(ck)
+        fresh = entry is not None and (entry.key_id, entry.head, entry.beat) == (key_id, last, beat)
+        if entry is not None and fresh:
+            return entry.series
+        st = self.store()
+        with_wall = kind == "system"
+        if entry is None or entry.key_id != key_id:
+            steps, values, walls, top = st.read_points(key_id, with_wall=with_wall)
+            series = Series(key, steps, values, walls)
+        else:
+            steps, values, walls, top = st.read_points(
+                key_id, after_rowid=entry.top, with_wall=with_wall
+            )
+            series = _merge(entry.series, steps, values, walls)
+        new = _Entry(key_id, last, beat, top, series)
+        with self._lock:
+            old = self._series.pop(ck, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._series[ck] = new
+            self._bytes += new.nbytes
+            while self._bytes > self.cache_bytes and len(self._series) > 1:
+                _, dropped = self._series.popitem(last=False)
+                self._bytes -= dropped.nbytes
+        return series
+
+    def all_series(self, info: RunInfo) -> tuple[dict[str, Series], dict[str, Series]]:
+        heads = self.heads(info)
+        metric: dict[str, Series] = {}
+        system: dict[str, Series] = {}
+        for _, kind, key, _ in heads:
+            target = system if kind == "system" else metric
+            target[key] = self.series(info, kind, key, heads)
+        return metric, system
+
+    def run_data(self, info: RunInfo) -> RunData:
+        metric, system = self.all_series(info)
+        originals = self.store().keys(info.id)
+        return RunData(info=info, series=metric, system=system, original_keys=originals)
+
+    def forget(self, run_id: str) -> None:
+        with self._lock:
+            for ck in [k for k in self._series if k[0] == run_id]:
+                self._bytes -= self._series.pop(ck).nbytes
+            self._reports.pop(run_id, None)
+
+    # -- diagnosis --------------------------------------------------------------------------
+
+    def report(self, info: RunInfo) -> Report | None:
+        """The run's diagnosis (``losslens.analysis.analyze``), recomputed when points change."""
+        stamp = (str(info.status), tuple(h[3] for h in self.heads(info)))
+        with self._lock:
+            cached = self._reports.get(info.id)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        analyze = _analyzer()
+        report = analyze(self.run_data(info)) if analyze is not None else None
+        with self._lock:
+            self._reports[info.id] = (stamp, report)
+        return report
+
+    def cached_report(self, info: RunInfo) -> Report | None:
+        """The diagnosis if it is already known for the run's current points, else None."""
+        with self._lock:
+            cached = self._reports.get(info.id)
+        if cached is None:
+            return None
+        stamp = (str(info.status), tuple(h[3] for h in self.heads(info)))
+        return cached[1] if cached[0] == stamp else None
+
+    def loss_stats(self, info: RunInfo) -> dict[str, float | None]:
+        """Final and best train loss (and best eval loss) for the runs table."""
+        heads = self.heads(info)
+        names = {h[2] for h in heads if h[1] == "metric"}
+        out: dict[str, float | None] = {"final_loss": None, "best_loss": None, "best_eval": None}
+        for canon, fields in (
+            (K.LOSS, ("final_loss", "best_loss")),
+            (K.EVAL_LOSS, (None, "best_eval")),
+        ):
+            key = K.resolve(names, canon)
+            if key is None:
+                continue
+            fin = self.series(info, "metric", key, heads).finite
+            if not len(fin):
+                continue
+            if fields[0]:
+                out[fields[0]] = float(fin.values[-1])
+            out[fields[1]] = float(fin.values.min())
+        return out
+
+
+def _analyzer() -> Any:
+    try:
+        module = importlib.import_module("losslens.analysis")
+    except ImportError:
+        return None
+    return getattr(module, "analyze", None)

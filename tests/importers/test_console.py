@@ -1,0 +1,107 @@
+"""Console pastes in the shapes people post them: colours, node prefixes, \\r bars, cut lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from losslens import keys
+from losslens.errors import ImportError_
+from losslens.importers import detect, load_path
+from losslens.ingest import load_into_memory
+
+
+def _write(tmp_path: Path, text: str, name: str = "train.log") -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode("utf-8"))
+    return p
+
+
+def test_transformers5_string_values_with_ansi_and_carriage_returns(tmp_path: Path) -> None:
+    bar = "\r 10%|\x1b[32m█\x1b[0m         | {n}/20 [00:01<00:09,  2.00it/s]"
+    lines = []
+    for step in range(2, 21, 2):
+        lines.append(bar.format(n=step - 1) + bar.format(n=step) + "\r" + " " * 40 + "\r")
+        lines.append(f"{{'loss': '{3.0 / step:.4g}', 'grad_norm': '0.5', 'epoch': '{step / 20:.4g}'}}\n")
+        lines.append(bar.format(n=step))
+    p = _write(tmp_path, "".join(lines))
+    run = load_into_memory(p)[0]
+    loss = run.series[keys.LOSS]
+    assert list(loss.steps) == list(range(2, 21, 2))
+    assert loss.values[0] == pytest.approx(1.5)
+    assert run.info.config["logging_steps"] == 2
+    assert run.info.config["max_steps"] == 20
+
+
+def test_node_prefixes_deduplicated(tmp_path: Path) -> None:
+    text = "".join(
+        f"10.0.0.{node}: {{'loss': {1.0 / i:.4f}, 'learning_rate': 1e-05, 'epoch': {i / 10}}}\n"
+        for i in range(1, 6)
+        for node in (1, 2)
+    )
+    run = load_into_memory(_write(tmp_path, text))[0]
+    assert len(run.series[keys.LOSS]) == 5
+
+
+def test_printed_training_arguments_give_logging_steps(tmp_path: Path) -> None:
+    text = (
+        "TrainingArguments(\n_n_gpu=1,\nlogging_steps=5,\nmax_steps=30,\n"
+        "lr_scheduler_type=SchedulerType.COSINE,\nper_device_train_batch_size=2,\n)\n"
+        + "".join(f"{{'loss': {2.0 - i / 10}, 'epoch': 0.{i}}}\n" for i in range(1, 7))
+    )
+    run = load_into_memory(_write(tmp_path, text))[0]
+    assert list(run.series[keys.LOSS].steps) == [5, 10, 15, 20, 25, 30]
+    cfg = run.info.config
+    assert cfg["lr_scheduler_type"] == "cosine"
+    assert cfg["per_device_train_batch_size"] == 2
+
+
+def test_no_step_information_warns(tmp_path: Path) -> None:
+    text = "{'loss': 2.0, 'epoch': 0.01}\n{'loss': 1.9, 'epoch': 0.02}\n"
+    run = load_into_memory(_write(tmp_path, text))[0]
+    assert list(run.series[keys.LOSS].steps) == [1, 2]
+    assert any("order of the log lines" in w for w in run.info.summary["import_warnings"])
+
+
+def test_eval_lines_take_the_step_of_training(tmp_path: Path) -> None:
+    text = (
+        "***** Running training *****\n  Num examples = 40\n  Total train batch size "
+        "(w. parallel, distributed & accumulation) = 4\n  Total optimization steps = 20\n"
+        + "".join(
+            f"{{'loss': {1.0 / i}, 'learning_rate': 0.001, 'epoch': {i * 5 / 10}}}\n"
+            + (f"{{'eval_loss': {1.5 / i}, 'epoch': {i * 5 / 10}}}\n" if i % 2 == 0 else "")
+            for i in range(1, 5)
+        )
+        + "{'train_runtime': 10.0, 'train_loss': 0.5, 'epoch': 2.0}\n"
+    )
+    run = load_into_memory(_write(tmp_path, text))[0]
+    assert list(run.series[keys.LOSS].steps) == [5, 10, 15, 20]
+    assert list(run.series[keys.EVAL_LOSS].steps) == [10, 20]
+    assert run.info.summary["train_loss"] == 0.5
+    assert len(run.series[keys.EPOCH]) == 4
+
+
+def test_invalid_utf8_in_a_console_log_is_replaced_with_a_warning(tmp_path: Path) -> None:
+    p = tmp_path / "log.txt"
+    p.write_bytes(b"caf\xe9 warning\n{'loss': 1.0, 'epoch': 0.5}\n{'loss': 0.9, 'epoch': 1.0}\n")
+    run = load_into_memory(p)[0]
+    assert len(run.series[keys.LOSS]) == 2
+    assert any("byte 3" in w for w in run.info.summary["import_warnings"])
+
+
+def test_text_without_trainer_lines_is_not_a_console_log(tmp_path: Path) -> None:
+    p = _write(tmp_path, "print({'a': 1})\nx = {'loss': loss}\n", name="script.py")
+    assert detect(p) is None
+    txt = _write(tmp_path, "just some notes\n", name="notes.txt")
+    with pytest.raises(ImportError_, match="no Trainer log lines"):
+        load_path(txt)
+
+
+def test_nan_and_inf_tokens(tmp_path: Path) -> None:
+    text = "{'loss': nan, 'grad_norm': inf, 'epoch': 0.1}\n{'loss': '-inf', 'grad_norm': 'nan'}\n"
+    run = load_into_memory(_write(tmp_path, text))[0]
+    v = run.series[keys.LOSS].values
+    assert np.isnan(v[0]) and np.isneginf(v[1])
+    assert np.isposinf(run.series[keys.GRAD_NORM].values[0])

@@ -1,0 +1,94 @@
+"""MLflow file store, trackio, CSV/JSONL: the smaller formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from losslens import keys
+from losslens.errors import ImportError_
+from losslens.importers import FORMATS, load_path
+from losslens.ingest import load_into_memory
+
+from importer_data import OTHER
+
+
+def test_mlflow_file_store_with_nan_and_params() -> None:
+    (run,) = load_into_memory(OTHER / "mlflow_files")
+    assert run.info.name == "file-run"
+    assert run.info.project == "file-store"
+    assert run.info.status == "finished"
+    loss = run.series[keys.LOSS]
+    assert list(loss.steps) == list(range(1, 21))
+    assert np.isnan(loss.values[14]) and loss.values[0] == 3.0
+    assert list(run.series[keys.EVAL_LOSS].steps) == [10, 20]
+    assert run.info.config == {"learning_rate": 2e-4, "per_device_train_batch_size": 2}
+    assert run.original_keys[keys.LOSS] == "loss"
+
+
+def test_trackio_project_uses_global_step() -> None:
+    (run,) = load_into_memory(OTHER / "trackio" / "tr-project.db")
+    assert (run.info.name, run.info.project) == ("tr-run", "tr-project")
+    assert list(run.series[keys.LOSS].steps) == [s * 5 for s in range(12)]
+    assert list(run.series[keys.EVAL_LOSS].steps) == [55]
+    assert run.info.config == {"learning_rate": 1e-3}
+
+
+def test_csv_with_step_and_blanks(tmp_path: Path) -> None:
+    p = tmp_path / "log.csv"
+    p.write_text("step,loss,eval_loss,note\n1,2.0,,a\n2,1.5,1.7,b\n3,nan,,c\n")
+    (run,) = load_into_memory(p)
+    assert list(run.series[keys.LOSS].steps) == [1, 2, 3]
+    assert np.isnan(run.series[keys.LOSS].values[2])
+    assert list(run.series[keys.EVAL_LOSS].steps) == [2]
+    assert "train/note" not in run.series
+
+
+def test_tensorboard_csv_download(tmp_path: Path) -> None:
+    p = tmp_path / "run-myrun-tag-train_loss.csv"
+    p.write_text("Wall time,Step,Value\n1700000000.5,10,2.5\n1700000001.5,20,2.25\n")
+    (run,) = load_into_memory(p)
+    assert run.info.name == "myrun"
+    s = run.series["train/train_loss"] if "train/train_loss" in run.series else run.series[keys.LOSS]
+    assert list(s.steps) == [10, 20]
+    assert s.wall_times[0] == 1700000000.5
+
+
+def test_wandb_export_with_two_runs(tmp_path: Path) -> None:
+    p = tmp_path / "export.csv"
+    p.write_text(
+        "Step,a - train/loss,a - train/loss__MIN,b - train/loss\n1,2.0,2.0,3.0\n2,1.0,1.0,\n"
+    )
+    runs = {r.info.name: r for r in load_into_memory(p)}
+    assert set(runs) == {"a", "b"}
+    assert list(runs["a"].series[keys.LOSS].values) == [2.0, 1.0]
+    assert list(runs["b"].series[keys.LOSS].steps) == [1]
+
+
+def test_csv_without_step_column(tmp_path: Path) -> None:
+    p = tmp_path / "table.csv"
+    p.write_text("epoch,loss\n1,2.0\n")
+    with pytest.raises(ImportError_, match=r"no step column.*line 1|line 1.*no step column"):
+        list(load_path(p)[0].points())
+
+
+def test_invalid_utf8_in_csv_names_line_and_byte(tmp_path: Path) -> None:
+    p = tmp_path / "log.csv"
+    p.write_bytes(b"step,loss\n1,2.0\n2,\xff\xfe\n")
+    (imported,) = load_path(p)
+    with pytest.raises(ImportError_, match=r"line 3, byte 18"):
+        list(imported.points())
+
+
+def test_forced_format_and_unknown_format(tmp_path: Path) -> None:
+    p = tmp_path / "log.dat"
+    p.write_text("{'loss': 1.0, 'epoch': 0.1}\n")
+    (run,) = load_into_memory(p, fmt="console")
+    assert len(run.series[keys.LOSS]) == 1
+    with pytest.raises(ImportError_, match="unknown format"):
+        load_path(p, fmt="nope")
+    assert {"hf_trainer_state", "hf_console", "wandb", "tensorboard", "mlflow", "trackio", "csv"} <= set(
+        FORMATS
+    )
