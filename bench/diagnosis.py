@@ -112,7 +112,9 @@ def trainer_state_for(log: LabelledLog, run: RunData, folder: Path) -> Path:
     for step in sorted(rows):
         row = rows[step]
         if "eval_loss" in row:
-            history.append({"eval_loss": row.pop("eval_loss"), "step": step, "epoch": row.get("epoch", 0)})
+            history.append(
+                {"eval_loss": row.pop("eval_loss"), "step": step, "epoch": row.get("epoch", 0)}
+            )
         if "loss" in row:
             history.append(row)
     state = {"log_history": history, "global_step": max(rows) if rows else 0}
@@ -175,7 +177,9 @@ def losslint_preds(path: Path) -> list[Pred]:
         if kind:
             steps = (f.get("details") or {}).get("steps") or []
             onset = (f.get("details") or {}).get("step")
-            preds.append(Pred(kind, str(f.get("severity", "info")), onset or (steps[0] if steps else None)))
+            preds.append(
+                Pred(kind, str(f.get("severity", "info")), onset or (steps[0] if steps else None))
+            )
     return preds
 
 
@@ -210,13 +214,20 @@ def _zero() -> Any:
 def run_level(scores: dict[str, Scores]) -> list[str]:
     lines = ["| run level | " + " | ".join(scores) + " |", "|---|" + "---|" * len(scores)]
     rows = [
-        ("detection (problematic runs)", lambda s: f"{s.detected}/{s.problematic} = {s.detection_rate:.2f}"),
-        ("false alarm, warning+ (healthy)", lambda s: f"{s.false_alarms}/{s.healthy} = {s.false_alarm_rate:.2f}"),
+        (
+            "detection (problematic runs)",
+            lambda s: f"{s.detected}/{s.problematic} = {s.detection_rate:.2f}",
+        ),
+        (
+            "false alarm, warning+ (healthy)",
+            lambda s: f"{s.false_alarms}/{s.healthy} = {s.false_alarm_rate:.2f}",
+        ),
         ("false alarm, error (healthy)", lambda s: f"{s.error_false_alarms}/{s.healthy}"),
         (
             "onset error, steps (median / max, n)",
             lambda s: (
-                f"{statistics.median(s.onset_errors):.0f} / {max(s.onset_errors)} (n={len(s.onset_errors)})"
+                f"{statistics.median(s.onset_errors):.0f} / {max(s.onset_errors)} "
+                f"(n={len(s.onset_errors)})"
                 if s.onset_errors
                 else "-"
             ),
@@ -263,14 +274,20 @@ def main(argv: list[str] | None = None) -> int:
                     got = sorted({(p.kind, p.severity) for p in cs[-1].preds})
                     print(f"{'':28} {tool:11} got  {got}")
         scores = {tool: score(cs) for tool, cs in cases.items()}
-        print(f"\n## {set_name}: {len(logs)} labelled runs (losslens analysis {t_ours * 1000:.0f} ms total)\n")
+        print(
+            f"\n## {set_name}: {len(logs)} labelled runs "
+            f"(losslens analysis {t_ours * 1000:.0f} ms total)\n"
+        )
         print("\n".join(table("kind", scores)))
         print()
         print("\n".join(table("family", scores, families=True)))
         print()
         print("\n".join(run_level(scores)))
         ours = scores["losslens"]
-        print(f"\nlosslens misses: {ours.misses or 'none'}; false positives: {ours.false_positives or 'none'}")
+        print(
+            f"\nlosslens misses: {ours.misses or 'none'}; "
+            f"false positives: {ours.false_positives or 'none'}"
+        )
         for peer in peers:
             behind = []
             for kind in COVERS[peer]:

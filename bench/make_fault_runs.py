@@ -17,7 +17,6 @@ import json
 import math
 import random
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,37 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 OUT = ROOT / "tests" / "data" / "faults"
 
-SUBJECTS = "the cat|a dog|my friend|the teacher|our team|the old man|a small bird|the robot".split("|")
-VERBS = "sees|likes|finds|builds|paints|follows|carries|remembers".split("|")
-OBJECTS = "a red ball|the river|a long road|the blue house|an apple|the market|a quiet song|the bridge".split("|")
-ENDINGS = "today|at night|in spring|with care|again|every day|slowly|before noon".split("|")
+SUBJECTS = [
+    "the cat",
+    "a dog",
+    "my friend",
+    "the teacher",
+    "our team",
+    "the old man",
+    "a small bird",
+    "the robot",
+]
+VERBS = ["sees", "likes", "finds", "builds", "paints", "follows", "carries", "remembers"]
+OBJECTS = [
+    "a red ball",
+    "the river",
+    "a long road",
+    "the blue house",
+    "an apple",
+    "the market",
+    "a quiet song",
+    "the bridge",
+]
+ENDINGS = [
+    "today",
+    "at night",
+    "in spring",
+    "with care",
+    "again",
+    "every day",
+    "slowly",
+    "before noon",
+]
 SEQ = 24
 
 
@@ -60,14 +86,21 @@ def sentences(n: int, seed: int) -> list[str]:
     for _ in range(n):
         words: list[str] = []
         while len(words) < SEQ + 1:
-            words += f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(ENDINGS)} .".split()
+            parts = (SUBJECTS, VERBS, OBJECTS, ENDINGS)
+            words += [*" ".join(rng.choice(p) for p in parts).split(), "."]
         out.append(" ".join(words[: SEQ + 1]))
     return out
 
 
 def build(fault: Fault) -> dict[str, Any]:
     import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM, Trainer, TrainerCallback, TrainingArguments
+    from transformers import (
+        Qwen2Config,
+        Qwen2ForCausalLM,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
 
     torch.manual_seed(0)
     vocab: dict[str, int] = {"<pad>": 0}
@@ -166,7 +199,9 @@ def build(fault: Fault) -> dict[str, Any]:
     return doc
 
 
-def _lab(verdict: str, *findings: tuple[str, str, int | None, str], notes: str = "") -> dict[str, Any]:
+def _lab(
+    verdict: str, *findings: tuple[str, str, int | None, str], notes: str = ""
+) -> dict[str, Any]:
     return {
         "verdict": verdict,
         "findings": [
@@ -179,19 +214,34 @@ def _lab(verdict: str, *findings: tuple[str, str, int | None, str], notes: str =
 FAULTS: list[Fault] = [
     Fault(
         "healthy",
-        _lab("healthy", notes="400 examples, 120 steps x batch 8 = 2.4 epochs, LR 1e-3 cosine, eval every 20 steps."),
+        _lab(
+            "healthy",
+            notes="400 examples, 120 steps x batch 8 = 2.4 epochs, LR 1e-3 cosine, "
+            "eval every 20 steps.",
+        ),
         eval_examples=64,
     ),
     Fault(
         "lr_too_high",
         _lab(
             "problematic",
-            ("divergence", "error", None, "loss rises after the first steps and stays far above its best"),
-            ("lr_too_high", "error", None, "LR 0.3 constant for a run whose healthy LR is 1e-3"),
+            (
+                "lr_too_high",
+                "error",
+                None,
+                "warmup to LR 0.3, 300x the 1e-3 this model trains well at",
+            ),
+            (
+                "divergence",
+                "info",
+                None,
+                "2.63@35 -> ~3.0-3.1 once the LR is at 0.3 (+15%, stays up)",
+            ),
+            ("warmup_issue", "info", None, "warmup 40 of 120 steps (33%)"),
         ),
         lr=0.3,
-        scheduler="constant",
-        warmup_steps=0,
+        scheduler="constant_with_warmup",
+        warmup_steps=40,
     ),
     Fault(
         "lr_too_low",
@@ -206,7 +256,12 @@ FAULTS: list[Fault] = [
         "corrupted_batches",
         _lab(
             "problematic",
-            ("loss_spike", "warning", 60, "random-token batches at steps 60, 61 and 110 spike the loss"),
+            (
+                "loss_spike",
+                "warning",
+                60,
+                "random-token batches at steps 60, 61 and 110 spike the loss",
+            ),
             ("grad_spike", "info", 60, "gradient norm jumps with the corrupted batches"),
         ),
         logging_steps=1,
@@ -216,12 +271,14 @@ FAULTS: list[Fault] = [
         "too_many_epochs",
         _lab(
             "problematic",
-            ("memorization", "error", None, "16 examples: loss falls to ~0"),
-            ("too_many_epochs", "error", None, "200 steps x batch 8 / 16 examples = 100 epochs"),
+            ("memorization", "error", None, "16 examples: train loss falls to ~0"),
+            ("too_many_epochs", "error", None, "300 steps x batch 8 / 16 examples = 150 epochs"),
             ("other", "warning", None, "no eval set"),
         ),
         examples=16,
-        steps=200,
+        steps=300,
+        lr=3e-3,
+        scheduler="constant",
     ),
     Fault(
         "overfit_with_eval",
@@ -229,7 +286,7 @@ FAULTS: list[Fault] = [
             "problematic",
             ("overfitting", "error", None, "eval loss rises from its best while train loss falls"),
             ("eval_gap", "warning", None, "eval loss far above train loss"),
-            ("memorization", "warning", None, "train loss near zero on 24 examples"),
+            ("memorization", "warning", None, "train loss 0.32 vs eval 1.85 after 80 epochs"),
             ("too_many_epochs", "error", None, "240 steps x 8 / 24 examples = 80 epochs"),
         ),
         examples=24,
@@ -240,7 +297,12 @@ FAULTS: list[Fault] = [
         "warmup_longer_than_run",
         _lab(
             "problematic",
-            ("warmup_issue", "warning", None, "warmup_steps 1000 > max_steps 120: LR still rising at the end"),
+            (
+                "warmup_issue",
+                "warning",
+                None,
+                "warmup_steps 1000 > max_steps 120: LR still rising at the end",
+            ),
             ("loss_not_decreasing", "info", None, "LR stays tiny, learning is slow"),
             ("lr_too_low", "info", None, "effective LR far below the configured 1e-3"),
             ("loss_plateau", "info", None, ""),
@@ -251,7 +313,12 @@ FAULTS: list[Fault] = [
         "clipping_far_below",
         _lab(
             "problematic",
-            ("clipping_saturated", "warning", None, "max_grad_norm 0.01 while grad_norm is ~1: every step clipped"),
+            (
+                "clipping_saturated",
+                "warning",
+                None,
+                "max_grad_norm 0.01 while grad_norm is ~1: every step clipped",
+            ),
             ("loss_not_decreasing", "info", None, "SGD with clipped steps learns slowly"),
             ("loss_plateau", "info", None, ""),
             ("lr_too_low", "info", None, ""),
@@ -264,7 +331,12 @@ FAULTS: list[Fault] = [
         "nan_hidden",
         _lab(
             "problematic",
-            ("nan_or_inf", "error", 45, "weights become NaN after step 40: the Trainer logs loss 0.0 with grad_norm NaN"),
+            (
+                "nan_or_inf",
+                "error",
+                45,
+                "weights become NaN after step 40: the Trainer logs loss 0.0 with grad_norm NaN",
+            ),
         ),
         nan_at_step=40,
     ),
@@ -272,14 +344,25 @@ FAULTS: list[Fault] = [
 
 
 def main(argv: list[str]) -> int:
-    chosen = [f for f in FAULTS if not argv or f.name in argv]
+    labels_only = "--labels-only" in argv  # rewrite labels.json, keep the trained states
+    names = [a for a in argv if not a.startswith("--")]
+    chosen = [f for f in FAULTS if not names or f.name in names]
     for f in chosen:
+        if labels_only:
+            path = OUT / f.name / "labels.json"
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc["labels"] = f.labels
+            path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+            continue
         build(f)
         state = json.loads((OUT / f.name / "trainer_state.json").read_text())
         losses = [h["loss"] for h in state["log_history"] if "loss" in h]
         evals = [h["eval_loss"] for h in state["log_history"] if "eval_loss" in h]
         first, last = (losses[0], losses[-1]) if losses else (math.nan, math.nan)
-        print(f"{f.name:24} loss {first:.3f} -> {last:.3f}" + (f"  eval {evals[0]:.3f} -> {evals[-1]:.3f} (min {min(evals):.3f})" if evals else ""))
+        print(
+            f"{f.name:24} loss {first:.3f} -> {last:.3f}"
+            + (f"  eval {evals[0]:.3f} -> {evals[-1]:.3f} (min {min(evals):.3f})" if evals else "")
+        )
     tmp = OUT / ".tmp"
     if tmp.exists():
         import shutil

@@ -64,7 +64,7 @@ def healthy_run(
     seed: int = 0,
     config: dict[str, Any] | None = None,
 ) -> RunData:
-    """A LoRA SFT run that learns normally: loss 2.0 -> ~1.2, cosine LR with warmup, eval falling."""
+    """A LoRA SFT run that learns normally: loss 2.0 -> ~1.2, cosine LR, eval falling."""
     steps = np.arange(logging_steps, n_steps + 1, logging_steps)
     loss = noisy(1.15 + 0.9 * np.exp(-steps / (n_steps / 4)), 0.015, seed)
     series: dict[str, tuple[Any, Any]] = {

@@ -41,11 +41,15 @@ def test_nan_loss_is_an_error_with_onset() -> None:
 def test_isolated_nan_grad_norm_is_info_and_persistent_is_warning() -> None:
     loss = noisy(2 - STEPS / 300, 0.01)
     grad = noisy(np.full(STEPS.size, 0.8), 0.1)
-    grad[[0, 15]] = np.nan
-    f = one(analyze(run_of({"train/loss": (STEPS, loss), "train/grad_norm": (STEPS, grad)})), "LL101")
-    assert f.severity is Severity.INFO and f.evidence.values["non_finite"] == 2
+    grad[15] = np.nan  # one skipped step in 30 logs (3%)
+    f = one(
+        analyze(run_of({"train/loss": (STEPS, loss), "train/grad_norm": (STEPS, grad)})), "LL101"
+    )
+    assert f.severity is Severity.INFO and f.evidence.values["non_finite"] == 1
     grad[10:14] = np.inf
-    f = one(analyze(run_of({"train/loss": (STEPS, loss), "train/grad_norm": (STEPS, grad)})), "LL101")
+    f = one(
+        analyze(run_of({"train/loss": (STEPS, loss), "train/grad_norm": (STEPS, grad)})), "LL101"
+    )
     assert f.severity is Severity.WARNING and f.evidence.values["longest_run"] == 4
 
 
@@ -148,7 +152,11 @@ def test_loss_spike_same_answer_at_any_logging_interval(logging_steps: int) -> N
 def test_grad_spike_is_info_when_loss_is_unaffected() -> None:
     grad = noisy(np.full(STEPS.size, 2.0), 0.05)
     grad[15] = 20.0
-    rep = analyze(run_of({"train/loss": (STEPS, noisy(2 - STEPS / 300, 0.01)), "train/grad_norm": (STEPS, grad)}))
+    rep = analyze(
+        run_of(
+            {"train/loss": (STEPS, noisy(2 - STEPS / 300, 0.01)), "train/grad_norm": (STEPS, grad)}
+        )
+    )
     f = one(rep, "LL122")
     assert f.severity is Severity.INFO and f.evidence.values["max_step"] == 160
     assert rep.verdict is Verdict.HEALTHY
@@ -164,18 +172,29 @@ def test_grad_explosion_with_rising_loss() -> None:
 
 def test_growing_grad_norm_with_falling_loss_is_not_explosion() -> None:
     grad = np.geomspace(0.5, 20, STEPS.size)  # late-training growth under LR decay
-    rep = analyze(run_of({"train/loss": (STEPS, noisy(2 - STEPS / 400, 0.01)), "train/grad_norm": (STEPS, grad)}))
+    rep = analyze(
+        run_of(
+            {"train/loss": (STEPS, noisy(2 - STEPS / 400, 0.01)), "train/grad_norm": (STEPS, grad)}
+        )
+    )
     assert "LL123" not in ids(rep)
 
 
 def test_loss_not_decreasing_vs_lr_too_low() -> None:
     flat = noisy(np.full(STEPS.size, 2.3), 0.01, seed=3)
     lr = np.full(STEPS.size, 2e-4)
-    rep = analyze(run_of({"train/loss": (STEPS, flat), "train/learning_rate": (STEPS, lr)}, config={"lora_r": 8}))
+    rep = analyze(
+        run_of(
+            {"train/loss": (STEPS, flat), "train/learning_rate": (STEPS, lr)}, config={"lora_r": 8}
+        )
+    )
     f = one(rep, "LL131")
     assert abs(f.evidence.values["improvement"]) < 0.05
     low = analyze(
-        run_of({"train/loss": (STEPS, flat), "train/learning_rate": (STEPS, lr / 1e4)}, config={"lora_r": 8})
+        run_of(
+            {"train/loss": (STEPS, flat), "train/learning_rate": (STEPS, lr / 1e4)},
+            config={"lora_r": 8},
+        )
     )
     assert one(low, "LL133").evidence.values["peak_lr"] == pytest.approx(2e-8)
     assert "LL131" not in ids(low)
@@ -198,7 +217,12 @@ def test_plateau_at_full_lr_but_not_end_of_schedule_flattening() -> None:
     # falling while LR is high, flat only once the cosine has decayed: convergence
     conv = 1.2 + 0.8 * np.exp(-STEPS / 60)
     rep = analyze(
-        run_of({"train/loss": (STEPS, conv), "train/learning_rate": (STEPS, cosine_lr(STEPS, 2e-4, 300))})
+        run_of(
+            {
+                "train/loss": (STEPS, conv),
+                "train/learning_rate": (STEPS, cosine_lr(STEPS, 2e-4, 300)),
+            }
+        )
     )
     assert "LL132" not in ids(rep)
 
@@ -206,25 +230,39 @@ def test_plateau_at_full_lr_but_not_end_of_schedule_flattening() -> None:
 def test_vanishing_gradients() -> None:
     flat = noisy(np.full(STEPS.size, 2.3), 0.01)
     grad = np.geomspace(1.0, 1e-6, STEPS.size)
-    f = one(analyze(run_of({"train/loss": (STEPS, flat), "train/grad_norm": (STEPS, grad)})), "LL134")
+    f = one(
+        analyze(run_of({"train/loss": (STEPS, flat), "train/grad_norm": (STEPS, grad)})), "LL134"
+    )
     assert f.severity is Severity.WARNING and f.evidence.values["grad_late"] < 1e-3
-    zero = analyze(run_of({"train/loss": (STEPS, flat), "train/grad_norm": (STEPS, np.zeros(STEPS.size))}))
+    zero = analyze(
+        run_of({"train/loss": (STEPS, flat), "train/grad_norm": (STEPS, np.zeros(STEPS.size))})
+    )
     assert one(zero, "LL134").severity is Severity.ERROR
 
 
 def test_schedule_mismatch_with_config() -> None:
     linear = 2e-4 * (1 - STEPS / 300)
-    series = {"train/loss": (STEPS, noisy(2 - STEPS / 400, 0.01)), "train/learning_rate": (STEPS, linear)}
-    f = one(analyze(run_of(series, config={"lr_scheduler_type": "cosine", "max_steps": 300})), "LL141")
+    series = {
+        "train/loss": (STEPS, noisy(2 - STEPS / 400, 0.01)),
+        "train/learning_rate": (STEPS, linear),
+    }
+    f = one(
+        analyze(run_of(series, config={"lr_scheduler_type": "cosine", "max_steps": 300})), "LL141"
+    )
     assert f.evidence.values == {"configured": "cosine", "observed": "linear"}
-    assert "LL141" not in ids(analyze(run_of(series, config={"lr_scheduler_type": "linear", "max_steps": 300})))
+    assert "LL141" not in ids(
+        analyze(run_of(series, config={"lr_scheduler_type": "linear", "max_steps": 300}))
+    )
     f = one(analyze(run_of(series, config={"learning_rate": 2e-5})), "LL141")
     assert f.evidence.values["configured_lr"] == pytest.approx(2e-5)
 
 
 def test_warmup_longer_than_the_run() -> None:
     lr = 2e-4 * STEPS / 1000
-    series = {"train/loss": (STEPS, noisy(2.2 - STEPS / 1000, 0.01)), "train/learning_rate": (STEPS, lr)}
+    series = {
+        "train/loss": (STEPS, noisy(2.2 - STEPS / 1000, 0.01)),
+        "train/learning_rate": (STEPS, lr),
+    }
     rep = analyze(run_of(series, config={"warmup_steps": 1000, "max_steps": 300}))
     f = one(rep, "LL142")
     assert f.kind == "warmup_issue" and f.evidence.values["warmup_steps"] == 1000
@@ -244,7 +282,15 @@ def test_overfitting_best_step_and_early_stopping() -> None:
     ev = np.array([1.30, 1.278, 1.29, 1.33, 1.41, 1.49, 1.55, 1.60, 1.65, 1.69, 1.72, 1.74])
     steps = np.arange(50, 1201, 50)
     train = np.linspace(2.0, 0.5, steps.size)
-    rep = analyze(run_of({"train/loss": (steps, train), "eval/loss": (es, ev), "train/epoch": (steps, steps / 460)}))
+    rep = analyze(
+        run_of(
+            {
+                "train/loss": (steps, train),
+                "eval/loss": (es, ev),
+                "train/epoch": (steps, steps / 460),
+            }
+        )
+    )
     f = one(rep, "LL151")
     assert f.onset_step == 200 and f.evidence.values["best_eval_loss"] == pytest.approx(1.278)
     assert f.evidence.values["last_eval_loss"] == pytest.approx(1.74)
@@ -257,7 +303,12 @@ def test_overfitting_best_step_and_early_stopping() -> None:
 def test_eval_noise_is_not_overfitting() -> None:
     es = np.array([125, 250, 375])
     rep = analyze(
-        run_of({"train/loss": (STEPS * 1.25, np.linspace(0.69, 0.35, 30)), "eval/loss": (es, [0.395, 0.415, 0.389])})
+        run_of(
+            {
+                "train/loss": (STEPS * 1.25, np.linspace(0.69, 0.35, 30)),
+                "eval/loss": (es, [0.395, 0.415, 0.389]),
+            }
+        )
     )
     assert "LL151" not in ids(rep)
 
@@ -266,7 +317,7 @@ def test_eval_gap_and_eval_below_train_is_fine() -> None:
     steps = np.arange(100, 1001, 100)
     train = np.linspace(1.4, 0.6, steps.size)
     f = one(analyze(run_of({"train/loss": (steps, train), "eval/loss": ([1000], [1.04])})), "LL152")
-    assert f.evidence.values["ratio"] == pytest.approx(1.04 / 0.6)
+    assert f.evidence.values["ratio"] == pytest.approx(1.04 / 0.6, rel=1e-4)
     below = analyze(run_of({"train/loss": (steps, train), "eval/loss": ([1000], [0.45])}))
     assert "LL152" not in ids(below)
 
@@ -279,10 +330,20 @@ def test_memorization_on_text_but_not_on_classification_or_dpo() -> None:
     f = one(rep, "LL153")
     assert f.severity is Severity.ERROR and f.evidence.values["near_zero_step"] == 50
     cls = run_of(
-        {"train/loss": (steps, loss), "train/epoch": (steps, epoch), "eval/accuracy": ([100], [0.9])}
+        {
+            "train/loss": (steps, loss),
+            "train/epoch": (steps, epoch),
+            "eval/accuracy": ([100], [0.9]),
+        }
     )
     assert "LL153" not in ids(analyze(cls))
-    dpo = run_of({"train/loss": (steps, loss), "train/epoch": (steps, epoch), "train/rewards/margins": (steps, loss)})
+    dpo = run_of(
+        {
+            "train/loss": (steps, loss),
+            "train/epoch": (steps, epoch),
+            "train/rewards/margins": (steps, loss),
+        }
+    )
     assert "LL153" not in ids(analyze(dpo))
 
 
@@ -304,7 +365,11 @@ def test_too_easy_loss_zero_in_first_epoch() -> None:
     loss = np.concatenate([[0.85, 0.27, 0.045, 0.0098], np.full(steps.size - 4, 0.0005)])
     rep = analyze(
         run_of(
-            {"train/loss": (steps, loss), "train/epoch": (steps, steps / 1200), "eval/loss": ([1200], [2.1e-5])}
+            {
+                "train/loss": (steps, loss),
+                "train/epoch": (steps, steps / 1200),
+                "eval/loss": ([1200], [2.1e-5]),
+            }
         )
     )
     f = one(rep, "LL155")
@@ -318,7 +383,10 @@ def test_gradient_accumulation_loss_scale() -> None:
     ev = np.array([1.5, 1.3, 1.2])
     train = np.interp(steps, eval_steps, ev) * 4
     rep = analyze(
-        run_of({"train/loss": (steps, train), "eval/loss": (eval_steps, ev)}, config={"gradient_accumulation_steps": 4})
+        run_of(
+            {"train/loss": (steps, train), "eval/loss": (eval_steps, ev)},
+            config={"gradient_accumulation_steps": 4},
+        )
     )
     assert one(rep, "LL161").evidence.values["median_ratio"] == pytest.approx(4.0, rel=0.01)
 
@@ -328,7 +396,9 @@ def test_throughput_drop_from_wall_times() -> None:
     per_step = np.where(steps <= 240, 1.0, 3.0)
     walls = np.cumsum(per_step * 10)
     rep = analyze(
-        run_of({"train/loss": (steps, noisy(2 - steps / 400, 0.01))}, wall_times={"train/loss": walls})
+        run_of(
+            {"train/loss": (steps, noisy(2 - steps / 400, 0.01))}, wall_times={"train/loss": walls}
+        )
     )
     f = one(rep, "LL171")
     assert f.evidence.values["ratio"] == pytest.approx(3.0)
@@ -365,7 +435,12 @@ def test_rule_selection_and_unknown_rule() -> None:
 
 def test_every_text_exists_in_both_languages() -> None:
     loss = np.concatenate([np.linspace(2.0, 1.0, 10), np.linspace(1.1, 3.0, 20)])
-    rep = analyze(run_of({"train/loss": (STEPS, loss), "train/learning_rate": (STEPS, np.full(30, 5e-3))}, config={"lora_r": 8}))
+    rep = analyze(
+        run_of(
+            {"train/loss": (STEPS, loss), "train/learning_rate": (STEPS, np.full(30, 5e-3))},
+            config={"lora_r": 8},
+        )
+    )
     assert rep.findings
     for f in rep.findings:
         for part in (f.title, f.explanation, f.suggestion, f.evidence.text):

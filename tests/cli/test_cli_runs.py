@@ -146,3 +146,5 @@ def test_a_killed_logger_shows_as_crashed(store_path: Path) -> None:
     assert [(r["name"], r["status"]) for r in runs] == [("victim", "crashed")]
     shown = json.loads(cli("show", "victim", "--json", "--store", store_path).stdout)
     assert shown["metrics"]["loss"]["points"] == 1
+    text = cli("show", "victim", "--store", store_path).stdout
+    assert "crashed" in text and "stopped without finishing" in text

@@ -24,7 +24,9 @@ def test_transformers5_string_values_with_ansi_and_carriage_returns(tmp_path: Pa
     lines = []
     for step in range(2, 21, 2):
         lines.append(bar.format(n=step - 1) + bar.format(n=step) + "\r" + " " * 40 + "\r")
-        lines.append(f"{{'loss': '{3.0 / step:.4g}', 'grad_norm': '0.5', 'epoch': '{step / 20:.4g}'}}\n")
+        lines.append(
+            f"{{'loss': '{3.0 / step:.4g}', 'grad_norm': '0.5', 'epoch': '{step / 20:.4g}'}}\n"
+        )
         lines.append(bar.format(n=step))
     p = _write(tmp_path, "".join(lines))
     run = load_into_memory(p)[0]

@@ -12,7 +12,7 @@ from importer_data import CORPUS
 from losslens import keys
 from losslens.ingest import load_into_memory
 
-FILES = sorted((CORPUS / "real" / "files").glob("*")) + [CORPUS / "qwen2_lora_23ex_console.txt"]
+FILES = [*sorted((CORPUS / "real" / "files").glob("*")), CORPUS / "qwen2_lora_23ex_console.txt"]
 INDEX = {}
 if (CORPUS / "real" / "index.jsonl").exists():
     for line in (CORPUS / "real" / "index.jsonl").read_text().splitlines():
@@ -62,9 +62,13 @@ def test_nan_tokens_in_trainer_state(corpus: Path) -> None:
 
 
 def test_cut_line_and_inf_nan_in_console(corpus: Path) -> None:
-    run = load_into_memory(corpus / "real" / "files" / "026_console_vicuna-lora-loss-inf-nan.txt")[0]
+    run = load_into_memory(corpus / "real" / "files" / "026_console_vicuna-lora-loss-inf-nan.txt")[
+        0
+    ]
     v = run.series[keys.LOSS].values
     assert v[0] == pytest.approx(240023.775) and np.isinf(v[1]) and np.isnan(v[2])
-    cut = load_into_memory(corpus / "real" / "files" / "031_console_sentence-transformers-train-eval.txt")[0]
+    cut = load_into_memory(
+        corpus / "real" / "files" / "031_console_sentence-transformers-train-eval.txt"
+    )[0]
     assert any("cut off" in w for w in cut.info.summary["import_warnings"])
     assert len(cut.series[keys.EVAL_LOSS]) == 1

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from importer_data import OTHER
 
 from losslens import keys
 from losslens.errors import ImportError_
 from losslens.importers import FORMATS, load_path
 from losslens.ingest import load_into_memory
-
-from importer_data import OTHER
 
 
 def test_mlflow_file_store_with_nan_and_params() -> None:
@@ -51,7 +50,7 @@ def test_tensorboard_csv_download(tmp_path: Path) -> None:
     p.write_text("Wall time,Step,Value\n1700000000.5,10,2.5\n1700000001.5,20,2.25\n")
     (run,) = load_into_memory(p)
     assert run.info.name == "myrun"
-    s = run.series["train/train_loss"] if "train/train_loss" in run.series else run.series[keys.LOSS]
+    s = run.series[keys.LOSS]
     assert list(s.steps) == [10, 20]
     assert s.wall_times[0] == 1700000000.5
 
@@ -89,6 +88,12 @@ def test_forced_format_and_unknown_format(tmp_path: Path) -> None:
     assert len(run.series[keys.LOSS]) == 1
     with pytest.raises(ImportError_, match="unknown format"):
         load_path(p, fmt="nope")
-    assert {"hf_trainer_state", "hf_console", "wandb", "tensorboard", "mlflow", "trackio", "csv"} <= set(
-        FORMATS
-    )
+    assert {
+        "hf_trainer_state",
+        "hf_console",
+        "wandb",
+        "tensorboard",
+        "mlflow",
+        "trackio",
+        "csv",
+    } <= set(FORMATS)

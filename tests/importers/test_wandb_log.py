@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from importer_data import SOURCES
 
 from losslens import keys
 from losslens.errors import ImportError_
@@ -14,8 +15,6 @@ from losslens.importers.base import PartialImportError
 from losslens.importers.wandb_log import BLOCK
 from losslens.ingest import ingest, load_into_memory
 from losslens.store import Store
-
-from importer_data import SOURCES
 
 pytest.importorskip("wandb")
 

@@ -34,7 +34,9 @@ NON_TEXT_TASKS = frozenset({"preference", "classification", "speech", "embedding
 _LORA_WORD = re.compile(r"(^|[^a-z])q?lora([^a-z]|$)")
 
 
-def _flatten(d: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+def _flatten(
+    d: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None = None
+) -> dict[str, Any]:
     out = {} if out is None else out
     for k, v in d.items():
         name = f"{prefix}{k}".lower()
@@ -150,7 +152,7 @@ class RunContext:
 
 
 def _series(run: RunData, canonical: str) -> Series | None:
-    name = keys.resolve(run.series, canonical)
+    name = keys.resolve(list(run.series), canonical)
     if name is None:
         return None
     s = run.series[name]
@@ -188,9 +190,11 @@ def _detect_task(run: RunData, cfg: dict[str, Any]) -> str:
         return "speech"
     if any(("pearson" in k or "spearman" in k) for k in ks):
         return "embedding"
-    if any(k.endswith(("/accuracy", "/f1", "/matthews_correlation", "/precision", "/recall")) for k in ks):
-        if not any("token_accuracy" in k for k in ks):
-            return "classification"
+    if any(
+        k.endswith(("/accuracy", "/f1", "/matthews_correlation", "/precision", "/recall"))
+        for k in ks
+    ) and not any("token_accuracy" in k for k in ks):
+        return "classification"
     if "classif" in task:
         return "classification"
     return "lm"
@@ -232,7 +236,9 @@ def _schedule(lr: Series | None, planned: int | None) -> Schedule | None:
     return Schedule(kind, peak, int(f.steps[peak_i]), start, end, warmup, warmup_end, False)
 
 
-def _fit_decay(steps: np.ndarray, lr: np.ndarray, planned: int | None, peak_step: float) -> str | None:
+def _fit_decay(
+    steps: np.ndarray, lr: np.ndarray, planned: int | None, peak_step: float
+) -> str | None:
     """``linear`` or ``cosine`` when one of them fits the decay within 4% of its peak.
 
     The decay may have started before the first logged point (a short warmup between two
@@ -240,7 +246,9 @@ def _fit_decay(steps: np.ndarray, lr: np.ndarray, planned: int | None, peak_step
     planned steps when known, else searched) are fitted, and the peak scale by least squares.
     """
     last = float(steps[-1])
-    ends = [float(planned)] if planned and planned >= last else list(np.linspace(last, 4 * last, 40))
+    ends = (
+        [float(planned)] if planned and planned >= last else list(np.linspace(last, 4 * last, 40))
+    )
     starts = list(np.linspace(0.0, peak_step, 8))
     best: tuple[float, str | None] = (float("inf"), None)
     for s0 in starts:
@@ -314,7 +322,11 @@ def build_context(run: RunData) -> RunContext:
     # does the log start at the beginning of training, and did the run end?
     start_tol = max(2 * ctx.log_interval, 0.05 * (ctx.planned_steps or ctx.last_step or 1), 1)
     ctx.covers_start = ctx.first_step <= start_tol
-    if ctx.first_epoch is not None and ctx.first_epoch > 0.1 and ctx.first_step > 2 * ctx.log_interval:
+    if (
+        ctx.first_epoch is not None
+        and ctx.first_epoch > 0.1
+        and ctx.first_step > 2 * ctx.log_interval
+    ):
         ctx.covers_start = False
     ctx.finished = "train_runtime" in summ or bool(
         ctx.planned_steps and ctx.last_step >= 0.95 * ctx.planned_steps
@@ -355,17 +367,19 @@ def _batch_and_data(ctx: RunContext) -> None:
     # The Trainer's end-of-run record: samples/s x runtime = samples seen = steps x batch.
     sps = _num(ctx.summary.get("train_samples_per_second"))
     runtime = _num(ctx.summary.get("train_runtime"))
-    steps = _num(ctx.summary.get("global_step")) or (float(ctx.last_step) if ctx.last_step else None)
+    steps = _num(ctx.summary.get("global_step")) or (
+        float(ctx.last_step) if ctx.last_step else None
+    )
     if sps and runtime and steps:
         seen = sps * runtime
         if ctx.effective_batch is None:
             est = seen / steps
             if est >= 0.95:
-                ctx.effective_batch = max(1, int(round(est)))
+                ctx.effective_batch = max(1, round(est))
         if ctx.dataset_size is None and ctx.epochs and ctx.epochs > 0:
             est_n = seen / ctx.epochs
             if est_n >= 1:
-                ctx.dataset_size, ctx.dataset_size_source = int(round(est_n)), "log"
+                ctx.dataset_size, ctx.dataset_size_source = round(est_n), "log"
     if ctx.dataset_size is None and ctx.steps_per_epoch and ctx.effective_batch:
-        ctx.dataset_size = int(round(ctx.steps_per_epoch * ctx.effective_batch))
+        ctx.dataset_size = round(ctx.steps_per_epoch * ctx.effective_batch)
         ctx.dataset_size_source = "log"

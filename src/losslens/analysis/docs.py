@@ -8,7 +8,7 @@ import re
 from losslens.analysis.rules import FAMILIES, RULES, Rule
 from losslens.analysis.rules.base import SECTIONS
 
-_HEADER = re.compile(r"^(%s):\s*$" % "|".join(re.escape(s) for s in SECTIONS))
+_HEADER = re.compile(r"^({}):\s*$".format("|".join(re.escape(s) for s in SECTIONS)))
 
 
 def rule_sections(r: Rule) -> tuple[str, dict[str, str]]:

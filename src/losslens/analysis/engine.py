@@ -57,8 +57,7 @@ def resolve_rules(names: Sequence[str] | None) -> list[str]:
                 known = ", ".join(sorted(RULES))
                 raise ConfigError(
                     f"unknown rule {name!r}",
-                    f"use a rule id ({known}), a rule name, a kind or a family; "
-                    "see docs/rules.md",
+                    f"use a rule id ({known}), a rule name, a kind or a family; see docs/rules.md",
                 )
             out.extend(h for h in hits if h not in out)
     return out
@@ -130,7 +129,9 @@ def summarize(ctx: RunContext, verdict: Verdict, findings: Sequence[Finding]) ->
     out = {}
     for lang in LANGS:
         titles = [f.text("title", lang) for f in shown]
-        text = titles[0] + "".join("; " + _lower_first(t) if lang == "en" else "; " + t for t in titles[1:])
+        text = titles[0] + "".join(
+            "; " + _lower_first(t) if lang == "en" else "; " + t for t in titles[1:]
+        )
         if len(serious) > len(shown):
             more = len(serious) - len(shown)
             text += f" (and {more} more)" if lang == "en" else f" (외 {more}건)"
@@ -159,9 +160,7 @@ def analyze(
     drop = set(resolve_rules(ignore))
     ctx = build_context(run)
     found = run_rules(ctx)
-    selected = [
-        f for f in found if (not keep or f.rule_id in keep) and f.rule_id not in drop
-    ]
+    selected = [f for f in found if (not keep or f.rule_id in keep) and f.rule_id not in drop]
     findings = _sort(selected)
     verdict = verdict_of(findings)
     return Report(

@@ -33,9 +33,7 @@ def tr(en: str, ko: str, /, **values: object) -> Text:
 
 def join(*parts: Mapping[str, str], sep: str = " ") -> Text:
     """Concatenate messages language by language (empty parts are skipped)."""
-    return {
-        lang: sep.join(p[lang] for p in parts if p.get(lang)) for lang in LANGS
-    }
+    return {lang: sep.join(p[lang] for p in parts if p.get(lang)) for lang in LANGS}
 
 
 def num(x: float | int | None, digits: int = 3) -> str:

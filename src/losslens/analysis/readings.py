@@ -24,9 +24,7 @@ _FINETUNE = {
 
 
 def _status(findings: list[Finding], metric: str, default: str = "ok") -> str:
-    worst = max(
-        (f.severity.rank for f in findings if f.evidence.metric == metric), default=-1
-    )
+    worst = max((f.severity.rank for f in findings if f.evidence.metric == metric), default=-1)
     if worst >= Severity.ERROR.rank:
         return "problem"
     if worst >= Severity.WARNING.rank:
@@ -37,16 +35,30 @@ def _status(findings: list[Finding], metric: str, default: str = "ok") -> str:
 def _trend(first: float, last: float) -> Text:
     change = last / first - 1 if first else 0.0
     if change <= -0.05:
-        return tr("fell {a} → {b} ({p})", "감소 {a} → {b} ({p})", a=num(first), b=num(last), p=f"{change * 100:+.0f}%")
+        return tr(
+            "fell {a} → {b} ({p})",
+            "감소 {a} → {b} ({p})",
+            a=num(first),
+            b=num(last),
+            p=f"{change * 100:+.0f}%",
+        )
     if change >= 0.05:
-        return tr("rose {a} → {b} ({p})", "증가 {a} → {b} ({p})", a=num(first), b=num(last), p=f"{change * 100:+.0f}%")
+        return tr(
+            "rose {a} → {b} ({p})",
+            "증가 {a} → {b} ({p})",
+            a=num(first),
+            b=num(last),
+            p=f"{change * 100:+.0f}%",
+        )
     return tr("flat around {a}", "{a} 부근에서 평평", a=num(last))
 
 
 def _loss(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
     st, v = finite(s)
     if v.size == 0:
-        return MetricReading(s.key, _status(findings, s.key, "problem"), tr("no finite values", "유한한 값 없음"))
+        return MetricReading(
+            s.key, _status(findings, s.key, "problem"), tr("no finite values", "유한한 값 없음")
+        )
     end = float(np.median(signals.tail(v, 0.1, lo=min(3, v.size))))
     first = float(v[0])
     if not ctx.text_task:
@@ -73,17 +85,30 @@ def _loss(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
         s.key,
         _status(findings, s.key),
         summary,
-        {"first": first, "last": float(v[-1]), "min": float(v[i]), "min_step": int(st[i]), "points": len(s)},
+        {
+            "first": first,
+            "last": float(v[-1]),
+            "min": float(v[i]),
+            "min_step": int(st[i]),
+            "points": len(s),
+        },
     )
 
 
 def _eval(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
     st, v = finite(s)
     if v.size == 0:
-        return MetricReading(s.key, _status(findings, s.key, "problem"), tr("no finite values", "유한한 값 없음"))
+        return MetricReading(
+            s.key, _status(findings, s.key, "problem"), tr("no finite values", "유한한 값 없음")
+        )
     i = int(np.argmin(v))
     if v.size == 1:
-        summary = tr("a single eval: {v} at step {s}", "평가 1회: {s} 스텝 {v}", v=num(float(v[0])), s=int(st[0]))
+        summary = tr(
+            "a single eval: {v} at step {s}",
+            "평가 1회: {s} 스텝 {v}",
+            v=num(float(v[0])),
+            s=int(st[0]),
+        )
     elif i == v.size - 1:
         summary = tr(
             "{t}; best at the last eval (still improving)",
@@ -102,24 +127,36 @@ def _eval(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
         s.key,
         _status(findings, s.key),
         summary,
-        {"first": float(v[0]), "last": float(v[-1]), "min": float(v[i]), "min_step": int(st[i]), "points": len(s)},
+        {
+            "first": float(v[0]),
+            "last": float(v[-1]),
+            "min": float(v[i]),
+            "min_step": int(st[i]),
+            "points": len(s),
+        },
     )
 
 
 def _lr(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
     sched = ctx.schedule
     if sched is None:
-        return MetricReading(s.key, _status(findings, s.key, "info"), tr("too few values", "값이 너무 적음"))
+        return MetricReading(
+            s.key, _status(findings, s.key, "info"), tr("too few values", "값이 너무 적음")
+        )
     peak = sched.peak
     typical, low, high = ctx.lr_band
     status = "ok"
     if ctx.finetune in _FINETUNE and ctx.task != "preference":
         who = _FINETUNE[ctx.finetune]
         if peak > high:
-            band = tr("high for {w} (usual ~{t})", "{w} 기준 높음(보통 ~{t})", w=who, t=fmt_lr(typical))
+            band = tr(
+                "high for {w} (usual ~{t})", "{w} 기준 높음(보통 ~{t})", w=who, t=fmt_lr(typical)
+            )
             status = "attention"
         elif peak < low:
-            band = tr("low for {w} (usual ~{t})", "{w} 기준 낮음(보통 ~{t})", w=who, t=fmt_lr(typical))
+            band = tr(
+                "low for {w} (usual ~{t})", "{w} 기준 낮음(보통 ~{t})", w=who, t=fmt_lr(typical)
+            )
             status = "attention"
         else:
             band = tr("normal for {w}", "{w}에 알맞음", w=who)
@@ -130,7 +167,10 @@ def _lr(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
             else tr("outside the usual range for preference tuning", "선호도 튜닝의 일반 범위 밖")
         )
     elif peak >= 1e-2:
-        band = tr("very high: unstable for almost any fine-tune", "매우 높음: 거의 모든 파인튜닝에서 불안정")
+        band = tr(
+            "very high: unstable for almost any fine-tune",
+            "매우 높음: 거의 모든 파인튜닝에서 불안정",
+        )
         status = "attention"
     elif peak > 1e-3:
         band = tr("high for most fine-tunes", "대부분의 파인튜닝에 높음")
@@ -169,13 +209,17 @@ def _lr(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
 
 
 def _grad(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
-    st, v = finite(s)
+    _st, v = finite(s)
     if v.size == 0:
-        return MetricReading(s.key, _status(findings, s.key, "problem"), tr("no finite values", "유한한 값 없음"))
+        return MetricReading(
+            s.key, _status(findings, s.key, "problem"), tr("no finite values", "유한한 값 없음")
+        )
     med = float(np.median(v))
     status = "ok"
     if med > 10:
-        level = tr("high level: explosion risk if it keeps growing", "높은 수준: 계속 커지면 폭주 위험")
+        level = tr(
+            "high level: explosion risk if it keeps growing", "높은 수준: 계속 커지면 폭주 위험"
+        )
     elif med < 0.01:
         level = tr("very small: learning may have stalled", "매우 작음: 학습이 멈췄을 수 있음")
     else:
@@ -192,8 +236,14 @@ def _grad(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
             trend = tr("stable", "안정적")
     else:
         trend = tr("too few values for a trend", "추세를 보기엔 값이 적음")
-    spikes = [f for f in findings if f.evidence.metric == s.key and f.kind in ("grad_spike", "grad_explosion")]
-    spike_txt = tr("spikes: see findings", "튐: 발견 항목 참고") if spikes else tr("no spikes", "튐 없음")
+    spikes = [
+        f
+        for f in findings
+        if f.evidence.metric == s.key and f.kind in ("grad_spike", "grad_explosion")
+    ]
+    spike_txt = (
+        tr("spikes: see findings", "튐: 발견 항목 참고") if spikes else tr("no spikes", "튐 없음")
+    )
     summary = tr(
         "median {m} ({a}–{b}), {t}, {sp}; {l}",
         "중앙값 {m}({a}–{b}), {t}, {sp}; {l}",
@@ -215,7 +265,10 @@ def _grad(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
 def _epoch(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
     e = ctx.epochs or 0.0
     if e > 20:
-        band = tr("overfitting risk: far more passes than fine-tuning needs", "과적합 위험: 파인튜닝에 필요한 것보다 훨씬 많은 반복")
+        band = tr(
+            "overfitting risk: far more passes than fine-tuning needs",
+            "과적합 위험: 파인튜닝에 필요한 것보다 훨씬 많은 반복",
+        )
         status = "attention"
     elif e > 10:
         band = tr("many passes: memorisation risk", "반복이 많음: 암기 위험")
@@ -226,8 +279,13 @@ def _epoch(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading
     else:
         band = tr("the usual 1–3 passes or fewer", "일반적인 1~3회 이하")
         status = "ok"
-    data = tr(" over {n} examples", " (예제 {n}개)", n=ctx.dataset_size) if ctx.dataset_size else tr("", "")
-    summary = tr("{e} epochs{d}; {b}", "{e} 에폭{d}; {b}", e=num(e, 4), d=data, b=band)
+    data = (
+        tr(" over {n} examples", " (예제 {n}개)", n=ctx.dataset_size)
+        if ctx.dataset_size
+        else tr("", "")
+    )
+    shown = num(e, 3) if e < 10 else num(e, 4)
+    summary = tr("{e} epochs{d}; {b}", "{e} 에폭{d}; {b}", e=shown, d=data, b=band)
     epoch_findings = [f for f in findings if f.kind == "too_many_epochs"]
     worst = max((f.severity.rank for f in epoch_findings), default=-1)
     if worst >= Severity.ERROR.rank:

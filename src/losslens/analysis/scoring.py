@@ -192,6 +192,11 @@ def fault_logs(root: Path) -> list[LabelledLog]:
     for labels in sorted(root.glob("*/labels.json")):
         d = json.loads(labels.read_text(encoding="utf-8"))
         out.append(
-            LabelledLog(labels.parent.name, labels.parent / "trainer_state.json", d["labels"], d.get("config", {}))
+            LabelledLog(
+                labels.parent.name,
+                labels.parent / "trainer_state.json",
+                d["labels"],
+                d.get("config", {}),
+            )
         )
     return out

@@ -7,6 +7,7 @@ and the same run logged every ten steps give the same answers.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -97,8 +98,8 @@ def downsample(x: FloatArray, y: FloatArray, max_points: int) -> tuple[FloatArra
     if n <= max_points:
         return x, y
     edges = np.linspace(0, n, max_points + 1).astype(int)
-    xs = np.array([np.median(x[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)])
-    ys = np.array([np.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    xs = np.array([np.median(x[a:b]) for a, b in itertools.pairwise(edges)])
+    ys = np.array([np.median(y[a:b]) for a, b in itertools.pairwise(edges)])
     return xs, ys
 
 
@@ -137,12 +138,12 @@ def mann_kendall_z(y: FloatArray, max_points: int = 160) -> float:
 
 def head(y: FloatArray, frac: float, lo: int = 2) -> FloatArray:
     """The first ``frac`` of the points (at least ``lo``)."""
-    return y[: max(lo, int(round(frac * y.size)))]
+    return y[: max(lo, round(frac * y.size))]
 
 
 def tail(y: FloatArray, frac: float, lo: int = 2) -> FloatArray:
     """The last ``frac`` of the points (at least ``lo``)."""
-    return y[-max(lo, int(round(frac * y.size))) :]
+    return y[-max(lo, round(frac * y.size)) :]
 
 
 def runs_of(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:

@@ -130,4 +130,3 @@ def _print(reports: list[tuple[Report, RunData]], fmt: str, lang: str, width: in
         if n:
             console.print()
         console.print(render_terminal(r, lang=lang, run=run))
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,8 +17,16 @@ from losslens.importers.base import PartialImportError, display_path
 from losslens.ingest import ingest
 from losslens.store import Store
 
-#: Show the progress bar only for imports that take longer than this.
+#: Show the progress bar only for imports that take longer than this (seconds;
+#: ``LOSSLENS_PROGRESS_DELAY`` overrides it, e.g. 0 to always show it).
 PROGRESS_DELAY_S = 0.4
+
+
+def _progress_delay() -> float:
+    try:
+        return float(os.environ.get("LOSSLENS_PROGRESS_DELAY", PROGRESS_DELAY_S))
+    except ValueError:
+        return PROGRESS_DELAY_S
 
 
 def register(sub: Any) -> None:
@@ -53,6 +62,7 @@ class _LazyProgress:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
+        self.delay = _progress_delay()
         self.t0 = time.monotonic()
         self.progress: Any = None
         self.task: Any = None
@@ -67,7 +77,7 @@ class _LazyProgress:
         if not self.enabled:
             return
         if self.progress is None:
-            if time.monotonic() - self.t0 < PROGRESS_DELAY_S:
+            if time.monotonic() - self.t0 < self.delay:
                 return
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 

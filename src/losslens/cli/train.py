@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     p.add_argument("--config", metavar="FILE.yaml", help="options from a YAML file")
+    p.add_argument(
+        "--dry_run",
+        action="store_true",
+        help="check the options and the data, print the resolved config as YAML, and stop",
+    )
     for spec in SPECS:
         flag = f"--{spec.name}"
         if spec.type is bool:
@@ -55,10 +60,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     from losslens.train.summary import print_summary
 
     values = {spec.name: getattr(args, spec.name) for spec in SPECS}
+    if args.dry_run:
+        return _dry_run(values, args.config)
     console = Console(highlight=False)
     result = train(values, config_path=args.config, console=console, store=args.store)
     print_summary(console, result)
     raise_if_stopped(result)
+    return 0
+
+
+def _dry_run(values: dict[str, object], config: str | None) -> int:
+    import sys
+
+    import yaml
+
+    from losslens.train.data import eval_count
+    from losslens.train.runner import prepare
+
+    o, examples, plan = prepare(values, config)
+    n_eval = eval_count(len(examples), o.eval_ratio or 0.0)
+    print(f"# {plan.reason}", file=sys.stderr)
+    print(f"# {len(examples)} examples: {len(examples) - n_eval} train, {n_eval} eval", file=sys.stderr)
+    sys.stdout.write(yaml.safe_dump(o.to_dict(), sort_keys=False, allow_unicode=True))
     return 0
 
 

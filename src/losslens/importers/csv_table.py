@@ -165,6 +165,10 @@ def _csv_runs(path: Path, header: str) -> Iterator[ImportedRun]:
     if tb:
         m = _TB_NAME.search(path.stem)
         tag = m.group("tag") if m else path.stem
+        # the download's file name has "/" replaced by "_": train_loss was train/loss
+        head, sep, rest = tag.partition("_")
+        if sep and head in ("train", "eval", "test") and rest:
+            tag = f"{head}/{rest}"
         groups = {None: [(names.index(next(n for n in names if n.lower() == "value")), tag)]}
     digest = file_hash(path)
     tb_match = _TB_NAME.search(path.stem) if tb else None

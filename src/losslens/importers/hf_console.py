@@ -21,10 +21,12 @@ import re
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from losslens import keys
+from losslens.errors import ImportError_
 from losslens.importers.base import (
     KeyMap,
     check_readable,
@@ -85,6 +87,7 @@ _WANDB_SUMMARY_ROW = re.compile(r"^wandb:\s+(\S+)\s+(\S+)\s*$")
 _WANDB_RUN_NAME = re.compile(
     r"wandb: (?:Syncing run|Tracking run with wandb version \S+|View run) (\S+)"
 )
+_WANDB_RUN_DIR = re.compile(r"(?:offline-)?run-(\d{8}_\d{6})-[a-z0-9]+")
 _INT_ARGS = {
     "logging_steps",
     "max_steps",
@@ -104,8 +107,8 @@ class _Dict:
     line: int
     prefix: str
     cut: bool
-    counter_before: int | None = None
-    counter_after: int | None = None
+    before: list[int] = field(default_factory=list)  # tqdm counters since the last dict
+    after: list[int] = field(default_factory=list)  # the first counters after this one
     step: int | None = None
 
 
@@ -114,9 +117,9 @@ class _Parse:
     dicts: list[_Dict] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     wandb_summary: dict[str, Any] = field(default_factory=dict)
-    counters: dict[int, int] = field(default_factory=dict)  # total -> how often seen
     it_totals: set[int] = field(default_factory=set)
     name: str | None = None
+    start_time: float | None = None
     cut_lines: list[int] = field(default_factory=list)
 
 
@@ -206,8 +209,8 @@ def _arg_value(name: str, raw: str) -> Any:
 
 def _parse(text: str) -> _Parse:
     out = _Parse()
-    last_counter: int | None = None  # (value, total) of the newest tqdm bar seen
-    pending_after: list[_Dict] = []
+    since_last: list[int] = []  # tqdm counters (encoded value, total) since the last dict
+    previous: _Dict | None = None
     in_wandb_summary = False
     banner = "training"  # a paste may start inside the training banner
     lineno = 0
@@ -227,29 +230,26 @@ def _parse(text: str) -> _Parse:
                 if not _is_trainer_row(row):
                     continue
                 d = _Dict(_classify(row), row, lineno, seg[: m.start()].strip(), cut)
-                d.counter_before = last_counter
+                d.before = since_last[-20:]
                 if cut:
                     out.cut_lines.append(lineno)
                 if _duplicate_from_other_node(out.dicts, d):
                     continue
                 out.dicts.append(d)
-                pending_after = [d]
-                last_counter = None
+                previous, since_last = d, []
                 continue
-            t = _TQDM.search(seg)
-            if t is not None:
-                n, total, rate = int(t.group(2)), int(t.group(3)), t.group(4) or ""
-                if "examples" in rate or "ba/s" in rate:
-                    continue
-                out.counters[total] = out.counters.get(total, 0) + 1
-                if "it" in rate or not rate:
-                    out.it_totals.add(total)
-                encoded = n * 10_000_000 + total if total < 10_000_000 else None
-                for d in pending_after:
-                    if d.counter_after is None:
-                        d.counter_after = encoded
-                pending_after = []
-                last_counter = encoded
+            bars = list(_TQDM.finditer(seg))
+            if bars:
+                for t in bars:
+                    n, total, rate = int(t.group(2)), int(t.group(3)), t.group(4) or ""
+                    if "examples" in rate or "ba/s" in rate or total >= 10_000_000:
+                        continue
+                    if "it" in rate or not rate:
+                        out.it_totals.add(total)
+                    encoded = n * 10_000_000 + total
+                    since_last.append(encoded)
+                    if previous is not None and len(previous.after) < 8:
+                        previous.after.append(encoded)
                 continue
             stripped = seg.strip()
             if stripped.startswith("wandb:"):
@@ -269,6 +269,11 @@ def _parse(text: str) -> _Parse:
                 r = _WANDB_RUN_NAME.search(stripped)
                 if r and "Syncing run" in stripped:
                     out.name = r.group(1)
+                d_match = _WANDB_RUN_DIR.search(stripped)
+                if d_match and out.start_time is None:
+                    # W&B names the run folder after the local start time
+                    when = datetime.strptime(d_match.group(1), "%Y%m%d_%H%M%S")
+                    out.start_time = when.timestamp()
                 continue
             banner_start = _BANNER_START.search(stripped)
             if banner_start is not None:
@@ -294,10 +299,12 @@ def _duplicate_from_other_node(seen: list[_Dict], d: _Dict) -> bool:
     return any(p.row == d.row and p.prefix != d.prefix for p in reversed(seen[-8:]))
 
 
-def _decode_counter(c: int | None, total: int) -> int | None:
-    if c is None or c % 10_000_000 != total:
-        return None
-    return c // 10_000_000
+def _counter(codes: list[int], total: int, last: bool) -> int | None:
+    """The newest (``last``) or first counter of the bar with ``total`` in ``codes``."""
+    for c in reversed(codes) if last else codes:
+        if c % 10_000_000 == total:
+            return c // 10_000_000
+    return None
 
 
 def _train_total(p: _Parse) -> int | None:
@@ -306,10 +313,9 @@ def _train_total(p: _Parse) -> int | None:
     for d in p.dicts:
         if d.kind != "train":
             continue
-        for c in (d.counter_after, d.counter_before):
-            if c is not None:
-                votes[c % 10_000_000] = votes.get(c % 10_000_000, 0) + 1
-                break
+        near = d.after[:1] or d.before[-1:]
+        for c in near:
+            votes[c % 10_000_000] = votes.get(c % 10_000_000, 0) + 1
     if votes:
         return max(votes, key=lambda t: (votes[t], t))
     return None
@@ -355,7 +361,7 @@ def _assign_steps(p: _Parse) -> str:
     # 1. tqdm counters next to every train line
     if total is not None and train:
         found = [
-            _decode_counter(d.counter_after, total) or _decode_counter(d.counter_before, total)
+            _counter(d.after, total, last=False) or _counter(d.before, total, last=True)
             for d in train
         ]
         counted = [s for s in found if s is not None]
@@ -446,8 +452,6 @@ def read_console(path: Path) -> ImportedRun:
             "kept their complete values"
         )
     if not p.dicts:
-        from losslens.errors import ImportError_
-
         raise ImportError_(
             "no Trainer log lines ({'loss': ...}) found",
             "is this the console output of a transformers Trainer run?",
@@ -477,6 +481,10 @@ def read_console(path: Path) -> ImportedRun:
     mtime = path.stat().st_mtime
     runtime = summary.get("train_runtime")
     start = mtime - runtime if isinstance(runtime, float) else mtime
+    end: float | None = mtime
+    if p.start_time is not None:  # the real start, from W&B's run folder name
+        start = p.start_time
+        end = start + runtime if isinstance(runtime, float) else None
     config = dict(p.config)
     return run_from_rows(
         name=p.name or path.stem,
@@ -488,6 +496,6 @@ def read_console(path: Path) -> ImportedRun:
         config=config,
         summary=summary,
         start_time=start,
-        end_time=mtime,
+        end_time=end,
         warnings=warnings,
     )

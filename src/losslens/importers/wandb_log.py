@@ -138,6 +138,36 @@ def iter_records(path: Path, state: dict[str, Any]) -> Iterator[bytes]:
                 pending = []
 
 
+_SUMMARY = "\0summary"
+
+
+def _kind_of(raw: str, keymap: KeyMap) -> str:
+    """What a history key is: "" (bookkeeping), ``_SUMMARY`` (HF end-of-run value) or the
+    canonical metric name."""
+    if raw.startswith("_") or raw == _HF_STEP:
+        return ""
+    if is_summary_key(raw):
+        return _SUMMARY
+    return keymap(raw)
+
+
+def _number(value_json: str | None) -> float | None:
+    """A JSON number (or NaN/Infinity token) as float, without the JSON parser."""
+    if not value_json:
+        return None
+    try:
+        return float(value_json)
+    except ValueError:
+        return None
+
+
+def _json(value_json: str) -> Any:
+    try:
+        return json.loads(value_json)
+    except ValueError:
+        return value_json
+
+
 def _item_key(item: Any) -> str:
     return item.key or "/".join(item.nested_key)
 
@@ -227,7 +257,10 @@ def _stream(
 ) -> Iterator[list[MetricPoint]]:
     state: dict[str, Any] = {}
     batch: list[MetricPoint] = []
-    summary: dict[str, Any] = {}
+    append = batch.append
+    point = MetricPoint
+    kinds: dict[str, str] = {}  # raw key -> canonical key, "" to skip, _SUMMARY
+    summary_json: dict[str, str] = {}
     n_stats = 0
     last_time: float | None = None
     exited = False
@@ -243,41 +276,46 @@ def _stream(
                 ) from exc
             kind = rec.WhichOneof("record_type")
             if kind == "history":
-                row = _items(rec.history.item)
-                step = row.get(_HF_STEP)
-                if not isinstance(step, int | float) or isinstance(step, bool):
-                    step = row.get("_step", rec.history.step.num)
-                wall = row.get("_timestamp")
-                wall_f = float(wall) if isinstance(wall, int | float) else None
+                # raw value_json strings first: numbers parse as floats, the rest as JSON
+                raw_row = {
+                    (it.key or "/".join(it.nested_key)): it.value_json for it in rec.history.item
+                }
+                step = _number(raw_row.get(_HF_STEP))
+                if step is None:
+                    step = _number(raw_row.get("_step"))
+                wall_f = _number(raw_row.get("_timestamp"))
                 if wall_f is not None:
                     last_time = wall_f
-                istep = int(step) if isinstance(step, int | float) else 0
-                for raw, v in row.items():
-                    if raw.startswith("_") or raw == _HF_STEP:
+                istep = int(step) if step is not None else int(rec.history.step.num)
+                for raw, vj in raw_row.items():
+                    key = kinds.get(raw)
+                    if key is None:
+                        key = kinds[raw] = _kind_of(raw, keymap)
+                    if not key:
                         continue
-                    if is_summary_key(raw):
-                        summary[raw] = json_safe(v)
+                    if key is _SUMMARY:
+                        summary_json[raw] = vj
                         continue
-                    f = scalar(v)
+                    f = _number(vj)
                     if f is None:
-                        continue
-                    key = keymap(raw)
+                        f = scalar(_json(vj))
+                        if f is None:
+                            continue
                     if key == keys.EPOCH:
                         if istep == epoch_step:
                             continue  # eval and end-of-run logs repeat the epoch
                         epoch_step = istep
-                    batch.append(MetricPoint(key, istep, f, wall_f))
+                    append(point(key, istep, f, wall_f))
                 if len(batch) >= BATCH_SIZE:
                     yield batch
                     batch = []
+                    append = batch.append
             elif kind == "summary":
+                # W&B writes the summary about twice per step: keep the raw JSON, decode once
                 for it in rec.summary.update:
-                    try:
-                        summary[_item_key(it)] = json_safe(json.loads(it.value_json))
-                    except ValueError:
-                        continue
+                    summary_json[it.key or "/".join(it.nested_key)] = it.value_json
                 for it in rec.summary.remove:
-                    summary.pop(_item_key(it), None)
+                    summary_json.pop(_item_key(it), None)
             elif kind == "config":
                 imported.config.update(_config_values(_items(rec.config.update)))
                 for it in rec.config.remove:
@@ -301,6 +339,7 @@ def _stream(
         raise
     if batch:
         yield batch
+    summary = {k: json_safe(_json(v)) for k, v in summary_json.items()}
     imported.summary.update(
         {k: v for k, v in summary.items() if not k.startswith("_") and k != _HF_STEP}
     )

@@ -39,7 +39,12 @@ def _finite(obj: Any) -> Any:
 
 
 def reading_to_dict(r: MetricReading) -> dict[str, Any]:
-    return {"metric": r.metric, "status": r.status, "summary": dict(r.summary), "values": dict(r.values)}
+    return {
+        "metric": r.metric,
+        "status": r.status,
+        "summary": dict(r.summary),
+        "values": dict(r.values),
+    }
 
 
 def report_to_dict(report: Report, lang: str = "en") -> dict[str, Any]:

@@ -24,7 +24,8 @@ def _esc(text: str) -> str:
 def _finding(f: Finding, lang: str) -> list[str]:
     sev = str(f.severity)
     out = [
-        f"### {_MARK[sev]} {SEVERITY[sev][lang]} · `{f.rule_id}` {f.kind} — {f.text('title', lang)}",
+        f"### {_MARK[sev]} {SEVERITY[sev][lang]} · `{f.rule_id}` {f.kind} — "
+        f"{f.text('title', lang)}",
         "",
         f.text("explanation", lang),
         "",
@@ -70,7 +71,7 @@ def render_markdown(
         lines += [
             f"## {heading('metrics', lang)}",
             "",
-            f"| {heading('metric', lang)} | {heading('status', lang)} | {heading('reading', lang)} |",
+            "| " + " | ".join(heading(h, lang) for h in ("metric", "status", "reading")) + " |",
             "|---|---|---|",
         ]
         for r in report.readings:

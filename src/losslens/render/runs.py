@@ -75,6 +75,7 @@ def run_to_dict(info: RunInfo) -> dict[str, Any]:
         "start_time": info.start_time,
         "end_time": info.end_time,
         "duration": info.duration,
+        "heartbeat": info.heartbeat,
         "host": info.host,
         "command": info.command,
         "git_commit": info.git_commit,
@@ -146,6 +147,14 @@ def show_run(run: RunData) -> RenderableType:
         f"  started {fmt_time(i.start_time)}  duration {fmt_duration(i.duration)}",
     )
     parts: list[RenderableType] = [head]
+    if i.status is RunStatus.CRASHED:
+        parts.append(
+            Text(
+                "the logging process stopped without finishing the run; "
+                f"last sign of life {fmt_time(i.heartbeat)}",
+                style="red",
+            )
+        )
     if i.source:
         parts.append(Text(f"imported from {i.source}", style="dim"))
     if i.output_dir:

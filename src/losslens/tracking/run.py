@@ -1,8 +1,9 @@
 """The wandb-style logging API: ``init`` / ``log`` / ``finish``.
 
 ``import losslens as wandb`` works for the common calls. ``log()`` only appends to an
-in-memory buffer; a background thread makes points durable at least every second, at
-``finish()``, at interpreter exit and on SIGTERM/SIGINT.
+in-memory queue; a background thread (``writer.py``) makes points durable at least every
+second, at ``flush()``/``finish()``, at interpreter exit, on an uncaught exception (Ctrl-C
+included) and on SIGTERM/SIGHUP. docs/logging.md states the guarantees.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import FrameType, TracebackType
 from typing import Any
 
+from losslens.errors import ConfigError
 from losslens.model import RunInfo, RunStatus
 from losslens.paths import resolve_store_path
 from losslens.store import Store
@@ -104,6 +106,16 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds", f"e.g. {name}=5") from None
+
+
 def _as_mapping(config: Any) -> dict[str, Any]:
     if config is None:
         return {}
@@ -184,7 +196,7 @@ class Run:
                 "no",
                 "off",
             )
-        interval = system_interval or float(os.environ.get("LOSSLENS_SYSTEM_INTERVAL", "5"))
+        interval = system_interval or _env_seconds("LOSSLENS_SYSTEM_INTERVAL", 5.0)
         self._monitor = (
             SystemMonitor(self._writer.add_system, max(0.05, interval)) if system_metrics else None
         )
@@ -329,6 +341,7 @@ class Run:
 
 _active: list[Run] = []
 _hooks_installed = False
+_signals_installed = False
 _hooks_lock = threading.Lock()
 
 
@@ -371,16 +384,17 @@ def _excepthook(
 
 
 def _register_exit_hooks(run: Run) -> None:
-    global _hooks_installed
+    global _hooks_installed, _signals_installed
     _active.append(run)
     with _hooks_lock:
-        if _hooks_installed:
-            return
-        _hooks_installed = True
-        atexit.register(_finish_all, 0)
-        if sys.excepthook is sys.__excepthook__:
-            sys.excepthook = _excepthook
-        if threading.current_thread() is threading.main_thread():
+        if not _hooks_installed:
+            _hooks_installed = True
+            atexit.register(_finish_all, 0)
+            if sys.excepthook is sys.__excepthook__:
+                sys.excepthook = _excepthook
+        # Signal handlers can only be set from the main thread: maybe on a later init().
+        if not _signals_installed and threading.current_thread() is threading.main_thread():
+            _signals_installed = True
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 prev = signal.getsignal(sig)
                 if prev in (signal.SIG_DFL, None) or callable(prev):

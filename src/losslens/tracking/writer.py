@@ -148,33 +148,42 @@ class BackgroundWriter:
             popleft = self.queue.popleft
             entries = [popleft() for _ in range(take)]
             markers: list[threading.Event] = []
-            with store.transaction() as conn:
-                meta = self._write_entries(store, ids, entries, markers)
-                sets = ["heartbeat = ?"]
-                args: list[Any] = [time.time()]
-                if meta is not None:
-                    for field in ("config", "status", "end_time", "exit_code"):
-                        value = getattr(meta, field)
-                        if value is not None:
-                            sets.append(f"{field} = ?")
-                            args.append(value)
-                    if meta.summary is not None:
-                        self._explicit = meta.summary
-                        self._summary_dirty = True
-                if self._summary_dirty:
-                    sets.append("summary = ?")
-                    args.append(dumps({**self.last, **self._explicit}))
-                    self._summary_dirty = False
-                conn.execute(
-                    f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", (*args, self.run_id)
-                )
-            if markers:
-                with self._markers_lock:
-                    self._markers -= len(markers)
-                for m in markers:
-                    m.set()
+            try:
+                with store.transaction() as conn:
+                    meta = self._write_entries(store, ids, entries, markers)
+                    sets = ["heartbeat = ?"]
+                    args: list[Any] = [time.time()]
+                    if meta is not None:
+                        for field in ("config", "status", "end_time", "exit_code"):
+                            value = getattr(meta, field)
+                            if value is not None:
+                                sets.append(f"{field} = ?")
+                                args.append(value)
+                        if meta.summary is not None:
+                            self._explicit = meta.summary
+                            self._summary_dirty = True
+                    if self._summary_dirty:
+                        sets.append("summary = ?")
+                        args.append(dumps({**self.last, **self._explicit}))
+                        self._summary_dirty = False
+                    conn.execute(
+                        f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", (*args, self.run_id)
+                    )
+            except BaseException as exc:
+                # Release the flush() calls waiting on this batch, the error set first.
+                self.error = exc
+                self._release([e for e in entries if isinstance(e, threading.Event)])
+                raise
+            self._release(markers)
             if len(self.queue) < BATCH_ENTRIES and not self._markers:
                 return
+
+    def _release(self, markers: list[threading.Event]) -> None:
+        if markers:
+            with self._markers_lock:
+                self._markers -= len(markers)
+            for m in markers:
+                m.set()
 
     def _write_entries(
         self,
@@ -215,9 +224,7 @@ class BackgroundWriter:
             while self.queue:
                 entry = self.queue.popleft()
                 if isinstance(entry, threading.Event):
-                    with self._markers_lock:
-                        self._markers -= 1
-                    entry.set()
+                    self._release([entry])
             if self._stop:
                 return
             self._wake.wait(POLL_S)

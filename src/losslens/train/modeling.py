@@ -126,7 +126,7 @@ def _not_available(model: str, exc: BaseException) -> ConfigError:
         )
     return ConfigError(
         f"--model {model}: not on disk and the Hugging Face Hub cannot be reached",
-        f"download it first (huggingface-cli download {model}), pass a local folder, "
+        f"download it first (hf download {model}), pass a local folder, "
         "or use --model tiny to try losslens offline",
     )
 
@@ -137,7 +137,7 @@ def load_tokenizer(model: str) -> Any:
 
     try:
         tok = AutoTokenizer.from_pretrained(model)
-    except (OSError, ValueError, EnvironmentError) as exc:
+    except (OSError, ValueError) as exc:
         raise _not_available(model, exc) from None
     except Exception as exc:  # huggingface_hub errors that are not OSError
         if type(exc).__module__.startswith(("huggingface_hub", "requests", "httpx")):
@@ -158,9 +158,28 @@ def load_model(model: str, plan: HardwarePlan) -> Any:
         kwargs["quantization_config"] = quant
         kwargs["device_map"] = {"": _local_rank()} if plan.device == "cuda" else {"": "cpu"}
     try:
-        return AutoModelForCausalLM.from_pretrained(model, **kwargs)
-    except (OSError, EnvironmentError) as exc:
+        loaded = AutoModelForCausalLM.from_pretrained(model, **kwargs)
+    except OSError as exc:
         raise _not_available(model, exc) from None
+    if quant is not None and plan.device == "cpu":
+        keep_cpu_4bit_trainable(loaded)
+    return loaded
+
+
+def keep_cpu_4bit_trainable(model: Any) -> int:
+    """Stop bitsandbytes from repacking 4-bit weights for CPU inference during evaluation.
+
+    bitsandbytes 0.50 converts ``Linear4bit`` weights to an AVX512-BF16 inference layout the
+    first time a layer runs in eval mode on such a CPU, and the next training step then fails
+    ("a view of a leaf Variable that requires grad is being used in an in-place operation").
+    Training with periodic eval needs the layout left alone.
+    """
+    n = 0
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+            n += 1
+    return n
 
 
 def cast_trainable_to_fp32(model: Any) -> int:

@@ -85,11 +85,11 @@ def quiet_third_party() -> None:
 
 
 def _require_train_extra() -> None:
+    from importlib.util import find_spec
+
     for pkg in ("torch", "transformers", "trl", "peft", "datasets"):
-        try:
-            __import__(pkg)
-        except ImportError:
-            raise MissingExtraError(pkg, "train") from None
+        if find_spec(pkg) is None:
+            raise MissingExtraError(pkg, "train")
 
 
 def _rank() -> int:
@@ -106,6 +106,24 @@ def _main_first(args: Any) -> Iterator[None]:
 def options_from(cli_values: Mapping[str, Any], config_path: str | None) -> TrainOptions:
     file_values = load_config_file(config_path) if config_path else {}
     return merge(file_values, cli_values)
+
+
+def prepare(
+    cli_values: Mapping[str, Any], config_path: str | None
+) -> tuple[TrainOptions, list[data_mod.Example], Any]:
+    """Options, data and hardware plan, checked and resolved; nothing is written."""
+    opts = options_from(cli_values, config_path)
+    examples = data_mod.load_examples(opts.data_path or "")
+    quiet_third_party()
+    _require_train_extra()
+    from losslens.train import modeling
+
+    plan = modeling.plan_hardware(opts.quantization, opts.precision)
+    o = resolve(
+        opts, n_examples=len(examples), quantization=plan.quantization, precision=plan.precision
+    )
+    data_mod.split(examples, o.eval_ratio or 0.0, o.seed)  # raises if nothing is left to train
+    return o, examples, plan
 
 
 def sft_config(o: TrainOptions, plan: Any, assistant_only: bool, has_eval: bool) -> Any:
@@ -149,6 +167,7 @@ def sft_config(o: TrainOptions, plan: Any, assistant_only: bool, has_eval: bool)
         report_to=report_to,
         disable_tqdm=True,
         dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,
     )
 
 
@@ -180,37 +199,21 @@ def train(
     """
     started = time.monotonic()
     console = console or Console(stderr=False)
-    opts = options_from(cli_values, config_path)
-    examples = data_mod.load_examples(opts.data_path or "")
-    quiet_third_party()
-    _require_train_extra()
+    o, examples, plan = prepare(cli_values, config_path)
+    from losslens.train import chat, modeling, tiny
 
-    from losslens.train import chat, modeling
-
-    plan = modeling.plan_hardware(opts.quantization, opts.precision)
-    o = resolve(
-        opts, n_examples=len(examples), quantization=plan.quantization, precision=plan.precision
-    )
     train_ex, eval_ex = data_mod.split(examples, o.eval_ratio or 0.0, o.seed)
     out = Path(o.output_dir or ".")
     main = _rank() == 0
     if main:
-        out.mkdir(parents=True, exist_ok=True)
         console.print(f"[bold]losslens train[/] {o.name}  [dim]({plan.reason})[/]", highlight=False)
-    _setup_wandb(o)
 
-    # The SFTConfig is built before the model: it sets up the (possibly distributed) state.
-    args = sft_config(o, plan, assistant_only=o.assistant_only_loss, has_eval=bool(eval_ex))
-    model_path = o.model
-    if o.model == TINY:
-        from losslens.train import tiny
-
-        model_path = str(out / BASE_DIRNAME)
-        with _main_first(args):
-            if main:
-                tiny.save_base(data_mod.corpus_texts(examples), o.seed, Path(model_path))
-
-    tokenizer = modeling.load_tokenizer(model_path)
+    # Tokenizer and template first: every chat must render before anything is written.
+    is_tiny = o.model == TINY
+    if is_tiny:
+        tokenizer = tiny.build_tokenizer(data_mod.corpus_texts(examples))
+    else:
+        tokenizer = modeling.load_tokenizer(o.model)
     choice = chat.choose_template(tokenizer, o.assistant_only_loss)
     tokenizer.chat_template = choice.template
     data_mod.check_rendering(
@@ -218,9 +221,18 @@ def train(
         lambda messages: tokenizer.apply_chat_template(messages, tokenize=False),
         o.data_path or "",
     )
-    args.assistant_only_loss = choice.assistant_only_loss
     if main:
+        out.mkdir(parents=True, exist_ok=True)
         console.print(f"[dim]chat template: {choice.note}[/]", highlight=False)
+    _setup_wandb(o)
+    # The SFTConfig is built before the model: it sets up the (possibly distributed) state.
+    args = sft_config(o, plan, assistant_only=choice.assistant_only_loss, has_eval=bool(eval_ex))
+    model_path = o.model
+    if is_tiny:
+        model_path = str(out / BASE_DIRNAME)
+        with _main_first(args):
+            if main:
+                tiny.save_base(tokenizer, o.seed, Path(model_path))
     model = modeling.load_model(model_path, plan)
 
     from datasets import Dataset
@@ -289,8 +301,9 @@ def train(
     recorder.extra_config["train_rows_after_prep"] = len(trainer.train_dataset)
     if trainer.eval_dataset is not None:
         recorder.extra_config["eval_rows_after_prep"] = len(trainer.eval_dataset)
+    targets = getattr(next(iter(trainer.model.peft_config.values())), "target_modules", None)
     recorder.extra_config["lora_target_modules_resolved"] = sorted(
-        getattr(next(iter(trainer.model.peft_config.values())), "target_modules", None) or []
+        {str(m).rsplit(".", 1)[-1] for m in (targets or [])}
     )
 
     try:

@@ -77,10 +77,9 @@ def build_model(tokenizer: Any, seed: int) -> Any:
     return model
 
 
-def save_base(texts: Iterable[str], seed: int, directory: Path) -> Path:
-    """Build the tokenizer and model and save both to ``directory`` (the offline base)."""
+def save_base(tok: Any, seed: int, directory: Path) -> Path:
+    """Build the model for ``tok`` and save both to ``directory`` (the offline base)."""
     directory.mkdir(parents=True, exist_ok=True)
-    tok = build_tokenizer(texts)
     model = build_model(tok, seed)
     model.save_pretrained(directory)
     tok.save_pretrained(directory)

@@ -5,11 +5,12 @@
 One tiny ``transformers.Trainer`` run (random 2-layer Qwen2 built from a config, 24 steps,
 logging_steps=1, eval every 8 steps, CPU) reports to TensorBoard, W&B (offline), MLflow
 (SQLite store) and trackio at once; its console output is captured and its
-``trainer_state.json`` files kept (two checkpoints and the final ``save_state()``). Then small stand-alone fixtures: an MLflow file store, a
-trackio project, a W&B-style CSV export and a JSONL written from ``log_history``.
-Everything lands in ``hf_run/`` and ``other/`` next to this script (old copies are replaced).
-The W&B folder is renamed ``wandb_dir/`` and the MLflow file store is ``mlflow_files/``
-because the repository's .gitignore ignores every ``wandb/`` and ``mlruns/``.
+``trainer_state.json`` files kept (two checkpoints and the final ``save_state()``). Then
+small stand-alone fixtures: an MLflow file store, a trackio project, a W&B-style CSV
+export and a JSONL written from ``log_history``. Everything lands in ``hf_run/`` and
+``other/`` next to this script (old copies are replaced). The W&B folder is renamed
+``wandb_dir/`` and the MLflow file store is ``mlflow_files/`` because the repository's
+.gitignore ignores every ``wandb/`` and ``mlruns/``. README.md describes the result.
 """
 
 from __future__ import annotations
@@ -167,13 +168,15 @@ def make_other(other: Path) -> None:
 
 
 def compact(root: Path) -> None:
-    """VACUUM the SQLite files and drop lock files, so the fixtures stay small."""
+    """VACUUM the SQLite files and drop lock files, so the fixtures stay small and clean."""
     import sqlite3
 
     for p in root.rglob("*.lock"):
         p.unlink()
     for p in root.rglob("*.db"):
         conn = sqlite3.connect(p)
+        # rollback journal, not WAL: reading the fixture must not create -wal/-shm files
+        conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("VACUUM")
         conn.close()
 

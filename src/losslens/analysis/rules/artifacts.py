@@ -51,7 +51,11 @@ def ga_loss_scale(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     version = str(ctx.cfg("transformers_version") or "")
     ver = (
-        tr("; transformers {v} is a known-affected release", "; transformers {v}는 문제가 알려진 버전", v=version)
+        tr(
+            "; transformers {v} is a known-affected release",
+            "; transformers {v}는 문제가 알려진 버전",
+            v=version,
+        )
         if version.startswith(KNOWN_BAD)
         else tr("", "")
     )

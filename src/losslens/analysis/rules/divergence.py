@@ -82,11 +82,13 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             onset_step=int(st[i]),
         )
         return
-    n = v.size
-    if n < 5:
+    if v.size < 5:
         return
+    # bucket medians keep long per-step logs cheap; short logs are used as they are
+    st, v = signals.downsample(st, v, 400)
+    n = v.size
     y = signals.safe_log(v, 1e-6)
-    w = max(3, int(round(0.15 * n)))
+    w = max(3, round(0.15 * n))
     med = signals.rolling_median(y, w)
     if med.size < 2:
         return
@@ -203,7 +205,10 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if symptom is None:
         spike = ctx.has("LL121")
         if spike and spike.severity is not Severity.INFO:
-            symptom = {"en": "the loss spikes without recovering", "ko": "손실이 튀고 회복하지 못함"}
+            symptom = {
+                "en": "the loss spikes without recovering",
+                "ko": "손실이 튀고 회복하지 못함",
+            }
         else:
             rise = _rise_after_warmup(ctx)
             if rise is not None and rise > 0.05:

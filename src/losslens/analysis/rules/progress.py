@@ -1,4 +1,4 @@
-"""Too little learning: loss not decreasing, plateaus, learning rate too low, vanishing gradients."""
+"""Too little learning: loss not decreasing, plateaus, LR too low, vanishing gradients."""
 
 from __future__ import annotations
 
@@ -297,7 +297,7 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         ``target_modules`` names.
     """
     st, g = finite(ctx.grad_norm)
-    lst, lv = finite(ctx.loss)
+    _lst, lv = finite(ctx.loss)
     if ctx.grad_norm is None or g.size < 8:
         return
     fix = tr(

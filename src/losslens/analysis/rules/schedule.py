@@ -100,7 +100,7 @@ def schedule_mismatch(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     cfg_lr = ctx.cfg_num("learning_rate", "lr")
     if not cfg_lr:
         return
-    covers_peak = sched.warmup or ctx.covers_start
+    covers_peak = (sched.warmup or ctx.covers_start) and not sched.still_rising
     if sched.peak > 1.1 * cfg_lr or (covers_peak and sched.peak < 0.5 * cfg_lr):
         yield r.finding(
             title=tr(
@@ -174,7 +174,9 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         peak_cfg = ctx.cfg_num("learning_rate", "lr")
         end_lr = float(v[-1]) if v.size else None
         yield r.finding(
-            title=tr("Warmup never reaches the peak LR", "워밍업이 최고 학습률에 도달하지 못합니다"),
+            title=tr(
+                "Warmup never reaches the peak LR", "워밍업이 최고 학습률에 도달하지 못합니다"
+            ),
             explanation=tr(
                 "The learning rate was still rising when the run ended: warmup is longer than "
                 "the run, so the model never trained at the learning rate you chose.",
@@ -252,8 +254,9 @@ def clipping_saturated(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         With ``max_grad_norm`` known from the config: in the second half of the run, 80% or
-        more of the logged (pre-clip) gradient norms are above it. A warning when their
-        median is 5× the threshold or more, info otherwise (QLoRA clips at 0.3 by design).
+        more of the logged (pre-clip) gradient norms are above it and their median is 5× the
+        threshold or more. Clipping that only trims updates by a small factor (QLoRA clips
+        at 0.3 by design) is not reported.
     Why it matters:
         A clipped update has a fixed size, so the learning rate you set is not the one that
         acts: when clipping far below the gradient norm, training crawls and the schedule
@@ -271,12 +274,10 @@ def clipping_saturated(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     half = g[g.size // 2 :]
     share = float(np.mean(half > mgn))
     med = float(np.median(half))
-    if share < 0.8:
-        return
     ratio = med / mgn
-    sev = Severity.WARNING if ratio >= 5 else Severity.INFO
+    if share < 0.8 or ratio < 5:
+        return
     yield r.finding(
-        severity=sev,
         title=tr("Gradient clipping is always active", "그래디언트 클리핑이 항상 걸려 있습니다"),
         explanation=tr(
             "{p} of the gradient norms are above max_grad_norm {m} (median {g}, {x}×), so "

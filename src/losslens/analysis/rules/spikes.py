@@ -13,7 +13,7 @@ from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, rule
 from losslens.analysis.rules.common import finite
-from losslens.model import FloatArray, Finding, Severity
+from losslens.model import Finding, FloatArray, Severity
 
 #: Robust z (median/MAD of the neighbours, log space) above which a point is a spike.
 LOSS_Z = 8.0
@@ -47,7 +47,7 @@ def find_spikes(
     cand[0] = False
     cand &= st > skip_before
     out: list[Spike] = []
-    recover_within = max(2, int(round(0.02 * n)))
+    recover_within = max(2, round(0.02 * n))
     for a, b in signals.runs_of(cand):
         i = a + int(np.argmax(y[a:b]))
         bl = float(np.exp(base[i]))
@@ -261,7 +261,7 @@ def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Clip gradients (max_grad_norm 0.3–1.0), lower the learning rate, use bf16, add warmup.
     """
     st, g = finite(ctx.grad_norm)
-    lst, lv = finite(ctx.loss)
+    _lst, lv = finite(ctx.loss)
     if ctx.grad_norm is None or g.size < 8 or lv.size < 4:
         return
     y = signals.safe_log(g, 1e-12)
@@ -305,6 +305,11 @@ def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             c=num(loss_early),
             d=num(loss_late),
         ),
-        values={"grad_early": e_v, "grad_late": l_v, "loss_early": loss_early, "loss_late": loss_late},
+        values={
+            "grad_early": e_v,
+            "grad_late": l_v,
+            "loss_early": loss_early,
+            "loss_late": loss_late,
+        },
         onset_step=int(st[0]),
     )
