@@ -33,8 +33,22 @@ def test_train_records_saves_reproduces_and_generates(
     cli: CliRunner, tmp_path: Path, example_data: Path
 ) -> None:
     out = tmp_path / "out"
-    args = ["train", *FAST, "--data_path", str(example_data), "--output_dir", str(out),
-            "--max_steps", str(STEPS), "--eval_steps", "4", "--lr", "2e-3", "--name", "e2e"]
+    args = [
+        "train",
+        *FAST,
+        "--data_path",
+        str(example_data),
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        str(STEPS),
+        "--eval_steps",
+        "4",
+        "--lr",
+        "2e-3",
+        "--name",
+        "e2e",
+    ]
     proc = cli(args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
@@ -62,7 +76,13 @@ def test_train_records_saves_reproduces_and_generates(
     assert cfg["assistant_only_loss"] is True
     assert cfg["training_args"]["logging_nan_inf_filter"] is False
     assert set(cfg["lora_target_modules_resolved"]) == {
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
     }
 
     # -- the live view and the summary
@@ -71,9 +91,15 @@ def test_train_records_saves_reproduces_and_generates(
     assert "train/loss" in proc.stdout
 
     # -- what was saved
-    for name in ("adapter_model.safetensors", "adapter_config.json", "tokenizer.json",
-                 "losslens_train.yaml", "trainer_state.json", "base_model/config.json",
-                 "base_model/model.safetensors"):
+    for name in (
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "tokenizer.json",
+        "losslens_train.yaml",
+        "trainer_state.json",
+        "base_model/config.json",
+        "base_model/model.safetensors",
+    ):
         assert (out / name).is_file(), name
 
     # -- the saved config reproduces the same resolved config
@@ -81,21 +107,22 @@ def test_train_records_saves_reproduces_and_generates(
     again = cli(["train", "--config", str(out / "losslens_train.yaml"), "--dry_run"])
     assert again.returncode == 0, again.stderr
     assert yaml.safe_load(again.stdout) == saved
-    override = cli(["train", "--config", str(out / "losslens_train.yaml"), "--dry_run",
-                    "--max_steps", "5"])
+    override = cli(
+        ["train", "--config", str(out / "losslens_train.yaml"), "--dry_run", "--max_steps", "5"]
+    )
     changed = {k for k, v in yaml.safe_load(override.stdout).items() if saved[k] != v}
     assert changed == {"max_steps"}
 
     # -- generate: base from output_dir/base_model + the adapter, offline
     moved = tmp_path / "moved"
     shutil.copytree(out, moved)  # nothing points outside the folder except the saved config
-    gen = cli(["generate", str(out), "--prompt", "김치찌개 끓이는 법?", "--max_new_tokens", "8"])
+    gen = cli(["generate", str(moved), "--prompt", "김치찌개 끓이는 법?", "--max_new_tokens", "8"])
     assert gen.returncode == 0, gen.stderr[-2000:]
     assert "Traceback" not in gen.stderr
 
     from losslens.train.generate import load
 
-    model, tokenizer = load(out)
+    model, _tokenizer = load(out)
     lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
     assert lora_b and any(float(p.abs().sum()) > 0 for p in lora_b)  # trained, not the zero init
     store.close()
@@ -105,8 +132,21 @@ def test_guard_stops_an_absurd_learning_rate(
     cli: CliRunner, tmp_path: Path, example_data: Path
 ) -> None:
     out = tmp_path / "out"
-    proc = cli(["train", *FAST, "--data_path", str(example_data), "--output_dir", str(out),
-                "--max_steps", "20", "--lr", "1e20", "--guard"])
+    proc = cli(
+        [
+            "train",
+            *FAST,
+            "--data_path",
+            str(example_data),
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "20",
+            "--lr",
+            "1e20",
+            "--guard",
+        ]
+    )
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     last = proc.stderr.strip().splitlines()
@@ -130,8 +170,20 @@ def test_torchrun_two_processes_record_one_run(
         pytest.skip("torchrun is not installed")
     out = tmp_path / "out"
     proc = cli(
-        ["train", *FAST, "--data_path", str(example_data), "--output_dir", str(out),
-         "--max_steps", "4", "--eval_steps", "2", "--gradient_accumulation_steps", "1"],
+        [
+            "train",
+            *FAST,
+            "--data_path",
+            str(example_data),
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "4",
+            "--eval_steps",
+            "2",
+            "--gradient_accumulation_steps",
+            "1",
+        ],
         launcher=[str(torchrun), "--standalone", "--nproc_per_node", "2"],
         timeout=300,
     )
@@ -154,8 +206,21 @@ def test_wandb_offline_writes_its_run_next_to_ours(
     pytest.importorskip("wandb")
     assert os.environ["WANDB_MODE"] == "offline"
     out = tmp_path / "out"
-    proc = cli(["train", *FAST, "--data_path", str(example_data), "--output_dir", str(out),
-                "--max_steps", "3", "--use_wandb", "--wandb_project", "ll-test"])
+    proc = cli(
+        [
+            "train",
+            *FAST,
+            "--data_path",
+            str(example_data),
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "3",
+            "--use_wandb",
+            "--wandb_project",
+            "ll-test",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1

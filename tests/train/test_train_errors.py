@@ -54,8 +54,17 @@ def test_unknown_config_key(cli: CliRunner, tmp_path: Path) -> None:
 def test_role_the_template_does_not_know(cli: CliRunner, tmp_path: Path) -> None:
     odd = {"messages": [{"role": "narrator", "content": "x"}, *GOOD["messages"]]}
     out = tmp_path / "out"
-    proc = cli(["train", "--model", "tiny", "--data_path", _data(tmp_path, GOOD, odd),
-                "--output_dir", str(out)])
+    proc = cli(
+        [
+            "train",
+            "--model",
+            "tiny",
+            "--data_path",
+            _data(tmp_path, GOOD, odd),
+            "--output_dir",
+            str(out),
+        ]
+    )
     _check(proc, "line 2: the chat template rejects this chat (unknown role 'narrator'")
     assert not out.exists()  # nothing written before the data is known to be good
 

@@ -56,9 +56,10 @@ def test_grad_spike_is_a_warning() -> None:
 def test_eval_patience_and_early_stop() -> None:
     checks = LiveChecks(early_stopping_patience=3)
     seen = []
-    for step, loss in zip((10, 20, 30, 40, 50), (2.0, 1.5, 1.6, 1.7, 1.8), strict=True):
+    evals = (2.0, 1.5, 1.501, 1.6, 1.7, 1.8)  # 1.501: flat, not a rise
+    for step, loss in zip((10, 20, 30, 40, 50, 60), evals, strict=True):
         seen += [a.kind for a in checks.on_eval(step, loss)]
-        if step == 40:
+        if step == 50:
             assert not checks.should_early_stop
     assert seen == ["overfitting"]
     assert checks.should_early_stop and checks.best_eval_step == 20

@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for spec in SPECS:
         flag = f"--{spec.name}"
         if spec.type is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=spec.help)
+            p.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=spec.help
+            )
         else:
             p.add_argument(
                 flag,
@@ -80,7 +82,10 @@ def _dry_run(values: dict[str, object], config: str | None) -> int:
     o, examples, plan = prepare(values, config)
     n_eval = eval_count(len(examples), o.eval_ratio or 0.0)
     print(f"# {plan.reason}", file=sys.stderr)
-    print(f"# {len(examples)} examples: {len(examples) - n_eval} train, {n_eval} eval", file=sys.stderr)
+    print(
+        f"# {len(examples)} examples: {len(examples) - n_eval} train, {n_eval} eval",
+        file=sys.stderr,
+    )
     sys.stdout.write(yaml.safe_dump(o.to_dict(), sort_keys=False, allow_unicode=True))
     return 0
 

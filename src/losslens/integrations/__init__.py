@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-_LAZY = {"LosslensCallback": "losslens.integrations.hf", "GuardCallback": "losslens.integrations.hf"}
+_LAZY = {
+    "LosslensCallback": "losslens.integrations.hf",
+    "GuardCallback": "losslens.integrations.hf",
+}
 
 __all__ = ["GuardCallback", "LosslensCallback"]
 

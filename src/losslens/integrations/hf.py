@@ -13,7 +13,7 @@ each ``on_log`` record under canonical names (``loss`` -> ``train/loss``, ``eval
 writes when training is distributed. If training raises, the run is marked failed.
 
 ``GuardCallback`` stops training on NaN/Inf, clear divergence or dead gradients, and, with
-``early_stopping_patience``, when eval loss has not improved for N evaluations. A guard stop
+``early_stopping_patience``, when eval loss has risen above its best for N evaluations. A guard stop
 raises :class:`losslens.errors.GuardStop` from ``trainer.train()``. Put it after
 ``LosslensCallback`` so the record that tripped it is recorded first.
 """
@@ -44,6 +44,11 @@ EARLY_STOP_ATTR = "losslens_early_stop"
 
 def _json_safe(data: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(json.dumps(dict(data), default=str))
+    return out
+
+
+def _args_dict(args: Any) -> dict[str, Any]:
+    out: dict[str, Any] = args.to_dict()
     return out
 
 
@@ -78,7 +83,7 @@ def _peft_config(model: Any) -> dict[str, Any] | None:
     return _json_safe(out)
 
 
-class LosslensCallback(TrainerCallback):  # type: ignore[misc]
+class LosslensCallback(TrainerCallback):
     """Records a Trainer run into the losslens store (main process only).
 
     ``project``, ``name`` and ``dir`` are those of :func:`losslens.init`; ``config`` is merged
@@ -107,7 +112,9 @@ class LosslensCallback(TrainerCallback):  # type: ignore[misc]
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def _base_config(self, args: TrainingArguments, state: TrainerState, model: Any) -> dict[str, Any]:
+    def _base_config(
+        self, args: TrainingArguments, state: TrainerState, model: Any
+    ) -> dict[str, Any]:
         world = int(getattr(args, "world_size", 1) or 1)
         per_device = int(args.per_device_train_batch_size)
         accum = int(args.gradient_accumulation_steps)
@@ -120,12 +127,14 @@ class LosslensCallback(TrainerCallback):  # type: ignore[misc]
             "gradient_accumulation_steps": accum,
             "world_size": world,
             "effective_batch_size": per_device * accum * world,
-            "lr_scheduler_type": str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
+            "lr_scheduler_type": str(
+                getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)
+            ),
             "warmup_steps": args.warmup_steps,
             "logging_steps": state.logging_steps,
             "eval_steps": state.eval_steps,
             "seed": args.seed,
-            "training_args": _json_safe(args.to_dict()),
+            "training_args": _json_safe(_args_dict(args)),
         }
         peft = _peft_config(model)
         if peft is not None:
@@ -247,13 +256,13 @@ class LosslensCallback(TrainerCallback):  # type: ignore[misc]
         self.finish(1, status=RunStatus.FAILED, error="training did not reach its end")
 
 
-class GuardCallback(TrainerCallback):  # type: ignore[misc]
+class GuardCallback(TrainerCallback):
     """Stops training on NaN/Inf, divergence, dead gradients, or stalled eval loss.
 
     ``stop_on_failure`` (default True) stops on the fatal checks and then raises
     :class:`GuardStop` from ``trainer.train()`` (``raise_on_stop``). With
-    ``early_stopping_patience`` N > 0, training stops normally when eval loss has not improved
-    for N evaluations; keep the best weights with ``load_best_model_at_end=True``.
+    ``early_stopping_patience`` N > 0, training stops normally when eval loss has risen above
+    its best for N evaluations; keep the best weights with ``load_best_model_at_end=True``.
     ``on_alert`` is called with every alert, fatal or not.
     """
 

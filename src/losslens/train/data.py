@@ -41,9 +41,7 @@ def _check_messages(path: Path, lineno: int, row: Any) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for i, m in enumerate(messages, 1):
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise ConfigError(
-                f"{where}: message {i} needs 'role' and 'content'", _SHAPE_HINT
-            )
+            raise ConfigError(f"{where}: message {i} needs 'role' and 'content'", _SHAPE_HINT)
         role, content = m["role"], m["content"]
         if not isinstance(role, str) or not role.strip():
             raise ConfigError(f"{where}: message {i} has an empty or non-text role")

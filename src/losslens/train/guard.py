@@ -21,6 +21,8 @@ EXPLOSION_FACTOR = 10.0
 DEAD_PATIENCE = 3
 #: A gradient norm this many times the running median is reported as a spike.
 GRAD_SPIKE_FACTOR = 10.0
+#: An eval loss counts as risen when it is this much (relative) above the best one.
+EVAL_RISE_TOLERANCE = 0.002
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class LiveChecks:
     grad_norms: list[float] = field(default_factory=list)
     best_eval: float = math.inf
     best_eval_step: int | None = None
-    evals_without_improvement: int = 0
+    evals_risen: int = 0
     raised: set[str] = field(default_factory=set)
 
     def _once(self, alert: Alert) -> list[Alert]:
@@ -147,16 +149,18 @@ class LiveChecks:
         if eval_loss < self.best_eval:
             self.best_eval = eval_loss
             self.best_eval_step = step
-            self.evals_without_improvement = 0
+            self.evals_risen = 0
             return []
-        self.evals_without_improvement += 1
-        if self.evals_without_improvement >= 2:
+        if eval_loss <= self.best_eval + EVAL_RISE_TOLERANCE * abs(self.best_eval):
+            return []  # flat: neither better nor clearly worse
+        self.evals_risen += 1
+        if self.evals_risen >= 2:
             return self._once(
                 Alert(
                     "overfitting",
                     step,
-                    f"eval loss has not improved for {self.evals_without_improvement} "
-                    f"evaluations (best {_fmt(self.best_eval)} at step {self.best_eval_step}, "
+                    f"eval loss has risen for {self.evals_risen} evaluations "
+                    f"(best {_fmt(self.best_eval)} at step {self.best_eval_step}, "
                     f"now {_fmt(eval_loss)})",
                     False,
                     "the model may be memorising the training set; "
@@ -168,4 +172,4 @@ class LiveChecks:
     @property
     def should_early_stop(self) -> bool:
         p = self.early_stopping_patience
-        return p > 0 and self.evals_without_improvement >= p
+        return p > 0 and self.evals_risen >= p

@@ -99,8 +99,10 @@ def torch_dtype(precision: str) -> Any:
 def quantization_config(plan: HardwarePlan) -> Any:
     if plan.quantization != "4bit":
         return None
+    import importlib
+
     try:
-        from transformers import BitsAndBytesConfig
+        transformers: Any = importlib.import_module("transformers")
     except ImportError:  # pragma: no cover - transformers is a hard dependency of train
         raise TrainError("transformers is not installed") from None
     try:
@@ -109,7 +111,7 @@ def quantization_config(plan: HardwarePlan) -> Any:
         from losslens.errors import MissingExtraError
 
         raise MissingExtraError("bitsandbytes", "train") from None
-    return BitsAndBytesConfig(
+    return transformers.BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
@@ -183,7 +185,7 @@ def keep_cpu_4bit_trainable(model: Any) -> int:
 
 
 def cast_trainable_to_fp32(model: Any) -> int:
-    """Undo TRL's bf16 cast of QLoRA adapters when computing in fp16/fp32 (GradScaler needs fp32)."""
+    """Undo TRL's bf16 cast of QLoRA adapters for fp16/fp32 compute (GradScaler needs fp32)."""
     import torch
 
     n = 0

@@ -84,7 +84,7 @@ class Spec:
 
 SPECS: tuple[Spec, ...] = (
     Spec("model", str, f"hub name, local path, or 'tiny' (default {DEFAULT_MODEL})", None, "NAME"),
-    Spec("data_path", str, "JSONL file, one {\"messages\": [...]} chat per line", None, "FILE"),
+    Spec("data_path", str, 'JSONL file, one {"messages": [...]} chat per line', None, "FILE"),
     Spec("output_dir", str, "where the adapter, tokenizer and config go (default out/NAME)"),
     Spec("cutoff_len", int, "max tokens per example; longer ones are cut (default 256)"),
     Spec("max_steps", int, "optimizer steps (default 100)"),
@@ -111,7 +111,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("seed", int, "random seed for the split, the weights and the data order (default 42)"),
     Spec("project", str, "project name in the store (default finetune)"),
     Spec("name", str, "run name (default MODEL-lora-TIMESTAMP)"),
-    Spec("quantization", str, "4-bit NF4 QLoRA or none; auto: 4bit on CUDA, none on CPU", QUANTIZATIONS),
+    Spec(
+        "quantization",
+        str,
+        "4-bit NF4 QLoRA or none; auto: 4bit on CUDA, none on CPU",
+        QUANTIZATIONS,
+    ),
     Spec("precision", str, "compute precision; auto picks from the GPU (fp32 on CPU)", PRECISIONS),
     Spec("assistant_only_loss", bool, "loss on assistant turns only where the template allows it"),
     Spec("max_grad_norm", float, "gradient clipping norm (default 1.0)"),
@@ -119,7 +124,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "early_stopping_patience",
         int,
-        "stop when eval loss has not improved for N evaluations and keep the best adapter (0: off)",
+        "stop when eval loss has risen for N evaluations and keep the best adapter (0: off)",
     ),
     Spec("use_wandb", bool, "also report to Weights & Biases (WANDB_MODE=offline works)"),
     Spec("wandb_project", str, "W&B project (default: the losslens project)"),
@@ -128,7 +133,7 @@ SPECS: tuple[Spec, ...] = (
 
 SPEC_BY_NAME = {s.name: s for s in SPECS}
 _FIELDS = {f.name for f in dataclasses.fields(TrainOptions)}
-assert _FIELDS == set(SPEC_BY_NAME), "every option needs a spec"
+assert set(SPEC_BY_NAME) == _FIELDS, "every option needs a spec"
 
 
 def _where(name: str, source: str) -> str:
@@ -228,7 +233,7 @@ def validate(o: TrainOptions) -> None:
     need(bool(o.model and o.model.strip()), "model", "must name a model")
     need(o.cutoff_len >= 8, "cutoff_len", "must be at least 8")
     need(o.max_steps >= 1, "max_steps", "must be at least 1")
-    need(0 < o.lr, "lr", "must be greater than 0")
+    need(o.lr > 0, "lr", "must be greater than 0")
     need(o.per_device_train_batch_size >= 1, "per_device_train_batch_size", "must be at least 1")
     need(o.gradient_accumulation_steps >= 1, "gradient_accumulation_steps", "must be at least 1")
     need(o.lora_r >= 1, "lora_r", "must be at least 1")
@@ -263,9 +268,7 @@ def default_name(model: str, now: dt.datetime | None = None) -> str:
     return f"{base}-lora-{stamp}"
 
 
-def resolve(
-    o: TrainOptions, *, n_examples: int, quantization: str, precision: str
-) -> TrainOptions:
+def resolve(o: TrainOptions, *, n_examples: int, quantization: str, precision: str) -> TrainOptions:
     """Fix every "auto" value; resolving a resolved set changes nothing."""
     r = dataclasses.replace(o)
     if r.eval_ratio is None:

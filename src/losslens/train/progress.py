@@ -14,8 +14,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from transformers import TrainerCallback
 
-from losslens.integrations.hf import TrainerCallback
 from losslens.keys import SUMMARY_ONLY
 from losslens.model import as_float
 from losslens.train.guard import Alert, LiveChecks
@@ -32,12 +32,12 @@ def _f(x: float | None, fmt: str = ".4g") -> str:
 def print_alert(console: Console, alert: Alert) -> None:
     style = "bold red" if alert.fatal else "yellow"
     label = "problem" if alert.fatal else "warning"
-    console.print(f"[{style}]{label}:[/] {alert.message}", highlight=False)
+    console.print(f"[{style}]{label}:[/] {alert.message}", highlight=False, soft_wrap=True)
     if alert.hint:
-        console.print(f"  [dim]{alert.hint}[/]", highlight=False)
+        console.print(f"  [dim]{alert.hint}[/]", highlight=False, soft_wrap=True)
 
 
-class LiveProgress(TrainerCallback):  # type: ignore[misc]
+class LiveProgress(TrainerCallback):
     """Shows training as it happens (main process only); keeps the numbers for the summary."""
 
     def __init__(self, console: Console, checks: LiveChecks | None = None) -> None:
@@ -153,4 +153,6 @@ class LiveProgress(TrainerCallback):  # type: ignore[misc]
             if step == self._last_line_step:
                 return
             self._last_line_step = step
-            self.console.print(f"step {step}/{self._max_steps}  {self.stats()}", highlight=False)
+            self.console.print(
+                f"step {step}/{self._max_steps}  {self.stats()}", highlight=False, soft_wrap=True
+            )

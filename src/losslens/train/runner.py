@@ -78,10 +78,18 @@ def quiet_third_party() -> None:
     try:
         import transformers
 
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
+        tf_logging: Any = transformers.logging
+        tf_logging.set_verbosity_error()
+        tf_logging.disable_progress_bar()
     except ImportError:
         pass
+
+
+def _lib(name: str) -> Any:
+    """A heavy library, typed loosely (its own annotations are incomplete)."""
+    import importlib
+
+    return importlib.import_module(name)
 
 
 def _require_train_extra() -> None:
@@ -127,7 +135,7 @@ def prepare(
 
 
 def sft_config(o: TrainOptions, plan: Any, assistant_only: bool, has_eval: bool) -> Any:
-    from trl import SFTConfig
+    SFTConfig = _lib("trl").SFTConfig
 
     early = bool(o.early_stopping_patience) and has_eval
     report_to: list[str] | str = ["wandb"] if o.use_wandb else "none"
@@ -151,7 +159,7 @@ def sft_config(o: TrainOptions, plan: Any, assistant_only: bool, has_eval: bool)
         eval_strategy="steps" if has_eval else "no",
         eval_steps=o.eval_steps if has_eval else None,
         save_strategy="steps" if early else "no",
-        save_steps=o.eval_steps if early else 500,
+        save_steps=(o.eval_steps or 500) if early else 500,
         save_total_limit=2 if early else None,
         load_best_model_at_end=early,
         metric_for_best_model="eval_loss" if early else None,
@@ -206,7 +214,11 @@ def train(
     out = Path(o.output_dir or ".")
     main = _rank() == 0
     if main:
-        console.print(f"[bold]losslens train[/] {o.name}  [dim]({plan.reason})[/]", highlight=False)
+        console.print(
+            f"[bold]losslens train[/] {o.name}  [dim]({plan.reason})[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     # Tokenizer and template first: every chat must render before anything is written.
     is_tiny = o.model == TINY
@@ -223,7 +235,7 @@ def train(
     )
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        console.print(f"[dim]chat template: {choice.note}[/]", highlight=False)
+        console.print(f"[dim]chat template: {choice.note}[/]", highlight=False, soft_wrap=True)
     _setup_wandb(o)
     # The SFTConfig is built before the model: it sets up the (possibly distributed) state.
     args = sft_config(o, plan, assistant_only=choice.assistant_only_loss, has_eval=bool(eval_ex))
@@ -237,7 +249,8 @@ def train(
 
     from datasets import Dataset
     from peft import LoraConfig
-    from trl import SFTTrainer
+
+    SFTTrainer = _lib("trl").SFTTrainer
 
     from losslens.integrations.hf import GuardCallback, LosslensCallback
     from losslens.train.progress import LiveProgress
@@ -281,7 +294,7 @@ def train(
     callbacks.append(live)
 
     try:
-        trainer = SFTTrainer(
+        trainer: Any = SFTTrainer(
             model=model,
             args=args,
             train_dataset=train_ds,
@@ -298,6 +311,11 @@ def train(
     trainer.remove_callback(ProgressCallback)
     if plan.quantization == "4bit" and not plan.bf16:
         modeling.cast_trainable_to_fp32(trainer.model)
+    recorder.extra_config["quantized_linear_layers"] = sum(
+        1
+        for m in trainer.model.modules()
+        if type(m).__name__ == "Linear4bit" and type(m).__module__.startswith("bitsandbytes")
+    )
     recorder.extra_config["train_rows_after_prep"] = len(trainer.train_dataset)
     if trainer.eval_dataset is not None:
         recorder.extra_config["eval_rows_after_prep"] = len(trainer.eval_dataset)

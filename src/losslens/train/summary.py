@@ -82,8 +82,8 @@ def print_summary(console: Console, result: TrainResult) -> None:
             console.print(metrics_table(picked, width=24))
     if result.early_stopped_at is not None:
         console.print(
-            f"[yellow]early stop[/] at step {result.early_stopped_at}: eval loss stopped improving; "
-            "the adapter saved is the best checkpoint",
+            f"[yellow]early stop[/] at step {result.early_stopped_at}: eval loss kept "
+            "rising; the adapter saved is the best checkpoint",
             highlight=False,
         )
     if result.saved:
@@ -95,17 +95,23 @@ def print_summary(console: Console, result: TrainResult) -> None:
             "base_model": "tiny base model",
         }
         for key, path in result.saved.items():
-            console.print(f"  {labels.get(key, key):<20} {path}", highlight=False)
+            console.print(f"  {labels.get(key, key):<20} {path}", highlight=False, soft_wrap=True)
     if data is not None:
         for line in _analysis_lines(data):
             console.print(line)
     if result.run_id is not None:
         store_opt = f" --store {result.store_path}"
         console.print(Text("next", style="bold"))
-        console.print(f"  losslens show {result.run_id}{store_opt}", highlight=False)
-        console.print(f"  losslens analyze {result.run_id}{store_opt}", highlight=False)
-        console.print(f"  losslens ui{store_opt}", highlight=False)
+        console.print(
+            f"  losslens show {result.run_id}{store_opt}", highlight=False, soft_wrap=True
+        )
+        console.print(
+            f"  losslens analyze {result.run_id}{store_opt}", highlight=False, soft_wrap=True
+        )
+        console.print(f"  losslens ui{store_opt}", highlight=False, soft_wrap=True)
         if "adapter" in result.saved:
             console.print(
-                f'  losslens generate {result.output_dir} --prompt "..."', highlight=False
+                f'  losslens generate {result.output_dir} --prompt "..."',
+                highlight=False,
+                soft_wrap=True,
             )

@@ -19,9 +19,9 @@ SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 ROLE_WORDS = ("system", "user", "assistant")
 
 #: Model shape: big enough to visibly learn 20 chats, small enough for 2 CPU cores.
-TINY_SHAPE: dict[str, int] = {
-    "hidden_size": 64,
-    "intermediate_size": 128,
+TINY_SHAPE: dict[str, Any] = {
+    "hidden_size": 128,
+    "intermediate_size": 256,
     "num_hidden_layers": 2,
     "num_attention_heads": 4,
     "num_key_value_heads": 2,
@@ -31,8 +31,11 @@ TINY_SHAPE: dict[str, int] = {
 
 def build_tokenizer(texts: Iterable[str], vocab_size: int = 512) -> Any:
     """A ``PreTrainedTokenizerFast`` with ChatML specials and our generation-marked template."""
+    import importlib
+
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
+
+    fast_cls: Any = importlib.import_module("transformers").PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -46,7 +49,7 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = 512) -> Any:
     )
     corpus = [*texts, *ROLE_WORDS]
     tok.train_from_iterator(corpus, trainer)
-    hf = PreTrainedTokenizerFast(
+    hf = fast_cls(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
