@@ -59,17 +59,22 @@ def test_examples_return_what_they_say(conn: sqlite3.Connection) -> None:
         return conn.execute(ex[i]).fetchall()
 
     assert [r[1] for r in rows(0)] == ["silent"]
-    listed = {r[2]: r for r in rows(2)}
+    blocks = rows(1)
+    assert [(b[0], b[1], b[2]) for b in blocks] == [(0, 0, 255), (1, 256, 300)]
+    assert blocks[0][3] == pytest.approx(2.0 - 0.255) and blocks[0][4] == 2.0
+    assert blocks[0][5] == pytest.approx(2.0 - 0.1275)
+    assert blocks[1][5] == pytest.approx(2.0 - (256 + 299) / 2000)  # the NaN is left out
+    listed = {r[2]: r for r in rows(3)}
     assert listed["demo"][5] == 1.701 and listed["demo"][3] == "finished"
-    assert rows(3) == [("demo", 2e-4, 1.3)]
-    curve = rows(4)
+    assert rows(4) == [("demo", 2e-4, 1.3)]
+    curve = rows(5)
     assert len(curve) == 301 and curve[0] == (0, 2.0) and curve[-1] == (300, None)
-    bad = rows(5)
+    bad = rows(6)
     assert [(r[1], r[2]) for r in bad] == [("train/loss", 300)]
-    windows = rows(6)
+    windows = rows(7)
     assert [w[1] for w in windows][:1] == [pytest.approx(2.0 - 49.5 / 1000)]
-    assert rows(7)[0][2] == 1002.0
-    assert [r[1:] for r in rows(8)] == [(301 + 3 + 3, 3)]
+    assert rows(8)[0][2] == 1002.0
+    assert [r[1:] for r in rows(9)] == [(301 + 3 + 3, 3)]
 
 
 def test_the_documented_schema_matches_the_migration() -> None:

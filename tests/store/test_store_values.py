@@ -11,7 +11,7 @@ import pytest
 
 from losslens.model import MetricPoint, RunStatus
 from losslens.store import Store
-from losslens.store.store import INSERT_ROWS
+from losslens.store.points import INSERT_ROWS
 
 VALUES = [
     math.nan,

@@ -231,3 +231,42 @@ def test_wandb_offline_writes_its_run_next_to_ours(
     assert info.config["training_args"]["report_to"] == ["wandb"]
     assert info.config["losslens_train"]["wandb_project"] == "ll-test"
     store.close()
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    """``scripts/demo`` minus the bootstrap, shortened by passing train flags through."""
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "losslens.demo", "--max_steps", "3",
+         "--gradient_accumulation_steps", "1", "--cutoff_len", "64", "--eval_steps", "3"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    store, run_id = _only_run()
+    info = store.get_run(run_id)
+    assert info.project == "demo" and info.status == RunStatus.FINISHED
+    assert info.output_dir == str(default_store_path().parent / "runs" / "mini-instruct")
+    assert f"losslens show {run_id}" in proc.stdout and "store:" in proc.stdout
+    store.close()
+
+
+def test_early_stopping_keeps_the_best_adapter(
+    cli: CliRunner, tmp_path: Path, example_data: Path
+) -> None:
+    out = tmp_path / "out"
+    proc = cli(["train", *FAST, "--data_path", str(example_data), "--output_dir", str(out),
+                "--max_steps", "40", "--lr", "5e-2", "--eval_steps", "2",
+                "--early_stopping_patience", "2"])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    store, run_id = _only_run()
+    info = store.get_run(run_id)
+    state = json.loads((out / "trainer_state.json").read_text(encoding="utf-8"))
+    stopped = info.summary["early_stopped_at_step"]
+    assert stopped < 40 and state["global_step"] == stopped
+    evals = [(e["step"], e["eval_loss"]) for e in state["log_history"] if "eval_loss" in e]
+    best_step = min(evals, key=lambda se: se[1])[0]
+    assert state["best_model_checkpoint"].endswith(f"checkpoint-{best_step}")
+    assert (out / "adapter_model.safetensors").is_file()
+    assert "early stop" in proc.stdout
+    store.close()

@@ -91,3 +91,10 @@ def test_saved_config_resolves_to_itself(tmp_path: Path) -> None:
     again = _resolve(merge(load_config_file(path), {}))
     assert again == first
     assert yaml.safe_load(path.read_text(encoding="utf-8"))["seed"] == 7
+
+
+def test_example_config_file_is_valid() -> None:
+    root = Path(__file__).resolve().parents[2]
+    o = merge(load_config_file(root / "examples" / "train.yaml"), {})
+    assert o.model == "Qwen/Qwen2-0.5B-Instruct" and o.data_path == "examples/mini_instruct.jsonl"
+    assert o.guard is True

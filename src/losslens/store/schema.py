@@ -53,6 +53,27 @@ MIGRATIONS: list[str] = [
         value
     );
     CREATE INDEX points_key_step ON points(key_id, step);
+    -- One row per block of 256 consecutive points of a key (logging order), kept by the
+    -- writers; only a key's last row may hold fewer. Summary columns are over finite
+    -- values (NULL when the block has none); sub holds 16 summaries of 16 points each
+    -- (docs/storage.md). A cache for drawing: every point is still in points.
+    CREATE TABLE rollups (
+        key_id      INTEGER NOT NULL REFERENCES metric_keys(id) ON DELETE CASCADE,
+        seq         INTEGER NOT NULL,
+        n           INTEGER NOT NULL,
+        n_finite    INTEGER NOT NULL,
+        step_min    INTEGER NOT NULL,
+        step_max    INTEGER NOT NULL,
+        v_min       REAL,
+        step_at_min INTEGER,
+        v_max       REAL,
+        step_at_max INTEGER,
+        v_sum       REAL,
+        first_bad_step INTEGER,
+        rowid_last  INTEGER NOT NULL,
+        sub         BLOB NOT NULL,
+        PRIMARY KEY (key_id, seq)
+    );
     CREATE TABLE findings (
         id          INTEGER PRIMARY KEY,
         run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

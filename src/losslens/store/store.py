@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
@@ -12,25 +11,23 @@ import sqlite3
 import string
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 import psutil
 
 from losslens.errors import RunNotFoundError, StoreError, StoreVersionError
 from losslens.model import (
     HEARTBEAT_TIMEOUT_S,
     Finding,
-    MetricPoint,
     RunData,
     RunInfo,
     RunStatus,
-    Series,
     finding_to_dict,
 )
 from losslens.paths import resolve_store_path
+from losslens.store.points import PointsMixin
 from losslens.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 _T = TypeVar("_T")
@@ -138,7 +135,7 @@ def _pid_alive(pid: int, started: float | None = None) -> bool:
         return True
 
 
-class Store:
+class Store(PointsMixin):
     """A handle on one store file. Use one ``Store`` per thread."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
@@ -393,169 +390,6 @@ class Store:
         row = self.conn.execute("SELECT id FROM runs WHERE source_id = ?", (source_id,)).fetchone()
         return self.get_run(row[0]) if row else None
 
-    # -- points -----------------------------------------------------------------------------
-
-    def _key_id(self, run_id: str, key: str, kind: str, original: str | None) -> int:
-        ck = (run_id, key, kind)
-        kid = self._key_ids.get(ck)
-        if kid is None:
-            row = self.conn.execute(
-                "SELECT id FROM metric_keys WHERE run_id = ? AND key = ? AND kind = ?", ck
-            ).fetchone()
-            if row is None:
-                cur = self.conn.execute(
-                    "INSERT INTO metric_keys (run_id, key, original, kind) VALUES (?,?,?,?)",
-                    (run_id, key, original, kind),
-                )
-                kid = int(cur.lastrowid or 0)
-            else:
-                kid = int(row[0])
-            self._key_ids[ck] = kid
-        return kid
-
-    def write_points(
-        self,
-        run_id: str,
-        points: Iterable[MetricPoint],
-        *,
-        kind: str = "metric",
-        originals: dict[str, str] | None = None,
-        heartbeat: bool = False,
-    ) -> int:
-        """Append points in one transaction; returns how many were written."""
-        with self.transaction():
-            n = self._write_points_locked(run_id, points, kind, originals or {})
-            if heartbeat:
-                self.conn.execute(
-                    "UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run_id)
-                )
-        return n
-
-    def _write_points_locked(
-        self, run_id: str, points: Iterable[MetricPoint], kind: str, originals: dict[str, str]
-    ) -> int:
-        flat: list[Any] = []
-        extend = flat.extend
-        ids: dict[str, int] = {}
-        for key, step, v, wall_time in points:
-            kid = ids.get(key)
-            if kid is None:
-                kid = ids[key] = self._key_id(run_id, key, kind, originals.get(key))
-            extend((kid, step, wall_time, v))
-        self.insert_rows(flat)
-        return len(flat) // 4
-
-    def insert_rows(self, flat: list[Any]) -> None:
-        """Insert points given flat as ``[key_id, step, wall_time, value, key_id, ...]``.
-
-        Call inside :meth:`transaction`. Rows go in as multi-row INSERTs of
-        ``INSERT_ROWS`` rows: far fewer statement steps than ``executemany``, and the GIL
-        is released for the length of each one. NaN binds as NULL (SQLite's own rule);
-        integers too big for 64 bits are stored as the nearest float.
-        """
-        if not flat:
-            return
-        self.conn.execute("SAVEPOINT losslens_rows")
-        try:
-            _insert_flat(self.conn, flat)
-        except OverflowError:
-            self.conn.execute("ROLLBACK TO losslens_rows")
-            _insert_flat(self.conn, _fit_int64(flat))
-        self.conn.execute("RELEASE losslens_rows")
-
-    def keys(self, run_id: str, kind: str = "metric") -> dict[str, str]:
-        """The run's metric keys -> the name they were logged under."""
-        return {
-            k: (o or k)
-            for k, o in self.conn.execute(
-                "SELECT key, original FROM metric_keys WHERE run_id = ? AND kind = ? ORDER BY key",
-                (run_id, kind),
-            )
-        }
-
-    def series(
-        self,
-        run_id: str,
-        key: str,
-        *,
-        kind: str = "metric",
-        step_min: int | None = None,
-        step_max: int | None = None,
-    ) -> Series:
-        sql = (
-            "SELECT p.step, p.value, p.wall_time FROM points p "
-            "JOIN metric_keys k ON k.id = p.key_id WHERE k.run_id = ? AND k.key = ? AND k.kind = ?"
-        )
-        args: list[Any] = [run_id, key, kind]
-        if step_min is not None:
-            sql += " AND p.step >= ?"
-            args.append(step_min)
-        if step_max is not None:
-            sql += " AND p.step <= ?"
-            args.append(step_max)
-        sql += " ORDER BY p.step, p.rowid"
-        rows = self.conn.execute(sql, args).fetchall()
-        if not rows:
-            return Series.from_lists(key, [], [])
-        steps, values, walls = zip(*rows, strict=True)
-        return Series(
-            key,
-            np.array(steps, dtype=np.int64),
-            np.array(values, dtype=np.float64),  # NULL (NaN) -> nan
-            np.array(walls, dtype=np.float64),
-        )
-
-    # -- fast reads for the dashboard (losslens.ui) -------------------------------------------
-
-    def key_heads(self, run_id: str) -> list[tuple[int, str, str, int | None]]:
-        """``(key_id, kind, key, rowid of the last point by step)`` per key: a change stamp."""
-        rows = self.conn.execute(
-            "SELECT k.id, k.kind, k.key, (SELECT p.rowid FROM points p WHERE p.key_id = k.id "
-            "ORDER BY p.step DESC, p.rowid DESC LIMIT 1) FROM metric_keys k WHERE k.run_id = ? "
-            "ORDER BY k.kind, k.key",
-            (run_id,),
-        ).fetchall()
-        return [(int(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]
-
-    def read_points(
-        self, key_id: int, *, after_rowid: int | None = None, with_wall: bool = False
-    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any], int]:
-        """One key's points as numpy ``(steps, values, wall_times, max_rowid)``, in one snapshot.
-
-        Without ``after_rowid``: every point, ordered by step (ties in logging order). With it:
-        only points written after that rowid, in logging order (found by rowid range, so the
-        cost is the number of rows written since, not the series length). ``max_rowid`` is
-        the largest rowid of the whole table at read time: pass it back as ``after_rowid``.
-        """
-        cols = "step, value, wall_time" if with_wall else "step, value"
-        if after_rowid is None:
-            sql = f"SELECT {cols} FROM points WHERE key_id = ? ORDER BY step, rowid"
-            args: tuple[Any, ...] = (key_id,)
-        else:
-            sql = f"SELECT {cols} FROM points WHERE rowid > ? AND +key_id = ? ORDER BY rowid"
-            args = (after_rowid, key_id)
-        width = 3 if with_wall else 2
-        self.conn.execute("BEGIN")
-        try:
-            top = int(self.conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM points").fetchone()[0])
-            cells = itertools.chain.from_iterable(self.conn.execute(sql, args))
-            flat = np.fromiter(cells, dtype=object).astype(np.float64)  # None (NaN) -> nan
-        finally:
-            self.conn.execute("COMMIT")
-        table = flat.reshape(-1, width)
-        steps = table[:, 0].astype(np.int64)
-        walls = table[:, 2].copy() if with_wall else np.full(len(steps), np.nan)
-        return steps, table[:, 1].copy(), walls, top
-
-    def count_points(self, run_id: str, kind: str = "metric") -> int:
-        return int(
-            self.conn.execute(
-                "SELECT COUNT(*) FROM points p JOIN metric_keys k ON k.id = p.key_id "
-                "WHERE k.run_id = ? AND k.kind = ?",
-                (run_id, kind),
-            ).fetchone()[0]
-        )
-
     def load(self, ref: str) -> RunData:
         """A run with every series (metric and system)."""
         info = self.get_run(ref)
@@ -656,26 +490,6 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
 
 #: Page size of a new store file, in bytes.
 PAGE_SIZE = 16384
-#: Rows per multi-row INSERT (4 parameters each; SQLite allows 32766 per statement).
-INSERT_ROWS = 2000
-_INSERT_MANY = "INSERT INTO points VALUES " + ",".join(["(?,?,?,?)"] * INSERT_ROWS)
-_INSERT_ONE = "INSERT INTO points VALUES (?,?,?,?)"
-
-
-def _insert_flat(conn: sqlite3.Connection, flat: list[Any]) -> None:
-    per = INSERT_ROWS * 4
-    whole = len(flat) - len(flat) % per
-    for i in range(0, whole, per):
-        conn.execute(_INSERT_MANY, flat[i : i + per])
-    if whole < len(flat):
-        rest = flat[whole:]
-        conn.executemany(_INSERT_ONE, [rest[i : i + 4] for i in range(0, len(rest), 4)])
-
-
-def _fit_int64(flat: list[Any]) -> list[Any]:
-    """Out-of-range ints (steps or values) as floats; the rare path after OverflowError."""
-    lo, hi = -(2**63), 2**63 - 1
-    return [float(x) if type(x) is int and not lo <= x <= hi else x for x in flat]
 
 
 def effective_status(info: RunInfo, now: float | None = None) -> RunStatus:

@@ -90,6 +90,28 @@ def plan_hardware(quantization: str, precision: str) -> HardwarePlan:
     return HardwarePlan("cuda", name, f"{major}.{minor}", quant, chosen, optim, why)
 
 
+def avoid_triton_on_old_gpus(plan: HardwarePlan) -> bool:
+    """TRL's fused LM-head loss uses Triton kernels on CUDA; Triton needs sm_70 or newer.
+
+    On older GPUs (Pascal: GTX 10xx) route TRL to its plain-torch path, the one CPUs use.
+    Returns True when the switch was made.
+    """
+    if plan.device != "cuda" or plan.capability is None:
+        return False
+    if int(plan.capability.split(".")[0]) >= 7:
+        return False
+    try:
+        import importlib
+
+        chunked: Any = importlib.import_module("trl.kernels.chunked_logprob")
+    except ImportError:
+        return False
+    if hasattr(chunked, "_TRITON_AVAILABLE"):
+        chunked._TRITON_AVAILABLE = False
+        return True
+    return False
+
+
 def torch_dtype(precision: str) -> Any:
     import torch
 

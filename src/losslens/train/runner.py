@@ -246,6 +246,12 @@ def train(
             if main:
                 tiny.save_base(tokenizer, o.seed, Path(model_path))
     model = modeling.load_model(model_path, plan)
+    if modeling.avoid_triton_on_old_gpus(plan) and main:
+        console.print(
+            "[dim]GPU older than sm_70: TRL's Triton loss kernels are off (plain torch)[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     from datasets import Dataset
     from peft import LoraConfig

@@ -85,6 +85,7 @@ def print_summary(console: Console, result: TrainResult) -> None:
             f"[yellow]early stop[/] at step {result.early_stopped_at}: eval loss kept "
             "rising; the adapter saved is the best checkpoint",
             highlight=False,
+            soft_wrap=True,
         )
     if result.saved:
         console.print(Text("saved", style="bold"))

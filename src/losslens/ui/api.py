@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,9 +23,9 @@ from losslens.render.groups import (
     chart_groups,
     clamp_width,
     findings_payload,
-    group_payload,
     jsonable,
     report_payload,
+    round_sig,
     series_payload,
 )
 from losslens.render.runs import run_to_dict
@@ -107,14 +108,6 @@ def run_row(ds: DataSource, info: RunInfo) -> dict[str, Any]:
     return row
 
 
-def _run_lookup(
-    metric: Mapping[str, Series], system: Mapping[str, Series]
-) -> dict[tuple[str, str], Series]:
-    lookup = {("metric", k): s for k, s in metric.items()}
-    lookup.update({("system", k): s for k, s in system.items()})
-    return lookup
-
-
 # -- handlers (sync ones run in Starlette's thread pool) ------------------------------------------
 
 
@@ -155,12 +148,51 @@ def run_detail(request: Request) -> Response:
     return JSON(jsonable(data))
 
 
+def _drawn_payload(
+    ds: DataSource,
+    info: RunInfo,
+    heads: list[Any],
+    ref: tuple[str, str],
+    mode: str,
+    width: int,
+    lo: int | None,
+    hi: int | None,
+) -> dict[str, Any]:
+    """One series of a chart: from the whole series when in memory or short, else from the
+    store's rollups (same picture, same payload fields)."""
+    kind, key = ref
+    if mode == "step":
+        src = ds.drawable(info, kind, key, heads, width, lo, hi)
+    else:
+        src = ds.series(info, kind, key, heads)
+    if isinstance(src, Series):
+        return series_payload(
+            src, kind=kind, label=key, mode=mode, start_time=info.start_time, width=width,
+            x_min=lo, x_max=hi,
+        )  # fmt: skip
+    shown = Series(key, src.steps, src.values, np.full(len(src.steps), np.nan))
+    out = series_payload(shown, kind=kind, label=key, mode=mode, width=width, x_min=lo, x_max=hi)
+    out["n_total"] = src.n_total
+    out.pop("mean", None)
+    if out["n_shown"] < src.n_total:
+        bm = src.means
+        out["mean"] = {
+            "x": [int(v) for v in np.round(bm.x).tolist()],
+            "y": [v if math.isfinite(v) else None for v in round_sig(bm.mean).tolist()],
+            "n": bm.n.tolist(),
+        }
+    return out
+
+
 def run_data(request: Request) -> Response:
     ds = _ds(request)
     info = ds.run(request.path_params["ref"])
-    version = ds.version(info)
-    metric, system = ds.all_series(info)
-    groups = chart_groups(metric, system)
+    heads = ds.heads(info)
+    stamp = (info.name, str(info.status), info.end_time, tuple(h[3] for h in heads))
+    version = format(abs(hash(stamp)), "x")
+    groups = chart_groups(
+        [h[2] for h in heads if h[1] == "metric"], [h[2] for h in heads if h[1] == "system"]
+    )
     wanted = request.query_params.get("group")
     if wanted:
         groups = [g for g in groups if g.id == wanted]
@@ -174,14 +206,16 @@ def run_data(request: Request) -> Response:
             for g in groups
         ]
         groups = [g for g in groups if g.series]
-    lookup = _run_lookup(metric, system)
     lang = _lang(request)
     width = clamp_width(_int(request, "width"))
     lo, hi = _int(request, "step_min"), _int(request, "step_max")
     out = [
-        group_payload(
-            g, lookup, lang=lang, width=width, start_time=info.start_time, x_min=lo, x_max=hi
-        )
+        {
+            "id": g.id,
+            "title": g.label(lang),
+            "x": g.x,
+            "series": [_drawn_payload(ds, info, heads, r, g.x, width, lo, hi) for r in g.series],
+        }
         for g in groups
     ]
     return JSON({"run": info.id, "status": str(info.status), "version": version, "groups": out})

@@ -4,6 +4,10 @@ Reading a million points out of SQLite takes most of a second, so each series is
 once and then only topped up with the rows written since (found by rowid range). A
 series is re-checked when the rowid of its last point changes or, for a live run, when
 its heartbeat moves. Diagnoses are cached on the same stamp.
+
+Charts do not need every point: a series longer than ``RAW_POINTS`` that is not in memory
+yet is drawn from the store's write-time rollups (:meth:`DataSource.drawable`), which
+gives the same per-pixel picture from a few thousand rows.
 """
 
 from __future__ import annotations
@@ -19,10 +23,16 @@ import numpy as np
 
 from losslens import keys as K
 from losslens.model import Report, RunData, RunInfo, RunStatus, Series
+from losslens.render.downsample import Candidates, column_candidates, straddling
 from losslens.store import Store
 
 #: Memory the series cache may hold before it drops the least recently used series.
 CACHE_BYTES = 1 << 30
+#: Series up to this many points are read whole (and cached); longer ones are drawn from
+#: rollups until something needs all their points.
+RAW_POINTS = 65_536
+#: Drawings kept (per run, key, width and range).
+DRAWN_ENTRIES = 256
 
 
 @dataclass
@@ -63,6 +73,7 @@ class DataSource:
         self._series: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
         self._reports: dict[str, tuple[tuple[Any, ...], Report | None]] = {}
         self._bytes = 0
+        self._drawn: OrderedDict[tuple[Any, ...], Candidates] = OrderedDict()
         Store(store_path, create=False).close()  # fail early, with the store's own message
 
     def store(self) -> Store:
@@ -129,6 +140,43 @@ class DataSource:
                 self._bytes -= dropped.nbytes
         return series
 
+    def drawable(
+        self,
+        info: RunInfo,
+        kind: str,
+        key: str,
+        heads: list[Any],
+        width: int,
+        step_min: int | None = None,
+        step_max: int | None = None,
+    ) -> Series | Candidates:
+        """What to draw one series from: the whole :class:`Series` when it is in memory or
+        short, else :class:`Candidates` computed from the rollups (cached)."""
+        head = next(((h[0], h[3]) for h in heads if h[1] == kind and h[2] == key), None)
+        if head is None:
+            return Series.from_lists(key, [], [])
+        key_id, last = head
+        beat = (str(info.status), info.heartbeat if info.status is RunStatus.RUNNING else None)
+        with self._lock:
+            entry = self._series.get((info.id, kind, key))
+        if entry is not None and (entry.key_id, entry.head, entry.beat) == (key_id, last, beat):
+            return entry.series
+        st = self.store()
+        if st.count_in(key_id, None, None) <= RAW_POINTS:
+            return self.series(info, kind, key, heads)
+        dk = (info.id, kind, key, key_id, last, beat, width, step_min, step_max)
+        with self._lock:
+            hit = self._drawn.get(dk)
+            if hit is not None:
+                self._drawn.move_to_end(dk)
+                return hit
+        cand = draw_from_rollups(st, key_id, width, step_min, step_max)
+        with self._lock:
+            self._drawn[dk] = cand
+            while len(self._drawn) > DRAWN_ENTRIES:
+                self._drawn.popitem(last=False)
+        return cand
+
     def all_series(self, info: RunInfo) -> tuple[dict[str, Series], dict[str, Series]]:
         heads = self.heads(info)
         metric: dict[str, Series] = {}
@@ -148,6 +196,8 @@ class DataSource:
             for ck in [k for k in self._series if k[0] == run_id]:
                 self._bytes -= self._series.pop(ck).nbytes
             self._reports.pop(run_id, None)
+            for dk in [k for k in self._drawn if k[0] == run_id]:
+                del self._drawn[dk]
 
     # -- diagnosis --------------------------------------------------------------------------
 
@@ -192,6 +242,52 @@ class DataSource:
                 out[fields[0]] = float(fin.values[-1])
             out[fields[1]] = float(fin.values.min())
         return out
+
+
+def draw_from_rollups(
+    st: Store, key_id: int, width: int, step_min: int | None, step_max: int | None
+) -> Candidates:
+    """The points that draw key ``key_id`` at ``width`` px over ``[step_min, step_max]``
+    (plus the points just outside, as the chart draws them) exactly as all its points would:
+    summaries that fall in one pixel column, raw points for the rest."""
+    with st.snapshot():
+        subs = st.rollup_subs(key_id, step_min, step_max)
+        inside = np.ones(len(subs), dtype=bool)
+        lo = step_min if step_min is not None else np.iinfo(np.int64).min
+        hi = step_max if step_max is not None else np.iinfo(np.int64).max
+        if step_min is not None:
+            inside &= subs["s_lo"] >= step_min
+        if step_max is not None:
+            inside &= subs["s_hi"] <= step_max
+        part = subs[~inside]
+        spans = np.stack(
+            [
+                np.maximum(part["s_lo"], lo),
+                np.minimum(part["s_hi"], hi),
+                part["r_lo"],
+                part["r_hi"],
+            ],
+            axis=1,
+        )
+        raw_s, raw_v = st.points_in(key_id, spans[spans[:, 0] <= spans[:, 1]])
+        edges = [
+            st.neighbour(key_id, step_min, before=True) if step_min is not None else None,
+            st.neighbour(key_id, step_max, before=False) if step_max is not None else None,
+        ]
+        for e in edges:
+            if e is not None:
+                raw_s = np.r_[raw_s, np.int64(e[0])]
+                raw_v = np.r_[raw_v, e[1]]
+        whole = subs if inside.all() else subs[inside]
+        n_total = int(whole["n"].sum()) + len(raw_s)
+        cross = straddling(whole, raw_s, raw_v, width)
+        if cross.any():
+            w = whole[cross]
+            more_s, more_v = st.points_in(
+                key_id, np.stack([w["s_lo"], w["s_hi"], w["r_lo"], w["r_hi"]], axis=1)
+            )
+            raw_s, raw_v = np.r_[raw_s, more_s], np.r_[raw_v, more_v]
+    return column_candidates(whole, raw_s, raw_v, width, n_total, use=~cross)
 
 
 def _analyzer() -> Any:
