@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 
 from losslens.cli.common import add_store_option
-from losslens.train.options import SPECS
+from losslens.train.options import SPECS, Spec
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                 flag,
                 type=str,
                 default=None,
-                metavar=spec.metavar or spec.name.upper(),
+                metavar=_metavar(spec),
                 help=spec.help,
             )
     add_store_option(p)
@@ -55,6 +55,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     g.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     g.set_defaults(func=cmd_generate)
+
+
+def _metavar(spec: Spec) -> str:
+    if spec.metavar:
+        return spec.metavar
+    if spec.choices:
+        return "{" + ",".join(spec.choices) + "}"
+    return {int: "N", float: "X"}.get(spec.type, "TEXT")
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -85,7 +85,13 @@ class Spec:
 SPECS: tuple[Spec, ...] = (
     Spec("model", str, f"hub name, local path, or 'tiny' (default {DEFAULT_MODEL})", None, "NAME"),
     Spec("data_path", str, 'JSONL file, one {"messages": [...]} chat per line', None, "FILE"),
-    Spec("output_dir", str, "where the adapter, tokenizer and config go (default out/NAME)"),
+    Spec(
+        "output_dir",
+        str,
+        "where the adapter, tokenizer and config go (default out/NAME)",
+        None,
+        "DIR",
+    ),
     Spec("cutoff_len", int, "max tokens per example; longer ones are cut (default 256)"),
     Spec("max_steps", int, "optimizer steps (default 100)"),
     Spec("lr", float, "peak learning rate (default 2e-4)"),
