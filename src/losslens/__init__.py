@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from losslens.api import define_metric, finish, init, log, watch
+from losslens.api import analyze, define_metric, finish, init, log, watch
 from losslens.errors import LosslensError
 from losslens.model import Finding, Report, RunStatus, Severity, Verdict
 from losslens.store import Store
@@ -33,6 +33,7 @@ __all__ = [
     "Store",
     "Verdict",
     "__version__",
+    "analyze",
     "config",
     "define_metric",
     "finish",

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from losslens.model import Report
+from losslens.store import Store
 from losslens.tracking.run import Config, Run, Summary
 
 run: Run | None = None
@@ -63,3 +66,19 @@ def watch(*args: Any, **kwargs: Any) -> None:
 def define_metric(*args: Any, **kwargs: Any) -> None:
     """Accepted for wandb compatibility; does nothing (every metric keeps every point)."""
     return None
+
+
+def analyze(run_or_path: str | os.PathLike[str], *, store: str | None = None) -> list[Report]:
+    """Diagnose a stored run (id or name) or every run in a log file or folder.
+
+    The typed counterpart of ``losslens analyze``: returns one :class:`Report` per run.
+    """
+    from losslens.analysis import analyze as analyze_run
+
+    path = Path(run_or_path)
+    if path.exists():
+        from losslens.ingest import load_into_memory
+
+        return [analyze_run(run) for run in load_into_memory(path)]
+    with Store(store, create=False) as st:
+        return [analyze_run(st.load(str(run_or_path)))]

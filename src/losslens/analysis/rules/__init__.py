@@ -6,6 +6,7 @@ from losslens.analysis.rules import (  # noqa: F401  (registration side effect)
     artifacts,
     divergence,
     generalization,
+    memorization,
     numerics,
     progress,
     schedule,
@@ -25,6 +26,7 @@ FAMILIES = (
     "progress",
     "schedule",
     "generalization",
+    "memorization",
     "artifacts",
     "system",
 )

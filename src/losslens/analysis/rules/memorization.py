@@ -1,0 +1,354 @@
+"""Learning the training examples by heart: memorization and too many epochs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from losslens.analysis import signals
+from losslens.analysis.context import RunContext
+from losslens.analysis.messages import Text, num, tr
+from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.common import finite, train_loss_near
+from losslens.analysis.rules.generalization import NEAR_ZERO
+from losslens.model import Finding, Severity
+
+
+def staircase(ctx: RunContext) -> list[tuple[int, float]]:
+    """Epoch boundaries where the train loss drops much more than anywhere inside an epoch.
+
+    Returns ``(boundary_step, drop)`` pairs, ``drop`` in log units (negative). A boundary
+    counts when the drop across it (median of the logs in a window after minus before) is
+    at least 3 robust standard deviations and 2× beyond the typical in-epoch change.
+    """
+    st, v = finite(ctx.loss)
+    spe = ctx.steps_per_epoch
+    if spe is None or v.size < 12 or spe < 4 * ctx.log_interval:
+        return []
+    y = signals.safe_log(v, 1e-6)
+    w = max(2 * ctx.log_interval, 0.15 * spe)
+
+    def drop_at(b: float) -> float | None:
+        before = y[(st <= b) & (st > b - w)]
+        after = y[(st > b) & (st <= b + w)]
+        if before.size < 1 or after.size < 1 or before.size + after.size < 3:
+            return None
+        return float(np.median(after) - np.median(before))
+
+    offset = float(st[0]) - (ctx.epoch_at(float(st[0])) or 0.0) * spe
+    bounds = []
+    k = math.floor((st[0] - offset) / spe) + 1
+    while offset + k * spe < st[-1] - ctx.log_interval:
+        bounds.append(offset + k * spe)
+        k += 1
+    if not bounds:
+        return []
+    inner = []
+    stride = max(1, st.size // 200)  # a few hundred positions are enough for the spread
+    for s in st[::stride].tolist():
+        if all(abs(s - b) > w for b in bounds) and s - w > st[0] and s + w < st[-1]:
+            d = drop_at(s)
+            if d is not None:
+                inner.append(d)
+    if len(inner) < 3:
+        return []
+    arr = np.asarray(inner)
+    typical = float(np.median(arr))
+    spread = max(signals.mad(arr) * signals.MAD_TO_SIGMA, 0.01)
+    out = []
+    for b in bounds:
+        d = drop_at(b)
+        if d is None:
+            continue
+        if d < typical - 3 * spread and d < 2 * min(typical, 0.0) and d < -0.05:
+            out.append((round(b), d))
+    return out
+
+
+def _epochs_text(ctx: RunContext) -> Text:
+    e = ctx.epochs
+    n = ctx.dataset_size
+    if e is None:
+        return tr("", "")
+    if n:
+        return tr(
+            "{n} examples over ~{e} epochs",
+            "예제 {n}개를 약 {e} 에폭 동안",
+            n=n,
+            e=num(e, 2) if e < 10 else f"{e:.0f}",
+        )
+    return tr("~{e} epochs", "약 {e} 에폭", e=num(e, 2) if e < 10 else f"{e:.0f}")
+
+
+@rule(
+    "LL153",
+    "memorization",
+    kind="memorization",
+    severity=Severity.WARNING,
+    family="memorization",
+)
+def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The model learned its training examples by heart.
+
+    What it detects:
+        On text tasks (not classification, speech, embedding or preference losses): the
+        median train loss of the last 10% of logs is below 0.105 nats (the model gives the
+        next training token ~90% probability), after the data was seen more than once (the
+        loss first got that low past epoch 1.5, or the epoch is unknown). Error when it
+        happened over 10 epochs or more or the loss is below 0.02. Also (warning): after 3
+        epochs or more, an eval loss over 3× the train loss; or train loss dropping sharply at
+        epoch boundaries (a staircase) while eval loss rises or stays far above train.
+    Why it matters:
+        A language model cannot predict natural text that well unless it has seen it: it
+        reproduces its training examples verbatim and tends to answer everything in their
+        style, generalizing worse.
+    Evidence:
+        The loss from start to end, the epoch at which it got near zero, the data size when
+        known, the epoch boundaries where the loss dropped.
+    What to try:
+        Train 1–3 epochs, with an eval split and early stopping; lower the learning rate; add
+        more and more varied examples.
+    """
+    st, v = finite(ctx.loss)
+    if ctx.loss is None or v.size < 3 or not ctx.text_task:
+        return
+    if any(ctx.has(x) for x in ("LL102", "LL103", "LL111")):
+        return
+    fix = tr(
+        "Train 1–3 epochs with an eval split and early stopping; lower the learning rate; add "
+        "more, and more varied, examples.",
+        "평가 데이터와 조기 종료를 두고 1~3 에폭만 학습하세요. 학습률을 낮추고, 더 많고 더 "
+        "다양한 예제를 추가하세요.",
+    )
+    end = float(np.median(signals.tail(v, 0.1, lo=min(3, v.size))))
+    if end < NEAR_ZERO:
+        i = int(np.argmax(v < NEAR_ZERO))
+        ep = ctx.epoch_at(float(st[i]))
+        if ep is not None and ep < 1.5:
+            return  # near zero before the data repeats: see LL155
+        sev = (
+            Severity.ERROR
+            if (ctx.epochs is not None and ctx.epochs >= 10) or end < 0.02
+            else Severity.WARNING
+        )
+        what = _epochs_text(ctx)
+        ep_txt = tr(" (epoch {e})", " (에폭 {e})", e=num(ep, 3)) if ep is not None else tr("", "")
+        yield r.finding(
+            severity=sev,
+            title=tr(
+                "The model memorised its {n}training examples (loss {a} → {b})",
+                "모델이 학습 예제 {n}를 암기했습니다(손실 {a} → {b})",
+                n=tr("{n} ", "{n}개", n=ctx.dataset_size) if ctx.dataset_size else tr("", ""),
+                a=num(float(v[0])),
+                b=num(end),
+            ),
+            explanation=tr(
+                "The train loss fell from {a} to {b}: the model now predicts its training text "
+                "almost perfectly{w}. On natural text that only happens when it has learned the "
+                "examples by heart; it will tend to repeat them and generalize worse.",
+                "학습 손실이 {a}에서 {b}까지 떨어졌습니다. 모델이 학습 텍스트를 거의 완벽하게 "
+                "예측합니다{w}. 자연어에서 이는 예제를 통째로 외웠을 때만 가능하며, 예제를 그대로 "
+                "되풀이하고 일반화는 나빠지기 쉽습니다.",
+                a=num(float(v[0])),
+                b=num(end),
+                w=tr(" ({x})", "({x})", x=what) if what["en"] else tr("", ""),
+            ),
+            suggestion=fix,
+            metric=ctx.loss.key,
+            step_start=int(st[i]),
+            step_end=int(st[-1]),
+            evidence=tr(
+                "train loss {a} at step {s0} → {c} at step {s1}{e} → {b} at step {s2}",
+                "학습 손실 {s0} 스텝 {a} → {s1} 스텝 {c}{e} → {s2} 스텝 {b}",
+                a=num(float(v[0])),
+                s0=int(st[0]),
+                c=num(float(v[i])),
+                s1=int(st[i]),
+                e=ep_txt,
+                b=num(float(v[-1])),
+                s2=int(st[-1]),
+            ),
+            values={
+                "loss_start": float(v[0]),
+                "loss_end": float(v[-1]),
+                "near_zero_step": int(st[i]),
+                "threshold": NEAR_ZERO,
+            }
+            | ({"epochs": ctx.epochs} if ctx.epochs is not None else {})
+            | ({"examples": ctx.dataset_size} if ctx.dataset_size else {}),
+            onset_step=int(st[i]),
+        )
+        return
+    gap = ctx.has("LL152")
+    ratio = float(gap.evidence.values.get("ratio", 0)) if gap else 0.0
+    if gap is not None and ratio > 3 and ctx.epochs is not None and ctx.epochs >= 3:
+        t_end, e_end = gap.evidence.values["train_loss"], gap.evidence.values["eval_loss"]
+        yield r.finding(
+            title=tr(
+                "The model learned its training examples, not the task",
+                "모델이 과제가 아니라 학습 예제를 외웠습니다",
+            ),
+            explanation=tr(
+                "After {e} epochs the train loss ({t}) is {x}× lower than the eval loss ({v}): "
+                "the model predicts the examples it has seen far better than new ones, which is "
+                "what learning them by heart looks like.",
+                "{e} 에폭 후 학습 손실({t})이 평가 손실({v})보다 {x}배 낮습니다. 본 예제를 새 "
+                "예제보다 훨씬 잘 맞히며, 이는 예제를 외웠을 때의 모습입니다.",
+                e=num(ctx.epochs, 3),
+                t=num(float(t_end)),
+                v=num(float(e_end)),
+                x=num(ratio, 2),
+            ),
+            suggestion=fix,
+            metric=ctx.loss.key,
+            step_start=gap.evidence.step_start,
+            step_end=gap.evidence.step_end,
+            evidence=tr(
+                "train loss {t} vs eval loss {v} (ratio {x}) after {e} epochs",
+                "{e} 에폭 후 학습 손실 {t} vs 평가 손실 {v} (비율 {x})",
+                t=num(float(t_end)),
+                v=num(float(e_end)),
+                x=num(ratio, 2),
+                e=num(ctx.epochs, 3),
+            ),
+            values={"eval_train_ratio": ratio, "epochs": ctx.epochs},
+            onset_step=gap.onset_step,
+        )
+        return
+    if not (ctx.has("LL151") or gap):
+        return
+    stairs = staircase(ctx)
+    if not stairs:
+        return
+    parts = []
+    for b, d in stairs[:3]:
+        before = train_loss_near(ctx, b - ctx.log_interval)
+        after = train_loss_near(ctx, b + ctx.log_interval)
+        parts.append(f"{num(before)}→{num(after)}@{b}" if before and after else f"{d:+.2f}@{b}")
+    yield r.finding(
+        title=tr(
+            "The train loss drops at every epoch boundary",
+            "에폭 경계마다 학습 손실이 뚝 떨어집니다",
+        ),
+        explanation=tr(
+            "Each time the data starts over, the train loss drops sharply: the model recognises "
+            "examples it has already seen. Together with an eval loss that does not follow, this "
+            "is memorization.",
+            "데이터가 다시 처음부터 나올 때마다 학습 손실이 크게 떨어집니다. 이미 본 예제를 "
+            "알아보는 것입니다. 평가 손실이 따라 내려가지 않으므로 암기입니다.",
+        ),
+        suggestion=fix,
+        metric=ctx.loss.key,
+        step_start=stairs[0][0],
+        step_end=stairs[-1][0],
+        evidence=tr(
+            "loss drops at epoch boundaries: {p}",
+            "에폭 경계에서 손실 하락: {p}",
+            p=", ".join(parts),
+        ),
+        values={"boundaries": len(stairs), "largest_drop": min(d for _, d in stairs)},
+        onset_step=stairs[0][0],
+    )
+
+
+@rule(
+    "LL154",
+    "too-many-epochs",
+    kind="too_many_epochs",
+    severity=Severity.WARNING,
+    family="memorization",
+)
+def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The run goes over the data too many times for its size.
+
+    What it detects:
+        The epochs reached (logged, or steps × effective batch / examples): 20 or more is an
+        error, 10 or more a warning, 4 or more a warning when the model memorised (LL153).
+        Also a warning when the eval loss was best more than one epoch before the end
+        (overfitting, LL151).
+    Why it matters:
+        Fine-tuning usually needs 1–3 passes over the data. Each extra pass on a small
+        dataset mostly teaches the model to reproduce those examples.
+    Evidence:
+        The number of epochs and how it follows from steps, batch and data size when known.
+    What to try:
+        1–3 epochs (``num_train_epochs``), or ``max_steps`` ≈ epochs × examples / effective
+        batch; add more data rather than more passes.
+    """
+    e = ctx.epochs
+    if e is None:
+        return
+    mem = ctx.has("LL153")
+    of = ctx.has("LL151")
+    best_epoch = None
+    if e >= 20:
+        sev = Severity.ERROR
+    elif e >= 10 or (mem and e >= 4):
+        sev = Severity.WARNING
+    elif of and of.onset_step is not None:
+        best_epoch = ctx.epoch_at(of.onset_step)
+        if best_epoch is None or e - best_epoch < 1:
+            return
+        sev = Severity.WARNING
+    else:
+        return
+    n, bs = ctx.dataset_size, ctx.effective_batch
+    steps = ctx.last_step
+    if n and bs and steps:
+        calc = steps * bs / n
+        how = tr(
+            "{s} steps × effective batch {b} / {n} examples = {c} epochs",
+            "{s} 스텝 × 유효 배치 {b} / 예제 {n}개 = {c} 에폭",
+            s=steps,
+            b=bs,
+            n=n,
+            c=num(calc, 3),
+        )
+        if ctx.epoch is not None and abs(calc - e) > 0.05 * e:
+            how = tr("{h} (logged epoch {e})", "{h} (기록된 에폭 {e})", h=how, e=num(e, 4))
+        elif ctx.epoch is not None:
+            how = tr("{h} (logged {e})", "{h} (기록 {e})", h=how, e=num(e, 4))
+    else:
+        how = tr("epoch {e} at step {s}", "{s} 스텝에서 에폭 {e}", e=num(e, 4), s=steps)
+    if best_epoch is not None:
+        how = tr(
+            "{h}; eval loss was best at epoch {b}",
+            "{h}; 평가 손실은 에폭 {b}에서 최저",
+            h=how,
+            b=num(best_epoch, 2),
+        )
+    data = tr(" over {n} examples", " (예제 {n}개)", n=n) if n else tr("", "")
+    yield r.finding(
+        severity=sev,
+        title=tr(
+            "Too many epochs: {e} passes over the data",
+            "에폭이 너무 많습니다: 데이터를 {e}번 반복",
+            e=num(e, 3) if e < 100 else f"{e:.0f}",
+        ),
+        explanation=tr(
+            "The run went over its training data {e} times{d}. Fine-tuning usually needs 1–3 "
+            "passes; beyond that, especially on a small dataset, the model mostly learns to "
+            "reproduce those examples.",
+            "학습 데이터를 {e}번 반복했습니다{d}. 파인튜닝에는 보통 1~3번이면 충분하며, 그 "
+            "이상은(특히 데이터가 적을 때) 주로 그 예제들을 그대로 재현하는 법을 배우게 됩니다.",
+            e=num(e, 3) if e < 100 else f"{e:.0f}",
+            d=data,
+        ),
+        suggestion=tr(
+            "Use 1–3 epochs (num_train_epochs), or max_steps ≈ epochs × examples / effective "
+            "batch; add more data rather than more passes.",
+            "1~3 에폭(num_train_epochs)으로 줄이거나 max_steps ≈ 에폭 × 예제 수 / 유효 배치로 "
+            "맞추세요. 반복을 늘리기보다 데이터를 늘리세요.",
+        ),
+        metric=ctx.epoch.key if ctx.epoch is not None else (ctx.loss.key if ctx.loss else "epoch"),
+        step_start=None,
+        step_end=ctx.last_step or None,
+        evidence=how,
+        values={"epochs": e}
+        | ({"examples": n} if n else {})
+        | ({"effective_batch": bs} if bs else {})
+        | ({"best_epoch": best_epoch} if best_epoch is not None else {}),
+        onset_step=None,
+    )
