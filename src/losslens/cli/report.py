@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
+from losslens.analysis import analyze
+from losslens.cli.analyze import default_lang
 from losslens.cli.common import add_json_option, add_store_option, open_store, print_json
 from losslens.errors import ConfigError
+from losslens.ingest import load_into_memory
 from losslens.model import Report, RunData
+from losslens.render.markdown import render_markdown
 
 
 def register(sub: Any) -> None:
@@ -30,7 +32,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--md", metavar="OUT.md", help="write Markdown here, with PNG charts in OUT-charts/"
     )
-    p.add_argument("--lang", choices=("en", "ko"), default="en", help="report language")
+    p.add_argument(
+        "--lang", choices=("en", "ko"), default=None, help="report language (default: from locale)"
+    )
     p.add_argument("--format", dest="fmt", help="log format of PATH (default: detect)")
     add_store_option(p)
     add_json_option(p)
@@ -40,8 +44,7 @@ def register(sub: Any) -> None:
 def _load(args: argparse.Namespace) -> RunData:
     path = Path(args.run).expanduser()
     if path.exists():
-        ingest = importlib.import_module("losslens.ingest")
-        runs: list[RunData] = ingest.load_into_memory(path, args.fmt)
+        runs = load_into_memory(path, args.fmt)
         if not runs:
             raise ConfigError(f"{path} holds no run with metrics")
         if len(runs) > 1:
@@ -55,27 +58,17 @@ def _load(args: argparse.Namespace) -> RunData:
         return store.load(args.run)
 
 
-def analyze(run: RunData) -> Report | None:
-    try:
-        analysis = importlib.import_module("losslens.analysis")
-    except ImportError:
-        return None
-    fn = getattr(analysis, "analyze", None)
-    return fn(run) if fn is not None else None
-
-
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "run"
 
 
-def write_markdown(run: RunData, report: Report | None, out: Path, lang: str) -> Path:
+def write_markdown(run: RunData, report: Report, out: Path, lang: str) -> Path:
     from losslens.render.charts import write_charts
 
     folder = out.with_name(out.stem + "-charts")
     images = write_charts(run, report, folder, lang=lang)
     relative = {gid: f"{folder.name}/{p.name}" for gid, p in images.items()}
-    md = importlib.import_module("losslens.render.markdown")
-    text = md.render_markdown(run, report, lang=lang, images=relative)
+    text = render_markdown(run, report, lang=lang, images=relative)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return out
@@ -86,6 +79,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     run = _load(args)
     report = analyze(run)
+    if args.lang is None:
+        args.lang = default_lang()
     html, md = args.html, args.md
     if not html and not md:
         html = f"{_safe_name(run.info.name)}-report.html"
@@ -99,17 +94,12 @@ def cmd_report(args: argparse.Namespace) -> int:
             {
                 "run": run.info.id,
                 "name": run.info.name,
-                "verdict": str(report.verdict) if report is not None else None,
-                "findings": len(report.findings) if report is not None else None,
+                "verdict": str(report.verdict),
+                "findings": len(report.findings),
                 **written,
             }
         )
     else:
         for kind, path in written.items():
             print(f"{kind}: {path}")
-        if report is None:
-            print(
-                "losslens: the diagnosis is not available; the report has no findings",
-                file=sys.stderr,
-            )
     return 0

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from rich.console import Console
 from rich.text import Text
 
+from losslens.analysis import analyze
 from losslens.model import RunData, Series
 from losslens.render.runs import STATUS_STYLE, fmt_duration, metrics_table
 from losslens.store import Store
@@ -30,28 +28,14 @@ def _pick(series: dict[str, Series]) -> dict[str, Series]:
 
 
 def _analysis_lines(data: RunData) -> list[Text]:
-    """Verdict and findings from ``losslens.analysis`` when that package provides ``analyze``."""
-    try:
-        module = importlib.import_module("losslens.analysis")
-        analyze = getattr(module, "analyze", None)
-        if analyze is None:
-            return []
-        report: Any = analyze(data)
-    except Exception:  # analysis is optional here; never fail a finished training over it
-        return []
-    verdict = getattr(report, "verdict", None)
-    if verdict is None:
-        return []
-    lines = [Text.assemble(("diagnosis: ", "bold"), str(verdict))]
-    summary = getattr(report, "summary", None)
-    if isinstance(summary, dict) and summary.get("en"):
-        lines.append(Text(f"  {summary['en']}"))
-    for finding in getattr(report, "findings", [])[:8]:
-        try:
-            title = finding.text("title")
-            severity = str(finding.severity)
-        except Exception:
-            continue
+    """The diagnosis' verdict and findings, as lines for the end-of-training summary."""
+    report = analyze(data)
+    lines = [Text.assemble(("diagnosis: ", "bold"), str(report.verdict))]
+    if report.summary.get("en"):
+        lines.append(Text(f"  {report.summary['en']}"))
+    for finding in report.findings[:8]:
+        title = finding.text("title")
+        severity = str(finding.severity)
         style = {"error": "red", "warning": "yellow"}.get(severity, "dim")
         lines.append(Text.assemble("  ", (f"[{severity}] ", style), title))
     return lines

@@ -12,7 +12,6 @@ gives the same per-pixel picture from a few thousand rows.
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from losslens import keys as K
+from losslens.analysis import analyze
 from losslens.model import Report, RunData, RunInfo, RunStatus, Series
 from losslens.render.downsample import Candidates, column_candidates, straddling
 from losslens.store import Store
@@ -208,8 +208,7 @@ class DataSource:
             cached = self._reports.get(info.id)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        analyze = _analyzer()
-        report = analyze(self.run_data(info)) if analyze is not None else None
+        report = analyze(self.run_data(info))
         with self._lock:
             self._reports[info.id] = (stamp, report)
         return report
@@ -288,11 +287,3 @@ def draw_from_rollups(
             )
             raw_s, raw_v = np.r_[raw_s, more_s], np.r_[raw_v, more_v]
     return column_candidates(whole, raw_s, raw_v, width, n_total, use=~cross)
-
-
-def _analyzer() -> Any:
-    try:
-        module = importlib.import_module("losslens.analysis")
-    except ImportError:
-        return None
-    return getattr(module, "analyze", None)
