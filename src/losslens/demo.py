@@ -49,7 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the demo needs nothing from the hub
     console = Console(highlight=False)
 
+    from losslens.analysis import analyze
     from losslens.cli import build_parser
+    from losslens.cli.analyze import default_lang
+    from losslens.render.html import write_report
+    from losslens.store import Store
     from losslens.train.options import SPECS
     from losslens.train.runner import raise_if_stopped, train
     from losslens.train.summary import print_summary
@@ -65,7 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = train(values, config_path=args.config, console=console, store=args.store)
         print_summary(console, result)
 
-        # -- step 2: the HTML report of the run (the UI helper adds it here) ------------------
+        # -- step 2: the HTML report of the run, and where the dashboard is -------------------
+        if result.run_id is not None:
+            with Store(result.store_path) as store:
+                data = store.load(result.run_id)
+            html = write_report(data, store_dir / "report.html", analyze(data), lang=default_lang())
+            console.print(f"\nHTML report: {html}  (one file: open it in any browser)")
+            console.print(f"dashboard:   .venv/bin/losslens ui --store {result.store_path}")
 
         console.print(
             f"\nstore: {result.store_path}  (try: LOSSLENS_HOME={store_dir} losslens runs)",

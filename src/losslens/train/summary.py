@@ -30,7 +30,7 @@ def _pick(series: dict[str, Series]) -> dict[str, Series]:
 def _analysis_lines(data: RunData) -> list[Text]:
     """The diagnosis' verdict and findings, as lines for the end-of-training summary."""
     report = analyze(data)
-    lines = [Text.assemble(("diagnosis: ", "bold"), str(report.verdict))]
+    lines = [Text.assemble(("diagnosis: ", "bold"), str(report.verdict).replace("_", " "))]
     if report.summary.get("en"):
         lines.append(Text(f"  {report.summary['en']}"))
     for finding in report.findings[:8]:

@@ -307,7 +307,18 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             c=num(calc, 3),
         )
         if ctx.epoch is not None and abs(calc - e) > 0.05 * e:
-            how = tr("{h} (logged epoch {e})", "{h} (기록된 에폭 {e})", h=how, e=num(e, 4))
+            # The Trainer counts a partial accumulation at each epoch's end as a step, so
+            # the logged epoch is the true number of passes; the formula is only a bound.
+            how = tr(
+                "epoch {e} at step {s} ({n} examples, effective batch {b}; the Trainer "
+                "counts each epoch's partial accumulation as a step)",
+                "{s} 스텝에서 에폭 {e} (예제 {n}개, 유효 배치 {b}; Trainer는 에폭 끝의 "
+                "부분 누적도 한 스텝으로 셉니다)",
+                e=num(e, 4),
+                s=steps,
+                n=n,
+                b=bs,
+            )
         elif ctx.epoch is not None:
             how = tr("{h} (logged {e})", "{h} (기록 {e})", h=how, e=num(e, 4))
     else:
