@@ -13,7 +13,7 @@ from typing import Any
 
 from losslens.analysis import analyze
 from losslens.analysis.engine import resolve_rules
-from losslens.cli.common import add_store_option, open_store
+from losslens.cli.common import add_store_option, load_stored_run, open_store
 from losslens.errors import ConfigError
 from losslens.model import Report, RunData, Severity
 
@@ -82,8 +82,7 @@ def _load(target: str, args: argparse.Namespace) -> tuple[list[RunData], bool]:
         if not runs:
             raise ConfigError(f"{path}: no run with metrics found")
         return runs, False
-    with open_store(args) as store:
-        return [store.load(target)], True
+    return [load_stored_run(args, target)], True
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

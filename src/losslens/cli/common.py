@@ -7,6 +7,9 @@ import json
 import sys
 from typing import Any
 
+from losslens.errors import RunNotFoundError
+from losslens.model import RunData
+from losslens.paths import resolve_store_path
 from losslens.store import Store
 
 
@@ -25,6 +28,21 @@ def add_json_option(p: argparse.ArgumentParser) -> None:
 
 def open_store(args: argparse.Namespace, *, create: bool = False) -> Store:
     return Store(getattr(args, "store", None), create=create)
+
+
+def load_stored_run(args: argparse.Namespace, ref: str) -> RunData:
+    """A run from the store, for an argument that could have been a path but is not one."""
+    path = resolve_store_path(getattr(args, "store", None))
+    hint = "pass a log file or folder, or a run id from: losslens runs"
+    if not path.exists():
+        raise RunNotFoundError(
+            f"'{ref}' is not a file or folder, and there is no store at {path}", hint
+        )
+    try:
+        with open_store(args) as store:
+            return store.load(ref)
+    except RunNotFoundError as exc:
+        raise RunNotFoundError(f"'{ref}' is not a file or folder, and {exc.message}", hint) from exc
 
 
 def print_json(data: Any) -> None:

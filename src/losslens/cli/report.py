@@ -9,7 +9,7 @@ from typing import Any
 
 from losslens.analysis import analyze
 from losslens.cli.analyze import default_lang
-from losslens.cli.common import add_json_option, add_store_option, open_store, print_json
+from losslens.cli.common import add_json_option, add_store_option, load_stored_run, print_json
 from losslens.errors import ConfigError
 from losslens.ingest import load_into_memory
 from losslens.model import Report, RunData
@@ -54,8 +54,7 @@ def _load(args: argparse.Namespace) -> RunData:
                 "import them with: losslens import PATH, then report one by id",
             )
         return runs[0]
-    with open_store(args) as store:
-        return store.load(args.run)
+    return load_stored_run(args, args.run)
 
 
 def _safe_name(name: str) -> str:

@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
         "token (given with --token or generated and printed) on every request.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 = any free)")
+    p.add_argument("--port", type=_port, default=8765, help="port (default: 8765; 0 = any free)")
     p.add_argument(
         "--token",
         help="require this token on every request (default: generated "
@@ -33,6 +33,16 @@ def register(sub: Any) -> None:
     p.add_argument("--open", action="store_true", help="open the dashboard in a browser")
     add_store_option(p)
     p.set_defaults(func=cmd_ui)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return port
 
 
 def _bind(host: str, port: int) -> socket.socket:
