@@ -38,7 +38,8 @@ def ingest(
 
     ``created`` is False when a run from the same source is already in the store (nothing
     is written then). Damage found while streaming (a corrupted chunk) keeps the points
-    read before it and raises :class:`PartialImportError` naming the run that holds them.
+    read before it and raises :class:`PartialImportError` naming the run that holds them;
+    damage before the first point raises the reader's :class:`ImportError_`, keeping nothing.
     """
     existing = store.find_by_source(imported.source_id)
     if existing is not None:
@@ -65,6 +66,8 @@ def ingest(
                 for batch in imported.system_batches:
                     store.write_points(info.id, batch, kind="system")
         except ImportError_ as exc:
+            if written == 0:
+                raise  # nothing read before the damage: no run to keep
             failure = exc
         summary = dict(imported.summary)
         if failure is not None:

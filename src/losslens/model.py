@@ -242,6 +242,20 @@ def as_float(value: Any) -> float | None:
     return None
 
 
+def jsonable(obj: Any) -> Any:
+    """``obj`` as plain JSON data: NaN/±Inf floats become strings (``"nan"``, ``"inf"``),
+    keys strings, tuples lists, anything else that is not JSON ``str(obj)``."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else str(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if obj is None or isinstance(obj, str | int | bool):
+        return obj
+    return str(obj)
+
+
 def finding_to_dict(f: Finding) -> dict[str, Any]:
     """A finding as plain JSON-able data (the shape used by the JSON report and the store)."""
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,9 @@ from importer_data import OTHER
 from losslens import keys
 from losslens.errors import ImportError_
 from losslens.importers import FORMATS, load_path
-from losslens.ingest import load_into_memory
+from losslens.importers.base import PartialImportError
+from losslens.ingest import ingest, load_into_memory
+from losslens.store import Store
 
 
 def test_mlflow_file_store_with_nan_and_params() -> None:
@@ -97,3 +100,26 @@ def test_forced_format_and_unknown_format(tmp_path: Path) -> None:
         "trackio",
         "csv",
     } <= set(FORMATS)
+
+
+def test_mlflow_bad_metric_line_keeps_the_points_before_it(tmp_path: Path) -> None:
+    root = tmp_path / "mlruns"
+    shutil.copytree(OTHER / "mlflow_files", root)
+    (loss_file,) = root.glob("*/*/metrics/loss")
+    with open(loss_file, "a") as f:
+        f.write("not a metric line\n")
+    (run,) = load_into_memory(root)
+    assert "bad MLflow metric line" in run.info.summary["import_error"]
+    assert list(run.series[keys.LOSS].steps) == list(range(1, 21))
+
+
+def test_jsonl_without_step_column_leaves_no_empty_run(tmp_path: Path) -> None:
+    p = tmp_path / "log.jsonl"
+    p.write_text('{"accuracy": 0.5}\n')
+    store = Store(tmp_path / "s.db")
+    (imported,) = load_path(p)
+    with pytest.raises(ImportError_, match="no step column") as err:
+        ingest(store, imported)
+    assert not isinstance(err.value, PartialImportError)
+    assert store.list_runs() == []
+    store.close()

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 
 from losslens import __version__
+from losslens.cli import analyze, importing, report, runs, train, ui
 from losslens.errors import LosslensError
 
 #: Sub-command modules, in the order ``--help`` lists them. Each has ``register(subparsers)``.
-COMMAND_MODULES = ("runs", "train", "importing", "analyze", "report", "ui")
+COMMAND_MODULES = (runs, train, importing, analyze, report, ui)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,13 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"losslens {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"losslens.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"losslens.cli.{name}":
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(sub)
     return parser
 

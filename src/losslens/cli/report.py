@@ -84,10 +84,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not html and not md:
         html = f"{_safe_name(run.info.name)}-report.html"
     written: dict[str, str] = {}
-    if html:
-        written["html"] = str(write_report(run, html, report, lang=args.lang))
-    if md:
-        written["md"] = str(write_markdown(run, report, Path(md), args.lang))
+    try:
+        if html:
+            written["html"] = str(write_report(run, html, report, lang=args.lang))
+        if md:
+            written["md"] = str(write_markdown(run, report, Path(md), args.lang))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {exc.filename or html or md}: {exc.strerror or exc}",
+            "pass --html/--md a path in a folder you can write to",
+        ) from exc
     if args.json:
         print_json(
             {

@@ -89,11 +89,6 @@ def get_importer(name: str) -> list[Importer]:
 _STRONG_NAMES = ("hf_trainer_state", "wandb", "tensorboard")
 
 
-def _claims(imp: Importer, path: Path) -> bool:
-    claims = getattr(imp, "claims", None)
-    return bool(callable(claims) and claims(path))
-
-
 def detect(path: Path, fmt: str | None = None, *, explicit: bool = False) -> Importer | None:
     """The importer that recognises ``path`` by content, else by an unambiguous name
     (``trainer_state.json``, ``*.wandb``, ``events.out.tfevents.*``; for a file the user
@@ -106,7 +101,7 @@ def detect(path: Path, fmt: str | None = None, *, explicit: bool = False) -> Imp
         except OSError:
             return None
     for imp in candidates:
-        if (explicit or imp.name in _STRONG_NAMES) and _claims(imp, path):
+        if (explicit or imp.name in _STRONG_NAMES) and imp.claims(path):
             return imp
     return None
 

@@ -8,7 +8,6 @@ objects whose ``batches`` stream points lazily. It never prints and never writes
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -30,12 +29,15 @@ INTERNAL_KEYS = frozenset({"_step", "_runtime", "_timestamp", "_wandb", "step"})
 
 
 class Importer(Protocol):
-    """One log format. ``sniff`` looks at content (and, as a hint, the name); ``read`` parses."""
+    """One log format. ``sniff`` looks at content (and, as a hint, the name); ``claims`` says
+    whether the name alone makes the file this format's; ``read`` parses."""
 
     name: str
     description: str
 
     def sniff(self, path: Path) -> bool: ...
+
+    def claims(self, path: Path) -> bool: ...
 
     def read(self, path: Path) -> Iterator[ImportedRun]: ...
 
@@ -165,6 +167,37 @@ def batched(points: Iterable[MetricPoint], size: int = BATCH_SIZE) -> Iterator[l
         yield batch
 
 
+def rebatched(
+    parts: Iterable[list[MetricPoint]], size: int = BATCH_SIZE
+) -> Iterator[list[MetricPoint]]:
+    """Join the point lists a reader yields (one per record or per slice of a file) into
+    batches of about ``size`` (each part must be a new list: it may become a batch). When
+    the reader raises :class:`ImportError_` (damage found), the points before it are yielded
+    first."""
+    batch: list[MetricPoint] = []
+    try:
+        for part in parts:
+            if batch:
+                batch += part
+            else:
+                batch = part  # a fresh list from the reader: no copy
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except ImportError_:
+        if batch:  # damage found: hand over what came before it, then report
+            yield batch
+        raise
+    if batch:
+        yield batch
+
+
+def chunked(points: list[MetricPoint], size: int = BATCH_SIZE) -> Iterator[list[MetricPoint]]:
+    """A list of points already in memory (system metrics), in batches of ``size``."""
+    for i in range(0, len(points), size):
+        yield points[i : i + size]
+
+
 class EpochFilter:
     """HF logs repeat ``epoch`` in eval and end-of-run records at the same step; keep one."""
 
@@ -193,17 +226,6 @@ def row_points(
             continue
         out.append(MetricPoint(keymap(raw), step, f, wall_time))
     return out
-
-
-def json_safe(value: Any) -> Any:
-    """Config/summary values as plain JSON data (non-finite floats become strings)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def display_path(path: Path) -> str:

@@ -23,11 +23,10 @@ from losslens.importers.base import (
     check_readable,
     display_path,
     file_hash,
-    json_safe,
     read_head,
     scalar,
 )
-from losslens.model import ImportedRun, MetricPoint
+from losslens.model import ImportedRun, MetricPoint, jsonable
 
 #: Step columns, most specific first (case-insensitive).
 STEP_COLUMNS = ("train/global_step", "trainer/global_step", "global_step", "step", "_step")
@@ -218,7 +217,7 @@ def _csv_points(
             if v is None:
                 continue
             if raw in keys.SUMMARY_ONLY:
-                imported.summary[raw] = json_safe(v)
+                imported.summary[raw] = jsonable(v)
                 continue
             yield MetricPoint(key, s, v, wall)
 
@@ -261,7 +260,7 @@ def _jsonl_points(path: Path, keymap: KeyMap, imported: ImportedRun) -> Iterator
         s = int(step)
         if any(k in keys.SUMMARY_ONLY for k in row):
             imported.summary.update(
-                {k: json_safe(v) for k, v in row.items() if k.lower() not in STEP_COLUMNS}
+                {k: jsonable(v) for k, v in row.items() if k.lower() not in STEP_COLUMNS}
             )
             continue
         time_col = _time_column(list(row))

@@ -15,13 +15,12 @@ from losslens.importers.base import (
     check_readable,
     display_path,
     file_hash,
-    json_safe,
     read_head,
     run_from_rows,
     run_name_for,
 )
 from losslens.importers.textutil import decode_utf8, json_error
-from losslens.model import ImportedRun
+from losslens.model import ImportedRun, jsonable
 
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 _GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
@@ -110,8 +109,8 @@ def read_trainer_state(path: Path) -> ImportedRun:
             path=where,
         )
     history: list[Any] = state["log_history"]
-    config = {k: json_safe(state[k]) for k in CONFIG_FIELDS if state.get(k) is not None}
-    summary = {k: json_safe(state[k]) for k in SUMMARY_FIELDS if state.get(k) is not None}
+    config = {k: jsonable(state[k]) for k in CONFIG_FIELDS if state.get(k) is not None}
+    summary = {k: jsonable(state[k]) for k in SUMMARY_FIELDS if state.get(k) is not None}
     rows: list[tuple[int, float | None, dict[str, Any]]] = []
     last_step = 0
     for i, entry in enumerate(history):
@@ -123,7 +122,7 @@ def read_trainer_state(path: Path) -> ImportedRun:
         step = int(step) if isinstance(step, int | float) and step == step else last_step
         last_step = step
         if any(k in keys.SUMMARY_ONLY for k in entry):
-            summary.update({k: json_safe(v) for k, v in entry.items() if k != "step"})
+            summary.update({k: jsonable(v) for k, v in entry.items() if k != "step"})
             continue
         row = {k: v for k, v in entry.items() if k != "step"}
         metric_keys = [k for k in row if k != "epoch"]

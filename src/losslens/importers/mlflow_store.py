@@ -22,12 +22,13 @@ from losslens.importers.base import (
     BATCH_SIZE,
     EpochFilter,
     KeyMap,
+    batched,
+    chunked,
     display_path,
     is_summary_key,
-    json_safe,
 )
 from losslens.importers.sqlite_util import connect_readonly, is_sqlite, table_names
-from losslens.model import ImportedRun, MetricPoint, RunStatus
+from losslens.model import ImportedRun, MetricPoint, RunStatus, jsonable
 
 # MLflow's RunStatus enum in the file store's meta.yaml
 _FILE_STATUS = {
@@ -82,6 +83,9 @@ class MLflowFileImporter:
             (path / "metrics").is_dir() or (path / "params").is_dir()
         )
 
+    def claims(self, path: Path) -> bool:
+        return False  # no file name is this format's alone
+
     def read(self, path: Path) -> Iterator[ImportedRun]:
         yield read_file_run(path)
 
@@ -128,7 +132,7 @@ def read_file_run(path: Path) -> ImportedRun:
         source_id=f"mlflow:{run_id}",
         batches=iter(()),
         project=project,
-        config={k: json_safe(v) for k, v in params.items()},
+        config={k: jsonable(v) for k, v in params.items()},
         start_time=start / 1000 if isinstance(start, int | float) else None,
         end_time=end / 1000 if isinstance(end, int | float) else None,
         status=_FILE_STATUS.get(int(meta.get("status") or 3), RunStatus.FINISHED),
@@ -136,20 +140,15 @@ def read_file_run(path: Path) -> ImportedRun:
     )
     metrics = _read_tree(path / "metrics")
     system: list[MetricPoint] = []
-    imported.batches = _file_points(metrics, imported, keymap, system)
-    imported.system_batches = _chunks(system)
+    imported.batches = batched(_file_points(metrics, imported, keymap, system))
+    imported.system_batches = chunked(system)
     return imported
-
-
-def _chunks(points: list[MetricPoint]) -> Iterator[list[MetricPoint]]:
-    for i in range(0, len(points), BATCH_SIZE):
-        yield points[i : i + BATCH_SIZE]
 
 
 def _file_points(
     metrics: dict[str, Path], imported: ImportedRun, keymap: KeyMap, system: list[MetricPoint]
-) -> Iterator[list[MetricPoint]]:
-    batch: list[MetricPoint] = []
+) -> Iterator[MetricPoint]:
+    """The points of the metric files; system metrics go to ``system``."""
     epochs = EpochFilter()
     for raw, file in metrics.items():
         name, is_system = _split_metric(raw)
@@ -171,7 +170,7 @@ def _file_points(
                         location=f"line {lineno}",
                     ) from exc
                 if summary:
-                    imported.summary[raw] = json_safe(value)
+                    imported.summary[raw] = jsonable(value)
                     continue
                 if not is_system and epochs.duplicate(key, step):
                     continue
@@ -179,12 +178,7 @@ def _file_points(
                 if is_system:
                     system.append(p)
                     continue
-                batch.append(p)
-                if len(batch) >= BATCH_SIZE:
-                    yield batch
-                    batch = []
-    if batch:
-        yield batch
+                yield p
 
 
 class MLflowSQLImporter:
@@ -197,6 +191,9 @@ class MLflowSQLImporter:
         names = table_names(path)
         return {"runs", "metrics", "experiments", "alembic_version"} <= names
 
+    def claims(self, path: Path) -> bool:
+        return False  # no file name is this format's alone
+
     def read(self, path: Path) -> Iterator[ImportedRun]:
         conn = connect_readonly(path)
         try:
@@ -208,7 +205,7 @@ class MLflowSQLImporter:
             ).fetchall()
             configs: dict[str, dict[str, Any]] = {}
             for run_uuid, key, value in conn.execute("SELECT run_uuid, key, value FROM params"):
-                configs.setdefault(run_uuid, {})[key] = json_safe(_param_value(value or ""))
+                configs.setdefault(run_uuid, {})[key] = jsonable(_param_value(value or ""))
         except sqlite3.DatabaseError as exc:
             raise ImportError_(f"unreadable MLflow database: {exc}", path=str(path)) from exc
         finally:
@@ -230,7 +227,7 @@ class MLflowSQLImporter:
             )
             system: list[MetricPoint] = []
             imported.batches = _sql_points(path, run_uuid, imported, keymap, system)
-            imported.system_batches = _chunks(system)
+            imported.system_batches = chunked(system)
             yield imported
 
 
@@ -250,7 +247,7 @@ def _sql_points(
             for raw, value, ts, step, is_nan in rows:
                 v = math.nan if is_nan else float(value)
                 if is_summary_key(raw):
-                    imported.summary[raw] = json_safe(v)
+                    imported.summary[raw] = jsonable(v)
                     continue
                 name, is_system = _split_metric(raw)
                 wall = ts / 1000 if ts is not None else None

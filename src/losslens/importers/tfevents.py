@@ -23,13 +23,13 @@ import numpy.typing as npt
 from losslens import keys
 from losslens.errors import ImportError_, MissingExtraError
 from losslens.importers.base import (
-    BATCH_SIZE,
     KeyMap,
     check_readable,
     display_path,
     file_hash,
     is_summary_key,
     read_head,
+    rebatched,
     run_name_for,
 )
 from losslens.importers.crc32c import masked_crc32c, masked_crc32c_many
@@ -215,7 +215,7 @@ def read_event_files(path: Path, files: list[Path]) -> ImportedRun:
         start_time=start,
         original_keys=keymap.originals,
     )
-    imported.batches = _stream(files, pb, imported, keymap)
+    imported.batches = rebatched(_stream(files, pb, imported, keymap))
     return imported
 
 
@@ -235,65 +235,56 @@ def _first_wall_time(path: Path, pb: Any) -> float | None:
 def _stream(
     files: list[Path], pb: Any, imported: ImportedRun, keymap: KeyMap
 ) -> Iterator[list[MetricPoint]]:
+    """The points of ``files``, one list per slice of records."""
     parse = pb.Event.FromString
     plugins: dict[str, str] = {}
     tag_keys: dict[str, str] = {}  # tag -> canonical key ("" for summary-only tags)
-    batch: list[MetricPoint] = []
-    append = batch.append
     point = MetricPoint
     last_wall: float | None = None
     epoch_step = -1
-    try:
-        for f in files:
-            state: dict[str, Any] = {}
-            for payloads in iter_record_slices(f, state):
-                for payload in payloads:
-                    ev = parse(payload)
-                    values = ev.summary.value
-                    if not values:
+    for f in files:
+        state: dict[str, Any] = {}
+        for payloads in iter_record_slices(f, state):
+            batch: list[MetricPoint] = []
+            append = batch.append
+            for payload in payloads:
+                ev = parse(payload)
+                values = ev.summary.value
+                if not values:
+                    continue
+                step = ev.step
+                wall = ev.wall_time
+                for v in values:
+                    tag = v.tag
+                    which = v.WhichOneof("value")
+                    if which == "simple_value":
+                        value: float | None = v.simple_value
+                    elif which == "tensor":
+                        if v.HasField("metadata") and v.metadata.plugin_data.plugin_name:
+                            plugins[tag] = v.metadata.plugin_data.plugin_name
+                        if plugins.get(tag) != "scalars":
+                            continue
+                        value = _tensor_scalar(v.tensor)
+                    else:
                         continue
-                    step = ev.step
-                    wall = ev.wall_time
-                    for v in values:
-                        tag = v.tag
-                        which = v.WhichOneof("value")
-                        if which == "simple_value":
-                            value: float | None = v.simple_value
-                        elif which == "tensor":
-                            if v.HasField("metadata") and v.metadata.plugin_data.plugin_name:
-                                plugins[tag] = v.metadata.plugin_data.plugin_name
-                            if plugins.get(tag) != "scalars":
-                                continue
-                            value = _tensor_scalar(v.tensor)
-                        else:
-                            continue
-                        if value is None:
-                            continue
-                        key = tag_keys.get(tag)
-                        if key is None:
-                            key = tag_keys[tag] = "" if is_summary_key(tag) else keymap(tag)
-                        if not key:
-                            imported.summary[tag.removeprefix("train/")] = value
-                            continue
-                        if key == keys.EPOCH:
-                            if step == epoch_step:
-                                continue  # eval and end-of-run logs repeat the epoch
-                            epoch_step = step
-                        append(point(key, step, value, wall))
-                    last_wall = wall
-                if len(batch) >= BATCH_SIZE:
-                    yield batch
-                    batch = []
-                    append = batch.append
-            if state.get("truncated") is not None:
-                imported.warnings.append(
-                    f"{f.name} ends in a partly written record at byte {state['truncated']} "
-                    "(still being written?): imported everything before it"
-                )
-    except ImportError_:
-        if batch:  # damage found: hand over what came before it, then report
+                    if value is None:
+                        continue
+                    key = tag_keys.get(tag)
+                    if key is None:
+                        key = tag_keys[tag] = "" if is_summary_key(tag) else keymap(tag)
+                    if not key:
+                        imported.summary[tag.removeprefix("train/")] = value
+                        continue
+                    if key == keys.EPOCH:
+                        if step == epoch_step:
+                            continue  # eval and end-of-run logs repeat the epoch
+                        epoch_step = step
+                    append(point(key, step, value, wall))
+                last_wall = wall
             yield batch
-        raise
-    if batch:
-        yield batch
+        if state.get("truncated") is not None:
+            imported.warnings.append(
+                f"{f.name} ends in a partly written record at byte {state['truncated']} "
+                "(still being written?): imported everything before it"
+            )
     imported.end_time = last_wall

@@ -17,9 +17,9 @@ from typing import Any
 
 from losslens import keys
 from losslens.errors import ImportError_
-from losslens.importers.base import BATCH_SIZE, KeyMap, display_path, json_safe, scalar
+from losslens.importers.base import BATCH_SIZE, KeyMap, display_path, scalar
 from losslens.importers.sqlite_util import columns, connect_readonly, is_sqlite, table_names
-from losslens.model import ImportedRun, MetricPoint
+from losslens.model import ImportedRun, MetricPoint, jsonable
 
 _HF_STEP = "train/global_step"
 
@@ -50,6 +50,9 @@ class TrackioImporter:
             return False
         finally:
             conn.close()
+
+    def claims(self, path: Path) -> bool:
+        return False  # no file name is this format's alone
 
     def read(self, path: Path) -> Iterator[ImportedRun]:
         project = path.stem
@@ -86,7 +89,7 @@ class TrackioImporter:
                 source_id=f"trackio:{project}:{rid}",
                 batches=iter(()),
                 project=project,
-                config={k: json_safe(v) for k, v in cfg.items() if not k.startswith("_")},
+                config={k: jsonable(v) for k, v in cfg.items() if not k.startswith("_")},
                 start_time=start,
                 end_time=_iso(last_ts),
                 original_keys=keymap.originals,

@@ -20,16 +20,16 @@ from typing import Any
 from losslens import keys
 from losslens.errors import ImportError_, MissingExtraError
 from losslens.importers.base import (
-    BATCH_SIZE,
     KeyMap,
     check_readable,
+    chunked,
     display_path,
     is_summary_key,
-    json_safe,
     read_head,
+    rebatched,
     scalar,
 )
-from losslens.model import ImportedRun, MetricPoint, RunStatus
+from losslens.model import ImportedRun, MetricPoint, RunStatus, jsonable
 
 HEADER = struct.Struct("<4sHB")
 CHUNK = struct.Struct("<IHB")
@@ -190,7 +190,7 @@ def _config_values(raw: dict[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(v, dict) and "value" in v and set(v) <= {"value", "desc"}:
             v = v["value"]
-        out[k] = json_safe(v)
+        out[k] = jsonable(v)
     return out
 
 
@@ -242,22 +242,16 @@ def read_wandb(path: Path) -> ImportedRun:
         original_keys=keymap.originals,
     )
     system: list[MetricPoint] = []
-    imported.batches = _stream(path, pb, imported, keymap, system)
-    imported.system_batches = _drain_list(system)
+    imported.batches = rebatched(_stream(path, pb, imported, keymap, system))
+    imported.system_batches = chunked(system)
     return imported
-
-
-def _drain_list(points: list[MetricPoint]) -> Iterator[list[MetricPoint]]:
-    for i in range(0, len(points), BATCH_SIZE):
-        yield points[i : i + BATCH_SIZE]
 
 
 def _stream(
     path: Path, pb: Any, imported: ImportedRun, keymap: KeyMap, system: list[MetricPoint]
 ) -> Iterator[list[MetricPoint]]:
+    """The points of the log, one list per history record; system metrics go to ``system``."""
     state: dict[str, Any] = {}
-    batch: list[MetricPoint] = []
-    append = batch.append
     point = MetricPoint
     kinds: dict[str, str] = {}  # raw key -> canonical key, "" to skip, _SUMMARY
     summary_json: dict[str, str] = {}
@@ -266,80 +260,72 @@ def _stream(
     exited = False
     epoch_step = -1
     from_record = pb.Record.FromString
-    try:
-        for payload in iter_records(path, state):
-            try:
-                rec = from_record(payload)
-            except Exception as exc:  # a CRC-valid record that is not a Record: damaged writer
-                raise ImportError_(
-                    f"undecodable record ({type(exc).__name__})", path=str(path)
-                ) from exc
-            kind = rec.WhichOneof("record_type")
-            if kind == "history":
-                # raw value_json strings first: numbers parse as floats, the rest as JSON
-                raw_row = {
-                    (it.key or "/".join(it.nested_key)): it.value_json for it in rec.history.item
-                }
-                step = _number(raw_row.get(_HF_STEP))
-                if step is None:
-                    step = _number(raw_row.get("_step"))
-                wall_f = _number(raw_row.get("_timestamp"))
-                if wall_f is not None:
-                    last_time = wall_f
-                istep = int(step) if step is not None else int(rec.history.step.num)
-                for raw, vj in raw_row.items():
-                    key = kinds.get(raw)
-                    if key is None:
-                        key = kinds[raw] = _kind_of(raw, keymap)
-                    if not key:
-                        continue
-                    if key is _SUMMARY:
-                        summary_json[raw] = vj
-                        continue
-                    f = _number(vj)
+    for payload in iter_records(path, state):
+        try:
+            rec = from_record(payload)
+        except Exception as exc:  # a CRC-valid record that is not a Record: damaged writer
+            raise ImportError_(
+                f"undecodable record ({type(exc).__name__})", path=str(path)
+            ) from exc
+        kind = rec.WhichOneof("record_type")
+        if kind == "history":
+            # raw value_json strings first: numbers parse as floats, the rest as JSON
+            raw_row = {
+                (it.key or "/".join(it.nested_key)): it.value_json for it in rec.history.item
+            }
+            step = _number(raw_row.get(_HF_STEP))
+            if step is None:
+                step = _number(raw_row.get("_step"))
+            wall_f = _number(raw_row.get("_timestamp"))
+            if wall_f is not None:
+                last_time = wall_f
+            istep = int(step) if step is not None else int(rec.history.step.num)
+            row: list[MetricPoint] = []
+            for raw, vj in raw_row.items():
+                key = kinds.get(raw)
+                if key is None:
+                    key = kinds[raw] = _kind_of(raw, keymap)
+                if not key:
+                    continue
+                if key is _SUMMARY:
+                    summary_json[raw] = vj
+                    continue
+                f = _number(vj)
+                if f is None:
+                    f = scalar(_json(vj))
                     if f is None:
-                        f = scalar(_json(vj))
-                        if f is None:
-                            continue
-                    if key == keys.EPOCH:
-                        if istep == epoch_step:
-                            continue  # eval and end-of-run logs repeat the epoch
-                        epoch_step = istep
-                    append(point(key, istep, f, wall_f))
-                if len(batch) >= BATCH_SIZE:
-                    yield batch
-                    batch = []
-                    append = batch.append
-            elif kind == "summary":
-                # W&B writes the summary about twice per step: keep the raw JSON, decode once
-                for it in rec.summary.update:
-                    summary_json[it.key or "/".join(it.nested_key)] = it.value_json
-                for it in rec.summary.remove:
-                    summary_json.pop(_item_key(it), None)
-            elif kind == "config":
-                imported.config.update(_config_values(_items(rec.config.update)))
-                for it in rec.config.remove:
-                    imported.config.pop(_item_key(it), None)
-            elif kind == "stats":
-                ts = rec.stats.timestamp.seconds + rec.stats.timestamp.nanos / 1e9
-                for k, v in _items(rec.stats.item).items():
-                    f = scalar(v)
-                    if f is not None:
-                        system.append(MetricPoint(k, n_stats, f, ts or None))
-                n_stats += 1
-            elif kind == "exit":
-                exited = True
-                code = rec.exit.exit_code
-                imported.status = RunStatus.FINISHED if code == 0 else RunStatus.FAILED
-                if rec.exit.runtime and imported.start_time:
-                    imported.end_time = imported.start_time + rec.exit.runtime
-    except ImportError_:
-        if batch:  # damage found: hand over what came before it, then report
-            yield batch
-        raise
-    if batch:
-        yield batch
-    summary = {k: json_safe(_json(v)) for k, v in summary_json.items()}
+                        continue
+                if key == keys.EPOCH:
+                    if istep == epoch_step:
+                        continue  # eval and end-of-run logs repeat the epoch
+                    epoch_step = istep
+                row.append(point(key, istep, f, wall_f))
+            if row:
+                yield row
+        elif kind == "summary":
+            # W&B writes the summary about twice per step: keep the raw JSON, decode once
+            for it in rec.summary.update:
+                summary_json[it.key or "/".join(it.nested_key)] = it.value_json
+            for it in rec.summary.remove:
+                summary_json.pop(_item_key(it), None)
+        elif kind == "config":
+            imported.config.update(_config_values(_items(rec.config.update)))
+            for it in rec.config.remove:
+                imported.config.pop(_item_key(it), None)
+        elif kind == "stats":
+            ts = rec.stats.timestamp.seconds + rec.stats.timestamp.nanos / 1e9
+            for k, v in _items(rec.stats.item).items():
+                f = scalar(v)
+                if f is not None:
+                    system.append(MetricPoint(k, n_stats, f, ts or None))
+            n_stats += 1
+        elif kind == "exit":
+            exited = True
+            code = rec.exit.exit_code
+            imported.status = RunStatus.FINISHED if code == 0 else RunStatus.FAILED
+            if rec.exit.runtime and imported.start_time:
+                imported.end_time = imported.start_time + rec.exit.runtime
+    summary = {k: jsonable(_json(v)) for k, v in summary_json.items()}
     imported.summary.update(
         {k: v for k, v in summary.items() if not k.startswith("_") and k != _HF_STEP}
     )

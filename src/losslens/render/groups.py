@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from losslens import keys as K
-from losslens.model import Finding, Report, Series, finding_to_dict
+from losslens.model import Finding, Report, Series, finding_to_dict, jsonable
 from losslens.render.downsample import bucket_means, m4_indices
 
 #: Widest chart (pixel columns) a request may ask for.
@@ -148,19 +148,6 @@ def _xs(x: npt.NDArray[np.float64], mode: str) -> list[Any]:
     if mode == "step":
         return [int(v) for v in x.tolist()]
     return [round(v, 3) for v in x.tolist()]
-
-
-def jsonable(obj: Any) -> Any:
-    """``obj`` with NaN/±Inf floats turned into strings, so strict JSON can carry it."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else str(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    if obj is None or isinstance(obj, str | int | bool):
-        return obj
-    return str(obj)
 
 
 # -- series and groups --------------------------------------------------------------------------

@@ -307,15 +307,10 @@ class PointsMixin:
         self, key_id: int, step_min: int | None = None, step_max: int | None = None
     ) -> SubArray:
         """The sub-block summaries of the rollup rows that overlap ``[step_min, step_max]``."""
-        sql = "SELECT sub FROM rollups WHERE key_id = ?"
-        args: list[Any] = [key_id]
-        if step_min is not None:
-            sql += " AND step_max >= ?"
-            args.append(step_min)
-        if step_max is not None:
-            sql += " AND step_min <= ?"
-            args.append(step_max)
-        blobs = [r[0] for r in self.conn.execute(sql + " ORDER BY seq", args)]
+        where, args = _overlapping(key_id, step_min, step_max)
+        blobs = [
+            r[0] for r in self.conn.execute(f"SELECT sub FROM rollups {where} ORDER BY seq", args)
+        ]
         return np.frombuffer(b"".join(blobs), dtype=SUB_DTYPE)
 
     def points_in(
@@ -355,15 +350,23 @@ class PointsMixin:
 
     def count_in(self, key_id: int, step_min: int | None, step_max: int | None) -> int:
         """Points in the rollup rows that overlap the range (an upper bound, from rollups)."""
-        sql = "SELECT COALESCE(SUM(n), 0) FROM rollups WHERE key_id = ?"
-        args: list[Any] = [key_id]
-        if step_min is not None:
-            sql += " AND step_max >= ?"
-            args.append(step_min)
-        if step_max is not None:
-            sql += " AND step_min <= ?"
-            args.append(step_max)
+        where, args = _overlapping(key_id, step_min, step_max)
+        sql = f"SELECT COALESCE(SUM(n), 0) FROM rollups {where}"
         return int(self.conn.execute(sql, args).fetchone()[0])
+
+
+def _overlapping(key_id: int, step_min: int | None, step_max: int | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its arguments) of the rollup rows of ``key_id`` that overlap
+    ``[step_min, step_max]`` (``None``: open)."""
+    where = "WHERE key_id = ?"
+    args: list[Any] = [key_id]
+    if step_min is not None:
+        where += " AND step_max >= ?"
+        args.append(step_min)
+    if step_max is not None:
+        where += " AND step_min <= ?"
+        args.append(step_max)
+    return where, args
 
 
 def _int64(xs: list[Any]) -> npt.NDArray[np.int64]:

@@ -17,13 +17,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from losslens.errors import ConfigError, LosslensError, RunNotFoundError
-from losslens.model import RunInfo, Series
+from losslens.model import Report, RunInfo, Series, jsonable
 from losslens.render.groups import (
     ChartGroup,
     chart_groups,
     clamp_width,
     findings_payload,
-    jsonable,
     report_payload,
     round_sig,
     series_payload,
@@ -97,11 +96,12 @@ def key_config(config: Mapping[str, Any], n: int = 4) -> list[tuple[str, Any]]:
     return out[:n]
 
 
-def run_row(ds: DataSource, info: RunInfo) -> dict[str, Any]:
+def run_row(ds: DataSource, info: RunInfo, heads: list[Any] | None = None) -> dict[str, Any]:
     """A run as a row of the runs table (verdict only when already analysed)."""
+    heads = ds.heads(info) if heads is None else heads
     row = run_to_dict(info)
-    row.update(ds.loss_stats(info))
-    report = ds.cached_report(info)
+    row.update(ds.loss_stats(info, heads))
+    report = ds.cached_report(info, heads)
     row["verdict"] = str(report.verdict) if report is not None else None
     row["n_findings"] = len(report.findings) if report is not None else None
     row["key_config"] = key_config(info.config)
@@ -138,14 +138,19 @@ def run_detail(request: Request) -> Response:
     ds = _ds(request)
     info = ds.run(request.path_params["ref"])
     heads = ds.heads(info)
-    data = run_row(ds, info)
+    data = run_row(ds, info, heads)
     data["keys"] = [{"kind": h[1], "key": h[2]} for h in heads]
-    data["version"] = ds.version(info)
-    groups = chart_groups(
-        [h[2] for h in heads if h[1] == "metric"], [h[2] for h in heads if h[1] == "system"]
-    )
+    data["version"] = ds.version(info, heads)
+    groups = _chart_groups(heads)
     data["groups"] = [{"id": g.id, "title": g.label(_lang(request)), "x": g.x} for g in groups]
     return JSON(jsonable(data))
+
+
+def _chart_groups(heads: list[Any]) -> list[ChartGroup]:
+    """The charts of a run, from its keys (``DataSource.heads``)."""
+    return chart_groups(
+        [h[2] for h in heads if h[1] == "metric"], [h[2] for h in heads if h[1] == "system"]
+    )
 
 
 def _drawn_payload(
@@ -188,11 +193,8 @@ def run_data(request: Request) -> Response:
     ds = _ds(request)
     info = ds.run(request.path_params["ref"])
     heads = ds.heads(info)
-    stamp = (info.name, str(info.status), info.end_time, tuple(h[3] for h in heads))
-    version = format(abs(hash(stamp)), "x")
-    groups = chart_groups(
-        [h[2] for h in heads if h[1] == "metric"], [h[2] for h in heads if h[1] == "system"]
-    )
+    version = ds.version(info, heads)
+    groups = _chart_groups(heads)
     wanted = request.query_params.get("group")
     if wanted:
         groups = [g for g in groups if g.id == wanted]
@@ -225,10 +227,7 @@ def run_report(request: Request) -> Response:
     ds = _ds(request)
     info = ds.run(request.path_params["ref"])
     report = ds.report(info)
-    heads = ds.heads(info)
-    groups = chart_groups(
-        [h[2] for h in heads if h[1] == "metric"], [h[2] for h in heads if h[1] == "system"]
-    )
+    groups = _chart_groups(ds.heads(info))
     data = report_payload(report, groups, _lang(request))
     if report is None:
         stored = ds.store().load_findings(info.id)
@@ -285,7 +284,7 @@ def config_diff(configs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def compare_runs(ds: DataSource, refs: list[str], lang: str) -> list[tuple[RunInfo, Any]]:
+def compare_runs(ds: DataSource, refs: list[str]) -> list[tuple[RunInfo, Report | None]]:
     if len(refs) < 1:
         raise ConfigError("give the runs to compare: ?runs=ID1,ID2")
     out = []
@@ -302,7 +301,7 @@ def _refs(request: Request) -> list[str]:
 def compare(request: Request) -> Response:
     ds = _ds(request)
     lang = _lang(request)
-    pairs = compare_runs(ds, _refs(request), lang)
+    pairs = compare_runs(ds, _refs(request))
     runs_out = []
     for info, report in pairs:
         row = run_row(ds, info)

@@ -94,9 +94,9 @@ class DataSource:
     def heads(self, info: RunInfo) -> list[tuple[int, str, str, int | None]]:
         return self.store().key_heads(info.id)
 
-    def version(self, info: RunInfo) -> str:
+    def version(self, info: RunInfo, heads: list[Any] | None = None) -> str:
         """Changes when a point is added, or the run's name or status changes."""
-        heads = self.heads(info)
+        heads = self.heads(info) if heads is None else heads
         stamp = (info.name, str(info.status), info.end_time, tuple(h[3] for h in heads))
         return format(abs(hash(stamp)), "x")
 
@@ -201,9 +201,13 @@ class DataSource:
 
     # -- diagnosis --------------------------------------------------------------------------
 
+    def _report_stamp(self, info: RunInfo, heads: list[Any] | None) -> tuple[Any, ...]:
+        heads = self.heads(info) if heads is None else heads
+        return (str(info.status), tuple(h[3] for h in heads))
+
     def report(self, info: RunInfo) -> Report | None:
         """The run's diagnosis (``losslens.analysis.analyze``), recomputed when points change."""
-        stamp = (str(info.status), tuple(h[3] for h in self.heads(info)))
+        stamp = self._report_stamp(info, None)
         with self._lock:
             cached = self._reports.get(info.id)
         if cached is not None and cached[0] == stamp:
@@ -213,18 +217,17 @@ class DataSource:
             self._reports[info.id] = (stamp, report)
         return report
 
-    def cached_report(self, info: RunInfo) -> Report | None:
+    def cached_report(self, info: RunInfo, heads: list[Any] | None = None) -> Report | None:
         """The diagnosis if it is already known for the run's current points, else None."""
         with self._lock:
             cached = self._reports.get(info.id)
         if cached is None:
             return None
-        stamp = (str(info.status), tuple(h[3] for h in self.heads(info)))
-        return cached[1] if cached[0] == stamp else None
+        return cached[1] if cached[0] == self._report_stamp(info, heads) else None
 
-    def loss_stats(self, info: RunInfo) -> dict[str, float | None]:
+    def loss_stats(self, info: RunInfo, heads: list[Any] | None = None) -> dict[str, float | None]:
         """Final and best train loss (and best eval loss) for the runs table."""
-        heads = self.heads(info)
+        heads = self.heads(info) if heads is None else heads
         names = {h[2] for h in heads if h[1] == "metric"}
         out: dict[str, float | None] = {"final_loss": None, "best_loss": None, "best_eval": None}
         for canon, fields in (

@@ -16,13 +16,8 @@ from losslens.ui.templates import STATIC_FILES, UPLOT_VERSION, render, static_by
 POLL_MS = 1500
 
 
-def _lang(request: Request) -> str:
-    lang = request.query_params.get("lang", "en")
-    return lang if lang in ("en", "ko") else "en"
-
-
-def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
-    lang = _lang(request)
+def _page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    lang = api._lang(request)
     html = render(
         template,
         lang=lang,
@@ -32,14 +27,14 @@ def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
         write_token=request.app.state.write_token,
         **context,
     )
-    return HTMLResponse(html)
+    return HTMLResponse(html, status_code=status_code)
 
 
 def runs_page(request: Request) -> Response:
     ds = api._ds(request)
     project = request.query_params.get("project") or None
     rows = [api.run_row(ds, r) for r in ds.runs(project)]
-    lang = _lang(request)
+    lang = api._lang(request)
     return _page(
         request,
         "runs.html",
@@ -53,7 +48,7 @@ def runs_page(request: Request) -> Response:
 def run_page(request: Request) -> Response:
     ds = api._ds(request)
     info = ds.run(request.path_params["ref"])
-    lang = _lang(request)
+    lang = api._lang(request)
     report = {"verdict": None, "summary": ""}
     cached = ds.cached_report(info)
     if cached is not None:
@@ -72,11 +67,11 @@ def run_page(request: Request) -> Response:
 
 def compare_page(request: Request) -> Response:
     ds = api._ds(request)
-    lang = _lang(request)
-    refs = [r for r in request.query_params.get("runs", "").split(",") if r.strip()]
+    lang = api._lang(request)
+    refs = api._refs(request)
     if not refs:
         raise ConfigError("pick the runs to compare: /compare?runs=ID1,ID2")
-    pairs = api.compare_runs(ds, refs, lang)
+    pairs = api.compare_runs(ds, refs)
     runs = []
     for info, report in pairs:
         rp = report_payload(report, [], lang)
@@ -105,15 +100,4 @@ def static(request: Request) -> Response:
 
 
 def error_page(request: Request, status: int, message: str, hint: str | None) -> HTMLResponse:
-    lang = _lang(request)
-    html = render(
-        "error.html",
-        lang=lang,
-        text=ui_text(lang),
-        inline=False,
-        uplot_version=UPLOT_VERSION,
-        write_token=request.app.state.write_token,
-        message=message,
-        hint=hint or "",
-    )
-    return HTMLResponse(html, status_code=status)
+    return _page(request, "error.html", status, message=message, hint=hint or "")
