@@ -92,3 +92,89 @@ def one(report: Any, rule_id: str) -> Any:
     hits = [f for f in report.findings if f.rule_id == rule_id]
     assert len(hits) == 1, f"{rule_id} not found once in {[f.rule_id for f in report.findings]}"
     return hits[0]
+
+
+def lora_sft_run(
+    n_logs: int,
+    seed: int,
+    *,
+    logging_steps: int = 1,
+    epochs: float = 2.0,
+    start: float = 2.2,
+    floor: float = 1.05,
+    eval_logs: int = 10,
+    grad_level: float = 0.45,
+    grad_drift: float = 1.0,
+    per_step_noise: float = 0.15,
+    heavy_tails: bool = False,
+    schedule: str = "cosine",
+    name: str = "qwen2.5-0.5b-lora-sft",
+) -> RunData:
+    """A healthy LoRA SFT run as a real one looks when logged every ``logging_steps`` steps.
+
+    Loss: a fast initial drop (first ~4% of the run) then a slow decline toward ``floor``;
+    the logged value is the mean over the logging window, so its relative noise is the
+    per-step noise divided by sqrt(logging_steps). Cosine LR 2e-4 with 3% warmup. grad_norm
+    log-normal around ``grad_level`` (one step's value: not averaged), optionally drifting by
+    ``grad_drift`` over the run as it often does late in a decaying schedule. Eval
+    ``eval_logs`` times, slightly above the smooth train curve. Wall times with jitter.
+    """
+    rng = np.random.default_rng(seed)
+    total = n_logs * logging_steps
+    steps = np.arange(logging_steps, total + 1, logging_steps)
+    t = steps / total
+    smooth = floor + (start - floor) * (0.7 * np.exp(-t / 0.04) + 0.3 * (1 - t) ** 1.5)
+    sigma = per_step_noise / math.sqrt(logging_steps)
+    if heavy_tails:  # Student t with 4 degrees of freedom, unit variance, no absurd draws
+        shocks = np.clip(rng.standard_t(4, steps.size) / math.sqrt(2), -6, 6)
+    else:
+        shocks = rng.standard_normal(steps.size)
+    loss = smooth * np.exp(sigma * shocks)
+    warmup = max(1, round(0.03 * total))
+    lr = cosine_lr(steps, 2e-4, total, warmup=warmup)
+    if schedule == "linear":
+        lr = np.where(
+            steps < warmup, 2e-4 * steps / warmup, 2e-4 * (total - steps) / (total - warmup)
+        )
+    elif schedule == "constant":
+        lr = np.where(steps < warmup, 2e-4 * steps / warmup, 2e-4)
+    grad = (
+        grad_level
+        * (1 + (grad_drift - 1) * t)
+        * (1 + 1.5 * np.exp(-t / 0.02))
+        * np.exp(0.3 * rng.standard_normal(steps.size))
+    )
+    per_epoch = total / epochs
+    series: dict[str, tuple[Any, Any]] = {
+        "train/loss": (steps, loss),
+        "train/learning_rate": (steps, lr),
+        "train/grad_norm": (steps, grad),
+        "train/epoch": (steps, np.round(steps / per_epoch, 4)),
+    }
+    every = max(logging_steps, (total // eval_logs) // logging_steps * logging_steps)
+    es = np.arange(every, total + 1, every)
+    te = es / total
+    eval_smooth = floor + (start - floor) * (0.7 * np.exp(-te / 0.04) + 0.3 * (1 - te) ** 1.5)
+    series["eval/loss"] = (
+        es,
+        (eval_smooth * 1.04 + 0.03) * np.exp(0.004 * rng.standard_normal(es.size)),
+    )
+    walls = np.cumsum(0.5 * logging_steps * np.exp(0.1 * rng.standard_normal(steps.size)))
+    cfg = {
+        "learning_rate": 2e-4,
+        "lr_scheduler_type": schedule,
+        "warmup_ratio": 0.03,
+        "max_steps": total,
+        "logging_steps": logging_steps,
+        "per_device_train_batch_size": 4,
+        "gradient_accumulation_steps": 4,
+        "max_grad_norm": 1.0,
+        "lora_r": 16,
+        "lora_alpha": 32,
+    }
+    return run_of(
+        series,
+        config=cfg,
+        name=name,
+        wall_times={"train/loss": walls.tolist()},
+    )

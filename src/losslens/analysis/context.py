@@ -75,6 +75,12 @@ class Schedule:
     warmup: bool
     warmup_end_step: int | None
     still_rising: bool  # LR still increasing at the end of the log
+    #: The schedule's own peak: the fitted linear/cosine curve's top when one fits (the
+    #: true peak usually falls between two logs), else the largest logged LR.
+    top: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.top = max(self.top, self.peak)
 
 
 @dataclass
@@ -88,6 +94,9 @@ class RunContext:
     grad_norm: Series | None = None
     epoch: Series | None = None
     finetune: str = "unknown"  # lora | full | unknown
+    #: Whether ``finetune`` comes from the config (else from the run's name, or unknown).
+    #: A name is a hint for wording only: it never turns a finding on or off.
+    finetune_from_config: bool = False
     task: str = "lm"  # lm | preference | classification | speech | embedding
     first_step: int = 0
     last_step: int = 0
@@ -124,9 +133,22 @@ class RunContext:
 
     @property
     def lr_band(self) -> tuple[float, float, float]:
+        """The usual LR range for this kind of run, the name's hint included (for readings)."""
         if self.task == "preference":
             return LR_BANDS["preference"]
         return LR_BANDS[self.finetune]
+
+    @property
+    def decisive_finetune(self) -> str:
+        """The kind of fine-tune as far as the config says: what rules may decide on."""
+        return self.finetune if self.finetune_from_config else "unknown"
+
+    @property
+    def decision_band(self) -> tuple[float, float, float]:
+        """The usual LR range for rules: the config's kind of run, not a guess from its name."""
+        if self.task == "preference":
+            return LR_BANDS["preference"]
+        return LR_BANDS[self.decisive_finetune]
 
     @property
     def text_task(self) -> bool:
@@ -159,24 +181,34 @@ def _series(run: RunData, canonical: str) -> Series | None:
     return s if len(s) else None
 
 
-def _detect_finetune(run: RunData, cfg: dict[str, Any]) -> str:
+def _finetune_from_config(cfg: dict[str, Any]) -> str:
     ft = str(cfg.get("finetuning_type") or cfg.get("finetune") or cfg.get("method") or "").lower()
     if "lora" in ft or "adapter" in ft:
         return "lora"
     if ft in ("full", "full_finetune", "full-finetune"):
         return "full"
     if cfg.get("from_scratch") or cfg.get("pretraining"):
-        return "unknown"
+        return "none"
     if any(k in cfg for k in ("lora_r", "lora_alpha", "peft_config", "lora_rank", "use_peft")):
         if cfg.get("use_peft") is False:
             return "full"
         return "lora"
     if "r" in cfg and "target_modules" in cfg:
         return "lora"
+    return "unknown"
+
+
+def _detect_finetune(run: RunData, cfg: dict[str, Any]) -> tuple[str, bool]:
+    """The kind of fine-tune and whether the config says so (else a guess from the name)."""
+    ft = _finetune_from_config(cfg)
+    if ft == "none":
+        return "unknown", False
+    if ft != "unknown":
+        return ft, True
     names = " ".join(str(x or "") for x in (run.info.name, run.info.output_dir)).lower()
     if _LORA_WORD.search(names):
-        return "lora"
-    return "unknown"
+        return "lora", False
+    return "unknown", False
 
 
 def _detect_task(run: RunData, cfg: dict[str, Any]) -> str:
@@ -222,6 +254,7 @@ def _schedule(lr: Series | None, planned: int | None) -> Schedule | None:
     warmup_end = int(f.steps[peak_i]) if warmup else None
     post = rel[peak_i:]
     post_steps = steps[peak_i:]
+    top = peak
     if np.all(np.abs(post - 1.0) <= 0.01):
         kind = "constant"
     elif post.size >= 3 and post[-1] < post[0]:
@@ -230,16 +263,16 @@ def _schedule(lr: Series | None, planned: int | None) -> Schedule | None:
         if post[-1] < 0.7 and peak_i < len(v) - 2:
             fit = _fit_decay(post_steps, v[peak_i:], planned, float(f.steps[peak_i]))
             if fit is not None:
-                kind = fit
+                kind, top = fit
     else:
         kind = "unknown"
-    return Schedule(kind, peak, int(f.steps[peak_i]), start, end, warmup, warmup_end, False)
+    return Schedule(kind, peak, int(f.steps[peak_i]), start, end, warmup, warmup_end, False, top)
 
 
 def _fit_decay(
     steps: np.ndarray, lr: np.ndarray, planned: int | None, peak_step: float
-) -> str | None:
-    """``linear`` or ``cosine`` when one of them fits the decay within 4% of its peak.
+) -> tuple[str, float] | None:
+    """``linear`` or ``cosine`` and the fitted peak, when one fits within 4% of its peak.
 
     The decay may have started before the first logged point (a short warmup between two
     logs), so its start ``s0`` (0..peak step) and end ``T`` (the scheduler's horizon: the
@@ -250,7 +283,7 @@ def _fit_decay(
         [float(planned)] if planned and planned >= last else list(np.linspace(last, 4 * last, 40))
     )
     starts = list(np.linspace(0.0, peak_step, 8))
-    best: tuple[float, str | None] = (float("inf"), None)
+    best: tuple[float, str | None, float] = (float("inf"), None, 0.0)
     for s0 in starts:
         for total in ends:
             span = total - s0
@@ -266,8 +299,8 @@ def _fit_decay(
                     continue
                 err = float(np.max(np.abs(scale * shape - lr))) / scale
                 if err < best[0]:
-                    best = (err, name)
-    return best[1] if best[0] < 0.04 else None
+                    best = (err, name, scale)
+    return (best[1], best[2]) if best[1] is not None and best[0] < 0.04 else None
 
 
 def build_context(run: RunData) -> RunContext:
@@ -279,7 +312,7 @@ def build_context(run: RunData) -> RunContext:
     ctx.lr = _series(run, keys.LR)
     ctx.grad_norm = _series(run, keys.GRAD_NORM)
     ctx.epoch = _series(run, keys.EPOCH)
-    ctx.finetune = _detect_finetune(run, cfg)
+    ctx.finetune, ctx.finetune_from_config = _detect_finetune(run, cfg)
     ctx.task = _detect_task(run, cfg)
 
     all_steps = [int(s.steps[0]) for s in (ctx.loss, ctx.eval_loss) if s is not None]

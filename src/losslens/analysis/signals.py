@@ -187,3 +187,34 @@ def value_at(steps: FloatArray, values: FloatArray, step: float) -> float:
 def interp(steps: FloatArray, values: FloatArray, step: float) -> float:
     """Linear interpolation, clamped at the ends."""
     return float(np.interp(step, steps, values))
+
+
+def theil_sen_interval(
+    x: FloatArray, y: FloatArray, z: float = 1.645, max_points: int = 160
+) -> tuple[float, float, float]:
+    """Theil-Sen slope with Sen's rank-based confidence interval: ``(slope, low, high)``.
+
+    The interval takes the pairwise slopes ranked ``(N -+ C) / 2`` with ``N`` the number of
+    pairs and ``C = z * sqrt(Var(S))`` (the Mann-Kendall variance), so it needs no
+    assumption about the noise; ``z = 1.645`` gives a 90% two-sided interval. Noisy or short
+    series give a wide interval, which is the point: "flat" can then be claimed only when
+    the data rule out a meaningful slope, not merely when they fail to show one.
+    """
+    if x.size < 3:
+        return 0.0, -math.inf, math.inf
+    xs, ys = downsample(x, y, max_points)
+    i, j = np.triu_indices(xs.size, k=1)
+    dx = xs[j] - xs[i]
+    ok = dx != 0
+    if not ok.any():
+        return 0.0, -math.inf, math.inf
+    slopes = np.sort((ys[j] - ys[i])[ok] / dx[ok])
+    n_pairs = slopes.size
+    n = xs.size
+    c = z * math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)
+    lo_rank = math.floor((n_pairs - c) / 2)
+    hi_rank = math.ceil((n_pairs + c) / 2)
+    slope = float(np.median(slopes))
+    low = float(slopes[lo_rank]) if 0 <= lo_rank < n_pairs else -math.inf
+    high = float(slopes[hi_rank]) if 0 <= hi_rank < n_pairs else math.inf
+    return slope, low, high

@@ -9,7 +9,7 @@ import numpy as np
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, rule
-from losslens.analysis.rules.common import finite, train_loss_near
+from losslens.analysis.rules.common import finite, train_level_near
 from losslens.model import Finding, Severity
 
 #: transformers releases with gradient-accumulation loss-scale bugs in the logged loss.
@@ -22,7 +22,8 @@ def ga_loss_scale(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         With ``gradient_accumulation_steps`` (GA) of 2 or more and at least two evals: the
-        train/eval loss ratio at every eval lies between 0.8×GA and 1.25×GA and is stable
+        ratio of the train-loss level (as in eval-gap) to the eval loss, at every eval, lies
+        between 0.8×GA and 1.25×GA and is stable
         (coefficient of variation under 20%). Some transformers releases (4.46–4.47, Gemma-3 in
         4.50.3) logged the loss summed over the accumulation steps instead of averaged.
     Why it matters:
@@ -39,7 +40,7 @@ def ga_loss_scale(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     ratios = []
     for s, e in zip(est.tolist(), ev.tolist(), strict=True):
-        t = train_loss_near(ctx, s)
+        t = train_level_near(ctx, s)
         if t is not None and e > 0:
             ratios.append(t / e)
     if len(ratios) < 2:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.model import FloatArray, Series
 
@@ -48,3 +49,31 @@ def train_loss_near(ctx: RunContext, step: float) -> float | None:
     if step - st[idx] > 3 * tol:
         return None
     return float(v[idx])
+
+
+def _nearest(st: FloatArray, step: float, count: int) -> slice:
+    idx = int(np.argmin(np.abs(st - step)))
+    a = max(0, min(idx - count // 2, st.size - count))
+    return slice(a, a + count)
+
+
+def train_level_near(ctx: RunContext, step: float) -> float | None:
+    """The train-loss level at ``step``, robust to noise and to the trend.
+
+    One train log is one noisy batch (or a short average) when logging often; comparing an
+    eval loss with it makes a gap appear or vanish by chance. The level is the median of the
+    nearest 10% of the logs (at least 5), each moved to ``step`` along the Theil-Sen slope
+    of the nearest 20%: a plain median would be pulled up or down by the trend at the ends
+    of the run, where the window is one-sided. None when no train log is near (same
+    tolerance as :func:`train_loss_near`).
+    """
+    if train_loss_near(ctx, step) is None:
+        return None
+    st, v = finite(ctx.loss)
+    if st.size <= 2:
+        return train_loss_near(ctx, step)
+    wide = _nearest(st, step, max(5, round(0.2 * st.size)))
+    slope, _ = signals.theil_sen(st[wide], v[wide], max_points=40)
+    near = _nearest(st, step, max(5, round(0.1 * st.size)))
+    level = float(np.median(v[near] - slope * (st[near] - step)))
+    return level if level > 0 else train_loss_near(ctx, step)

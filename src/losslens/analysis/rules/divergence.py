@@ -28,8 +28,10 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         A finite loss above 100 (no language model loss gets there by honest learning:
         guessing uniformly over a 256k vocabulary is 12.5), or a sustained rise: the median of
         the last 15% of logs is at least 1.5× the best median over any window of the same
-        length earlier (or 1.25× with a significant rising trend, Mann-Kendall z ≥ 2.5).
-        Medians over windows ignore single spikes.
+        length earlier (or 1.25× with a significant rising trend, Mann-Kendall z ≥ 2.5), and
+        the rise is at least 3 standard errors of the log-to-log noise (the best window is
+        the lowest of many, so on a short noisy log it is low by chance). Medians over
+        windows ignore single spikes.
     Why it matters:
         The model is getting worse at the very data it trains on: the updates are too large
         and each step undoes the last. It does not come back by itself.
@@ -99,6 +101,12 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     above = float(np.mean(last > med[best_k] + math.log(1.25)))
     if above < 0.6 or not (ratio >= 1.5 or (ratio >= 1.25 and trend >= 2.5)):
         return
+    # The best window is the lowest of many, so on a short noisy log it sits well below the
+    # true level by chance: the rise must also stand out from the log-to-log noise (3
+    # standard errors of a difference between two window medians).
+    noise = signals.mad(np.diff(y)) * signals.MAD_TO_SIGMA / math.sqrt(2)
+    if med[-1] - med[best_k] < 3 * math.sqrt(2) * 1.2533 * noise / math.sqrt(w):
+        return
     # the best point inside the best window marks where the rise starts
     i0 = best_k + int(np.argmin(y[best_k : best_k + w]))
     best_v, end_v = float(v[i0]), float(np.exp(med[-1]))
@@ -144,17 +152,26 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
 
 def _rise_after_warmup(ctx: RunContext) -> float | None:
-    """Relative loss change over the 10% of the run after the LR peak (None if unknown)."""
+    """Relative loss change across the LR peak (None if unknown).
+
+    The median loss over a window after the peak against the same window before it; the
+    window is 10% of the run and at least three logs, so a coarser log compares as many
+    points as a dense one.
+    """
     st, v = finite(ctx.loss)
     if ctx.schedule is None or v.size < 8:
         return None
     p = ctx.schedule.peak_step
     span = max(st[-1] - st[0], 1.0)
-    before = v[(st <= p)][-2:]
-    after = v[(st > p) & (st <= p + 0.1 * span)]
-    if before.size == 0 or after.size < 2:
+    w = max(0.1 * span, 3 * ctx.log_interval)
+    before = v[(st <= p) & (st > p - w)]
+    after = v[(st > p) & (st <= p + w)]
+    if before.size < 2 or after.size < 2:
         return None
-    return float(np.median(after) / np.median(before) - 1.0)
+    base = float(np.median(before))
+    if base <= 0:
+        return None
+    return float(np.median(after)) / base - 1.0
 
 
 @rule(
@@ -173,7 +190,10 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         full fine-tune about 2e-5, preference tuning lower still; 1e-2 when the kind is
         unknown) together with a symptom: divergence, NaN, exploding gradients, unrecovered
         loss spikes, or a loss that rises right after warmup. A rate 25× the usual value is
-        reported even without symptoms when the kind of run is known.
+        reported even without symptoms when the kind of run is known from the config (a
+        "lora" in the run's name only shapes the wording). A loss that rises right after
+        warmup: the median over the window after the LR peak is 5% above the median over
+        the same window before it (10% of the run, at least three logs each side).
     Why it matters:
         Too large a step overshoots: the loss becomes unstable, rises or turns into NaN. The
         same LR can be normal for LoRA and far too high for a full fine-tune, so the range
@@ -188,8 +208,8 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     peak = sched.peak if sched else ctx.cfg_num("learning_rate", "lr")
     if not peak or peak <= 0:
         return
-    typical, _low, high = ctx.lr_band
-    known = ctx.finetune != "unknown" or ctx.task == "preference"
+    typical, _low, high = ctx.decision_band
+    known = ctx.decisive_finetune != "unknown" or ctx.task == "preference"
     symptom = None
     strong = False
     for rid, label in (
@@ -229,7 +249,7 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         "lora": {"en": "LoRA/QLoRA", "ko": "LoRA/QLoRA"},
         "full": {"en": "a full fine-tune", "ko": "전체 파인튜닝"},
         "unknown": {"en": "most fine-tunes", "ko": "일반적인 파인튜닝"},
-    }[ctx.finetune]
+    }[ctx.decisive_finetune]
     if ctx.task == "preference":
         kind_name = {"en": "preference tuning (DPO)", "ko": "선호도 튜닝(DPO)"}
     metric = ctx.lr.key if ctx.lr is not None else (ctx.loss.key if ctx.loss else "learning_rate")
@@ -266,6 +286,6 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             k=kind_name,
             s=symptom,
         ),
-        values={"peak_lr": peak, "typical_lr": typical, "finetune": ctx.finetune},
+        values={"peak_lr": peak, "typical_lr": typical, "finetune": ctx.decisive_finetune},
         onset_step=step,
     )

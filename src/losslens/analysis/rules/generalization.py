@@ -10,7 +10,7 @@ from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, rule
-from losslens.analysis.rules.common import finite, train_loss_near
+from losslens.analysis.rules.common import finite, train_level_near
 from losslens.model import Finding, Severity
 
 #: ln(1/0.9): below this, the model gives the training token ~90% probability on average.
@@ -70,7 +70,7 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     seg = lv[lst >= est[b] - ctx.log_interval]
     if seg.size < 2:
         return
-    t0 = train_loss_near(ctx, float(est[b])) or float(seg[0])
+    t0 = train_level_near(ctx, float(est[b])) or float(seg[0])
     t1 = float(np.median(signals.tail(seg, 0.2, lo=1)))
     if t1 >= t0:
         return
@@ -125,9 +125,11 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The eval loss is far above the train loss.
 
     What it detects:
-        At the last evaluation, eval loss at least 1.5× the train loss logged at the same
-        step and at least 0.3 higher. Eval loss below train loss (common with dropout or
-        contrastive losses) is not reported.
+        At the last evaluation, eval loss at least 1.5× the train-loss level at that step
+        and at least 0.3 higher. The level is the median of the nearest 10% of train logs
+        (at least 5), each moved to the eval step along the local Theil-Sen slope: one train
+        log is one noisy batch when logging often. Eval loss below train loss (common with
+        dropout or contrastive losses) is not reported.
     Why it matters:
         A large gap means the model does much better on examples it has seen than on new
         ones: it generalizes poorly, whether or not the eval loss is rising yet.
@@ -142,7 +144,7 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     pairs = []
     for s, e in zip(est.tolist(), ev.tolist(), strict=True):
-        t = train_loss_near(ctx, s)
+        t = train_level_near(ctx, s)
         if t is not None and t > 0:
             pairs.append((int(s), e, t))
     if not pairs:

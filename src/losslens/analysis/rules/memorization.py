@@ -19,39 +19,47 @@ from losslens.model import Finding, Severity
 def staircase(ctx: RunContext) -> list[tuple[int, float]]:
     """Epoch boundaries where the train loss drops much more than anywhere inside an epoch.
 
-    Returns ``(boundary_step, drop)`` pairs, ``drop`` in log units (negative). A boundary
-    counts when the drop across it (median of the logs in a window after minus before) is
-    at least 3 robust standard deviations and 2× beyond the typical in-epoch change.
+    Returns ``(boundary_step, drop)`` pairs, ``drop`` in log units (negative). The change
+    across a cut between two consecutive logs is the median of the ``k`` logs after it minus
+    the median of the ``k`` logs before it, ``k`` covering about 15% of an epoch (at least
+    one log). A boundary counts when the change across its cut is at least 3 robust
+    standard deviations and 2x beyond the typical change across cuts inside an epoch, so
+    the comparison is between like and like however often the run logged.
     """
     st, v = finite(ctx.loss)
     spe = ctx.steps_per_epoch
-    if spe is None or v.size < 12 or spe < 4 * ctx.log_interval:
+    if spe is None or v.size < 8 or spe < 3 * ctx.log_interval:
         return []
     y = signals.safe_log(v, 1e-6)
-    w = max(2 * ctx.log_interval, 0.15 * spe)
+    k = max(1, math.ceil(0.15 * spe / ctx.log_interval))
+    offset = float(st[0]) - (ctx.epoch_at(float(st[0])) or 0.0) * spe
+    bounds = []
+    j = math.floor((st[0] - offset) / spe) + 1
+    while offset + j * spe < st[-1] - ctx.log_interval:
+        bounds.append(offset + j * spe)
+        j += 1
+    if not bounds:
+        return []
+    b_arr = np.asarray(bounds)
 
-    def drop_at(b: float) -> float | None:
-        before = y[(st <= b) & (st > b - w)]
-        after = y[(st > b) & (st <= b + w)]
-        if before.size < 1 or after.size < 1 or before.size + after.size < 3:
+    def change(i: int) -> float | None:
+        """Across the cut between logs ``i`` and ``i + 1``."""
+        before, after = y[max(0, i + 1 - k) : i + 1], y[i + 1 : i + 1 + k]
+        if before.size < 1 or after.size < 1:
             return None
         return float(np.median(after) - np.median(before))
 
-    offset = float(st[0]) - (ctx.epoch_at(float(st[0])) or 0.0) * spe
-    bounds = []
-    k = math.floor((st[0] - offset) / spe) + 1
-    while offset + k * spe < st[-1] - ctx.log_interval:
-        bounds.append(offset + k * spe)
-        k += 1
-    if not bounds:
-        return []
+    # the cut of each boundary: the last log at or before it, the first log after it
+    cut_of = {b: int(np.searchsorted(st, b, side="right")) - 1 for b in bounds}
     inner = []
-    stride = max(1, st.size // 200)  # a few hundred positions are enough for the spread
-    for s in st[::stride].tolist():
-        if all(abs(s - b) > w for b in bounds) and s - w > st[0] and s + w < st[-1]:
-            d = drop_at(s)
-            if d is not None:
-                inner.append(d)
+    stride = max(1, (st.size - 1) // 400)  # a few hundred cuts are enough for the spread
+    for i in range(0, st.size - 1, stride):
+        lo, hi = st[max(0, i + 1 - k)], st[min(st.size - 1, i + k)]
+        if np.any((b_arr >= lo) & (b_arr < hi)):
+            continue  # the windows reach across an epoch boundary
+        d = change(i)
+        if d is not None:
+            inner.append(d)
     if len(inner) < 3:
         return []
     arr = np.asarray(inner)
@@ -59,7 +67,10 @@ def staircase(ctx: RunContext) -> list[tuple[int, float]]:
     spread = max(signals.mad(arr) * signals.MAD_TO_SIGMA, 0.01)
     out = []
     for b in bounds:
-        d = drop_at(b)
+        i = cut_of[b]
+        if i < 0 or i >= st.size - 1:
+            continue
+        d = change(i)
         if d is None:
             continue
         if d < typical - 3 * spread and d < 2 * min(typical, 0.0) and d < -0.05:
@@ -99,7 +110,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         loss first got that low past epoch 1.5, or the epoch is unknown). Error when it
         happened over 10 epochs or more or the loss is below 0.02. Also (warning): after 3
         epochs or more, an eval loss over 3× the train loss; or train loss dropping sharply at
-        epoch boundaries (a staircase) while eval loss rises or stays far above train.
+        epoch boundaries (a staircase: the change across a boundary, between the logs just
+        before and just after it, 3 robust standard deviations and 2× beyond the typical
+        change across cuts inside an epoch; needs 3 logs per epoch) while eval loss rises or
+        stays far above train.
     Why it matters:
         A language model cannot predict natural text that well unless it has seen it: it
         reproduces its training examples verbatim and tends to answer everything in their

@@ -44,7 +44,7 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Any NaN or infinite train or eval loss (error; eval-only: warning), and NaN/inf gradient
         norms while the loss stays finite. Isolated non-finite gradient norms (the fp16 loss
         scaler skipping a step) are reported as info; three in a row, or 5% or more of the logs
-        after the first 2% of the run, as a warning.
+        after the first 2% of the run (and at least three of them), as a warning.
     Why it matters:
         Once a NaN reaches the weights every later update is garbage: the run is lost from that
         step on. Occasional skipped steps only slow training down, but many mean fp16 overflows.
@@ -117,7 +117,8 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     late = steps > 0.02 * horizon
     frac = float(bad[late].sum()) / max(1, int(late.sum()))
     run_len = signals.longest_run(bad)
-    sev = Severity.WARNING if run_len >= 3 or frac >= 0.05 else Severity.INFO
+    n_late = int(bad[late].sum())
+    sev = Severity.WARNING if run_len >= 3 or (frac >= 0.05 and n_late >= 3) else Severity.INFO
     bad_steps = [int(s) for s in steps[bad].tolist()]
     shown = ", ".join(str(s) for s in bad_steps[:6]) + (" …" if len(bad_steps) > 6 else "")
     if sev is Severity.INFO:
@@ -233,8 +234,10 @@ def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         Five logs or more, the first ones included, with a loss of exactly 0.0 (at least 80% of
-        all logs), while the gradient norm is finite. A loss that falls gradually and then
-        prints as 0.0 because of rounding is memorization, not this.
+        all logs), while the gradient norm is finite, in a log that starts before the data
+        was seen 1.5 times. A loss that falls gradually and then prints as 0.0 because of
+        rounding is memorization, not this, and so is a log whose first record comes after
+        many unlogged passes over the data (see memorization).
     Why it matters:
         Cross-entropy over zero target tokens is 0: the model is graded on nothing and learns
         nothing. Usual causes are a chat/response template that does not match the data
@@ -254,6 +257,9 @@ def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     zeros = v == 0.0
     if zeros.sum() < 5 or zeros.mean() < 0.8 or not zeros[: min(3, v.size)].all():
         return
+    first_epoch = ctx.epoch_at(float(st[0]))
+    if first_epoch is not None and first_epoch >= 1.5:
+        return  # the log starts after the data was seen more than once: see LL153
     yield r.finding(
         title=tr(
             "The loss is exactly 0: no target tokens are being trained",

@@ -18,6 +18,19 @@ from losslens.model import Finding, Severity
 #: Findings after which "not learning" rules have nothing useful to add.
 _BROKEN = ("LL101", "LL102", "LL103", "LL104", "LL111")
 
+#: "Flat" must be shown, not merely not disproved: even the steepest decline the data allow
+#: (the low end of a 90% confidence interval on the Theil-Sen slope) would lower the loss by
+#: less than this, in log units (~5%, the improvement below which LL131 calls a run not
+#: learning), over the length of the run. A healthy run still falling a few percent per
+#: run length in a noisy log is then not called flat.
+FLAT_BOUND = 0.05
+
+
+def _confidently_flat(x: np.ndarray, y: np.ndarray, span: float) -> bool:
+    """Whether the log-loss ``y`` over ``x`` rules out a decline of ``FLAT_BOUND`` per ``span``."""
+    _slope, low, _high = signals.theil_sen_interval(x, y)
+    return low * span > -FLAT_BOUND
+
 
 def _no_progress(ctx: RunContext) -> tuple[float, float, float] | None:
     """(first, last, improvement) when the loss did not really fall over a full-length log."""
@@ -31,9 +44,12 @@ def _no_progress(ctx: RunContext) -> tuple[float, float, float] | None:
     if first < 0.3:  # already low: nothing much left to learn
         return None
     improvement = 1.0 - last / first
-    trend = signals.mann_kendall_z(signals.safe_log(v))
+    y = signals.safe_log(v)
+    trend = signals.mann_kendall_z(y)
     if improvement >= 0.05 or trend <= -3.0:
         return None
+    if not _confidently_flat(st, y, float(st[-1] - st[0])):
+        return None  # too noisy to tell a slow decline from none
     return first, last, improvement
 
 
@@ -41,7 +57,7 @@ def _lr_low(ctx: RunContext) -> float | None:
     """The peak LR when it is below the usual range for this kind of run."""
     if ctx.schedule is None:
         return None
-    _typical, low, _high = ctx.lr_band
+    _typical, low, _high = ctx.decision_band
     return ctx.schedule.peak if ctx.schedule.peak <= low else None
 
 
@@ -57,10 +73,12 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         A log that starts at the beginning of training, spans 50 steps or more and 8 logs or
-        more, where the loss of the last 10% is less than 5% below the first 5% and there is
-        no significant downward trend. Runs that start below 0.3 (nothing left to learn) are
-        skipped, and so are runs where the learning rate is below the usual range (see
-        lr-too-low).
+        more, where the loss of the last 10% is less than 5% below the first 5%, there is no
+        significant downward trend, and the data rule a real decline out: even the low end
+        of a 90% confidence interval on the Theil-Sen slope would lower the loss by less
+        than 5% over the run (a noisy log that cannot tell a slow decline from none is not
+        reported). Runs that start below 0.3 (nothing left to learn) are skipped, and so are
+        runs where the learning rate is below the usual range (see lr-too-low).
     Why it matters:
         The model is not learning: the updates do not reach the trainable weights, or there
         is no signal in the data.
@@ -120,10 +138,14 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """After an initial drop the loss stays flat for a large part of the run at full LR.
 
     What it detects:
-        The earliest point after which the loss shows no significant downward trend
-        (Mann-Kendall z > -1.645) and its Theil-Sen slope, extrapolated over the whole run,
-        would lower it by less than 2%, for at least 40% of the run and 8 logs, while the
-        learning rate at that point is still at least 80% of its peak. Flattening as a
+        The earliest point (tried at the second log, then every 5% of the run up to 60%, so
+        that a dense log gets no more chances than a sparse one) after which the loss shows
+        no significant downward trend (Mann-Kendall z > -1.645), its Theil-Sen slope,
+        extrapolated over the whole run, would lower it by less than 2%, and even the low
+        end of the slope's 90% confidence interval would lower it by less than 5%, for at
+        least 40% of the run and 8 logs, while the learning rate at that point is still at
+        least 80% of the schedule's peak (the fitted linear/cosine curve's top when one
+        fits, since the true peak usually falls between two logs). Flattening as a
         decaying schedule winds down is convergence, not a plateau, and a level below 0.3
         counts as converged.
     Why it matters:
@@ -148,12 +170,20 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if span <= 0:
         return
     onset = None
-    for k in range(1, int(0.6 * xs.size) + 1):
+    # candidate onsets: the second log, then every 5% of the run up to 60%. A grid in run
+    # fractions rather than every log keeps the number of tries (and of chances to find a
+    # flat stretch in noise) the same however often the run logged.
+    grid = [1] + [int(np.searchsorted(xs, xs[0] + f * span)) for f in np.arange(0.05, 0.61, 0.05)]
+    for k in sorted(set(grid)):
         seg_x, seg_y = xs[k:], ys[k:]
         if seg_y.size < 8 or float(seg_x[-1] - seg_x[0]) < 0.4 * span:
             break
         slope, _ = signals.theil_sen(seg_x, seg_y)
-        if slope * span > -0.02 and signals.mann_kendall_z(seg_y) > -1.645:
+        if (
+            slope * span > -0.02
+            and signals.mann_kendall_z(seg_y) > -1.645
+            and _confidently_flat(seg_x, seg_y, span)
+        ):
             onset = k
             break
     if onset is None:
@@ -163,7 +193,7 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if level < 0.3:
         return
     lr0 = lr_at(ctx, start_step)
-    if ctx.schedule is not None and lr0 is not None and lr0 < 0.8 * ctx.schedule.peak:
+    if ctx.schedule is not None and lr0 is not None and lr0 < 0.8 * ctx.schedule.top:
         return
     drop_before = float(np.exp(ys[0]))
     i_step = int(st[int(np.searchsorted(st, start_step))])
@@ -218,7 +248,9 @@ def lr_too_low(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         The same "loss not decreasing" condition as LL131 (under 5% improvement over the
         run, no significant downward trend) together with a peak learning rate at or below
         the low edge of the usual range for the kind of run (LoRA 2e-5, full fine-tune 2e-6,
-        1e-6 when unknown), or a learning rate that is 0.
+        1e-6 when unknown), or a learning rate that is 0. The kind of run counts only when
+        the config says it (``lora_r``, ``peft_config``, ``finetuning_type`` ...); a "lora"
+        in the run's name is not evidence.
     Why it matters:
         The steps are too small to change the model in the time given: the run costs compute
         and changes nothing.
@@ -233,7 +265,7 @@ def lr_too_low(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if res is None or peak is None or ctx.loss is None or ctx.lr is None:
         return
     first, last, imp = res
-    typical = ctx.lr_band[0]
+    typical = ctx.decision_band[0]
     st = ctx.loss.finite.steps
     yield r.finding(
         title=tr("The learning rate is too low", "학습률이 너무 낮습니다"),
