@@ -139,16 +139,18 @@ def ensure_env() -> bool:
     return True
 
 
-def trainproof_preds(path: Path) -> list[Pred]:
-    out = subprocess.run(
-        [str(ENV / "bin" / "trainproof"), "doctor", "--json", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def _peer_json(*cmd: str) -> Any:
+    """Run a peer tool and parse its JSON output (None when it printed none)."""
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     try:
-        doc = json.loads(out.stdout)
+        return json.loads(out.stdout)
     except json.JSONDecodeError:
+        return None
+
+
+def trainproof_preds(path: Path) -> list[Pred]:
+    doc = _peer_json(str(ENV / "bin" / "trainproof"), "doctor", "--json", str(path))
+    if doc is None:
         return []
     preds = []
     for rep in doc.get("reports", []):
@@ -161,15 +163,10 @@ def trainproof_preds(path: Path) -> list[Pred]:
 
 
 def losslint_preds(path: Path) -> list[Pred]:
-    out = subprocess.run(
-        [str(ENV / "bin" / "losslint"), "check", "--format", "json", "--color", "never", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    doc = _peer_json(
+        str(ENV / "bin" / "losslint"), "check", "--format", "json", "--color", "never", str(path)
     )
-    try:
-        doc = json.loads(out.stdout)
-    except json.JSONDecodeError:
+    if doc is None:
         return []
     preds = []
     for f in doc.get("findings", []):
