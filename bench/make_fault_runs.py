@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/make_fault_runs.py            # all runs (about a minute on 2 cores)
     .venv/bin/python bench/make_fault_runs.py lr_too_high
+    .venv/bin/python bench/make_fault_runs.py generate   # the grid of corpus/generated/
+
+``generate`` trains the larger grid of ``bench/faultgen`` (TRL SFTTrainer and the plain
+Trainer, several tasks, model sizes, optimizers, schedulers, eval cadences and faults) into
+``corpus/generated/``; see ``corpus/generated/README.md``.
 
 Each run trains a tiny randomly initialised Qwen2 (hidden 64, 2 layers) with the plain
 ``transformers.Trainer`` on synthetic sentences from a small grammar, with one fault caused
@@ -344,6 +349,11 @@ FAULTS: list[Fault] = [
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["generate"]:
+        sys.path.insert(0, str(ROOT))
+        from bench.faultgen.generate import main as generate
+
+        return generate(argv[1:])
     labels_only = "--labels-only" in argv  # rewrite labels.json, keep the trained states
     names = [a for a in argv if not a.startswith("--")]
     chosen = [f for f in FAULTS if not names or f.name in names]

@@ -25,12 +25,13 @@ from pathlib import Path
 
 # bench/ holds a module named logging.py: keep it from shadowing the standard library.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # last: baselines.py, never the stdlib
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
+from baselines import reservoir_indices, stride_indices  # noqa: E402
 from losslens.model import MetricPoint, RunStatus  # noqa: E402
-from losslens.render.downsample import reservoir_indices, stride_indices  # noqa: E402
 from losslens.store import Store  # noqa: E402
 
 KEYS = (

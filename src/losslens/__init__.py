@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any as _Any
 
 from losslens.api import analyze, define_metric, finish, init, log, watch
 from losslens.errors import LosslensError
@@ -20,8 +20,8 @@ from losslens.tracking.run import Run
 __version__ = "0.1.0"
 
 run: Run | None = None
-config: Any = {}
-summary: Any = {}
+config: _Any = {}
+summary: _Any = {}
 
 __all__ = [
     "Finding",

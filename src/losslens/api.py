@@ -10,11 +10,10 @@ from typing import Any
 
 from losslens.model import Report
 from losslens.store import Store
-from losslens.tracking.run import Config, Run, Summary
+from losslens.tracking.run import Run
 
-run: Run | None = None
-config: Config | dict[str, Any] = {}
-summary: Summary | dict[str, Any] = {}
+# The current run, its config and summary live on the ``losslens`` package itself
+# (``losslens.run``, ``losslens.config``, ``losslens.summary``), as in wandb.
 
 
 def init(
@@ -29,7 +28,15 @@ def init(
 
     options = {
         k: kwargs.pop(k)
-        for k in ("system_metrics", "system_interval", "flush_interval", "output_dir")
+        for k in (
+            "system_metrics",
+            "system_interval",
+            "flush_interval",
+            "output_dir",
+            "id",
+            "resume",
+            "max_queue",
+        )
         if k in kwargs
     }
     if kwargs.get("reinit", True) and losslens.run is not None:

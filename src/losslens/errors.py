@@ -14,10 +14,14 @@
     └── MissingExtraError         an optional dependency is not installed
 
 Library code raises these and never exits; ``losslens.cli`` turns them into one-line
-messages and exit codes. Nothing else should reach a user as a traceback.
+messages and exit codes. Nothing else should reach a user as a traceback. The message and
+hint are made terminal-safe and one line (:func:`losslens.textsafe.safe`): a file name or
+run name with escape sequences or newlines in it is shown escaped.
 """
 
 from __future__ import annotations
+
+from losslens.textsafe import safe
 
 
 class LosslensError(Exception):
@@ -26,9 +30,10 @@ class LosslensError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, hint: str | None = None) -> None:
+        message = safe(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = safe(hint) if hint is not None else None
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} ({self.hint})"

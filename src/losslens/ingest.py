@@ -81,7 +81,9 @@ def ingest(
             config=imported.config,
             summary=summary,
         )
-        _set_source_id(store, info.id, imported.source_id)
+        # The source id is set last: a run whose import was cut short is never mistaken for
+        # a complete import of the same source.
+        store.set_source_id(info.id, imported.source_id)
     except BaseException:
         store.delete_run(info.id)
         raise
@@ -89,13 +91,6 @@ def ingest(
     if failure is not None:
         raise PartialImportError(failure, run.id, written)
     return run, True
-
-
-def _set_source_id(store: Store, run_id: str, source_id: str) -> None:
-    """The source id is set last: a run whose import was cut short is never mistaken for a
-    complete import of the same source."""
-    with store.transaction() as conn:
-        conn.execute("UPDATE runs SET source_id = ? WHERE id = ?", (source_id, run_id))
 
 
 def _drain(imported: ImportedRun) -> None:
@@ -125,7 +120,24 @@ def load_into_memory(path: str | os.PathLike[str], fmt: str | None = None) -> li
             if info.id in seen:
                 continue
             seen.add(info.id)
-            out.append(store.load(info.id))
+            out.append(_content_id(store.load(info.id)))
         return out
     finally:
         store.close()
+
+
+def _content_id(run: RunData) -> RunData:
+    """The run with an id derived from its source (the same file gives the same id), so
+    ``losslens analyze FILE`` prints the same report every time. A run losslens recorded
+    keeps its own id."""
+    import dataclasses
+    import hashlib
+
+    source = run.info.source_id or ""
+    if source.startswith("losslens:"):
+        rid = source.removeprefix("losslens:")
+    else:
+        digest = hashlib.blake2b(source.encode("utf-8"), digest_size=8).digest()
+        alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+        rid = "".join(alphabet[b % len(alphabet)] for b in digest)
+    return dataclasses.replace(run, info=dataclasses.replace(run.info, id=rid))

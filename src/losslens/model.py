@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from losslens import numeric
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -83,6 +85,8 @@ class Series:
     @property
     def finite(self) -> Series:
         mask = np.isfinite(self.values)
+        if mask.all():  # the usual case: no copy of a series that may hold millions of points
+            return self
         return Series(self.key, self.steps[mask], self.values[mask], self.wall_times[mask])
 
     def last(self) -> float | None:
@@ -211,42 +215,21 @@ class Report:
 
 def is_number(value: object) -> bool:
     """True for real scalars we store as a metric point (bool excluded)."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int | float):
-        return True
-    return isinstance(value, np.integer | np.floating)
+    return numeric.is_number(value)
 
 
 def as_float(value: Any) -> float | None:
-    """A float for anything scalar-like (python/numpy numbers, 0-d tensors), else None."""
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, np.integer | np.floating):
-        return float(value)
-    item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "ndim", 1) == 0:
-        try:
-            out = item()
-        except Exception:
-            return None
-        return float(out) if isinstance(out, int | float) else None
-    if isinstance(value, str):
-        try:
-            f = float(value)
-        except ValueError:
-            return None
-        return f if not math.isnan(f) or value.strip().lower() == "nan" else None
-    return None
+    """A float for anything scalar-like (python/numpy numbers, bools as 0/1, 0-d tensors,
+    numeric strings), else None: :func:`losslens.numeric.as_value`."""
+    return numeric.as_value(value, bools=True)
 
 
 def jsonable(obj: Any) -> Any:
-    """``obj`` as plain JSON data: NaN/±Inf floats become strings (``"nan"``, ``"inf"``),
-    keys strings, tuples lists, anything else that is not JSON ``str(obj)``."""
+    """``obj`` as plain JSON data: NaN/±Inf floats become :mod:`losslens.numeric`'s tokens
+    (``"NaN"``, ``"Infinity"``, ``"-Infinity"``), keys strings, tuples lists, anything else
+    that is not JSON ``str(obj)``."""
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else str(obj)
+        return obj if math.isfinite(obj) else numeric.nonfinite_token(obj)
     if isinstance(obj, Mapping):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

@@ -34,7 +34,10 @@ def motivating(corpus: Path) -> tuple[RunData, Report]:
 def check(name: str, text: str) -> None:
     path = GOLDEN / name
     if UPDATE or not path.exists():
+        missing = not path.exists()
         path.write_text(text, encoding="utf-8")
+        if missing and not UPDATE:  # a golden file nobody reviewed proves nothing
+            pytest.fail(f"{name} was missing: written now; review it and run again")
     assert text == path.read_text(encoding="utf-8"), (
         f"{name} changed; LOSSLENS_UPDATE_GOLDEN=1 to accept"
     )

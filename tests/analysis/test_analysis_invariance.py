@@ -46,7 +46,7 @@ from losslens.ingest import load_into_memory
 from losslens.model import RunData, Series, Severity
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = ROOT / "corpus" / "shared"
 FAULTS = ROOT / "tests" / "data" / "faults"
 
 Transform = Callable[[RunData], RunData | None]
@@ -196,8 +196,7 @@ def broken(runs: Any, name: str, base: dict[str, set[str]] | None = None) -> lis
 @pytest.mark.parametrize("name", list(INVARIANCES))
 def test_labelled_runs_are_invariant(name: str) -> None:
     runs = labelled_runs()
-    if not CORPUS.exists():
-        pytest.skip("../shared/corpus is not present")
+    assert CORPUS.exists(), CORPUS
     assert len(runs) >= 30
     assert broken(runs, name) == []
 

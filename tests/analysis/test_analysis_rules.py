@@ -42,10 +42,13 @@ def test_isolated_nan_grad_norm_is_info_and_persistent_is_warning() -> None:
     loss = noisy(2 - STEPS / 300, 0.01)
     grad = noisy(np.full(STEPS.size, 0.8), 0.1)
     grad[15] = np.nan  # one skipped step in 30 logs (3%)
-    f = one(
-        analyze(run_of({"train/loss": (STEPS, loss), "train/grad_norm": (STEPS, grad)})), "LL101"
-    )
+    series = {"train/loss": (STEPS, loss), "train/grad_norm": (STEPS, grad)}
+    # with fp16 the loss scaler skips a rare step by design: info
+    f = one(analyze(run_of(series, config={"fp16": True})), "LL101")
     assert f.severity is Severity.INFO and f.evidence.values["non_finite"] == 1
+    # without fp16 (or unknown) an overflow mid-run is worth acting on
+    f = one(analyze(run_of(series)), "LL101")
+    assert f.severity is Severity.WARNING
     grad[10:14] = np.inf
     f = one(
         analyze(run_of({"train/loss": (STEPS, loss), "train/grad_norm": (STEPS, grad)})), "LL101"
@@ -145,7 +148,8 @@ def test_loss_spike_same_answer_at_any_logging_interval(logging_steps: int) -> N
     assert 500 <= f.evidence.values["max_step"] <= 510
     assert f.evidence.values["max_ratio"] > 2
     assert f.evidence.values["unrecovered"] == 0
-    assert f.severity is Severity.INFO
+    # a bad batch 3x the level or more is worth acting on, even when the loss comes back
+    assert f.severity is Severity.WARNING
     assert "LL111" not in ids(rep)
 
 
@@ -272,7 +276,11 @@ def test_clipping_far_below_grad_norm() -> None:
     grad = noisy(np.full(STEPS.size, 1.0), 0.1)
     series = {"train/loss": (STEPS, noisy(2 - STEPS / 400, 0.01)), "train/grad_norm": (STEPS, grad)}
     f = one(analyze(run_of(series, config={"max_grad_norm": 0.01})), "LL143")
-    assert f.severity is Severity.WARNING and f.evidence.values["share_clipped"] == 1.0
+    # every step clipped but the loss still falls: worth knowing, no harm shown
+    assert f.severity is Severity.INFO and f.evidence.values["share_clipped"] == 1.0
+    flat = {**series, "train/loss": (STEPS, noisy(np.full(STEPS.size, 2.0), 0.002))}
+    f = one(analyze(run_of(flat, config={"max_grad_norm": 0.01})), "LL143")
+    assert f.severity is Severity.WARNING  # ... and the loss does not move: harm
     assert "LL143" not in ids(analyze(run_of(series, config={"max_grad_norm": 1.0})))
     assert "LL143" not in ids(analyze(run_of(series)))  # threshold unknown: say nothing
 
@@ -355,8 +363,12 @@ def test_too_many_epochs_from_data_size_steps_and_batch() -> None:
     f = one(rep, "LL154")
     assert f.evidence.values["epochs"] == pytest.approx(34.78, abs=0.01)
     assert "100 steps × effective batch 8 / 23 examples = 34.8 epochs" in f.evidence.text["en"]
-    assert f.severity is Severity.ERROR
-    assert "LL156" in ids(rep)  # and no eval set to check it
+    # no eval set and a train loss far from zero: an epoch count alone, no harm shown -> info
+    assert f.severity is Severity.INFO
+    assert "LL156" not in ids(rep)  # "no eval set" only speaks up when harm is suspected
+    memorised = np.geomspace(2.0, 0.01, 10)
+    rep = analyze(run_of({"train/loss": (steps, memorised)}, config=cfg))
+    assert one(rep, "LL154").severity is Severity.ERROR  # memorised, no eval: harm shown
     assert "--eval_ratio 0.1" in one(rep, "LL156").suggestion["en"]
 
 

@@ -19,4 +19,4 @@ SOURCES = {
     "jsonl": OTHER / "log_history.jsonl",
 }
 
-CORPUS = DATA.parent.parent.parent.parent / "shared" / "corpus"
+CORPUS = DATA.parent.parent.parent / "corpus" / "shared"

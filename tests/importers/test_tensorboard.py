@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from extras import needs
 from losslens import keys
 from losslens.importers import load_path
 from losslens.importers.base import PartialImportError
 from losslens.ingest import ingest, load_into_memory
 from losslens.store import Store
 
-tb = pytest.importorskip("tensorboard")
+tb = needs("tensorboard", "tensorboard")
 
 from tensorboard.compat.proto import event_pb2, summary_pb2  # noqa: E402
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb  # noqa: E402

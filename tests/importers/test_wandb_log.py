@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from importer_data import SOURCES
 
+from extras import needs
 from losslens import keys
 from losslens.errors import ImportError_
 from losslens.importers import load_path
@@ -16,7 +17,7 @@ from losslens.importers.wandb_log import BLOCK
 from losslens.ingest import ingest, load_into_memory
 from losslens.store import Store
 
-pytest.importorskip("wandb")
+needs("wandb", "wandb")
 
 
 def wandb_file(tmp_path: Path) -> Path:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import losslens
 import losslens as wandb
+from extras import needs
 from losslens.errors import StoreError
 from losslens.model import RunStatus
 from losslens.store import Store
@@ -99,7 +99,7 @@ def test_value_kinds_through_log(store_path: Path) -> None:
         "np32": np.float32(0.5),
         "npint": np.int64(2**60 + 1),
         "bool": True,
-        "tensor": torch.tensor(0.25),
+        "tensor": needs("torch", "train").tensor(0.25),
         "손실": 1.0,
     }
     run = losslens.init(project="값", name="런 ✓", dir=store_path, system_metrics=False)
@@ -129,7 +129,7 @@ def test_nested_dicts_and_non_scalars(store_path: Path) -> None:
     assert sorted(str(w.message).split("'")[1] for w in caught) == ["list", "text"]
     assert caught[0].filename == __file__  # points at the caller's line
     with pytest.warns(UserWarning, match="'vector'"):
-        run.log({"vector": torch.ones(3), "ok": 2.0})
+        run.log({"vector": needs("torch", "train").ones(3), "ok": 2.0})
     run.finish()
     keys = {k for k, _, _ in _points(store_path, run.id)}
     assert keys == {"eval/loss", "eval/acc/top1", "ok"}
@@ -209,19 +209,24 @@ def test_store_from_environment_and_home(tmp_path: Path, monkeypatch: pytest.Mon
         assert store.get_run(run.id).project == "from-env"
 
 
-def test_a_store_failure_surfaces_at_finish(store_path: Path) -> None:
+def test_a_store_failure_surfaces_at_finish(
+    store_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     run = losslens.init(project="p", dir=store_path, system_metrics=False)
     run.log({"x": 1.0})
     run.flush()
     with Store(store_path) as store:
         store.delete_run(run.id)  # someone deletes the run while it is being recorded
-    with pytest.warns(RuntimeWarning, match="could not write"):
-        for i in range(1000):
-            run.log({"x": float(i)})
-        with pytest.raises(StoreError, match="could not record this run"):
-            run.flush()
+    for i in range(1000):
+        run.log({"x": float(i)})
+    with pytest.raises(StoreError, match=f"could not record run {run.id}.*deleted"):
+        run.flush()
+    # reported at once, on stderr, in one line
+    err = capfd.readouterr().err
+    assert f"cannot write to {store_path}: run {run.id} was deleted" in err
+    assert len(err.strip().splitlines()) == 1
     for _ in range(1000):  # logging goes on without error and without piling up
         run.log({"x": 0.0})
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match="2,000 points were not recorded"):
         run.finish()
     assert len(run._writer.queue) == 0

@@ -12,11 +12,13 @@ import pytest
 import yaml
 from train_helpers import FAST, CliRunner
 
+from extras import needs
 from losslens.model import RunStatus
 from losslens.paths import default_store_path
 from losslens.store import Store
 
 pytestmark = pytest.mark.slow
+needs("transformers", "train")  # every test here trains
 
 STEPS = 12
 PER_STEP = ("train/loss", "train/grad_norm", "train/learning_rate", "train/epoch")
@@ -203,7 +205,7 @@ def test_torchrun_two_processes_record_one_run(
 def test_wandb_offline_writes_its_run_next_to_ours(
     cli: CliRunner, tmp_path: Path, example_data: Path
 ) -> None:
-    pytest.importorskip("wandb")
+    needs("wandb", "wandb")
     assert os.environ["WANDB_MODE"] == "offline"
     out = tmp_path / "out"
     proc = cli(
@@ -238,7 +240,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     import subprocess
 
     proc = subprocess.run(
-        [sys.executable, "-m", "losslens.demo", "--max_steps", "3",
+        [sys.executable, "-m", "losslens.cli.demo", "--max_steps", "3",
          "--gradient_accumulation_steps", "1", "--cutoff_len", "64", "--eval_steps", "3"],
         cwd=tmp_path, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
@@ -248,6 +250,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert info.project == "demo" and info.status == RunStatus.FINISHED
     assert info.output_dir == str(default_store_path().parent / "runs" / "mini-instruct")
     assert f"losslens show {run_id}" in proc.stdout and "store:" in proc.stdout
+    assert "dashboard:   .venv/bin/losslens ui --store" in proc.stdout  # no markup eaten
     store.close()
 
 

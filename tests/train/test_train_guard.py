@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from losslens.train.guard import LiveChecks
+from losslens.analysis.live import LiveChecks
 
 
 def _feed(checks: LiveChecks, losses: list[float], grads: list[float] | None = None) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from extras import needs
 from losslens.model import RunStatus
 from losslens.store import Store
 
@@ -17,7 +18,7 @@ SRC = str(Path(__file__).resolve().parents[2] / "src" / "losslens")
 
 
 def test_qlora_4bit_on_cpu_without_deprecated_calls(tmp_path: Path, example_data: Path) -> None:
-    pytest.importorskip("bitsandbytes")
+    needs("bitsandbytes", "train")
     from losslens.train.runner import train
 
     out = tmp_path / "out"

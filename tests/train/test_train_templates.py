@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from extras import needs
 from losslens.errors import ConfigError
 from losslens.train.chat import choose_template, has_generation_markers, load_template
 
@@ -83,7 +84,7 @@ def test_cpu_plan_and_old_gpu_plans() -> None:
     with pytest.raises(ConfigError, match="--precision bf16 needs a CUDA GPU"):
         plan_hardware("auto", "bf16")
     assert not avoid_triton_on_old_gpus(plan)
-    chunked = pytest.importorskip("trl.kernels.chunked_logprob")
+    chunked = needs("trl.kernels.chunked_logprob", "train")
     before = chunked._TRITON_AVAILABLE
     pascal = HardwarePlan("cuda", "GTX 1050 Ti", "6.1", "4bit", "fp32", "paged_adamw_8bit", "")
     try:

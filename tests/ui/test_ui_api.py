@@ -7,12 +7,17 @@ import re
 from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
-from ui_helpers import make_run
 
-from losslens.model import MetricPoint, RunStatus
-from losslens.store import Store
-from losslens.ui import create_app
+from extras import needs
+
+needs("starlette", "ui")
+
+from starlette.testclient import TestClient  # noqa: E402
+from ui_helpers import make_run  # noqa: E402
+
+from losslens.model import MetricPoint, RunStatus  # noqa: E402
+from losslens.store import Store  # noqa: E402
+from losslens.ui import create_app  # noqa: E402
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -80,9 +85,9 @@ def test_nan_points_are_null_and_listed(store: Store, store_path: Path) -> None:
         info.id, [MetricPoint("loss", s, math.nan if s == 3 else 1.0 / s) for s in range(1, 6)]
     )
     body = client(store_path).get(f"/api/runs/{info.id}/data").text
-    assert "NaN" not in body.replace('"nan"', "")
+    assert "NaN" not in body.replace('"NaN"', "")  # strict JSON: no bare NaN token
     s = client(store_path).get(f"/api/runs/{info.id}/data").json()["groups"][0]["series"][0]
-    assert s["y"][2] is None and s["nonfinite"] == [[3, "nan"]]
+    assert s["y"][2] is None and s["nonfinite"] == [[3, "NaN"]]
 
 
 def test_report_uses_the_real_analysis(store: Store, store_path: Path) -> None:
@@ -137,12 +142,12 @@ def test_compare_diff_and_overlay(store: Store, store_path: Path) -> None:
     assert [r["name"] for r in cmp["runs"]] == ["a", "b"]
     data = c.get(f"/api/compare/data?runs={a.id},{b.id}&width=800").json()
     loss = next(g for g in data["groups"] if g["id"] == "loss")
-    assert [s["label"] for s in loss["series"]] == [
-        "a · train/loss",
-        "a · eval/loss",
-        "b · train/loss",
-        "b · eval/loss",
-    ]
+    # Short legends (run, then train/eval); the run index gives each run one colour.
+    labels = [s["label"] for s in loss["series"]]
+    assert labels == ["a · train", "a · eval", "b · train", "b · eval"]
+    assert [s["run"] for s in loss["series"]] == [0, 0, 1, 1]
+    lr = next(g for g in data["groups"] if g["id"] == "lr")
+    assert [s["label"] for s in lr["series"]] == ["a", "b"]
     page = c.get(f"/compare?runs={a.id},{b.id}")
     assert page.status_code == 200 and "nested.k" in page.text
     assert c.get("/api/compare/data").status_code == 400

@@ -30,6 +30,7 @@ def test_html_and_markdown_report_of_a_stored_run(store_path: Path, tmp_path: Pa
     with Store(store_path) as st:
         info = make_run(st, XSS, steps=200)
     html, md = tmp_path / "out" / "r.html", tmp_path / "out" / "r.md"
+    html.parent.mkdir()
     res = losslens(
         "report", info.id, "--store", str(store_path), "--html", str(html), "--md", str(md)
     )
@@ -44,6 +45,79 @@ def test_html_and_markdown_report_of_a_stored_run(store_path: Path, tmp_path: Pa
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", body)
     assert images and all((md.parent / p).is_file() for p in images)
     assert (md.parent / "r-charts" / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    # The run name is text in the Markdown, never HTML.
+    assert XSS not in body and "&lt;img src=x onerror=alert(1)&gt;" in body
+
+
+def test_config_section_leads_with_the_choices_that_matter(
+    store_path: Path, tmp_path: Path
+) -> None:
+    config = {
+        "model": "Qwen/Qwen2-0.5B",
+        "learning_rate": 2e-4,
+        "per_device_train_batch_size": 8,
+        "gradient_accumulation_steps": 4,
+        "max_steps": 200,
+        "seed": 42,
+        "training_args": {f"arg_{i}": i for i in range(90)},
+    }
+    with Store(store_path) as st:
+        info = make_run(st, "cfg-run", steps=60, config=config)
+    out = tmp_path / "c.html"
+    res = losslens("report", info.id, "--store", str(store_path), "--html", str(out))
+    assert res.returncode == 0, res.stderr
+    text = out.read_text()
+    lead = re.findall(r'<tr class="ll-lead"><td>([^<]+)</td><td>([^<]+)</td></tr>', text)
+    assert lead[:4] == [
+        ("model", "Qwen/Qwen2-0.5B"),
+        ("learning rate", "2e-4"),
+        ("batch × accum", "8 × 4"),
+        ("steps", "200"),
+    ]
+    # The raw training_args are folded (inside a closed <details>), not 90 table rows.
+    raw = text.index('<details class="ll-raw"><summary>training_args</summary>')
+    assert text.count("<tr><td>arg_") == 0 and raw > 0
+    assert "@media print" in text
+    # `losslens show` leads the same way and folds training_args into one line.
+    show = losslens("show", info.id, "--store", str(store_path))
+    assert show.returncode == 0, show.stderr
+    config = show.stdout.split("Config", 1)[1]
+    assert config.index("learning rate") < config.index("seed")
+    assert "training_args  {90 settings}" in config and "arg_1" not in config
+
+
+def test_non_ascii_metrics_get_distinct_pngs(store_path: Path, tmp_path: Path) -> None:
+    from losslens.model import MetricPoint
+
+    with Store(store_path) as st:
+        info = make_run(st, "한글-run", steps=60, system=False)
+        st.write_points(
+            info.id,
+            [MetricPoint("정확도", s, 0.5 + s / 200, None) for s in range(1, 61)]
+            + [MetricPoint("보상", s, 1.0 - s / 100, None) for s in range(1, 61)],
+        )
+    md = tmp_path / "k.md"
+    res = losslens("report", info.id, "--store", str(store_path), "--md", str(md), "--lang", "ko")
+    assert res.returncode == 0, res.stderr
+    pngs = sorted(p.name for p in (tmp_path / "k-charts").glob("*.png"))
+    others = [p for p in pngs if p.startswith("other")]
+    assert len(others) == 2 and len(set(others)) == 2, pngs
+    body = md.read_text()
+    assert all(f"k-charts/{name}" in body for name in others)
+
+
+def test_cjk_font_is_chosen_when_installed() -> None:
+    from losslens.render.charts import cjk_font
+
+    installed = (
+        list(Path("/usr/share/fonts").rglob("NotoSansCJK*"))
+        if Path("/usr/share/fonts").exists()
+        else []
+    )
+    if not installed:
+        pytest.skip("fonts-noto-cjk is not installed (the test setup installs it)")
+    name = cjk_font()
+    assert name is not None and "CJK" in name
 
 
 def test_korean_report_and_json(store_path: Path, tmp_path: Path) -> None:

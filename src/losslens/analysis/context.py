@@ -113,6 +113,9 @@ class RunContext:
     max_grad_norm: float | None = None
     gradient_accumulation: int | None = None
     schedule: Schedule | None = None
+    #: ``(factor, from_step)`` when the logged train loss was found multiplied by gradient
+    #: accumulation and divided back before the rules ran (see ``analysis/rules/artifacts.py``).
+    loss_scale: tuple[int, int] | None = None
     found: list[Finding] = field(default_factory=list)
 
     # -- helpers for rules ------------------------------------------------------------------
@@ -320,9 +323,7 @@ def build_context(run: RunData) -> RunContext:
     ctx.first_step = min(all_steps) if all_steps else 0
     ctx.last_step = max(all_last) if all_last else 0
     if ctx.loss is not None and len(ctx.loss) >= 2:
-        d = np.diff(ctx.loss.steps.astype(float))
-        d = d[d > 0]
-        ctx.log_interval = float(np.median(d)) if d.size else 1.0
+        ctx.log_interval = _median_gap(ctx.loss.steps)
     elif ctx.cfg_num("logging_steps"):
         ctx.log_interval = float(ctx.cfg_num("logging_steps") or 1.0)
 
@@ -366,6 +367,48 @@ def build_context(run: RunData) -> RunContext:
     )
     ctx.schedule = _schedule(ctx.lr, ctx.planned_steps)
     return ctx
+
+
+#: Steps per chunk when the median gap of a long series is counted chunk by chunk.
+_GAP_CHUNK = 1 << 20
+
+
+def _median_gap(steps: np.ndarray) -> float:
+    """The median of the positive gaps between consecutive steps (1.0 when none).
+
+    A long series is counted chunk by chunk (how often each gap occurs), so memory stays
+    O(chunk + distinct gaps) instead of three copies of the series; the result is the
+    number ``np.median`` gives on all the gaps.
+    """
+    if steps.size <= _GAP_CHUNK or float(np.abs(steps).max()) >= 2.0**53:
+        d = np.diff(steps.astype(float))
+        d = d[d > 0]
+        return float(np.median(d)) if d.size else 1.0
+    vals, counts = [], []
+    for a in range(0, steps.size - 1, _GAP_CHUNK):
+        gaps = np.diff(steps[a : a + _GAP_CHUNK + 1])
+        gaps = gaps[gaps > 0]
+        if not gaps.size:
+            continue
+        if gaps.min() == gaps.max():  # regular logging: one gap
+            vals.append(gaps[:1])
+            counts.append(np.array([gaps.size]))
+        else:
+            u, c = np.unique(gaps, return_counts=True)
+            vals.append(u)
+            counts.append(c)
+    if not vals:
+        return 1.0
+    uniq, inv = np.unique(np.concatenate(vals), return_inverse=True)
+    cum = np.cumsum(np.bincount(inv, weights=np.concatenate(counts)).astype(np.int64))
+    total = int(cum[-1])
+
+    def kth(k: int) -> float:  # the k-th smallest gap (0-based)
+        return float(uniq[int(np.searchsorted(cum, k, side="right"))])
+
+    if total % 2:
+        return kth(total // 2)
+    return (kth(total // 2 - 1) + kth(total // 2)) / 2
 
 
 def _int(v: float | None) -> int | None:

@@ -6,7 +6,7 @@ import inspect
 import re
 
 from losslens.analysis.rules import FAMILIES, RULES, Rule
-from losslens.analysis.rules.base import SECTIONS
+from losslens.analysis.rules.base import SECTIONS, param_docs
 
 _HEADER = re.compile(r"^({}):\s*$".format("|".join(re.escape(s) for s in SECTIONS)))
 
@@ -65,5 +65,11 @@ def rules_markdown() -> str:
             ]
             for name in SECTIONS:
                 out += [f"- **{name}.** {sections.get(name, '')}"]
+            if r.requires:
+                out += [f"- **Reads the findings of.** {', '.join(r.requires)}"]
+            params = param_docs(r.params)
+            if params:
+                out += ["", "| parameter | value | meaning |", "|---|---|---|"]
+                out += [f"| `{n}` | {v!r} | {d} |" for n, v, d in params]
             out.append("")
     return "\n".join(out).rstrip("\n") + "\n"

@@ -15,7 +15,8 @@ import numpy as np
 from losslens.analysis.context import RunContext, build_context
 from losslens.analysis.messages import LANGS, num, tr
 from losslens.analysis.readings import readings
-from losslens.analysis.rules import RULES, Rule
+from losslens.analysis.rules import RULES, Rule, ordered_rules
+from losslens.analysis.rules.artifacts import rescale_loss
 from losslens.errors import ConfigError
 from losslens.keys import normalize_key
 from losslens.model import (
@@ -83,8 +84,8 @@ def _crash_finding(rule: Rule, exc: Exception) -> Finding:
 
 
 def run_rules(ctx: RunContext) -> list[Finding]:
-    """Every registered rule, phase 1 then phase 2, in id order; findings accumulate in ctx."""
-    ordered = sorted(RULES.values(), key=lambda r: (r.phase, r.id))
+    """Every registered rule, each after those it requires; findings accumulate in ctx."""
+    ordered = ordered_rules()  # each rule after the rules it requires
     for rule in ordered:
         try:
             found = rule.run(ctx)
@@ -159,6 +160,7 @@ def analyze(
     keep = set(resolve_rules(rules))
     drop = set(resolve_rules(ignore))
     ctx = build_context(run)
+    rescale_loss(ctx)  # undo a logging artifact before any rule reads the loss
     found = run_rules(ctx)
     selected = [f for f in found if (not keep or f.rule_id in keep) and f.rule_id not in drop]
     findings = _sort(selected)
@@ -173,6 +175,46 @@ def analyze(
     )
 
 
+class _Columns:
+    """One key's points as they arrive: growing numpy buffers (amortised O(1) per point)."""
+
+    __slots__ = ("n", "sorted", "steps", "values", "walls")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sorted = True
+        self.steps = np.empty(256, np.int64)
+        self.values = np.empty(256, np.float64)
+        self.walls = np.empty(256, np.float64)
+
+    def extend(self, steps: Sequence[int], values: Sequence[float], walls: Sequence[float]) -> None:
+        m = len(steps)
+        if not m:
+            return
+        end = self.n + m
+        if end > len(self.steps):
+            cap = max(end, 2 * len(self.steps))
+            self.steps = np.resize(self.steps, cap)
+            self.values = np.resize(self.values, cap)
+            self.walls = np.resize(self.walls, cap)
+        new = np.asarray(steps, dtype=np.int64)
+        if self.sorted and (
+            (self.n and new[0] < self.steps[self.n - 1]) or bool(np.any(np.diff(new) < 0))
+        ):
+            self.sorted = False
+        self.steps[self.n : end] = new
+        self.values[self.n : end] = np.asarray(values, dtype=np.float64)
+        self.walls[self.n : end] = np.asarray(walls, dtype=np.float64)
+        self.n = end
+
+    def series(self, key: str) -> Series:
+        s, v, w = self.steps[: self.n], self.values[: self.n], self.walls[: self.n]
+        if self.sorted:
+            return Series(key, s.copy(), v.copy(), w.copy())
+        order = np.argsort(s, kind="stable")
+        return Series(key, s[order], v[order], w[order])
+
+
 class Analyzer:
     """Incremental analysis of a run in progress.
 
@@ -180,7 +222,15 @@ class Analyzer:
     re-analyses the accumulated series and returns only the findings not returned before
     (a finding is the same one when rule and metric match; it is returned again when its
     severity rises). The cost is one full analysis, a few milliseconds on 10k points.
+
+    ``refresh()`` is the same with a cost that follows the new points: it analyses again
+    only when the run has grown by ``GROWTH`` of its length since the last analysis, or a
+    non-finite value arrived (NaN and Inf are reported at once); so over a run the
+    analyses cost O(1) per point, however long the run gets.
     """
+
+    #: ``refresh()`` analyses again once the run grew by this fraction (or 64 points).
+    GROWTH = 1 / 32
 
     def __init__(
         self,
@@ -204,39 +254,54 @@ class Analyzer:
         self.ignore = list(ignore) if ignore else None
         resolve_rules(self.rules)
         resolve_rules(self.ignore)
-        self._data: dict[str, tuple[list[int], list[float], list[float]]] = {}
-        self._system: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        self._data: dict[str, _Columns] = {}
+        self._system: dict[str, _Columns] = {}
         self._seen: dict[tuple[str, str], int] = {}
         self.report: Report | None = None
+        #: Points fed so far, and at the last analysis; a non-finite value fed since then.
+        self.points = 0
+        self._analysed_at = -1
+        self._urgent = False
 
     def feed(self, points: Iterable[MetricPoint], *, system: bool = False) -> None:
-        target = self._system if system else self._data
+        batch: dict[str, tuple[list[int], list[float], list[float]]] = {}
         for p in points:
             key = p.key if system or "/" in p.key else normalize_key(p.key)
-            steps, values, walls = target.setdefault(key, ([], [], []))
+            steps, values, walls = batch.setdefault(key, ([], [], []))
             steps.append(int(p.step))
             values.append(float(p.value))
             walls.append(float("nan") if p.wall_time is None else float(p.wall_time))
+        for key, (steps, values, walls) in batch.items():
+            self.feed_arrays(key, steps, values, walls, system=system)
+
+    def feed_arrays(
+        self,
+        key: str,
+        steps: Sequence[int] | np.ndarray,
+        values: Sequence[float] | np.ndarray,
+        walls: Sequence[float] | np.ndarray | None = None,
+        *,
+        system: bool = False,
+    ) -> None:
+        """Points of one key (canonical name) as arrays, in logging order."""
+        target = self._system if system else self._data
+        n = len(steps)
+        w = np.full(n, np.nan) if walls is None else walls
+        target.setdefault(key, _Columns()).extend(steps, values, w)  # type: ignore[arg-type]
+        self.points += n
+        if not system and n and not bool(np.isfinite(np.asarray(values, np.float64)).all()):
+            self._urgent = True
 
     def log(self, metrics: dict[str, float], step: int, wall_time: float | None = None) -> None:
         """Shorthand for ``feed`` with one logged dict (HF-style keys are normalised)."""
         self.feed(MetricPoint(k, step, float(v), wall_time) for k, v in metrics.items())
 
     def run_data(self) -> RunData:
-        def series(d: dict[str, tuple[list[int], list[float], list[float]]]) -> dict[str, Series]:
-            out = {}
-            for k, (s, v, w) in d.items():
-                steps = np.asarray(s, dtype=np.int64)
-                order = np.argsort(steps, kind="stable")
-                out[k] = Series(
-                    k,
-                    steps[order],
-                    np.asarray(v, dtype=np.float64)[order],
-                    np.asarray(w, dtype=np.float64)[order],
-                )
-            return out
-
-        return RunData(info=self.info, series=series(self._data), system=series(self._system))
+        return RunData(
+            info=self.info,
+            series={k: c.series(k) for k, c in self._data.items()},
+            system={k: c.series(k) for k, c in self._system.items()},
+        )
 
     def update(self, run: RunData) -> list[Finding]:
         """Analyse a whole run as it stands now (e.g. reloaded from the store)."""
@@ -244,7 +309,20 @@ class Analyzer:
 
     def check(self) -> list[Finding]:
         """Findings that are new (or more severe) since the last call."""
+        self._analysed_at, self._urgent = self.points, False
         return self._new(analyze(self.run_data(), rules=self.rules, ignore=self.ignore))
+
+    @property
+    def due(self) -> bool:
+        """Whether ``refresh()`` would analyse now."""
+        if self._analysed_at < 0 or self._urgent:
+            return self.points > self._analysed_at or self._analysed_at < 0
+        grown = self.points - self._analysed_at
+        return grown > 0 and grown >= max(64.0, self.GROWTH * self._analysed_at)
+
+    def refresh(self) -> list[Finding]:
+        """``check()`` when it is due (see the class), else nothing new."""
+        return self.check() if self.due else []
 
     def _new(self, report: Report) -> list[Finding]:
         self.report = report

@@ -7,6 +7,8 @@ decide anything a rule has not: a metric with a warning finding reads "attention
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from losslens.analysis import signals
@@ -64,9 +66,16 @@ def _loss(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
     if not ctx.text_task:
         band = tr("", "")
     elif end > 5:
-        band = tr(
-            "high: far from the answer (random guessing is about 10–12)",
-            "높음: 아직 정답과 거리가 멂(무작위 추측이 약 10~12)",
+        vocab = ctx.cfg_num("vocab_size")  # chance is ln V only when the config says V
+        band = (
+            tr(
+                "high: far from the answer (random guessing over {v} tokens gives ln {v} ≈ {c})",
+                "높음: 아직 정답과 거리가 멂(토큰 {v}개 중 무작위 추측은 ln {v} ≈ {c})",
+                v=int(vocab),
+                c=f"{math.log(vocab):.2f}",
+            )
+            if vocab is not None and vocab >= 2
+            else tr("high: far from the answer", "높음: 아직 정답과 거리가 멂")
         )
     elif end > 2:
         band = tr("still high: much left to learn", "아직 높음: 배울 것이 많이 남음")
@@ -224,6 +233,14 @@ def _grad(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
         level = tr("very small: learning may have stalled", "매우 작음: 학습이 멈췄을 수 있음")
     else:
         level = tr("a normal level", "정상 수준")
+    if ctx.max_grad_norm is None and med >= 5.0:
+        # the log shows the norm before clipping; without max_grad_norm it cannot be told
+        # whether every update was clipped (with the usual default 1.0 it would be)
+        level = tr(
+            "{l}; max_grad_norm unknown: whether updates were clipped cannot be known",
+            "{l}; max_grad_norm을 알 수 없어 업데이트가 잘렸는지 알 수 없음",
+            l=level,
+        )
     if v.size >= 5:
         z = signals.mann_kendall_z(signals.safe_log(v))
         early = float(np.median(signals.head(v, 0.25)))

@@ -145,7 +145,19 @@ def _score_groups(
                     log.false_positives.append(f"{c.id}:{g}")
 
 
-def score(cases: Sequence[Case]) -> Scores:
+SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
+
+
+def at_least(preds: Iterable[Pred], min_severity: str) -> list[Pred]:
+    """The predictions at ``min_severity`` or above (``info`` keeps them all)."""
+    floor = SEVERITY_RANK[min_severity]
+    return [p for p in preds if SEVERITY_RANK.get(p.severity, 0) >= floor]
+
+
+def score(cases: Sequence[Case], min_severity: str = "info") -> Scores:
+    """Scores of ``cases``; with ``min_severity="warning"`` info findings are not counted."""
+    if min_severity != "info":
+        cases = [Case(c.id, c.verdict, c.labels, at_least(c.preds, min_severity)) for c in cases]
     s = Scores({}, {}, 0, 0, 0, 0, 0)
     _score_groups(cases, lambda k: k, s.kinds, s)
     _score_groups(cases, family_of, s.families, None)
@@ -161,12 +173,57 @@ def score(cases: Sequence[Case]) -> Scores:
     return s
 
 
+def confusion(cases: Sequence[Case], min_severity: str = "warning") -> dict[str, dict[str, int]]:
+    """Labelled family -> reported family counts (findings at ``min_severity`` or above).
+
+    Per run: a labelled positive family that was reported counts on the diagonal; one that
+    was not counts against each family reported instead (wrongly named), or ``(none)`` when
+    nothing was reported. A reported family with no label in a run with no positive label
+    counts in the ``(none)`` row. Info labels are neutral, as in :func:`score`.
+    """
+    out: dict[str, dict[str, int]] = {}
+
+    def add(row: str, col: str) -> None:
+        out.setdefault(row, {}).setdefault(col, 0)
+        out[row][col] += 1
+
+    for c in cases:
+        labelled = {
+            family_of(lab["kind"])
+            for lab in c.labels
+            if lab["kind"] != "other" and lab["severity"] in ("error", "warning")
+        }
+        neutral = {family_of(lab["kind"]) for lab in c.labels if lab["kind"] != "other"}
+        reported = {family_of(p.kind) for p in at_least(c.preds, min_severity) if p.kind != "other"}
+        extra = reported - neutral
+        for fam in sorted(labelled):
+            if fam in reported:
+                add(fam, fam)
+            elif extra:
+                for r in sorted(extra):
+                    add(fam, r)
+            else:
+                add(fam, "(none)")
+        if not labelled:
+            for r in sorted(extra):
+                add("(none)", r)
+    return out
+
+
 @dataclass(frozen=True)
 class LabelledLog:
     id: str
     path: Path
     labels: Mapping[str, Any]
     config: Mapping[str, Any]
+    #: ``dev`` or ``test`` (the sealed split); the shared corpus and fault runs are dev.
+    split: str = "dev"
+    #: Where the run comes from (source repository, or generator), for leave-one-out scores.
+    source: str = ""
+    #: The set the run belongs to (``shared``, ``faults``, ``real``, ``generated``).
+    group: str = ""
+    #: The same run written in other formats (e.g. the console output of a generated run).
+    alternates: tuple[Path, ...] = ()
 
 
 def corpus_logs(root: Path) -> list[LabelledLog]:
@@ -175,13 +232,23 @@ def corpus_logs(root: Path) -> list[LabelledLog]:
     motivating = root / "qwen2_lora_23ex_labels.json"
     if motivating.exists():
         d = json.loads(motivating.read_text(encoding="utf-8"))
-        out.append(LabelledLog("23ex", root / d["file"], d["labels"], {}))
+        out.append(LabelledLog("23ex", root / d["file"], d["labels"], {}, "dev", "23ex", "shared"))
     index = root / "real" / "index.jsonl"
     if index.exists():
         for line in index.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 d = json.loads(line)
-                out.append(LabelledLog(d["id"], root / "real" / d["file"], d["labels"], {}))
+                out.append(
+                    LabelledLog(
+                        d["id"],
+                        root / "real" / d["file"],
+                        d["labels"],
+                        {},
+                        "dev",
+                        str(d.get("source_repo") or d["id"]),
+                        "shared",
+                    )
+                )
     return out
 
 
@@ -197,6 +264,61 @@ def fault_logs(root: Path) -> list[LabelledLog]:
                 labels.parent / "trainer_state.json",
                 d["labels"],
                 d.get("config", {}),
+                "dev",
+                "bench/make_fault_runs.py",
+                "faults",
             )
         )
+    return out
+
+
+def index_logs(root: Path, splits: Iterable[str] = ("dev",)) -> list[LabelledLog]:
+    """The labelled runs listed by every ``index*.jsonl`` under ``root/real`` and
+    ``root/generated``, keeping only the given splits.
+
+    Lines follow the shared corpus index schema plus ``split`` (``dev`` / ``test``, fixed by
+    a hash of the source repository) and optionally ``config``; ``file`` is relative to the
+    index's folder. Runs of other splits are skipped before their file is touched, so a
+    tuning session never opens the sealed test files. Lines without a verdict or a usable
+    split are skipped.
+    """
+    keep = set(splits)
+    out: list[LabelledLog] = []
+    for group in ("real", "generated"):
+        folder = root / group
+        if not folder.is_dir():
+            continue
+        for index in sorted(folder.glob("index*.jsonl")):
+            for line in index.read_text(encoding="utf-8").splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    d = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                split = d.get("split")
+                labels = d.get("labels")
+                if split not in keep or not isinstance(labels, Mapping) or not d.get("file"):
+                    continue
+                if labels.get("verdict") not in ("healthy", "problematic", "unclear"):
+                    continue
+                # a generated run's own source (task/fault/model) rather than the generator's
+                source = d.get("source") or d.get("source_repo") or group
+                config = d.get("config")
+                others = d.get("other_files") or []
+                alternates = tuple(
+                    folder / o["file"] for o in others if isinstance(o, Mapping) and o.get("file")
+                )
+                out.append(
+                    LabelledLog(
+                        f"{group}:{d.get('id', d['file'])}",
+                        folder / d["file"],
+                        labels,
+                        config if isinstance(config, Mapping) else {},
+                        str(split),
+                        str(source),
+                        group,
+                        alternates,
+                    )
+                )
     return out

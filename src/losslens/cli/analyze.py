@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from losslens.analysis.engine import resolve_rules
 from losslens.cli.common import add_store_option, load_stored_run, open_store
 from losslens.errors import ConfigError
 from losslens.model import Report, RunData, Severity
+from losslens.store import Store
+from losslens.store.dispatch import forget_analysis
+from losslens.stored_analysis import save_report
 
 EXIT_OK, EXIT_FINDINGS = 0, 1
 
@@ -95,9 +99,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         runs, stored = _load(target, args)
         for run in runs:
             report = analyze(run, rules=args.rules, ignore=args.ignore)
+            if not stored:  # dated by its data: the same file gives the same bytes
+                report = replace(report, created_at=data_time(report))
             if stored:
                 with open_store(args) as store:
-                    store.save_findings(run.info.id, report.findings)
+                    if not store.readonly:  # findings are a cache: skip on a read-only store
+                        _keep(store, report, args)
             reports.append((report, run))
     _print(reports, fmt, lang, args.width)
     if args.fail_on == "never":
@@ -105,6 +112,24 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     threshold = Severity(args.fail_on).rank
     hit = any(f.severity.rank >= threshold for r, _ in reports for f in r.findings)
     return EXIT_FINDINGS if hit else EXIT_OK
+
+
+def data_time(report: Report) -> float:
+    """The time a report on log files carries as ``created_at``: the end of the run it
+    describes (its start when the log gives no end), never the clock, so that analysing
+    the same file twice prints the same bytes."""
+    info = report.run
+    return info.end_time if info.end_time is not None else info.start_time
+
+
+def _keep(store: Store, report: Report, args: argparse.Namespace) -> None:
+    """Findings go into the store; a full analysis also becomes the run's stored verdict
+    (losslens.stored_analysis), one with rules left out only replaces the findings."""
+    if args.rules or args.ignore:
+        store.save_findings(report.run.id, report.findings)
+        forget_analysis(store, report.run.id)
+    else:
+        save_report(store, report)
 
 
 def _print(reports: list[tuple[Report, RunData]], fmt: str, lang: str, width: int | None) -> None:
@@ -120,12 +145,9 @@ def _print(reports: list[tuple[Report, RunData]], fmt: str, lang: str, width: in
 
         sys.stdout.write("\n".join(render_markdown(run, r, lang=lang) for r, run in reports))
         return
-    from rich.console import Console
+    from losslens.render.terminal import emit, render_terminal
 
-    from losslens.render.terminal import render_terminal
-
-    console = Console(width=width, soft_wrap=False)
     for n, (r, run) in enumerate(reports):
         if n:
-            console.print()
-        console.print(render_terminal(r, lang=lang, run=run))
+            sys.stdout.write("\n")
+        emit(render_terminal(r, lang=lang, run=run), width)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, cast
 
 from losslens.errors import RunNotFoundError
 from losslens.model import RunData
@@ -18,7 +18,8 @@ def add_store_option(p: argparse.ArgumentParser) -> None:
         "--store",
         metavar="PATH",
         default=None,
-        help="store file or folder (default: $LOSSLENS_HOME/losslens.db or the user data dir)",
+        help="store file or folder, or a postgresql:// URL "
+        "(default: $LOSSLENS_HOME/losslens.db or the user data dir)",
     )
 
 
@@ -27,14 +28,24 @@ def add_json_option(p: argparse.ArgumentParser) -> None:
 
 
 def open_store(args: argparse.Namespace, *, create: bool = False) -> Store:
-    return Store(getattr(args, "store", None), create=create)
+    """The SQLite store, or for a ``postgresql://`` URL (``--store`` or ``$LOSSLENS_STORE``)
+    a ``PgStore``, which has the methods the commands use (losslens.store.open)."""
+    from losslens.store.open import is_url, open_pg, store_spec
+
+    spec = store_spec(getattr(args, "store", None))
+    if is_url(spec):
+        return cast(Store, open_pg(str(spec), create=create))
+    return Store(spec, create=create)
 
 
 def load_stored_run(args: argparse.Namespace, ref: str) -> RunData:
     """A run from the store, for an argument that could have been a path but is not one."""
-    path = resolve_store_path(getattr(args, "store", None))
+    from losslens.store.open import is_url, store_spec
+
+    spec = store_spec(getattr(args, "store", None))
+    path = resolve_store_path(None if is_url(spec) else spec)
     hint = "pass a log file or folder, or a run id from: losslens runs"
-    if not path.exists():
+    if not is_url(spec) and not path.exists():
         raise RunNotFoundError(
             f"'{ref}' is not a file or folder, and there is no store at {path}", hint
         )

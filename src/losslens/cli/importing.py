@@ -16,6 +16,7 @@ from losslens.importers import FORMATS, nothing_found, read_found, scan
 from losslens.importers.base import PartialImportError, display_path
 from losslens.ingest import ingest
 from losslens.store import Store
+from losslens.textsafe import safe
 
 #: Show the progress bar only for imports that take longer than this (seconds;
 #: ``LOSSLENS_PROGRESS_DELAY`` overrides it, e.g. 0 to always show it).
@@ -83,7 +84,7 @@ class _LazyProgress:
 
             self.progress = Progress(
                 SpinnerColumn(),
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 TextColumn("{task.completed:,} points"),
                 TimeElapsedColumn(),
                 transient=True,
@@ -115,7 +116,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         _print_text(out)
     for e in out.errors:
-        print(f"losslens: error: {e['message']}", file=sys.stderr)
+        print(f"losslens: error: {safe(e['message'])}", file=sys.stderr)
     if out.errors:
         return 2
     return 0
@@ -141,7 +142,7 @@ def _import_path(
                 name = args.name if (args.name and n == 1) else None
                 if args.name and n > 1:
                     name = f"{args.name}-{n}"
-                bar.start_unit(f"{imported.format} {imported.source}")
+                bar.start_unit(safe(f"{imported.format} {imported.source}"))
                 try:
                     info, created = ingest(
                         store, imported, project=args.project, name=name, progress=bar.points
@@ -180,17 +181,17 @@ def _error(exc: LosslensError, path: Path) -> dict[str, Any]:
 def _print_text(out: _Outcome) -> None:
     for e in out.imported:
         print(
-            f"imported {e['id']}  {e['project']}/{e['name']}  {e['points']:,} points "
-            f"({e['format']})  <- {e['source']}"
+            f"imported {e['id']}  {safe(e['project'])}/{safe(e['name'])}  {e['points']:,} points "
+            f"({e['format']})  <- {safe(e['source'])}"
         )
         for w in e["warnings"]:
-            print(f"  warning: {w}")
+            print(f"  warning: {safe(w)}")
     quiet = 0
     for s in out.skipped:
         if s["reason"] in ("not a training log", "empty file"):
             quiet += 1
             continue
-        print(f"skipped  {s['path']}: {s['reason']}")
+        print(f"skipped  {safe(s['path'])}: {safe(s['reason'])}")
     parts = [f"{len(out.imported)} imported"]
     if quiet:
         parts.append(f"{quiet} other file{'s' if quiet != 1 else ''} ignored")

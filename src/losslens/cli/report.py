@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,20 +63,37 @@ def _safe_name(name: str) -> str:
 
 
 def write_markdown(run: RunData, report: Report, out: Path, lang: str) -> Path:
-    from losslens.render.charts import write_charts
+    from losslens.render.charts import font_note, write_charts
 
+    note = font_note(run, lang)
+    if note:
+        print(f"losslens: note: {note}", file=sys.stderr)
     folder = out.with_name(out.stem + "-charts")
     images = write_charts(run, report, folder, lang=lang)
     relative = {gid: f"{folder.name}/{p.name}" for gid, p in images.items()}
     text = render_markdown(run, report, lang=lang, images=relative)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return out
+
+
+def check_destination(flag: str, target: str | None) -> None:
+    """A report goes into a folder that exists: losslens never creates folders for it."""
+    if not target:
+        return
+    parent = Path(target).expanduser().absolute().parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise ConfigError(
+            f"cannot write {target} ({flag}): {parent} {what}",
+            f"create the folder first (mkdir -p {parent}) or write the report elsewhere",
+        )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from losslens.render.html import write_report
 
+    check_destination("--html", args.html)
+    check_destination("--md", args.md)
     run = _load(args)
     report = analyze(run)
     if args.lang is None:

@@ -6,8 +6,10 @@ import argparse
 from typing import Any
 
 from losslens.cli.common import add_json_option, add_store_option, open_store, print_json
+from losslens.model import RunInfo
 from losslens.paths import default_store_path
 from losslens.render.runs import print_renderable, run_to_dict, runs_table, series_stats, show_run
+from losslens.store import Store
 
 
 def register(sub: Any) -> None:
@@ -25,18 +27,32 @@ def register(sub: Any) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    if args.store is None and not default_store_path().exists():
+    from losslens.store.open import store_spec
+
+    if store_spec(args.store) is None and not default_store_path().exists():
         runs = []  # nothing recorded yet on this machine: not an error
     else:
         with open_store(args) as store:
             runs = store.list_runs(args.project)
+            _add_verdicts(store, runs)
     if args.json:
-        print_json([run_to_dict(r) for r in runs])
+        print_json([{**run_to_dict(r), "verdict": r.verdict} for r in runs])
     elif not runs:
         print("no runs yet: log one with losslens.init(), train one, or losslens import PATH")
     else:
         print_renderable(runs_table(runs))
     return 0
+
+
+def _add_verdicts(store: Store, runs: list[RunInfo]) -> None:
+    """Each run's verdict from the findings kept in the store; a run without a current
+    analysis (new points, or a store from before analyses were kept) is analysed once."""
+    from losslens.stored_analysis import verdicts
+
+    found = verdicts(store, runs, analyse=not store.readonly)
+    for r in runs:
+        got = found.get(r.id)
+        r.verdict = got.verdict if got is not None else None
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from losslens.errors import ImportError_, LosslensError, UnknownFormatError
-from losslens.importers.base import Importer, check_readable, display_path
+from losslens.importers.base import Importer, check_readable, display_path, special_kind
 from losslens.importers.csv_table import CSVImporter
 from losslens.importers.hf_console import HFConsoleImporter
 from losslens.importers.hf_state import HFTrainerStateImporter, checkpoint_rank, run_root
 from losslens.importers.mlflow_store import MLflowFileImporter, MLflowSQLImporter
+from losslens.importers.source_code import looks_like_source
 from losslens.importers.tfevents import TensorBoardImporter, is_event_file_name
 from losslens.importers.trackio_db import TrackioImporter
 from losslens.importers.wandb_log import WandbImporter
@@ -94,12 +95,16 @@ def detect(path: Path, fmt: str | None = None, *, explicit: bool = False) -> Imp
     (``trainer_state.json``, ``*.wandb``, ``events.out.tfevents.*``; for a file the user
     named, also ``.csv``/``.jsonl``/``.txt``/``.log``), or None."""
     candidates = get_importer(fmt) if fmt else list(IMPORTERS)
+    if path.is_file() and looks_like_source(path):
+        return None  # a script can print dicts that look logged; it is never a log itself
     for imp in candidates:
         try:
             if imp.sniff(path):
                 return imp
         except OSError:
             return None
+        except (ValueError, RecursionError, LookupError):
+            continue  # hostile content that trips a sniffer is simply not that format
     for imp in candidates:
         if (explicit or imp.name in _STRONG_NAMES) and imp.claims(path):
             return imp
@@ -152,8 +157,14 @@ def _walk(root: Path, fmt: str | None, out: Scan) -> None:
             out.found.append(Found(_BY_NAME["mlflow_file"], d))
             dirnames[:] = []
             continue
-        wandb_files = [f for f in filenames if f.endswith(".wandb")]
-        if wandb_files:
+        wandb_names = [f for f in filenames if f.endswith(".wandb")]
+        wandb_files = [w for w in wandb_names if special_kind(d / w) is None]
+        for w in wandb_names:
+            kind = special_kind(d / w)
+            if kind is not None:
+                # a FIFO/device named *.wandb is never opened (reading a FIFO blocks for ever)
+                out.skipped.append(Skipped(display_path(d / w), kind))
+        if wandb_names:
             # a W&B run dir: its files/ and logs/ hold copies (output.log), not other runs
             if ok("wandb"):
                 out.found.extend(Found(_BY_NAME["wandb"], d / f) for f in wandb_files)
@@ -164,7 +175,12 @@ def _walk(root: Path, fmt: str | None, out: Scan) -> None:
             out.found.append(Found(_BY_NAME["tensorboard"], d))
         for fname in filenames:
             f = d / fname
-            if fname in events or fname.startswith(".") or not f.is_file():
+            if fname in events or fname.startswith("."):
+                continue
+            if not f.is_file():
+                kind = special_kind(f)
+                if kind is not None:
+                    out.skipped.append(Skipped(display_path(f), kind))
                 continue
             try:
                 if f.stat().st_size == 0:
@@ -193,8 +209,18 @@ def _walk(root: Path, fmt: str | None, out: Scan) -> None:
 
 
 def read_found(found: Found) -> Iterator[ImportedRun]:
-    """The runs of one unit (errors from opening the file are raised here)."""
-    yield from found.importer.read(found.path)
+    """The runs of one unit (errors from opening the file are raised here).
+
+    Under the output folder of a run losslens recorded itself, every run read carries that
+    run's source id, so the store recognises it (:mod:`losslens.marker`).
+    """
+    from losslens.marker import recorded_run_id, source_id_for
+
+    recorded = recorded_run_id(found.path)
+    for run in found.importer.read(found.path):
+        if recorded is not None:
+            run.source_id = source_id_for(recorded)
+        yield run
 
 
 def load_path(path: str | os.PathLike[str], fmt: str | None = None) -> list[ImportedRun]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from losslens import keys
 from losslens.errors import ImportError_
-from losslens.model import ImportedRun, MetricPoint, as_float
+from losslens.model import ImportedRun, MetricPoint
+from losslens.numeric import as_step, as_value, step_problem
 
 #: Points per batch handed to the store: large enough for fast inserts, small enough that
 #: memory does not grow with the size of the log.
@@ -51,17 +53,83 @@ class PartialImportError(ImportError_):
     def __init__(self, cause: ImportError_, run_id: str, points: int) -> None:
         super().__init__(cause.message, cause.hint)
         # keep the cause's already formatted "path (location): message" text
-        self.message = f"{cause.message}; kept the {points:,} points before it as run {run_id}"
+        kept = f"{points:,} point{'s' if points != 1 else ''}"
+        self.message = f"{cause.message}; kept the {kept} before it as run {run_id}"
         self.path = cause.path
         self.location = cause.location
         self.run_id = run_id
         self.points = points
 
 
-def read_head(path: Path, n: int = SNIFF_BYTES) -> bytes:
-    """The first ``n`` bytes of a file, or ``b""`` when it cannot be read."""
+#: Largest file read whole into memory (``trainer_state.json``, console logs, meta.yaml).
+MAX_WHOLE_FILE = 256 * 1024 * 1024
+
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a directory"),
+)
+
+
+class NotRegularFile(OSError):
+    """A path that is not a regular file (FIFO, device, socket): never opened for reading,
+    since reading a FIFO blocks for ever and a device never ends."""
+
+    def __init__(self, path: Path, mode: int) -> None:
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        super().__init__(f"{kind}, not a regular file: refused")
+        self.strerror = f"{kind}, not a regular file: refused"
+        self.filename = str(path)
+
+
+def special_kind(path: Path) -> str | None:
+    """What ``path`` is when it exists and is not a regular file or directory (None else)."""
     try:
-        with open(path, "rb") as f:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return NotRegularFile(path, mode).strerror
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """``open(path, "rb")`` for regular files only: a FIFO, device or socket raises
+    :class:`NotRegularFile` at once (it is opened non-blocking and checked with ``fstat``,
+    so there is no window between the check and the open)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, mode)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path, limit: int = MAX_WHOLE_FILE) -> bytes:
+    """A whole regular file; an :class:`ImportError_` when it is not one or is too large."""
+    try:
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > limit:
+                raise ImportError_(
+                    f"the file is too large to read whole ({size:,} bytes, limit {limit:,})",
+                    path=str(path),
+                )
+            return f.read(limit + 1)[:limit]
+    except OSError as exc:
+        raise open_error(path, exc) from exc
+
+
+def read_head(path: Path, n: int = SNIFF_BYTES) -> bytes:
+    """The first ``n`` bytes of a regular file, or ``b""`` when it cannot be read."""
+    try:
+        with open_regular(path) as f:
             return f.read(n)
     except OSError:
         return b""
@@ -75,7 +143,7 @@ def file_hash(*paths: Path, extra: str = "") -> str:
     for p in paths:
         h.update(b"\0" + p.name.encode() + b"\0")
         try:
-            with open(p, "rb") as f:
+            with open_regular(p) as f:
                 while chunk := f.read(1 << 20):
                     h.update(chunk)
         except OSError as exc:
@@ -88,11 +156,11 @@ def open_error(path: Path, exc: OSError) -> ImportError_:
 
 
 def check_readable(path: Path) -> int:
-    """The size of a regular, readable, non-empty file; an :class:`ImportError_` otherwise."""
+    """The size of a regular, readable, non-empty file; an :class:`ImportError_` otherwise
+    (a FIFO, device or socket is refused in one line, without blocking)."""
     try:
-        size = path.stat().st_size
-        with open(path, "rb"):
-            pass
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
     except OSError as exc:
         raise open_error(path, exc) from exc
     if size == 0:
@@ -135,16 +203,38 @@ def is_summary_key(raw: str) -> bool:
 
 def scalar(value: Any) -> float | None:
     """A metric value as float (NaN/Inf kept), or None for strings, dicts, media, bools."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        s = value.strip().lower()
-        if s in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity"):
-            return float(s.replace("infinity", "inf"))
-        return as_float(s)
-    return as_float(value)
+    return as_value(value)
+
+
+class StepGuard:
+    """Every step an importer reads goes through here (:func:`losslens.numeric.as_step`):
+    a record whose step is not a 64-bit integer (``1e30``, ``Infinity``, ``2**70``) is
+    dropped, and one warning in the run's ``warnings`` says how many were and the first."""
+
+    def __init__(self, warnings: list[str], what: str = "step") -> None:
+        self.warnings = warnings
+        self.what = what
+        self.dropped = 0
+        self._first = ""
+        self._at = -1
+
+    def __call__(self, raw: Any) -> int | None:
+        s = as_step(raw)
+        if s is None:
+            self.drop(step_problem(raw))
+        return s
+
+    def drop(self, why: str) -> None:
+        self.dropped += 1
+        if self.dropped == 1:
+            self._first = why
+            self._at = len(self.warnings)
+            self.warnings.append("")
+        n = self.dropped
+        self.warnings[self._at] = (
+            f"dropped {n:,} record{'s' if n != 1 else ''} whose {self.what} could not be kept "
+            f"(first: {self._first})"
+        )
 
 
 def batched(points: Iterable[MetricPoint], size: int = BATCH_SIZE) -> Iterator[list[MetricPoint]]:
@@ -226,6 +316,12 @@ def row_points(
             continue
         out.append(MetricPoint(keymap(raw), step, f, wall_time))
     return out
+
+
+def safe_repr(value: Any, limit: int = 24) -> str:
+    """A short ``repr`` of a cell for a warning (long ones cut)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def display_path(path: Path) -> str:

@@ -13,16 +13,18 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from losslens import keys
 from losslens.errors import ImportError_
 from losslens.importers.base import (
     KeyMap,
+    StepGuard,
     batched,
     check_readable,
     display_path,
     file_hash,
+    open_regular,
     read_head,
     scalar,
 )
@@ -107,11 +109,54 @@ class CSVImporter:
             yield from _csv_runs(path, line)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) with strict UTF-8; a bad byte raises with line and offset."""
+#: Longest line read (a longer one is reported as damage, not read into memory).
+MAX_LINE_BYTES = 1 << 20
+
+
+def _raw_lines(f: BinaryIO) -> Iterator[bytes]:
+    """Lines ending in ``\n``, ``\r\n`` or a lone ``\r`` (old Mac files), at most
+    ``MAX_LINE_BYTES + 1`` bytes each (longer lines come in pieces: the caller refuses)."""
+    pending = b""
+    while True:
+        raw = f.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            break
+        if b"\r" in raw[:-1] or (raw.endswith(b"\r") and len(raw) <= MAX_LINE_BYTES):
+            parts = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+            tail = parts.pop()
+            for part in parts:
+                yield pending + part + b"\n"
+                pending = b""
+            pending += tail
+            if len(pending) > MAX_LINE_BYTES:
+                yield pending
+                pending = b""
+            continue
+        if pending:
+            raw, pending = pending + raw, b""
+        yield raw
+    if pending:
+        yield pending
+
+
+def _lines(path: Path, warnings: list[str] | None = None) -> Iterator[tuple[int, str]]:
+    """(line number, text) with strict UTF-8; a bad byte raises with line and offset, a
+    line over ``MAX_LINE_BYTES`` too. A last line without a line end (the file was cut
+    while being written, perhaps mid-number) is read, with a warning."""
     offset = 0
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
+    with open_regular(path) as f:
+        for lineno, raw in enumerate(_raw_lines(f), 1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise ImportError_(
+                    f"line longer than {MAX_LINE_BYTES:,} bytes",
+                    path=str(path),
+                    location=f"line {lineno}, byte {offset}",
+                )
+            if not raw.endswith(b"\n") and raw.strip() and warnings is not None:
+                warnings.append(
+                    f"line {lineno} has no line end: the file was cut short, perhaps mid-number; "
+                    "its values were read as they are"
+                )
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -198,18 +243,25 @@ def _csv_points(
     keymap: KeyMap,
     imported: ImportedRun,
 ) -> Iterator[MetricPoint]:
-    lines = (text for _, text in _lines(path))
+    lines = (text for _, text in _lines(path, imported.warnings))
     reader = csv.reader(lines, delimiter=delim)
-    next(reader, None)
+    guard = StepGuard(imported.warnings)
     mapped = [(i, raw, keymap(raw)) for i, raw in cols]
-    for row in reader:
-        if len(row) <= step_i:
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error as exc:
+            raise ImportError_(
+                f"malformed CSV ({exc})", path=str(path), location=f"line {reader.line_num}"
+            ) from exc
+        if row is None:
+            break
+        if reader.line_num == 1 or len(row) <= step_i or not row[step_i].strip():
             continue
-        step = scalar(row[step_i])
-        if step is None or step != step:
+        s = guard(row[step_i])
+        if s is None:
             continue
         wall = scalar(row[time_i]) if time_i is not None and time_i < len(row) else None
-        s = int(step)
         for i, raw, key in mapped:
             if i >= len(row) or not row[i].strip():
                 continue
@@ -237,12 +289,17 @@ def _jsonl_run(path: Path) -> ImportedRun:
 
 
 def _jsonl_points(path: Path, keymap: KeyMap, imported: ImportedRun) -> Iterator[MetricPoint]:
-    for lineno, text in _lines(path):
+    guard = StepGuard(imported.warnings)
+    for lineno, text in _lines(path, imported.warnings):
         text = text.strip()
         if not text:
             continue
         try:
             row: Any = json.loads(text)
+        except RecursionError as exc:
+            raise ImportError_(
+                "JSON nested too deeply", path=str(path), location=f"line {lineno}"
+            ) from exc
         except ValueError as exc:
             raise ImportError_(
                 "not a JSON object", path=str(path), location=f"line {lineno}"
@@ -254,10 +311,12 @@ def _jsonl_points(path: Path, keymap: KeyMap, imported: ImportedRun) -> Iterator
             if lineno == 1:
                 raise _no_step(path, list(row))
             continue
-        step = scalar(row[step_col])
-        if step is None or step != step:
+        raw_step = row[step_col]
+        if raw_step is None or raw_step == "":
             continue
-        s = int(step)
+        s = guard(raw_step)
+        if s is None:
+            continue
         if any(k in keys.SUMMARY_ONLY for k in row):
             imported.summary.update(
                 {k: jsonable(v) for k, v in row.items() if k.lower() not in STEP_COLUMNS}

@@ -29,26 +29,35 @@ from losslens import keys
 from losslens.errors import ImportError_
 from losslens.importers.base import (
     KeyMap,
+    StepGuard,
     check_readable,
     display_path,
     file_hash,
     read_head,
+    read_regular,
     run_from_rows,
     scalar,
 )
+from losslens.importers.source_code import looks_like_source
 from losslens.importers.textutil import strip_ansi
 from losslens.model import ImportedRun
+from losslens.numeric import as_step
 
 _SNIFF = re.compile(
     rb"(?m)^[^'\"{}\n]{0,300}"
     rb"\{\s*['\"](?:loss|eval_loss|train_runtime|grad_norm|learning_rate|eval_[a-z_]+)['\"]\s*:"
 )
 _DICT_START = re.compile(r"\{\s*(['\"])([A-Za-z_][\w/.\-]*)\1\s*:")
+# Every pattern below runs on arbitrary pasted text, so each stays linear in the length of
+# a line: no overlapping quantifiers (possessive ``*+``/``++`` where a run could be retried),
+# digit runs bounded and anchored (a 100 KB run of digits is not re-scanned from each digit).
 _PAIR = re.compile(
-    r"""\s*(['"])(?P<key>[^'"]+)\1\s*:\s*"""
-    r"""(?P<val>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|tensor\([^)]*\)|[^,}'"]+?)\s*(?P<end>[,}]|$)"""
+    r"""\s*+(['"])(?P<key>[^'"]++)\1\s*+:\s*+"""
+    r"""(?P<val>'(?:[^'\\]|\\.)*+'|"(?:[^"\\]|\\.)*+"|tensor\([^)]*+\)|[^,}'"]++)(?P<end>[,}]|$)"""
 )
-_TQDM = re.compile(r"(\d+)%\|[^|\n]*\|\s*(\d+)/(\d+)\s*(?:\[([^\]\n]*)\]?)?")
+_TQDM = re.compile(
+    r"(?<!\d)(\d{1,3})%\|[^|\n]*+\|\s*+(\d{1,15})/(\d{1,15})(?!\d)\s*+(?:\[([^\]\n]*+)\]?)?"
+)
 _BANNER = {
     "num examples": "num_examples",
     "num epochs": "num_train_epochs",
@@ -60,7 +69,8 @@ _BANNER = {
     "number of trainable parameters": "num_trainable_parameters",
 }
 _BANNER_RE = re.compile(
-    r"(?:^|\s)(" + "|".join(re.escape(k) for k in _BANNER) + r")\s*=\s*([\d,]+)", re.I
+    r"(?:^|\s)(" + "|".join(re.escape(k) for k in _BANNER) + r")\s*=\s*([\d,]{1,20})(?![\d,])",
+    re.I,
 )
 _BANNER_START = re.compile(r"\*{3,}\s*Running (training|evaluation|prediction)", re.I)
 _ARG_NAMES = (
@@ -131,7 +141,7 @@ class HFConsoleImporter:
         if path.is_dir():
             return False
         head = read_head(path, 1 << 20)
-        if b"\0" in head[:4096]:
+        if b"\0" in head[:4096] or looks_like_source(path, head[:4096]):
             return False
         for i, m in enumerate(_SNIFF.finditer(head)):
             line = head[m.start() :].split(b"\n", 1)[0].decode("utf-8", "replace")
@@ -272,8 +282,11 @@ def _parse(text: str) -> _Parse:
                 d_match = _WANDB_RUN_DIR.search(stripped)
                 if d_match and out.start_time is None:
                     # W&B names the run folder after the local start time
-                    when = datetime.strptime(d_match.group(1), "%Y%m%d_%H%M%S")
-                    out.start_time = when.timestamp()
+                    try:
+                        when = datetime.strptime(d_match.group(1), "%Y%m%d_%H%M%S")
+                        out.start_time = when.timestamp()
+                    except (ValueError, OverflowError, OSError):
+                        pass  # not a real date (a damaged or made-up folder name)
                 continue
             banner_start = _BANNER_START.search(stripped)
             if banner_start is not None:
@@ -323,11 +336,22 @@ def _train_total(p: _Parse) -> int | None:
 
 def _max_steps(p: _Parse, train_total: int | None) -> int | None:
     for v in (p.wandb_summary.get("train/global_step"), p.config.get("max_steps")):
-        if isinstance(v, int | float) and v > 0:
-            return int(v)
+        n = as_step(v) if isinstance(v, int | float) else None
+        if n is not None and 0 < n < _MAX_RECONSTRUCTED:
+            return n
     if train_total:
         return train_total
     return max(p.it_totals) if p.it_totals else None
+
+
+#: Largest step a console paste can be given (beyond it a number in the paste is nonsense).
+_MAX_RECONSTRUCTED = 1 << 40
+
+
+def _epoch(d: _Dict) -> float | None:
+    """The epoch printed on a line when it is a plausible one (finite, 0..1e6)."""
+    e = d.row.get("epoch")
+    return e if isinstance(e, float) and 0 <= e < 1e6 else None
 
 
 def _steps_per_epoch(p: _Parse, max_steps: int | None, finished: bool) -> float | None:
@@ -337,12 +361,13 @@ def _steps_per_epoch(p: _Parse, max_steps: int | None, finished: bool) -> float 
     if finished and max_steps:
         last_epoch = None
         for d in reversed(p.dicts):
-            e = d.row.get("epoch")
-            if isinstance(e, float) and e > 0:
+            e = _epoch(d)
+            if e is not None and e > 0:
                 last_epoch = e
                 break
         if last_epoch:
-            return max_steps / last_epoch
+            spe = max_steps / last_epoch
+            return spe if spe < _MAX_RECONSTRUCTED else None
     n, tb = c.get("num_examples"), c.get("total_train_batch_size")
     if isinstance(n, int) and isinstance(tb, int) and tb > 0:
         return float(max(1, -(-n // tb)))
@@ -376,8 +401,8 @@ def _assign_steps(p: _Parse) -> str:
 
     logging_steps = p.config.get("logging_steps")
     spe = _steps_per_epoch(p, max_steps, finished)
-    epochs = [d.row.get("epoch") for d in train]
-    have_epochs = bool(train) and all(isinstance(e, float) for e in epochs)
+    epochs = [_epoch(d) for d in train]
+    have_epochs = bool(train) and all(e is not None for e in epochs)
 
     # 2. epochs snapped to the logging grid
     if spe and have_epochs and len(train) > 1:
@@ -425,8 +450,8 @@ def _fill_others(p: _Parse, max_steps: int | None, spe: float | None = None) -> 
         if d.kind == "summary":
             d.step = max(current, max_steps or 0)
             continue
-        e = d.row.get("epoch")
-        if spe and isinstance(e, float) and round(e * spe) >= current:
+        e = _epoch(d)
+        if spe and e is not None and round(e * spe) >= current:
             d.step = round(e * spe)
         else:
             d.step = current
@@ -434,7 +459,7 @@ def _fill_others(p: _Parse, max_steps: int | None, spe: float | None = None) -> 
 
 def read_console(path: Path) -> ImportedRun:
     check_readable(path)
-    raw = path.read_bytes()
+    raw = read_regular(path)
     warnings: list[str] = []
     try:
         text = raw.decode("utf-8")
@@ -469,17 +494,22 @@ def read_console(path: Path) -> ImportedRun:
     for d in p.dicts:
         if d.kind == "summary":
             summary.update(d.row)
+    guard = StepGuard(warnings)
     rows = [
         (
-            int(d.step or 0),
+            step,
             None,
             {k: v for k, v in d.row.items() if d.kind == "train" or k != "epoch"},
         )
         for d in p.dicts
         if d.kind != "summary"
+        for step in (guard(d.step or 0),)
+        if step is not None
     ]
     mtime = path.stat().st_mtime
     runtime = summary.get("train_runtime")
+    if not (isinstance(runtime, float) and 0 <= runtime < 1e9):
+        runtime = None
     start = mtime - runtime if isinstance(runtime, float) else mtime
     end: float | None = mtime
     if p.start_time is not None:  # the real start, from W&B's run folder name

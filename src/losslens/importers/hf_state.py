@@ -12,15 +12,18 @@ from losslens import keys
 from losslens.errors import ImportError_
 from losslens.importers.base import (
     KeyMap,
+    StepGuard,
     check_readable,
     display_path,
     file_hash,
     read_head,
+    read_regular,
     run_from_rows,
     run_name_for,
 )
 from losslens.importers.textutil import decode_utf8, json_error
 from losslens.model import ImportedRun, jsonable
+from losslens.numeric import as_value
 
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 _GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
@@ -83,7 +86,7 @@ def parse_json_file(path: Path) -> Any:
     ``Infinity`` tokens, which it accepts.
     """
     check_readable(path)
-    raw = path.read_bytes()
+    raw = read_regular(path)
     nul = raw.find(b"\0", 0, 1 << 16)
     if nul >= 0:
         raise ImportError_(
@@ -97,6 +100,10 @@ def parse_json_file(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise json_error(exc, path) from exc
+    except RecursionError as exc:
+        raise ImportError_("JSON nested too deeply", path=str(path)) from exc
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ImportError_(f"unreadable JSON ({exc})", path=str(path)) from exc
 
 
 def read_trainer_state(path: Path) -> ImportedRun:
@@ -112,14 +119,22 @@ def read_trainer_state(path: Path) -> ImportedRun:
     config = {k: jsonable(state[k]) for k in CONFIG_FIELDS if state.get(k) is not None}
     summary = {k: jsonable(state[k]) for k in SUMMARY_FIELDS if state.get(k) is not None}
     rows: list[tuple[int, float | None, dict[str, Any]]] = []
+    warnings: list[str] = []
+    guard = StepGuard(warnings)
     last_step = 0
     for i, entry in enumerate(history):
         if not isinstance(entry, dict):
             raise ImportError_(
                 f"log_history entry {i} is not an object", path=where, location=f"entry {i}"
             )
-        step = entry.get("step")
-        step = int(step) if isinstance(step, int | float) and step == step else last_step
+        raw_step = entry.get("step")
+        if raw_step is None or (isinstance(raw_step, float) and raw_step != raw_step):
+            step = last_step  # no step (or NaN): the entry belongs with the one before
+        else:
+            checked = guard(raw_step)
+            if checked is None:
+                continue
+            step = checked
         last_step = step
         if any(k in keys.SUMMARY_ONLY for k in entry):
             summary.update({k: jsonable(v) for k, v in entry.items() if k != "step"})
@@ -131,7 +146,8 @@ def read_trainer_state(path: Path) -> ImportedRun:
         rows.append((step, None, row))
     mtime = path.stat().st_mtime
     runtime = summary.get("train_runtime")
-    start = mtime - float(runtime) if isinstance(runtime, int | float) else mtime
+    seconds = as_value(runtime)
+    start = mtime - seconds if seconds is not None and 0 <= seconds < 1e9 else mtime
     name = run_name_for(path) if path.name == "trainer_state.json" else path.stem
     m = _CHECKPOINT.search(path.parent.name)
     if m:
@@ -147,4 +163,5 @@ def read_trainer_state(path: Path) -> ImportedRun:
         summary=summary,
         start_time=start,
         end_time=mtime,
+        warnings=warnings,
     )

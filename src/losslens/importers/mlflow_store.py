@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,29 @@ from losslens.importers.base import (
     BATCH_SIZE,
     EpochFilter,
     KeyMap,
+    StepGuard,
     batched,
     chunked,
     display_path,
     is_summary_key,
+    open_error,
+    open_regular,
+    read_regular,
+    safe_repr,
 )
-from losslens.importers.sqlite_util import connect_readonly, is_sqlite, table_names
+from losslens.importers.sqlite_util import (
+    connect_readonly,
+    count_rows,
+    damage_warning,
+    is_sqlite,
+    quick_check,
+    table_names,
+)
 from losslens.model import ImportedRun, MetricPoint, RunStatus, jsonable
+from losslens.numeric import as_step, as_value
+
+#: Longest metric-file line read (a real one is about 40 bytes).
+_MAX_LINE = 4096
 
 # MLflow's RunStatus enum in the file store's meta.yaml
 _FILE_STATUS = {
@@ -63,6 +80,47 @@ def _param_value(text: str) -> Any:
     except ValueError:
         return text
     return f if math.isfinite(f) else t
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (``*name``): MLflow never writes them, and a
+    few nested aliases expand to gigabytes (a "billion laughs" file)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not accepted", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+#: Largest meta.yaml, param or tag file read (MLflow writes a few hundred bytes).
+MAX_META_BYTES = 1 << 20
+
+
+def load_yaml(path: Path) -> Any:
+    """A small YAML file, safely (no aliases, no Python objects, size-limited)."""
+    raw = read_regular(path, MAX_META_BYTES)
+    return yaml.load(raw.decode("utf-8"), Loader=_NoAliasLoader)
+
+
+def _read_small(path: Path) -> str:
+    return read_regular(path, MAX_META_BYTES).decode("utf-8", errors="replace")
+
+
+def _status(value: Any, table: dict[Any, RunStatus]) -> RunStatus:
+    """An MLflow status, as its number (file store) or its name (``RUNNING``)."""
+    if isinstance(value, str) and value.strip().upper() in _SQL_STATUS:
+        return _SQL_STATUS[value.strip().upper()]
+    n = as_step(value)
+    return table.get(n, RunStatus.FINISHED) if n is not None else RunStatus.FINISHED
+
+
+def _ms(value: Any) -> float | None:
+    """An MLflow millisecond timestamp in seconds, or None when it is not a plausible one."""
+    v = as_value(value)
+    return v / 1000 if v is not None and 0 < v < 1e14 else None
 
 
 def _split_metric(raw: str) -> tuple[str, bool]:
@@ -100,27 +158,22 @@ def _read_tree(root: Path) -> dict[str, Path]:
 def read_file_run(path: Path) -> ImportedRun:
     where = str(path / "meta.yaml")
     try:
-        meta = yaml.safe_load((path / "meta.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        meta = load_yaml(path / "meta.yaml") or {}
+    except (ValueError, yaml.YAMLError, RecursionError) as exc:  # ValueError: bad UTF-8,
+        # an integer of more than 4300 digits
         raise ImportError_(f"unreadable MLflow meta.yaml: {exc}", path=where) from exc
     if not isinstance(meta, dict):
         raise ImportError_("unreadable MLflow meta.yaml (not a mapping)", path=where)
     run_id = str(meta.get("run_id") or meta.get("run_uuid") or path.name)
-    tags = {
-        k: p.read_text(encoding="utf-8", errors="replace")
-        for k, p in _read_tree(path / "tags").items()
-    }
-    params = {
-        k: _param_value(p.read_text(encoding="utf-8", errors="replace"))
-        for k, p in _read_tree(path / "params").items()
-    }
+    tags = {k: _read_small(p) for k, p in _read_tree(path / "tags").items()}
+    params = {k: _param_value(_read_small(p)) for k, p in _read_tree(path / "params").items()}
     project = None
     exp_meta = path.parent / "meta.yaml"
     if exp_meta.is_file():
         try:
-            exp = yaml.safe_load(exp_meta.read_text(encoding="utf-8")) or {}
+            exp = load_yaml(exp_meta) or {}
             project = str(exp.get("name")) if isinstance(exp, dict) and exp.get("name") else None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        except (ImportError_, ValueError, yaml.YAMLError, RecursionError):
             project = None
     start = meta.get("start_time")
     end = meta.get("end_time")
@@ -133,9 +186,9 @@ def read_file_run(path: Path) -> ImportedRun:
         batches=iter(()),
         project=project,
         config={k: jsonable(v) for k, v in params.items()},
-        start_time=start / 1000 if isinstance(start, int | float) else None,
-        end_time=end / 1000 if isinstance(end, int | float) else None,
-        status=_FILE_STATUS.get(int(meta.get("status") or 3), RunStatus.FINISHED),
+        start_time=_ms(start),
+        end_time=_ms(end),
+        status=_status(meta.get("status") or 3, _FILE_STATUS),
         original_keys=keymap.originals,
     )
     metrics = _read_tree(path / "metrics")
@@ -150,31 +203,38 @@ def _file_points(
 ) -> Iterator[MetricPoint]:
     """The points of the metric files; system metrics go to ``system``."""
     epochs = EpochFilter()
+    guard = StepGuard(imported.warnings)
     for raw, file in metrics.items():
         name, is_system = _split_metric(raw)
         summary = is_summary_key(raw)
         key = name if is_system else keymap(raw)
-        with open(file, "rb") as f:
-            for lineno, line in enumerate(f, 1):
+        try:
+            f = open_regular(file)
+        except OSError as exc:
+            raise open_error(file, exc) from exc
+        with f:
+            for lineno, line in enumerate(iter(partial(f.readline, _MAX_LINE), b""), 1):
                 parts = line.split()
                 if not parts:
                     continue
-                try:
-                    ts = int(parts[0])
-                    value = float(parts[1])
-                    step = int(parts[2]) if len(parts) > 2 else 0
-                except (ValueError, IndexError) as exc:
+                ts = as_value(parts[0].decode("ascii", "replace"))
+                value = as_value(parts[1].decode("ascii", "replace")) if len(parts) > 1 else None
+                if ts is None or value is None or len(line) >= _MAX_LINE:
                     raise ImportError_(
                         "bad MLflow metric line (expected '<timestamp> <value> <step>')",
                         path=str(file),
                         location=f"line {lineno}",
-                    ) from exc
+                    )
+                checked = guard(parts[2].decode("ascii", "replace")) if len(parts) > 2 else 0
+                if checked is None:
+                    continue
+                step = checked
                 if summary:
                     imported.summary[raw] = jsonable(value)
                     continue
                 if not is_system and epochs.duplicate(key, step):
                     continue
-                p = MetricPoint(key, step, value, ts / 1000)
+                p = MetricPoint(key, step, value, ts / 1000 if math.isfinite(ts) else None)
                 if is_system:
                     system.append(p)
                     continue
@@ -205,7 +265,10 @@ class MLflowSQLImporter:
             ).fetchall()
             configs: dict[str, dict[str, Any]] = {}
             for run_uuid, key, value in conn.execute("SELECT run_uuid, key, value FROM params"):
-                configs.setdefault(run_uuid, {})[key] = jsonable(_param_value(value or ""))
+                configs.setdefault(run_uuid, {})[str(key)] = jsonable(
+                    _param_value(value if isinstance(value, str) else str(value or ""))
+                )
+            problem = quick_check(conn)
         except sqlite3.DatabaseError as exc:
             raise ImportError_(f"unreadable MLflow database: {exc}", path=str(path)) from exc
         finally:
@@ -220,45 +283,68 @@ class MLflowSQLImporter:
                 batches=iter(()),
                 project=str(exp) if exp else None,
                 config=configs.get(run_uuid, {}),
-                start_time=start / 1000 if isinstance(start, int | float) else None,
-                end_time=end / 1000 if isinstance(end, int | float) else None,
-                status=_SQL_STATUS.get(str(status), RunStatus.FINISHED),
+                start_time=_ms(start),
+                end_time=_ms(end),
+                status=_status(str(status), {}),
                 original_keys=keymap.originals,
             )
             system: list[MetricPoint] = []
-            imported.batches = _sql_points(path, run_uuid, imported, keymap, system)
+            imported.batches = _sql_points(path, run_uuid, imported, keymap, system, problem)
             imported.system_batches = chunked(system)
             yield imported
 
 
 def _sql_points(
-    path: Path, run_uuid: str, imported: ImportedRun, keymap: KeyMap, system: list[MetricPoint]
+    path: Path,
+    run_uuid: str,
+    imported: ImportedRun,
+    keymap: KeyMap,
+    system: list[MetricPoint],
+    problem: str | None = None,
 ) -> Iterator[list[MetricPoint]]:
     conn = connect_readonly(path)
+    guard = StepGuard(imported.warnings)
+    bad = StepGuard(imported.warnings, "value")  # rows whose value cell is not a number
+    # A damaged file: read the table itself, not through an index that may be broken.
+    source = "metrics NOT INDEXED" if problem else "metrics"
+    scanned = 0
     try:
         cur = conn.execute(
-            "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? "
-            "ORDER BY key, step, timestamp",
+            "SELECT key, value, timestamp, step, is_nan FROM "
+            f"{source} WHERE run_uuid = ? ORDER BY key, step, timestamp",
             (run_uuid,),
         )
         epochs = EpochFilter()
         while rows := cur.fetchmany(BATCH_SIZE):
+            scanned += len(rows)
             batch: list[MetricPoint] = []
-            for raw, value, ts, step, is_nan in rows:
-                v = math.nan if is_nan else float(value)
+            for raw_key, value, ts, raw_step, is_nan in rows:
+                raw = str(raw_key)
+                v = math.nan if is_nan else as_value(value)
+                if v is None:
+                    bad.drop(f"value {safe_repr(value)} of '{raw}' is not a number")
+                    continue
+                step = guard(raw_step) if raw_step is not None else 0
+                if step is None:
+                    continue
                 if is_summary_key(raw):
                     imported.summary[raw] = jsonable(v)
                     continue
                 name, is_system = _split_metric(raw)
-                wall = ts / 1000 if ts is not None else None
+                wall = _ms(ts)
                 if is_system:
-                    system.append(MetricPoint(name, int(step or 0), v, wall))
+                    system.append(MetricPoint(name, step, v, wall))
                     continue
                 key = keymap(raw)
-                if not epochs.duplicate(key, int(step or 0)):
-                    batch.append(MetricPoint(key, int(step or 0), v, wall))
+                if not epochs.duplicate(key, step):
+                    batch.append(MetricPoint(key, step, v, wall))
             if batch:
                 yield batch
+        if problem:
+            indexed = count_rows(
+                conn, "SELECT COUNT(*) FROM metrics WHERE run_uuid = ?", (run_uuid,)
+            )
+            imported.warnings.append(damage_warning(problem, "metrics", scanned, indexed))
     except sqlite3.DatabaseError as exc:
         raise ImportError_(f"unreadable MLflow database: {exc}", path=str(path)) from exc
     finally:

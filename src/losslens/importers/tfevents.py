@@ -11,6 +11,8 @@ after restarts are read in name order).
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import struct
 from collections.abc import Iterator
@@ -28,6 +30,8 @@ from losslens.importers.base import (
     display_path,
     file_hash,
     is_summary_key,
+    open_error,
+    open_regular,
     read_head,
     rebatched,
     run_name_for,
@@ -88,8 +92,12 @@ def iter_record_slices(path: Path, state: dict[str, Any]) -> Iterator[list[bytes
     before it have been yielded.
     """
     where = str(path)
-    size = path.stat().st_size
-    with open(path, "rb") as f:
+    try:
+        f = open_regular(path)
+    except OSError as exc:
+        raise open_error(path, exc) from exc
+    size = os.fstat(f.fileno()).st_size
+    with f:
         buf = b""
         base = 0  # file offset of buf[0]
         eof = False
@@ -201,6 +209,13 @@ def _tensor_scalar(t: Any) -> float | None:
 
 
 def read_event_files(path: Path, files: list[Path]) -> ImportedRun:
+    warnings: list[str] = []
+    if len(files) > 1:
+        # one empty event file (a writer that never flushed) does not fail the folder
+        empty = [f for f in files if _size(f) == 0]
+        if empty and len(empty) < len(files):
+            files = [f for f in files if f not in empty]
+            warnings += [f"{f.name} is empty: skipped" for f in empty]
     for f in files:
         check_readable(f)
     pb = _event_pb()
@@ -214,9 +229,17 @@ def read_event_files(path: Path, files: list[Path]) -> ImportedRun:
         batches=iter(()),
         start_time=start,
         original_keys=keymap.originals,
+        warnings=warnings,
     )
     imported.batches = rebatched(_stream(files, pb, imported, keymap))
     return imported
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
 
 
 def _first_wall_time(path: Path, pb: Any) -> float | None:
@@ -227,9 +250,10 @@ def _first_wall_time(path: Path, pb: Any) -> float | None:
     if 12 + n > len(head):
         return None
     try:
-        return float(pb.Event.FromString(head[12 : 12 + n]).wall_time) or None
+        wall = float(pb.Event.FromString(head[12 : 12 + n]).wall_time)
     except Exception:
         return None
+    return wall if math.isfinite(wall) and wall > 0 else None
 
 
 def _stream(
@@ -248,12 +272,21 @@ def _stream(
             batch: list[MetricPoint] = []
             append = batch.append
             for payload in payloads:
-                ev = parse(payload)
+                try:
+                    ev = parse(payload)
+                except Exception as exc:  # a CRC-valid record that is not an Event
+                    if batch:
+                        yield batch  # the records before it are kept
+                    raise ImportError_(
+                        f"undecodable record ({type(exc).__name__})", path=str(f)
+                    ) from exc
                 values = ev.summary.value
                 if not values:
                     continue
                 step = ev.step
                 wall = ev.wall_time
+                if not math.isfinite(wall):
+                    wall = None
                 for v in values:
                     tag = v.tag
                     which = v.WhichOneof("value")

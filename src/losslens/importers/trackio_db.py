@@ -17,8 +17,22 @@ from typing import Any
 
 from losslens import keys
 from losslens.errors import ImportError_
-from losslens.importers.base import BATCH_SIZE, KeyMap, display_path, scalar
-from losslens.importers.sqlite_util import columns, connect_readonly, is_sqlite, table_names
+from losslens.importers.base import (
+    BATCH_SIZE,
+    KeyMap,
+    StepGuard,
+    display_path,
+    safe_repr,
+    scalar,
+)
+from losslens.importers.sqlite_util import (
+    columns,
+    connect_readonly,
+    damage_warning,
+    is_sqlite,
+    quick_check,
+    table_names,
+)
 from losslens.model import ImportedRun, MetricPoint, jsonable
 
 _HF_STEP = "train/global_step"
@@ -29,7 +43,17 @@ def _iso(ts: Any) -> float | None:
         return None
     try:
         return datetime.fromisoformat(ts).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _json(raw: Any) -> Any:
+    """A JSON cell, or None when it is NULL, not JSON, or absurdly nested."""
+    if not isinstance(raw, str | bytes):
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
         return None
 
 
@@ -67,13 +91,11 @@ class TrackioImporter:
             configs: dict[str, dict[str, Any]] = {}
             cfg_ident = ident if ident in columns(conn, "configs") else "run_name"
             for rid, raw in conn.execute(f"SELECT {cfg_ident}, config FROM configs"):
-                try:
-                    cfg = json.loads(raw)
-                except ValueError:
-                    continue
+                cfg = _json(raw)
                 if isinstance(cfg, dict):
                     configs[str(rid)] = cfg
             has_system = "system_metrics" in table_names(path)
+            problem = quick_check(conn)
         except sqlite3.DatabaseError as exc:
             raise ImportError_(f"unreadable trackio database: {exc}", path=str(path)) from exc
         finally:
@@ -94,7 +116,7 @@ class TrackioImporter:
                 end_time=_iso(last_ts),
                 original_keys=keymap.originals,
             )
-            imported.batches = _points(path, ident, rid, keymap)
+            imported.batches = _points(path, ident, rid, keymap, imported, problem)
             if has_system:
                 imported.system_batches = _system(path, ident, rid)
             yield imported
@@ -112,20 +134,36 @@ def _rows(path: Path, sql: str, args: tuple[Any, ...]) -> Iterator[list[tuple[An
         conn.close()
 
 
-def _points(path: Path, ident: str, rid: Any, keymap: KeyMap) -> Iterator[list[MetricPoint]]:
+def _points(
+    path: Path,
+    ident: str,
+    rid: Any,
+    keymap: KeyMap,
+    imported: ImportedRun,
+    problem: str | None = None,
+) -> Iterator[list[MetricPoint]]:
     epoch_step = -1
-    sql = f"SELECT step, timestamp, metrics FROM metrics WHERE {ident} = ? ORDER BY id"
+    guard = StepGuard(imported.warnings)
+    unreadable = StepGuard(imported.warnings, "metrics cell")
+    # A damaged file: read the table itself, not through an index that may be broken.
+    table = "metrics NOT INDEXED" if problem else "metrics"
+    sql = f"SELECT step, timestamp, metrics FROM {table} WHERE {ident} = ? ORDER BY id"
+    scanned = 0
     for rows in _rows(path, sql, (rid,)):
+        scanned += len(rows)
         batch: list[MetricPoint] = []
         for step, ts, raw in rows:
-            try:
-                row = json.loads(raw)
-            except ValueError:
-                continue
+            row = _json(raw)
             if not isinstance(row, dict):
+                unreadable.drop(f"{safe_repr(raw)} is not a JSON object")
                 continue
             hf = row.get(_HF_STEP)
-            s = int(hf) if isinstance(hf, int | float) and not isinstance(hf, bool) else step
+            checked = guard(
+                hf if isinstance(hf, int | float) and not isinstance(hf, bool) else step
+            )
+            if checked is None:
+                continue
+            s = checked
             wall = _iso(ts)
             for k, v in row.items():
                 if k == _HF_STEP or k.startswith("_"):
@@ -138,9 +176,11 @@ def _points(path: Path, ident: str, rid: Any, keymap: KeyMap) -> Iterator[list[M
                     if s == epoch_step:
                         continue  # eval logs repeat the epoch
                     epoch_step = s
-                batch.append(MetricPoint(key, int(s), f, wall))
+                batch.append(MetricPoint(key, s, f, wall))
         if batch:
             yield batch
+    if problem:
+        imported.warnings.append(damage_warning(problem, "metrics", scanned, None))
 
 
 def _system(path: Path, ident: str, rid: Any) -> Iterator[list[MetricPoint]]:
@@ -149,10 +189,7 @@ def _system(path: Path, ident: str, rid: Any) -> Iterator[list[MetricPoint]]:
     for rows in _rows(path, sql, (rid,)):
         batch: list[MetricPoint] = []
         for ts, raw in rows:
-            try:
-                row = json.loads(raw)
-            except ValueError:
-                continue
+            row = _json(raw)
             if isinstance(row, dict):
                 wall = _iso(ts)
                 for k, v in row.items():

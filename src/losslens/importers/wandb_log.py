@@ -10,6 +10,7 @@ ship inside the ``wandb`` package are used; no W&B process is started.
 from __future__ import annotations
 
 import json
+import math
 import re
 import struct
 import zlib
@@ -21,10 +22,13 @@ from losslens import keys
 from losslens.errors import ImportError_, MissingExtraError
 from losslens.importers.base import (
     KeyMap,
+    StepGuard,
     check_readable,
     chunked,
     display_path,
     is_summary_key,
+    open_error,
+    open_regular,
     read_head,
     rebatched,
     scalar,
@@ -83,7 +87,11 @@ def iter_records(path: Path, state: dict[str, Any]) -> Iterator[bytes]:
             location=f"byte {at}",
         )
 
-    with open(path, "rb") as f:
+    try:
+        f = open_regular(path)
+    except OSError as exc:
+        raise open_error(path, exc) from exc
+    with f:
         block = f.read(BLOCK)
         if len(block) < HEADER.size or HEADER.unpack_from(block) != MAGIC:
             raise ImportError_(
@@ -164,7 +172,7 @@ def _number(value_json: str | None) -> float | None:
 def _json(value_json: str) -> Any:
     try:
         return json.loads(value_json)
-    except ValueError:
+    except (ValueError, RecursionError):
         return value_json
 
 
@@ -177,7 +185,7 @@ def _items(items: Any) -> dict[str, Any]:
     for it in items:
         try:
             out[_item_key(it)] = json.loads(it.value_json)
-        except ValueError:
+        except (ValueError, RecursionError):
             out[_item_key(it)] = it.value_json
     return out
 
@@ -259,6 +267,7 @@ def _stream(
     last_time: float | None = None
     exited = False
     epoch_step = -1
+    guard = StepGuard(imported.warnings)
     from_record = pb.Record.FromString
     for payload in iter_records(path, state):
         try:
@@ -273,13 +282,20 @@ def _stream(
             raw_row = {
                 (it.key or "/".join(it.nested_key)): it.value_json for it in rec.history.item
             }
-            step = _number(raw_row.get(_HF_STEP))
-            if step is None:
-                step = _number(raw_row.get("_step"))
+            raw_step: Any = rec.history.step.num
+            for step_key in (_HF_STEP, "_step"):
+                if _number(raw_row.get(step_key)) is not None:
+                    raw_step = raw_row[step_key]
+                    break
+            checked = guard(raw_step)
+            if checked is None:
+                continue
+            istep = checked
             wall_f = _number(raw_row.get("_timestamp"))
+            if wall_f is not None and not math.isfinite(wall_f):
+                wall_f = None
             if wall_f is not None:
                 last_time = wall_f
-            istep = int(step) if step is not None else int(rec.history.step.num)
             row: list[MetricPoint] = []
             for raw, vj in raw_row.items():
                 key = kinds.get(raw)

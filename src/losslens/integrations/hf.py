@@ -26,11 +26,11 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from losslens.analysis.live import Alert, LiveEngine
 from losslens.errors import GuardStop, MissingExtraError
 from losslens.keys import SUMMARY_ONLY, is_eval_key, normalize_key
 from losslens.model import RunStatus, as_float
 from losslens.tracking.run import Run
-from losslens.train.guard import Alert, LiveChecks
 
 try:
     from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
@@ -139,6 +139,9 @@ class LosslensCallback(TrainerCallback):
         peft = _peft_config(model)
         if peft is not None:
             cfg["peft"] = peft
+        vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+        if isinstance(vocab, int) and vocab > 1:
+            cfg["vocab_size"] = vocab  # the loss of random guessing is ln(vocab_size)
         return cfg
 
     def on_train_begin(
@@ -172,7 +175,22 @@ class LosslensCallback(TrainerCallback):
             )
         else:
             self.run.config.setdefaults(config)
+        self._mark_output_dir(args)
         atexit.register(self._at_exit)
+
+    def _mark_output_dir(self, args: TrainingArguments) -> None:
+        """Leave the run id in OUTPUT_DIR so that ``losslens import`` recognises the run."""
+        if self.run is None or not args.output_dir:
+            return
+        from losslens.marker import source_id_for, write_marker
+        from losslens.store import Store
+
+        try:
+            write_marker(args.output_dir, self.run.id, str(self.run.store_path))
+            with Store(self.run.store_path) as store:
+                store.set_source_id(self.run.id, source_id_for(self.run.id))
+        except OSError:
+            pass  # an unwritable output dir only loses the shortcut, never the run
 
     def on_log(
         self,
@@ -263,7 +281,8 @@ class GuardCallback(TrainerCallback):
     :class:`GuardStop` from ``trainer.train()`` (``raise_on_stop``). With
     ``early_stopping_patience`` N > 0, training stops normally when eval loss has risen above
     its best for N evaluations; keep the best weights with ``load_best_model_at_end=True``.
-    ``on_alert`` is called with every alert, fatal or not.
+    ``on_alert`` is called with every alert, fatal or not. The checks are those of the live
+    engine (:class:`losslens.analysis.live.LiveEngine`); pass ``engine`` to share one.
     """
 
     def __init__(
@@ -273,8 +292,11 @@ class GuardCallback(TrainerCallback):
         early_stopping_patience: int = 0,
         raise_on_stop: bool = True,
         on_alert: Callable[[Alert], None] | None = None,
+        engine: LiveEngine | None = None,
     ) -> None:
-        self.checks = LiveChecks(early_stopping_patience=early_stopping_patience)
+        self.engine = engine or LiveEngine(early_stopping_patience=early_stopping_patience)
+        if engine is not None and early_stopping_patience:
+            engine.checks.early_stopping_patience = early_stopping_patience
         self.stop_on_failure = stop_on_failure
         self.raise_on_stop = raise_on_stop
         self.on_alert = on_alert
@@ -293,17 +315,7 @@ class GuardCallback(TrainerCallback):
         if not logs or any(k in SUMMARY_ONLY for k in logs):
             return
         step = state.global_step
-        alerts: list[Alert] = []
-        if "loss" in logs or "grad_norm" in logs:
-            alerts += self.checks.on_train(
-                step,
-                as_float(logs.get("loss")),
-                as_float(logs.get("grad_norm")),
-                as_float(logs.get("learning_rate")),
-            )
-        if "eval_loss" in logs:
-            alerts += self.checks.on_eval(step, as_float(logs.get("eval_loss")))
-        for alert in alerts:
+        for alert in self.engine.feed(step, logs):
             self.alerts.append(alert)
             if self.on_alert is not None:
                 self.on_alert(alert)
@@ -311,7 +323,7 @@ class GuardCallback(TrainerCallback):
                 self.trip = alert
                 setattr(state, GUARD_STOP_ATTR, alert)
                 control.should_training_stop = True
-        if self.trip is None and self.checks.should_early_stop and self.early_stopped_at is None:
+        if self.trip is None and self.engine.should_early_stop and self.early_stopped_at is None:
             self.early_stopped_at = step
             setattr(state, EARLY_STOP_ATTR, step)
             control.should_training_stop = True

@@ -127,35 +127,6 @@ def bucket_means(x: npt.ArrayLike, y: npt.ArrayLike, width: int) -> BucketMeans:
     return BucketMeans(sx / c, sy / c, c.astype(np.int64))
 
 
-def stride_indices(n: int, max_rows: int) -> IntArray:
-    """Every k-th row with k the smallest power of two that fits, plus the last row.
-
-    This is the plain stride some trackers use server-side; it is here for the
-    benchmark that shows what it loses.
-    """
-    if n <= max_rows:
-        return np.arange(n, dtype=np.int64)
-    k = 1
-    while (n + k - 1) // k > max_rows - 1:
-        k *= 2
-    idx = np.arange(0, n, k, dtype=np.int64)
-    if idx[-1] != n - 1:
-        idx = np.r_[idx, n - 1]
-    return idx
-
-
-def reservoir_indices(n: int, size: int, seed: int = 0) -> IntArray:
-    """A uniform random sample of ``size`` rows that always keeps the last one.
-
-    The reservoir some dashboards keep per tag; here for the benchmark.
-    """
-    if n <= size:
-        return np.arange(n, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    picked = rng.choice(n - 1, size=size - 1, replace=False)
-    return np.sort(np.r_[picked, n - 1]).astype(np.int64)
-
-
 # -- drawing from write-time summaries (losslens.store.rollups) ---------------------------------
 
 

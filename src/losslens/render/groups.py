@@ -9,6 +9,7 @@ pixel column (see :mod:`losslens.render.downsample`), never by stride or at rand
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,10 @@ import numpy as np
 import numpy.typing as npt
 
 from losslens import keys as K
+from losslens import numeric
+from losslens.analysis.rules import RULES
 from losslens.model import Finding, Report, Series, finding_to_dict, jsonable
+from losslens.present.strings import KIND_WORDS
 from losslens.render.downsample import bucket_means, m4_indices
 
 #: Widest chart (pixel columns) a request may ask for.
@@ -167,6 +171,26 @@ def series_xy(
     return s.steps.astype(np.float64), s.values
 
 
+#: Below this many points a series is drawn as it is: smoothing would only hide data.
+MIN_SMOOTH_POINTS = 40
+_COUNTER_WORDS = ("step", "epoch", "learning_rate", "tokens", "samples_seen", "flos")
+
+
+def smoothable(key: str, ys: npt.NDArray[np.float64], n: int) -> bool:
+    """Whether smoothing may apply to a series: a noisy one (not monotone) of at least
+    :data:`MIN_SMOOTH_POINTS` points that is not a learning rate, an epoch or a counter."""
+    if n < MIN_SMOOTH_POINTS or metric_group(key) in ("lr", "epoch"):
+        return False
+    low = K.normalize_key(key).lower()
+    if any(w in low for w in _COUNTER_WORDS) or low.endswith(("/lr", "_lr")):
+        return False
+    fin = ys[np.isfinite(ys)]
+    if len(fin) < 3:
+        return False
+    d = np.diff(fin)
+    return not (bool(np.all(d >= 0)) or bool(np.all(d <= 0)))
+
+
 def series_payload(
     s: Series,
     *,
@@ -190,7 +214,7 @@ def series_payload(
     kx, ky = x[idx], y[idx]
     bad = ~np.isfinite(ky)
     nonfinite = [
-        [xv, "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")]
+        [xv, numeric.nonfinite_token(v)]
         for xv, v in zip(_xs(kx[bad], mode), ky[bad].tolist(), strict=True)
     ]
     out: dict[str, Any] = {
@@ -202,7 +226,13 @@ def series_payload(
         "x": _xs(kx, mode),
         "y": _floats(ky),
         "nonfinite": nonfinite,
+        "smooth": smoothable(s.key, ky, len(x)),
     }
+    if mode == "step" and len(s.wall_times) == len(s.steps):
+        w = s.wall_times[lo:hi][idx]
+        if len(w) and np.isfinite(w).all():
+            t0 = start_time if start_time is not None else float(w.min())
+            out["t"] = [round(v, 2) for v in (w - t0).tolist()]
     if len(idx) < len(x):
         bm = bucket_means(x, y, width)
         out["mean"] = {
@@ -261,6 +291,28 @@ def _text(d: Mapping[str, str] | None, lang: str) -> str:
     return d.get(lang) or d.get("en") or next(iter(d.values()), "")
 
 
+_RULE_REF = re.compile(r"\s*\((?:see |원인은 )?LL\d{3}\b[^()]*\)|\bLL\d{3}\b")
+
+
+def _no_rule_ids(text: str, lang: str) -> str:
+    """A finding's text as people read it: "(see LL103 for why)" dropped, a bare rule id
+    said in words ("memorisation"). Rule ids stay in the JSON (``rule_id``) for tools."""
+    if "LL" not in text:
+        return text
+
+    def words(m: re.Match[str]) -> str:
+        ref = m.group(0)
+        if ref.lstrip().startswith("("):
+            return ""
+        rule = RULES.get(ref)
+        if rule is None:
+            return ref
+        w = KIND_WORDS.get(rule.kind)
+        return (w.get(lang) or w["en"]) if w else rule.name.replace("-", " ")
+
+    return _RULE_REF.sub(words, text)
+
+
 def findings_payload(
     findings: Sequence[Finding | Mapping[str, Any]], groups: Sequence[ChartGroup], lang: str
 ) -> list[dict[str, Any]]:
@@ -276,18 +328,44 @@ def findings_payload(
                 "rule_id": d.get("rule_id"),
                 "kind": d.get("kind"),
                 "severity": d.get("severity"),
-                "title": _text(d.get("title"), lang),
-                "explanation": _text(d.get("explanation"), lang),
-                "suggestion": _text(d.get("suggestion"), lang),
-                "evidence": _text(ev.get("text"), lang),
+                "title": _no_rule_ids(_text(d.get("title"), lang), lang),
+                "explanation": _no_rule_ids(_text(d.get("explanation"), lang), lang),
+                "suggestion": _no_rule_ids(_text(d.get("suggestion"), lang), lang),
+                "evidence": _no_rule_ids(_text(ev.get("text"), lang), lang),
                 "metric": metric,
                 "step_start": ev.get("step_start"),
                 "step_end": ev.get("step_end"),
                 "onset_step": d.get("onset_step"),
                 "group": group_of_metric(groups, metric),
+                "marks": finding_marks(ev.get("values") or {}),
+                "band": _is_band(d.get("kind"), ev),
             }
         )
     return out
+
+
+#: Findings about single steps (drawn as one mark per step, never as a band).
+POINT_KINDS = frozenset({"loss_spike", "grad_spike", "nan_or_inf"})
+
+
+def finding_marks(values: Mapping[str, Any]) -> list[int]:
+    """The steps a finding points at one by one (each spike of "spiked N times")."""
+    raw = values.get("steps")
+    if not isinstance(raw, str) or not raw:
+        return []
+    out = []
+    for part in raw.split(","):
+        try:
+            out.append(int(part))
+        except ValueError:
+            continue
+    return out
+
+
+def _is_band(kind: Any, ev: Mapping[str, Any]) -> bool:
+    """Whether a finding is about a sustained range (shaded), not single steps (marked)."""
+    a, b = ev.get("step_start"), ev.get("step_end")
+    return kind not in POINT_KINDS and a is not None and b is not None and b > a
 
 
 def report_payload(
@@ -310,104 +388,3 @@ def report_payload(
             for r in report.readings
         ],
     }
-
-
-# -- words of the pages -----------------------------------------------------------------------
-
-UI_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "runs": "Runs",
-        "project": "Project",
-        "all_projects": "all projects",
-        "name": "Name",
-        "status": "Status",
-        "verdict": "Verdict",
-        "started": "Started",
-        "duration": "Duration",
-        "final_loss": "Final loss",
-        "best_loss": "Best loss",
-        "config": "Config",
-        "summary": "Summary",
-        "findings": "Findings",
-        "no_findings": "No findings: nothing unusual in these curves.",
-        "not_analysed": "Not analysed yet.",
-        "charts": "Charts",
-        "system": "System",
-        "smoothing": "Smoothing",
-        "log_scale": "Log scale",
-        "compare": "Compare selected",
-        "filter": "Filter by name",
-        "any": "any",
-        "compare_title": "Compare runs",
-        "config_diff": "Config differences",
-        "no_diff": "The configs are identical.",
-        "key": "Key",
-        "report_title": "Training report",
-        "generated": "Generated by losslens",
-        "healthy": "healthy",
-        "needs_attention": "needs attention",
-        "failed": "failed",
-        "steps": "steps",
-        "suggestion": "What to do",
-        "evidence": "Evidence",
-        "no_runs": "No runs yet. Log one with losslens.init(), train one, or losslens import PATH.",
-        "reset_zoom": "Drag to zoom, double-click to reset.",
-        "source": "Source",
-        "id": "Id",
-        "command": "Command",
-        "rename": "Rename",
-        "delete": "Delete",
-        "live": "live: updates every few seconds",
-    },
-    "ko": {
-        "runs": "실행 목록",
-        "project": "프로젝트",
-        "all_projects": "모든 프로젝트",
-        "name": "이름",
-        "status": "상태",
-        "verdict": "판정",
-        "started": "시작",
-        "duration": "소요 시간",
-        "final_loss": "최종 손실",
-        "best_loss": "최저 손실",
-        "config": "설정",
-        "summary": "요약",
-        "findings": "발견 사항",
-        "no_findings": "발견 사항 없음: 곡선에 특이점이 없습니다.",
-        "not_analysed": "아직 분석하지 않았습니다.",
-        "charts": "차트",
-        "system": "시스템",
-        "smoothing": "스무딩",
-        "log_scale": "로그 스케일",
-        "compare": "선택한 실행 비교",
-        "filter": "이름으로 거르기",
-        "any": "전체",
-        "compare_title": "실행 비교",
-        "config_diff": "설정 차이",
-        "no_diff": "설정이 모두 같습니다.",
-        "key": "키",
-        "report_title": "학습 보고서",
-        "generated": "losslens로 생성",
-        "healthy": "정상",
-        "needs_attention": "주의 필요",
-        "failed": "실패",
-        "steps": "스텝",
-        "suggestion": "조치",
-        "evidence": "근거",
-        "no_runs": "아직 실행이 없습니다. losslens.init()으로 기록하거나 losslens import PATH로 "
-        "가져오세요.",
-        "reset_zoom": "드래그하면 확대, 더블클릭하면 원래대로.",
-        "source": "출처",
-        "id": "ID",
-        "command": "명령",
-        "rename": "이름 바꾸기",
-        "delete": "삭제",
-        "live": "실시간: 몇 초마다 갱신",
-    },
-}
-
-
-def ui_text(lang: str) -> dict[str, str]:
-    base = dict(UI_TEXT["en"])
-    base.update(UI_TEXT.get(lang, {}))
-    return base

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from losslens.model import Report, RunData
-from losslens.render.groups import (
-    chart_groups,
-    group_payload,
-    report_payload,
-    ui_text,
-)
+from losslens.present.config import config_view
+from losslens.present.strings import ui_text
+from losslens.present.style import run_color
+from losslens.present.templates import UPLOT_VERSION, inline_script, render, static_text
+from losslens.render.groups import chart_groups, group_payload, report_payload
 
 #: Pixel columns the inlined data is downsampled to (the report cannot ask for more on zoom).
 REPORT_WIDTH = 1200
@@ -36,6 +35,8 @@ def report_data(
         ],
         "report": report_payload(report, groups, lang),
         "text": ui_text(lang),
+        "colors": [run_color(run.info.id)],
+        "start_time": run.info.start_time,
     }
 
 
@@ -44,7 +45,6 @@ def render_report(
 ) -> str:
     """The report as one HTML document (a string)."""
     from losslens import __version__
-    from losslens.ui.templates import UPLOT_VERSION, inline_script, render, static_text
 
     payload = report_data(run, report, lang=lang, width=width)
     rp = payload["report"]
@@ -57,6 +57,7 @@ def render_report(
         status=str(run.info.status),
         report={"verdict": rp["verdict"], "summary": rp["summary"]},
         payload=payload,
+        cfg=config_view(run.info.config, lang),
         uplot_css=inline_script(static_text(f"uPlot-{UPLOT_VERSION}.min.css")),
         app_css=inline_script(static_text("losslens.css")),
         uplot_js=inline_script(static_text(f"uPlot-{UPLOT_VERSION}.iife.min.js")),

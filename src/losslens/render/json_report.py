@@ -13,29 +13,25 @@ Schema (``schema_version`` 1)::
      "readings": [{"metric", "status", "summary", "values"}],
      "created_at": unix seconds}
 
+``created_at`` is when a stored run was analysed; a report on log files
+(``losslens analyze FILE``) is dated by its data instead (the run's ``end_time``, else its
+``start_time``), so that the same file always gives the same bytes.
+
 Every text is a ``{"en": ..., "ko": ...}`` object whatever ``lang`` says; ``lang`` records
-the language the user asked for. Non-finite numbers are written as strings ("NaN", "inf").
+the language the user asked for. Non-finite numbers are written as the strings ``"NaN"``,
+``"Infinity"``, ``"-Infinity"`` (:func:`losslens.numeric.encode_nonfinite`, the store's and the
+dashboard API's spelling too).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from losslens.model import MetricReading, Report, finding_to_dict
+from losslens.numeric import encode_nonfinite
 
 SCHEMA_VERSION = 1
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "NaN" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def reading_to_dict(r: MetricReading) -> dict[str, Any]:
@@ -71,7 +67,7 @@ def report_to_dict(report: Report, lang: str = "en") -> dict[str, Any]:
         "readings": [reading_to_dict(r) for r in report.readings],
         "created_at": report.created_at,
     }
-    result: dict[str, Any] = _finite(data)
+    result: dict[str, Any] = encode_nonfinite(data)
     return result
 
 

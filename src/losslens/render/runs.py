@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from typing import Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from losslens.model import RunData, RunInfo, RunStatus, Series
+from losslens.present.config import config_view
+from losslens.present.format import fmt_duration as fmt_duration
+from losslens.present.format import fmt_time as fmt_time
+from losslens.present.format import fmt_value as fmt_value
 from losslens.render.sparkline import sparkline
+from losslens.textsafe import safe
 
 STATUS_STYLE = {
     RunStatus.RUNNING: "bold cyan",
@@ -22,47 +25,25 @@ STATUS_STYLE = {
 }
 
 
-def fmt_time(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s < 60:
-        return f"{seconds:.1f}s"
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
-
-
-def fmt_value(v: Any) -> str:
-    if isinstance(v, float):
-        if math.isnan(v) or math.isinf(v):
-            return str(v)
-        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6):
-            return f"{v:.3e}"
-        return f"{v:.4g}"
-    return str(v)
-
-
 def runs_table(runs: list[RunInfo]) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("id", "project", "name", "status", "started", "duration", "source"):
+    verdicts = any(r.verdict for r in runs)  # kept in the store (losslens.stored_analysis)
+    cols = ("id", "project", "name", "status", "started", "duration", "source")
+    for col in (*cols, "verdict") if verdicts else cols:
         table.add_column(col)
     for r in runs:
-        table.add_row(
-            r.id,
-            Text(r.project),
-            Text(r.name),
+        cells: list[Any] = [
+            safe(r.id),
+            Text(safe(r.project)),
+            Text(safe(r.name)),
             Text(str(r.status), style=STATUS_STYLE.get(r.status, "")),
             fmt_time(r.start_time),
             fmt_duration(r.duration),
-            Text(r.source or "logged"),
-        )
+            Text(safe(r.source or "logged")),
+        ]
+        if verdicts:
+            cells.append(Text((r.verdict or "-").replace("_", " ")))
+        table.add_row(*cells)
     return table
 
 
@@ -116,7 +97,7 @@ def metrics_table(series: dict[str, Series], width: int = 20) -> Table:
         s = series[key]
         st = series_stats(s)
         table.add_row(
-            Text(key),
+            Text(safe(key)),
             Text(sparkline(s.values, width), style="cyan"),
             fmt_value(st["last"]) if st["last"] is not None else "-",
             fmt_value(st["min"]) if st["min"] is not None else "-",
@@ -133,16 +114,34 @@ def kv_table(data: dict[str, Any]) -> Table:
     for k in sorted(data):
         v = data[k]
         table.add_row(
-            Text(str(k)), Text(fmt_value(v) if not isinstance(v, dict | list) else str(v))
+            Text(safe(k)), Text(safe(fmt_value(v) if not isinstance(v, dict | list) else str(v)))
         )
+    return table
+
+
+def config_table(config: dict[str, Any]) -> Table:
+    """The choices that matter first (model, data, LR, schedule, batch × accumulation,
+    epochs/steps, LoRA), then the other flat values; nested blocks (the Trainer's whole
+    ``training_args``) as one line each: ``losslens show RUN --json`` has them in full."""
+    view = config_view(config)
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="dim")
+    table.add_column()
+    for k, v in view.lead:
+        table.add_row(Text(safe(k)), Text(safe(v), style="bold"))
+    for k, v in view.rest:
+        table.add_row(Text(safe(k)), Text(safe(v)))
+    for k, _ in view.folded:
+        n = len(config[k]) if isinstance(config.get(k), dict) else 0
+        table.add_row(Text(safe(k)), Text(f"{{{n} settings}} (--json shows them)", style="dim"))
     return table
 
 
 def show_run(run: RunData) -> RenderableType:
     i = run.info
     head = Text.assemble(
-        (f"{i.project}/{i.name}", "bold"),
-        f"  {i.id}  ",
+        (f"{safe(i.project)}/{safe(i.name)}", "bold"),
+        f"  {safe(i.id)}  ",
         (str(i.status), STATUS_STYLE.get(i.status, "")),
         f"  started {fmt_time(i.start_time)}  duration {fmt_duration(i.duration)}",
     )
@@ -156,19 +155,21 @@ def show_run(run: RunData) -> RenderableType:
             )
         )
     if i.source:
-        parts.append(Text(f"imported from {i.source}", style="dim"))
+        parts.append(Text(f"imported from {safe(i.source)}", style="dim"))
     if i.output_dir:
-        parts.append(Text(f"output: {i.output_dir}", style="dim"))
+        parts.append(Text(f"output: {safe(i.output_dir)}", style="dim"))
     if run.series:
         parts += [Text("\nRun history", style="bold"), metrics_table(run.series)]
     if i.summary:
         parts += [Text("\nRun summary", style="bold"), kv_table(i.summary)]
     if i.config:
-        parts += [Text("\nConfig", style="bold"), kv_table(i.config)]
+        parts += [Text("\nConfig", style="bold"), config_table(i.config)]
     if run.system:
         parts += [Text("\nSystem", style="bold"), metrics_table(run.system)]
     return Group(*parts)
 
 
 def print_renderable(obj: RenderableType, width: int | None = None) -> None:
-    Console(width=width, soft_wrap=False).print(obj)
+    from losslens.render.terminal import emit
+
+    emit(obj, width)

@@ -22,12 +22,15 @@ def sparkline(values: FloatArray, width: int = 20) -> str:
     for a, b in pairwise(edges):
         chunk = values[a : max(b, a + 1)]
         fin = chunk[np.isfinite(chunk)]
-        buckets.append(float(fin.mean()) if fin.size == len(chunk) and fin.size else float("nan"))
+        # the mean as a sum of x/n: values near the float maximum do not overflow to inf
+        ok = fin.size == len(chunk) and fin.size
+        buckets.append(float(np.sum(fin / fin.size)) if ok else float("nan"))
     arr = np.asarray(buckets)
     fin = arr[np.isfinite(arr)]
     if fin.size == 0:
         return "·" * width
-    lo, hi = float(fin.min()), float(fin.max())
+    # halves: hi - lo of values near ±1.8e308 would overflow to inf
+    lo, hi = float(fin.min()) / 2, float(fin.max()) / 2
     span = hi - lo
     out = []
     for v in arr:
@@ -36,5 +39,6 @@ def sparkline(values: FloatArray, width: int = 20) -> str:
         elif span <= 0:
             out.append(BARS[3])
         else:
-            out.append(BARS[min(len(BARS) - 1, int((v - lo) / span * (len(BARS) - 1) + 0.5))])
+            level = (v / 2 - lo) / span * (len(BARS) - 1) + 0.5
+            out.append(BARS[max(0, min(len(BARS) - 1, int(level)))])
     return "".join(out)

@@ -11,6 +11,7 @@ drawing, the summaries plus the few raw points they cannot stand for.
 from __future__ import annotations
 
 import itertools
+import numbers
 import sqlite3
 import threading
 import time
@@ -22,10 +23,9 @@ import numpy as np
 import numpy.typing as npt
 
 from losslens.model import MetricPoint, Series
+from losslens.store.columns import key_capacity, read_columns
 from losslens.store.rollups import (
     BLOCK,
-    I64_MAX,
-    I64_MIN,
     PER_ROW,
     SUB,
     SUB_DTYPE,
@@ -49,7 +49,10 @@ class PointsMixin:
     def transaction(self) -> Any:
         raise NotImplementedError
 
-    def _key_id(self, run_id: str, key: str, kind: str, original: str | None) -> int:
+    def key_id(
+        self, run_id: str, key: str, kind: str = "metric", original: str | None = None
+    ) -> int:
+        """The id of a run's metric key, created when new. Call inside :meth:`transaction`."""
         ck = (run_id, key, kind)
         kid = self._key_ids.get(ck)
         if kid is None:
@@ -67,6 +70,10 @@ class PointsMixin:
             self._key_ids[ck] = kid
         return kid
 
+    def forget_key_ids(self) -> None:
+        """Drop the cached key ids (after a rolled-back transaction that may have made some)."""
+        self._key_ids.clear()
+
     def write_points(
         self,
         run_id: str,
@@ -78,23 +85,30 @@ class PointsMixin:
     ) -> int:
         """Append points in one transaction; returns how many were written."""
         with self.transaction():
-            n = self._write_points_locked(run_id, points, kind, originals or {})
+            n = self.add_points(run_id, points, kind=kind, originals=originals)
             if heartbeat:
                 self.conn.execute(
                     "UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run_id)
                 )
         return n
 
-    def _write_points_locked(
-        self, run_id: str, points: Iterable[MetricPoint], kind: str, originals: dict[str, str]
+    def add_points(
+        self,
+        run_id: str,
+        points: Iterable[MetricPoint],
+        *,
+        kind: str = "metric",
+        originals: dict[str, str] | None = None,
     ) -> int:
+        """Append points inside the caller's :meth:`transaction`; returns how many."""
+        originals = originals or {}
         flat: list[Any] = []
         extend = flat.extend
         ids: dict[str, int] = {}
         for key, step, v, wall_time in points:
             kid = ids.get(key)
             if kid is None:
-                kid = ids[key] = self._key_id(run_id, key, kind, originals.get(key))
+                kid = ids[key] = self.key_id(run_id, key, kind, originals.get(key))
             extend((kid, step, wall_time, v))
         self.insert_rows(flat)
         return len(flat) // 4
@@ -105,11 +119,14 @@ class PointsMixin:
         Call inside :meth:`transaction`. Rows go in as multi-row INSERTs of
         ``INSERT_ROWS`` rows: far fewer statement steps than ``executemany``, and the GIL
         is released for the length of each one. NaN binds as NULL (SQLite's own rule);
-        integers too big for 64 bits are stored as the nearest float. The keys' rollups
-        are brought up to date in the same transaction.
+        integer values too big for 64 bits are stored as the nearest float. A step that is not
+        a 64-bit integer raises ``ValueError`` before anything is written (callers check steps
+        with :func:`losslens.numeric.as_step`; a stored step is always readable). The keys'
+        rollups are brought up to date in the same transaction.
         """
         if not flat:
             return
+        _check_steps(flat)
         base = int(self.conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM points").fetchone()[0])
         self.conn.execute("SAVEPOINT losslens_rows")
         try:
@@ -120,8 +137,14 @@ class PointsMixin:
                 _insert_flat(self.conn, _fit_int64(flat))
             self._roll(flat, base)
         except BaseException:
-            self.conn.execute("ROLLBACK TO losslens_rows")
-            self.conn.execute("RELEASE losslens_rows")
+            # After SQLITE_FULL/IOERR SQLite may have rolled the whole transaction back
+            # already: then there is no savepoint left, and the original error must win.
+            if self.conn.in_transaction:
+                try:
+                    self.conn.execute("ROLLBACK TO losslens_rows")
+                    self.conn.execute("RELEASE losslens_rows")
+                except sqlite3.Error:
+                    pass
             raise
         self.conn.execute("RELEASE losslens_rows")
 
@@ -156,16 +179,14 @@ class PointsMixin:
             sql += " AND p.step <= ?"
             args.append(step_max)
         sql += " ORDER BY p.step, p.rowid"
-        rows = self.conn.execute(sql, args).fetchall()
-        if not rows:
-            return Series.from_lists(key, [], [])
-        steps, values, walls = zip(*rows, strict=True)
-        return Series(
-            key,
-            np.array(steps, dtype=np.int64),
-            np.array(values, dtype=np.float64),  # NULL (NaN) -> nan
-            np.array(walls, dtype=np.float64),
-        )
+        # numpy columns straight from the cursor (losslens.store.columns): no per-point objects
+        cap = self.conn.execute(
+            "SELECT COALESCE(SUM(r.n), 0) FROM rollups r JOIN metric_keys k ON k.id = r.key_id "
+            "WHERE k.run_id = ? AND k.key = ? AND k.kind = ?",
+            (run_id, key, kind),
+        ).fetchone()[0]
+        steps, values, walls = read_columns(self.conn, sql, args, width=3, capacity=cap)
+        return Series(key, steps, values, walls)  # NULL (NaN) -> nan
 
     # -- fast reads for the dashboard (losslens.ui) -------------------------------------------
 
@@ -200,14 +221,13 @@ class PointsMixin:
         self.conn.execute("BEGIN")
         try:
             top = int(self.conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM points").fetchone()[0])
-            cells = itertools.chain.from_iterable(self.conn.execute(sql, args))
-            flat = np.fromiter(cells, dtype=object).astype(np.float64)  # None (NaN) -> nan
+            # numpy columns straight from the cursor, steps exact beyond 2**53 (store.columns)
+            cap = key_capacity(self.conn, key_id) if after_rowid is None else 4096
+            got = read_columns(self.conn, sql, args, width=width, capacity=cap)
         finally:
             self.conn.execute("COMMIT")
-        table = flat.reshape(-1, width)
-        steps = table[:, 0].astype(np.int64)
-        walls = table[:, 2].copy() if with_wall else np.full(len(steps), np.nan)
-        return steps, table[:, 1].copy(), walls, top
+        walls = got[2] if with_wall else np.full(len(got[0]), np.nan)
+        return got[0], got[1], walls, top
 
     def count_points(self, run_id: str, kind: str = "metric") -> int:
         return int(
@@ -374,7 +394,9 @@ def _int64(xs: list[Any]) -> npt.NDArray[np.int64]:
         return np.array(xs, dtype=np.int64)
     except (OverflowError, TypeError, ValueError):
         f = _float64(xs)
-        return np.clip(np.nan_to_num(f), float(I64_MIN), float(I64_MAX)).astype(np.int64)
+        # a stored step that is not a 64-bit integer (a store written before steps were
+        # checked): the nearest readable one, never an OverflowError on every read
+        return np.clip(np.nan_to_num(f), -9.2e18, 9.2e18).astype(np.int64)
 
 
 def _float64(xs: list[Any]) -> npt.NDArray[np.float64]:
@@ -404,6 +426,21 @@ def _insert_flat(conn: sqlite3.Connection, flat: list[Any]) -> None:
     if whole < len(flat):
         rest = flat[whole:]
         conn.executemany(_INSERT_ONE, [rest[i : i + 4] for i in range(0, len(rest), 4)])
+
+
+def _check_steps(flat: list[Any]) -> None:
+    """Raise ``ValueError`` unless every step (``flat[1::4]``) is a 64-bit integer."""
+    lo, hi = -(2**63), 2**63 - 1
+    steps = flat[1::4]
+    if {type(s) for s in steps} == {int} and lo <= min(steps) and max(steps) <= hi:
+        return
+    for s in steps:
+        if type(s) is not int:
+            if isinstance(s, bool) or not isinstance(s, numbers.Integral):
+                raise ValueError(f"step {s!r} is not an integer")
+            s = int(s)
+        if not lo <= s <= hi:
+            raise ValueError(f"step {s} is outside the 64-bit range")
 
 
 def _fit_int64(flat: list[Any]) -> list[Any]:

@@ -98,6 +98,20 @@ MIGRATIONS: list[str] = [
                p.value AS value
         FROM points p JOIN metric_keys k ON k.id = p.key_id WHERE k.kind = 'system';
     """,
+    # 1 -> 2: the last analysis of each run, and what it saw (losslens.store.findings).
+    """
+    CREATE TABLE analyses (
+        run_id      TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        stamp       TEXT NOT NULL,
+        verdict     TEXT NOT NULL CHECK (verdict IN ('healthy','needs_attention','failed')),
+        n_findings  INTEGER NOT NULL,
+        report      TEXT NOT NULL,
+        created_at  REAL NOT NULL
+    );
+    CREATE INDEX analyses_verdict ON analyses(verdict);
+    -- the smallest value of a key in one index seek (the runs table's best loss)
+    CREATE INDEX rollups_min ON rollups(key_id, v_min);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
 import os
 import secrets
@@ -11,6 +11,7 @@ import sqlite3
 import string
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,9 +25,13 @@ from losslens.model import (
     RunData,
     RunInfo,
     RunStatus,
+    Series,
     finding_to_dict,
 )
 from losslens.paths import resolve_store_path
+from losslens.store.columns import run_columns
+from losslens.store.jsonvalues import dumps as dumps
+from losslens.store.jsonvalues import loads as loads
 from losslens.store.points import PointsMixin
 from losslens.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
@@ -47,70 +52,13 @@ _UPDATABLE = {
     "exit_code",
     "command",
     "git_commit",
+    "pid",
+    "host",
 }
 
 
 def new_run_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
-
-
-def _json_default(obj: object) -> object:
-    item = getattr(obj, "item", None)
-    if callable(item):
-        try:
-            return item()
-        except Exception:
-            pass
-    if isinstance(obj, set | tuple):
-        return list(obj)
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    return str(obj)
-
-
-#: How non-finite floats are written in stored JSON, which stays strict JSON (so that
-#: SQLite's ``json_extract`` reads every row) and comes back as floats through :func:`loads`.
-_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def _encode_nonfinite(obj: object) -> object:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "NaN" if obj != obj else ("Infinity" if obj > 0 else "-Infinity")
-    if isinstance(obj, dict):
-        return {k: _encode_nonfinite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_encode_nonfinite(v) for v in obj]
-    return obj
-
-
-def _decode_nonfinite(obj: Any) -> Any:
-    if isinstance(obj, str):
-        return _NONFINITE.get(obj, obj)
-    if isinstance(obj, dict):
-        return {k: _decode_nonfinite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_decode_nonfinite(v) for v in obj]
-    return obj
-
-
-def dumps(obj: object) -> str:
-    """Strict JSON as the store writes it: NaN/±Inf as "NaN"/"Infinity"/"-Infinity",
-    numpy scalars as numbers, other unknown objects as ``str``."""
-    try:
-        return json.dumps(obj, default=_json_default, ensure_ascii=False, allow_nan=False)
-    except ValueError:
-        plain = json.loads(json.dumps(obj, default=_json_default))
-        return json.dumps(_encode_nonfinite(plain), ensure_ascii=False, allow_nan=False)
-
-
-def loads(text: str | None) -> Any:
-    """The inverse of :func:`dumps` ("NaN"/"Infinity"/"-Infinity" strings become floats)."""
-    if not text:
-        return {}
-    obj = json.loads(text)
-    if "NaN" in text or "Infinity" in text:
-        obj = _decode_nonfinite(obj)
-    return obj
 
 
 def _pid_alive(pid: int, started: float | None = None) -> bool:
@@ -138,26 +86,39 @@ def _pid_alive(pid: int, started: float | None = None) -> bool:
 class Store(PointsMixin):
     """A handle on one store file. Use one ``Store`` per thread."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        readonly: bool | None = None,
+    ) -> None:
         self.path = Path(":memory:") if str(path) == ":memory:" else resolve_store_path(path)
         self._key_ids: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
+        #: Opened read-only (``readonly=True``, or a store on a read-only file system or
+        #: without write permission): reads work, every write raises a one-line StoreError.
+        self.readonly = False
+        #: Opened with SQLite's ``immutable=1`` (read-only, and ``-shm`` could not be made).
+        self.immutable = False
         if str(self.path) != ":memory:":
             if not self.path.exists() and not create:
                 raise StoreError(
                     f"no store at {self.path}",
                     "log or import a run first, or pass --store PATH",
                 )
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(
-                    f"cannot create the store folder {self.path.parent}: {exc}"
-                ) from exc
+            if readonly is None:
+                readonly = self.path.exists() and not _writable(self.path)
+            self.readonly = bool(readonly)
+            if not self.readonly:
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(
+                        f"cannot create the store folder {self.path.parent}: {exc}"
+                    ) from exc
         try:
-            self.conn = sqlite3.connect(
-                str(self.path), timeout=60.0, isolation_level=None, check_same_thread=False
-            )
+            self.conn = self._connect()
         except sqlite3.Error as exc:
             raise StoreError(
                 f"cannot open the store {self.path}: {exc}",
@@ -177,6 +138,27 @@ class Store(PointsMixin):
             ) from exc
 
     # -- set-up -----------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            return sqlite3.connect(
+                str(self.path), timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+        uri = "file:" + urllib.parse.quote(str(self.path.resolve()))
+        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+            conn = sqlite3.connect(
+                uri + query, uri=True, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:
+                # WAL needs a -shm file next to the store; in a read-only folder without one,
+                # only an immutable open can read it.
+                conn.close()
+                continue
+            self.immutable = "immutable" in query
+            return conn
+        raise sqlite3.OperationalError("unable to open the read-only store")
 
     def _setup(self) -> None:
         c = self.conn
@@ -200,6 +182,14 @@ class Store(PointsMixin):
                 f"this version reads up to {SCHEMA_VERSION})",
                 "upgrade losslens: pip install -U losslens",
             )
+        if self.readonly:
+            if version < SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} is read-only and needs an upgrade to schema {SCHEMA_VERSION}",
+                    "open it once with write access, or copy it somewhere writable",
+                )
+            c.execute("PRAGMA foreign_keys = ON")
+            return
         if str(self.path) != ":memory:":
             if version == 0 and not tables:
                 # Only possible before the first write. Larger pages make the points
@@ -223,7 +213,9 @@ class Store(PointsMixin):
 
     def transaction(self) -> _Transaction:
         """A write transaction taken with BEGIN IMMEDIATE (no lock-upgrade deadlocks)."""
-        return _Transaction(self.conn, self._lock)
+        return _Transaction(
+            self.conn, self._lock, self.path if self.readonly else None, self._key_ids.clear
+        )
 
     def close(self) -> None:
         self.conn.close()
@@ -314,13 +306,30 @@ class Store(PointsMixin):
             raise ValueError(f"cannot update {sorted(bad)}")
         if not fields:
             return
+        with self.transaction():
+            self.write_run_fields(run_id, **fields)
+
+    def write_run_fields(self, run_id: str, **fields: Any) -> None:
+        """:meth:`update_run` inside the caller's :meth:`transaction` (``config`` and
+        ``summary`` as dicts, or as JSON text already made with :func:`dumps`)."""
+        bad = set(fields) - _UPDATABLE
+        if bad:
+            raise ValueError(f"cannot update {sorted(bad)}")
+        if not fields:
+            return
         values = [
-            dumps(v) if k in ("config", "summary") else (str(v) if k == "status" else v)
+            (v if isinstance(v, str) else dumps(v))
+            if k in ("config", "summary")
+            else (str(v) if k == "status" else v)
             for k, v in fields.items()
         ]
         sets = ", ".join(f"{k} = ?" for k in fields)
-        with self.transaction():
-            self.conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*values, run_id))
+        self.conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*values, run_id))
+
+    def set_source_id(self, run_id: str, source_id: str) -> None:
+        """Mark a run as the complete import of ``source_id`` (see :meth:`find_by_source`)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET source_id = ? WHERE id = ?", (source_id, run_id))
 
     def delete_run(self, run_id: str) -> None:
         with self.transaction():
@@ -386,6 +395,20 @@ class Store(PointsMixin):
             )
         return self._row_to_info(row)
 
+    def find_run_id(self, run_id: str) -> RunInfo | None:
+        """The run with exactly this id (no name or prefix matching), or None."""
+        row = self.conn.execute("SELECT id FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return self.get_run(row[0]) if row else None
+
+    def last_step(self, run_id: str) -> int | None:
+        """The largest step logged for any metric of the run, or None."""
+        row = self.conn.execute(
+            "SELECT MAX(p.step) FROM points p JOIN metric_keys k ON k.id = p.key_id "
+            "WHERE k.run_id = ? AND k.kind = 'metric'",
+            (run_id,),
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     def find_by_source(self, source_id: str) -> RunInfo | None:
         row = self.conn.execute("SELECT id FROM runs WHERE source_id = ?", (source_id,)).fetchone()
         return self.get_run(row[0]) if row else None
@@ -393,9 +416,12 @@ class Store(PointsMixin):
     def load(self, ref: str) -> RunData:
         """A run with every series (metric and system)."""
         info = self.get_run(ref)
-        keys = self.keys(info.id)
-        series = {k: self.series(info.id, k) for k in keys}
-        system = {k: self.series(info.id, k, kind="system") for k in self.keys(info.id, "system")}
+        with self.snapshot():  # one pass per kind, numpy columns (losslens.store.columns)
+            keys = self.keys(info.id)
+            series = {k: Series(k, *c) for k, c in run_columns(self.conn, info.id).items()}
+            system = {
+                k: Series(k, *c) for k, c in run_columns(self.conn, info.id, "system").items()
+            }
         return RunData(info=info, series=series, system=system, original_keys=keys)
 
     # -- findings ---------------------------------------------------------------------------
@@ -435,11 +461,25 @@ class Store(PointsMixin):
 
 
 class _Transaction:
-    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        lock: threading.Lock,
+        readonly: Path | None = None,
+        on_rollback: Callable[[], None] | None = None,
+    ) -> None:
         self.conn = conn
         self.lock = lock
+        self.readonly = readonly
+        self.on_rollback = on_rollback
 
     def __enter__(self) -> sqlite3.Connection:
+        if self.readonly is not None:
+            raise StoreError(
+                f"cannot write to {self.readonly}: the store is read-only "
+                "(read-only file system or no write permission)",
+                "copy it somewhere writable, or pass --store PATH",
+            )
         self.lock.acquire()
         try:
             _begin_immediate(self.conn)
@@ -450,12 +490,35 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
+            if exc_type is not None and self.on_rollback is not None:
+                self.on_rollback()  # e.g. key ids made inside are void
             if exc_type is None:
                 self.conn.execute("COMMIT")
-            else:
-                self.conn.execute("ROLLBACK")
+            elif self.conn.in_transaction:
+                # SQLITE_FULL/IOERR may have rolled the transaction back already; a failed
+                # ROLLBACK must not hide the error that caused it.
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            if self.on_rollback is not None:
+                self.on_rollback()
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            raise
         finally:
             self.lock.release()
+
+
+def _writable(path: Path) -> bool:
+    """Whether the store file and its folder can be written (a read-only mount counts as
+    not writable even for root, whom file permissions do not stop)."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return False
+    except (OSError, AttributeError):
+        pass
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

@@ -24,13 +24,23 @@ from typing import Any
 
 from losslens.errors import ConfigError
 from losslens.model import RunInfo, RunStatus
+from losslens.numeric import STEP_MAX, STEP_MIN, as_value
 from losslens.paths import resolve_store_path
 from losslens.store import Store
 from losslens.store.store import dumps
+from losslens.textsafe import is_safe
 from losslens.tracking.system import SystemMonitor
-from losslens.tracking.writer import BackgroundWriter, Meta, raise_if_failed
+from losslens.tracking.writer import (
+    MAX_QUEUE,
+    BackgroundWriter,
+    Meta,
+    describe,
+    raise_if_failed,
+)
 
 _PLAIN = frozenset((float, int))
+#: Deepest nesting of dicts accepted by ``log()`` (``{"a": {"b": ...}}`` -> ``a/b``).
+MAX_NESTING = 32
 _time = time.time
 
 
@@ -132,18 +142,44 @@ def _scalar(value: Any) -> int | float | None:
         return int(value)
     if isinstance(value, numbers.Integral):
         return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "ndim", None) == 0:
-        try:
-            out = item()
-        except Exception:
-            return None
-        if isinstance(out, bool):
-            return int(out)
-        return out if isinstance(out, int | float) else None
-    return None
+    return as_value(value, bools=True) if not isinstance(value, str) else None
+
+
+def _resume_mode(run_id: str | None, resume: bool | str | None) -> str:
+    """wandb's ``resume=`` as ``"allow"``, ``"must"`` or ``"never"`` (the default)."""
+    if run_id is not None and (
+        not isinstance(run_id, str) or not run_id or len(run_id) > 128 or not is_safe(run_id)
+    ):
+        raise ValueError(f"id must be a short printable string, not {run_id!r}")
+    if resume in (None, False, "never"):
+        return "never"
+    if resume in (True, "allow", "auto", "must"):
+        if run_id is None:
+            raise ValueError(
+                "losslens resumes a run by its id: pass id='...' with resume= "
+                "(the id is shown by losslens runs)"
+            )
+        return "must" if resume == "must" else "allow"
+    raise ValueError(f"resume must be 'allow', 'must', 'never' or True/False, not {resume!r}")
+
+
+def _check_step(step: Any) -> int:
+    """``step`` as an int, or the ``TypeError``/``ValueError`` wandb would raise."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise TypeError(
+            f"step must be an integer, not {type(step).__name__} ({step!r}); "
+            "pass int(step) to log at that step"
+        )
+    s = int(step)
+    if not STEP_MIN <= s <= STEP_MAX:
+        raise ValueError(f"step {s} is outside the range a store can hold (64-bit integers)")
+    return s
+
+
+def _bad_key(key: Any) -> TypeError:
+    return TypeError(
+        f"metric names passed to log() must be strings, not {type(key).__name__} ({key!r})"
+    )
 
 
 class Run:
@@ -160,32 +196,77 @@ class Run:
         system_interval: float | None = None,
         flush_interval: float = 1.0,
         output_dir: str | None = None,
+        id: str | None = None,
+        resume: bool | str | None = None,
+        max_queue: int | None = None,
     ) -> None:
         self.store_path = resolve_store_path(dir or os.environ.get("LOSSLENS_STORE"))
         self.project = project or os.environ.get("LOSSLENS_PROJECT") or "default"
         initial = _as_mapping(config)
+        mode = _resume_mode(id, resume)
+        last: dict[str, Any] = {}
+        first_step = 0
+        self.info: RunInfo
         store = Store(self.store_path)
         try:
-            self.info: RunInfo = store.create_run(
-                self.project,
-                name or os.environ.get("LOSSLENS_RUN_NAME"),
-                config=initial,
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                command=" ".join([sys.executable, *sys.argv]),
-                git_commit=_git_commit(),
-                output_dir=output_dir,
-            )
+            old = store.find_run_id(id) if id is not None else None
+            if old is not None and mode in ("allow", "must"):
+                # wandb's resume: the same run continues, its step counter after its last step
+                initial = {**old.config, **initial}
+                store.update_run(
+                    old.id,
+                    status=RunStatus.RUNNING,
+                    end_time=None,
+                    exit_code=None,
+                    heartbeat=time.time(),
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    command=" ".join([sys.executable, *sys.argv]),
+                    config=initial,
+                )
+                self.info = store.get_run(old.id)
+                last = dict(old.summary)
+                top = store.last_step(old.id)
+                first_step = 0 if top is None else top + 1
+            elif old is not None:
+                raise ValueError(
+                    f"a run with id '{id}' exists in {self.store_path}; pass resume='allow' "
+                    "to continue it, or another id"
+                )
+            elif mode == "must":
+                raise ValueError(
+                    f"resume='must': there is no run with id '{id}' in {self.store_path}"
+                )
+            else:
+                self.info = store.create_run(
+                    self.project,
+                    name or os.environ.get("LOSSLENS_RUN_NAME"),
+                    run_id=id,
+                    config=initial,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    command=" ".join([sys.executable, *sys.argv]),
+                    git_commit=_git_commit(),
+                    output_dir=output_dir,
+                )
         finally:
             store.close()
         self.id = self.info.id
         self.name = self.info.name
         self._pid = os.getpid()
-        self._last: dict[str, Any] = {}
-        self._step = 0
+        self._last: dict[str, Any] = dict(last)
+        self._step = first_step
         self._finished = False
         self._skipped: set[str] = set()
-        self._writer = BackgroundWriter(self.store_path, self.id, flush_interval)
+        self._writer = BackgroundWriter(
+            self.store_path,
+            self.id,
+            flush_interval,
+            max_queue=max_queue or MAX_QUEUE,
+            explicit=last,
+        )
+        self._queue = self._writer.queue
+        self._max_queue = self._writer.max_queue
         self._append = self._writer.queue.append
         self.config = Config(self, initial)
         self.summary = Summary(self)
@@ -221,20 +302,23 @@ class Run:
         """
         if self._finished:
             raise RuntimeError("this run is finished; call losslens.init() for a new one")
+        nxt = self._step
         if step is None:
-            s = self._step
+            s = nxt
+            if s > STEP_MAX:
+                raise ValueError("the step counter is past the largest step a store can hold")
             if commit is not False:
-                self._step = s + 1
+                nxt = s + 1
         else:
-            s = step if type(step) is int else int(step)
+            s = step if type(step) is int and STEP_MIN <= step <= STEP_MAX else _check_step(step)
             if commit:
-                if s >= self._step:
-                    self._step = s + 1
-            elif s > self._step:
-                self._step = s
+                if s >= nxt:
+                    nxt = s + 1
+            elif s > nxt:
+                nxt = s
         try:
-            for v in data.values():
-                if v.__class__ not in _PLAIN:
+            for k, v in data.items():
+                if v.__class__ not in _PLAIN or k.__class__ is not str:
                     data = self._coerce(data, "", {})
                     break
             else:
@@ -243,17 +327,30 @@ class Run:
             raise TypeError(
                 f"log() takes a dict of metric name -> value, not {type(data).__name__}"
             ) from None
+        self._step = nxt  # only once the call is known to be valid
         if data:
             self._last.update(data)
+            if len(self._queue) >= self._max_queue and not self._writer.wait_for_room():
+                self._writer.dropped += len(data)  # the store is failing: counted, reported
+                return
             self._append((s, _time(), data))
 
-    def _coerce(self, data: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> dict[str, Any]:
+    def _coerce(
+        self, data: Mapping[str, Any], prefix: str, out: dict[str, Any], depth: int = 0
+    ) -> dict[str, Any]:
+        if depth > MAX_NESTING:
+            raise ValueError(
+                f"log() data nested more than {MAX_NESTING} levels deep (at '{prefix}'); "
+                "does a dict contain itself?"
+            )
         for k, v in data.items():
-            key = f"{prefix}/{k}" if prefix else (k if type(k) is str else str(k))
+            if not isinstance(k, str):
+                raise _bad_key(k)
+            key = f"{prefix}/{k}" if prefix else str(k)
             if v.__class__ in _PLAIN:
                 out[key] = v
             elif isinstance(v, Mapping):
-                self._coerce(v, key, out)
+                self._coerce(v, key, out, depth + 1)
             else:
                 f = _scalar(v)
                 if f is None:
@@ -293,24 +390,36 @@ class Run:
             self._monitor.stop()
         if status is None:
             status = RunStatus.FINISHED if not exit_code else RunStatus.FAILED
+        writer = self._writer
+        writer.flush()
+        summary = dict(self.summary)
+        if writer.points_lost or writer.failing:
+            # Never 'finished' when points are missing: the run is marked failed, and why.
+            if status is RunStatus.FINISHED:
+                status = RunStatus.FAILED
+            cause = writer.gone or writer.error or writer.first_error
+            summary["losslens_record_error"] = f"{writer.points_lost:,} points not recorded" + (
+                f": {describe(cause)}" if cause is not None else ""
+            )
         end = time.time()
         meta = Meta(
             config=dumps(dict(self.config)),
-            summary=dict(self.summary),
+            summary=summary,
             status=str(status),
             end_time=end,
             exit_code=exit_code,
         )
-        self._writer.add_meta(meta)
-        self._writer.close()
-        if self._writer.error is not None or self._writer.alive:
-            # The writer failed (or hangs): still try to close the run's record.
+        writer.add_meta(meta)
+        writer.close()
+        # The writer failed (or hangs): still try to close the run's record (not when the
+        # store file is gone: that would make a new, empty store).
+        if (writer.error is not None or writer.alive) and writer.gone is None:
             try:
-                with Store(self.store_path) as store:
+                with Store(self.store_path, create=False) as store:
                     store.update_run(self.id, status=status, end_time=end, exit_code=exit_code)
             except Exception:
                 pass
-            raise_if_failed(self._writer)
+        raise_if_failed(writer, final=True)
 
     def __enter__(self) -> Run:
         return self

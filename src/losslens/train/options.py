@@ -44,6 +44,7 @@ class TrainOptions:
     output_dir: str | None = None
     cutoff_len: int = 256
     max_steps: int = 100
+    num_train_epochs: float | None = None
     lr: float = 2e-4
     per_device_train_batch_size: int = 1
     gradient_accumulation_steps: int = 8
@@ -94,6 +95,12 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("cutoff_len", int, "max tokens per example; longer ones are cut (default 256)"),
     Spec("max_steps", int, "optimizer steps (default 100)"),
+    Spec(
+        "num_train_epochs",
+        float,
+        "passes over the train split, turned into --max_steps before training "
+        "(an explicit --max_steps wins, as in the Trainer)",
+    ),
     Spec("lr", float, "peak learning rate (default 2e-4)"),
     Spec("per_device_train_batch_size", int, "examples per device per micro-batch (default 1)"),
     Spec("gradient_accumulation_steps", int, "micro-batches per optimizer step (default 8)"),
@@ -138,6 +145,21 @@ SPECS: tuple[Spec, ...] = (
 )
 
 SPEC_BY_NAME = {s.name: s for s in SPECS}
+
+#: Flags of the blog-style ``train_peft.py`` (HF ``TrainingArguments`` names) accepted as
+#: they are, each an alias of one of our options. docs/train.md lists them.
+ALIASES: dict[str, str] = {
+    "model_name_or_path": "model",
+    "base_model": "model",
+    "learning_rate": "lr",
+    "max_seq_length": "cutoff_len",
+    "max_length": "cutoff_len",
+    "run_name": "name",
+    "target_modules": "lora_target_modules",
+    "num_epochs": "num_train_epochs",
+    "train_file": "data_path",
+    "dataset_path": "data_path",
+}
 _FIELDS = {f.name for f in dataclasses.fields(TrainOptions)}
 assert set(SPEC_BY_NAME) == _FIELDS, "every option needs a spec"
 
@@ -206,9 +228,10 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     for key, value in data.items():
         k = str(key).replace("-", "_")
         if k not in SPEC_BY_NAME:
-            raise ConfigError(
-                f"{p}: unknown option '{key}'", "the keys are the flags of 'losslens train --help'"
-            )
+            hint = "the keys are the flags of 'losslens train --help'"
+            if k in ALIASES:
+                hint = f"the key is '{ALIASES[k]}' (--{k} is accepted on the command line only)"
+            raise ConfigError(f"{p}: unknown option '{key}'", hint)
         out[k] = _coerce(k, value, str(p))
     return out
 
@@ -224,6 +247,12 @@ def merge(
     for k, v in cli_values.items():
         if v is not None:
             values[k] = _coerce(k, v, "cli")
+
+    def layer(name: str) -> int:
+        return 2 if cli_values.get(name) is not None else 1 if name in file_values else 0
+
+    if values["num_train_epochs"] is not None and layer("max_steps") >= layer("num_train_epochs"):
+        values["num_train_epochs"] = None  # the Trainer's rule: max_steps overrides epochs
     out = TrainOptions(**values)
     validate(out)
     return out
@@ -239,6 +268,11 @@ def validate(o: TrainOptions) -> None:
     need(bool(o.model and o.model.strip()), "model", "must name a model")
     need(o.cutoff_len >= 8, "cutoff_len", "must be at least 8")
     need(o.max_steps >= 1, "max_steps", "must be at least 1")
+    need(
+        o.num_train_epochs is None or o.num_train_epochs > 0,
+        "num_train_epochs",
+        "must be greater than 0",
+    )
     need(o.lr > 0, "lr", "must be greater than 0")
     need(o.per_device_train_batch_size >= 1, "per_device_train_batch_size", "must be at least 1")
     need(o.gradient_accumulation_steps >= 1, "gradient_accumulation_steps", "must be at least 1")
@@ -287,7 +321,21 @@ def resolve(o: TrainOptions, *, n_examples: int, quantization: str, precision: s
                 f"are too few for the automatic one (it needs {AUTO_EVAL_MIN_EXAMPLES})",
                 "set --eval_ratio explicitly (e.g. 0.2)",
             )
-    elif r.eval_steps is None:
+    if r.num_train_epochs is not None:
+        from losslens.analysis.advice import steps_for_epochs
+        from losslens.train.data import eval_count
+
+        n_train = n_examples - eval_count(n_examples, r.eval_ratio)
+        world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+        r.max_steps = steps_for_epochs(
+            r.num_train_epochs,
+            n_train,
+            r.per_device_train_batch_size,
+            r.gradient_accumulation_steps,
+            world,
+        )
+        r.num_train_epochs = None  # resolved: the saved config repeats the same steps
+    if r.eval_ratio and r.eval_steps is None:
         r.eval_steps = max(1, r.max_steps // 10)
     r.quantization = quantization
     r.precision = precision
@@ -321,6 +369,7 @@ def target_modules(o: TrainOptions) -> str | list[str]:
 
 
 __all__ = [
+    "ALIASES",
     "CONFIG_FILENAME",
     "DEFAULT_MODEL",
     "SPECS",

@@ -2,7 +2,9 @@
 
 On a terminal: a rich progress bar with step, loss, learning rate, gradient norm, eval loss
 and tokens/s. Elsewhere (CI logs, pipes): one plain line about every 10% of the run and at
-each evaluation. Alerts from :class:`losslens.train.guard.LiveChecks` print as soon as seen.
+each evaluation. It checks nothing itself: the live engine
+(:class:`losslens.analysis.live.LiveEngine`, fed by the guard callback) calls :meth:`show` with
+each alert as soon as it is seen.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from transformers import TrainerCallback
 
+from losslens.analysis.live import Alert
 from losslens.keys import SUMMARY_ONLY
 from losslens.model import as_float
-from losslens.train.guard import Alert, LiveChecks
 
 
 def _f(x: float | None, fmt: str = ".4g") -> str:
@@ -40,9 +42,8 @@ def print_alert(console: Console, alert: Alert) -> None:
 class LiveProgress(TrainerCallback):
     """Shows training as it happens (main process only); keeps the numbers for the summary."""
 
-    def __init__(self, console: Console, checks: LiveChecks | None = None) -> None:
+    def __init__(self, console: Console) -> None:
         self.console = console
-        self.checks = checks or LiveChecks()
         self.alerts: list[Alert] = []
         self.loss: float | None = None
         self.lr: float | None = None
@@ -93,21 +94,21 @@ class LiveProgress(TrainerCallback):
         if not self._main or not logs or any(k in SUMMARY_ONLY for k in logs):
             return
         step = int(state.global_step)
-        alerts: list[Alert] = []
         is_eval = "eval_loss" in logs
         if is_eval:
             self.eval_loss = as_float(logs.get("eval_loss"))
-            alerts += self.checks.on_eval(step, self.eval_loss)
         elif "loss" in logs or "grad_norm" in logs:
             self.loss = as_float(logs.get("loss"))
             self.grad_norm = as_float(logs.get("grad_norm"))
             self.lr = as_float(logs.get("learning_rate"))
             self._update_throughput(as_float(logs.get("num_tokens")))
-            alerts += self.checks.on_train(step, self.loss, self.grad_norm, self.lr)
-        for alert in alerts:
-            self.alerts.append(alert)
-            print_alert(self.console, alert)
         self._refresh(step, is_eval)
+
+    def show(self, alert: Alert) -> None:
+        """Print an alert of the live engine now (main process only) and keep it."""
+        self.alerts.append(alert)
+        if self._main:
+            print_alert(self.console, alert)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.close()

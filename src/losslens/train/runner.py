@@ -12,19 +12,22 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
-from losslens.errors import GuardStop, MissingExtraError, TrainError
+from losslens.analysis.advice import logged_records, logging_steps_for
+from losslens.analysis.live import Alert, LiveEngine
+from losslens.errors import ConfigError, GuardStop, MissingExtraError, TrainError
 from losslens.model import RunStatus
 from losslens.paths import resolve_store_path
 from losslens.train import data as data_mod
-from losslens.train.guard import Alert, LiveChecks
+from losslens.train.hub import check_model_source
 from losslens.train.options import (
     CONFIG_FILENAME,
     TINY,
@@ -116,12 +119,42 @@ def options_from(cli_values: Mapping[str, Any], config_path: str | None) -> Trai
     return merge(file_values, cli_values)
 
 
+def check_output_dir(path: str | None) -> None:
+    """``--output_dir`` must be a folder or a path whose first existing parent is a folder."""
+    if path is None:
+        return
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise ConfigError(
+            f"--output_dir {path}: this is a file, not a folder", "pass a folder path instead"
+        )
+    for parent in p.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(
+                    f"--output_dir {path}: {parent} is a file, not a folder",
+                    "pass a folder path instead",
+                )
+            break
+
+
 def prepare(
-    cli_values: Mapping[str, Any], config_path: str | None
+    cli_values: Mapping[str, Any],
+    config_path: str | None,
+    *,
+    announce: Callable[[str], None] | None = None,
 ) -> tuple[TrainOptions, list[data_mod.Example], Any]:
-    """Options, data and hardware plan, checked and resolved; nothing is written."""
+    """Options, data, model source and hardware plan, checked and resolved; nothing is written.
+
+    ``announce`` receives one-line notes (e.g. the model is used offline from the cache).
+    """
     opts = options_from(cli_values, config_path)
+    check_output_dir(opts.output_dir)
     examples = data_mod.load_examples(opts.data_path or "")
+    if opts.model != TINY:
+        note = check_model_source(opts.model)
+        if note and announce is not None:
+            announce(note)
     quiet_third_party()
     _require_train_extra()
     from losslens.train import modeling
@@ -131,6 +164,11 @@ def prepare(
         opts, n_examples=len(examples), quantization=plan.quantization, precision=plan.precision
     )
     data_mod.split(examples, o.eval_ratio or 0.0, o.seed)  # raises if nothing is left to train
+    if announce is not None and logged_records(o.max_steps, o.logging_steps) < 2:
+        announce(
+            f"--logging_steps {o.logging_steps} with {o.max_steps} steps records the first step "
+            f"only; --logging_steps {logging_steps_for(o.max_steps)} shows the curve"
+        )
     return o, examples, plan
 
 
@@ -179,13 +217,41 @@ def sft_config(o: TrainOptions, plan: Any, assistant_only: bool, has_eval: bool)
     )
 
 
-def _setup_wandb(o: TrainOptions) -> None:
+def wandb_logged_in() -> bool:
+    """Whether W&B has credentials: ``WANDB_API_KEY`` or a netrc entry for its host."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    import netrc
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").hostname or ""
+    candidates = [os.environ.get("NETRC", ""), "~/.netrc", "~/_netrc"]
+    for name in filter(None, candidates):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            continue
+        try:
+            if netrc.netrc(str(path)).authenticators(host):
+                return True
+        except (netrc.NetrcParseError, OSError):
+            continue
+    return False
+
+
+def _setup_wandb(o: TrainOptions, announce: Callable[[str], None]) -> None:
     if not o.use_wandb:
         return
     try:
         import wandb  # noqa: F401
     except ImportError:
         raise MissingExtraError("wandb", "wandb") from None
+    if not os.environ.get("WANDB_MODE") and not wandb_logged_in():
+        # W&B's own habit without credentials: record offline, sync later.
+        os.environ["WANDB_MODE"] = "offline"
+        announce(
+            f"W&B is not logged in: logging offline to {o.output_dir}/wandb "
+            "(upload later with 'wandb sync', or run 'wandb login' first)"
+        )
     os.environ.setdefault("WANDB_DIR", str(o.output_dir))
     if o.wandb_project:
         os.environ["WANDB_PROJECT"] = o.wandb_project
@@ -207,7 +273,12 @@ def train(
     """
     started = time.monotonic()
     console = console or Console(stderr=False)
-    o, examples, plan = prepare(cli_values, config_path)
+
+    def announce(message: str) -> None:
+        if _rank() == 0:
+            console.print(f"[dim]note: {escape(message)}[/]", highlight=False, soft_wrap=True)
+
+    o, examples, plan = prepare(cli_values, config_path, announce=announce)
     from losslens.train import chat, modeling, tiny
 
     train_ex, eval_ex = data_mod.split(examples, o.eval_ratio or 0.0, o.seed)
@@ -236,7 +307,7 @@ def train(
     if main:
         out.mkdir(parents=True, exist_ok=True)
         console.print(f"[dim]chat template: {choice.note}[/]", highlight=False, soft_wrap=True)
-    _setup_wandb(o)
+    _setup_wandb(o, announce)
     # The SFTConfig is built before the model: it sets up the (possibly distributed) state.
     args = sft_config(o, plan, assistant_only=choice.assistant_only_loss, has_eval=bool(eval_ex))
     model_path = o.model
@@ -258,8 +329,7 @@ def train(
 
     SFTTrainer = _lib("trl").SFTTrainer
 
-    from losslens.integrations.hf import GuardCallback, LosslensCallback
-    from losslens.train.progress import LiveProgress
+    from losslens.integrations.hf import LosslensCallback
 
     train_ds = Dataset.from_list([{"messages": e.messages} for e in train_ex])
     eval_ds = Dataset.from_list([{"messages": e.messages} for e in eval_ex]) if eval_ex else None
@@ -287,17 +357,8 @@ def train(
         "eval_examples": len(eval_ex),
     }
     recorder = LosslensCallback(project=o.project, name=o.name, config=run_config, dir=store)
-    live = LiveProgress(console, LiveChecks(early_stopping_patience=o.early_stopping_patience))
-    callbacks: list[Any] = [recorder]
-    guard: GuardCallback | None = None
-    if o.guard or o.early_stopping_patience:
-        guard = GuardCallback(
-            stop_on_failure=o.guard,
-            early_stopping_patience=o.early_stopping_patience if eval_ex else 0,
-            raise_on_stop=False,
-        )
-        callbacks.append(guard)
-    callbacks.append(live)
+    guard, live = live_callbacks(o, console, has_eval=bool(eval_ex))
+    callbacks: list[Any] = [recorder, guard, live]
 
     try:
         trainer: Any = SFTTrainer(
@@ -357,8 +418,8 @@ def train(
         n_train=len(train_ex),
         n_eval=len(eval_ex),
         alerts=list(live.alerts),
-        stopped=guard.trip if guard is not None else None,
-        early_stopped_at=guard.early_stopped_at if guard is not None else None,
+        stopped=guard.trip,
+        early_stopped_at=guard.early_stopped_at,
         is_main=main,
     )
     trainer.save_state()
@@ -374,6 +435,27 @@ def train(
             result.saved["base_model"] = str(out / BASE_DIRNAME)
     result.seconds = time.monotonic() - started
     return result
+
+
+def live_callbacks(o: TrainOptions, console: Console, *, has_eval: bool) -> tuple[Any, Any]:
+    """The guard and the terminal view around one live engine: each record is checked once.
+
+    The guard callback feeds the engine (and stops the run only with ``--guard`` or
+    ``--early_stopping_patience``); the terminal view just shows the engine's alerts.
+    """
+    from losslens.integrations.hf import GuardCallback
+    from losslens.train.progress import LiveProgress
+
+    live = LiveProgress(console)
+    patience = o.early_stopping_patience if has_eval else 0
+    engine = LiveEngine(early_stopping_patience=patience, on_alert=live.show)
+    guard = GuardCallback(
+        stop_on_failure=o.guard,
+        early_stopping_patience=patience,
+        raise_on_stop=False,
+        engine=engine,
+    )
+    return guard, live
 
 
 def raise_if_stopped(result: TrainResult) -> None:

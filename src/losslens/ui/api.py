@@ -16,18 +16,22 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from losslens.analysis.compare import Comparison, comparison_to_dict
+from losslens.analysis.compare import compare as analyze_comparison
 from losslens.errors import ConfigError, LosslensError, RunNotFoundError
 from losslens.model import Report, RunInfo, Series, jsonable
 from losslens.render.groups import (
+    MAX_WIDTH,
     ChartGroup,
     chart_groups,
     clamp_width,
-    findings_payload,
     report_payload,
     round_sig,
     series_payload,
 )
 from losslens.render.runs import run_to_dict
+from losslens.store.findings import StoredAnalysis
+from losslens.ui.clock import clock
 from losslens.ui.data import DataSource
 
 #: Config keys shown first in the runs table, when a run has them.
@@ -69,19 +73,68 @@ def _ds(request: Request) -> DataSource:
     return ds
 
 
-def _int(request: Request, name: str) -> int | None:
+#: Bounds of the numeric query parameters (steps are SQLite integers).
+STEP_BOUNDS = (-(2**63), 2**63 - 1)
+WIDTH_BOUNDS = (50, MAX_WIDTH)
+#: Most runs one compare request takes (more is a 400, never a silent cut).
+MAX_COMPARE = 20
+_STATUSES = ("running", "finished", "crashed", "failed", "killed")
+_VERDICTS = ("healthy", "needs_attention", "failed")
+
+
+def _int(request: Request, name: str, bounds: tuple[int, int] = STEP_BOUNDS) -> int | None:
+    """An integer query parameter within ``bounds``; absent is None; anything else
+    (empty, non-numeric, fractional, NaN, ±inf, 1e400, out of range) is a 400."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    lo, hi = bounds
+    hint = f"give a whole number from {lo} to {hi}"
+    text = raw.strip()
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            f = float(text)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, not {raw[:40]!r}", hint) from None
+        if not math.isfinite(f) or f != int(f):
+            raise ConfigError(f"{name} must be a whole number, not {raw[:40]!r}", hint) from None
+        value = int(f)
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} is out of range: {raw[:40]}", hint)
+    return value
+
+
+def _range(request: Request) -> tuple[int | None, int | None]:
+    lo, hi = _int(request, "step_min"), _int(request, "step_max")
+    if lo is not None and hi is not None and lo > hi:
+        raise ConfigError("step_min must not be greater than step_max")
+    return lo, hi
+
+
+def _width(request: Request) -> int:
+    width = _int(request, "width", WIDTH_BOUNDS)
+    return clamp_width(width)
+
+
+def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    try:
-        return int(float(raw))
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if raw not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {raw[:40]!r}")
+    return raw
 
 
 def _lang(request: Request) -> str:
     lang = request.query_params.get("lang", "en")
     return lang if lang in ("en", "ko") else "en"
+
+
+def _api_lang(request: Request) -> str:
+    """The language of an API answer: ``en`` (default) or ``ko``; anything else is a 400."""
+    return _choice(request, "lang", ("en", "ko")) or "en"
 
 
 def key_config(config: Mapping[str, Any], n: int = 4) -> list[tuple[str, Any]]:
@@ -96,16 +149,32 @@ def key_config(config: Mapping[str, Any], n: int = 4) -> list[tuple[str, Any]]:
     return out[:n]
 
 
-def run_row(ds: DataSource, info: RunInfo, heads: list[Any] | None = None) -> dict[str, Any]:
-    """A run as a row of the runs table (verdict only when already analysed)."""
+def run_row(
+    ds: DataSource,
+    info: RunInfo,
+    heads: list[Any] | None = None,
+    stored: StoredAnalysis | bool | None = True,
+    stats: dict[str, float | None] | None = None,
+) -> dict[str, Any]:
+    """A run as a row of the runs table, its verdict from the findings kept in the store
+    (``stored``: one already read, or True to read it, analysing the run once if needed)."""
     heads = ds.heads(info) if heads is None else heads
     row = run_to_dict(info)
-    row.update(ds.loss_stats(info, heads))
-    report = ds.cached_report(info, heads)
-    row["verdict"] = str(report.verdict) if report is not None else None
-    row["n_findings"] = len(report.findings) if report is not None else None
+    row.update(ds.loss_stats(info, heads) if stats is None else stats)
+    if stored is True:
+        stored = ds.verdicts([info]).get(info.id)
+    got = stored if isinstance(stored, StoredAnalysis) else None
+    row["verdict"] = got.verdict if got is not None else None
+    row["n_findings"] = got.n_findings if got is not None else None
     row["key_config"] = key_config(info.config)
     return row
+
+
+def run_rows(ds: DataSource, infos: list[RunInfo]) -> list[dict[str, Any]]:
+    """Rows of the runs table for many runs, read in a handful of queries (verdicts kept in
+    the store; a run never analysed is analysed once, and kept)."""
+    heads, stats, found = ds.table(infos)
+    return [run_row(ds, r, heads[r.id], stored=found.get(r.id), stats=stats[r.id]) for r in infos]
 
 
 # -- handlers (sync ones run in Starlette's thread pool) ------------------------------------------
@@ -123,11 +192,13 @@ def projects(request: Request) -> Response:
 def runs(request: Request) -> Response:
     ds = _ds(request)
     qp = request.query_params
-    rows = [run_row(ds, r) for r in ds.runs(qp.get("project") or None)]
-    if qp.get("status"):
-        rows = [r for r in rows if r["status"] == qp["status"]]
-    if qp.get("verdict"):
-        rows = [r for r in rows if r["verdict"] == qp["verdict"]]
+    status = _choice(request, "status", _STATUSES)
+    verdict = _choice(request, "verdict", _VERDICTS)
+    rows = run_rows(ds, ds.runs(qp.get("project") or None))
+    if status:
+        rows = [r for r in rows if r["status"] == status]
+    if verdict:
+        rows = [r for r in rows if r["verdict"] == verdict]
     if qp.get("q"):
         needle = qp["q"].lower()
         rows = [r for r in rows if needle in r["name"].lower()]
@@ -142,7 +213,8 @@ def run_detail(request: Request) -> Response:
     data["keys"] = [{"kind": h[1], "key": h[2]} for h in heads]
     data["version"] = ds.version(info, heads)
     groups = _chart_groups(heads)
-    data["groups"] = [{"id": g.id, "title": g.label(_lang(request)), "x": g.x} for g in groups]
+    lang = _api_lang(request)
+    data["groups"] = [{"id": g.id, "title": g.label(lang), "x": g.x} for g in groups]
     return JSON(jsonable(data))
 
 
@@ -191,6 +263,9 @@ def _drawn_payload(
 
 def run_data(request: Request) -> Response:
     ds = _ds(request)
+    lang = _api_lang(request)
+    width = _width(request)
+    lo, hi = _range(request)
     info = ds.run(request.path_params["ref"])
     heads = ds.heads(info)
     version = ds.version(info, heads)
@@ -208,9 +283,6 @@ def run_data(request: Request) -> Response:
             for g in groups
         ]
         groups = [g for g in groups if g.series]
-    lang = _lang(request)
-    width = clamp_width(_int(request, "width"))
-    lo, hi = _int(request, "step_min"), _int(request, "step_max")
     out = [
         {
             "id": g.id,
@@ -220,37 +292,49 @@ def run_data(request: Request) -> Response:
         }
         for g in groups
     ]
-    return JSON({"run": info.id, "status": str(info.status), "version": version, "groups": out})
+    body: dict[str, Any] = {
+        "run": info.id,
+        "status": str(info.status),
+        "version": version,
+        "groups": out,
+    }
+    body["clock"] = clock(ds, info, heads)
+    return JSON(body)
 
 
 def run_report(request: Request) -> Response:
     ds = _ds(request)
+    _api_lang(request)
     info = ds.run(request.path_params["ref"])
     report = ds.report(info)
     groups = _chart_groups(ds.heads(info))
     data = report_payload(report, groups, _lang(request))
-    if report is None:
-        stored = ds.store().load_findings(info.id)
-        data["findings"] = findings_payload(stored, groups, _lang(request))
     data["run"] = info.id
     return JSON(jsonable(data))
 
 
 def run_poll(request: Request) -> Response:
+    """The run's state; with ``?after=STEP`` (the last step the page has) also every metric
+    point logged past it and the live findings: a poll costs the new points, whatever the
+    run's length (``DataSource.live_poll``)."""
     ds = _ds(request)
     info = ds.run(request.path_params["ref"])
-    return JSON(
-        jsonable(
-            {
-                "run": info.id,
-                "name": info.name,
-                "status": str(info.status),
-                "version": ds.version(info),
-                "heartbeat": info.heartbeat,
-                "end_time": info.end_time,
-            }
-        )
-    )
+    after = _int(request, "after")
+    out: dict[str, Any] = {
+        "run": info.id,
+        "name": info.name,
+        "status": str(info.status),
+        "version": ds.version(info),
+        "heartbeat": info.heartbeat,
+        "end_time": info.end_time,
+    }
+    if after is not None:
+        live = ds.live_poll(info, after, wait=False)  # findings catch up in the background
+        report = live.pop("report")
+        groups = _chart_groups(ds.heads(info))
+        rp = report_payload(report, groups, _lang(request))
+        out.update(live, verdict=rp["verdict"], summary=rp["summary"], findings=rp["findings"])
+    return JSON(jsonable(out))
 
 
 def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -287,33 +371,58 @@ def config_diff(configs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def compare_runs(ds: DataSource, refs: list[str]) -> list[tuple[RunInfo, Report | None]]:
     if len(refs) < 1:
         raise ConfigError("give the runs to compare: ?runs=ID1,ID2")
+    _check_refs(refs)
     out = []
-    for ref in refs[:12]:
+    for ref in refs:
         info = ds.run(ref)
         out.append((info, ds.report(info)))
     return out
 
 
+def short_label(name: str, n: int = 22) -> str:
+    """A run name short enough for a legend (the full name is in the run legend above)."""
+    return name if len(name) <= n else name[: n - 1] + "…"
+
+
+def short_key(key: str) -> str:
+    """``eval/loss`` -> ``eval``, ``train/loss`` -> ``train``: what tells series apart."""
+    head, _, tail = key.partition("/")
+    return head if tail and head in ("train", "eval", "test") else key
+
+
 def _refs(request: Request) -> list[str]:
-    return [r for r in request.query_params.get("runs", "").split(",") if r.strip()]
+    return [r.strip() for r in request.query_params.get("runs", "").split(",") if r.strip()]
+
+
+def _check_refs(refs: list[str]) -> None:
+    if len(refs) > MAX_COMPARE:
+        raise ConfigError(
+            f"compare takes at most {MAX_COMPARE} runs, not {len(refs)}",
+            "pick fewer runs, or compare them in groups",
+        )
+
+
+def comparison(ds: DataSource, pairs: list[tuple[RunInfo, Report | None]]) -> Comparison:
+    """The verdict of the comparison (computed by ``losslens.analysis.compare``)."""
+    return analyze_comparison([ds.run_data(info) for info, _ in pairs], [r for _, r in pairs])
 
 
 def compare(request: Request) -> Response:
     ds = _ds(request)
-    lang = _lang(request)
+    lang = _api_lang(request)
     pairs = compare_runs(ds, _refs(request))
+    groups = chart_groups({k for info, _ in pairs for k in ds.run_data(info).series})
     runs_out = []
-    for info, report in pairs:
+    for i, (info, report) in enumerate(pairs):
         row = run_row(ds, info)
-        rp = report_payload(report, [], lang)
-        row.update(
-            verdict=rp["verdict"],
-            summary=rp["summary"],
-            findings=[{k: f[k] for k in ("kind", "severity", "title")} for f in rp["findings"]],
-        )
+        rp = report_payload(report, groups, lang)
+        for f in rp["findings"]:
+            f["run"] = i
+        row.update(verdict=rp["verdict"], summary=rp["summary"], findings=rp["findings"])
         runs_out.append(row)
     diff = config_diff([info.config for info, _ in pairs])
-    return JSON(jsonable({"runs": runs_out, "config_diff": diff}))
+    result = comparison_to_dict(comparison(ds, pairs))
+    return JSON(jsonable({"runs": runs_out, "config_diff": diff, "comparison": result}))
 
 
 def compare_data(request: Request) -> Response:
@@ -321,29 +430,38 @@ def compare_data(request: Request) -> Response:
     refs = _refs(request)
     if not refs:
         raise ConfigError("give the runs to compare: ?runs=ID1,ID2")
-    infos = [ds.run(r) for r in refs[:12]]
-    data = [(info, ds.all_series(info)[0]) for info in infos]
-    groups = chart_groups({k for _, m in data for k in m})
+    _check_refs(refs)
+    lang = _api_lang(request)
+    width = _width(request)
+    lo, hi = _range(request)
+    infos = [ds.run(r) for r in refs]
+    # what each run has, from its keys: series are drawn from rollups, never all read
+    data = [(info, ds.heads(info)) for info in infos]
+    groups = chart_groups({h[2] for _, heads in data for h in heads if h[1] == "metric"})
     wanted = request.query_params.get("group")
     if wanted:
         groups = [g for g in groups if g.id == wanted]
-    width = clamp_width(_int(request, "width"))
-    lo, hi = _int(request, "step_min"), _int(request, "step_max")
+        if not groups:
+            raise ConfigError(f"these runs have no chart '{wanted[:80]}'")
     out = []
     for g in groups:
         series = []
         multi = len(g.series) > 1
-        for info, metric in data:
+        for i, (info, heads) in enumerate(data):
+            have = {h[2] for h in heads if h[1] == "metric"}
             for _, key in g.series:
-                s = metric.get(key)
-                if s is None:
+                if key not in have:
                     continue
-                label = f"{info.name} · {key}" if multi else info.name
-                series.append(
-                    series_payload(s, kind="metric", label=label, width=width, x_min=lo, x_max=hi)
-                )
-        out.append({"id": g.id, "title": g.label(_lang(request)), "x": g.x, "series": series})
-    return JSON({"runs": [i.id for i in infos], "groups": out})
+                label = short_label(info.name)
+                if multi:
+                    label += " · " + short_key(key)
+                payload = _drawn_payload(ds, info, heads, ("metric", key), "step", width, lo, hi)
+                payload["label"] = label
+                payload["run"] = i
+                series.append(payload)
+        out.append({"id": g.id, "title": g.label(lang), "x": g.x, "series": series})
+    clocks = [clock(ds, info, ds.heads(info)) for info in infos]
+    return JSON({"runs": [i.id for i in infos], "groups": out, "clocks": clocks})
 
 
 async def rename(request: Request) -> Response:
@@ -354,6 +472,8 @@ async def rename(request: Request) -> Response:
     name = body.get("name") if isinstance(body, dict) else None
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         return JSON({"error": "name must be a non-empty string of at most 200 characters"}, 400)
+    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in name):
+        return JSON({"error": "name must not contain control characters (NUL, newline, ...)"}, 400)
     ds = _ds(request)
     ref = request.path_params["ref"]
 

@@ -23,6 +23,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -195,7 +197,11 @@ def create_app(
         Route("/api/compare", api.compare),
         Route("/api/compare/data", api.compare_data),
     ]
-    app = Starlette(routes=routes, exception_handlers={LosslensError: _on_error})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={LosslensError: _on_error},
+        middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)],
+    )
     write_token = token or secrets.token_urlsafe(24)
     app.state.data = DataSource(store_path)
     app.state.write_token = write_token

@@ -8,6 +8,11 @@ its heartbeat moves. Diagnoses are cached on the same stamp.
 Charts do not need every point: a series longer than ``RAW_POINTS`` that is not in memory
 yet is drawn from the store's write-time rollups (:meth:`DataSource.drawable`), which
 gives the same per-pixel picture from a few thousand rows.
+
+Diagnoses are read from the store while current (:mod:`losslens.stored_analysis`): a run
+is analysed once per state of its points, by whichever process asks first. A live run has
+one incremental :class:`~losslens.analysis.engine.Analyzer` here, fed only the points
+written since the last poll (:meth:`DataSource.live_poll`): a poll costs what is new.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ from typing import Any
 import numpy as np
 
 from losslens import keys as K
-from losslens.analysis import analyze
+from losslens.analysis.engine import Analyzer
 from losslens.model import Report, RunData, RunInfo, RunStatus, Series
 from losslens.render.downsample import Candidates, column_candidates, straddling
 from losslens.store import Store
+from losslens.store.columns import run_columns
+from losslens.store.findings import StoredAnalysis, key_marks
+from losslens.stored_analysis import current_report, report_for, stamp, verdicts
 
 #: Memory the series cache may hold before it drops the least recently used series.
 CACHE_BYTES = 1 << 30
@@ -47,6 +55,15 @@ class _Entry:
     def nbytes(self) -> int:
         s = self.series
         return int(s.steps.nbytes + s.values.nbytes + s.wall_times.nbytes)
+
+
+@dataclass
+class _Live:
+    """The incremental analysis of one live run, and how far into the points it has read."""
+
+    analyzer: Analyzer
+    top: int
+    lock: threading.Lock
 
 
 def _merge(old: Series, steps: Any, values: Any, walls: Any) -> Series:
@@ -74,6 +91,9 @@ class DataSource:
         self._reports: dict[str, tuple[tuple[Any, ...], Report | None]] = {}
         self._bytes = 0
         self._drawn: OrderedDict[tuple[Any, ...], Candidates] = OrderedDict()
+        self._live: dict[str, _Live] = {}
+        #: Points read from the store by the live view (its per-poll work, for tests).
+        self.points_read = 0
         Store(store_path, create=False).close()  # fail early, with the store's own message
 
     def store(self) -> Store:
@@ -196,54 +216,245 @@ class DataSource:
             for ck in [k for k in self._series if k[0] == run_id]:
                 self._bytes -= self._series.pop(ck).nbytes
             self._reports.pop(run_id, None)
+            self._live.pop(run_id, None)
             for dk in [k for k in self._drawn if k[0] == run_id]:
                 del self._drawn[dk]
 
     # -- diagnosis --------------------------------------------------------------------------
 
-    def _report_stamp(self, info: RunInfo, heads: list[Any] | None) -> tuple[Any, ...]:
-        heads = self.heads(info) if heads is None else heads
-        return (str(info.status), tuple(h[3] for h in heads))
-
     def report(self, info: RunInfo) -> Report | None:
-        """The run's diagnosis (``losslens.analysis.analyze``), recomputed when points change."""
-        stamp = self._report_stamp(info, None)
+        """The run's diagnosis: a live run's from its incremental analyzer, any other run's
+        from the store while current (else analysed once, and kept there)."""
+        if info.status is RunStatus.RUNNING:
+            return self._live_report(info)
+        st = self.store()
+        now = stamp(st, info)
         with self._lock:
             cached = self._reports.get(info.id)
-        if cached is not None and cached[0] == stamp:
+        if cached is not None and cached[0] == (now,):
             return cached[1]
-        report = analyze(self.run_data(info))
+        report = report_for(st, info)  # Store.load: one pass, numpy columns
         with self._lock:
-            self._reports[info.id] = (stamp, report)
+            self._reports[info.id] = ((now,), report)
         return report
 
     def cached_report(self, info: RunInfo, heads: list[Any] | None = None) -> Report | None:
-        """The diagnosis if it is already known for the run's current points, else None."""
+        """The diagnosis if it is known without analysing: a live run's latest, or the
+        one kept in the store when it is current."""
+        if info.status is RunStatus.RUNNING:
+            with self._lock:
+                live = self._live.get(info.id)
+            if live is not None and live.analyzer.report is not None:
+                return live.analyzer.report
+        return current_report(self.store(), info)
+
+    def verdicts(
+        self, infos: list[RunInfo], *, analyse: bool = True
+    ) -> dict[str, StoredAnalysis | None]:
+        """Stored verdicts of many runs in two queries; runs without one are analysed once
+        (``analyse``) and kept in the store (:func:`losslens.stored_analysis.verdicts`)."""
+        st = self.store()
+        return verdicts(st, infos, analyse=analyse and not st.readonly)
+
+    # -- the live view ------------------------------------------------------------------------
+
+    def _live_state(self, info: RunInfo) -> _Live:
         with self._lock:
-            cached = self._reports.get(info.id)
-        if cached is None:
-            return None
-        return cached[1] if cached[0] == self._report_stamp(info, heads) else None
+            live = self._live.get(info.id)
+            if live is None:
+                live = self._live[info.id] = _Live(Analyzer(info), 0, threading.Lock())
+        return live
+
+    def _catch_up(self, info: RunInfo, live: _Live) -> None:
+        """Feed the analyzer the points written since it last read (by rowid: O(new))."""
+        st = self.store()
+        heads = self.heads(info)
+        kinds = {h[0]: (h[1], h[2]) for h in heads}
+        if not kinds:
+            return
+        marks = ",".join("?" * len(kinds))
+        with st.snapshot():
+            top = int(st.conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM points").fetchone()[0])
+            if top <= live.top:
+                return
+            if live.top == 0:  # the first poll: the whole run, in one pass, as numpy columns
+                for kind in ("metric", "system"):
+                    for key, (steps, values, walls) in run_columns(st.conn, info.id, kind).items():
+                        self.points_read += len(steps)
+                        live.analyzer.feed_arrays(
+                            key, steps, values, walls, system=kind == "system"
+                        )
+                live.top = top
+                return
+            rows = st.conn.execute(
+                "SELECT key_id, step, value, wall_time FROM points WHERE rowid > ? AND rowid <= ? "
+                f"AND +key_id IN ({marks}) ORDER BY rowid",
+                (live.top, top, *kinds),
+            ).fetchall()
+        live.top = top
+        self.points_read += len(rows)
+        if not rows:
+            return
+        table = np.array(rows, dtype=object)
+        kid = table[:, 0].astype(np.int64)
+        for k in np.unique(kid).tolist():
+            sel = table[kid == k]
+            kind, key = kinds[int(k)]
+            live.analyzer.feed_arrays(
+                key,
+                sel[:, 1].astype(np.int64),
+                sel[:, 2].astype(np.float64),
+                sel[:, 3].astype(np.float64),
+                system=kind == "system",
+            )
+
+    def _live_report(self, info: RunInfo, wait: bool = True) -> Report | None:
+        """The live run's latest findings. ``wait``: bring them up to date first; else the
+        work (reading the new points, analysing when due) runs in the background, at most
+        one at a time per run, and this returns what is known now."""
+        live = self._live_state(info)
+        if wait:
+            with live.lock:
+                self._live_work(info, live)
+        elif live.lock.acquire(blocking=False):
+            worker = threading.Thread(target=self._live_background, args=(info, live))
+            worker.daemon = True
+            worker.start()
+        return live.analyzer.report
+
+    def _live_work(self, info: RunInfo, live: _Live) -> None:
+        live.analyzer.info = info
+        self._catch_up(info, live)
+        live.analyzer.refresh()
+
+    def _live_background(self, info: RunInfo, live: _Live) -> None:
+        try:
+            self._live_work(info, live)
+        finally:
+            live.lock.release()
+            st: Store | None = getattr(self._local, "store", None)
+            if st is not None:  # this thread ends: its connection goes with it
+                st.close()
+                self._local.store = None
+
+    def live_poll(self, info: RunInfo, after_step: int, *, wait: bool = True) -> dict[str, Any]:
+        """What a live run page needs after the last step it has: the metric points logged
+        past ``after_step`` (every one) and the findings as they stand. The page asks with
+        its last step; the cost is the points written since, not the run's length. Without
+        ``wait`` the findings are brought up to date in the background (the first poll of
+        a long run reads and analyses it all once) and the points come back at once."""
+        st = self.store()
+        heads = self.heads(info)
+        points: dict[str, dict[str, list[Any]]] = {}
+        last = after_step
+        with st.snapshot():
+            for key_id, kind, key, _ in heads:
+                if kind != "metric":
+                    continue
+                rows = st.conn.execute(
+                    "SELECT step, value FROM points WHERE key_id = ? AND step > ? "
+                    "ORDER BY step, rowid",
+                    (key_id, after_step),
+                ).fetchall()
+                self.points_read += len(rows)
+                if rows:
+                    points[key] = {
+                        "x": [int(r[0]) for r in rows],
+                        "y": [_finite_or_none(r[1]) for r in rows],
+                    }
+                    last = max(last, int(rows[-1][0]))
+        report = self._live_report(info, wait) if info.status is RunStatus.RUNNING else None
+        if report is None:
+            report = self.cached_report(info)
+        return {"last_step": last, "points": points, "report": report}
 
     def loss_stats(self, info: RunInfo, heads: list[Any] | None = None) -> dict[str, float | None]:
-        """Final and best train loss (and best eval loss) for the runs table."""
+        """Final and best train loss (and best eval loss) for the runs table, from the
+        rollups and one index lookup: no series is read."""
         heads = self.heads(info) if heads is None else heads
-        names = {h[2] for h in heads if h[1] == "metric"}
-        out: dict[str, float | None] = {"final_loss": None, "best_loss": None, "best_eval": None}
-        for canon, fields in (
-            (K.LOSS, ("final_loss", "best_loss")),
-            (K.EVAL_LOSS, (None, "best_eval")),
+        return loss_stats(self.store(), {info.id: heads})[info.id]
+
+    def table(
+        self, infos: list[RunInfo], *, analyse: bool = True
+    ) -> tuple[dict[str, list[Any]], dict[str, dict[str, float | None]], dict[str, Any]]:
+        """What the runs table shows of many runs, in a handful of queries: each run's keys
+        (as :meth:`heads`), its loss columns and its stored verdict (runs never analysed
+        are analysed once, with ``analyse``)."""
+        st = self.store()
+        marks = key_marks(st.conn, [i.id for i in infos])
+        heads: dict[str, list[Any]] = {i.id: [] for i in infos}
+        for run_id, kid, kind, key, _, last in marks:
+            if run_id in heads:
+                heads[run_id].append((kid, kind, key, last))
+        found = verdicts(st, infos, analyse=analyse and not st.readonly, marks=marks)
+        return heads, loss_stats(st, heads), found
+
+
+#: The largest finite float: ``abs(value) <= BIG`` is true of finite values only (NaN is NULL).
+_BIG = 1.7976931348623157e308
+
+
+def loss_stats(st: Store, heads: dict[str, list[Any]]) -> dict[str, dict[str, float | None]]:
+    """Per run: the last finite train loss by step (ties: the last logged), the smallest
+    train loss and the smallest eval loss. One index lookup from the end per key and the
+    minimum of the rollups' minima: no series is read."""
+    wanted: dict[str, dict[str, int]] = {}
+    for run_id, hs in heads.items():
+        ids = {h[2]: int(h[0]) for h in hs if h[1] == "metric"}
+        pick = {}
+        for canon, name in ((K.LOSS, "loss"), (K.EVAL_LOSS, "eval")):
+            key = K.resolve(set(ids), canon)
+            if key is not None:
+                pick[name] = ids[key]
+        wanted[run_id] = pick
+    kids = sorted({k for p in wanted.values() for k in p.values()})
+    final: dict[int, float] = {}
+    best: dict[int, float] = {}
+    counted: set[int] = set()
+    for i in range(0, len(kids), 500):
+        part = kids[i : i + 500]
+        marks = ",".join("?" * len(part))
+        for kid, v in st.conn.execute(
+            "SELECT k.id, (SELECT p.value FROM points p WHERE p.key_id = k.id "
+            "AND abs(p.value) <= ? ORDER BY p.step DESC, p.rowid DESC LIMIT 1) "
+            f"FROM metric_keys k WHERE k.id IN ({marks})",
+            (_BIG, *part),
         ):
-            key = K.resolve(names, canon)
-            if key is None:
-                continue
-            fin = self.series(info, "metric", key, heads).finite
-            if not len(fin):
-                continue
-            if fields[0]:
-                out[fields[0]] = float(fin.values[-1])
-            out[fields[1]] = float(fin.values.min())
-        return out
+            if v is not None:
+                final[int(kid)] = float(v)
+        for kid, v, n in st.conn.execute(  # index rollups_min: one seek per key
+            "SELECT k.id, (SELECT MIN(r.v_min) FROM rollups r WHERE r.key_id = k.id), "
+            "(SELECT COUNT(*) FROM rollups r WHERE r.key_id = k.id) "
+            f"FROM metric_keys k WHERE k.id IN ({marks})",
+            part,
+        ):
+            if n:
+                counted.add(int(kid))
+            if v is not None:
+                best[int(kid)] = float(v)
+    for kid in kids:  # no rollups (points written with plain SQL): read the minimum
+        if kid not in counted and kid in final:
+            row = st.conn.execute(
+                "SELECT MIN(value) FROM points WHERE key_id = ? AND abs(value) <= ?", (kid, _BIG)
+            ).fetchone()
+            if row[0] is not None:
+                best[kid] = float(row[0])
+    out = {}
+    for run_id, pick in wanted.items():
+        loss, ev = pick.get("loss"), pick.get("eval")
+        out[run_id] = {
+            "final_loss": final.get(loss) if loss is not None else None,
+            "best_loss": best.get(loss) if loss is not None and loss in final else None,
+            "best_eval": best.get(ev) if ev is not None and ev in final else None,
+        }
+    return out
+
+
+def _finite_or_none(v: Any) -> float | None:
+    if v is None:
+        return None
+    f = float(v)
+    return f if np.isfinite(f) else None
 
 
 def draw_from_rollups(

@@ -7,13 +7,23 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from losslens import keys as K
+from losslens.analysis.compare import config_changes
 from losslens.errors import ConfigError
-from losslens.render.groups import report_payload, ui_text
+from losslens.model import RunInfo
+from losslens.present.config import config_summary, config_view
+from losslens.present.strings import ui_text
+from losslens.present.style import run_color, run_colors, sparkline_points
+from losslens.present.templates import STATIC_FILES, UPLOT_VERSION, render, static_bytes
+from losslens.render.downsample import Candidates, bucket_means
+from losslens.render.groups import report_payload
 from losslens.ui import api
-from losslens.ui.templates import STATIC_FILES, UPLOT_VERSION, render, static_bytes
+from losslens.ui.data import DataSource
 
 #: How often the run page asks whether a live run has new points.
 POLL_MS = 1500
+#: Points of the runs table's loss sparkline.
+SPARK_POINTS = 48
 
 
 def _page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -30,10 +40,41 @@ def _page(request: Request, template: str, status_code: int = 200, **context: An
     return HTMLResponse(html, status_code=status_code)
 
 
+def _spark(ds: DataSource, info: RunInfo) -> str:
+    heads = ds.heads(info)
+    key = K.resolve({h[2] for h in heads if h[1] == "metric"}, K.LOSS)
+    if key is None:
+        return ""
+    # A long run's sparkline comes from the rollups: the page never reads a whole series.
+    drawn = ds.drawable(info, "metric", key, heads, SPARK_POINTS)
+    if isinstance(drawn, Candidates):
+        return sparkline_points(drawn.means.mean.tolist())
+    if len(drawn) < 2:
+        return ""
+    bm = bucket_means(drawn.steps.astype(float), drawn.values, SPARK_POINTS)
+    return sparkline_points(bm.mean.tolist())
+
+
+def _colors(ds: DataSource) -> dict[str, str]:
+    """Each run's colour on every page: distinct over the store's runs (oldest first, so a
+    new run never changes the colour of an older one) while there are fewer than 21."""
+    infos = sorted(ds.runs(), key=lambda i: (i.start_time, i.id))
+    ids = [i.id for i in infos]
+    return dict(zip(ids, run_colors(ids), strict=True))
+
+
 def runs_page(request: Request) -> Response:
     ds = api._ds(request)
     project = request.query_params.get("project") or None
-    rows = [api.run_row(ds, r) for r in ds.runs(project)]
+    infos = ds.runs(project)
+    differ = [c.key for c in config_changes([i.config for i in infos])] if len(infos) > 1 else []
+    rows = []
+    colors = _colors(ds)
+    for info, row in zip(infos, api.run_rows(ds, infos), strict=True):
+        row["color"] = colors.get(info.id, run_color(info.id))
+        row["spark"] = _spark(ds, info)
+        row["cfg"] = config_summary(info.config, differ)
+        rows.append(row)
     lang = api._lang(request)
     return _page(
         request,
@@ -59,10 +100,20 @@ def run_page(request: Request) -> Response:
         "run": info.id,
         "lang": lang,
         "status": status,
+        "start_time": info.start_time,
         "poll_ms": request.app.state.poll_ms,
         "text": ui_text(lang),
+        "colors": [run_color(info.id)],
     }
-    return _page(request, "run.html", run=info, report=report, status=status, config=config)
+    return _page(
+        request,
+        "run.html",
+        run=info,
+        report=report,
+        status=status,
+        config=config,
+        cfg=config_view(info.config, lang),
+    )
 
 
 def compare_page(request: Request) -> Response:
@@ -72,23 +123,45 @@ def compare_page(request: Request) -> Response:
     if not refs:
         raise ConfigError("pick the runs to compare: /compare?runs=ID1,ID2")
     pairs = api.compare_runs(ds, refs)
+    known = _colors(ds)
+    colors = [known.get(info.id, run_color(info.id)) for info, _ in pairs]
+    if len(set(colors)) < len(colors):
+        colors = run_colors([info.id for info, _ in pairs])
+    result = api.comparison(ds, pairs)
     runs = []
-    for info, report in pairs:
+    for i, (info, report) in enumerate(pairs):
         rp = report_payload(report, [], lang)
         runs.append(
             {
                 "id": info.id,
                 "name": info.name,
+                "label": result.sides[i].label,
                 "project": info.project,
                 "status": str(info.status),
                 "verdict": rp["verdict"],
                 "summary": rp["summary"],
                 "findings": rp["findings"],
+                "color": colors[i],
+                "better": result.better == i,
             }
         )
-    diff = api.config_diff([info.config for info, _ in pairs])
-    config = {"runs": [info.id for info, _ in pairs], "lang": lang, "text": ui_text(lang)}
-    return _page(request, "compare.html", runs=runs, diff=diff, config=config)
+    changes = [{"key": c.key, "values": list(c.values)} for c in result.changes]
+    config = {
+        "runs": [info.id for info, _ in pairs],
+        "lang": lang,
+        "text": ui_text(lang),
+        "colors": colors,
+    }
+    summary = result.summary.get(lang) or result.summary.get("en", "")
+    return _page(
+        request,
+        "compare.html",
+        runs=runs,
+        diff=changes,
+        config=config,
+        verdict=summary,
+        better=result.better,
+    )
 
 
 def static(request: Request) -> Response:

@@ -12,12 +12,28 @@ from losslens.analysis.rules import (  # noqa: F401  (registration side effect)
     schedule,
     spikes,
     system,
+    underlearning,
 )
-from losslens.analysis.rules.base import KINDS, RULES, Rule, rule
+from losslens.analysis.rules.base import KINDS, RULES, Rule, rule, run_order
 
 _ordered = dict(sorted(RULES.items()))
 RULES.clear()
 RULES.update(_ordered)
+
+#: The rules in the order they run: each after the rules it ``requires`` (checked here, once
+#: every rule is registered).
+ORDER: list[Rule] = run_order(RULES)
+_order_key: tuple[Rule, ...] = tuple(RULES.values())
+
+
+def ordered_rules() -> list[Rule]:
+    """:data:`ORDER`, recomputed when :data:`RULES` was changed (plugins, tests)."""
+    global ORDER, _order_key
+    key = tuple(RULES.values())
+    if key != _order_key:
+        ORDER, _order_key = run_order(RULES), key
+    return ORDER
+
 
 FAMILIES = (
     "numerics",
@@ -31,4 +47,4 @@ FAMILIES = (
     "system",
 )
 
-__all__ = ["FAMILIES", "KINDS", "RULES", "Rule", "rule"]
+__all__ = ["FAMILIES", "KINDS", "ORDER", "RULES", "Rule", "ordered_rules", "rule", "run_order"]

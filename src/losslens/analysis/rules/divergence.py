@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from losslens.analysis import signals
-from losslens.analysis.context import RunContext
+from losslens.analysis.context import LR_BANDS, RunContext
 from losslens.analysis.messages import lr as fmt_lr
 from losslens.analysis.messages import num, tr
-from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.response import ResponseParams, peak_eval_jump, warmup_response
+from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite
 from losslens.model import Finding, Severity
 
@@ -20,7 +22,27 @@ from losslens.model import Finding, Severity
 ABSURD_LOSS = 100.0
 
 
-@rule("LL111", "divergence", kind="divergence", severity=Severity.ERROR, family="divergence")
+@dataclass(frozen=True)
+class DivergenceParams:
+    absurd: float = param(ABSURD_LOSS, "a loss above this is a numerical breakdown")
+    window: float = param(0.15, "share of the logs in the end window (at least 3)")
+    ratio: float = param(1.5, "end window median / best earlier window median: error")
+    trend_ratio: float = param(1.25, "... or this ratio with a rising trend: warning")
+    trend_z: float = param(2.5, "... Mann-Kendall z of that trend")
+    share_above: float = param(0.6, "share of the end window above 1.25x the best level")
+    noise_se: float = param(3.0, "the rise in standard errors of the log-to-log noise")
+    transient_share: float = param(0.05, "absurd values this rare (at most 2) can be a spike")
+    back_within: float = param(3.0, "... when the loss comes back within this x its level")
+
+
+@rule(
+    "LL111",
+    "divergence",
+    kind="divergence",
+    severity=Severity.ERROR,
+    family="divergence",
+    params=DivergenceParams(),
+)
 def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The training loss rises and stays up, or reaches absurd values.
 
@@ -42,6 +64,7 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         warmup, check the data for corrupted batches, restart from a checkpoint before the
         rise.
     """
+    p: DivergenceParams = r.params
     st, v = finite(ctx.loss)
     if v.size == 0 or ctx.loss is None:
         return
@@ -53,7 +76,9 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         "(warmup_ratio 0.03~0.1)을 추가하세요. 데이터에 깨진 배치가 없는지 확인하고, "
         "상승 전에 저장된 체크포인트에서 다시 시작하세요.",
     )
-    big = v > ABSURD_LOSS
+    big = v > p.absurd
+    if big.any() and _absurd_is_transient(v, big, p):
+        big = np.zeros_like(big)  # a spike (LL121) or a bad start, not a run that broke
     if big.any():
         i = int(np.argmax(big))
         yield r.finding(
@@ -90,7 +115,7 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     st, v = signals.downsample(st, v, 400)
     n = v.size
     y = signals.safe_log(v, 1e-6)
-    w = max(3, round(0.15 * n))
+    w = max(3, round(p.window * n))
     med = signals.rolling_median(y, w)
     if med.size < 2:
         return
@@ -98,19 +123,21 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     ratio = math.exp(float(med[-1] - med[best_k]))
     trend = signals.mann_kendall_z(y[best_k:])
     last = y[-w:]
-    above = float(np.mean(last > med[best_k] + math.log(1.25)))
-    if above < 0.6 or not (ratio >= 1.5 or (ratio >= 1.25 and trend >= 2.5)):
+    above = float(np.mean(last > med[best_k] + math.log(p.trend_ratio)))
+    if above < p.share_above or not (
+        ratio >= p.ratio or (ratio >= p.trend_ratio and trend >= p.trend_z)
+    ):
         return
     # The best window is the lowest of many, so on a short noisy log it sits well below the
     # true level by chance: the rise must also stand out from the log-to-log noise (3
     # standard errors of a difference between two window medians).
     noise = signals.mad(np.diff(y)) * signals.MAD_TO_SIGMA / math.sqrt(2)
-    if med[-1] - med[best_k] < 3 * math.sqrt(2) * 1.2533 * noise / math.sqrt(w):
+    if med[-1] - med[best_k] < p.noise_se * math.sqrt(2) * 1.2533 * noise / math.sqrt(w):
         return
     # the best point inside the best window marks where the rise starts
     i0 = best_k + int(np.argmin(y[best_k : best_k + w]))
     best_v, end_v = float(v[i0]), float(np.exp(med[-1]))
-    sev = Severity.ERROR if ratio >= 1.5 else Severity.WARNING
+    sev = Severity.ERROR if ratio >= p.ratio else Severity.WARNING
     yield r.finding(
         severity=sev,
         title=tr("The training loss diverges", "학습 손실이 발산합니다"),
@@ -151,6 +178,30 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
+def _absurd_is_transient(v: np.ndarray, big: np.ndarray, p: DivergenceParams) -> bool:
+    """Absurd values that do not last: one bad log the loss comes straight back from, or a
+    huge first value followed by a steady descent (a bad start)."""
+    idx = np.flatnonzero(big)
+    first, last = int(idx[0]), int(idx[-1])
+    if first == 0:
+        # from the first log: a bad start (or a loss on another scale, e.g. a summed CTC
+        # loss) when the loss then falls steadily
+        if v.size < 3:
+            return False
+        slope, _ = signals.theil_sen(np.arange(v.size, dtype=np.float64), signals.safe_log(v))
+        return slope < 0 and float(v[-1]) < float(v[0])
+    after = v[last + 1 :]
+    if after.size < 2 or float(np.median(after[:5])) > p.absurd:
+        return False
+    if float(np.min(after[:5])) <= 0.0:
+        return False  # back to a loss of exactly 0: a NaN the Trainer hid, not a recovery
+    if idx.size > max(2, round(p.transient_share * v.size)):
+        return False
+    before = v[:first]
+    level = float(np.median(before[-5:]))
+    return float(np.median(after[:5])) <= p.back_within * level
+
+
 def _rise_after_warmup(ctx: RunContext) -> float | None:
     """Relative loss change across the LR peak (None if unknown).
 
@@ -174,6 +225,13 @@ def _rise_after_warmup(ctx: RunContext) -> float | None:
     return float(np.median(after)) / base - 1.0
 
 
+@dataclass(frozen=True)
+class LRHighParams(ResponseParams):
+    no_symptom: float = param(25.0, "a peak LR this many times the usual, kind known: warning")
+    unknown_high: float = param(1e-3, "kind of run unknown: a peak LR above this with a symptom")
+    rise_after_peak: float = param(0.05, "loss median after the LR peak this much above before")
+
+
 @rule(
     "LL112",
     "lr-too-high",
@@ -181,19 +239,27 @@ def _rise_after_warmup(ctx: RunContext) -> float | None:
     severity=Severity.WARNING,
     family="divergence",
     phase=2,
+    requires=("LL101", "LL102", "LL111", "LL121", "LL123"),
+    params=LRHighParams(),
 )
 def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The learning rate is too high for this kind of fine-tune, and the curves show it.
 
     What it detects:
-        A peak learning rate above the usual range for the kind of run (LoRA/QLoRA about 2e-4,
-        full fine-tune about 2e-5, preference tuning lower still; 1e-2 when the kind is
-        unknown) together with a symptom: divergence, NaN, exploding gradients, unrecovered
-        loss spikes, or a loss that rises right after warmup. A rate 25× the usual value is
-        reported even without symptoms when the kind of run is known from the config (a
-        "lora" in the run's name only shapes the wording). A loss that rises right after
-        warmup: the median over the window after the LR peak is 5% above the median over
-        the same window before it (10% of the run, at least three logs each side).
+        A peak learning rate above the usual range for the kind of run (LoRA/QLoRA about
+        2e-4, full fine-tune about 2e-5, preference tuning lower still; 1e-3 when the kind
+        is unknown, 1e-2 for a model trained from scratch) together with a symptom:
+        divergence, a NaN that broke the run, exploding gradients, loss spikes that do not
+        recover or are 100× the level, or a loss that rises right after warmup. A rate 25×
+        the usual value is reported even without symptoms when the kind of run is known from
+        the config (a "lora" in the run's name only shapes the wording). A loss that rises
+        right after warmup: the median over the window after the LR peak is 5% above the
+        median over the same window before it (10% of the run, at least three logs each
+        side). Whatever the LR's value, a warning when the loss responds to the schedule
+        (``analysis/response.py``): the train loss bottoms out during warmup and rises with
+        the LR ramp (15% and 3 noise standard deviations; 30% when the ramp has fewer than 6
+        logs), or the eval loss is best before the LR peak and jumps 20% (and 3 noise
+        standard deviations) when the LR gets there, and stays up.
     Why it matters:
         Too large a step overshoots: the loss becomes unstable, rises or turns into NaN. The
         same LR can be normal for LoRA and far too high for a full fine-tune, so the range
@@ -204,6 +270,7 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Divide the learning rate by 3–10 (for LoRA start at 2e-4, for a full fine-tune at
         1e-5–2e-5) and use 3–10% warmup.
     """
+    p: LRHighParams = r.params
     sched = ctx.schedule
     peak = sched.peak if sched else ctx.cfg_num("learning_rate", "lr")
     if not peak or peak <= 0:
@@ -219,28 +286,62 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         ("LL123", {"en": "the gradient norm explodes", "ko": "그래디언트 노름이 폭증함"}),
     ):
         f = ctx.has(rid)
-        if f and f.severity is not Severity.INFO:
+        if f is None:
+            continue
+        # a NaN is a symptom when it broke the run; divergence or exploding gradients at
+        # warning or above
+        broke = f.severity is Severity.ERROR
+        if broke or (rid in ("LL111", "LL123") and f.severity is not Severity.INFO):
             symptom, strong = label, True
             break
     if symptom is None:
         spike = ctx.has("LL121")
-        if spike and spike.severity is not Severity.INFO:
-            symptom = {
-                "en": "the loss spikes without recovering",
-                "ko": "손실이 튀고 회복하지 못함",
-            }
+        huge = spike is not None and float(spike.evidence.values.get("max_ratio", 0)) >= 100
+        if spike and (int(spike.evidence.values.get("unrecovered", 0)) > 0 or huge):
+            symptom = (
+                {"en": "the loss spikes 100× or more", "ko": "손실이 100배 이상 튐"}
+                if huge
+                else {"en": "the loss spikes without recovering", "ko": "손실이 튀고 회복하지 못함"}
+            )
         else:
             rise = _rise_after_warmup(ctx)
-            if rise is not None and rise > 0.05:
+            if rise is not None and rise > p.rise_after_peak:
                 symptom = tr(
                     "the loss rises {p} right after the LR peak",
                     "LR 최고점 직후 손실이 {p} 상승함",
                     p=f"{rise * 100:+.0f}%",
                 )
-    threshold = high if known else 1e-3
-    if symptom is not None and peak > threshold:
+    # a model trained from scratch takes rates up to the unknown band's edge (1e-2)
+    scratch = bool(ctx.cfg("from_scratch") or ctx.cfg("pretraining"))
+    threshold = high if known else (LR_BANDS["unknown"][2] if scratch else p.unknown_high)
+    response = warmup_response(ctx, p) or peak_eval_jump(ctx, p)
+    if strong and symptom is not None and peak > threshold:
+        response = None  # the symptom above says more
+    if response is not None:
+        # the loss reacts to the schedule itself: evidence whatever the LR's absolute value
+        sev = Severity.WARNING
+        symptom = (
+            tr(
+                "the train loss rose from {a} to {b} while the LR ramped up from {l0} to {l1}",
+                "LR이 {l0}에서 {l1}로 오르는 동안 학습 손실이 {a}에서 {b}로 올랐음",
+                a=num(response.before),
+                b=num(response.after),
+                l0=fmt_lr(response.lr_before or 0.0),
+                l1=fmt_lr(response.lr_after or 0.0),
+            )
+            if response.kind == "warmup"
+            else tr(
+                "the eval loss was best at step {s} ({a}) and jumped to {b} as the LR reached "
+                "its peak",
+                "평가 손실이 {s} 스텝({a})에서 가장 낮았다가 LR이 최고점에 이르자 {b}로 뛰었음",
+                s=response.step,
+                a=num(response.before),
+                b=num(response.after),
+            )
+        )
+    elif symptom is not None and peak > threshold:
         sev = Severity.ERROR if strong else Severity.WARNING
-    elif known and peak >= 25 * typical:
+    elif known and peak >= p.no_symptom * typical:
         sev = Severity.WARNING
         symptom = {"en": "no symptom yet", "ko": "아직 증상은 없음"}
     else:
@@ -253,7 +354,7 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if ctx.task == "preference":
         kind_name = {"en": "preference tuning (DPO)", "ko": "선호도 튜닝(DPO)"}
     metric = ctx.lr.key if ctx.lr is not None else (ctx.loss.key if ctx.loss else "learning_rate")
-    step = sched.peak_step if sched else None
+    step = response.step if response is not None else (sched.peak_step if sched else None)
     yield r.finding(
         severity=sev,
         title=tr("The learning rate is too high", "학습률이 너무 높습니다"),

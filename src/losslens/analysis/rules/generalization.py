@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
+from losslens.analysis.evalview import EvalView, eval_view, improving_metric
 from losslens.analysis.messages import num, tr
-from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, train_level_near
 from losslens.model import Finding, Severity
 
@@ -27,19 +29,52 @@ _EARLY_STOP = tr(
 )
 
 
+@dataclass(frozen=True)
+class OverfitParams:
+    min_evals: int = param(3, "evaluations needed at all")
+    floor: float = param(0.05, "a rise of the last two evals above the best by this much (or")
+    floor_noise: float = param(2.0, "... this many median eval-to-eval changes) is overfitting")
+    consecutive: int = param(3, "consecutive eval rises after the best that count as overfitting")
+    small_rise: float = param(0.01, "... when the last eval is also this much above the best")
+    noise_k: float = param(2.0, "... and this many eval noise sds (MAD of log differences)")
+    climb_z: float = param(1.96, "Mann-Kendall z of the evals after the best (4 or more)")
+    stall_epochs: float = param(2.0, "epochs of a stalled eval loss (no gain beyond the noise)")
+    stall_train_drop: float = param(0.10, "... while the train loss falls at least this much")
+    stall_gap: float = param(0.05, "... and the eval-train gap widens by this share of eval")
+    error_rise: float = param(0.20, "last eval this far above the best (3+ evals after) is error")
+    first_best_train_drop: float = param(
+        0.10, "best at the first eval: the train loss must fall this much (else not learning)"
+    )
+
+
 @rule(
-    "LL151", "overfitting", kind="overfitting", severity=Severity.WARNING, family="generalization"
+    "LL151",
+    "overfitting",
+    kind="overfitting",
+    severity=Severity.WARNING,
+    family="generalization",
+    params=OverfitParams(),
 )
 def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
-    """Eval loss rises from its best while the train loss keeps falling.
+    """Eval loss rises from its best, or stalls, while the train loss keeps falling.
 
     What it detects:
-        At least 3 evaluations; the last two are above ``(1 + τ) ×`` the best one, with
-        ``τ = max(5%, 2× the median eval-to-eval change before the best)``, or the 4 evals
-        or more after the best rise steadily (Mann-Kendall z ≥ 1.96) to 5% above it; and the
-        train loss falls from the best eval step to the end. An error when the last eval is 20% or
-        more above the best with 3 evals or more after it. The best step is the checkpoint to
-        keep.
+        At least 3 evaluations and a train loss falling from the best eval step to the end,
+        and one of: the last two evals above ``(1 + τ) ×`` the best, ``τ = max(5%, 2× the
+        median eval-to-eval change before the best)``; 3 or more consecutive rises after the
+        best ending at the last eval, the last eval at least 1% and 2 noise standard
+        deviations above the best (the noise is the robust spread of the eval-to-eval
+        changes, so a smooth curve shows a small persistent rise and a noisy one needs a
+        larger one); a steady rise (Mann-Kendall z ≥ 1.96 over 4 evals or more, 5% above the
+        best); 3 evals or more after the best all above it (by the same 1% and noise margin)
+        with the last above ``(1 + τ) ×`` the best; or an eval loss stalled for 2 epochs or
+        more (no gain beyond the noise) while the train loss falls 10% or more and the
+        eval–train gap widens. An error when the last eval is 20% or more above the best
+        with 3 evals or more after it. One level lower when a logged task metric (accuracy,
+        F1, WER, BLEU, ROUGE …) is still at its best at the last eval; an error becomes a
+        warning when the metric improved since the eval-loss minimum but stalled since. A
+        best at the first eval with a train loss that hardly falls is not learning, not
+        overfitting.
     Why it matters:
         After the best step the model learns specifics of the training examples that do not
         carry over. Part of a rising eval loss is over-confidence, so a task metric may
@@ -50,32 +85,74 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Early stopping on eval loss (``load_best_model_at_end`` + ``EarlyStoppingCallback``),
         fewer epochs, a lower learning rate, more data, LoRA dropout.
     """
-    est, ev = finite(ctx.eval_loss)
-    if ctx.eval_loss is None or ev.size < 3:
+    p: OverfitParams = r.params
+    view = eval_view(ctx)
+    if ctx.eval_loss is None or view is None or view.n < p.min_evals:
         return
-    b = int(np.argmin(ev))
-    after = ev[b + 1 :]
-    if after.size < 2:
+    est, ev = view.steps, view.values
+    b = view.best
+    after = view.after
+    best = view.best_value
+    lst, lv = finite(ctx.loss)
+    if lv.size < 2:
+        return
+    stall = _stall(ctx, view, p)
+    if after.size < 2 and stall is None:
         return
     pre = ev[: b + 1]
     rel_changes = np.abs(np.diff(pre)) / pre[:-1] if pre.size >= 2 else np.empty(0)
-    tau = max(0.05, 2 * float(np.median(rel_changes))) if rel_changes.size else 0.05
+    tau = (
+        max(p.floor, p.floor_noise * float(np.median(rel_changes))) if rel_changes.size else p.floor
+    )
+    above = after.size >= 2 and bool(np.all(ev[-2:] > (1 + tau) * best))
+    climbing = (
+        after.size >= 4
+        and signals.mann_kendall_z(after) >= p.climb_z
+        and ev[-1] > (1 + p.floor) * best
+    )
+    small = max(p.small_rise, p.noise_k * view.noise)
+    persistent = view.rising_run() >= p.consecutive and view.rise() >= small
+    # or it stays above its best at every one of 3+ evals and ends clearly above it
+    held = (
+        after.size >= p.consecutive
+        and bool(np.all(after > (1 + small) * best))
+        and float(ev[-1]) > (1 + tau) * best
+    )
+    rose = above or climbing or persistent or held
+    if not rose and stall is None:
+        return
+    if rose:
+        seg = lv[lst >= est[b] - ctx.log_interval]
+        if seg.size < 2:
+            if stall is None:
+                return
+            rose = False
+        else:
+            t0 = train_level_near(ctx, float(est[b])) or float(seg[0])
+            t1 = float(np.median(signals.tail(seg, 0.2, lo=1)))
+            if t1 >= t0:
+                if stall is None:
+                    return
+                rose = False
+            elif b == 0 and t1 > (1 - p.first_best_train_drop) * t0:
+                return  # best at the first eval and train hardly falls: not learning
+    if not rose:
+        assert stall is not None
+        b, t0, t1 = stall
+    rise = float(ev[-1]) / float(ev[b]) - 1
     best = float(ev[b])
-    above = bool(np.all(ev[-2:] > (1 + tau) * best))
-    # a smooth eval curve that keeps climbing is overfitting even below the noise band
-    climbing = after.size >= 4 and signals.mann_kendall_z(after) >= 1.96 and ev[-1] > 1.05 * best
-    if not (above or climbing):
-        return
-    lst, lv = finite(ctx.loss)
-    seg = lv[lst >= est[b] - ctx.log_interval]
-    if seg.size < 2:
-        return
-    t0 = train_level_near(ctx, float(est[b])) or float(seg[0])
-    t1 = float(np.median(signals.tail(seg, 0.2, lo=1)))
-    if t1 >= t0:
-        return
-    rise = float(ev[-1]) / best - 1
-    sev = Severity.ERROR if rise >= 0.2 and after.size >= 3 else Severity.WARNING
+    sev = Severity.ERROR if rise >= p.error_rise and ev.size - 1 - b >= 3 else Severity.WARNING
+    # a task metric still at its best at the last eval: no harm to the task shown (info);
+    # one that improved since the eval-loss minimum but stalled since: one level lower
+    # a task metric still improving lowers the severity one level; one that improved since
+    # the eval-loss minimum but stalled lowers an error only
+    metric_ok = improving_metric(ctx) or improving_metric(ctx, since=float(est[b]))
+    if metric_ok is not None and sev is Severity.ERROR:
+        sev = Severity.WARNING
+    elif metric_ok is not None and metric_ok.still_improving:
+        sev = Severity.INFO
+    else:
+        metric_ok = None
     best_step = int(est[b])
     ep = ctx.epoch_at(best_step)
     ep_txt = tr(" (epoch {e})", " (에폭 {e})", e=num(ep, 2)) if ep is not None else tr("", "")
@@ -83,14 +160,24 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         severity=sev,
         title=tr("The model overfits after step {s}", "{s} 스텝 이후 과적합입니다", s=best_step),
         explanation=tr(
-            "The eval loss was best at step {s}{e} and has risen since, while the train loss "
-            "kept falling: the model now learns details of the training examples that do not "
-            "carry over. The checkpoint at step {s} is probably the best one.",
-            "평가 손실은 {s} 스텝{e}에서 가장 낮았고 그 뒤로 오르는 반면, 학습 손실은 계속 "
-            "내려갔습니다. 모델이 일반화되지 않는 학습 예제의 세부 사항을 외우고 있습니다. "
-            "{s} 스텝 체크포인트가 아마 가장 좋습니다.",
+            "The eval loss {h} at step {s}{e}, while the train loss kept falling: the model now "
+            "learns details of the training examples that do not carry over. The checkpoint at "
+            "step {s} is probably the best one.{m}",
+            "평가 손실은 {s} 스텝{e} 이후 {h}, 학습 손실은 계속 내려갔습니다. 모델이 일반화되지 "
+            "않는 학습 예제의 세부 사항을 외우고 있습니다. {s} 스텝 체크포인트가 아마 가장 "
+            "좋습니다.{m}",
             s=best_step,
             e=ep_txt,
+            h=tr("was best and has risen since", "오르는 반면")
+            if rose
+            else tr("stopped improving", "나아지지 않는 반면"),
+            m=tr(
+                " {k} is still at its best, so the harm to the task may be small.",
+                " {k}는 아직 최고 수준이라 과제에 대한 피해는 작을 수 있습니다.",
+                k=metric_ok.key,
+            )
+            if metric_ok is not None
+            else tr("", ""),
         ),
         suggestion=_EARLY_STOP,
         metric=ctx.eval_loss.key,
@@ -120,7 +207,51 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
-@rule("LL152", "eval-gap", kind="eval_gap", severity=Severity.WARNING, family="generalization")
+def _stall(ctx: RunContext, view: EvalView, p: OverfitParams) -> tuple[int, float, float] | None:
+    """``(index, train_then, train_end)`` when the eval loss stalled for ``stall_epochs``
+    while the train loss fell and the gap widened (None otherwise, or without epochs)."""
+    if ctx.loss is None:
+        return None
+    last_epoch = ctx.epoch_at(float(view.steps[-1]))
+    if last_epoch is None:
+        return None
+    epochs = [ctx.epoch_at(float(s)) for s in view.steps]
+    idx = [i for i, e in enumerate(epochs) if e is not None and last_epoch - e >= p.stall_epochs]
+    if not idx:
+        return None
+    i = idx[-1]
+    if view.n - i < 3 or view.n < 4:
+        return None
+    then = float(view.values[i])
+    gain = 1 - float(np.min(view.values[i + 1 :])) / then if then > 0 else 0.0
+    # the noise allowance is capped: a curve that still gains 5% has not stalled
+    if gain > max(p.small_rise, min(p.noise_k * view.noise, p.floor)):
+        return None
+    t_then = train_level_near(ctx, float(view.steps[i]))
+    t_end = train_level_near(ctx, float(view.steps[-1]))
+    if t_then is None or t_end is None or t_end > (1 - p.stall_train_drop) * t_then:
+        return None
+    widened = (float(view.values[-1]) - t_end) - (then - t_then)
+    if widened < p.stall_gap * float(view.values[-1]):
+        return None
+    return i, t_then, t_end
+
+
+@dataclass(frozen=True)
+class GapParams:
+    ratio: float = param(1.5, "eval loss at least this many times the train-loss level")
+    gap: float = param(0.3, "... and at least this much higher (nats)")
+
+
+@rule(
+    "LL152",
+    "eval-gap",
+    kind="eval_gap",
+    severity=Severity.WARNING,
+    family="generalization",
+    requires=("LL111",),
+    params=GapParams(),
+)
 def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The eval loss is far above the train loss.
 
@@ -129,7 +260,8 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and at least 0.3 higher. The level is the median of the nearest 10% of train logs
         (at least 5), each moved to the eval step along the local Theil-Sen slope: one train
         log is one noisy batch when logging often. Eval loss below train loss (common with
-        dropout or contrastive losses) is not reported.
+        dropout or contrastive losses) is not reported, nor is a gap in a run that diverged
+        (LL111 error).
     Why it matters:
         A large gap means the model does much better on examples it has seen than on new
         ones: it generalizes poorly, whether or not the eval loss is rising yet.
@@ -142,6 +274,9 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     est, ev = finite(ctx.eval_loss)
     if ctx.eval_loss is None or ev.size < 1 or ctx.loss is None:
         return
+    div = ctx.has("LL111")
+    if div is not None and div.severity is Severity.ERROR:
+        return  # a run that blew up: the gap says nothing about generalization
     pairs = []
     for s, e in zip(est.tolist(), ev.tolist(), strict=True):
         t = train_level_near(ctx, s)
@@ -150,7 +285,8 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if not pairs:
         return
     s1, e1, t1 = pairs[-1]
-    if not (e1 >= 1.5 * t1 and e1 - t1 >= 0.3):
+    p: GapParams = r.params
+    if not (e1 >= p.ratio * t1 and e1 - t1 >= p.gap):
         return
     s0, e0, t0 = pairs[0]
     first = (
@@ -199,11 +335,25 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             f=first,
         ),
         values={"eval_loss": e1, "train_loss": t1, "ratio": e1 / t1, "gap": e1 - t1},
-        onset_step=next(s for s, e, t in pairs if e >= 1.5 * t and e - t >= 0.3),
+        onset_step=next(s for s, e, t in pairs if e >= p.ratio * t and e - t >= p.gap),
     )
 
 
-@rule("LL155", "too-easy", kind="other", severity=Severity.WARNING, family="generalization")
+@dataclass(frozen=True)
+class TooEasyParams:
+    zero: float = param(0.01, "a train loss below this is ~0")
+    before_epoch: float = param(1.0, "... reached before this epoch, and staying there")
+
+
+@rule(
+    "LL155",
+    "too-easy",
+    kind="other",
+    severity=Severity.WARNING,
+    family="generalization",
+    requires=("LL102", "LL103"),
+    params=TooEasyParams(),
+)
 def too_easy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The loss reaches ~0 before the model has seen the data once.
 
@@ -225,15 +375,16 @@ def too_easy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     if any(ctx.has(x) for x in ("LL102", "LL103")):
         return
-    near = v < 0.01
+    p: TooEasyParams = r.params
+    near = v < p.zero
     if not near.any():
         return
     i = int(np.argmax(near))
     ep = ctx.epoch_at(float(st[i]))
-    if ep is None or ep >= 1.0 or float(np.median(v[i:])) >= 0.01:
+    if ep is None or ep >= p.before_epoch or float(np.median(v[i:])) >= p.zero:
         return
     est, ev = finite(ctx.eval_loss)
-    leak = ev.size > 0 and float(ev[-1]) < 0.01
+    leak = ev.size > 0 and float(ev[-1]) < p.zero
     sev = Severity.ERROR if leak else Severity.WARNING
     eval_txt = (
         tr(
@@ -292,6 +443,7 @@ def too_easy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     severity=Severity.WARNING,
     family="generalization",
     phase=2,
+    requires=("LL153", "LL154"),
 )
 def no_eval(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """There is no eval set, so overfitting cannot be confirmed.
@@ -312,7 +464,14 @@ def no_eval(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """
     if ctx.eval_loss is not None or ctx.loss is None:
         return
-    cause = ctx.has("LL153") or ctx.has("LL154")
+    cause = next(
+        (
+            f
+            for f in (ctx.has("LL153"), ctx.has("LL154"))
+            if f is not None and f.severity is not Severity.INFO
+        ),
+        None,
+    )
     if cause is None:
         return
     yield r.finding(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from losslens.analysis import signals
+from losslens.analysis.advice import epochs_suggestion
 from losslens.analysis.context import RunContext
+from losslens.analysis.evalview import eval_view, still_improving
 from losslens.analysis.messages import Text, num, tr
-from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, train_loss_near
 from losslens.analysis.rules.generalization import NEAR_ZERO
 from losslens.model import Finding, Severity
@@ -27,6 +30,8 @@ def staircase(ctx: RunContext) -> list[tuple[int, float]]:
     the comparison is between like and like however often the run logged.
     """
     st, v = finite(ctx.loss)
+    keep = v > 0  # a logged 0.0 is a hidden NaN or masked labels, not a level
+    st, v = st[keep], v[keep]
     spe = ctx.steps_per_epoch
     if spe is None or v.size < 8 or spe < 3 * ctx.log_interval:
         return []
@@ -93,12 +98,25 @@ def _epochs_text(ctx: RunContext) -> Text:
     return tr("~{e} epochs", "약 {e} 에폭", e=num(e, 2) if e < 10 else f"{e:.0f}")
 
 
+@dataclass(frozen=True)
+class MemoParams:
+    near_zero: float = param(NEAR_ZERO, "train loss (median of the last 10%) below this, nats")
+    after_epoch: float = param(1.5, "... first reached after this epoch (the data repeated)")
+    gap_ratio: float = param(3.0, "or an eval loss this many times the train loss ...")
+    gap_epochs: float = param(3.0, "... after this many epochs")
+    stair_drop: float = param(
+        -0.2, "no eval set: a staircase with a boundary dropping this much (log) warns"
+    )
+
+
 @rule(
     "LL153",
     "memorization",
     kind="memorization",
     severity=Severity.WARNING,
     family="memorization",
+    requires=("LL102", "LL103", "LL111", "LL151", "LL152"),
+    params=MemoParams(),
 )
 def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The model learned its training examples by heart.
@@ -107,13 +125,17 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         On text tasks (not classification, speech, embedding or preference losses): the
         median train loss of the last 10% of logs is below 0.105 nats (the model gives the
         next training token ~90% probability), after the data was seen more than once (the
-        loss first got that low past epoch 1.5, or the epoch is unknown). Error when it
-        happened over 10 epochs or more or the loss is below 0.02. Also (warning): after 3
-        epochs or more, an eval loss over 3× the train loss; or train loss dropping sharply at
-        epoch boundaries (a staircase: the change across a boundary, between the logs just
-        before and just after it, 3 robust standard deviations and 2× beyond the typical
-        change across cuts inside an epoch; needs 3 logs per epoch) while eval loss rises or
-        stays far above train.
+        loss first got that low past epoch 1.5, or the epoch is unknown). Graded by the harm
+        shown: an error with no eval set or with the eval loss rising after its best
+        (LL151), a warning when the eval loss stalls, info while it still improves. Also:
+        after 3 epochs or more, an eval loss over 3× the train loss (info while the eval
+        loss still improves); or the train loss dropping sharply at epoch boundaries (a
+        staircase: the change across a boundary, between the logs just before and just
+        after it, 3 robust standard deviations and 2× beyond the typical change across cuts
+        inside an epoch; needs 3 logs per epoch): a warning with an eval loss that does not
+        follow (overfitting or a large gap), or with no eval set when a boundary drops the
+        loss by 18% or more (-0.2 in log), else info. Speech
+        recognition counts as a text task here (it decodes text).
     Why it matters:
         A language model cannot predict natural text that well unless it has seen it: it
         reproduces its training examples verbatim and tends to answer everything in their
@@ -126,7 +148,8 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         more and more varied examples.
     """
     st, v = finite(ctx.loss)
-    if ctx.loss is None or v.size < 3 or not ctx.text_task:
+    # speech recognition decodes text too: a near-zero loss there is memorised transcripts
+    if ctx.loss is None or v.size < 3 or not (ctx.text_task or ctx.task == "speech"):
         return
     if any(ctx.has(x) for x in ("LL102", "LL103", "LL111")):
         return
@@ -137,16 +160,21 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         "다양한 예제를 추가하세요.",
     )
     end = float(np.median(signals.tail(v, 0.1, lo=min(3, v.size))))
-    if end < NEAR_ZERO:
-        i = int(np.argmax(v < NEAR_ZERO))
+    p: MemoParams = r.params
+    if end < p.near_zero:
+        i = int(np.argmax(v < p.near_zero))
         ep = ctx.epoch_at(float(st[i]))
-        if ep is not None and ep < 1.5:
+        if ep is not None and ep < p.after_epoch:
             return  # near zero before the data repeats: see LL155
-        sev = (
-            Severity.ERROR
-            if (ctx.epochs is not None and ctx.epochs >= 10) or end < 0.02
-            else Severity.WARNING
-        )
+        view = eval_view(ctx)
+        if view is None:
+            sev = Severity.ERROR  # near zero and nothing to show it generalizes
+        elif ctx.has("LL151") is not None:
+            sev = Severity.ERROR  # harm shown: eval rose after its best
+        elif still_improving(ctx, view):
+            sev = Severity.INFO  # eval still improving: no harm shown yet
+        else:
+            sev = Severity.WARNING
         what = _epochs_text(ctx)
         ep_txt = tr(" (epoch {e})", " (에폭 {e})", e=num(ep, 3)) if ep is not None else tr("", "")
         yield r.finding(
@@ -188,7 +216,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                 "loss_start": float(v[0]),
                 "loss_end": float(v[-1]),
                 "near_zero_step": int(st[i]),
-                "threshold": NEAR_ZERO,
+                "threshold": p.near_zero,
             }
             | ({"epochs": ctx.epochs} if ctx.epochs is not None else {})
             | ({"examples": ctx.dataset_size} if ctx.dataset_size else {}),
@@ -197,9 +225,18 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     gap = ctx.has("LL152")
     ratio = float(gap.evidence.values.get("ratio", 0)) if gap else 0.0
-    if gap is not None and ratio > 3 and ctx.epochs is not None and ctx.epochs >= 3:
+    if (
+        gap is not None
+        and ratio > p.gap_ratio
+        and ctx.epochs is not None
+        and ctx.epochs >= p.gap_epochs
+    ):
         t_end, e_end = gap.evidence.values["train_loss"], gap.evidence.values["eval_loss"]
+        view = eval_view(ctx)
         yield r.finding(
+            severity=Severity.INFO
+            if view is not None and still_improving(ctx, view) and not ctx.has("LL151")
+            else Severity.WARNING,
             title=tr(
                 "The model learned its training examples, not the task",
                 "모델이 과제가 아니라 학습 예제를 외웠습니다",
@@ -231,17 +268,23 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             onset_step=gap.onset_step,
         )
         return
-    if not (ctx.has("LL151") or gap):
-        return
     stairs = staircase(ctx)
     if not stairs:
         return
+    # the staircase is harm when nothing shows the model generalizes: no eval set, or an
+    # eval loss that does not follow (overfitting, a large gap); else worth knowing
+    p_big = p.stair_drop
+    no_eval = eval_view(ctx) is None
+    big_steps = min(d for _, d in stairs) <= p_big
+    shown = (no_eval and big_steps) or ctx.has("LL151") is not None or gap is not None
+    stair_sev = Severity.WARNING if shown else Severity.INFO
     parts = []
     for b, d in stairs[:3]:
         before = train_loss_near(ctx, b - ctx.log_interval)
         after = train_loss_near(ctx, b + ctx.log_interval)
         parts.append(f"{num(before)}→{num(after)}@{b}" if before and after else f"{d:+.2f}@{b}")
     yield r.finding(
+        severity=stair_sev,
         title=tr(
             "The train loss drops at every epoch boundary",
             "에폭 경계마다 학습 손실이 뚝 떨어집니다",
@@ -267,21 +310,34 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
+@dataclass(frozen=True)
+class EpochParams:
+    info_epochs: float = param(10.0, "epochs from which the count is reported at all (info)")
+    many: float = param(10.0, "epochs a memorised run must reach for an error")
+    min_epochs_after_best: float = param(
+        1.0, "the eval best at least this many epochs before the end shows harm"
+    )
+
+
 @rule(
     "LL154",
     "too-many-epochs",
     kind="too_many_epochs",
     severity=Severity.WARNING,
     family="memorization",
+    requires=("LL151", "LL153"),
+    params=EpochParams(),
 )
 def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The run goes over the data too many times for its size.
 
     What it detects:
-        The epochs reached (logged, or steps × effective batch / examples): 20 or more is an
-        error, 10 or more a warning, 4 or more a warning when the model memorised (LL153).
-        Also a warning when the eval loss was best more than one epoch before the end
-        (overfitting, LL151).
+        The epochs reached (logged, or steps × effective batch / examples). An epoch count
+        alone is worth an info (10 or more); it is escalated only on evidence of harm: the
+        eval loss was best one epoch or more before the end and rose after it (overfitting,
+        LL151; an error when that is an error), or the model memorised its examples (LL153
+        at warning or above; an error when that is an error and the epochs reach 10). Many
+        epochs with no eval set and a train loss far from zero stay info: no harm is shown.
     Why it matters:
         Fine-tuning usually needs 1–3 passes over the data. Each extra pass on a small
         dataset mostly teaches the model to reproduce those examples.
@@ -291,23 +347,25 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         1–3 epochs (``num_train_epochs``), or ``max_steps`` ≈ epochs × examples / effective
         batch; add more data rather than more passes.
     """
+    p: EpochParams = r.params
     e = ctx.epochs
     if e is None:
         return
     mem = ctx.has("LL153")
     of = ctx.has("LL151")
     best_epoch = None
-    if e >= 20:
-        sev = Severity.ERROR
-    elif e >= 10 or (mem and e >= 4):
-        sev = Severity.WARNING
-    elif of and of.onset_step is not None:
+    if of is not None and of.severity is not Severity.INFO and of.onset_step is not None:
         best_epoch = ctx.epoch_at(of.onset_step)
-        if best_epoch is None or e - best_epoch < 1:
-            return
-        sev = Severity.WARNING
-    else:
+    harm = best_epoch is not None and e - best_epoch >= p.min_epochs_after_best
+    if not harm and e < p.info_epochs:
         return
+    if harm:
+        # harm shown: the eval loss was best at least an epoch before the end
+        sev = Severity.ERROR if of and of.severity is Severity.ERROR else Severity.WARNING
+    elif mem is not None and mem.severity is not Severity.INFO:
+        sev = Severity.ERROR if mem.severity is Severity.ERROR and e >= p.many else Severity.WARNING
+    else:
+        sev = Severity.INFO  # an eval set shows no harm (or too few epochs to matter)
     n, bs = ctx.dataset_size, ctx.effective_batch
     steps = ctx.last_step
     if n and bs and steps:
@@ -361,7 +419,8 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             e=num(e, 3) if e < 100 else f"{e:.0f}",
             d=data,
         ),
-        suggestion=tr(
+        suggestion=epochs_suggestion(n, bs, ctx.cfg_num("logging_steps") or ctx.log_interval)
+        or tr(
             "Use 1–3 epochs (num_train_epochs), or max_steps ≈ epochs × examples / effective "
             "batch; add more data rather than more passes.",
             "1~3 에폭(num_train_epochs)으로 줄이거나 max_steps ≈ 에폭 × 예제 수 / 유효 배치로 "

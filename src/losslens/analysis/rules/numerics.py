@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
-from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import by_step
-from losslens.model import Finding, Severity
+from losslens.model import Finding, Series, Severity
 
 _FIX_NAN = tr(
     "Use bf16 instead of fp16 if the GPU supports it (models pre-trained in bf16 overflow in "
@@ -36,15 +38,36 @@ def hidden_nan_steps(ctx: RunContext) -> list[int]:
     return out
 
 
-@rule("LL101", "nan-inf", kind="nan_or_inf", severity=Severity.ERROR, family="numerics")
+@dataclass(frozen=True)
+class NanParams:
+    early: float = param(0.02, "share of the run where fp16's loss scaler calibrates (info)")
+    run: int = param(3, "non-finite grad norms in a row that are never rare")
+    share: float = param(0.05, "... or this share of the later logs (and at least 3 of them)")
+    transient: float = param(0.02, "non-finite losses this rare (at least 1) can be transient")
+    back_within: float = param(2.0, "... when the loss carries on within this x its level")
+
+
+@rule(
+    "LL101",
+    "nan-inf",
+    kind="nan_or_inf",
+    severity=Severity.ERROR,
+    family="numerics",
+    requires=("LL121",),
+    params=NanParams(),
+)
 def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """Loss, eval loss or gradient norm became NaN or infinite.
 
     What it detects:
-        Any NaN or infinite train or eval loss (error; eval-only: warning), and NaN/inf gradient
-        norms while the loss stays finite. Isolated non-finite gradient norms (the fp16 loss
-        scaler skipping a step) are reported as info; three in a row, or 5% or more of the logs
-        after the first 2% of the run (and at least three of them), as a warning.
+        Any NaN or infinite train or eval loss (error; eval-only: warning). A train loss that
+        is NaN at a few logs (2% at most) and carries on at its level after is a warning, not a
+        broken run, and so is a logged loss that stays NaN while the gradient norms after it
+        are finite and the eval loss keeps improving (the Trainer's running sum kept one NaN).
+        NaN/inf gradient norms while the loss stays finite: info in the first 2% of the run
+        (fp16's loss scaler calibrating) or when rare and known to be scaler skips (fp16 in
+        the config, or the logged LR held at that step: the optimizer step was skipped); a
+        warning otherwise (an overflow mid-run), and whenever the loss spiked at that step.
     Why it matters:
         Once a NaN reaches the weights every later update is garbage: the run is lost from that
         step on. Occasional skipped steps only slow training down, but many mean fp16 overflows.
@@ -54,6 +77,7 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         bf16 instead of fp16, a 2–10× lower learning rate, gradient clipping, resuming from the
         last checkpoint before the first NaN.
     """
+    p: NanParams = r.params
     hidden = set(hidden_nan_steps(ctx))
     loss_bad = False
     for s, which in ((ctx.loss, "train"), (ctx.eval_loss, "eval")):
@@ -70,6 +94,16 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         shown = "/".join(kinds)
         n_bad = int(bad.sum())
         sev = Severity.ERROR if which == "train" else Severity.WARNING
+        transient = which == "train" and _transient(s.values, p)
+        if which == "train" and not transient and _weights_fine(ctx, s, i):
+            # the logged loss stays NaN but the gradients are finite after it and the eval
+            # loss keeps improving: the Trainer's running sum kept one NaN (a logging
+            # artifact with logging_nan_inf_filter=False), the weights are fine
+            sev = Severity.WARNING
+        if transient:
+            # one bad value among finite ones, and the loss carries on at its level: the
+            # run is not lost (the update was most likely skipped), but it is worth acting on
+            sev = Severity.WARNING
         loss_bad = loss_bad or which == "train"
         before = (
             tr(" (last finite value {v})", " (직전 유한 값 {v})", v=num(last_ok))
@@ -79,7 +113,15 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         wk = {"en": which, "ko": "학습" if which == "train" else "평가"}
         yield r.finding(
             severity=sev,
-            title=tr("The {w} loss became {k}", "{w} 손실이 {k}가 되었습니다", w=wk, k=shown),
+            title=tr(
+                "The {w} loss was {k} at {n} log(s), then carried on",
+                "{w} 손실이 로그 {n}개에서 {k}였다가 다시 이어졌습니다",
+                w=wk,
+                k=shown,
+                n=n_bad,
+            )
+            if transient
+            else tr("The {w} loss became {k}", "{w} 손실이 {k}가 되었습니다", w=wk, k=shown),
             explanation=tr(
                 "The numbers overflowed: from step {s} the {w} loss is not a number any more, "
                 "and once that reaches the weights every later update is garbage.",
@@ -91,7 +133,7 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             suggestion=_FIX_NAN,
             metric=s.key,
             step_start=onset,
-            step_end=int(s.steps[-1]),
+            step_end=int(s.steps[np.flatnonzero(bad)[-1]]) if transient else int(s.steps[-1]),
             evidence=tr(
                 "{w} loss {k} at step {s}{b}; {n} of {t} logs non-finite",
                 "{s} 스텝에서 {w} 손실 {k}{b}; 로그 {t}개 중 {n}개가 유한하지 않음",
@@ -114,12 +156,24 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     steps = g.steps
     horizon = max(ctx.planned_steps or 0, ctx.last_step, int(steps[-1]))
-    late = steps > 0.02 * horizon
+    late = steps > p.early * horizon
     frac = float(bad[late].sum()) / max(1, int(late.sum()))
     run_len = signals.longest_run(bad)
     n_late = int(bad[late].sum())
-    sev = Severity.WARNING if run_len >= 3 or (frac >= 0.05 and n_late >= 3) else Severity.INFO
+    # fp16's loss scaler skips a few steps while it calibrates at the start, by design; an
+    # overflow later in the run (or many) means something blew up and is worth acting on,
+    # unless fp16 is known and it stays rare (the scaler probing a larger scale)
+    # unless it stays rare and is a scaler skip: fp16 known from the config, or the logged
+    # LR held at that step (the scheduler did not step because the optimizer step was skipped)
+    fp16 = bool(ctx.cfg("fp16")) or _lr_held(ctx, [int(x) for x in steps[bad & late].tolist()])
+    rare = run_len < p.run and (frac < p.share or n_late < 3)
+    sev = Severity.INFO if n_late == 0 or (fp16 and rare) else Severity.WARNING
     bad_steps = [int(s) for s in steps[bad].tolist()]
+    spike = ctx.has("LL121")
+    if spike is not None:
+        spiked = {int(x) for x in str(spike.evidence.values.get("steps", "")).split(",") if x}
+        if spiked & set(bad_steps):
+            sev = Severity.WARNING  # the loss jumped where the gradients overflowed
     shown = ", ".join(str(s) for s in bad_steps[:6]) + (" …" if len(bad_steps) > 6 else "")
     if sev is Severity.INFO:
         title = tr(
@@ -167,6 +221,55 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         values={"non_finite": len(bad_steps), "points": len(g), "longest_run": run_len},
         onset_step=bad_steps[0],
     )
+
+
+def _lr_held(ctx: RunContext, bad_steps: list[int]) -> bool:
+    """Whether the logged LR did not change at each of ``bad_steps`` (a skipped step)."""
+    lr = ctx.lr
+    if lr is None or not bad_steps:
+        return False
+    at = {int(k): float(v) for k, v in zip(lr.steps.tolist(), lr.values.tolist(), strict=True)}
+    order = sorted(at)
+    for s in bad_steps:
+        i = order.index(s) if s in at else -1
+        if i <= 0 or not math.isclose(at[order[i - 1]], at[s], rel_tol=1e-9, abs_tol=0.0):
+            return False
+    return True
+
+
+def _weights_fine(ctx: RunContext, s: Series, i: int) -> bool:
+    """After the first bad train loss: finite gradient norms and a finite eval loss that
+    keeps improving (the weights cannot be NaN)."""
+    onset = float(s.steps[i])
+    g = ctx.grad_norm
+    if g is None:
+        return False
+    after = g.values[g.steps > onset]
+    if after.size < 2 or not np.all(np.isfinite(after)):
+        return False
+    e = ctx.eval_loss
+    if e is None:
+        return False
+    ev = e.values[e.steps > onset]
+    before = e.values[(e.steps <= onset) & np.isfinite(e.values)]
+    if ev.size < 1 or not np.all(np.isfinite(ev)):
+        return False
+    return before.size == 0 or float(ev[-1]) <= float(np.min(before))
+
+
+def _transient(values: np.ndarray, p: NanParams) -> bool:
+    """Few non-finite values among finite ones, with the loss back at its level after."""
+    bad = ~np.isfinite(values)
+    n_bad = int(bad.sum())
+    if n_bad == 0 or n_bad > max(1, round(p.transient * values.size)) or values.size < 5:
+        return False
+    first, last = int(np.argmax(bad)), int(values.size - 1 - np.argmax(bad[::-1]))
+    before = values[:first][np.isfinite(values[:first])]
+    after = values[last + 1 :][np.isfinite(values[last + 1 :])]
+    if before.size < 2 or after.size < 2:
+        return False
+    lvl_b, lvl_a = float(np.median(before[-5:])), float(np.median(after[:5]))
+    return lvl_b > 0 and lvl_a <= p.back_within * lvl_b
 
 
 @rule("LL102", "hidden-nan", kind="nan_or_inf", severity=Severity.ERROR, family="numerics")
@@ -258,8 +361,12 @@ def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if zeros.sum() < 5 or zeros.mean() < 0.8 or not zeros[: min(3, v.size)].all():
         return
     first_epoch = ctx.epoch_at(float(st[0]))
-    if first_epoch is not None and first_epoch >= 1.5:
-        return  # the log starts after the data was seen more than once: see LL153
+    g = ctx.grad_norm
+    grad_zero = g is not None and len(g.finite) >= 5 and bool(np.all(g.finite.values == 0.0))
+    if first_epoch is not None and first_epoch >= 1.5 and not grad_zero:
+        # the log starts after the data was seen more than once: see LL153 (a memorised
+        # loss still has a gradient; one that is exactly 0 too was never supervised)
+        return
     yield r.finding(
         title=tr(
             "The loss is exactly 0: no target tokens are being trained",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import lr as fmt_lr
 from losslens.analysis.messages import num, tr
-from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, lr_at
 from losslens.model import Finding, Severity
 
@@ -26,29 +27,60 @@ _BROKEN = ("LL101", "LL102", "LL103", "LL104", "LL111")
 FLAT_BOUND = 0.05
 
 
-def _confidently_flat(x: np.ndarray, y: np.ndarray, span: float) -> bool:
-    """Whether the log-loss ``y`` over ``x`` rules out a decline of ``FLAT_BOUND`` per ``span``."""
+@dataclass(frozen=True)
+class ProgressParams:
+    """Shared by LL131-LL133: what "the loss did not really fall" means."""
+
+    min_logs: int = param(8, "train logs needed")
+    min_span: int = param(50, "steps the log must span")
+    already_low: float = param(0.3, "a first loss below this has nothing much left to learn")
+    improvement: float = param(0.05, "the last 10% less than this below the first 5%")
+    flat_bound: float = param(
+        FLAT_BOUND, "even the steepest decline the data allow (90% CI) lowers it by less (log)"
+    )
+
+
+@dataclass(frozen=True)
+class PlateauParams:
+    min_logs: int = param(10, "train logs needed")
+    grid_to: float = param(0.6, "onsets tried every 5% of the run up to this share")
+    min_share: float = param(0.4, "the flat stretch covers at least this share of the run")
+    max_fall: float = param(0.02, "its Theil-Sen line lowers the loss by less (log, per run)")
+    max_rise: float = param(0.2, "... and raises it by less (a rising loss is not a plateau)")
+    trend_z: float = param(-1.645, "... and its Mann-Kendall z is above this")
+    flat_bound: float = param(FLAT_BOUND, "... and the 90% CI rules out a larger decline")
+    converged: float = param(0.3, "a level below this counts as converged")
+    lr_share: float = param(0.8, "the LR at the onset is at least this share of its peak")
+
+
+PROGRESS = ProgressParams()
+
+
+def _confidently_flat(x: np.ndarray, y: np.ndarray, span: float, bound: float = FLAT_BOUND) -> bool:
+    """Whether the log-loss ``y`` over ``x`` rules out a decline of ``bound`` per ``span``."""
     _slope, low, _high = signals.theil_sen_interval(x, y)
-    return low * span > -FLAT_BOUND
+    return low * span > -bound
 
 
-def _no_progress(ctx: RunContext) -> tuple[float, float, float] | None:
+def _no_progress(
+    ctx: RunContext, p: ProgressParams = PROGRESS
+) -> tuple[float, float, float] | None:
     """(first, last, improvement) when the loss did not really fall over a full-length log."""
     st, v = finite(ctx.loss)
-    if v.size < 8 or not ctx.covers_start or any(ctx.has(x) for x in _BROKEN):
+    if v.size < p.min_logs or not ctx.covers_start or any(ctx.has(x) for x in _BROKEN):
         return None
-    if st[-1] - st[0] < 50:
+    if st[-1] - st[0] < p.min_span:
         return None
     first = float(np.median(signals.head(v, 0.05, lo=1)))
     last = float(np.median(signals.tail(v, 0.1, lo=3)))
-    if first < 0.3:  # already low: nothing much left to learn
+    if first < p.already_low:  # already low: nothing much left to learn
         return None
     improvement = 1.0 - last / first
     y = signals.safe_log(v)
-    trend = signals.mann_kendall_z(y)
-    if improvement >= 0.05 or trend <= -3.0:
+    # judged by size: a smooth 0.3% decline is "significant" and still a loss that never moves
+    if improvement >= p.improvement:
         return None
-    if not _confidently_flat(st, y, float(st[-1] - st[0])):
+    if not _confidently_flat(st, y, float(st[-1] - st[0]), p.flat_bound):
         return None  # too noisy to tell a slow decline from none
     return first, last, improvement
 
@@ -67,14 +99,17 @@ def _lr_low(ctx: RunContext) -> float | None:
     kind="loss_not_decreasing",
     severity=Severity.WARNING,
     family="progress",
+    requires=("LL101", "LL102", "LL103", "LL104", "LL111"),
+    params=PROGRESS,
 )
 def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The loss hardly moves over the whole run.
 
     What it detects:
         A log that starts at the beginning of training, spans 50 steps or more and 8 logs or
-        more, where the loss of the last 10% is less than 5% below the first 5%, there is no
-        significant downward trend, and the data rule a real decline out: even the low end
+        more, where the loss of the last 10% is less than 5% below the first 5% (judged by
+        size: a smooth decline that small is significant and still no learning), and the
+        data rule a real decline out: even the low end
         of a 90% confidence interval on the Theil-Sen slope would lower the loss by less
         than 5% over the run (a noisy log that cannot tell a slow decline from none is not
         reported). Runs that start below 0.3 (nothing left to learn) are skipped, and so are
@@ -89,6 +124,32 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         ``enable_input_require_grads()`` with gradient checkpointing and PEFT, check the
         labels, raise the learning rate toward the usual value.
     """
+    zero = ctx.has("LL103")
+    if zero is not None and ctx.loss is not None:
+        st0 = ctx.loss.finite.steps
+        yield r.finding(
+            severity=Severity.ERROR,
+            title=tr("The loss never moves", "손실이 전혀 움직이지 않습니다"),
+            explanation=tr(
+                "The loss is exactly 0 at every log: nothing is supervised, so no update ever "
+                "changes the model (see LL103 for why).",
+                "손실이 모든 로그에서 정확히 0입니다. 감독되는 것이 없어 어떤 업데이트도 모델을 "
+                "바꾸지 못합니다(원인은 LL103 참고).",
+            ),
+            suggestion=zero.suggestion,
+            metric=ctx.loss.key,
+            step_start=int(st0[0]),
+            step_end=int(st0[-1]),
+            evidence=tr(
+                "loss 0 from step {s} to {t}",
+                "{s}~{t} 스텝 동안 손실 0",
+                s=int(st0[0]),
+                t=int(st0[-1]),
+            ),
+            values={"loss_first": 0.0, "loss_last": 0.0, "improvement": 0.0},
+            onset_step=int(st0[0]),
+        )
+        return
     res = _no_progress(ctx)
     if res is None or _lr_low(ctx) is not None or ctx.loss is None:
         return
@@ -133,14 +194,23 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
-@rule("LL132", "loss-plateau", kind="loss_plateau", severity=Severity.WARNING, family="progress")
+@rule(
+    "LL132",
+    "loss-plateau",
+    kind="loss_plateau",
+    severity=Severity.WARNING,
+    family="progress",
+    requires=("LL101", "LL102", "LL103", "LL104", "LL111", "LL131"),
+    params=PlateauParams(),
+)
 def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """After an initial drop the loss stays flat for a large part of the run at full LR.
 
     What it detects:
         The earliest point (tried at the second log, then every 5% of the run up to 60%, so
         that a dense log gets no more chances than a sparse one) after which the loss shows
-        no significant downward trend (Mann-Kendall z > -1.645), its Theil-Sen slope,
+        no significant downward trend (Mann-Kendall z > -1.645), nor a rise of 20% or more,
+        its Theil-Sen slope,
         extrapolated over the whole run, would lower it by less than 2%, and even the low
         end of the slope's 90% confidence interval would lower it by less than 5%, for at
         least 40% of the run and 8 logs, while the learning rate at that point is still at
@@ -162,8 +232,9 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     if ctx.has("LL131") or _no_progress(ctx) is not None:
         return
+    p: PlateauParams = r.params
     st, v = finite(ctx.loss)
-    if v.size < 10:
+    if v.size < p.min_logs:
         return
     xs, ys = signals.downsample(st, signals.safe_log(v), 120)
     span = float(xs[-1] - xs[0])
@@ -173,16 +244,18 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # candidate onsets: the second log, then every 5% of the run up to 60%. A grid in run
     # fractions rather than every log keeps the number of tries (and of chances to find a
     # flat stretch in noise) the same however often the run logged.
-    grid = [1] + [int(np.searchsorted(xs, xs[0] + f * span)) for f in np.arange(0.05, 0.61, 0.05)]
+    grid = [1] + [
+        int(np.searchsorted(xs, xs[0] + f * span)) for f in np.arange(0.05, p.grid_to + 0.01, 0.05)
+    ]
     for k in sorted(set(grid)):
         seg_x, seg_y = xs[k:], ys[k:]
-        if seg_y.size < 8 or float(seg_x[-1] - seg_x[0]) < 0.4 * span:
+        if seg_y.size < 8 or float(seg_x[-1] - seg_x[0]) < p.min_share * span:
             break
         slope, _ = signals.theil_sen(seg_x, seg_y)
         if (
-            slope * span > -0.02
-            and signals.mann_kendall_z(seg_y) > -1.645
-            and _confidently_flat(seg_x, seg_y, span)
+            -p.max_fall < slope * span < p.max_rise
+            and signals.mann_kendall_z(seg_y) > p.trend_z
+            and _confidently_flat(seg_x, seg_y, span, p.flat_bound)
         ):
             onset = k
             break
@@ -190,10 +263,10 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     start_step = float(xs[onset])
     level = float(np.exp(np.median(ys[onset:])))
-    if level < 0.3:
+    if level < p.converged:
         return
     lr0 = lr_at(ctx, start_step)
-    if ctx.schedule is not None and lr0 is not None and lr0 < 0.8 * ctx.schedule.top:
+    if ctx.schedule is not None and lr0 is not None and lr0 < p.lr_share * ctx.schedule.top:
         return
     drop_before = float(np.exp(ys[0]))
     i_step = int(st[int(np.searchsorted(st, start_step))])
@@ -240,13 +313,21 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
-@rule("LL133", "lr-too-low", kind="lr_too_low", severity=Severity.WARNING, family="progress")
+@rule(
+    "LL133",
+    "lr-too-low",
+    kind="lr_too_low",
+    severity=Severity.WARNING,
+    family="progress",
+    requires=("LL101", "LL102", "LL103", "LL104", "LL111"),
+    params=PROGRESS,
+)
 def lr_too_low(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The loss does not move and the learning rate is below the usual range.
 
     What it detects:
         The same "loss not decreasing" condition as LL131 (under 5% improvement over the
-        run, no significant downward trend) together with a peak learning rate at or below
+        run, a real decline ruled out) together with a peak learning rate at or below
         the low edge of the usual range for the kind of run (LoRA 2e-5, full fine-tune 2e-6,
         1e-6 when unknown), or a learning rate that is 0. The kind of run counts only when
         the config says it (``lora_r``, ``peft_config``, ``finetuning_type`` ...); a "lora"
@@ -309,6 +390,7 @@ def lr_too_low(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     kind="grad_vanishing",
     severity=Severity.WARNING,
     family="progress",
+    requires=("LL103",),
 )
 def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The gradient norm is zero, or collapses, while the loss is still high.
@@ -330,8 +412,8 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """
     st, g = finite(ctx.grad_norm)
     _lst, lv = finite(ctx.loss)
-    if ctx.grad_norm is None or g.size < 8:
-        return
+    if ctx.grad_norm is None or g.size < 8 or ctx.has("LL103"):
+        return  # (a loss of 0 from the start has no gradient: LL103 says why)
     fix = tr(
         "Call model.enable_input_require_grads() or pass gradient_checkpointing_kwargs="
         '{{"use_reentrant": False}}; check print_trainable_parameters() and the target_modules '

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import lr as fmt_lr
 from losslens.analysis.messages import num, tr
-from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite
 from losslens.model import Finding, Severity
 
@@ -36,7 +37,20 @@ SHAPE_NAMES = {
 }
 
 
-@rule("LL141", "schedule-mismatch", kind="other", severity=Severity.WARNING, family="schedule")
+@dataclass(frozen=True)
+class MismatchParams:
+    above: float = param(1.1, "logged peak LR above this x the configured learning_rate")
+    below: float = param(0.5, "... or below this x it, when the log covers the peak")
+
+
+@rule(
+    "LL141",
+    "schedule-mismatch",
+    kind="other",
+    severity=Severity.WARNING,
+    family="schedule",
+    params=MismatchParams(),
+)
 def schedule_mismatch(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The logged learning rate does not follow the configured schedule or value.
 
@@ -101,7 +115,8 @@ def schedule_mismatch(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if not cfg_lr:
         return
     covers_peak = (sched.warmup or ctx.covers_start) and not sched.still_rising
-    if sched.peak > 1.1 * cfg_lr or (covers_peak and sched.peak < 0.5 * cfg_lr):
+    p: MismatchParams = r.params
+    if sched.peak > p.above * cfg_lr or (covers_peak and sched.peak < p.below * cfg_lr):
         yield r.finding(
             title=tr(
                 "The logged learning rate is not the configured one",
@@ -130,20 +145,28 @@ def schedule_mismatch(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         )
 
 
+@dataclass(frozen=True)
+class WarmupParams:
+    still_rising_at: float = param(0.75, "LR still rising at this share of the planned steps")
+    long_share: float = param(0.5, "a warmup this share of the planned steps or more (info)")
+
+
 @rule(
     "LL142",
     "warmup-incomplete",
     kind="warmup_issue",
     severity=Severity.WARNING,
     family="schedule",
+    params=WarmupParams(),
 )
 def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """Warmup never reaches the peak learning rate, or takes most of the run.
 
     What it detects:
         A finished run whose learning rate is still rising at the last log, or a config whose
-        ``warmup_steps`` is at least ``max_steps`` (warning); a warmup that takes 30% or more
-        of the planned steps (info).
+        ``warmup_steps`` is at least ``max_steps``, or the logged LR is still rising at 75% of
+        the planned steps (warning); a warmup that takes 50% or more of the planned steps
+        (info).
     Why it matters:
         During warmup the LR is below the value you chose; if warmup is longer than the run,
         the model never trains at the intended rate and learns less than it could.
@@ -153,6 +176,7 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Set ``warmup_ratio`` to 0.03–0.1 (or ``warmup_steps`` to a few percent of
         ``max_steps``); check it was not given in steps when a ratio was meant.
     """
+    p: WarmupParams = r.params
     sched = ctx.schedule
     st, v = finite(ctx.lr)
     horizon = ctx.planned_steps or (ctx.last_step if ctx.finished else None)
@@ -169,7 +193,9 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if (warm and ctx.planned_steps and warm >= ctx.planned_steps) or (ratio and ratio >= 1):
         never = True
     elif sched is not None and sched.still_rising and (ctx.finished or ctx.cfg_num("max_steps")):
-        never = bool(horizon and st.size and st[-1] >= 0.9 * horizon)
+        # still ramping up at 75% of the planned steps: most of the run is spent far below
+        # the target LR, even if the peak comes before the end
+        never = bool(horizon and st.size and st[-1] >= p.still_rising_at * horizon)
     if never:
         peak_cfg = ctx.cfg_num("learning_rate", "lr")
         end_lr = float(v[-1]) if v.size else None
@@ -212,7 +238,7 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if sched is None or not sched.warmup or sched.warmup_end_step is None or not horizon:
         return
     share = sched.warmup_end_step / horizon
-    if share < 0.3 or sched.kind == "warmup_only":
+    if share < p.long_share or sched.kind == "warmup_only":
         return
     yield r.finding(
         severity=Severity.INFO,
@@ -242,12 +268,20 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
+@dataclass(frozen=True)
+class ClipParams:
+    share: float = param(0.8, "share of second-half grad norms above max_grad_norm")
+    ratio: float = param(5.0, "... with their median this many times max_grad_norm")
+
+
 @rule(
     "LL143",
     "clipping-saturated",
     kind="clipping_saturated",
     severity=Severity.WARNING,
     family="schedule",
+    requires=("LL131", "LL132", "LL133", "LL135"),
+    params=ClipParams(),
 )
 def clipping_saturated(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """Gradient clipping is active at nearly every step.
@@ -256,7 +290,10 @@ def clipping_saturated(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         With ``max_grad_norm`` known from the config: in the second half of the run, 80% or
         more of the logged (pre-clip) gradient norms are above it and their median is 5× the
         threshold or more. Clipping that only trims updates by a small factor (QLoRA clips
-        at 0.3 by design) is not reported.
+        at 0.3 by design) is not reported. A warning when the loss also learns too little
+        (LL131–LL133, LL135: the harm), else info (the loss still falls). Without
+        ``max_grad_norm`` in the config clipping cannot be known (the log shows the norm
+        before clipping): the grad-norm reading says so when the norms are 5 or more.
     Why it matters:
         A clipped update has a fixed size, so the learning rate you set is not the one that
         acts: when clipping far below the gradient norm, training crawls and the schedule
@@ -267,17 +304,22 @@ def clipping_saturated(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Raise ``max_grad_norm`` (1.0 is the usual default) or lower the learning rate so that
         clipping only catches outliers.
     """
+    p: ClipParams = r.params
     mgn = ctx.max_grad_norm
     st, g = finite(ctx.grad_norm)
-    if mgn is None or g.size < 8 or ctx.grad_norm is None:
+    if g.size < 8 or ctx.grad_norm is None:
         return
     half = g[g.size // 2 :]
+    if mgn is None:
+        return  # cannot be known: the grad-norm reading says so
     share = float(np.mean(half > mgn))
     med = float(np.median(half))
     ratio = med / mgn
-    if share < 0.8 or ratio < 5:
+    if share < p.share or ratio < p.ratio:
         return
+    slow = any(ctx.has(x) for x in ("LL131", "LL132", "LL133", "LL135"))
     yield r.finding(
+        severity=Severity.WARNING if slow else Severity.INFO,
         title=tr("Gradient clipping is always active", "그래디언트 클리핑이 항상 걸려 있습니다"),
         explanation=tr(
             "{p} of the gradient norms are above max_grad_norm {m} (median {g}, {x}×), so "

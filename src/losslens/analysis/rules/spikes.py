@@ -11,13 +11,15 @@ import numpy as np
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
-from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite
 from losslens.model import Finding, FloatArray, Severity
 
 #: Robust z (median/MAD of the neighbours, log space) above which a point is a spike.
 LOSS_Z = 8.0
 GRAD_Z = 6.0
+#: A gradient-norm spike this many times its neighbours is a warning on its own.
+HUGE_GRAD = 100.0
 
 
 @dataclass
@@ -29,6 +31,11 @@ class Spike:
     baseline: float
     ratio: float
     recovered: bool | None  # None: at the end of the log
+    start: int = -1  # step of the event's first log (adjacent spikes form one event)
+
+    def __post_init__(self) -> None:
+        if self.start < 0:
+            self.start = self.step
 
 
 def find_spikes(
@@ -40,12 +47,24 @@ def find_spikes(
         return []
     y = signals.safe_log(v, 1e-8)
     half = signals.window(n, 0.05, 3, 25)
-    z = signals.neighbour_z(y, half, mad_floor=0.05)
-    base = signals.neighbour_median(y, half)
-    with np.errstate(invalid="ignore"):
-        cand = (z > z_min) & (y - base > math.log(ratio_min)) & (v >= 0.05)
-    cand[0] = False
-    cand &= st > skip_before
+    # a few passes, each leaving out the spikes already found: a spike next to another one
+    # (or among several) inflates its neighbours' spread and would hide in one pass
+    cand = np.zeros(n, dtype=bool)
+    ym = y.copy()
+    base = signals.neighbour_median(ym, half)
+    for _ in range(3):
+        z = signals.neighbour_z(ym, half, mad_floor=0.05)
+        base = signals.neighbour_median(ym, half)
+        with np.errstate(invalid="ignore"):
+            # neighbours at a loss of 0 are a NaN the Trainer hid (LL102), not a level
+            new = (z > z_min) & (y - base > math.log(ratio_min)) & (v >= 0.05) & (base > -13.8)
+        new[0] = False
+        new &= (st > skip_before) & ~cand
+        if not new.any():
+            break
+        cand |= new
+        ym[new] = np.nan
+    base = signals.neighbour_median(ym, half)
     out: list[Spike] = []
     recover_within = max(2, round(0.02 * n))
     for a, b in signals.runs_of(cand):
@@ -56,20 +75,75 @@ def find_spikes(
             rec: bool | None = None
         else:
             rec = bool(np.any(nxt <= base[i] + math.log(1.25)))
-        out.append(Spike(i, b - 1, int(st[i]), float(v[i]), bl, float(v[i] / bl), rec))
+        out.append(Spike(i, b - 1, int(st[i]), float(v[i]), bl, float(v[i] / bl), rec, int(st[a])))
     return out
 
 
-@rule("LL121", "loss-spike", kind="loss_spike", severity=Severity.INFO, family="spikes")
+@dataclass(frozen=True)
+class SpikeParams:
+    z: float = param(LOSS_Z, "robust z (median/MAD of the neighbours, log space) of a spike")
+    ratio: float = param(2.0, "a spike is at least this many times its neighbours' median")
+    huge: float = param(3.0, "a spike this many times the level around it is a warning")
+    nan_grad_z: float = param(
+        3.0, "z enough for a spike at a step whose gradient norm is NaN/inf (skipped step)"
+    )
+
+
+def nan_grad_steps(ctx: RunContext) -> set[int]:
+    """Steps whose logged gradient norm is NaN or infinite."""
+    g = ctx.grad_norm
+    if g is None:
+        return set()
+    bad = ~np.isfinite(g.values)
+    return {int(x) for x in g.steps[bad].tolist()}
+
+
+def _nan_grad_spikes(
+    st: FloatArray, v: FloatArray, nan_steps: set[int], p: SpikeParams, known: set[int]
+) -> list[Spike]:
+    """Loss jumps at steps whose gradient norm is NaN/inf, below the usual z threshold."""
+    if not nan_steps or v.size < 5:
+        return []
+    y = signals.safe_log(v, 1e-8)
+    half = signals.window(v.size, 0.05, 3, 25)
+    z = signals.neighbour_z(y, half, mad_floor=0.05)
+    base = signals.neighbour_median(y, half)
+    out = []
+    for i, step in enumerate(st.tolist()):
+        if int(step) not in nan_steps or int(step) in known or i == 0:
+            continue
+        if not (np.isfinite(z[i]) and z[i] > p.nan_grad_z and y[i] - base[i] > math.log(p.ratio)):
+            continue
+        if base[i] <= -13.8:
+            continue  # neighbours at a loss of 0: a hidden NaN, not a level
+        bl = float(np.exp(base[i]))
+        nxt = y[i + 1 : i + 3]
+        rec = bool(np.any(nxt <= base[i] + math.log(1.25))) if nxt.size else None
+        out.append(Spike(i, i, int(step), float(v[i]), bl, float(v[i] / bl), rec))
+    return out
+
+
+@rule(
+    "LL121",
+    "loss-spike",
+    kind="loss_spike",
+    severity=Severity.INFO,
+    family="spikes",
+    params=SpikeParams(),
+)
 def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The loss jumps far above its neighbours at a few logs.
 
     What it detects:
         Logs whose loss is at least 2× the median of the neighbouring logs and more than 8
-        robust standard deviations above them (median/MAD in log space, the point itself left
-        out, neighbourhood 5% of the log on each side). A spike that comes back within 2% of
-        the log is info; one that does not come back, or comes with a gradient-norm spike, is
-        a warning.
+        robust standard deviations above them (median/MAD in log space, the point itself and
+        spikes already found left out, in up to three passes so that neighbouring spikes do
+        not hide each other; neighbourhood 5% of the log on each side), or 3 standard
+        deviations at a step whose gradient norm is NaN/inf (a skipped step). Adjacent logs
+        form one event, dated at its first log. Severity by size and consequence: a spike
+        that comes back within 2% of the log and is under 3× the level around it is info;
+        one 3× or more, one that does not come back, one with a gradient-norm spike or a
+        NaN gradient norm is a warning.
     Why it matters:
         One bad batch (garbage text, a very long or mislabelled example) produces a large
         loss. If the model recovers at once it is usually harmless; if the loss stays up, the
@@ -83,9 +157,14 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     st, v = finite(ctx.loss)
     if ctx.loss is None or v.size < 5:
         return
-    spikes = find_spikes(st, v, z_min=LOSS_Z, ratio_min=2.0)
+    p: SpikeParams = r.params
+    spikes = find_spikes(st, v, z_min=p.z, ratio_min=p.ratio)
+    nan_steps = nan_grad_steps(ctx)
+    spikes += _nan_grad_spikes(st, v, nan_steps, p, {x.step for x in spikes})
+    spikes.sort(key=lambda x: x.step)
     if not spikes:
         return
+    with_nan = [x for x in spikes if x.step in nan_steps]
     gst, gv = finite(ctx.grad_norm)
     co = False
     if gv.size >= 5:
@@ -96,7 +175,8 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             if s.step in gsteps or prev in gsteps:
                 co = True
     unrecovered = [s for s in spikes if s.recovered is False]
-    sev = Severity.WARNING if unrecovered or co else Severity.INFO
+    huge = [x for x in spikes if x.ratio >= p.huge]
+    sev = Severity.WARNING if unrecovered or co or huge or with_nan else Severity.INFO
     big = max(spikes, key=lambda s: s.ratio)
     listing = ", ".join(f"{num(s.value)}@{s.step}" for s in spikes[:5]) + (
         " …" if len(spikes) > 5 else ""
@@ -131,7 +211,7 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "클리핑은 켜 두고, 튀는 일이 반복되거나 손실이 내려오지 않으면 학습률을 낮추세요.",
         ),
         metric=ctx.loss.key,
-        step_start=spikes[0].step,
+        step_start=spikes[0].start,
         step_end=int(st[spikes[-1].end]),
         evidence=tr(
             "loss {l} (neighbours ≈{b}, up to {x}×); {rec}",
@@ -146,21 +226,39 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "max_ratio": big.ratio,
             "max_step": big.step,
             "max_value": big.value,
+            "steps": ",".join(str(x.step) for x in spikes),
             "unrecovered": len(unrecovered),
         },
-        onset_step=spikes[0].step,
+        onset_step=spikes[0].start,
     )
 
 
-@rule("LL122", "grad-spike", kind="grad_spike", severity=Severity.INFO, family="spikes")
+@dataclass(frozen=True)
+class GradSpikeParams:
+    z: float = param(GRAD_Z, "robust z (median/MAD of the neighbours, log space) of a spike")
+    ratio: float = param(5.0, "a spike is at least this many times its neighbours' median")
+    skip: float = param(0.02, "share of the run skipped at the start (LoRA starts from zero)")
+    huge: float = param(HUGE_GRAD, "a spike this many times its neighbours is a warning")
+
+
+@rule(
+    "LL122",
+    "grad-spike",
+    kind="grad_spike",
+    severity=Severity.INFO,
+    family="spikes",
+    requires=("LL121",),
+    params=GradSpikeParams(),
+)
 def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The gradient norm jumps far above its neighbours at a few logs.
 
     What it detects:
-        Logged gradient norms at least 3× the median of the neighbouring logs and more than 6
+        Logged gradient norms at least 5× the median of the neighbouring logs and more than 6
         robust standard deviations above them (log space, the point itself left out), outside
         the first 2% of the run where LoRA adapters start from zero. Info when the loss is
-        unaffected; a warning when the loss spikes at the same log.
+        unaffected; a warning when the loss spikes at the same log, or when a spike is 100×
+        its neighbours or more.
     Why it matters:
         ``grad_norm`` is one step's value, so single large values are common and usually
         harmless when the loss does not react. Together with a loss spike they mark a batch
@@ -175,7 +273,8 @@ def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if ctx.grad_norm is None or v.size < 5:
         return
     horizon = max(ctx.planned_steps or 0, ctx.last_step, int(st[-1]))
-    spikes = find_spikes(st, v, z_min=GRAD_Z, ratio_min=3.0, skip_before=0.02 * horizon)
+    p: GradSpikeParams = r.params
+    spikes = find_spikes(st, v, z_min=p.z, ratio_min=p.ratio, skip_before=p.skip * horizon)
     if not spikes:
         return
     loss_f = ctx.has("LL121")
@@ -187,8 +286,9 @@ def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             for s in spikes
         )
     )
-    sev = Severity.WARNING if co else Severity.INFO
     big = max(spikes, key=lambda s: s.ratio)
+    # a gradient 100x its neighbours is not noise, even when the loss did not react
+    sev = Severity.WARNING if co or big.ratio >= p.huge else Severity.INFO
     listing = ", ".join(f"{num(s.value)}@{s.step}" for s in spikes[:5]) + (
         " …" if len(spikes) > 5 else ""
     )
@@ -222,7 +322,7 @@ def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "클리핑하고 학습률을 낮추세요.",
         ),
         metric=ctx.grad_norm.key,
-        step_start=spikes[0].step,
+        step_start=spikes[0].start,
         step_end=int(st[spikes[-1].end]),
         evidence=tr(
             "grad_norm {l} (neighbours ≈{b}, up to {x}×); {e}",
@@ -232,9 +332,22 @@ def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             x=num(big.ratio, 2),
             e=effect,
         ),
-        values={"spikes": len(spikes), "max_ratio": big.ratio, "max_step": big.step},
+        values={
+            "spikes": len(spikes),
+            "max_ratio": big.ratio,
+            "max_step": big.step,
+            "steps": ",".join(str(x.step) for x in spikes),
+        },
         onset_step=spikes[0].step,
     )
+
+
+@dataclass(frozen=True)
+class ExplosionParams:
+    growth: float = param(10.0, "median of the last 20% of grad norms over the first 25%")
+    head: float = param(0.25, "share of the logs in the first window")
+    tail: float = param(0.2, "share of the logs in the last window")
+    trend_z: float = param(2.5, "Mann-Kendall z of the log grad norm")
 
 
 @rule(
@@ -243,6 +356,8 @@ def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     kind="grad_explosion",
     severity=Severity.WARNING,
     family="spikes",
+    requires=("LL101", "LL102", "LL111"),
+    params=ExplosionParams(),
 )
 def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The gradient norm grows tenfold or more while the loss stops improving.
@@ -264,16 +379,20 @@ def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     _lst, lv = finite(ctx.loss)
     if ctx.grad_norm is None or g.size < 8 or lv.size < 4:
         return
+    p: ExplosionParams = r.params
     y = signals.safe_log(g, 1e-12)
-    early = float(np.median(signals.head(y, 0.25)))
-    late = float(np.median(signals.tail(y, 0.2)))
+    early = float(np.median(signals.head(y, p.head)))
+    late = float(np.median(signals.tail(y, p.tail)))
     grew = late - early
     trend = signals.mann_kendall_z(y)
-    loss_early = float(np.median(signals.head(lv, 0.25)))
-    loss_late = float(np.median(signals.tail(lv, 0.2)))
-    if grew < math.log(10) or trend < 2.5 or loss_late < loss_early:
+    loss_early = float(np.median(signals.head(lv, p.head)))
+    loss_late = float(np.median(signals.tail(lv, p.tail)))
+    if grew < math.log(p.growth) or trend < p.trend_z or loss_late < loss_early:
         return
-    strong = any(ctx.has(x) for x in ("LL111", "LL101", "LL102"))
+    strong = any(
+        f is not None and f.severity is Severity.ERROR
+        for f in (ctx.has("LL111"), ctx.has("LL101"), ctx.has("LL102"))
+    )
     sev = Severity.ERROR if strong else Severity.WARNING
     e_v, l_v = math.exp(early), math.exp(late)
     yield r.finding(

@@ -4,18 +4,35 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
-from losslens.analysis.rules.base import Rule, rule
+from losslens.analysis.rules.base import Rule, param, rule
 from losslens.model import Finding, Series, Severity
 
 _GPU_USED = re.compile(r"^system/gpu\.(\d+)\.memory_used_mb$")
 
 
-@rule("LL171", "throughput-drop", kind="other", severity=Severity.WARNING, family="system")
+@dataclass(frozen=True)
+class ThroughputParams:
+    min_points: int = param(11, "train logs with a wall time needed")
+    base_from: float = param(0.05, "the baseline window starts at this share of the run ...")
+    base_to: float = param(0.5, "... and ends at this share")
+    late_from: float = param(0.8, "the late window starts at this share of the run")
+    slower: float = param(1.5, "late seconds per step over the baseline's that is a drop")
+
+
+@rule(
+    "LL171",
+    "throughput-drop",
+    kind="other",
+    severity=Severity.WARNING,
+    family="system",
+    params=ThroughputParams(),
+)
 def throughput_drop(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """Training got much slower during the run.
 
@@ -33,30 +50,31 @@ def throughput_drop(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Raise ``dataloader_num_workers``, evaluate and save less often, watch CPU RAM and GPU
         temperature.
     """
+    p: ThroughputParams = r.params
     s = ctx.loss
     if s is None:
         return
     ok = np.isfinite(s.wall_times)
-    if ok.sum() < 11:
+    if ok.sum() < p.min_points:
         return
     steps = s.steps[ok].astype(float)
     t = s.wall_times[ok]
     ds, dt = np.diff(steps), np.diff(t)
     good = (ds > 0) & (dt >= 0)
-    if good.sum() < 10:
+    if good.sum() < p.min_points - 1:
         return
     per = dt[good] / ds[good]
     mid = steps[1:][good]
     lo, hi = float(steps[0]), float(steps[-1])
     span = max(hi - lo, 1.0)
-    base = per[(mid > lo + 0.05 * span) & (mid <= lo + 0.5 * span)]
-    late = per[mid > lo + 0.8 * span]
+    base = per[(mid > lo + p.base_from * span) & (mid <= lo + p.base_to * span)]
+    late = per[mid > lo + p.late_from * span]
     if base.size < 3 or late.size < 2:
         return
     b, e = float(np.median(base)), float(np.median(late))
-    if b <= 0 or e <= 1.5 * b:
+    if b <= 0 or e <= p.slower * b:
         return
-    onset = int(lo + 0.8 * span)
+    onset = int(lo + p.late_from * span)
     yield r.finding(
         title=tr("Training slowed down", "학습 속도가 느려졌습니다"),
         explanation=tr(

@@ -1,0 +1,207 @@
+"""The eval curve as the generalization rules read it: its best point, the eval-to-eval noise,
+rises after the best, per-epoch positions, and the task metrics logged beside it.
+
+Thresholds on an eval curve must scale with how noisy that curve is: a 2% rise means nothing
+on a curve that jumps 5% between evaluations and a lot on one that moves 0.3%. The noise is
+the robust spread of the first differences of the log eval loss (MAD x 1.4826 / sqrt 2, the
+standard deviation of one evaluation's error when the differences are mostly noise), which a
+smooth trend hardly moves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from losslens.analysis import signals
+from losslens.analysis.context import RunContext
+from losslens.model import FloatArray, Series
+
+#: Task metrics where higher is better, by the end of their name.
+HIGHER_BETTER = (
+    "accuracy",
+    "acc",
+    "f1",
+    "bleu",
+    "rouge1",
+    "rouge2",
+    "rougel",
+    "rougelsum",
+    "exact_match",
+    "em",
+    "matthews_correlation",
+    "pearson",
+    "spearmanr",
+    "spearman",
+    "precision",
+    "recall",
+    "map",
+    "ndcg",
+    "chrf",
+    "meteor",
+    "auc",
+    "roc_auc",
+)
+#: Task metrics where lower is better.
+LOWER_BETTER = ("wer", "cer", "ter", "perplexity")
+
+
+@dataclass(frozen=True)
+class EvalView:
+    steps: FloatArray
+    values: FloatArray
+    best: int  # index of the minimum
+    noise: float  # robust sd of one eval, in log units (relative)
+
+    @property
+    def n(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def after(self) -> FloatArray:
+        return self.values[self.best + 1 :]
+
+    @property
+    def best_value(self) -> float:
+        return float(self.values[self.best])
+
+    @property
+    def best_step(self) -> int:
+        return int(self.steps[self.best])
+
+    def rise(self) -> float:
+        """Last eval relative to the best (0.1 = 10% above)."""
+        return float(self.values[-1]) / self.best_value - 1 if self.best_value > 0 else 0.0
+
+    def rising_run(self) -> int:
+        """Consecutive increases ending at the last eval, counted after the best."""
+        v = self.values[self.best :]
+        k = 0
+        for i in range(v.size - 1, 0, -1):
+            if v[i] > v[i - 1]:
+                k += 1
+            else:
+                break
+        return k
+
+
+def eval_view(ctx: RunContext) -> EvalView | None:
+    """The finite eval-loss points (None when fewer than two)."""
+    s = ctx.eval_loss
+    if s is None:
+        return None
+    f = s.finite
+    if len(f) < 2:
+        return None
+    st, v = f.steps.astype(np.float64), f.values
+    # several evals at one step (an eval on two sets under one name): keep the last
+    keep = np.append(np.diff(st) > 0, True)
+    st, v = st[keep], v[keep]
+    if v.size < 2:
+        return None
+    best = int(np.argmin(v))
+    # the noise where it matters: around the best and after it (the early descent's
+    # curvature would inflate it), else over the whole curve
+    seg = v[max(0, best - 2) :] if v.size - max(0, best - 2) >= 4 else v
+    return EvalView(st, v, best, log_noise(seg))
+
+
+def log_noise(v: FloatArray) -> float:
+    """Robust standard deviation of one point around a local linear trend, in log units.
+
+    Second differences remove any linear trend; for white noise of sd σ they have sd
+    ``sqrt(6) σ``, so ``σ ≈ 1.4826 · median|Δ²| / sqrt(6)``.
+    """
+    pos = v[v > 0]
+    if pos.size < 5:
+        return 0.0  # fewer than 3 second differences say nothing about the noise
+    d2 = np.diff(np.log(pos), n=2)
+    return float(np.median(np.abs(d2)) * signals.MAD_TO_SIGMA / math.sqrt(6))
+
+
+@dataclass(frozen=True)
+class TaskMetric:
+    key: str
+    higher_better: bool
+    first: float
+    best: float
+    last: float
+    best_step: int
+    still_improving: bool  # best at (or within noise of) the last eval
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
+
+
+def _direction(key: str) -> bool | None:
+    name = key.rsplit("/", 1)[-1].lower()
+    if "loss" in name or "runtime" in name or "per_second" in name or "epoch" in name:
+        return None
+    if "token_acc" in name or "entropy" in name:
+        return None  # next-token accuracy is the loss seen another way, not the task
+    if _norm(name).endswith(tuple(_norm(x) for x in LOWER_BETTER)):
+        return False
+    if _norm(name).endswith(tuple(_norm(x) for x in HIGHER_BETTER)):
+        return True
+    return None
+
+
+def task_metrics(ctx: RunContext) -> list[TaskMetric]:
+    """The eval task metrics (accuracy, F1, WER, BLEU ...) with at least two finite points."""
+    out = []
+    for key, s in ctx.run.series.items():
+        if not key.lower().startswith(("eval/", "test/", "val/")):
+            continue
+        up = _direction(key)
+        if up is None:
+            continue
+        f: Series = s.finite
+        if len(f) < 2:
+            continue
+        v = f.values if up else -f.values
+        b = int(np.argmax(v))
+        spread = max(float(np.max(v) - np.min(v)), 1e-12)
+        improving = b == v.size - 1 or float(v[b] - v[-1]) <= 0.02 * spread + 1e-12
+        out.append(
+            TaskMetric(
+                key,
+                up,
+                float(f.values[0]),
+                float(f.values[b]),
+                float(f.values[-1]),
+                int(f.steps[b]),
+                improving and float(v[-1]) > float(v[0]),
+            )
+        )
+    return out
+
+
+def improving_metric(ctx: RunContext, since: float | None = None) -> TaskMetric | None:
+    """A task metric still improving: at (or near) its best at the last eval, or, with
+    ``since`` (a step, e.g. the eval-loss minimum), better at the last eval than there."""
+    for m in task_metrics(ctx):
+        if m.still_improving:
+            return m
+        if since is None:
+            continue
+        f = ctx.run.series[m.key].finite
+        then = signals.value_at(f.steps.astype(np.float64), f.values, since)
+        if (m.last > then) if m.higher_better else (m.last < then):
+            return m
+    return None
+
+
+def still_improving(
+    ctx: RunContext, view: EvalView, min_gain: float = 0.01, k: float = 2.0
+) -> bool:
+    """Whether the eval loss is at (or within the noise of) its best at the last eval, with
+    the best less than one epoch before the end when epochs are known."""
+    if view.best == view.n - 1:
+        return True
+    if view.rise() > max(min_gain, k * view.noise):
+        return False
+    e_best, e_end = ctx.epoch_at(view.best_step), ctx.epoch_at(float(view.steps[-1]))
+    return e_best is None or e_end is None or e_end - e_best < 1.0

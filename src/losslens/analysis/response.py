@@ -1,0 +1,136 @@
+"""How the loss responds to the learning-rate schedule.
+
+A learning rate that is too high shows itself in the curves whatever its absolute value: the
+loss gets worse while the LR ramps up during warmup (often after first improving at the
+small early rates: a pretrained model being damaged), and recovers as the LR decays; or the
+eval loss is best early and jumps when the LR reaches its peak. Reading the response needs no
+band of "usual" learning rates, so it holds for any model, task and optimizer.
+
+All sizes are noise-scaled: a rise counts when it is both a real share of the level and
+several times the log-to-log noise of the curve (robust spread of its first differences).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from losslens.analysis import signals
+from losslens.analysis.context import RunContext
+from losslens.analysis.evalview import eval_view
+from losslens.analysis.rules.base import param
+from losslens.analysis.rules.common import finite
+from losslens.model import FloatArray
+
+
+@dataclass(frozen=True)
+class ResponseParams:
+    min_warmup_logs: int = param(6, "train logs inside the warmup ramp")
+    rise: float = param(0.15, "the smoothed loss rises this much above its warmup minimum")
+    noise_k: float = param(3.0, "... and this many noise standard deviations")
+    min_at: float = param(0.8, "the minimum falls in this first share of the ramp")
+    trend_z: float = param(2.0, "Mann-Kendall z of the loss from the minimum to the LR peak")
+    eval_jump: float = param(0.20, "eval best before the LR peak, then this much higher after")
+    eval_noise_k: float = param(3.0, "... and this many eval noise standard deviations")
+    sparse_rise: float = param(
+        0.30, "fewer logs in the ramp: the loss at the LR peak this much above its minimum"
+    )
+
+
+PARAMS = ResponseParams()
+
+
+@dataclass(frozen=True)
+class Response:
+    kind: str  # "warmup" (train loss worsens while the LR ramps up) | "peak" (eval jumps)
+    step: int  # where it starts
+    before: float
+    after: float
+    lr_before: float | None
+    lr_after: float | None
+
+
+def _lr_at(ctx: RunContext, step: float) -> float | None:
+    st, v = finite(ctx.lr)
+    return float(np.interp(step, st, v)) if st.size else None
+
+
+def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | None:
+    """The train loss bottoms out during warmup and rises with the LR up to its peak."""
+    sched = ctx.schedule
+    if sched is None or not sched.warmup or sched.warmup_end_step is None:
+        return None
+    st, v = finite(ctx.loss)
+    sel = st <= sched.warmup_end_step
+    if 2 <= int(sel.sum()) < p.min_warmup_logs:
+        return _sparse_warmup(ctx, st[sel], v[sel], p)
+    if int(sel.sum()) < p.min_warmup_logs:
+        return None
+    xs, y = st[sel], signals.safe_log(v[sel])
+    k = 3 if y.size >= 9 else 1
+    smooth = np.array([np.median(y[max(0, i - k // 2) : i + k // 2 + 1]) for i in range(y.size)])
+    m = int(np.argmin(smooth))
+    if m >= y.size - 2 or xs[m] - xs[0] > p.min_at * (xs[-1] - xs[0]):
+        return None
+    noise = signals.mad(np.diff(signals.safe_log(v))) * signals.MAD_TO_SIGMA / math.sqrt(2)
+    rise = float(smooth[-1] - smooth[m])
+    if rise < max(math.log(1 + p.rise), p.noise_k * noise):
+        return None
+    if signals.mann_kendall_z(y[m:]) < p.trend_z and y.size - m >= 4:
+        return None
+    return Response(
+        "warmup",
+        int(xs[m]),
+        float(math.exp(smooth[m])),
+        float(math.exp(smooth[-1])),
+        _lr_at(ctx, float(xs[m])),
+        _lr_at(ctx, float(xs[-1])),
+    )
+
+
+def _sparse_warmup(
+    ctx: RunContext, xs: FloatArray, v: FloatArray, p: ResponseParams
+) -> Response | None:
+    """Few train logs inside the ramp: the loss at the LR peak is well above the lowest one
+    before it (twice the usual rise, since the noise cannot be measured)."""
+    m = int(np.argmin(v[:-1]))
+    if float(v[-1]) < (1 + p.sparse_rise) * float(v[m]):
+        return None
+    return Response(
+        "warmup",
+        int(xs[m]),
+        float(v[m]),
+        float(v[-1]),
+        _lr_at(ctx, float(xs[m])),
+        _lr_at(ctx, float(xs[-1])),
+    )
+
+
+def peak_eval_jump(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | None:
+    """The eval loss is best before the LR peak and jumps when the LR reaches it."""
+    sched = ctx.schedule
+    view = eval_view(ctx)
+    if sched is None or not sched.warmup or view is None or view.n < 3:
+        return None
+    peak = float(sched.peak_step)
+    if view.best_step > peak or view.best == view.n - 1:
+        return None
+    nxt = view.values[view.best + 1]
+    if float(view.steps[view.best + 1]) < peak * 0.8:
+        return None  # the jump comes before the LR is near its peak: not the schedule
+    jump = float(nxt) / view.best_value - 1
+    if jump < max(p.eval_jump, p.eval_noise_k * view.noise):
+        return None
+    # it must stay up (not one noisy eval)
+    if float(np.median(view.values[view.best + 1 :])) < (1 + p.eval_jump / 2) * view.best_value:
+        return None
+    return Response(
+        "peak",
+        int(view.best_step),
+        view.best_value,
+        float(nxt),
+        _lr_at(ctx, view.best_step),
+        _lr_at(ctx, float(view.steps[view.best + 1])),
+    )

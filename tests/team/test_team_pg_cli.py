@@ -1,0 +1,99 @@
+"""``losslens import/analyze/runs/show/db upgrade --store postgresql://…`` through real
+subprocesses: the same findings as on SQLite for the same logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from losslens.store.pg_schema import migrations
+
+FAULTS = Path(__file__).resolve().parents[1] / "data" / "faults"
+CASES = ["nan_hidden", "lr_too_high", "overfit_with_eval"]
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "losslens", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "120", **(env or {})},
+    )
+
+
+def _ok(got: subprocess.CompletedProcess[str]) -> Any:
+    assert got.returncode == 0, got.stderr
+    return json.loads(got.stdout)
+
+
+def _import_and_analyze(store: str) -> dict[str, dict[str, Any]]:
+    imported = _ok(cli("import", *(FAULTS / c for c in CASES), "--store", store, "--json"))
+    ids = {e["name"]: e["id"] for e in imported["imported"]}
+    assert sorted(ids) == sorted(CASES)
+    reports = _ok(cli("analyze", *ids.values(), "--store", store, "--format", "json"))
+    reports = reports["reports"]
+    return {
+        r["run"]["name"]: {k: r[k] for k in ("verdict", "summary", "counts", "findings", "readings")}
+        for r in reports
+    }
+
+
+def test_import_then_analyze_gives_the_same_findings_as_sqlite(
+    pg_store_url: str, tmp_path: Path
+) -> None:
+    on_sqlite = _import_and_analyze(str(tmp_path / "store.db"))
+    on_pg = _import_and_analyze(pg_store_url)
+    assert on_pg == on_sqlite
+    assert on_pg["nan_hidden"]["verdict"] == "failed"
+    assert any(f["rule_id"] == "LL102" for f in on_pg["nan_hidden"]["findings"])
+
+    # a second import of the same logs is recognised: nothing is written twice
+    again = _ok(cli("import", FAULTS / "nan_hidden", "--store", pg_store_url, "--json"))
+    assert again["imported"] == []
+    assert any("already imported" in s["reason"] for s in again["skipped"])
+
+    # runs and show read the same store, through $LOSSLENS_STORE too
+    runs = _ok(cli("runs", "--json", env={"LOSSLENS_STORE": pg_store_url}))
+    assert sorted(r["name"] for r in runs) == sorted(CASES)
+    verdicts = {r["name"]: r["verdict"] for r in runs}
+    assert verdicts == {name: on_sqlite[name]["verdict"] for name in CASES}
+    shown = _ok(cli("show", "nan_hidden", "--store", pg_store_url, "--json"))
+    assert "train/loss" in shown["metrics"]
+
+
+def test_db_upgrade_twice_is_a_no_op(pg_url: str) -> None:
+    first = _ok(cli("db", "upgrade", "--store", pg_url, "--json"))
+    assert first == {
+        "applied": [name for _, name, _ in migrations()],
+        "schema_version": len(migrations()),
+    }
+    second = _ok(cli("db", "upgrade", "--store", pg_url, "--json"))
+    assert second == {"applied": [], "schema_version": len(migrations())}
+    text = cli("db", "upgrade", "--store", pg_url)
+    assert text.returncode == 0 and "nothing to do" in text.stdout
+
+
+def test_a_store_without_schema_is_one_line_naming_db_upgrade(pg_url: str) -> None:
+    got = cli("runs", "--store", pg_url)
+    assert got.returncode == 2
+    assert "losslens db upgrade --store" in got.stderr
+    assert "Traceback" not in got.stderr
+
+
+def test_db_upgrade_refuses_a_file_store(tmp_path: Path) -> None:
+    got = cli("db", "upgrade", "--store", str(tmp_path / "x.db"))
+    assert got.returncode == 2 and "needs a PostgreSQL store" in got.stderr
+
+
+@pytest.mark.parametrize("store", ["postgresql://u@/db?host=/nonexistent-losslens&port=1"])
+def test_an_unreachable_server_is_one_line(store: str) -> None:
+    got = cli("runs", "--store", store)
+    assert got.returncode == 2
+    assert "cannot connect to PostgreSQL" in got.stderr and "Traceback" not in got.stderr
