@@ -29,39 +29,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 # bench/ holds a logging.py benchmark that would shadow the standard library module
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
 OUT = ROOT / "tests" / "data" / "faults"
 
-SUBJECTS = [
-    "the cat",
-    "a dog",
-    "my friend",
-    "the teacher",
-    "our team",
-    "the old man",
-    "a small bird",
-    "the robot",
-]
-VERBS = ["sees", "likes", "finds", "builds", "paints", "follows", "carries", "remembers"]
-OBJECTS = [
-    "a red ball",
-    "the river",
-    "a long road",
-    "the blue house",
-    "an apple",
-    "the market",
-    "a quiet song",
-    "the bridge",
-]
-ENDINGS = [
-    "today",
-    "at night",
-    "in spring",
-    "with care",
-    "again",
-    "every day",
-    "slowly",
-    "before noon",
-]
+from bench.faultgen.data import ENDINGS, OBJECTS, SUBJECTS, VERBS  # noqa: E402
+
 SEQ = 24
 
 
@@ -350,7 +322,6 @@ FAULTS: list[Fault] = [
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["generate"]:
-        sys.path.insert(0, str(ROOT))
         from bench.faultgen.generate import main as generate
 
         return generate(argv[1:])

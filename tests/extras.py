@@ -30,6 +30,8 @@ EXTRA_OF = {
     "jinja2": "ui",
     "tsdownsample": "ui",
     "matplotlib": "ui",
+    "psycopg": "team",
+    "psycopg_pool": "team",
 }
 
 

@@ -16,6 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "losslens"
 #: (layer, layers it must never import, why)
 FORBIDDEN = [
     ("render", {"ui"}, "renderers sit below the dashboard"),
+    ("present", {"render", "ui"}, "templates and page words sit below both their users"),
     ("analysis", {"store", "render", "importers"}, "rules never read files or the store"),
     ("tracking", {"analysis"}, "recording does not diagnose"),
     ("integrations", {"train"}, "the callbacks are a library; losslens train builds on them"),
@@ -56,6 +57,12 @@ def test_no_upward_imports(layer: str, banned: set[str], why: str) -> None:
         if target in banned
     ]
     assert bad == [], f"{layer} must not import {sorted(banned)} ({why}):\n" + "\n".join(bad)
+
+
+def test_the_page_assets_live_below_render_and_ui() -> None:
+    assert not (SRC / "ui" / "static").exists() and not (SRC / "ui" / "templates").exists()
+    assert (SRC / "present" / "static" / "losslens.js").is_file()
+    assert (SRC / "present" / "templates" / "base.html").is_file()
 
 
 def test_the_checker_sees_imports(tmp_path: Path) -> None:

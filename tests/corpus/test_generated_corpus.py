@@ -13,29 +13,12 @@ from typing import Any
 
 import pytest
 
+from losslens.analysis.rules import KINDS as RULE_KINDS
 from losslens.importers import detect
 
 ROOT = Path(__file__).resolve().parents[2]
 GEN = ROOT / "corpus" / "generated"
-KINDS = {
-    "overfitting",
-    "memorization",
-    "divergence",
-    "nan_or_inf",
-    "loss_spike",
-    "loss_plateau",
-    "loss_not_decreasing",
-    "lr_too_high",
-    "lr_too_low",
-    "grad_explosion",
-    "grad_vanishing",
-    "grad_spike",
-    "warmup_issue",
-    "too_many_epochs",
-    "clipping_saturated",
-    "eval_gap",
-    "other",
-}
+KINDS = set(RULE_KINDS)
 SEVERITIES = {"error", "warning", "info"}
 
 

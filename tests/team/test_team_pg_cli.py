@@ -12,8 +12,13 @@ from typing import Any
 
 import pytest
 
-from losslens.store.pg_schema import migrations
+from extras import needs
 
+needs("psycopg", "team")
+
+from losslens.store.pg_schema import migrations  # noqa: E402
+
+KEPT = ("verdict", "summary", "counts", "findings", "readings")
 FAULTS = Path(__file__).resolve().parents[1] / "data" / "faults"
 CASES = ["nan_hidden", "lr_too_high", "overfit_with_eval"]
 
@@ -40,7 +45,9 @@ def _import_and_analyze(store: str) -> dict[str, dict[str, Any]]:
     reports = _ok(cli("analyze", *ids.values(), "--store", store, "--format", "json"))
     reports = reports["reports"]
     return {
-        r["run"]["name"]: {k: r[k] for k in ("verdict", "summary", "counts", "findings", "readings")}
+        r["run"]["name"]: {
+            k: r[k] for k in ("verdict", "summary", "counts", "findings", "readings")
+        }
         for r in reports
     }
 
@@ -97,3 +104,17 @@ def test_an_unreachable_server_is_one_line(store: str) -> None:
     got = cli("runs", "--store", store)
     assert got.returncode == 2
     assert "cannot connect to PostgreSQL" in got.stderr and "Traceback" not in got.stderr
+
+
+def test_without_the_team_extra_the_error_names_it(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['psycopg'] = None\n"  # as if psycopg were not installed
+        "from losslens.cli import main\n"
+        "sys.exit(main(['runs', '--store', 'postgresql://u@/db?host=/nonexistent']))\n"
+    )
+    got = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert got.returncode == 2, got.stderr
+    assert "pip install 'losslens[team]'" in got.stderr
+    assert got.stderr.startswith("losslens: error: ") and "Traceback" not in got.stderr

@@ -7,10 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from losslens.errors import RunNotFoundError, StoreError
-from losslens.model import MetricPoint, RunStatus
-from losslens.store.pg import PgStore
-from losslens.store.pg_schema import connect, migrations, upgrade
+from extras import needs
+
+needs("psycopg", "team")
+
+from losslens.errors import RunNotFoundError, StoreError  # noqa: E402
+from losslens.model import MetricPoint, RunStatus  # noqa: E402
+from losslens.store.pg import PgStore  # noqa: E402
+from losslens.store.pg_schema import connect, migrations, upgrade  # noqa: E402
 
 BIG = 2**62 + 7  # a step far beyond 2**53: float64 could not hold it
 
@@ -54,10 +58,22 @@ def test_round_trip_of_a_run(pg_store_url: str) -> None:
         assert store.series(info.id, "train/loss", step_min=2, step_max=3).steps.tolist() == [2, 3]
         assert store.last_step(info.id) == BIG
         assert store.count_points(info.id) == 6
+        with connect(pg_store_url) as conn:  # as plain SQL sees them
+            row = conn.execute(
+                "SELECT bool_and(wall_time IS NULL) FILTER (WHERE step = 2), "
+                "bool_and(value = 'NaN'::float8) FILTER (WHERE step = 1), "
+                "max(value) FILTER (WHERE step = 2), min(value) FILTER (WHERE step = 3) "
+                "FROM points"
+            ).fetchone()
+        assert row is not None and row[:2] == (True, True)
+        assert row[2] == math.inf and row[3] == -math.inf
         with pytest.raises(RunNotFoundError):
             store.get_run("nosuchrun")
         store.delete_run(info.id)
         assert store.list_runs() == []
+    with connect(pg_store_url) as conn:
+        left = conn.execute("SELECT count(*) FROM points").fetchone()
+    assert left == (0,)  # a deleted run's points go with it
 
 
 def test_writing_the_same_points_again_stores_them_once(pg_store_url: str) -> None:
@@ -66,7 +82,7 @@ def test_writing_the_same_points_again_stores_them_once(pg_store_url: str) -> No
         info = store.create_run("p", "r")
         store.write_points(info.id, points)
         store.write_points(info.id, points[1000:3000])  # a retried batch
-        store.write_points(info.id, points[4990:] + [MetricPoint("train/loss", 5000, 0.5)])
+        store.write_points(info.id, [*points[4990:], MetricPoint("train/loss", 5000, 0.5)])
         assert store.count_points(info.id) == 5001
         s = store.load(info.id).series["train/loss"]
         assert s.steps.tolist() == list(range(5001))
@@ -99,3 +115,33 @@ def test_an_unreachable_server_is_one_clear_error() -> None:
     with pytest.raises(StoreError, match="cannot connect to PostgreSQL") as err:
         PgStore(url)
     assert "secret" not in str(err.value)
+
+
+def test_a_stored_analysis_is_current_until_a_new_point(pg_store_url: str) -> None:
+    from typing import cast
+
+    from losslens.store import Store
+    from losslens.stored_analysis import current_report, stamp, verdicts
+
+    with PgStore(pg_store_url) as pg:
+        store = cast(Store, pg)  # the commands hand a PgStore to the same functions
+        info = pg.create_run("p", "r", status=RunStatus.FINISHED)
+        pg.write_points(
+            info.id, [MetricPoint("train/loss", i, math.nan if i > 40 else 2.0) for i in range(60)]
+        )
+        info = pg.get_run(info.id)
+        first = verdicts(store, [info])[info.id]
+        assert first is not None and first.verdict == "failed"
+        report = current_report(store, info)
+        assert report is not None and report.verdict.value == "failed"
+        assert {f.rule_id for f in report.findings} == {
+            f["rule_id"] for f in pg.load_findings(info.id)
+        }
+        before = stamp(store, info)
+        pg.write_points(info.id, [MetricPoint("train/loss", 59, 1.0)])  # already there: no change
+        assert stamp(store, info) == before
+        pg.write_points(info.id, [MetricPoint("train/loss", 60, 1.0)])
+        assert stamp(store, info) != before
+        assert current_report(store, info) is None  # stale until analysed again
+        kept = verdicts(store, [info], analyse=False)[info.id]
+        assert kept is not None and (kept.stamp, kept.verdict) == (first.stamp, first.verdict)

@@ -30,6 +30,8 @@ import numpy as np
 from losslens import keys as K
 from losslens import numeric
 from losslens.analysis.messages import Text, num, tr
+from losslens.flatconfig import flatten as _flatten
+from losslens.flatconfig import same_value as _same
 from losslens.model import Report, RunData, Series
 
 #: Relative difference below which two runs are called even.
@@ -129,23 +131,6 @@ class Comparison:
     changes: tuple[ConfigChange, ...]
     gaps: tuple[FindingGap, ...]
     summary: Text = field(default_factory=dict)
-
-
-def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in config.items():
-        key = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, Mapping) and v:
-            out.update(_flatten(v, key))
-        else:
-            out[key] = v
-    return out
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return bool(a == b) and type(a) is type(b)
 
 
 def config_changes(configs: Sequence[Mapping[str, Any]]) -> list[ConfigChange]:

@@ -27,7 +27,11 @@ def as_array(values: npt.ArrayLike) -> FloatArray:
 
 def safe_log(values: FloatArray, floor: float = 1e-12) -> FloatArray:
     """Natural log with non-positive values clamped to ``floor`` (loss 0 stays finite)."""
-    return np.log(np.maximum(values, floor))
+    out = np.maximum(values, floor)
+    if not isinstance(out, np.ndarray):  # a scalar in, a scalar out
+        return np.log(out)
+    np.log(out, out=out)  # in place: one temporary, not two
+    return out
 
 
 def window(n: int, frac: float, lo: int, hi: int) -> int:
@@ -81,6 +85,39 @@ def neighbour_median(x: FloatArray, half: int) -> FloatArray:
     for a, win in _neighbour_windows(x, half):
         out[a : a + len(win)] = _nanmedian_rows(win)
     return out
+
+
+def neighbour_z_median(
+    x: FloatArray, half: int, mad_floor: float, min_neighbours: int = 3
+) -> Iterator[tuple[int, FloatArray, FloatArray]]:
+    """``(first index, z, median)`` by chunks of points: the numbers of :func:`neighbour_z`
+    and :func:`neighbour_median`, from one sort of each window, without full-length arrays."""
+    n = x.size
+    if n < 2:
+        if n:
+            yield 0, np.full(n, np.nan), np.full(n, np.nan)
+        return
+    for a, win in _neighbour_windows(x, half):
+        med = _nanmedian_rows(win)
+        z = np.full(len(win), np.nan)
+        if n >= min_neighbours + 1:
+            ok = np.sum(np.isfinite(win), axis=1) >= min_neighbours
+            if ok.any():
+                m = med[ok]
+                dev = _nanmedian_rows(np.abs(win[ok] - m[:, None]))
+                scale = np.maximum(dev, mad_floor)
+                z[ok] = 0.6745 * (x[a : a + len(win)][ok] - m) / scale
+        yield a, z, med
+
+
+def neighbour_median_at(x: FloatArray, half: int, idx: npt.NDArray[np.intp]) -> FloatArray:
+    """:func:`neighbour_median` at the points ``idx`` only (the same numbers)."""
+    n = x.size
+    if n < 2:
+        return np.full(len(idx), np.nan)
+    pad = np.concatenate([np.full(half, np.nan), x, np.full(half, np.nan)])
+    rows = np.asarray(idx, dtype=np.intp)[:, None] + np.arange(2 * half + 1)[None, :]
+    return _nanmedian_rows(np.delete(pad[rows], half, axis=1))
 
 
 #: Rows of neighbour windows handled at once: memory stays O(chunk x window), not O(n x window).

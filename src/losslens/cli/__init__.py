@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from losslens import __version__
-from losslens.cli import analyze, compare, db, importing, report, runs, train, ui
+from losslens.cli import analyze, compare, db, importing, report, runs, server, token, train, ui
 from losslens.errors import LosslensError
 
 #: Sub-command modules, in the order ``--help`` lists them. Each has ``register(subparsers)``.
-COMMAND_MODULES = (runs, train, importing, analyze, compare, report, ui, db)
+COMMAND_MODULES = (runs, train, importing, analyze, compare, report, ui, db, token, server)
 
 
 def build_parser() -> argparse.ArgumentParser:

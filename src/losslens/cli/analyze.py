@@ -14,7 +14,7 @@ from typing import Any
 
 from losslens.analysis import analyze
 from losslens.analysis.engine import resolve_rules
-from losslens.cli.common import add_store_option, load_stored_run, open_store
+from losslens.cli.common import add_report_options, add_store_option, load_stored_run, open_store
 from losslens.errors import ConfigError
 from losslens.model import Report, RunData, Severity
 from losslens.store import Store
@@ -43,20 +43,7 @@ def register(sub: Any) -> None:
         "1 such findings, 2 usage or input error.",
     )
     p.add_argument("targets", nargs="+", metavar="RUN_OR_PATH", help="run id/name or log path")
-    p.add_argument(
-        "--format",
-        dest="out_format",
-        choices=("terminal", "markdown", "json"),
-        default="terminal",
-        help="output format (default: terminal)",
-    )
-    p.add_argument("--json", action="store_true", help="same as --format json")
-    p.add_argument(
-        "--lang",
-        choices=("en", "ko"),
-        default=None,
-        help="report language (default: from the locale; LANG=ko_KR... gives ko)",
-    )
+    add_report_options(p)
     p.add_argument(
         "--fail-on",
         choices=("warning", "error", "never"),

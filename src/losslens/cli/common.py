@@ -23,6 +23,24 @@ def add_store_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_report_options(p: argparse.ArgumentParser) -> None:
+    """``--format terminal|markdown|json``, ``--json`` and ``--lang`` of the diagnosing commands."""
+    p.add_argument(
+        "--format",
+        dest="out_format",
+        choices=("terminal", "markdown", "json"),
+        default="terminal",
+        help="output format (default: terminal)",
+    )
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument(
+        "--lang",
+        choices=("en", "ko"),
+        default=None,
+        help="language (default: from the locale; LANG=ko_KR... gives ko)",
+    )
+
+
 def add_json_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 

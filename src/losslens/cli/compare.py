@@ -14,7 +14,7 @@ from typing import Any
 from losslens.analysis import analyze
 from losslens.analysis.compare import compare, comparison_to_dict
 from losslens.cli.analyze import default_lang
-from losslens.cli.common import add_store_option, load_stored_run, print_json
+from losslens.cli.common import add_report_options, add_store_option, load_stored_run, print_json
 from losslens.errors import ConfigError
 from losslens.ingest import load_into_memory
 from losslens.model import RunData, jsonable
@@ -31,17 +31,7 @@ def register(sub: Any) -> None:
         "plausibly they explain the gap, and list the findings one run has and the other not.",
     )
     p.add_argument("runs", nargs="+", metavar="RUN_OR_PATH", help="run id/name or log path")
-    p.add_argument(
-        "--format",
-        dest="out_format",
-        choices=("terminal", "markdown", "json"),
-        default="terminal",
-        help="output format (default: terminal)",
-    )
-    p.add_argument("--json", action="store_true", help="same as --format json")
-    p.add_argument(
-        "--lang", choices=("en", "ko"), default=None, help="language (default: from the locale)"
-    )
+    add_report_options(p)
     add_store_option(p)
     p.set_defaults(func=cmd_compare)
 

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from losslens.flatconfig import flatten as _walk
 from losslens.present.format import fmt_value
 
 #: (label, candidate keys), looked up at the top level first, then anywhere nested.
@@ -46,17 +47,6 @@ class ConfigView(NamedTuple):
     lead: list[tuple[str, str]]  # (label, shown value)
     rest: list[tuple[str, str]]  # other flat values
     folded: list[tuple[str, str]]  # nested blocks as JSON
-
-
-def _walk(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in config.items():
-        key = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, Mapping) and v:
-            out.update(_walk(v, key))
-        else:
-            out[key] = v
-    return out
 
 
 def _find(flat: Mapping[str, Any], names: Sequence[str]) -> tuple[str, Any] | None:

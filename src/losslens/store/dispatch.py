@@ -77,19 +77,7 @@ def write_report(store: Store | PgStore, report: Report, stamp: str) -> bool:
     if not is_pg(store):
         assert isinstance(store, Store)
         return findings.write_report(store, report, stamp)
-    body = {
-        "summary": dict(report.summary),
-        "readings": [
-            {
-                "metric": r.metric,
-                "status": r.status,
-                "summary": dict(r.summary),
-                "values": dict(r.values),
-            }
-            for r in report.readings
-        ],
-        "schema_version": report.schema_version,
-    }
+    body = findings.report_body(report)
     return store.write_analysis(report.run.id, report.findings, stamp, str(report.verdict), body)
 
 

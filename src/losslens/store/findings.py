@@ -27,9 +27,8 @@ from losslens.model import (
     RunInfo,
     Verdict,
     finding_from_dict,
-    finding_to_dict,
 )
-from losslens.store.store import Store, dumps, loads
+from losslens.store.store import INSERT_FINDING, Store, dumps, finding_rows, loads
 
 
 @dataclass(frozen=True)
@@ -153,13 +152,9 @@ def read_report(conn: sqlite3.Connection, info: RunInfo, stamp: str | None = Non
     )
 
 
-def write_report(store: Store, report: Report, stamp: str) -> bool:
-    """Replace a run's stored analysis and findings, in one transaction. False when the
-    store is read-only (the findings are a cache: nothing is lost)."""
-    if getattr(store, "readonly", False):
-        return False
-    run_id = report.run.id
-    body = {
+def report_body(report: Report) -> dict[str, Any]:
+    """What a stored analysis keeps besides its findings: summary, readings, schema version."""
+    return {
         "summary": dict(report.summary),
         "readings": [
             {
@@ -172,30 +167,22 @@ def write_report(store: Store, report: Report, stamp: str) -> bool:
         ],
         "schema_version": report.schema_version,
     }
+
+
+def write_report(store: Store, report: Report, stamp: str) -> bool:
+    """Replace a run's stored analysis and findings, in one transaction. False when the
+    store is read-only (the findings are a cache: nothing is lost)."""
+    if getattr(store, "readonly", False):
+        return False
+    run_id = report.run.id
+    body = report_body(report)
     now = time.time()
     try:
         with store.transaction() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
                 return False  # deleted meanwhile
             conn.execute("DELETE FROM findings WHERE run_id = ?", (run_id,))
-            conn.executemany(
-                "INSERT INTO findings (run_id, rule_id, kind, severity, step_start, step_end, "
-                "onset_step, payload, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        f.rule_id,
-                        f.kind,
-                        str(f.severity),
-                        f.evidence.step_start,
-                        f.evidence.step_end,
-                        f.onset_step,
-                        dumps(finding_to_dict(f)),
-                        now,
-                    )
-                    for f in report.findings
-                ],
-            )
+            conn.executemany(INSERT_FINDING, finding_rows(run_id, report.findings, now))
             conn.execute(
                 "INSERT OR REPLACE INTO analyses (run_id, stamp, verdict, n_findings, report, "
                 "created_at) VALUES (?,?,?,?,?,?)",

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from psycopg import sql as pgsql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from losslens.errors import RunNotFoundError, StoreError, StoreVersionError
 from losslens.model import (
@@ -38,7 +38,7 @@ from losslens.model import (
 from losslens.store.jsonvalues import dumps, loads
 from losslens.store.pg_schema import connect, migrations, redact, schema_version
 from losslens.store.points import _check_steps
-from losslens.store.store import _UPDATABLE, effective_status, new_run_id
+from losslens.store.store import _UPDATABLE, new_run_id, run_info_from_row
 
 _RUN_COLUMNS = (
     "r.id, p.name, r.name, r.status, r.start_time, r.end_time, r.heartbeat, r.host, r.pid, "
@@ -54,7 +54,7 @@ _STAGE = (
 _COPY = "COPY losslens_stage (key_id, step, wall_time, value) FROM STDIN (FORMAT BINARY)"
 _MERGE = (
     "WITH ins AS (INSERT INTO points (run_id, key_id, step, wall_time, value) "
-    "SELECT %s, key_id, step, wall_time, value FROM losslens_stage "
+    "SELECT %s, key_id, step, NULLIF(wall_time, 'NaN'), value FROM losslens_stage "
     "ON CONFLICT DO NOTHING RETURNING key_id, step) "
     "UPDATE metric_keys k SET n_points = k.n_points + c.n, step_max = GREATEST(k.step_max, c.m) "
     "FROM (SELECT key_id, count(*) AS n, max(step) AS m FROM ins GROUP BY key_id) c "
@@ -112,7 +112,7 @@ class PgStore:
         if self._tx is not None:
             yield self._tx
             return
-        with self._pool.connection() as conn, conn.transaction():
+        with self._connection() as conn, conn.transaction():
             self._local.tx = conn
             try:
                 yield conn
@@ -120,11 +120,24 @@ class PgStore:
                 self._local.tx = None
 
     @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; a lost server is one StoreError, not a traceback."""
+        try:
+            with self._pool.connection(timeout=30.0) as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreError(
+                f"lost the connection to PostgreSQL at {self.path}: {first}",
+                "check that the server runs, then run the command again",
+            ) from exc
+
+    @contextlib.contextmanager
     def _reading(self) -> Iterator[psycopg.Connection[Any]]:
         if self._tx is not None:
             yield self._tx
             return
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -133,7 +146,7 @@ class PgStore:
         if self._tx is not None:
             yield
             return
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             self._local.tx = conn
             try:
@@ -255,30 +268,11 @@ class PgStore:
 
     def delete_run(self, run_id: str) -> None:
         with self.transaction() as conn:
+            conn.execute("DELETE FROM points WHERE run_id = %s", (run_id,))  # no FK: see 0001
             conn.execute("DELETE FROM runs WHERE id = %s", (run_id,))
 
     def _row_to_info(self, row: Sequence[Any]) -> RunInfo:
-        info = RunInfo(
-            id=row[0],
-            project=row[1],
-            name=row[2],
-            status=RunStatus(row[3]),
-            start_time=row[4],
-            end_time=row[5],
-            heartbeat=row[6],
-            host=row[7],
-            pid=row[8],
-            command=row[9],
-            git_commit=row[10],
-            config=loads(row[11]),
-            summary=loads(row[12]),
-            source=row[13],
-            source_id=row[14],
-            output_dir=row[15],
-            exit_code=row[16],
-        )
-        info.status = effective_status(info)
-        return info
+        return run_info_from_row(row)
 
     def list_runs(self, project: str | None = None) -> list[RunInfo]:
         query = _RUN_BASE
@@ -390,16 +384,8 @@ class PgStore:
                 return 0
             _check_steps(flat)
             conn.execute(_STAGE)
-            with (
-                conn.cursor() as cur,
-                cur.copy(_COPY) as copy,
-            ):
-                copy.set_types(["int8", "int8", "float8", "float8"])
-                write = copy.write_row
-                for i in range(0, len(flat), 4):
-                    w = flat[i + 2]
-                    write((flat[i], int(flat[i + 1]), None if w is None else float(w),
-                           _as_float(flat[i + 3])))  # fmt: skip
+            with conn.cursor() as cur, cur.copy(_COPY) as copy:
+                copy.write(_copy_binary(flat))
             conn.execute(_MERGE, (run_id,))
             conn.execute("TRUNCATE losslens_stage")
         return len(flat) // 4
@@ -575,13 +561,49 @@ class PgStore:
             conn.execute("DELETE FROM analyses WHERE run_id = %s", (run_id,))
 
 
-def _as_float(v: Any) -> float | None:
+#: One row of ``COPY … (FORMAT BINARY)`` of ``(key_id int8, step int8, wall_time float8,
+#: value float8)``: a field count, then per field its length and big-endian bytes.
+_ROW = np.dtype(
+    [("n", ">i2")]
+    + [(f, t) for name, t in (("k", ">i8"), ("s", ">i8"), ("w", ">f8"), ("v", ">f8"))
+       for f, t in ((f"{name}_len", ">i4"), (name, t))]
+)  # fmt: skip
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension
+_COPY_TRAILER = b"\xff\xff"
+
+
+def _copy_binary(flat: list[Any]) -> bytes:
+    """Rows given flat as ``[key_id, step, wall_time, value, ...]`` as one binary COPY stream,
+    built in numpy. Unknown wall times go as NaN (the merge makes them NULL); NaN and ±Inf
+    values as themselves; an int beyond float range as ±Inf."""
+    n = len(flat) // 4
+    rows = np.empty(n, dtype=_ROW)
+    rows["n"] = 4
+    for name in ("k", "s", "w", "v"):
+        rows[f"{name}_len"] = 8
+    rows["k"] = np.array(flat[0::4], dtype=np.int64)
+    rows["s"] = np.array(flat[1::4], dtype=np.int64)
+    rows["w"] = _floats(flat[2::4])
+    rows["v"] = _floats(flat[3::4])
+    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+
+
+def _floats(xs: list[Any]) -> np.ndarray[Any, Any]:
+    try:
+        return np.array(xs, dtype=np.float64)  # None -> NaN
+    except (OverflowError, TypeError, ValueError):
+        return np.array([_as_float(x) for x in xs], dtype=np.float64)
+
+
+def _as_float(v: Any) -> float:
     if v is None:
-        return None
+        return math.nan
     try:
         return float(v)
     except OverflowError:  # an int beyond float range
         return math.copysign(math.inf, v)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _columns(

@@ -337,27 +337,7 @@ class Store(PointsMixin):
         self._key_ids = {k: v for k, v in self._key_ids.items() if k[0] != run_id}
 
     def _row_to_info(self, row: Sequence[Any]) -> RunInfo:
-        info = RunInfo(
-            id=row[0],
-            project=row[1],
-            name=row[2],
-            status=RunStatus(row[3]),
-            start_time=row[4],
-            end_time=row[5],
-            heartbeat=row[6],
-            host=row[7],
-            pid=row[8],
-            command=row[9],
-            git_commit=row[10],
-            config=loads(row[11]),
-            summary=loads(row[12]),
-            source=row[13],
-            source_id=row[14],
-            output_dir=row[15],
-            exit_code=row[16],
-        )
-        info.status = effective_status(info)
-        return info
+        return run_info_from_row(row)
 
     def list_runs(self, project: str | None = None) -> list[RunInfo]:
         sql = f"SELECT {_RUN_COLUMNS} FROM runs r JOIN projects p ON p.id = r.project_id"
@@ -428,27 +408,9 @@ class Store(PointsMixin):
 
     def save_findings(self, run_id: str, findings: Sequence[Finding]) -> None:
         """Replace the stored findings of a run."""
-        now = time.time()
         with self.transaction():
             self.conn.execute("DELETE FROM findings WHERE run_id = ?", (run_id,))
-            self.conn.executemany(
-                "INSERT INTO findings (run_id, rule_id, kind, severity, step_start, step_end, "
-                "onset_step, payload, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        f.rule_id,
-                        f.kind,
-                        str(f.severity),
-                        f.evidence.step_start,
-                        f.evidence.step_end,
-                        f.onset_step,
-                        dumps(finding_to_dict(f)),
-                        now,
-                    )
-                    for f in findings
-                ],
-            )
+            self.conn.executemany(INSERT_FINDING, finding_rows(run_id, findings, time.time()))
 
     def load_findings(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.conn.execute(
@@ -553,6 +515,56 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
 
 #: Page size of a new store file, in bytes.
 PAGE_SIZE = 16384
+
+
+#: One stored finding; ``finding_rows`` gives its parameters.
+INSERT_FINDING = (
+    "INSERT INTO findings (run_id, rule_id, kind, severity, step_start, step_end, "
+    "onset_step, payload, created_at) VALUES (?,?,?,?,?,?,?,?,?)"
+)
+
+
+def finding_rows(run_id: str, findings: Sequence[Finding], now: float) -> list[tuple[Any, ...]]:
+    """The ``findings`` table rows of a run's findings (``INSERT_FINDING`` order)."""
+    return [
+        (
+            run_id,
+            f.rule_id,
+            f.kind,
+            str(f.severity),
+            f.evidence.step_start,
+            f.evidence.step_end,
+            f.onset_step,
+            dumps(finding_to_dict(f)),
+            now,
+        )
+        for f in findings
+    ]
+
+
+def run_info_from_row(row: Sequence[Any]) -> RunInfo:
+    """A :class:`RunInfo` from the run columns in ``_RUN_COLUMNS`` order (both engines)."""
+    info = RunInfo(
+        id=row[0],
+        project=row[1],
+        name=row[2],
+        status=RunStatus(row[3]),
+        start_time=row[4],
+        end_time=row[5],
+        heartbeat=row[6],
+        host=row[7],
+        pid=row[8],
+        command=row[9],
+        git_commit=row[10],
+        config=loads(row[11]),
+        summary=loads(row[12]),
+        source=row[13],
+        source_id=row[14],
+        output_dir=row[15],
+        exit_code=row[16],
+    )
+    info.status = effective_status(info)
+    return info
 
 
 def effective_status(info: RunInfo, now: float | None = None) -> RunStatus:

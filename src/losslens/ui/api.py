@@ -19,6 +19,8 @@ from starlette.responses import JSONResponse, Response
 from losslens.analysis.compare import Comparison, comparison_to_dict
 from losslens.analysis.compare import compare as analyze_comparison
 from losslens.errors import ConfigError, LosslensError, RunNotFoundError
+from losslens.flatconfig import flatten as _flatten
+from losslens.flatconfig import same_value as _same
 from losslens.model import Report, RunInfo, Series, jsonable
 from losslens.render.groups import (
     MAX_WIDTH,
@@ -335,23 +337,6 @@ def run_poll(request: Request) -> Response:
         rp = report_payload(report, groups, _lang(request))
         out.update(live, verdict=rp["verdict"], summary=rp["summary"], findings=rp["findings"])
     return JSON(jsonable(out))
-
-
-def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in config.items():
-        key = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, Mapping) and v:
-            out.update(_flatten(v, key))
-        else:
-            out[key] = v
-    return out
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return bool(a == b) and type(a) is type(b)
 
 
 def config_diff(configs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import numpy as np
 
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
-from losslens.model import FloatArray, Series
+from losslens.model import FloatArray, IntArray, Series
 
 
 def finite(s: Series | None) -> tuple[FloatArray, FloatArray]:
@@ -15,6 +15,14 @@ def finite(s: Series | None) -> tuple[FloatArray, FloatArray]:
         return np.empty(0), np.empty(0)
     f = s.finite
     return f.steps.astype(np.float64), f.values
+
+
+def finite_raw(s: Series | None) -> tuple[IntArray, FloatArray]:
+    """:func:`finite` with the steps as stored: no float copy of a long run's steps."""
+    if s is None:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    f = s.finite
+    return f.steps, f.values
 
 
 def by_step(s: Series | None) -> dict[int, float]:

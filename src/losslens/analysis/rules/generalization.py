@@ -499,9 +499,9 @@ def no_eval(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         step_start=None,
         step_end=None,
         evidence=tr(
-            "no eval/loss series; {r} suggests overfitting",
-            "eval/loss 시리즈 없음; {r} 결과가 과적합을 시사",
-            r=cause.rule_id,
+            "no eval/loss series; “{r}” suggests overfitting",
+            "eval/loss 시리즈 없음; “{r}” 결과가 과적합을 시사",
+            r=cause.title,
         ),
         values={"because": cause.rule_id},
         onset_step=None,

@@ -14,7 +14,7 @@ from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import eval_view, still_improving
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.rules.base import Rule, param, rule
-from losslens.analysis.rules.common import finite, train_loss_near
+from losslens.analysis.rules.common import finite, finite_raw, train_loss_near
 from losslens.analysis.rules.generalization import NEAR_ZERO
 from losslens.model import Finding, Severity
 
@@ -29,11 +29,14 @@ def staircase(ctx: RunContext) -> list[tuple[int, float]]:
     standard deviations and 2x beyond the typical change across cuts inside an epoch, so
     the comparison is between like and like however often the run logged.
     """
+    spe = ctx.steps_per_epoch
+    if spe is None or spe < 3 * ctx.log_interval:
+        return []  # before any copy of the series
     st, v = finite(ctx.loss)
     keep = v > 0  # a logged 0.0 is a hidden NaN or masked labels, not a level
-    st, v = st[keep], v[keep]
-    spe = ctx.steps_per_epoch
-    if spe is None or v.size < 8 or spe < 3 * ctx.log_interval:
+    if not keep.all():
+        st, v = st[keep], v[keep]
+    if v.size < 8:
         return []
     y = signals.safe_log(v, 1e-6)
     k = max(1, math.ceil(0.15 * spe / ctx.log_interval))
@@ -147,7 +150,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Train 1–3 epochs, with an eval split and early stopping; lower the learning rate; add
         more and more varied examples.
     """
-    st, v = finite(ctx.loss)
+    st, v = finite_raw(ctx.loss)  # steps as stored: no float copy of a long run
     # speech recognition decodes text too: a near-zero loss there is memorised transcripts
     if ctx.loss is None or v.size < 3 or not (ctx.text_task or ctx.task == "speech"):
         return

@@ -12,7 +12,6 @@ from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
-from losslens.analysis.rules.common import by_step
 from losslens.model import Finding, Series, Severity
 
 _FIX_NAN = tr(
@@ -29,13 +28,22 @@ def hidden_nan_steps(ctx: RunContext) -> list[int]:
     """Steps where the Trainer logged loss 0.0 while grad_norm was NaN/inf (masked NaN)."""
     if ctx.loss is None or ctx.grad_norm is None:
         return []
-    g = by_step(ctx.grad_norm)
-    out = []
-    for step, value in zip(ctx.loss.steps.tolist(), ctx.loss.values.tolist(), strict=True):
-        gv = g.get(int(step))
-        if value == 0.0 and gv is not None and not np.isfinite(gv):
-            out.append(int(step))
-    return out
+    zero = ctx.loss.values == 0.0
+    if not zero.any():
+        return []
+    gs, gv = ctx.grad_norm.steps, ctx.grad_norm.values
+    if gs.size == 0 or bool(np.isfinite(gv).all()):
+        return []
+    if gs.size > 1 and not bool(np.all(gs[1:] >= gs[:-1])):
+        order = np.argsort(gs, kind="stable")  # ties keep logging order: the last one counts
+        gs, gv = gs[order], gv[order]
+    last = np.ones(gs.size, dtype=bool)  # the last value logged at each step
+    last[:-1] = gs[1:] != gs[:-1]
+    us, uv = gs[last], gv[last]
+    cs = ctx.loss.steps[zero]
+    j = np.minimum(np.searchsorted(us, cs), us.size - 1)
+    hit = (us[j] == cs) & ~np.isfinite(uv[j])
+    return [int(x) for x in cs[hit].tolist()]
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,9 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     g = ctx.grad_norm
     if g is None or loss_bad:
         return
-    bad = ~np.isfinite(g.values) & np.array([int(s) not in hidden for s in g.steps.tolist()])
+    bad = ~np.isfinite(g.values)
+    if hidden and bad.any():
+        bad &= ~np.isin(g.steps, np.fromiter(hidden, dtype=np.int64, count=len(hidden)))
     if not bad.any():
         return
     steps = g.steps
@@ -423,8 +433,9 @@ def frozen_grad_norm(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     v = g.finite.values
     if v.size < 10 or not (v > 0).all():
         return
-    rounded = {float(f"{x:.6g}") for x in v.tolist()}
-    if len(rounded) != 1:
+    # rounding to six significant digits is monotonic: every value rounds alike exactly
+    # when the smallest and the largest do (no set of every rounded value)
+    if float(f"{float(v.min()):.6g}") != float(f"{float(v.max()):.6g}"):
         return
     yield r.finding(
         title=tr("The gradient norm never changes", "그래디언트 노름이 전혀 변하지 않습니다"),

@@ -132,9 +132,9 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             title=tr("The loss never moves", "손실이 전혀 움직이지 않습니다"),
             explanation=tr(
                 "The loss is exactly 0 at every log: nothing is supervised, so no update ever "
-                "changes the model (see LL103 for why).",
+                "changes the model (the gradient norm is zero too).",
                 "손실이 모든 로그에서 정확히 0입니다. 감독되는 것이 없어 어떤 업데이트도 모델을 "
-                "바꾸지 못합니다(원인은 LL103 참고).",
+                "바꾸지 못합니다(그래디언트 노름도 0입니다).",
             ),
             suggestion=zero.suggestion,
             metric=ctx.loss.key,

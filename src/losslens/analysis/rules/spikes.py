@@ -12,8 +12,8 @@ from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
-from losslens.analysis.rules.common import finite
-from losslens.model import Finding, FloatArray, Severity
+from losslens.analysis.rules.common import finite, finite_raw
+from losslens.model import Finding, FloatArray, IntArray, Severity
 
 #: Robust z (median/MAD of the neighbours, log space) above which a point is a spike.
 LOSS_Z = 8.0
@@ -39,42 +39,59 @@ class Spike:
 
 
 def find_spikes(
-    st: FloatArray, v: FloatArray, *, z_min: float, ratio_min: float, skip_before: float = 0.0
+    st: FloatArray | IntArray,
+    v: FloatArray,
+    *,
+    z_min: float,
+    ratio_min: float,
+    skip_before: float = 0.0,
 ) -> list[Spike]:
     """Points far above their neighbours (log space, self excluded), merged into events."""
     n = v.size
     if n < 5:
         return []
-    y = signals.safe_log(v, 1e-8)
     half = signals.window(n, 0.05, 3, 25)
+
+    def y(a: int, b: int) -> FloatArray:  # log values of a slice (no second full-length copy)
+        return signals.safe_log(v[a:b], 1e-8)
+
     # a few passes, each leaving out the spikes already found: a spike next to another one
     # (or among several) inflates its neighbours' spread and would hide in one pass
     cand = np.zeros(n, dtype=bool)
-    ym = y.copy()
-    base = signals.neighbour_median(ym, half)
+    ym = signals.safe_log(v, 1e-8)  # log values, spikes already found left out
+    log_ratio = math.log(ratio_min)
     for _ in range(3):
-        z = signals.neighbour_z(ym, half, mad_floor=0.05)
-        base = signals.neighbour_median(ym, half)
-        with np.errstate(invalid="ignore"):
-            # neighbours at a loss of 0 are a NaN the Trainer hid (LL102), not a level
-            new = (z > z_min) & (y - base > math.log(ratio_min)) & (v >= 0.05) & (base > -13.8)
+        new = np.zeros(n, dtype=bool)
+        # by chunks: z-scores and medians never exist at full length
+        for a, z, base_c in signals.neighbour_z_median(ym, half, mad_floor=0.05):
+            b = a + z.size
+            with np.errstate(invalid="ignore"):
+                # neighbours at a loss of 0 are a NaN the Trainer hid (LL102), not a level
+                new[a:b] = (
+                    (z > z_min)
+                    & (y(a, b) - base_c > log_ratio)
+                    & (v[a:b] >= 0.05)
+                    & (base_c > -13.8)
+                )
         new[0] = False
         new &= (st > skip_before) & ~cand
         if not new.any():
             break
         cand |= new
         ym[new] = np.nan
-    base = signals.neighbour_median(ym, half)
+    runs = signals.runs_of(cand)
+    peaks = np.array([a + int(np.argmax(y(a, b))) for a, b in runs], dtype=np.intp)
+    base = signals.neighbour_median_at(ym, half, peaks)
     out: list[Spike] = []
     recover_within = max(2, round(0.02 * n))
-    for a, b in signals.runs_of(cand):
-        i = a + int(np.argmax(y[a:b]))
-        bl = float(np.exp(base[i]))
-        nxt = y[b : b + recover_within]
+    for k, (a, b) in enumerate(runs):
+        i = int(peaks[k])
+        bl = float(np.exp(base[k]))
+        nxt = y(b, b + recover_within)
         if nxt.size == 0:
             rec: bool | None = None
         else:
-            rec = bool(np.any(nxt <= base[i] + math.log(1.25)))
+            rec = bool(np.any(nxt <= base[k] + math.log(1.25)))
         out.append(Spike(i, b - 1, int(st[i]), float(v[i]), bl, float(v[i] / bl), rec, int(st[a])))
     return out
 
@@ -99,7 +116,7 @@ def nan_grad_steps(ctx: RunContext) -> set[int]:
 
 
 def _nan_grad_spikes(
-    st: FloatArray, v: FloatArray, nan_steps: set[int], p: SpikeParams, known: set[int]
+    st: FloatArray | IntArray, v: FloatArray, nan_steps: set[int], p: SpikeParams, known: set[int]
 ) -> list[Spike]:
     """Loss jumps at steps whose gradient norm is NaN/inf, below the usual z threshold."""
     if not nan_steps or v.size < 5:
@@ -109,9 +126,12 @@ def _nan_grad_spikes(
     z = signals.neighbour_z(y, half, mad_floor=0.05)
     base = signals.neighbour_median(y, half)
     out = []
-    for i, step in enumerate(st.tolist()):
-        if int(step) not in nan_steps or int(step) in known or i == 0:
-            continue
+    at = np.isin(st, np.fromiter(nan_steps, dtype=np.int64, count=len(nan_steps)))
+    if known:
+        at &= ~np.isin(st, np.fromiter(known, dtype=np.int64, count=len(known)))
+    at[0] = False
+    for i in np.flatnonzero(at).tolist():
+        step = st[i]
         if not (np.isfinite(z[i]) and z[i] > p.nan_grad_z and y[i] - base[i] > math.log(p.ratio)):
             continue
         if base[i] <= -13.8:
@@ -154,7 +174,7 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Look at the batch at that step (bad encoding, repeated n-grams, empty answers), keep
         gradient clipping on; if spikes repeat, lower the learning rate.
     """
-    st, v = finite(ctx.loss)
+    st, v = finite_raw(ctx.loss)
     if ctx.loss is None or v.size < 5:
         return
     p: SpikeParams = r.params
@@ -165,7 +185,7 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if not spikes:
         return
     with_nan = [x for x in spikes if x.step in nan_steps]
-    gst, gv = finite(ctx.grad_norm)
+    gst, gv = finite_raw(ctx.grad_norm)
     co = False
     if gv.size >= 5:
         gsp = find_spikes(gst, gv, z_min=GRAD_Z, ratio_min=3.0)
@@ -269,7 +289,7 @@ def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Usually nothing. If the loss reacts, keep clipping at 1.0 or lower (0.3 for QLoRA)
         and lower the learning rate.
     """
-    st, v = finite(ctx.grad_norm)
+    st, v = finite_raw(ctx.grad_norm)
     if ctx.grad_norm is None or v.size < 5:
         return
     horizon = max(ctx.planned_steps or 0, ctx.last_step, int(st[-1]))

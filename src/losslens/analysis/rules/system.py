@@ -11,7 +11,7 @@ import numpy as np
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
-from losslens.model import Finding, Series, Severity
+from losslens.model import Finding, FloatArray, Series, Severity
 
 _GPU_USED = re.compile(r"^system/gpu\.(\d+)\.memory_used_mb$")
 
@@ -23,6 +23,10 @@ class ThroughputParams:
     base_to: float = param(0.5, "... and ends at this share")
     late_from: float = param(0.8, "the late window starts at this share of the run")
     slower: float = param(1.5, "late seconds per step over the baseline's that is a drop")
+
+
+#: Wall-time differences computed at once (memory O(chunk), not O(run)).
+_CHUNK = 1 << 16
 
 
 @rule(
@@ -55,20 +59,32 @@ def throughput_drop(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if s is None:
         return
     ok = np.isfinite(s.wall_times)
-    if ok.sum() < p.min_points:
+    n_ok = int(ok.sum())
+    if n_ok < p.min_points:
         return
-    steps = s.steps[ok].astype(float)
-    t = s.wall_times[ok]
-    ds, dt = np.diff(steps), np.diff(t)
-    good = (ds > 0) & (dt >= 0)
-    if good.sum() < p.min_points - 1:
-        return
-    per = dt[good] / ds[good]
-    mid = steps[1:][good]
+    # no copy of the wall times when all are known; differences by chunks
+    steps, t = (s.steps, s.wall_times) if n_ok == ok.size else (s.steps[ok], s.wall_times[ok])
+    del ok
     lo, hi = float(steps[0]), float(steps[-1])
     span = max(hi - lo, 1.0)
-    base = per[(mid > lo + p.base_from * span) & (mid <= lo + p.base_to * span)]
-    late = per[mid > lo + p.late_from * span]
+    b_lo, b_hi = lo + p.base_from * span, lo + p.base_to * span
+    l_lo = lo + p.late_from * span
+    n_good = 0
+    bases: list[FloatArray] = []
+    lates: list[FloatArray] = []
+    for a in range(0, steps.size - 1, _CHUNK):
+        c_st = steps[a : a + _CHUNK + 1].astype(float)
+        ds, dt = np.diff(c_st), np.diff(t[a : a + _CHUNK + 1])
+        good = (ds > 0) & (dt >= 0)
+        n_good += int(good.sum())
+        per = dt[good] / ds[good]
+        mid = c_st[1:][good]
+        bases.append(per[(mid > b_lo) & (mid <= b_hi)])
+        lates.append(per[mid > l_lo])
+    if n_good < p.min_points - 1:
+        return
+    base = np.concatenate(bases)
+    late = np.concatenate(lates)
     if base.size < 3 or late.size < 2:
         return
     b, e = float(np.median(base)), float(np.median(late))

@@ -393,7 +393,7 @@
           : view.stepToX(s.run || 0, p[0], g, mode);
         if (x === null) return;
         x = u.valToPos(x, "x", true);
-        ctx.fillText(p[1] === "NaN" ? "NaN" : (p[1] === "Infinity" ? "+Inf" : "-Inf"), x, b.top + 12 * dpr);
+        ctx.fillText(nonfiniteLabel(p[1]), x, b.top + 12 * dpr);
         ctx.fillRect(x - dpr, b.top + 16 * dpr, 2 * dpr, b.height - 16 * dpr);
       });
     });
@@ -751,6 +751,11 @@
     this.root.dataset.activeFinding = String(id);
   };
 
+  /* The mark drawn for a non-finite point; the API spells them as losslens.numeric does. */
+  function nonfiniteLabel(token) {
+    return token === "NaN" ? "NaN" : (token === "Infinity" ? "+Inf" : "-Inf");
+  }
+
   function readJSON(id) {
     var node = document.getElementById(id);
     return node ? JSON.parse(node.textContent) : null;
@@ -770,6 +775,7 @@
     fmtSeconds: fmtSeconds,
     el: el,
     readJSON: readJSON,
+    nonfiniteLabel: nonfiniteLabel,
     PALETTE: PALETTE,
     mount: function (root, payload, opts) { var v = new View(root, payload, opts); window.LL.view = v; return v; }
   };
