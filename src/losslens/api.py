@@ -36,6 +36,8 @@ def init(
             "id",
             "resume",
             "max_queue",
+            "server",
+            "token",
         )
         if k in kwargs
     }

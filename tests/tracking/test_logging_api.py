@@ -13,7 +13,7 @@ import pytest
 import losslens
 import losslens as wandb
 from extras import needs
-from losslens.errors import StoreError
+from losslens.errors import ConfigError, StoreError
 from losslens.model import RunStatus
 from losslens.store import Store
 
@@ -230,3 +230,20 @@ def test_a_store_failure_surfaces_at_finish(
     with pytest.raises(StoreError, match="2,000 points were not recorded"):
         run.finish()
     assert len(run._writer.queue) == 0
+
+
+def test_a_postgres_url_in_losslens_store_still_records_locally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LOSSLENS_STORE=postgresql://… is for the read commands; recording stays local-first."""
+    monkeypatch.setenv("LOSSLENS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LOSSLENS_STORE", "postgresql://someone@/team")
+    monkeypatch.chdir(tmp_path)
+    run = losslens.init(project="p", system_metrics=False)
+    run.log({"loss": 1.0})
+    run.finish()
+    assert run.store_path == tmp_path / "home" / "losslens.db"
+    assert _points(run.store_path, run.id) == [("loss", 0, 1.0)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]  # no "postgresql:" folder
+    with pytest.raises(ConfigError, match="local folder"):
+        losslens.init(project="p", dir="postgresql://someone@/team")

@@ -9,10 +9,13 @@ from collections.abc import Sequence
 
 from losslens import __version__
 from losslens.cli import analyze, compare, db, importing, report, runs, server, token, train, ui
+from losslens.cli import sync as sync_cmd
 from losslens.errors import LosslensError
 
 #: Sub-command modules, in the order ``--help`` lists them. Each has ``register(subparsers)``.
-COMMAND_MODULES = (runs, train, importing, analyze, compare, report, ui, db, token, server)
+COMMAND_MODULES = (
+    runs, train, importing, analyze, compare, report, ui, db, token, server, sync_cmd
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

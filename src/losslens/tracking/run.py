@@ -27,6 +27,7 @@ from losslens.model import RunInfo, RunStatus
 from losslens.numeric import STEP_MAX, STEP_MIN, as_value
 from losslens.paths import resolve_store_path
 from losslens.store import Store
+from losslens.store.open import is_url
 from losslens.store.store import dumps
 from losslens.textsafe import is_safe
 from losslens.tracking.system import SystemMonitor
@@ -199,8 +200,10 @@ class Run:
         id: str | None = None,
         resume: bool | str | None = None,
         max_queue: int | None = None,
+        server: str | None = None,
+        token: str | None = None,
     ) -> None:
-        self.store_path = resolve_store_path(dir or os.environ.get("LOSSLENS_STORE"))
+        self.store_path = resolve_store_path(_local_store(dir))
         self.project = project or os.environ.get("LOSSLENS_PROJECT") or "default"
         initial = _as_mapping(config)
         mode = _resume_mode(id, resume)
@@ -281,6 +284,7 @@ class Run:
         self._monitor = (
             SystemMonitor(self._writer.add_system, max(0.05, interval)) if system_metrics else None
         )
+        self._sync = _start_sync(self.store_path, self.id, server, token)
         _register_exit_hooks(self)
 
     # -- logging ----------------------------------------------------------------------------
@@ -419,6 +423,8 @@ class Run:
                     store.update_run(self.id, status=status, end_time=end, exit_code=exit_code)
             except Exception:
                 pass
+        if self._sync is not None:
+            self._sync.finish(_env_seconds("LOSSLENS_SYNC_TIMEOUT", 10.0))
         raise_if_failed(writer, final=True)
 
     def __enter__(self) -> Run:
@@ -444,6 +450,28 @@ class Run:
 
     def define_metric(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+def _local_store(dir: str | os.PathLike[str] | None) -> str | os.PathLike[str] | None:
+    """Where this process records: ``dir``, else ``$LOSSLENS_STORE``. Recording is always into
+    a local SQLite file first; a ``postgresql://`` URL there is for the read commands, so the
+    default local store is used (runs reach a team server through ``LOSSLENS_SERVER``)."""
+    if dir is not None and is_url(os.fspath(dir)):
+        raise ConfigError(
+            "init(dir=) takes a local folder, not a postgresql:// URL",
+            hint="record locally and send runs to a team server with server=URL "
+            "(or LOSSLENS_SERVER and LOSSLENS_TOKEN)",
+        )
+    env = os.environ.get("LOSSLENS_STORE")
+    return dir or (None if env is None or is_url(env) else env)
+
+
+def _start_sync(path: Any, run_id: str, server: str | None, token: str | None) -> Any:
+    """A :class:`~losslens.tracking.sync.RunSync` when a server is configured, else None."""
+    from losslens.tracking.sync import RunSync, from_env
+
+    target = from_env(server, token)
+    return None if target is None else RunSync(path, run_id, *target)
 
 
 # -- process-wide hooks ------------------------------------------------------------------------
