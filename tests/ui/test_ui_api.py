@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from pathlib import Path
@@ -250,3 +251,21 @@ def test_live_status_shows_running_then_finished(store: Store, store_path: Path)
     assert c.get(f"/api/runs/{info.id}/poll").json()["status"] == "running"
     store.update_run(info.id, status=RunStatus.FINISHED)
     assert c.get(f"/api/runs/{info.id}/poll").json()["status"] == "finished"
+
+
+@pytest.mark.parametrize("steps", [120, 5000])
+def test_runs_page_sparkline_follows_the_loss(store: Store, store_path: Path, steps: int) -> None:
+    """Short runs are drawn from their points, long ones from the rollup sub-blocks (the page
+    never reads a long series): either way the line falls from the top left to the bottom right."""
+    info = store.create_run("spark", f"falling-{steps}", status=RunStatus.FINISHED)
+    store.write_points(
+        info.id,
+        [MetricPoint("train/loss", s, 3.0 - 2.0 * s / steps) for s in range(steps)],
+    )
+    html = client(store_path).get("/?project=spark").text
+    pts = re.search(r'<polyline points="([^"]+)"', html)
+    assert pts is not None
+    ys = [float(p.split(",")[1]) for p in pts.group(1).split()]
+    assert len(ys) >= 40
+    assert ys[0] == pytest.approx(2.0, abs=0.5) and ys[-1] == pytest.approx(22.0, abs=0.5)
+    assert all(b >= a - 1e-9 for a, b in itertools.pairwise(ys))

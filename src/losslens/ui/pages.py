@@ -15,7 +15,7 @@ from losslens.present.config import config_summary, config_view
 from losslens.present.strings import ui_text
 from losslens.present.style import run_color, run_colors, sparkline_points
 from losslens.present.templates import STATIC_FILES, UPLOT_VERSION, render, static_bytes
-from losslens.render.downsample import Candidates, bucket_means
+from losslens.render.downsample import bucket_means
 from losslens.render.groups import report_payload
 from losslens.ui import api
 from losslens.ui.data import DataSource
@@ -45,13 +45,19 @@ def _spark(ds: DataSource, info: RunInfo) -> str:
     key = K.resolve({h[2] for h in heads if h[1] == "metric"}, K.LOSS)
     if key is None:
         return ""
-    # A long run's sparkline comes from the rollups: the page never reads a whole series.
-    drawn = ds.drawable(info, "metric", key, heads, SPARK_POINTS)
-    if isinstance(drawn, Candidates):
-        return sparkline_points(drawn.means.mean.tolist())
-    if len(drawn) < 2:
+    # A long run's sparkline comes from the means of its 16-point rollup sub-blocks: the page
+    # never reads a whole series.
+    key_id = next(h[0] for h in heads if h[1] == "metric" and h[2] == key)
+    subs = ds.store().rollup_subs(key_id)
+    if int(subs["n"].sum()) > 16 * SPARK_POINTS:
+        ok = subs["nf"] > 0
+        nf = subs["nf"][ok]
+        bm = bucket_means(subs["s_sum"][ok] / nf, subs["v_sum"][ok] / nf, SPARK_POINTS)
+        return sparkline_points(bm.mean.tolist())
+    s = ds.series(info, "metric", key, heads)
+    if len(s) < 2:
         return ""
-    bm = bucket_means(drawn.steps.astype(float), drawn.values, SPARK_POINTS)
+    bm = bucket_means(s.steps.astype(float), s.values, SPARK_POINTS)
     return sparkline_points(bm.mean.tolist())
 
 
