@@ -96,8 +96,9 @@ def fewer_epochs(
     """
     per = steps_per_epoch(examples, per_device_batch, grad_accum, world_size)
     steps = steps_for_epochs(target_epochs, examples, per_device_batch, grad_accum, world_size)
-    empty = logging_steps is not None and logged_records(steps, logging_steps) == 0
-    keep = logging_steps is not None and logged_records(steps, logging_steps) >= MIN_USEFUL_LOGS
+    records = None if logging_steps is None else logged_records(steps, logging_steps)
+    empty = records == 0
+    keep = records is not None and records >= MIN_USEFUL_LOGS
     new_logging = logging_steps if keep and logging_steps else logging_steps_for(steps)
     return EpochsFix(
         epochs=target_epochs,

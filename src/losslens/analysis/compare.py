@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -291,7 +291,7 @@ def compare(runs: Sequence[RunData], reports: Sequence[Report | None]) -> Compar
         changes=changes,
         gaps=gaps,
     )
-    return Comparison(**{**c.__dict__, "summary": summarize(c)})
+    return replace(c, summary=summarize(c))
 
 
 def _finding_gaps(reports: Sequence[Report | None]) -> list[FindingGap]:
