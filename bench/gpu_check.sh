@@ -21,7 +21,9 @@ if [ "${1:-}" = prepare ]; then
   plat=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64
         --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64
         --platform manylinux2014_x86_64 --platform manylinux1_x86_64)
-  for pkg in trl==1.16.0 transformers==5.24.0 datasets==5.2.0 bitsandbytes==0.50.2 \
+  # transformers comes from the image (5.17 there): its wheel would push the carried tree
+  # past the device tool's 64 MiB.
+  for pkg in trl==1.16.0 datasets==5.2.0 bitsandbytes==0.50.2 \
              platformdirs dill multiprocess; do
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
       --implementation cp "${plat[@]}" -d .whl "$pkg"

@@ -8,6 +8,7 @@ must render), then the model. Training uses the current API only: ``SFTConfig``,
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -177,6 +178,12 @@ def sft_config(o: TrainOptions, plan: Any, assistant_only: bool, has_eval: bool)
 
     early = bool(o.early_stopping_patience) and has_eval
     report_to: list[str] | str = ["wandb"] if o.use_wandb else "none"
+    # transformers renamed gradient_checkpointing to activation_checkpointing (5.2x); older
+    # releases still in our supported range only know the old name.
+    names = {f.name for f in dataclasses.fields(SFTConfig)}
+    ckpt = "activation_checkpointing"
+    if ckpt not in names:
+        ckpt = "gradient_checkpointing"
     return SFTConfig(
         output_dir=o.output_dir,
         run_name=o.name,
@@ -206,7 +213,7 @@ def sft_config(o: TrainOptions, plan: Any, assistant_only: bool, has_eval: bool)
         fp16=plan.fp16,
         use_cpu=plan.device == "cpu",
         optim=plan.optim,
-        activation_checkpointing=plan.device == "cuda",
+        **{ckpt: plan.device == "cuda"},
         max_length=o.cutoff_len,
         packing=False,
         assistant_only_loss=assistant_only,
