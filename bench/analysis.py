@@ -19,11 +19,13 @@ child's own (``os.wait4``). Sections:
   dashboard's ``/api/runs`` and runs page, cold (first request: runs never analysed are
   analysed once and kept) and warm.
 * ``live``: a run of ``--steps`` steps still being logged (one step a second); a client
-  polls like the run page (``/api/runs/ID/poll?after=LAST``): how long a new point takes to
-  reach it, the server time per poll, and the server's CPU per open tab while no point
-  arrives.
+  polls like the run page (``/api/runs/ID/poll?after=LAST&wait=20``, held open by the
+  server until a point arrives): how long a new point takes to reach it, and the server's
+  CPU per open tab while no point arrives (the logger alive, logging nothing).
 * ``compare``: two runs of ``--steps`` steps; a fresh server's first chart of
-  ``/api/compare/data`` and the ``/compare`` page.
+  ``/api/compare/data``, the ``/compare`` page (never-analysed runs: verdicts left to the
+  page's script), ``/api/compare`` (which analyses them once) and the page again on a fresh
+  server (findings read from the store).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -46,12 +49,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 ENV = ROOT / "bench" / ".env"
-POLL_S = 1.5  # losslens.ui.pages.POLL_MS
+POLL_S = 1.5  # losslens.ui.pages.POLL_MS: the page's interval when it cannot hold a poll
+WAIT_S = 20  # the run page's held poll (?after=LAST&wait=20)
 
 # -- children ---------------------------------------------------------------------------------
 
 LOGGER = r"""
-import math, sys, time, json
+import math, os, sys, time, json
 import numpy as np
 import losslens
 path, name = sys.argv[1], sys.argv[4]
@@ -77,7 +81,8 @@ print(run.id, flush=True)
 if live_s > 0:
     k = n
     end = time.time() + live_s
-    while time.time() < end:
+    stop = os.path.join(path, "stop")
+    while time.time() < end and not os.path.exists(stop):
         k += 1
         log({"train/loss": 0.8, "train/learning_rate": 1e-6, "train/grad_norm": 0.8}, step=k)
         time.sleep(1.0)
@@ -382,9 +387,8 @@ def section_live(work: Path, steps: int, seconds: float) -> list[str]:
         last = json.loads(srv.get(f"/api/runs/{run_id}/poll?after={last}")[1])["last_step"]
         start = time.time()
         end = time.time() + seconds
-        while time.time() < end:
-            time.sleep(POLL_S)
-            t, body = srv.get(f"/api/runs/{run_id}/poll?after={last}")
+        while time.time() < end:  # as the page polls: held open until a point arrives
+            t, body = srv.get(f"/api/runs/{run_id}/poll?after={last}&wait={WAIT_S}")
             seen = time.time()
             costs.append(t)
             doc = json.loads(body)
@@ -398,21 +402,22 @@ def section_live(work: Path, steps: int, seconds: float) -> list[str]:
                 if row and row[0] and float(row[0]) > start:  # logged while being watched
                     lags.append(seen - float(row[0]))
             last = doc["last_step"]
-        logger.kill()  # no more points; the run stays "running" for a minute
-        logger.wait()
+        (store / "stop").touch()  # no more points; the logger lives on: the run stays running
+        time.sleep(2)
         c0, w0 = srv.cpu(), time.perf_counter()
         idle = []
-        while time.perf_counter() - w0 < 20:
-            time.sleep(POLL_S)
-            idle.append(srv.get(f"/api/runs/{run_id}/poll?after={last}")[0])
+        while time.perf_counter() - w0 < 20:  # held polls that end with nothing new
+            t, body = srv.get(f"/api/runs/{run_id}/poll?after={last}&wait=5")
+            idle.append(t)
+            last = json.loads(body)["last_step"]
         cpu = (srv.cpu() - c0) / (time.perf_counter() - w0)
     finally:
         srv.close()
         if logger.poll() is None:
             logger.kill()
     return [
-        f"#### live run page: {steps:,} steps x 3 metrics, one new step a second, polled every "
-        f"{POLL_S} s",
+        f"#### live run page: {steps:,} steps x 3 metrics, one new step a second, held polls "
+        f"(`?after=LAST&wait={WAIT_S}`)",
         "",
         "| | value |",
         "|---|---:|",
@@ -422,9 +427,9 @@ def section_live(work: Path, steps: int, seconds: float) -> list[str]:
         f"| {ready:.1f} s |",
         f"| new point -> in the page's hands: median / max | {_median(lags):.2f} / "
         f"{max(lags, default=math.nan):.2f} s |",
-        f"| server time per poll with new points: median / max | {_median(costs) * 1000:.0f} / "
+        f"| held poll until a new point: median / max | {_median(costs) * 1000:.0f} / "
         f"{max(costs, default=math.nan) * 1000:.0f} ms |",
-        f"| server time per poll, no new points (median) | {_median(idle) * 1000:.0f} ms |",
+        f"| held poll with nothing new (wait=5, median) | {_median(idle):.2f} s |",
         f"| server CPU per open tab between new points | {cpu * 100:.1f}% of a core |",
     ]
 
@@ -438,7 +443,14 @@ def section_compare(work: Path, steps: int) -> list[str]:
         t_first, body = srv.get(f"/api/compare/data?runs={a},{b}&group=loss&width=1000")
         n_first = sum(len(s.get("x", [])) for g in json.loads(body)["groups"] for s in g["series"])
         t_all = srv.get(f"/api/compare/data?runs={a},{b}&width=1000")[0]
-        t_page = srv.get(f"/compare?runs={a},{b}")[0]
+        t_page, html = srv.get(f"/compare?runs={a},{b}")
+        pending = html.count(b'data-pending="1"')
+        t_api = srv.get(f"/api/compare?runs={a},{b}")[0]  # what the page's script asks next
+    finally:
+        srv.close()
+    srv = Server(store)  # a fresh server again: both runs' findings are in the store now
+    try:
+        t_kept = srv.get(f"/compare?runs={a},{b}")[0]
     finally:
         srv.close()
     return [
@@ -448,7 +460,11 @@ def section_compare(work: Path, steps: int) -> list[str]:
         "|---|---:|",
         f"| first chart: `/api/compare/data?group=loss` ({n_first} points drawn) | {t_first:.2f} |",
         f"| every chart: `/api/compare/data` | {t_all:.2f} |",
-        f"| `/compare` page (HTML, with the comparison) | {t_page:.2f} |",
+        f"| `/compare` page (HTML, with the comparison; {pending} of 2 runs never analysed, "
+        f"their verdicts left to the page's script) | {t_page:.2f} |",
+        f"| `/api/compare` (the script's request: analyses those runs once, keeps the findings) "
+        f"| {t_api:.2f} |",
+        f"| `/compare` page on a fresh server, findings read from the store | {t_kept:.2f} |",
     ]
 
 
@@ -462,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", help="analyze, big, runs, live, compare")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--markdown", type=Path)
+    ap.add_argument("--keep", action="store_true", help="keep the stores made (printed)")
     ap.add_argument("--trainer-state", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.trainer_state:  # a child: write a stored run as trainer_state.json
@@ -478,12 +495,18 @@ def main(argv: list[str] | None = None) -> int:
         ("live", lambda: section_live(work, args.steps, args.live_seconds)),
         ("compare", lambda: section_compare(work, args.steps)),
     ]
-    for name, fn in sections:
-        if name not in only:
-            continue
-        lines = fn()
-        print("\n".join(lines) + "\n", flush=True)
-        out += ["", *lines]
+    try:
+        for name, fn in sections:
+            if name not in only:
+                continue
+            lines = fn()
+            print("\n".join(lines) + "\n", flush=True)
+            out += ["", *lines]
+    finally:
+        if args.keep:
+            print(f"stores kept in {work}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     if args.markdown:
         args.markdown.write_text("\n".join(out) + "\n", encoding="utf-8")
     return 0

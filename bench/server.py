@@ -221,7 +221,7 @@ def main() -> int:
     from tests.pgcluster import cluster, new_database, url
 
     from losslens.server.tokens import create_token
-    from losslens.store.open import open_store
+    from losslens.store.open import open_pg
     from losslens.store.pg_schema import upgrade
 
     points = args.clients * args.steps * args.metrics
@@ -244,8 +244,8 @@ def main() -> int:
         # losslens server
         ll_url = url(sock, PG_PORT, new_database(sock, PG_PORT, "ll_"))
         upgrade(ll_url)
-        store = open_store(ll_url)
-        _, token = create_token(store, "bench")  # type: ignore[arg-type]
+        store = open_pg(ll_url)
+        _, token = create_token(store, "bench")
         store.close()
         port = _free_port()
         server = subprocess.Popen(

@@ -131,3 +131,11 @@ def new_database(
     with psycopg.connect(url(sock, port, "postgres"), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}{suffix}")
     return name
+
+
+def drop_database(sock: Path, port: int, name: str) -> None:
+    """Drop a database, closing any connection still open to it (the cluster stays small)."""
+    import psycopg
+
+    with psycopg.connect(url(sock, port, "postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

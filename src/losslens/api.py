@@ -10,7 +10,7 @@ from typing import Any
 
 from losslens.model import Report
 from losslens.store import Store
-from losslens.tracking.run import Run
+from losslens.tracking.run import Run, use_findings_source
 
 # The current run, its config and summary live on the ``losslens`` package itself
 # (``losslens.run``, ``losslens.config``, ``losslens.summary``), as in wandb.
@@ -75,6 +75,18 @@ def watch(*args: Any, **kwargs: Any) -> None:
 def define_metric(*args: Any, **kwargs: Any) -> None:
     """Accepted for wandb compatibility; does nothing (every metric keeps every point)."""
     return None
+
+
+def sync_findings(store_path: str | Path, run_id: str) -> dict[str, Any]:
+    """The findings a run synced to a team server sends once its end is there: the run is
+    analysed in the local store it was recorded in (``losslens.tracking.sync`` calls this;
+    recording itself does not diagnose)."""
+    from losslens.server.findings import findings_body
+
+    return findings_body(store_path, run_id)
+
+
+use_findings_source(sync_findings)
 
 
 def analyze(run_or_path: str | os.PathLike[str], *, store: str | None = None) -> list[Report]:

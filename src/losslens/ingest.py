@@ -16,7 +16,7 @@ from losslens.errors import ImportError_
 from losslens.importers import load_path
 from losslens.importers.base import PartialImportError
 from losslens.model import ImportedRun, RunData, RunInfo, RunStatus
-from losslens.store import Store
+from losslens.store import Store, StoreProtocol
 
 #: Called after each batch with the number of points written so far for this run.
 ProgressFn = Callable[[int], None]
@@ -27,7 +27,7 @@ def default_project() -> str:
 
 
 def ingest(
-    store: Store,
+    store: StoreProtocol,
     imported: ImportedRun,
     *,
     project: str | None = None,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from losslens.analysis.engine import SCHEMA_VERSION, analyze
 from losslens.model import Report, RunData, RunInfo, RunStatus
-from losslens.store import Store
+from losslens.store import StoreProtocol
 from losslens.store.dispatch import points_stamps, read_analyses, read_report, write_report
 from losslens.store.findings import KeyMark, StoredAnalysis, run_stamp
 
@@ -37,13 +37,13 @@ def analysis_version() -> str:
     return h.hexdigest()
 
 
-def stamp(store: Store, info: RunInfo) -> str:
+def stamp(store: StoreProtocol, info: RunInfo) -> str:
     """The stamp of a run as it stands now."""
     return run_stamp(info, points_stamps(store, [info.id])[info.id], analysis_version())
 
 
 def stamps(
-    store: Store, infos: Sequence[RunInfo], marks: Sequence[KeyMark] | None = None
+    store: StoreProtocol, infos: Sequence[RunInfo], marks: Sequence[KeyMark] | None = None
 ) -> dict[str, str]:
     """The stamps of many runs (``marks``: their ``key_marks``, when already read)."""
     pts = points_stamps(store, [i.id for i in infos], marks)
@@ -51,12 +51,14 @@ def stamps(
     return {i.id: run_stamp(i, pts[i.id], version) for i in infos}
 
 
-def current_report(store: Store, info: RunInfo) -> Report | None:
+def current_report(store: StoreProtocol, info: RunInfo) -> Report | None:
     """The stored report when it was made from the run as it stands, else None."""
     return read_report(store, info, stamp(store, info))
 
 
-def report_for(store: Store, info: RunInfo, load: Callable[[], RunData] | None = None) -> Report:
+def report_for(
+    store: StoreProtocol, info: RunInfo, load: Callable[[], RunData] | None = None
+) -> Report:
     """The run's diagnosis: the stored one while current, else a fresh analysis (of
     ``load()``, by default the run read from ``store``), stored for the next reader."""
     now = stamp(store, info)
@@ -69,13 +71,13 @@ def report_for(store: Store, info: RunInfo, load: Callable[[], RunData] | None =
     return report
 
 
-def save_report(store: Store, report: Report, run_stamp_: str | None = None) -> bool:
+def save_report(store: StoreProtocol, report: Report, run_stamp_: str | None = None) -> bool:
     """Keep ``report`` (a full analysis: no rule left out) as the run's stored diagnosis."""
     return write_report(store, report, run_stamp_ or stamp(store, report.run))
 
 
 def verdicts(
-    store: Store,
+    store: StoreProtocol,
     infos: Sequence[RunInfo],
     *,
     analyse: bool = True,

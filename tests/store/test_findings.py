@@ -1,5 +1,8 @@
 """Findings kept in the store: read back equal to a fresh analysis, made stale by new points,
-kept across the migration from schema 1, and the fast column reader behind ``Store.load``."""
+kept across the migration from schema 1, and the fast column reader behind ``Store.load``.
+
+All but the schema-1 migration (a SQLite file's) run on both engines (``spec``, ``store``:
+tests/store/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,17 +13,22 @@ import sqlite3
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from losslens.analysis import analyze
 from losslens.model import MetricPoint, Report, RunInfo, RunStatus, finding_to_dict
-from losslens.store import Store
-from losslens.store.findings import read_analyses, read_report
+from losslens.store import Store, StoreProtocol
+from losslens.store.open import open_store
 from losslens.store.schema import MIGRATIONS, SCHEMA_VERSION
 from losslens.stored_analysis import current_report, report_for, stamp, verdicts
+
+#: The ``sql`` fixture (tests/store/conftest.py): plain SQL on the store, ``?`` placeholders.
+Sql = Callable[..., list[tuple[Any, ...]]]
 
 
 def _points(n: int, *, nan_at: int | None = None, start: int = 1) -> list[MetricPoint]:
@@ -38,7 +46,7 @@ def _points(n: int, *, nan_at: int | None = None, start: int = 1) -> list[Metric
     return out
 
 
-def _run(store: Store, name: str, n: int = 400, **kw: int) -> RunInfo:
+def _run(store: StoreProtocol, name: str, n: int = 400, **kw: int) -> RunInfo:
     info = store.create_run("p", name, status=RunStatus.FINISHED, config={"lora_r": 8})
     store.write_points(info.id, _points(n, **kw))
     return store.get_run(info.id)
@@ -51,22 +59,34 @@ def _same(a: Report, b: Report) -> None:
     assert a.readings == b.readings
 
 
-def test_findings_read_back_equal_a_fresh_analysis(store_path: Path) -> None:
-    with Store(store_path) as st:
+def test_findings_read_back_equal_a_fresh_analysis(spec: str) -> None:
+    with open_store(spec) as st:
         healthy, broken = _run(st, "healthy"), _run(st, "broken", nan_at=300)
         for info in (healthy, broken):
             assert current_report(st, info) is None  # never analysed
             first = report_for(st, info)
-            kept = read_report(st.conn, info, stamp(st, info))
+            kept = st.read_report(info, stamp(st, info))
             assert kept is not None
             _same(kept, analyze(st.load(info.id)))
             _same(kept, first)
-        assert read_analyses(st.conn)[broken.id].verdict == "failed"
-        assert read_analyses(st.conn)[healthy.id].verdict == "healthy"
+    with open_store(spec) as st:  # another handle: read back from the store
+        ids = [healthy.id, broken.id]
+        assert {k: v.verdict for k, v in st.read_analyses(ids).items()} == {
+            broken.id: "failed",
+            healthy.id: "healthy",
+        }
+        kept = st.read_report(broken)
+        assert kept is not None and kept.verdict.value == "failed"
+        assert [f.rule_id for f in kept.findings] == [
+            p["rule_id"] for p in st.load_findings(broken.id)
+        ]
+        assert st.read_report(broken, "another stamp") is None  # stale: not returned
+        st.forget_analysis(broken.id)
+        assert st.read_report(broken) is None and list(st.read_analyses(ids)) == [healthy.id]
 
 
-def test_new_points_make_the_stored_findings_stale(store_path: Path) -> None:
-    with Store(store_path) as st:
+def test_new_points_make_the_stored_findings_stale(spec: str) -> None:
+    with open_store(spec) as st:
         info = _run(st, "growing", nan_at=None)
         report_for(st, info)
         assert current_report(st, info) is not None
@@ -93,6 +113,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_schema_1_store_is_migrated_and_analysed_once(tmp_path: Path) -> None:
+    """SQLite only: a file written by schema 1 (PostgreSQL's migrations: tests/team)."""
     path = tmp_path / "old.db"
     with Store(path) as st:  # points and rollups as version 1 wrote them
         info = _run(st, "old-run", nan_at=350)
@@ -119,23 +140,24 @@ def test_a_schema_1_store_is_migrated_and_analysed_once(tmp_path: Path) -> None:
         assert conn.execute("SELECT created_at FROM analyses").fetchone()[0] == created
 
 
-def test_analyze_with_rules_left_out_keeps_no_verdict(store_path: Path) -> None:
-    with Store(store_path) as st:
+def test_analyze_with_rules_left_out_keeps_no_verdict(spec: str) -> None:
+    with open_store(spec) as st:
         info = _run(st, "partial", nan_at=300)
-    out = _cli("analyze", info.id, "--store", str(store_path), "--ignore", "nan-inf")
+    out = _cli("analyze", info.id, "--store", spec, "--ignore", "nan-inf")
     assert out.returncode == 0, out.stderr
-    with Store(store_path) as st:
-        assert read_analyses(st.conn) == {}
-    out = _cli("analyze", info.id, "--store", str(store_path), "--json")
+    with open_store(spec) as st:
+        assert st.read_analyses([info.id]) == {}
+    out = _cli("analyze", info.id, "--store", spec, "--json")
     assert out.returncode == 0, out.stderr
-    with Store(store_path) as st:
-        assert read_analyses(st.conn)[info.id].verdict == json.loads(out.stdout)["verdict"]
+    with open_store(spec) as st:
+        assert st.read_analyses([info.id])[info.id].verdict == json.loads(out.stdout)["verdict"]
 
 
-def test_load_reads_every_point_exactly(store_path: Path) -> None:
-    """Store.load (one pass over the run's rowid range) equals Store.series (the index),
-    with NaN, ±inf, repeated and out-of-order steps, huge steps, and plain-SQL points."""
-    with Store(store_path) as st:
+def test_load_reads_every_point_exactly(spec: str, engine: str, sql: Sql) -> None:
+    """Store.load (on SQLite one pass over the run's rowid range) equals Store.series (the
+    index), with NaN, ±inf, repeated and out-of-order steps, huge steps, and plain-SQL
+    points. (PostgreSQL keeps one point per step: the first written.)"""
+    with open_store(spec) as st:
         other = st.create_run("p", "other")
         info = st.create_run("p", "odd")
         pts = []
@@ -149,11 +171,14 @@ def test_load_reads_every_point_exactly(store_path: Path) -> None:
         st.write_points(other.id, [MetricPoint("train/loss", 1, 1.0)])  # interleaved rows
         st.write_points(info.id, pts[7000:])
         st.write_points(info.id, [MetricPoint("sys", 1, 3.0, 5.0)], kind="system")
-        kid = st.conn.execute(
-            "SELECT id FROM metric_keys WHERE run_id = ? AND key = 'train/loss'", (info.id,)
-        ).fetchone()[0]
-        with st.transaction():  # plain SQL, no rollups: read through the index instead
-            st.conn.execute("INSERT INTO points VALUES (?, ?, ?, ?)", (kid, -5, 9.0, None))
+        ((kid,),) = sql(
+            "SELECT id FROM metric_keys WHERE run_id = ? AND key = 'train/loss'", info.id
+        )
+        # plain SQL (on SQLite no rollups: read through the index instead)
+        if engine == "sqlite":
+            sql("INSERT INTO points VALUES (?, ?, ?, ?)", kid, -5, 9.0, None)
+        else:
+            sql("INSERT INTO points VALUES (?, ?, ?, ?, ?)", info.id, kid, -5, None, 9.0)
         run = st.load(info.id)
         assert set(run.series) == {"train/loss", "big"} and set(run.system) == {"sys"}
         for kind, got in (("metric", run.series), ("system", run.system)):
@@ -163,7 +188,9 @@ def test_load_reads_every_point_exactly(store_path: Path) -> None:
                 assert np.array_equal(s.steps, ref.steps)
                 assert np.array_equal(s.values, ref.values, equal_nan=True)
                 assert np.array_equal(s.wall_times, ref.wall_times, equal_nan=True)
-        assert len(run.series["train/loss"]) == 2 * 5000 + 1
+        steps = {p.step for p in pts if p.key == "train/loss"} | {-5}
+        kept = 2 * 5000 + 1 if engine == "sqlite" else len(steps)
+        assert len(run.series["train/loss"]) == kept
         assert int(run.series["train/loss"].steps[0]) == -50  # sorted by step
         assert int(run.series["big"].steps[-1]) == 2**62 + 4999  # exact beyond 2**53
 

@@ -2,7 +2,10 @@
 when the ``-shm`` file cannot be made), writes say so in one line.
 
 As root, file permissions do not stop writes, so the tests use a read-only bind mount
-(skipped with the reason where mounting is not allowed)."""
+(skipped with the reason where mounting is not allowed).
+
+SQLite only: a read-only *file*. A PostgreSQL store is never read-only to losslens (the
+server's permissions refuse a write with their own error)."""
 
 from __future__ import annotations
 

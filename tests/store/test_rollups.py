@@ -1,5 +1,8 @@
 """Write-time rollups: kept right by every writer, and drawing from them gives the same
-per-pixel picture as drawing every raw point."""
+per-pixel picture as drawing every raw point.
+
+SQLite only: the PostgreSQL store has no ``rollups`` table (docs/team.md; the dashboard on
+PostgreSQL comes later)."""
 
 from __future__ import annotations
 

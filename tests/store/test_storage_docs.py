@@ -1,4 +1,7 @@
-"""Every SQL example in docs/storage.md runs against a real store and returns what it says."""
+"""Every SQL example in docs/storage.md runs against a real store and returns what it says.
+
+SQLite only: docs/storage.md documents the SQLite file (its SQL dialect, ``json_extract``,
+``rollups``); the PostgreSQL tables are docs/team.md's."""
 
 from __future__ import annotations
 

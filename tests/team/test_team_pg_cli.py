@@ -18,7 +18,6 @@ needs("psycopg", "team")
 
 from losslens.store.pg_schema import migrations  # noqa: E402
 
-KEPT = ("verdict", "summary", "counts", "findings", "readings")
 FAULTS = Path(__file__).resolve().parents[1] / "data" / "faults"
 CASES = ["nan_hidden", "lr_too_high", "overfit_with_eval"]
 
@@ -38,28 +37,44 @@ def _ok(got: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(got.stdout)
 
 
-def _import_and_analyze(store: str) -> dict[str, dict[str, Any]]:
-    imported = _ok(cli("import", *(FAULTS / c for c in CASES), "--store", store, "--json"))
+#: Two dev runs of the shared corpus (tests/conftest.py ``corpus``) with several findings
+#: between them: eval loss rising while train loss falls, and a DPO run with NaN grad norms.
+CORPUS_RUNS = (
+    "013_llama3-lora-overfit-eval-rising.json",
+    "046_dpo-per-step-json-nan-gradnorm.json",
+)
+
+
+def _import_and_analyze(store: str, corpus: Path) -> dict[str, dict[str, Any]]:
+    """``losslens import`` of the fault logs and the corpus runs, then ``losslens analyze
+    --json`` of every imported run: name -> the report without what names this copy (the
+    run id) or this moment (``created_at``)."""
+    logs = [*(FAULTS / c for c in CASES), *(corpus / "real" / "files" / f for f in CORPUS_RUNS)]
+    imported = _ok(cli("import", *logs, "--store", store, "--json"))
+    assert imported["errors"] == []
     ids = {e["name"]: e["id"] for e in imported["imported"]}
-    assert sorted(ids) == sorted(CASES)
-    reports = _ok(cli("analyze", *ids.values(), "--store", store, "--format", "json"))
-    reports = reports["reports"]
-    return {
-        r["run"]["name"]: {
-            k: r[k] for k in ("verdict", "summary", "counts", "findings", "readings")
-        }
-        for r in reports
-    }
+    assert len(ids) == len(logs)
+    got = cli("analyze", *ids.values(), "--store", store, "--json")
+    assert got.returncode == 0, got.stderr
+    reports = json.loads(got.stdout)["reports"]
+    assert [r["run"]["id"] for r in reports] == list(ids.values())
+    for r in reports:
+        del r["run"]["id"], r["created_at"]
+    return {r["run"]["name"]: r for r in reports}
 
 
 def test_import_then_analyze_gives_the_same_findings_as_sqlite(
-    pg_store_url: str, tmp_path: Path
+    pg_store_url: str, tmp_path: Path, corpus: Path
 ) -> None:
-    on_sqlite = _import_and_analyze(str(tmp_path / "store.db"))
-    on_pg = _import_and_analyze(pg_store_url)
+    on_sqlite = _import_and_analyze(str(tmp_path / "store.db"), corpus)
+    on_pg = _import_and_analyze(pg_store_url, corpus)
+    # verdict, summary, counts, findings, readings and the run itself, for every run
     assert on_pg == on_sqlite
     assert on_pg["nan_hidden"]["verdict"] == "failed"
     assert any(f["rule_id"] == "LL102" for f in on_pg["nan_hidden"]["findings"])
+    real = [on_pg[Path(f).stem] for f in CORPUS_RUNS]
+    rules = [[f["rule_id"] for f in r["findings"]] for r in real]
+    assert all(rules) and sum(map(len, rules)) >= 4, rules  # several findings to compare
 
     # a second import of the same logs is recognised: nothing is written twice
     again = _ok(cli("import", FAULTS / "nan_hidden", "--store", pg_store_url, "--json"))
@@ -68,9 +83,9 @@ def test_import_then_analyze_gives_the_same_findings_as_sqlite(
 
     # runs and show read the same store, through $LOSSLENS_STORE too
     runs = _ok(cli("runs", "--json", env={"LOSSLENS_STORE": pg_store_url}))
-    assert sorted(r["name"] for r in runs) == sorted(CASES)
+    assert sorted(r["name"] for r in runs) == sorted(on_sqlite)
     verdicts = {r["name"]: r["verdict"] for r in runs}
-    assert verdicts == {name: on_sqlite[name]["verdict"] for name in CASES}
+    assert verdicts == {name: r["verdict"] for name, r in on_sqlite.items()}
     shown = _ok(cli("show", "nan_hidden", "--store", pg_store_url, "--json"))
     assert "train/loss" in shown["metrics"]
 

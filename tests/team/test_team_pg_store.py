@@ -1,4 +1,6 @@
-"""The PostgreSQL store against a real throwaway cluster (tests/team/conftest.py)."""
+"""The PostgreSQL store against a real throwaway cluster (tests/conftest.py): what only it
+has (partitions, idempotent points, ``db upgrade``). What both engines share is tested on
+both by tests/store."""
 
 from __future__ import annotations
 
@@ -118,13 +120,11 @@ def test_an_unreachable_server_is_one_clear_error() -> None:
 
 
 def test_a_stored_analysis_is_current_until_a_new_point(pg_store_url: str) -> None:
-    from typing import cast
-
-    from losslens.store import Store
+    from losslens.store import StoreProtocol
     from losslens.stored_analysis import current_report, stamp, verdicts
 
     with PgStore(pg_store_url) as pg:
-        store = cast(Store, pg)  # the commands hand a PgStore to the same functions
+        store: StoreProtocol = pg  # the commands hand a PgStore to the same functions
         info = pg.create_run("p", "r", status=RunStatus.FINISHED)
         pg.write_points(
             info.id, [MetricPoint("train/loss", i, math.nan if i > 40 else 2.0) for i in range(60)]

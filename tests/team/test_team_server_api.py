@@ -256,3 +256,90 @@ def test_only_loopback_hosts_go_without_the_tls_warning(host: str, loopback: boo
     from losslens.cli.server import is_loopback
 
     assert is_loopback(host) is loopback
+
+
+# -- findings sent by a client --------------------------------------------------------------
+
+
+def findings_of(store: PgStore, run_id: str, n_points: int | None = None) -> dict[str, Any]:
+    """What a client sends: the report of the run (analysed here from the same points)."""
+    from losslens.analysis import analyze
+    from losslens.server.findings import body_of
+    from losslens.stored_analysis import analysis_version
+
+    report = analyze(store.load(run_id))
+    count = store.count_points(run_id) if n_points is None else n_points
+    return body_of(report, analysis_version(), count)
+
+
+def sent_run(client: TestClient, w: dict[str, str], run_id: str) -> None:
+    make_run(client, w, run_id, config={"gradient_accumulation_steps": 1})
+    points = batch(300)
+    for p in points[200:]:
+        p[4] = "NaN"  # the loss goes NaN at step 200: a fatal finding
+    got = client.post(f"{API}/runs/{run_id}/points", headers=w, json={"points": points})
+    assert got.status_code == 200
+    assert client.patch(f"{API}/runs/{run_id}", headers=w, json={"status": "failed"}).is_success
+
+
+def test_findings_sent_by_a_client_are_the_runs_current_analysis(
+    client: TestClient, store: PgStore, tokens: dict[str, dict[str, str]]
+) -> None:
+    from losslens.model import finding_to_dict
+    from losslens.stored_analysis import current_report
+
+    w = tokens["write"]
+    sent_run(client, w, "r6")
+    body = findings_of(store, "r6")
+    assert body["findings"] and body["verdict"] == "failed"
+    got = client.put(f"{API}/runs/r6/findings", headers=w, json=body)
+    assert got.status_code == 200, got.text
+    assert got.json() == {
+        "verdict": "failed",
+        "n_findings": len(body["findings"]),
+        "created_at": pytest.approx(got.json()["created_at"]),
+        "current": True,
+    }
+    kept = current_report(store, store.get_run("r6"))  # current: no reader analyses again
+    assert kept is not None and str(kept.verdict) == "failed"
+    assert [finding_to_dict(f)["rule_id"] for f in kept.findings] == [
+        f["rule_id"] for f in body["findings"]
+    ]
+    assert client.get(f"{API}/runs/r6", headers=tokens["read"]).json()["analysis"]["current"]
+    # sent again: the same; a new point makes the stored findings stale
+    assert client.put(f"{API}/runs/r6/findings", headers=w, json=body).status_code == 200
+    client.post(f"{API}/runs/r6/points", headers=w, json={"points": batch(1, start=300)})
+    assert not client.get(f"{API}/runs/r6", headers=tokens["read"]).json()["analysis"]["current"]
+    assert current_report(store, store.get_run("r6")) is None
+
+
+def test_findings_are_refused_unless_the_server_holds_their_points(
+    client: TestClient, store: PgStore, tokens: dict[str, dict[str, str]]
+) -> None:
+    w = tokens["write"]
+    sent_run(client, w, "r7")
+    url = f"{API}/runs/r7/findings"
+    more = findings_of(store, "r7", n_points=store.count_points("r7") + 10)
+    got = client.put(url, headers=w, json=more)
+    assert got.status_code == 409 and "send the points first" in got.json()["error"]
+    good = findings_of(store, "r7")
+    assert client.put(url, headers=tokens["read"], json=good).status_code == 403
+    assert client.put(url, headers=tokens["beta"], json=good).status_code == 403
+    assert client.put(f"{API}/runs/nope/findings", headers=w, json=good).status_code == 404
+    bad: list[dict[str, Any]] = [
+        {**good, "verdict": "great"},
+        {**good, "findings": "none"},
+        {**good, "findings": [{"kind": "x"}]},
+        {**good, "findings": [{**good["findings"][0], "severity": "meh"}]},
+        {**good, "findings": [{**good["findings"][0], "onset_step": "12"}]},
+        {**good, "findings": [{**good["findings"][0], "title": {"en": 5}}]},
+        {**good, "readings": [{"metric": 1}]},
+        {**good, "analysis_version": "../x"},
+        {**good, "n_points": -1},
+        {**good, "n_points": True},
+        {**good, "summary": [1]},
+    ]
+    for body in bad:
+        got = client.put(url, headers=w, json=body)
+        assert got.status_code == 400, (body, got.text)
+    assert client.get(f"{API}/runs/r7", headers=tokens["read"]).json()["analysis"] is None

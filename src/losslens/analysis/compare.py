@@ -168,8 +168,18 @@ def _epoch_of(run: RunData) -> Series | None:
     return e
 
 
+def epoch_series(run: RunData) -> Series | None:
+    """The run's epochs by step when usable as an x axis (increasing), else None."""
+    return _epoch_of(run)
+
+
 def _steps_per_epoch(e: Series) -> float:
     return float(e.steps[-1] - e.steps[0]) / float(e.values[-1] - e.values[0])
+
+
+def choose_basis(runs: Sequence[RunData]) -> str:
+    """``"epoch"`` when every run logs epochs and their steps per epoch differ, else ``"step"``."""
+    return _choose_basis(runs)
 
 
 def _choose_basis(runs: Sequence[RunData]) -> str:
@@ -189,13 +199,18 @@ def _xs(s: Series, run: RunData, basis: str) -> np.ndarray[Any, np.dtype[np.floa
     return x
 
 
-def _metric(runs: Sequence[RunData]) -> tuple[str, str]:
-    names = [set(r.series) for r in runs]
-    if runs and all(K.resolve(n, K.EVAL_LOSS) for n in names):
+def choose_metric(names: Sequence[set[str]]) -> tuple[str, str]:
+    """``(canonical metric, aggregate)`` for runs with these metric keys: the best eval loss
+    when every run has one, else the final train loss (``""``: no loss in common)."""
+    if names and all(K.resolve(n, K.EVAL_LOSS) for n in names):
         return K.EVAL_LOSS, "best"
-    if runs and all(K.resolve(n, K.LOSS) for n in names):
+    if names and all(K.resolve(n, K.LOSS) for n in names):
         return K.LOSS, "final"
     return "", "final"
+
+
+def _metric(runs: Sequence[RunData]) -> tuple[str, str]:
+    return choose_metric([set(r.series) for r in runs])
 
 
 def _score(xs: Any, ys: Any, horizon: float | None, aggregate: str) -> tuple[float, float] | None:
@@ -486,8 +501,11 @@ __all__ = [
     "ConfigChange",
     "FindingGap",
     "Side",
+    "choose_basis",
+    "choose_metric",
     "compare",
     "comparison_to_dict",
     "config_changes",
+    "epoch_series",
     "summarize",
 ]

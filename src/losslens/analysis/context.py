@@ -286,24 +286,82 @@ def _fit_decay(
         [float(planned)] if planned and planned >= last else list(np.linspace(last, 4 * last, 40))
     )
     starts = list(np.linspace(0.0, peak_step, 8))
-    best: tuple[float, str | None, float] = (float("inf"), None, 0.0)
+    # Every candidate (start, end, shape) gets a lower bound of its error from a few points
+    # spread over the decay; they are then fitted from the lowest bound up, and once a bound
+    # exceeds the best error so far (or 4%) no later candidate can win. The winner is the
+    # one a plain scan in (start, end, linear/cosine) order would keep: the smallest error,
+    # ties to the earliest candidate.
+    probe = np.unique(np.linspace(0, steps.size - 1, min(steps.size, 48)).round().astype(int))
+    lr_p = lr[probe]
+    cands: list[tuple[float, int, float, float, str]] = []
     for s0 in starts:
         for total in ends:
             span = total - s0
             if span <= 0:
                 continue
-            t = np.clip((steps - s0) / span, 0, 1)
-            for name, shape in (("linear", 1 - t), ("cosine", 0.5 * (1 + np.cos(math.pi * t)))):
-                denom = float(np.dot(shape, shape))
-                if denom <= 0:
-                    continue
-                scale = float(np.dot(lr, shape)) / denom
-                if scale <= 0:
-                    continue
-                err = float(np.max(np.abs(scale * shape - lr))) / scale
-                if err < best[0]:
-                    best = (err, name, scale)
-    return (best[1], best[2]) if best[1] is not None and best[0] < 0.04 else None
+            tp = np.clip((steps[probe] - s0) / span, 0, 1)
+            for name, shape_p in (("linear", 1 - tp), ("cosine", 0.5 * (1 + np.cos(math.pi * tp)))):
+                cands.append((_fit_floor(shape_p, lr_p), len(cands), s0, span, name))
+    cands.sort()
+    best: tuple[float, int, str | None, float] = (float("inf"), -1, None, 0.0)
+    shape, diff = np.empty_like(steps), np.empty_like(steps)  # scratch, reused
+    for bound, order, s0, span, name in cands:
+        if bound > min(best[0], 0.04) * (1 + 1e-6) + 1e-12:  # margins for rounding
+            break
+        # the numbers of np.clip((steps - s0) / span, 0, 1), then 1 - t or
+        # 0.5 * (1 + np.cos(math.pi * t)), computed in place
+        np.subtract(steps, s0, out=shape)
+        shape /= span
+        np.clip(shape, 0, 1, out=shape)
+        if name == "linear":
+            np.subtract(1, shape, out=shape)
+        else:
+            shape *= math.pi
+            np.cos(shape, out=shape)
+            shape += 1
+            shape *= 0.5
+        denom = _dot(shape, shape)
+        if denom <= 0:
+            continue
+        scale = _dot(lr, shape) / denom
+        if scale <= 0:
+            continue
+        np.multiply(shape, scale, out=diff)
+        diff -= lr
+        np.abs(diff, out=diff)
+        err = float(np.max(diff)) / scale
+        if (err, order) < best[:2]:
+            best = (err, order, name, scale)
+    return (best[2], best[3]) if best[2] is not None and best[0] < 0.04 else None
+
+
+def _fit_floor(shape: np.ndarray, lr: np.ndarray) -> float:
+    """A lower bound of ``max|c * shape - lr| / c`` over every scale ``c > 0`` (the error of
+    :func:`_fit_decay`): for each pair of points ``i, k``, no ``u = 1 / c`` brings both
+    ``|shape - u * lr|`` under ``|shape_i lr_k - shape_k lr_i| / (lr_i + lr_k)``."""
+    ok = lr >= 0
+    a, b = shape[ok], lr[ok]
+    den = b[:, None] + b[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.abs(a[:, None] * b[None, :] - a[None, :] * b[:, None]) / den
+    gap = gap[den > 0]
+    return float(gap.max()) if gap.size else 0.0
+
+
+#: Elements per ``np.dot`` call in :func:`_dot`: below OpenBLAS's threading threshold (10,000).
+_DOT_CHUNK = 8192
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``np.dot(a, b)`` (the same number up to ``_DOT_CHUNK`` elements), summed chunk by
+    chunk beyond: OpenBLAS splits a longer dot over threads, which costs 20-40x more than
+    the product itself on a busy machine and makes the last bit depend on the core count."""
+    if a.size <= _DOT_CHUNK:
+        return float(np.dot(a, b))
+    return math.fsum(
+        float(np.dot(a[i : i + _DOT_CHUNK], b[i : i + _DOT_CHUNK]))
+        for i in range(0, a.size, _DOT_CHUNK)
+    )
 
 
 def build_context(run: RunData) -> RunContext:
@@ -380,7 +438,7 @@ def _median_gap(steps: np.ndarray) -> float:
     O(chunk + distinct gaps) instead of three copies of the series; the result is the
     number ``np.median`` gives on all the gaps.
     """
-    if steps.size <= _GAP_CHUNK or float(np.abs(steps).max()) >= 2.0**53:
+    if steps.size <= _GAP_CHUNK or max(-int(steps.min()), int(steps.max())) >= 2**53:
         d = np.diff(steps.astype(float))
         d = d[d > 0]
         return float(np.median(d)) if d.size else 1.0

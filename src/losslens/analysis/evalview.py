@@ -129,7 +129,9 @@ class TaskMetric:
     best: float
     last: float
     best_step: int
-    still_improving: bool  # best at (or within noise of) the last eval
+    #: At its best at the last eval (or at the one before, the last within 2% of the
+    #: metric's range of it), and better than at the first: the metric is still improving.
+    still_improving: bool
 
 
 def _norm(name: str) -> str:
@@ -149,8 +151,22 @@ def _direction(key: str) -> bool | None:
     return None
 
 
+def _per_step(s: Series) -> tuple[FloatArray, FloatArray]:
+    """The finite points, one per step (the last, as in :func:`eval_view`)."""
+    f = s.finite
+    st, v = f.steps.astype(np.float64), f.values
+    keep = np.append(np.diff(st) > 0, True) if st.size else np.empty(0, dtype=bool)
+    return st[keep], v[keep]
+
+
 def task_metrics(ctx: RunContext) -> list[TaskMetric]:
-    """The eval task metrics (accuracy, F1, WER, BLEU ...) with at least two finite points."""
+    """The eval task metrics (accuracy, F1, WER, BLEU ...) with at least two finite points.
+
+    A metric is still improving when its best (the last of equal bests) is at the last
+    eval, or at the eval before with the last within 2% of the metric's range of it: a
+    metric that has not beaten its best for several evals has stalled, however close it
+    stays to it.
+    """
     out = []
     for key, s in ctx.run.series.items():
         if not key.lower().startswith(("eval/", "test/", "val/")):
@@ -158,40 +174,78 @@ def task_metrics(ctx: RunContext) -> list[TaskMetric]:
         up = _direction(key)
         if up is None:
             continue
-        f: Series = s.finite
-        if len(f) < 2:
+        st, raw = _per_step(s)
+        if raw.size < 2:
             continue
-        v = f.values if up else -f.values
-        b = int(np.argmax(v))
+        v = raw if up else -raw
+        b = int(v.size - 1 - np.argmax(v[::-1]))  # the last of equal bests
         spread = max(float(np.max(v) - np.min(v)), 1e-12)
-        improving = b == v.size - 1 or float(v[b] - v[-1]) <= 0.02 * spread + 1e-12
+        recent = b == v.size - 1 or (
+            b == v.size - 2 and float(v[b] - v[-1]) <= 0.02 * spread + 1e-12
+        )
         out.append(
             TaskMetric(
                 key,
                 up,
-                float(f.values[0]),
-                float(f.values[b]),
-                float(f.values[-1]),
-                int(f.steps[b]),
-                improving and float(v[-1]) > float(v[0]),
+                float(raw[0]),
+                float(raw[b]),
+                float(raw[-1]),
+                int(st[b]),
+                recent and float(v[-1]) > float(v[0]),
             )
         )
     return out
 
 
-def improving_metric(ctx: RunContext, since: float | None = None) -> TaskMetric | None:
-    """A task metric still improving: at (or near) its best at the last eval, or, with
-    ``since`` (a step, e.g. the eval-loss minimum), better at the last eval than there."""
+def _compare(ctx: RunContext, since: float) -> tuple[list[TaskMetric], list[TaskMetric]]:
+    """The task metrics better and worse at the last eval than at step ``since`` (by more
+    than 0.1% of their value there)."""
+    better, worse = [], []
     for m in task_metrics(ctx):
-        if m.still_improving:
-            return m
-        if since is None:
+        st, v = _per_step(ctx.run.series[m.key])
+        if float(st[-1]) <= since:
             continue
-        f = ctx.run.series[m.key].finite
-        then = signals.value_at(f.steps.astype(np.float64), f.values, since)
-        if (m.last > then) if m.higher_better else (m.last < then):
-            return m
-    return None
+        then = signals.value_at(st, v, since)
+        margin = 1e-3 * abs(then)
+        up = m.last - then if m.higher_better else then - m.last
+        if up > margin:
+            better.append(m)
+        elif up < -margin:
+            worse.append(m)
+    return better, worse
+
+
+def improving_metric(ctx: RunContext, since: float | None = None) -> TaskMetric | None:
+    """A task metric still improving (see :func:`task_metrics`); with ``since`` (a step,
+    e.g. the eval-loss minimum), one better at the last eval than there, when more of the
+    logged metrics got better since than worse (one metric of many can rise by chance).
+    A still-improving one is preferred."""
+    if since is None:
+        return next((m for m in task_metrics(ctx) if m.still_improving), None)
+    better, worse = _compare(ctx, since)
+    if len(better) <= len(worse):
+        return None
+    return next((m for m in better if m.still_improving), better[0])
+
+
+def worse_metric(ctx: RunContext, since: float) -> TaskMetric | None:
+    """A task metric worse at the last eval than at step ``since`` (e.g. the eval-loss
+    minimum), when more of the logged metrics got worse since than better: the task
+    confirms the eval loss."""
+    better, worse = _compare(ctx, since)
+    return worse[0] if len(worse) > len(better) else None
+
+
+def useful_until(ctx: RunContext, since: float) -> float:
+    """The last step that still helped the task: the latest best of the task metrics that
+    improved after ``since`` (e.g. the eval-loss minimum), else ``since`` itself."""
+    out = since
+    for m in task_metrics(ctx):
+        st, v = _per_step(ctx.run.series[m.key])
+        then = signals.value_at(st, v, since)
+        if ((m.best > then) if m.higher_better else (m.best < then)) and m.best_step > out:
+            out = float(m.best_step)
+    return out
 
 
 def still_improving(
@@ -205,3 +259,31 @@ def still_improving(
         return False
     e_best, e_end = ctx.epoch_at(view.best_step), ctx.epoch_at(float(view.steps[-1]))
     return e_best is None or e_end is None or e_end - e_best < 1.0
+
+
+def train_around(ctx: RunContext, step: float, eval_steps: FloatArray) -> float | None:
+    """The train loss over the same stretch of training as the eval at ``step``.
+
+    The median of the train logs within half an eval interval of ``step`` (half the median
+    spacing of ``eval_steps``; half a logging interval with one eval): many logs when
+    logging often, so one noisy batch does not decide, and the one logged with the eval
+    when logging as rarely. A level fitted over a
+    wider window would mix in far-away logs (the first ones of a short run are far higher).
+    Else the log nearest before ``step`` (within three logging intervals), else None.
+    """
+    if ctx.loss is None:
+        return None
+    f = ctx.loss.finite
+    st, v = f.steps.astype(np.float64), f.values
+    if st.size == 0:
+        return None
+    gaps = np.diff(eval_steps)
+    tol = max(ctx.log_interval, 1.0)
+    half = 0.5 * float(np.median(gaps)) if gaps.size else 0.0
+    sel = np.abs(st - step) <= max(half, 0.5 * tol)
+    if sel.any():
+        return float(np.median(v[sel]))
+    idx = int(np.searchsorted(st, step, side="right")) - 1
+    if idx < 0 or step - st[idx] > 3 * tol:
+        return None
+    return float(v[idx])

@@ -242,9 +242,10 @@ def _grad(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
             l=level,
         )
     if v.size >= 5:
-        z = signals.mann_kendall_z(signals.safe_log(v))
         early = float(np.median(signals.head(v, 0.25)))
         late = float(np.median(signals.tail(v, 0.25)))
+        moved = late > 2 * early or late < 0.5 * early
+        z = signals.mann_kendall_z(signals.safe_log(v)) if moved else 0.0  # only then it matters
         if z >= 2.5 and late > 2 * early:
             trend = tr("rising ({a} → {b})", "증가 중({a} → {b})", a=num(early), b=num(late))
         elif z <= -2.5 and late < 0.5 * early:

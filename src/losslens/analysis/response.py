@@ -37,6 +37,17 @@ class ResponseParams:
     sparse_rise: float = param(
         0.30, "fewer logs in the ramp: the loss at the LR peak this much above its minimum"
     )
+    confirmed_rise: float = param(
+        0.05,
+        "a smaller rise in the ramp counts (with the noise and trend bars) when the loss "
+        "comes back down as the LR decays",
+    )
+    decayed: float = param(
+        0.5, "... judged on the logs where the LR is below this share of its peak"
+    )
+    recovery: float = param(
+        0.5, "... whose median is below the level at the LR peak by this share of the rise"
+    )
 
 
 PARAMS = ResponseParams()
@@ -76,7 +87,11 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
         return None
     noise = signals.mad(np.diff(signals.safe_log(v))) * signals.MAD_TO_SIGMA / math.sqrt(2)
     rise = float(smooth[-1] - smooth[m])
-    if rise < max(math.log(1 + p.rise), p.noise_k * noise):
+    floor = p.noise_k * noise
+    if rise < max(math.log(1 + p.rise), floor) and not (
+        rise >= max(math.log(1 + p.confirmed_rise), floor)
+        and _recovers(ctx, st, v, float(smooth[-1]), rise, p)
+    ):
         return None
     if signals.mann_kendall_z(y[m:]) < p.trend_z and y.size - m >= 4:
         return None
@@ -88,6 +103,25 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
         _lr_at(ctx, float(xs[m])),
         _lr_at(ctx, float(xs[-1])),
     )
+
+
+def _recovers(
+    ctx: RunContext, st: FloatArray, v: FloatArray, at_peak: float, rise: float, p: ResponseParams
+) -> bool:
+    """Whether the train loss comes back down as the LR decays after its peak: the median of
+    the logs (3 or more) where the LR is below ``decayed`` of its peak lies ``recovery`` of
+    the warmup rise below the level at the peak (both in log units)."""
+    sched = ctx.schedule
+    lst, lv = finite(ctx.lr)
+    if sched is None or sched.warmup_end_step is None or lst.size < 2 or sched.peak <= 0:
+        return False
+    after = st > sched.warmup_end_step
+    low = np.interp(st, lst, lv) <= p.decayed * sched.peak
+    sel = after & low
+    if int(sel.sum()) < 3:
+        return False
+    late = float(np.median(signals.safe_log(v[sel])))
+    return late <= at_peak - p.recovery * rise
 
 
 def _sparse_warmup(

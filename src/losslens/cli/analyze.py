@@ -17,7 +17,7 @@ from losslens.analysis.engine import resolve_rules
 from losslens.cli.common import add_report_options, add_store_option, load_stored_run, open_store
 from losslens.errors import ConfigError
 from losslens.model import Report, RunData, Severity
-from losslens.store import Store
+from losslens.store import StoreProtocol
 from losslens.store.dispatch import forget_analysis
 from losslens.stored_analysis import save_report
 
@@ -109,7 +109,7 @@ def data_time(report: Report) -> float:
     return info.end_time if info.end_time is not None else info.start_time
 
 
-def _keep(store: Store, report: Report, args: argparse.Namespace) -> None:
+def _keep(store: StoreProtocol, report: Report, args: argparse.Namespace) -> None:
     """Findings go into the store; a full analysis also becomes the run's stored verdict
     (losslens.stored_analysis), one with rules left out only replaces the findings."""
     if args.rules or args.ignore:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, cast
+from typing import Any
 
 from losslens.errors import RunNotFoundError
 from losslens.model import RunData
 from losslens.paths import resolve_store_path
-from losslens.store import Store
+from losslens.store import Store, StoreProtocol
 
 
 def add_store_option(p: argparse.ArgumentParser) -> None:
@@ -45,14 +45,14 @@ def add_json_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
-def open_store(args: argparse.Namespace, *, create: bool = False) -> Store:
+def open_store(args: argparse.Namespace, *, create: bool = False) -> StoreProtocol:
     """The SQLite store, or for a ``postgresql://`` URL (``--store`` or ``$LOSSLENS_STORE``)
-    a ``PgStore``, which has the methods the commands use (losslens.store.open)."""
+    the PostgreSQL one: either engine, through the one store protocol (losslens.store.open)."""
     from losslens.store.open import is_url, open_pg, store_spec
 
     spec = store_spec(getattr(args, "store", None))
     if is_url(spec):
-        return cast(Store, open_pg(str(spec), create=create))
+        return open_pg(str(spec), create=create)
     return Store(spec, create=create)
 
 

@@ -15,7 +15,7 @@ from losslens.errors import ImportError_, LosslensError
 from losslens.importers import FORMATS, nothing_found, read_found, scan
 from losslens.importers.base import PartialImportError, display_path
 from losslens.ingest import ingest
-from losslens.store import Store
+from losslens.store import StoreProtocol
 from losslens.textsafe import safe
 
 #: Show the progress bar only for imports that take longer than this (seconds;
@@ -123,7 +123,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _import_path(
-    store: Store, path: Path, args: argparse.Namespace, out: _Outcome, bar: _LazyProgress, n: int
+    store: StoreProtocol,
+    path: Path,
+    args: argparse.Namespace,
+    out: _Outcome,
+    bar: _LazyProgress,
+    n: int,
 ) -> int:
     try:
         result = scan(path, args.fmt)

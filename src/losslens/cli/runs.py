@@ -9,7 +9,7 @@ from losslens.cli.common import add_json_option, add_store_option, open_store, p
 from losslens.model import RunInfo
 from losslens.paths import default_store_path
 from losslens.render.runs import print_renderable, run_to_dict, runs_table, series_stats, show_run
-from losslens.store import Store
+from losslens.store import StoreProtocol
 
 
 def register(sub: Any) -> None:
@@ -44,7 +44,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_verdicts(store: Store, runs: list[RunInfo]) -> None:
+def _add_verdicts(store: StoreProtocol, runs: list[RunInfo]) -> None:
     """Each run's verdict from the findings kept in the store; a run without a current
     analysis (new points, or a store from before analyses were kept) is analysed once."""
     from losslens.stored_analysis import verdicts

@@ -1,5 +1,6 @@
 """``losslens sync [RUN…] --server URL --token T``: push runs recorded offline, or left
-pending by a client that stopped, from the local SQLite store to a ``losslens server``."""
+pending by a client that stopped, from the local SQLite store to a ``losslens server``, with
+the findings of each ended run (analysed here, in the local store)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from losslens.api import sync_findings
     from losslens.tracking.sync import Client, SyncRefused, from_env, push_run
 
     target = from_env(args.server, args.token)
@@ -44,7 +46,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     code = 0
     for run_id in ids:
         try:
-            results.append(push_run(path, run_id, client))
+            results.append(push_run(path, run_id, client, sync_findings))
         except SyncRefused as exc:
             results.append({"run": run_id, "error": f"refused: {exc}"})
             code = 1
@@ -60,5 +62,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
             elif r["skipped"]:
                 print(f"{r['run']}: already on the server")
             else:
-                print(f"{r['run']}: sent {r['sent']:,} points")
+                verdict = f", findings: {r['verdict']}" if "verdict" in r else ""
+                print(f"{r['run']}: sent {r['sent']:,} points{verdict}")
     return code

@@ -128,6 +128,19 @@ def _add_train_parser(
             help=f"ignored: {why}",
         )
     add_store_option(p)
+    team = p.add_argument_group("team server (docs/team.md)")
+    team.add_argument(
+        "--server",
+        metavar="URL",
+        default=None,
+        help="also send the run to this losslens server as it trains (default: $LOSSLENS_SERVER)",
+    )
+    team.add_argument(
+        "--token",
+        metavar="T",
+        default=None,
+        help="write token of the server's project (default: $LOSSLENS_TOKEN)",
+    )
     p.set_defaults(func=cmd_train)
     return p
 
@@ -206,7 +219,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(values, args.config)
     console = Console(highlight=False)
-    result = train(values, config_path=args.config, console=console, store=args.store)
+    result = train(
+        values,
+        config_path=args.config,
+        console=console,
+        store=args.store,
+        server=args.server,
+        token=args.token,
+    )
     print_summary(console, result)
     raise_if_stopped(result)
     return 0

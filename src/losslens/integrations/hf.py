@@ -89,6 +89,9 @@ class LosslensCallback(TrainerCallback):
     ``project``, ``name`` and ``dir`` are those of :func:`losslens.init`; ``config`` is merged
     over what the callback records itself (training arguments, model, dataset sizes,
     effective batch size, world size). ``run`` may be an already started run to write to.
+    ``server`` and ``token`` send the run to a ``losslens server`` as it is recorded, as
+    ``losslens.init(server=..., token=...)`` does (default: ``$LOSSLENS_SERVER`` and
+    ``$LOSSLENS_TOKEN``; docs/team.md).
     """
 
     def __init__(
@@ -100,8 +103,12 @@ class LosslensCallback(TrainerCallback):
         *,
         run: Run | None = None,
         system_metrics: bool | None = None,
+        server: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.project = project
+        self.server = server
+        self.token = token
         self.name = name
         self.extra_config = dict(config or {})
         self.dir = dir
@@ -172,6 +179,8 @@ class LosslensCallback(TrainerCallback):
                 dir=self.dir,
                 output_dir=str(args.output_dir) if args.output_dir else None,
                 system_metrics=self.system_metrics,
+                server=self.server,
+                token=self.token,
             )
         else:
             self.run.config.setdefaults(config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+from typing import Any
 
 #: Run colours (the chart script uses the same list, in the same order).
 PALETTE = (
@@ -49,3 +50,35 @@ def sparkline_points(values: Sequence[float], width: int = 96, height: int = 24)
         for i, y in enumerate(ys)
     ]
     return " ".join(pts)
+
+
+def sparklines_points(
+    series: Sequence[Any], width: int = 96, height: int = 24
+) -> list[str]:
+    """:func:`sparkline_points` of many value lists at once (the same strings), for a table
+    of a thousand runs: the arithmetic in one pass of numpy, the x labels shared."""
+    import numpy as np
+
+    ys = [np.asarray(v, dtype=np.float64) for v in series]
+    ys = [y[np.isfinite(y)] for y in ys]
+    n = np.array([len(y) for y in ys])
+    out = [""] * len(ys)
+    use = [i for i in range(len(ys)) if n[i] >= 2]
+    if not use:
+        return out
+    which = np.repeat(np.arange(len(use)), n[use])
+    y = np.concatenate([ys[i] for i in use])
+    lo = np.array([ys[i].min() for i in use])
+    span = np.array([ys[i].max() for i in use]) - lo
+    span = np.where(span == 0, 1.0, span)
+    ty = (height - 2 - (height - 4) * (y - lo[which]) / span[which]).tolist()
+    texts = list(map("{:.1f}".format, ty))
+    xs: dict[int, list[str]] = {}
+    pos = 0
+    for i in use:
+        k = int(n[i])
+        if k not in xs:
+            xs[k] = [f"{width * j / (k - 1):.1f}," for j in range(k)]
+        out[i] = " ".join(map(str.__add__, xs[k], texts[pos : pos + k]))
+        pos += k
+    return out

@@ -26,7 +26,10 @@ from starlette.routing import Route
 from losslens.errors import LosslensError, StoreError
 from losslens.model import MetricPoint, RunInfo, RunStatus
 from losslens.numeric import NONFINITE_TOKENS, STEP_MAX, STEP_MIN, as_value, encode_nonfinite
+from losslens.server.findings import BadFindings, report_from_body
 from losslens.server.tokens import TokenInfo, verify
+from losslens.store.dispatch import read_analyses, write_report
+from losslens.store.findings import run_stamp
 from losslens.store.pg import PgStore
 
 #: Most points one ``POST …/points`` may carry (413 beyond).
@@ -157,6 +160,34 @@ def _point(item: Any, i: int) -> tuple[str, MetricPoint]:
     return kind, MetricPoint(key, step, number, wall_time)
 
 
+def _points(items: list[Any]) -> dict[str, list[MetricPoint]]:
+    """The points of a batch by kind. The common shape (a known key, an int step in range,
+    a float or null wall time, a float value) is checked inline; anything else goes through
+    :func:`_point`, which names the first bad point."""
+    by_kind: dict[str, list[MetricPoint]] = {"metric": [], "system": []}
+    good_keys: set[str] = set()
+    isfinite = math.isfinite
+    for i, item in enumerate(items):
+        if type(item) is list and len(item) == 5:
+            key, kind, step, wall, value = item
+            if (
+                type(key) is str
+                and key in good_keys
+                and type(kind) is str
+                and type(step) is int
+                and STEP_MIN <= step <= STEP_MAX
+                and type(value) is float
+                and (wall is None or (type(wall) is float and isfinite(wall)))
+                and kind in by_kind
+            ):
+                by_kind[kind].append(MetricPoint(key, step, value, wall))
+                continue
+        kind, point = _point(item, i)
+        good_keys.add(point.key)
+        by_kind[kind].append(point)
+    return {k: v for k, v in by_kind.items() if v}
+
+
 # -- the endpoints ------------------------------------------------------------------------------
 
 
@@ -216,7 +247,10 @@ class Api:
 
         def work() -> dict[str, Any]:
             info = self._own_run(token, run_id)
-            return {**_run_dict(info), "last_step": self.store.last_step(run_id)}
+            with self.store.snapshot():
+                last = self.store.last_step(run_id)
+                analysis = self._analysis(info)
+            return {**_run_dict(info), "last_step": last, "analysis": analysis}
 
         return _answer(await run_in_threadpool(work))
 
@@ -278,10 +312,7 @@ class Api:
             originals = _object(body.get("originals"), "originals") or {}
             if not all(isinstance(v, str) for v in originals.values()):
                 raise ApiError(400, "originals must map keys to the names they were logged under")
-            by_kind: dict[str, list[MetricPoint]] = {}
-            for i, item in enumerate(items):
-                kind, point = _point(item, i)
-                by_kind.setdefault(kind, []).append(point)
+            by_kind = _points(items)
             self._own_run(token, run_id)
             n = 0
             with self.store.transaction() as conn:
@@ -291,6 +322,53 @@ class Api:
             return n
 
         return _answer({"accepted": await run_in_threadpool(work)})
+
+    def _analysis(self, info: RunInfo) -> dict[str, Any] | None:
+        """The run's stored analysis: verdict, count, and whether it describes the run as
+        the server holds it now (by the analysis code of this server)."""
+        from losslens.stored_analysis import stamp
+
+        got = read_analyses(self.store, [info.id]).get(info.id)
+        if got is None:
+            return None
+        return {
+            "verdict": got.verdict,
+            "n_findings": got.n_findings,
+            "created_at": got.created_at,
+            "current": got.stamp == stamp(self.store, info),
+        }
+
+    async def put_findings(self, request: Request) -> JSONResponse:
+        """The findings a client made of the run it recorded: kept as the run's analysis
+        when the server holds every metric point they were made from (409 otherwise)."""
+        token = await self._auth(request, write=True)
+        run_id = request.path_params["run_id"]
+        body = await _body(request)
+
+        def work() -> dict[str, Any]:
+            info = self._own_run(token, run_id)
+            try:
+                report, version, n_points = report_from_body(info, body)
+            except BadFindings as exc:
+                raise ApiError(400, str(exc)) from None
+            with self.store.snapshot():
+                info = self.store.get_run(run_id)
+                held = self.store.count_points(run_id)
+                points = self.store.points_stamps([run_id])[run_id]
+            if held != n_points:
+                raise ApiError(
+                    409,
+                    f"the server holds {held} metric points of run {run_id}, these findings "
+                    f"were made from {n_points}: send the points first",
+                )
+            report.run = info
+            if not write_report(self.store, report, run_stamp(info, points, version)):
+                raise ApiError(404, f"no run {run_id}: it was deleted")
+            analysis = self._analysis(info)
+            assert analysis is not None
+            return analysis
+
+        return _answer(await run_in_threadpool(work))
 
     async def heartbeat(self, request: Request) -> JSONResponse:
         token = await self._auth(request, write=True)
@@ -366,6 +444,7 @@ def create_app(store: PgStore) -> Starlette:
         Route(f"{base}/runs/{{run_id}}", _guarded(api.patch_run), methods=["PATCH"]),
         Route(f"{base}/runs/{{run_id}}/points", _guarded(api.post_points), methods=["POST"]),
         Route(f"{base}/runs/{{run_id}}/heartbeat", _guarded(api.heartbeat), methods=["POST"]),
+        Route(f"{base}/runs/{{run_id}}/findings", _guarded(api.put_findings), methods=["PUT"]),
     ]
     return Starlette(routes=routes)
 

@@ -19,16 +19,46 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from losslens.model import (
+    Finding,
     MetricReading,
     Report,
     RunInfo,
     Verdict,
     finding_from_dict,
+    finding_to_dict,
 )
-from losslens.store.store import INSERT_FINDING, Store, dumps, finding_rows, loads
+from losslens.store.jsonvalues import dumps, loads
+
+if TYPE_CHECKING:
+    from losslens.store.store import Store
+
+#: One stored finding (SQLite placeholders); ``finding_rows`` gives its parameters.
+INSERT_FINDING = (
+    "INSERT INTO findings (run_id, rule_id, kind, severity, step_start, step_end, "
+    "onset_step, payload, created_at) VALUES (?,?,?,?,?,?,?,?,?)"
+)
+
+
+def finding_rows(run_id: str, findings: Sequence[Finding], now: float) -> list[tuple[Any, ...]]:
+    """The ``findings`` table rows of a run's findings (``INSERT_FINDING`` order, both
+    engines)."""
+    return [
+        (
+            run_id,
+            f.rule_id,
+            f.kind,
+            str(f.severity),
+            f.evidence.step_start,
+            f.evidence.step_end,
+            f.onset_step,
+            dumps(finding_to_dict(f)),
+            now,
+        )
+        for f in findings
+    ]
 
 
 @dataclass(frozen=True)
@@ -125,13 +155,20 @@ def read_report(conn: sqlite3.Connection, info: RunInfo, stamp: str | None = Non
         return None
     if row is None or (stamp is not None and row[0] != stamp):
         return None
-    body = loads(row[2])
-    findings = [
-        finding_from_dict(loads(p[0]))
+    payloads = [
+        loads(p[0])
         for p in conn.execute(
             "SELECT payload FROM findings WHERE run_id = ? ORDER BY id", (info.id,)
         ).fetchall()
     ]
+    return stored_report(info, str(row[1]), loads(row[2]), float(row[3]), payloads)
+
+
+def stored_report(
+    info: RunInfo, verdict: str, body: dict[str, Any], created_at: float, payloads: list[Any]
+) -> Report:
+    """A :class:`Report` from a stored analysis row (``report_body``) and its findings'
+    payloads (both engines)."""
     readings = [
         MetricReading(
             metric=str(r["metric"]),
@@ -143,12 +180,12 @@ def read_report(conn: sqlite3.Connection, info: RunInfo, stamp: str | None = Non
     ]
     return Report(
         run=info,
-        verdict=Verdict(row[1]),
+        verdict=Verdict(verdict),
         summary=dict(body.get("summary") or {}),
-        findings=findings,
+        findings=[finding_from_dict(p) for p in payloads],
         readings=readings,
         schema_version=int(body.get("schema_version", 1)),
-        created_at=float(row[3]),
+        created_at=created_at,
     )
 
 

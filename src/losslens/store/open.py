@@ -7,6 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from losslens.errors import MissingExtraError
+from losslens.store.protocol import StoreProtocol
 from losslens.store.store import Store
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def open_pg(url: str, *, create: bool = True) -> PgStore:
     return PgStore(url, create=create)
 
 
-def open_store(spec: str | os.PathLike[str] | None, *, create: bool = True) -> Store | PgStore:
+def open_store(spec: str | os.PathLike[str] | None, *, create: bool = True) -> StoreProtocol:
     """A store for a path (or None: the default SQLite store) or a ``postgresql://`` URL."""
     if is_url(spec):
         return open_pg(str(spec), create=create)

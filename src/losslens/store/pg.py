@@ -26,16 +26,10 @@ from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from losslens.errors import RunNotFoundError, StoreError, StoreVersionError
-from losslens.model import (
-    Finding,
-    MetricPoint,
-    RunData,
-    RunInfo,
-    RunStatus,
-    Series,
-    finding_to_dict,
-)
+from losslens.model import Finding, MetricPoint, Report, RunData, RunInfo, RunStatus, Series
+from losslens.store.findings import StoredAnalysis, finding_rows, report_body, stored_report
 from losslens.store.jsonvalues import dumps, loads
+from losslens.store.pg_reads import PgReads
 from losslens.store.pg_schema import connect, migrations, redact, schema_version
 from losslens.store.points import _check_steps
 from losslens.store.store import _UPDATABLE, new_run_id, run_info_from_row
@@ -46,6 +40,10 @@ _RUN_COLUMNS = (
     "r.output_dir, r.exit_code"
 )
 _RUN_BASE = f"SELECT {_RUN_COLUMNS} FROM runs r JOIN projects p ON p.id = r.project_id"
+_INSERT_FINDING = (
+    "INSERT INTO findings (run_id, rule_id, kind, severity, step_start, step_end, "
+    "onset_step, payload, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+)
 
 _STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS losslens_stage "
@@ -65,7 +63,7 @@ _MERGE = (
 # -- the store ------------------------------------------------------------------------------
 
 
-class PgStore:
+class PgStore(PgReads):
     """A handle on a losslens store in a PostgreSQL database. Use one per thread."""
 
     #: Never read-only: PostgreSQL's permissions refuse writes with their own error.
@@ -131,6 +129,15 @@ class PgStore:
                 f"lost the connection to PostgreSQL at {self.path}: {first}",
                 "check that the server runs, then run the command again",
             ) from exc
+        except psycopg.DataError as exc:
+            if "NUL" not in str(exc):
+                raise
+            # SQLite keeps a NUL in a text; PostgreSQL's text cannot hold one (nothing is kept)
+            raise StoreError(
+                "PostgreSQL cannot store the NUL character (\\x00) of a run, project or metric "
+                "name",
+                "rename it, or keep this run in a SQLite store (--store PATH)",
+            ) from exc
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[psycopg.Connection[Any]]:
@@ -155,9 +162,18 @@ class PgStore:
                 self._local.tx = None
                 conn.execute("COMMIT")
 
-    def _all(self, query: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def _all(self, query: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
         with self._reading() as conn:
             return conn.execute(query.encode("utf-8"), args).fetchall()
+
+    def _copy_rows(self, query: str, args: Sequence[Any], dtype: np.dtype[Any]) -> Any:
+        """The rows of ``query`` (no NULLs) as a numpy record array, read with binary COPY."""
+        buf = bytearray()
+        stmt = f"COPY ({query}) TO STDOUT (FORMAT BINARY)".encode()
+        with self._reading() as conn, conn.cursor() as cur, cur.copy(stmt, args) as copy:
+            for block in copy:
+                buf += block
+        return np.frombuffer(bytes(buf[19:-2]), dtype=dtype)  # header and trailer off
 
     def close(self) -> None:
         self._pool.close()
@@ -353,11 +369,17 @@ class PgStore:
         heartbeat: bool = False,
     ) -> int:
         """Write points in one transaction; returns how many were given (a point already
-        stored, same run, key and step, is left as it is)."""
-        with self.transaction() as conn:
-            n = self.add_points(run_id, points, kind=kind, originals=originals)
-            if heartbeat:
-                conn.execute("UPDATE runs SET heartbeat = %s WHERE id = %s", (time.time(), run_id))
+        stored, same run, key and step, is left as it is; ``RunNotFoundError`` when the run
+        does not exist)."""
+        try:
+            with self.transaction() as conn:
+                n = self.add_points(run_id, points, kind=kind, originals=originals)
+                if heartbeat:
+                    conn.execute(
+                        "UPDATE runs SET heartbeat = %s WHERE id = %s", (time.time(), run_id)
+                    )
+        except psycopg.errors.ForeignKeyViolation as exc:  # a key of a run that is not there
+            raise RunNotFoundError(f"no run '{run_id}' to write points to") from exc
         return n
 
     def add_points(
@@ -467,24 +489,7 @@ class PgStore:
     ) -> None:
         conn.execute("DELETE FROM findings WHERE run_id = %s", (run_id,))
         with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO findings (run_id, rule_id, kind, severity, step_start, step_end, "
-                "onset_step, payload, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                [
-                    (
-                        run_id,
-                        f.rule_id,
-                        f.kind,
-                        str(f.severity),
-                        f.evidence.step_start,
-                        f.evidence.step_end,
-                        f.onset_step,
-                        dumps(finding_to_dict(f)),
-                        now,
-                    )
-                    for f in findings
-                ],
-            )
+            cur.executemany(_INSERT_FINDING, finding_rows(run_id, findings, now))
 
     def load_findings(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._all(
@@ -506,52 +511,53 @@ class PgStore:
             parts.setdefault(str(run_id), []).append(f"{kid}:{n}:{last}")
         return {r: ",".join(p) for r, p in parts.items()}
 
-    def read_analyses(self, run_ids: Iterable[str]) -> dict[str, tuple[str, str, int, float]]:
-        """``run_id -> (stamp, verdict, n_findings, created_at)`` of the stored analyses."""
+    def read_analyses(self, run_ids: Iterable[str]) -> dict[str, StoredAnalysis]:
+        """The stored analyses (current or not) of these runs."""
         rows = self._all(
             "SELECT run_id, stamp, verdict, n_findings, created_at FROM analyses "
             "WHERE run_id = ANY(%s)",
             (list(run_ids),),
         )
-        return {str(r[0]): (str(r[1]), str(r[2]), int(r[3]), float(r[4])) for r in rows}
+        return {
+            str(r[0]): StoredAnalysis(str(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4]))
+            for r in rows
+        }
 
-    def read_analysis(
-        self, run_id: str
-    ) -> tuple[str, str, dict[str, Any], float, list[Any]] | None:
-        """``(stamp, verdict, report body, created_at, finding payloads)`` or None."""
+    def read_report(self, info: RunInfo, stamp: str | None = None) -> Report | None:
+        """The stored report of a run, or None (also when ``stamp`` differs: stale)."""
         with self.snapshot():
             rows = self._all(
                 "SELECT stamp, verdict, report::text, created_at FROM analyses WHERE run_id = %s",
-                (run_id,),
+                (info.id,),
             )
-            if not rows:
+            if not rows or (stamp is not None and rows[0][0] != stamp):
                 return None
-            payloads = list(self.load_findings(run_id))
-        stamp, verdict, body, created = rows[0]
-        return str(stamp), str(verdict), dict(loads(body)), float(created), payloads
+            payloads = list(self.load_findings(info.id))
+        _, verdict, body, created = rows[0]
+        return stored_report(info, str(verdict), dict(loads(body)), float(created), payloads)
 
-    def write_analysis(
-        self,
-        run_id: str,
-        findings: Sequence[Finding],
-        stamp: str,
-        verdict: str,
-        body: dict[str, Any],
-    ) -> bool:
+    def write_report(self, report: Report, stamp: str) -> bool:
         """Replace a run's stored analysis and findings in one transaction (False when the
         run was deleted meanwhile)."""
-        now = time.time()
+        run_id, now = report.run.id, time.time()
         with self.transaction() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE id = %s", (run_id,)).fetchone() is None:
                 return False
-            self._write_findings(conn, run_id, findings, now)
+            self._write_findings(conn, run_id, report.findings, now)
             conn.execute(
                 "INSERT INTO analyses (run_id, stamp, verdict, n_findings, report, created_at) "
                 "VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (run_id) DO UPDATE SET "
                 "stamp = EXCLUDED.stamp, verdict = EXCLUDED.verdict, "
                 "n_findings = EXCLUDED.n_findings, report = EXCLUDED.report, "
                 "created_at = EXCLUDED.created_at",
-                (run_id, stamp, verdict, len(findings), dumps(body), now),
+                (
+                    run_id,
+                    stamp,
+                    str(report.verdict),
+                    len(report.findings),
+                    dumps(report_body(report)),
+                    now,
+                ),
             )
         return True
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from losslens.errors import RunNotFoundError
 from losslens.model import MetricPoint, Series
 from losslens.store.columns import key_capacity, read_columns
 from losslens.store.rollups import (
@@ -83,13 +84,19 @@ class PointsMixin:
         originals: dict[str, str] | None = None,
         heartbeat: bool = False,
     ) -> int:
-        """Append points in one transaction; returns how many were written."""
-        with self.transaction():
-            n = self.add_points(run_id, points, kind=kind, originals=originals)
-            if heartbeat:
-                self.conn.execute(
-                    "UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run_id)
-                )
+        """Append points in one transaction; returns how many were written
+        (``RunNotFoundError`` when the run does not exist)."""
+        try:
+            with self.transaction():
+                n = self.add_points(run_id, points, kind=kind, originals=originals)
+                if heartbeat:
+                    self.conn.execute(
+                        "UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run_id)
+                    )
+        except sqlite3.IntegrityError as exc:  # a key of a run that is not there
+            if self.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                raise
+            raise RunNotFoundError(f"no run '{run_id}' to write points to") from exc
         return n
 
     def add_points(

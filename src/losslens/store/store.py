@@ -12,7 +12,7 @@ import string
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,14 +22,17 @@ from losslens.errors import RunNotFoundError, StoreError, StoreVersionError
 from losslens.model import (
     HEARTBEAT_TIMEOUT_S,
     Finding,
+    Report,
     RunData,
     RunInfo,
     RunStatus,
     Series,
-    finding_to_dict,
 )
 from losslens.paths import resolve_store_path
+from losslens.store import findings as stored
 from losslens.store.columns import run_columns
+from losslens.store.findings import INSERT_FINDING as INSERT_FINDING
+from losslens.store.findings import finding_rows as finding_rows
 from losslens.store.jsonvalues import dumps as dumps
 from losslens.store.jsonvalues import loads as loads
 from losslens.store.points import PointsMixin
@@ -357,7 +360,8 @@ class Store(PointsMixin):
         row = self.conn.execute(base + " WHERE r.id = ?", (ref,)).fetchone()
         if row is None:
             rows = self.conn.execute(
-                base + " WHERE r.name = ? ORDER BY r.start_time DESC LIMIT 1", (ref,)
+                base + " WHERE r.name = ? ORDER BY r.start_time DESC, r.rowid DESC LIMIT 1",
+                (ref,),
             ).fetchall()
             if not rows and len(ref) >= 3:
                 rows = self.conn.execute(
@@ -417,6 +421,28 @@ class Store(PointsMixin):
             "SELECT payload FROM findings WHERE run_id = ? ORDER BY id", (run_id,)
         ).fetchall()
         return [loads(r[0]) for r in rows]
+
+    # -- stored analyses (losslens.store.findings, losslens.stored_analysis) ----------------
+
+    def points_stamps(
+        self, run_ids: Sequence[str], marks: Sequence[stored.KeyMark] | None = None
+    ) -> dict[str, str]:
+        """Per run: the digest source of its keys' last points (``findings.points_stamps``)."""
+        return stored.points_stamps(self.conn, run_ids, marks)
+
+    def read_analyses(
+        self, run_ids: Iterable[str] | None = None
+    ) -> dict[str, stored.StoredAnalysis]:
+        return stored.read_analyses(self.conn, run_ids)
+
+    def read_report(self, info: RunInfo, stamp: str | None = None) -> Report | None:
+        return stored.read_report(self.conn, info, stamp)
+
+    def write_report(self, report: Report, stamp: str) -> bool:
+        return stored.write_report(self, report, stamp)
+
+    def forget_analysis(self, run_id: str) -> None:
+        stored.forget_analysis(self, run_id)
 
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
@@ -515,31 +541,6 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
 
 #: Page size of a new store file, in bytes.
 PAGE_SIZE = 16384
-
-
-#: One stored finding; ``finding_rows`` gives its parameters.
-INSERT_FINDING = (
-    "INSERT INTO findings (run_id, rule_id, kind, severity, step_start, step_end, "
-    "onset_step, payload, created_at) VALUES (?,?,?,?,?,?,?,?,?)"
-)
-
-
-def finding_rows(run_id: str, findings: Sequence[Finding], now: float) -> list[tuple[Any, ...]]:
-    """The ``findings`` table rows of a run's findings (``INSERT_FINDING`` order)."""
-    return [
-        (
-            run_id,
-            f.rule_id,
-            f.kind,
-            str(f.severity),
-            f.evidence.step_start,
-            f.evidence.step_end,
-            f.onset_step,
-            dumps(finding_to_dict(f)),
-            now,
-        )
-        for f in findings
-    ]
 
 
 def run_info_from_row(row: Sequence[Any]) -> RunInfo:

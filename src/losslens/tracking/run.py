@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -471,7 +471,21 @@ def _start_sync(path: Any, run_id: str, server: str | None, token: str | None) -
     from losslens.tracking.sync import RunSync, from_env
 
     target = from_env(server, token)
-    return None if target is None else RunSync(path, run_id, *target)
+    if target is None:
+        return None
+    return RunSync(path, run_id, *target, findings=_findings_source)
+
+
+#: What a synced run sends as its findings once its end is on the server: a function of
+#: ``(local store path, run id)`` returning the findings body. Recording does not diagnose:
+#: ``losslens.api`` registers it (None: no findings are sent).
+_findings_source: Callable[[Any, str], dict[str, Any]] | None = None
+
+
+def use_findings_source(source: Callable[[Any, str], dict[str, Any]] | None) -> None:
+    """Set what every run synced to a server from now on sends as its findings."""
+    global _findings_source
+    _findings_source = source
 
 
 # -- process-wide hooks ------------------------------------------------------------------------

@@ -272,8 +272,13 @@ def train(
     config_path: str | None = None,
     console: Console | None = None,
     store: str | None = None,
+    server: str | None = None,
+    token: str | None = None,
 ) -> TrainResult:
     """Run one fine-tune. Raises ``ConfigError`` for bad input, ``TrainError`` on failure.
+
+    ``server``/``token`` send the run to a ``losslens server`` as it is recorded (default:
+    ``$LOSSLENS_SERVER``/``$LOSSLENS_TOKEN``).
 
     A guard stop does not raise here: ``result.stopped`` says why, after the run is recorded
     and the state saved, so the caller can print the summary first.
@@ -363,7 +368,9 @@ def train(
         "train_examples": len(train_ex),
         "eval_examples": len(eval_ex),
     }
-    recorder = LosslensCallback(project=o.project, name=o.name, config=run_config, dir=store)
+    recorder = LosslensCallback(
+        project=o.project, name=o.name, config=run_config, dir=store, server=server, token=token
+    )
     guard, live = live_callbacks(o, console, has_eval=bool(eval_ex))
     callbacks: list[Any] = [recorder, guard, live]
 

@@ -6,8 +6,10 @@ the security layer lets through only with the token in a header.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -157,6 +159,8 @@ def run_row(
     heads: list[Any] | None = None,
     stored: StoredAnalysis | bool | None = True,
     stats: dict[str, float | None] | None = None,
+    *,
+    with_key_config: bool = True,
 ) -> dict[str, Any]:
     """A run as a row of the runs table, its verdict from the findings kept in the store
     (``stored``: one already read, or True to read it, analysing the run once if needed)."""
@@ -168,7 +172,8 @@ def run_row(
     got = stored if isinstance(stored, StoredAnalysis) else None
     row["verdict"] = got.verdict if got is not None else None
     row["n_findings"] = got.n_findings if got is not None else None
-    row["key_config"] = key_config(info.config)
+    if with_key_config:  # the JSON's few config values (the page shows its own summary)
+        row["key_config"] = key_config(info.config)
     return row
 
 
@@ -315,13 +320,15 @@ def run_report(request: Request) -> Response:
     return JSON(jsonable(data))
 
 
-def run_poll(request: Request) -> Response:
-    """The run's state; with ``?after=STEP`` (the last step the page has) also every metric
-    point logged past it and the live findings: a poll costs the new points, whatever the
-    run's length (``DataSource.live_poll``)."""
-    ds = _ds(request)
-    info = ds.run(request.path_params["ref"])
-    after = _int(request, "after")
+#: Longest a poll with ``wait`` is held open while nothing new arrives (seconds).
+MAX_WAIT = 30
+#: How often a held poll looks for a commit by another process (seconds): a new point
+#: reaches the page this long after the logger commits it, at most.
+WAIT_TICK = 0.1
+
+
+def _poll_once(ds: DataSource, ref: str, after: int | None, lang: str) -> dict[str, Any]:
+    info = ds.run(ref)
     out: dict[str, Any] = {
         "run": info.id,
         "name": info.name,
@@ -334,8 +341,37 @@ def run_poll(request: Request) -> Response:
         live = ds.live_poll(info, after, wait=False)  # findings catch up in the background
         report = live.pop("report")
         groups = _chart_groups(ds.heads(info))
-        rp = report_payload(report, groups, _lang(request))
+        rp = report_payload(report, groups, lang)
         out.update(live, verdict=rp["verdict"], summary=rp["summary"], findings=rp["findings"])
+    return out
+
+
+async def run_poll(request: Request) -> Response:
+    """The run's state; with ``?after=STEP`` (the last step the page has) also every metric
+    point logged past it and the live findings: a poll costs the new points, whatever the
+    run's length (``DataSource.live_poll``).
+
+    With ``&wait=SECONDS`` too (at most :data:`MAX_WAIT`), a poll of a running run with
+    nothing new is held open until a point past ``after`` arrives, the run ends or the time
+    is up: the page hears of a point as soon as it is committed, and an idle tab costs one
+    look at the store's change counter every :data:`WAIT_TICK` seconds."""
+    ds = _ds(request)
+    ref = request.path_params["ref"]
+    after = _int(request, "after")
+    wait = _int(request, "wait", (0, MAX_WAIT)) or 0
+    lang = _lang(request)
+    seen = ds.data_version()
+    out = await run_in_threadpool(_poll_once, ds, ref, after, lang)
+    if after is None or not wait:
+        return JSON(jsonable(out))
+    deadline = time.monotonic() + wait
+    while not out.get("points") and out["status"] == "running" and time.monotonic() < deadline:
+        await asyncio.sleep(WAIT_TICK)
+        now = ds.data_version()
+        if now == seen:
+            continue
+        seen = now
+        out = await run_in_threadpool(_poll_once, ds, ref, after, lang)
     return JSON(jsonable(out))
 
 
@@ -353,14 +389,18 @@ def config_diff(configs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def compare_runs(ds: DataSource, refs: list[str]) -> list[tuple[RunInfo, Report | None]]:
+def compare_runs(
+    ds: DataSource, refs: list[str], *, analyse: bool = True
+) -> list[tuple[RunInfo, Report | None]]:
+    """The runs and their diagnoses: kept in the store (a run never analysed is analysed
+    once, with ``analyse``; without it, its report is None until someone analyses it)."""
     if len(refs) < 1:
         raise ConfigError("give the runs to compare: ?runs=ID1,ID2")
     _check_refs(refs)
     out = []
     for ref in refs:
         info = ds.run(ref)
-        out.append((info, ds.report(info)))
+        out.append((info, ds.report(info) if analyse else ds.cached_report(info)))
     return out
 
 
@@ -388,18 +428,21 @@ def _check_refs(refs: list[str]) -> None:
 
 
 def comparison(ds: DataSource, pairs: list[tuple[RunInfo, Report | None]]) -> Comparison:
-    """The verdict of the comparison (computed by ``losslens.analysis.compare``)."""
-    return analyze_comparison([ds.run_data(info) for info, _ in pairs], [r for _, r in pairs])
+    """The verdict of the comparison (computed by ``losslens.analysis.compare``, from a
+    bounded read of long runs: ``DataSource.compare_data``)."""
+    runs = ds.compare_data([info for info, _ in pairs])
+    return analyze_comparison(runs, [r for _, r in pairs])
 
 
 def compare(request: Request) -> Response:
     ds = _ds(request)
     lang = _api_lang(request)
     pairs = compare_runs(ds, _refs(request))
-    groups = chart_groups({k for info, _ in pairs for k in ds.run_data(info).series})
+    heads = [ds.heads(info) for info, _ in pairs]
+    groups = chart_groups({h[2] for hs in heads for h in hs if h[1] == "metric"})
     runs_out = []
     for i, (info, report) in enumerate(pairs):
-        row = run_row(ds, info)
+        row = run_row(ds, info, heads[i])
         rp = report_payload(report, groups, lang)
         for f in rp["findings"]:
             f["run"] = i

@@ -204,6 +204,7 @@ def create_app(
     )
     write_token = token or secrets.token_urlsafe(24)
     app.state.data = DataSource(store_path)
+    pages.load_templates()  # compiled once at start, not on a page's first request
     app.state.write_token = write_token
     app.state.poll_ms = poll_ms
     hosts = None if token is not None or allowed_hosts is None else frozenset(allowed_hosts)

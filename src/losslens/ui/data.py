@@ -32,7 +32,9 @@ from losslens.render.downsample import Candidates, column_candidates, straddling
 from losslens.store import Store
 from losslens.store.columns import run_columns
 from losslens.store.findings import StoredAnalysis, key_marks
+from losslens.store.rollups import from_blob
 from losslens.stored_analysis import current_report, report_for, stamp, verdicts
+from losslens.ui.bounded import compare_inputs
 
 #: Memory the series cache may hold before it drops the least recently used series.
 CACHE_BYTES = 1 << 30
@@ -94,6 +96,8 @@ class DataSource:
         self._live: dict[str, _Live] = {}
         #: Points read from the store by the live view (its per-poll work, for tests).
         self.points_read = 0
+        #: Points read from the store to compare runs (bounded: :mod:`losslens.ui.bounded`).
+        self.compare_points_read = 0
         Store(store_path, create=False).close()  # fail early, with the store's own message
 
     def store(self) -> Store:
@@ -110,6 +114,12 @@ class DataSource:
 
     def run(self, ref: str) -> RunInfo:
         return self.store().get_run(ref)
+
+    def data_version(self) -> int:
+        """A number that changes when another connection commits to the store (SQLite's
+        ``PRAGMA data_version``, on this thread's connection): one cheap look, no read."""
+        row = self.store().conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
 
     def heads(self, info: RunInfo) -> list[tuple[int, str, str, int | None]]:
         return self.store().key_heads(info.id)
@@ -210,6 +220,15 @@ class DataSource:
         metric, system = self.all_series(info)
         originals = self.store().keys(info.id)
         return RunData(info=info, series=metric, system=system, original_keys=originals)
+
+    def compare_data(self, infos: list[RunInfo]) -> list[RunData]:
+        """The runs as a comparison needs them: the compared metric and the epochs, a long
+        series read as a bounded sample that ranks exactly (:mod:`losslens.ui.bounded`)."""
+        st = self.store()
+        runs, n = compare_inputs(st, infos, [self.heads(i) for i in infos])
+        with self._lock:
+            self.compare_points_read += n
+        return runs
 
     def forget(self, run_id: str) -> None:
         with self._lock:
@@ -387,20 +406,27 @@ class DataSource:
             if run_id in heads:
                 heads[run_id].append((kid, kind, key, last))
         found = verdicts(st, infos, analyse=analyse and not st.readonly, marks=marks)
-        return heads, loss_stats(st, heads), found
+        rolled = {int(m[1]) for m in marks if m[4] is not None}
+        return heads, loss_stats(st, heads, rolled), found
 
 
 #: The largest finite float: ``abs(value) <= BIG`` is true of finite values only (NaN is NULL).
 _BIG = 1.7976931348623157e308
 
 
-def loss_stats(st: Store, heads: dict[str, list[Any]]) -> dict[str, dict[str, float | None]]:
+def loss_stats(
+    st: Store, heads: dict[str, list[Any]], rolled: set[int] | None = None
+) -> dict[str, dict[str, float | None]]:
     """Per run: the last finite train loss by step (ties: the last logged), the smallest
-    train loss and the smallest eval loss. One index lookup from the end per key and the
-    minimum of the rollups' minima: no series is read."""
+    train loss and the smallest eval loss. The value of each key's last point (its rowid is
+    in ``heads``: one lookup by rowid, or one index walk from the end when that point is not
+    finite) and the minimum of the rollups' minima: no series is read. ``rolled``: the keys
+    known to have rollups (from ``key_marks``), when already read."""
     wanted: dict[str, dict[str, int]] = {}
+    last_rowid: dict[int, Any] = {}
     for run_id, hs in heads.items():
         ids = {h[2]: int(h[0]) for h in hs if h[1] == "metric"}
+        last_rowid.update({int(h[0]): h[3] for h in hs if h[1] == "metric"})
         pick = {}
         for canon, name in ((K.LOSS, "loss"), (K.EVAL_LOSS, "eval")):
             key = K.resolve(set(ids), canon)
@@ -411,8 +437,25 @@ def loss_stats(st: Store, heads: dict[str, list[Any]]) -> dict[str, dict[str, fl
     final: dict[int, float] = {}
     best: dict[int, float] = {}
     counted: set[int] = set()
-    for i in range(0, len(kids), 500):
-        part = kids[i : i + 500]
+    rowids = [int(last_rowid[k]) for k in kids if last_rowid.get(k) is not None]
+    at: dict[int, Any] = {}
+    for i in range(0, len(rowids), 500):
+        part = rowids[i : i + 500]
+        sql = f"SELECT rowid, value FROM points WHERE rowid IN ({','.join('?' * len(part))})"
+        at.update(st.conn.execute(sql, part).fetchall())
+    walk = []
+    for kid in kids:
+        v = at.get(last_rowid[kid]) if last_rowid.get(kid) is not None else None
+        if v is not None and abs(v) <= _BIG:
+            final[kid] = float(v)
+            continue
+        got = _last_finite_from_rollups(st, kid) if last_rowid.get(kid) is not None else None
+        if got is not None:
+            final[kid] = got
+        else:
+            walk.append(kid)
+    for i in range(0, len(walk), 500):
+        part = walk[i : i + 500]
         marks = ",".join("?" * len(part))
         for kid, v in st.conn.execute(
             "SELECT k.id, (SELECT p.value FROM points p WHERE p.key_id = k.id "
@@ -422,13 +465,16 @@ def loss_stats(st: Store, heads: dict[str, list[Any]]) -> dict[str, dict[str, fl
         ):
             if v is not None:
                 final[int(kid)] = float(v)
+    count = "1" if rolled is not None else "(SELECT COUNT(*) FROM rollups r WHERE r.key_id = k.id)"
+    for i in range(0, len(kids), 500):
+        part = kids[i : i + 500]
+        marks = ",".join("?" * len(part))
         for kid, v, n in st.conn.execute(  # index rollups_min: one seek per key
-            "SELECT k.id, (SELECT MIN(r.v_min) FROM rollups r WHERE r.key_id = k.id), "
-            "(SELECT COUNT(*) FROM rollups r WHERE r.key_id = k.id) "
+            f"SELECT k.id, (SELECT MIN(r.v_min) FROM rollups r WHERE r.key_id = k.id), {count} "
             f"FROM metric_keys k WHERE k.id IN ({marks})",
             part,
         ):
-            if n:
+            if n and (rolled is None or int(kid) in rolled):
                 counted.add(int(kid))
             if v is not None:
                 best[int(kid)] = float(v)
@@ -448,6 +494,32 @@ def loss_stats(st: Store, heads: dict[str, list[Any]]) -> dict[str, dict[str, fl
             "best_eval": best.get(ev) if ev is not None and ev in final else None,
         }
     return out
+
+
+def _last_finite_from_rollups(st: Store, key_id: int) -> float | None:
+    """The last finite value by step of a key whose last point is not finite, from the
+    rollups: the sub-block summaries of the row that holds it (the finite row that starts
+    last), when no other row can hold a later one; else None (walk the points instead)."""
+    row = st.conn.execute(
+        "SELECT seq, sub FROM rollups WHERE key_id = ? AND n_finite > 0 "
+        "ORDER BY step_min DESC, seq DESC LIMIT 1",
+        (key_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    seq, subs = int(row[0]), from_blob(row[1])
+    fin = np.flatnonzero(subs["nf"] > 0)
+    if not len(fin):
+        return None
+    s_last = subs["s_last"][fin]
+    i = fin[len(s_last) - 1 - int(np.argmax(s_last[::-1]))]  # largest step, last logged
+    step, value = int(subs["s_last"][i]), float(subs["v_last"][i])
+    later = st.conn.execute(
+        "SELECT 1 FROM rollups WHERE key_id = ? AND n_finite > 0 AND seq != ? "
+        "AND (step_max > ? OR (step_max = ? AND seq > ?)) LIMIT 1",
+        (key_id, seq, step, step, seq),
+    ).fetchone()
+    return value if later is None else None
 
 
 def _finite_or_none(v: Any) -> float | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -12,9 +13,16 @@ from losslens.analysis.compare import config_changes
 from losslens.errors import ConfigError
 from losslens.model import RunInfo
 from losslens.present.config import config_summary, config_view
+from losslens.present.rows import runs_rows_html
 from losslens.present.strings import ui_text
-from losslens.present.style import run_color, run_colors, sparkline_points
-from losslens.present.templates import STATIC_FILES, UPLOT_VERSION, render, static_bytes
+from losslens.present.style import run_color, run_colors, sparkline_points, sparklines_points
+from losslens.present.templates import (
+    STATIC_FILES,
+    UPLOT_VERSION,
+    environment,
+    render,
+    static_bytes,
+)
 from losslens.render.downsample import bucket_means
 from losslens.render.groups import report_payload
 from losslens.ui import api
@@ -24,6 +32,12 @@ from losslens.ui.data import DataSource
 POLL_MS = 1500
 #: Points of the runs table's loss sparkline.
 SPARK_POINTS = 48
+
+
+def load_templates() -> None:
+    """Compile the pages' templates (Jinja keeps them)."""
+    for name in ("runs.html", "run.html", "compare.html", "error.html"):
+        environment().get_template(name)
 
 
 def _page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -40,8 +54,8 @@ def _page(request: Request, template: str, status_code: int = 200, **context: An
     return HTMLResponse(html, status_code=status_code)
 
 
-def _spark(ds: DataSource, info: RunInfo) -> str:
-    heads = ds.heads(info)
+def _spark(ds: DataSource, info: RunInfo, heads: list[Any] | None = None) -> str:
+    heads = ds.heads(info) if heads is None else heads
     key = K.resolve({h[2] for h in heads if h[1] == "metric"}, K.LOSS)
     if key is None:
         return ""
@@ -50,10 +64,18 @@ def _spark(ds: DataSource, info: RunInfo) -> str:
     key_id = next(h[0] for h in heads if h[1] == "metric" and h[2] == key)
     subs = ds.store().rollup_subs(key_id)
     if int(subs["n"].sum()) > 16 * SPARK_POINTS:
-        ok = subs["nf"] > 0
-        nf = subs["nf"][ok]
-        bm = bucket_means(subs["s_sum"][ok] / nf, subs["v_sum"][ok] / nf, SPARK_POINTS)
-        return sparkline_points(bm.mean.tolist())
+        return _spark_of_subs(subs)
+    return _spark_of_points(ds, info, key, heads)
+
+
+def _spark_of_subs(subs: Any) -> str:
+    ok = subs["nf"] > 0
+    nf = subs["nf"][ok]
+    bm = bucket_means(subs["s_sum"][ok] / nf, subs["v_sum"][ok] / nf, SPARK_POINTS)
+    return sparkline_points(bm.mean.tolist())
+
+
+def _spark_of_points(ds: DataSource, info: RunInfo, key: str, heads: list[Any]) -> str:
     s = ds.series(info, "metric", key, heads)
     if len(s) < 2:
         return ""
@@ -61,10 +83,60 @@ def _spark(ds: DataSource, info: RunInfo) -> str:
     return sparkline_points(bm.mean.tolist())
 
 
-def _colors(ds: DataSource) -> dict[str, str]:
+def _sparks(ds: DataSource, infos: list[RunInfo], heads: dict[str, list[Any]]) -> dict[str, str]:
+    """Every run's loss sparkline, as :func:`_spark` draws it: the bucket means of the long
+    runs' rollup sub-blocks computed for all of them at once."""
+    st = ds.store()
+    out: dict[str, str] = {}
+    long: list[tuple[str, Any, Any]] = []
+    for info in infos:
+        hs = heads[info.id]
+        names = {h[2]: int(h[0]) for h in hs if h[1] == "metric"}
+        key = K.resolve(set(names), K.LOSS)
+        if key is None:
+            out[info.id] = ""
+            continue
+        subs = st.rollup_subs(names[key])
+        if int(subs["n"].sum()) <= 16 * SPARK_POINTS:
+            out[info.id] = _spark_of_points(ds, info, key, hs)
+            continue
+        ok = subs["nf"] > 0
+        nf = subs["nf"][ok]
+        long.append((info.id, subs["s_sum"][ok] / nf, subs["v_sum"][ok] / nf))
+    out.update(zip([r[0] for r in long], spark_lines([(r[1], r[2]) for r in long]), strict=True))
+    return out
+
+
+def spark_lines(curves: list[tuple[Any, Any]]) -> list[str]:
+    """``sparkline_points(bucket_means(x, y, SPARK_POINTS).mean)`` of many curves (x
+    ascending), in one pass of numpy over all of them."""
+    if not curves:
+        return []
+    xs = [np.asarray(c[0], dtype=np.float64) for c in curves]
+    ys = [np.asarray(c[1], dtype=np.float64) for c in curves]
+    keep = [np.isfinite(y) for y in ys]
+    xs = [x[k] for x, k in zip(xs, keep, strict=True)]
+    ys = [y[k] for y, k in zip(ys, keep, strict=True)]
+    n = np.array([len(x) for x in xs])
+    which = np.repeat(np.arange(len(xs)), n)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    lo = np.array([v[0] if len(v) else 0.0 for v in xs])
+    hi = np.array([v[-1] if len(v) else 0.0 for v in xs])
+    span = hi - lo
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(span > 0, SPARK_POINTS / np.where(span > 0, span, 1.0), 0.0)
+    b = np.floor((x - lo[which]) * scale[which]).astype(np.int64)
+    b = np.clip(b, 0, SPARK_POINTS - 1) + which * SPARK_POINTS
+    size = len(xs) * SPARK_POINTS
+    count = np.bincount(b, minlength=size).reshape(len(xs), SPARK_POINTS)
+    total = np.bincount(b, weights=y, minlength=size).reshape(len(xs), SPARK_POINTS)
+    return sparklines_points([t[c > 0] / c[c > 0] for t, c in zip(total, count, strict=True)])
+
+
+def _colors(ds: DataSource, every: list[RunInfo] | None = None) -> dict[str, str]:
     """Each run's colour on every page: distinct over the store's runs (oldest first, so a
     new run never changes the colour of an older one) while there are fewer than 21."""
-    infos = sorted(ds.runs(), key=lambda i: (i.start_time, i.id))
+    infos = sorted(ds.runs() if every is None else every, key=lambda i: (i.start_time, i.id))
     ids = [i.id for i in infos]
     return dict(zip(ids, run_colors(ids), strict=True))
 
@@ -72,23 +144,31 @@ def _colors(ds: DataSource) -> dict[str, str]:
 def runs_page(request: Request) -> Response:
     ds = api._ds(request)
     project = request.query_params.get("project") or None
-    infos = ds.runs(project)
+    every = ds.runs()
+    infos = every if project is None else [i for i in every if i.project == project]
     differ = [c.key for c in config_changes([i.config for i in infos])] if len(infos) > 1 else []
+    colors = _colors(ds, every)
+    heads, stats, found = ds.table(infos)
+    sparks = _sparks(ds, infos, heads)
     rows = []
-    colors = _colors(ds)
-    for info, row in zip(infos, api.run_rows(ds, infos), strict=True):
+    for info in infos:
+        row = api.run_row(
+            ds, info, heads[info.id], found.get(info.id), stats[info.id], with_key_config=False
+        )
         row["color"] = colors.get(info.id, run_color(info.id))
-        row["spark"] = _spark(ds, info)
+        row["spark"] = sparks.get(info.id, "")
         row["cfg"] = config_summary(info.config, differ)
         rows.append(row)
     lang = api._lang(request)
+    text = ui_text(lang)
     return _page(
         request,
         "runs.html",
         rows=rows,
+        rows_html=runs_rows_html(rows, text, lang),
         projects=ds.store().projects(),
         project=project,
-        config={"lang": lang, "text": ui_text(lang)},
+        config={"lang": lang, "text": text},
     )
 
 
@@ -128,7 +208,9 @@ def compare_page(request: Request) -> Response:
     refs = api._refs(request)
     if not refs:
         raise ConfigError("pick the runs to compare: /compare?runs=ID1,ID2")
-    pairs = api.compare_runs(ds, refs)
+    # first view: the diagnoses kept in the store (a run never analysed shows "…" until the
+    # page's script asks /api/compare, which analyses it once); no series is read whole
+    pairs = api.compare_runs(ds, refs, analyse=False)
     known = _colors(ds)
     colors = [known.get(info.id, run_color(info.id)) for info, _ in pairs]
     if len(set(colors)) < len(colors):

@@ -10,9 +10,15 @@ import numpy as np
 
 from losslens.analysis import signals
 from losslens.analysis.context import LR_BANDS, RunContext
+from losslens.analysis.evalview import eval_view
 from losslens.analysis.messages import lr as fmt_lr
 from losslens.analysis.messages import num, tr
-from losslens.analysis.response import ResponseParams, peak_eval_jump, warmup_response
+from losslens.analysis.response import (
+    Response,
+    ResponseParams,
+    peak_eval_jump,
+    warmup_response,
+)
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite
 from losslens.model import Finding, Severity
@@ -33,6 +39,9 @@ class DivergenceParams:
     noise_se: float = param(3.0, "the rise in standard errors of the log-to-log noise")
     transient_share: float = param(0.05, "absurd values this rare (at most 2) can be a spike")
     back_within: float = param(3.0, "... when the loss comes back within this x its level")
+    give_back: float = param(
+        0.1, "the rise must give back this share of the descent from the first window to the best"
+    )
 
 
 @rule(
@@ -51,9 +60,14 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         guessing uniformly over a 256k vocabulary is 12.5), or a sustained rise: the median of
         the last 15% of logs is at least 1.5× the best median over any window of the same
         length earlier (or 1.25× with a significant rising trend, Mann-Kendall z ≥ 2.5), and
-        the rise is at least 3 standard errors of the log-to-log noise (the best window is
-        the lowest of many, so on a short noisy log it is low by chance). Medians over
-        windows ignore single spikes.
+        the rise is at least 3 standard errors of the log-to-log noise plus the expected
+        shortfall of the lowest of the ~n/w windows (the best window is the lowest of many,
+        so on a short noisy log it is low by chance), and it gives back
+        at least 10% of the descent from the first window to the best (a loss learned down
+        to ~0 wobbles there: 0.02 to 0.06 is 3× but gives back 2% of what was learned; that
+        is memorization, not a run falling apart). Medians over windows ignore single spikes.
+        A loss that jumps at its second log and stays up has no earlier window below it: the
+        first log alone is then the baseline (with its own noise).
     Why it matters:
         The model is getting worse at the very data it trains on: the updates are too large
         and each step undoes the last. It does not come back by itself.
@@ -120,22 +134,43 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if med.size < 2:
         return
     best_k = int(np.argmin(med[:-1]))
-    ratio = math.exp(float(med[-1] - med[best_k]))
+    base, base_w = float(med[best_k]), w
+    # a rise inside the first window (the loss jumps at the second log and stays there)
+    # has no earlier window below it: the first log alone is then the baseline
+    first_low = bool(y[0] < base)
+    if first_low:
+        best_k, base, base_w = 0, float(y[0]), 1
+    ratio = math.exp(float(med[-1]) - base)
     trend = signals.mann_kendall_z(y[best_k:])
     last = y[-w:]
-    above = float(np.mean(last > med[best_k] + math.log(p.trend_ratio)))
+    above = float(np.mean(last > base + math.log(p.trend_ratio)))
     if above < p.share_above or not (
         ratio >= p.ratio or (ratio >= p.trend_ratio and trend >= p.trend_z)
     ):
         return
-    # The best window is the lowest of many, so on a short noisy log it sits well below the
-    # true level by chance: the rise must also stand out from the log-to-log noise (3
-    # standard errors of a difference between two window medians).
+    # The rise must stand out from the log-to-log noise: 3 standard errors of a difference
+    # between two window medians (a window median's error is 1.2533 sd / sqrt(w)). The best
+    # window is also the lowest of about n / w independent ones, so on a short noisy log it
+    # sits low by chance: the expected shortfall of such a minimum, sqrt(2 ln m) standard
+    # errors, is added (a threshold on the edge of that noise flips with the logging).
     noise = signals.mad(np.diff(y)) * signals.MAD_TO_SIGMA / math.sqrt(2)
-    if med[-1] - med[best_k] < p.noise_se * math.sqrt(2) * 1.2533 * noise / math.sqrt(w):
+    se_end = 1.2533 * noise / math.sqrt(w)
+    se_base = noise if base_w == 1 else 1.2533 * noise / math.sqrt(base_w)
+    windows = 1.0 if first_low else max(1.0, (med.size - 1) / w)
+    chosen = math.sqrt(2 * math.log(windows)) * se_base
+    if float(med[-1]) - base < p.noise_se * math.hypot(se_end, se_base) + chosen:
+        return
+    # a rise must give back a real share of what the run learned: from a loss near zero a
+    # 3x wobble is a few hundredths of a nat (in nats, so the share is scale-free)
+    start_v, low_v = math.exp(float(med[0])), math.exp(base)
+    if (
+        not first_low
+        and start_v > low_v
+        and math.exp(float(med[-1])) - low_v < p.give_back * (start_v - low_v)
+    ):
         return
     # the best point inside the best window marks where the rise starts
-    i0 = best_k + int(np.argmin(y[best_k : best_k + w]))
+    i0 = 0 if first_low else best_k + int(np.argmin(y[best_k : best_k + w]))
     best_v, end_v = float(v[i0]), float(np.exp(med[-1]))
     sev = Severity.ERROR if ratio >= p.ratio else Severity.WARNING
     yield r.finding(
@@ -225,11 +260,26 @@ def _rise_after_warmup(ctx: RunContext) -> float | None:
     return float(np.median(after)) / base - 1.0
 
 
+def _climbs_on(ctx: RunContext, response: Response, p: LRHighParams) -> bool:
+    """Whether the eval loss keeps climbing long after the LR peak: the jump there is less
+    than ``peak_share`` of its rise from the best to the last eval (in log). A loss that
+    answers the schedule jumps at the peak and then holds or comes down as the LR decays;
+    one that climbs on while the LR decays is overfitting (LL151)."""
+    view = eval_view(ctx)
+    if view is None or response.before <= 0 or response.after <= response.before:
+        return False
+    total = math.log(float(view.values[-1]) / response.before)
+    return total > 0 and math.log(response.after / response.before) < p.peak_share * total
+
+
 @dataclass(frozen=True)
 class LRHighParams(ResponseParams):
     no_symptom: float = param(25.0, "a peak LR this many times the usual, kind known: warning")
     unknown_high: float = param(1e-3, "kind of run unknown: a peak LR above this with a symptom")
     rise_after_peak: float = param(0.05, "loss median after the LR peak this much above before")
+    peak_share: float = param(
+        0.5, "the eval jump at the LR peak is at least this share of its rise to the end (log)"
+    )
 
 
 @rule(
@@ -259,7 +309,9 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         (``analysis/response.py``): the train loss bottoms out during warmup and rises with
         the LR ramp (15% and 3 noise standard deviations; 30% when the ramp has fewer than 6
         logs), or the eval loss is best before the LR peak and jumps 20% (and 3 noise
-        standard deviations) when the LR gets there, and stays up.
+        standard deviations) when the LR gets there, and stays up; not when that jump is
+        less than half of its rise to the last eval (in log): an eval loss that climbs on
+        while the LR decays is overfitting (LL151), not the schedule.
     Why it matters:
         Too large a step overshoots: the loss becomes unstable, rises or turns into NaN. The
         same LR can be normal for LoRA and far too high for a full fine-tune, so the range
@@ -315,6 +367,8 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     scratch = bool(ctx.cfg("from_scratch") or ctx.cfg("pretraining"))
     threshold = high if known else (LR_BANDS["unknown"][2] if scratch else p.unknown_high)
     response = warmup_response(ctx, p) or peak_eval_jump(ctx, p)
+    if response is not None and response.kind == "peak" and _climbs_on(ctx, response, p):
+        response = None  # the first step of overfitting that goes on, not the schedule
     if strong and symptom is not None and peak > threshold:
         response = None  # the symptom above says more
     if response is not None:

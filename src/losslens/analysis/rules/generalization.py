@@ -9,8 +9,16 @@ import numpy as np
 
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
-from losslens.analysis.evalview import EvalView, eval_view, improving_metric
-from losslens.analysis.messages import num, tr
+from losslens.analysis.evalview import (
+    EvalView,
+    TaskMetric,
+    eval_view,
+    improving_metric,
+    still_improving,
+    train_around,
+    worse_metric,
+)
+from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, train_level_near
 from losslens.model import Finding, Severity
@@ -45,6 +53,9 @@ class OverfitParams:
     first_best_train_drop: float = param(
         0.10, "best at the first eval: the train loss must fall this much (else not learning)"
     )
+    metric_damage_rise: float = param(
+        1.0, "a task metric still improving makes it info, unless eval rose this much (warning)"
+    )
 
 
 @rule(
@@ -65,16 +76,20 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         best ending at the last eval, the last eval at least 1% and 2 noise standard
         deviations above the best (the noise is the robust spread of the eval-to-eval
         changes, so a smooth curve shows a small persistent rise and a noisy one needs a
-        larger one); a steady rise (Mann-Kendall z ≥ 1.96 over 4 evals or more, 5% above the
-        best); 3 evals or more after the best all above it (by the same 1% and noise margin)
-        with the last above ``(1 + τ) ×`` the best; or an eval loss stalled for 2 epochs or
-        more (no gain beyond the noise) while the train loss falls 10% or more and the
-        eval–train gap widens. An error when the last eval is 20% or more above the best
-        with 3 evals or more after it. One level lower when a logged task metric (accuracy,
-        F1, WER, BLEU, ROUGE …) is still at its best at the last eval; an error becomes a
-        warning when the metric improved since the eval-loss minimum but stalled since. A
-        best at the first eval with a train loss that hardly falls is not learning, not
-        overfitting.
+        larger one); a steady rise (Mann-Kendall z ≥ 1.96 over 4 evals or more, the last by
+        the same 1% and noise margin above the best); 3 evals or more after the best all
+        above it (by the same margin) with the last above ``(1 + τ) ×`` the best; a single
+        eval after the best (evals once per epoch) above ``(1 + τ) ×`` it when the logged
+        task metrics are mostly worse there too than at the eval-loss minimum; or an eval
+        loss stalled for 2 epochs or more (no gain beyond the noise) while the train loss
+        falls 10% or more and the eval–train gap widens. An error when the last eval is 20%
+        or more above the best with 3 evals or more after it. A logged task metric
+        (accuracy, F1, WER, BLEU, ROUGE …) still at its best at the last eval (or at the
+        eval before, within 2% of its range) shows no harm to the task: info, or a warning
+        when the eval loss more than doubled (the model's probabilities are badly
+        over-confident even if its answers are not worse); an error becomes a warning when
+        the metrics mostly improved since the eval-loss minimum but stalled since. A best at
+        the first eval with a train loss that hardly falls is not learning, not overfitting.
     Why it matters:
         After the best step the model learns specifics of the training examples that do not
         carry over. Part of a rising eval loss is over-confidence, so a task metric may
@@ -97,7 +112,7 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if lv.size < 2:
         return
     stall = _stall(ctx, view, p)
-    if after.size < 2 and stall is None:
+    if after.size < 1 and stall is None:
         return
     pre = ev[: b + 1]
     rel_changes = np.abs(np.diff(pre)) / pre[:-1] if pre.size >= 2 else np.empty(0)
@@ -105,12 +120,19 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         max(p.floor, p.floor_noise * float(np.median(rel_changes))) if rel_changes.size else p.floor
     )
     above = after.size >= 2 and bool(np.all(ev[-2:] > (1 + tau) * best))
+    small = max(p.small_rise, p.noise_k * view.noise)
     climbing = (
         after.size >= 4
         and signals.mann_kendall_z(after) >= p.climb_z
-        and ev[-1] > (1 + p.floor) * best
+        and ev[-1] > (1 + small) * best
     )
-    small = max(p.small_rise, p.noise_k * view.noise)
+    # one eval after the best (e.g. one per epoch): a rise of tau that a task metric logged
+    # at the same evals confirms (worse at the last eval than at the eval-loss minimum)
+    confirmed = (
+        after.size == 1
+        and float(ev[-1]) > (1 + tau) * best
+        and worse_metric(ctx, float(est[b])) is not None
+    )
     persistent = view.rising_run() >= p.consecutive and view.rise() >= small
     # or it stays above its best at every one of 3+ evals and ends clearly above it
     held = (
@@ -118,7 +140,7 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and bool(np.all(after > (1 + small) * best))
         and float(ev[-1]) > (1 + tau) * best
     )
-    rose = above or climbing or persistent or held
+    rose = above or climbing or persistent or held or confirmed
     if not rose and stall is None:
         return
     if rose:
@@ -142,15 +164,14 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     rise = float(ev[-1]) / float(ev[b]) - 1
     best = float(ev[b])
     sev = Severity.ERROR if rise >= p.error_rise and ev.size - 1 - b >= 3 else Severity.WARNING
-    # a task metric still at its best at the last eval: no harm to the task shown (info);
-    # one that improved since the eval-loss minimum but stalled since: one level lower
-    # a task metric still improving lowers the severity one level; one that improved since
-    # the eval-loss minimum but stalled lowers an error only
-    metric_ok = improving_metric(ctx) or improving_metric(ctx, since=float(est[b]))
-    if metric_ok is not None and sev is Severity.ERROR:
+    # a task metric still at its best at the last eval: no harm to the task shown (info),
+    # unless the eval loss rose so much that the model's probabilities are damaged; one that
+    # improved since the eval-loss minimum but stalled since lowers an error to a warning
+    metric_ok = improving_metric(ctx, since=float(est[b]))
+    if metric_ok is not None and metric_ok.still_improving:
+        sev = Severity.WARNING if rise >= p.metric_damage_rise else Severity.INFO
+    elif metric_ok is not None and sev is Severity.ERROR:
         sev = Severity.WARNING
-    elif metric_ok is not None and metric_ok.still_improving:
-        sev = Severity.INFO
     else:
         metric_ok = None
     best_step = int(est[b])
@@ -171,13 +192,7 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             h=tr("was best and has risen since", "오르는 반면")
             if rose
             else tr("stopped improving", "나아지지 않는 반면"),
-            m=tr(
-                " {k} is still at its best, so the harm to the task may be small.",
-                " {k}는 아직 최고 수준이라 과제에 대한 피해는 작을 수 있습니다.",
-                k=metric_ok.key,
-            )
-            if metric_ok is not None
-            else tr("", ""),
+            m=_metric_note(metric_ok),
         ),
         suggestion=_EARLY_STOP,
         metric=ctx.eval_loss.key,
@@ -204,6 +219,25 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "train_loss_end": t1,
         },
         onset_step=best_step,
+    )
+
+
+def _metric_note(m: TaskMetric | None) -> Text:
+    """What a task metric logged beside the eval loss says about the harm."""
+    if m is None:
+        return tr("", "")
+    if m.still_improving:
+        return tr(
+            " {k} is still at its best, so the harm to the task may be small.",
+            " {k}는 아직 최고 수준이라 과제에 대한 피해는 작을 수 있습니다.",
+            k=m.key,
+        )
+    return tr(
+        " {k} improved after the eval-loss minimum before it stalled, so the harm to the task "
+        "is smaller than the eval loss suggests.",
+        " {k}는 평가 손실 최저점 이후에도 나아졌다가 멈췄으므로, 과제에 대한 피해는 평가 "
+        "손실이 보여 주는 것보다 작습니다.",
+        k=m.key,
     )
 
 
@@ -241,6 +275,7 @@ def _stall(ctx: RunContext, view: EvalView, p: OverfitParams) -> tuple[int, floa
 class GapParams:
     ratio: float = param(1.5, "eval loss at least this many times the train-loss level")
     gap: float = param(0.3, "... and at least this much higher (nats)")
+    min_evals: int = param(3, "evals needed to call the eval loss still improving (then info)")
 
 
 @rule(
@@ -257,11 +292,13 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         At the last evaluation, eval loss at least 1.5× the train-loss level at that step
-        and at least 0.3 higher. The level is the median of the nearest 10% of train logs
-        (at least 5), each moved to the eval step along the local Theil-Sen slope: one train
-        log is one noisy batch when logging often. Eval loss below train loss (common with
+        and at least 0.3 higher. The level is the median of the train logs within half an
+        eval interval of the eval (the same stretch of training): one train log is one noisy
+        batch when logging often, and a wider window would mix in far-away logs when
+        logging rarely. Eval loss below train loss (common with
         dropout or contrastive losses) is not reported, nor is a gap in a run that diverged
-        (LL111 error).
+        (LL111 error). Info when the eval loss (3 evals or more) is still at, or within its
+        noise of, its best at the last eval: training on still helps, no harm is shown.
     Why it matters:
         A large gap means the model does much better on examples it has seen than on new
         ones: it generalizes poorly, whether or not the eval loss is rising yet.
@@ -279,7 +316,7 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return  # a run that blew up: the gap says nothing about generalization
     pairs = []
     for s, e in zip(est.tolist(), ev.tolist(), strict=True):
-        t = train_level_near(ctx, s)
+        t = train_around(ctx, s, est)
         if t is not None and t > 0:
             pairs.append((int(s), e, t))
     if not pairs:
@@ -289,6 +326,10 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if not (e1 >= p.ratio * t1 and e1 - t1 >= p.gap):
         return
     s0, e0, t0 = pairs[0]
+    # an eval loss still improving at the last eval shows no harm from training on: the gap
+    # is worth knowing (the model fits its examples better than new ones), not a warning
+    view = eval_view(ctx)
+    improving = view is not None and view.n >= p.min_evals and still_improving(ctx, view)
     first = (
         tr(
             "; gap {g0} at step {s0} → {g1} at step {s1}",
@@ -302,6 +343,7 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         else tr("", "")
     )
     yield r.finding(
+        severity=Severity.INFO if improving else Severity.WARNING,
         title=tr(
             "Eval loss is far above train loss",
             "평가 손실이 학습 손실보다 훨씬 높습니다",
@@ -436,6 +478,13 @@ def too_easy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
+@dataclass(frozen=True)
+class NoEvalParams:
+    cause_severity: str = param(
+        "warning", "the least severity of memorization / too many epochs that calls for an eval"
+    )
+
+
 @rule(
     "LL156",
     "no-eval",
@@ -444,13 +493,14 @@ def too_easy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     family="generalization",
     phase=2,
     requires=("LL153", "LL154"),
+    params=NoEvalParams(),
 )
 def no_eval(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """There is no eval set, so overfitting cannot be confirmed.
 
     What it detects:
         No eval loss in the log of a run where memorization (LL153) or too many epochs
-        (LL154) was found.
+        (LL154) was found at warning or above (an epoch count alone, info, is not enough).
     Why it matters:
         Train loss alone cannot tell memorising from learning: only loss on held-out examples
         shows whether the model got better at the task or just at its training set, and at
@@ -464,11 +514,13 @@ def no_eval(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """
     if ctx.eval_loss is not None or ctx.loss is None:
         return
+    p: NoEvalParams = r.params
+    least = Severity(p.cause_severity).rank
     cause = next(
         (
             f
             for f in (ctx.has("LL153"), ctx.has("LL154"))
-            if f is not None and f.severity is not Severity.INFO
+            if f is not None and f.severity.rank >= least
         ),
         None,
     )

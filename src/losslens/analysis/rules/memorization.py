@@ -11,7 +11,12 @@ import numpy as np
 from losslens.analysis import signals
 from losslens.analysis.advice import epochs_suggestion
 from losslens.analysis.context import RunContext
-from losslens.analysis.evalview import eval_view, still_improving
+from losslens.analysis.evalview import (
+    eval_view,
+    improving_metric,
+    still_improving,
+    useful_until,
+)
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, finite_raw, train_loss_near
@@ -19,25 +24,39 @@ from losslens.analysis.rules.generalization import NEAR_ZERO
 from losslens.model import Finding, Severity
 
 
-def staircase(ctx: RunContext) -> list[tuple[int, float]]:
+@dataclass(frozen=True)
+class Staircase:
+    #: ``(boundary_step, change)`` of the boundaries where the loss dropped, change in log
+    #: units (negative), largest drops first.
+    drops: list[tuple[int, float]]
+    #: The typical change across a cut inside an epoch (log units).
+    typical: float
+    #: The loss shed at the boundaries beyond the in-epoch trend, summed (log units, > 0).
+    excess: float
+
+
+def staircase(ctx: RunContext) -> Staircase | None:
     """Epoch boundaries where the train loss drops much more than anywhere inside an epoch.
 
-    Returns ``(boundary_step, drop)`` pairs, ``drop`` in log units (negative). The change
-    across a cut between two consecutive logs is the median of the ``k`` logs after it minus
-    the median of the ``k`` logs before it, ``k`` covering about 15% of an epoch (at least
-    one log). A boundary counts when the change across its cut is at least 3 robust
-    standard deviations and 2x beyond the typical change across cuts inside an epoch, so
-    the comparison is between like and like however often the run logged.
+    The change across a cut between two consecutive logs is the median of the ``k`` logs
+    after it minus the median of the ``k`` logs before it, ``k`` covering about 15% of an
+    epoch (at least one log), so the comparison is between like and like however often
+    the run logged. With one boundary, its change must be 3 robust standard deviations, 2x
+    and 0.05 beyond the typical change across cuts inside an epoch. With several, the
+    staircase is a pattern: the median change across the boundaries must be 3 standard
+    errors of a median (``1.25 sd / sqrt(n)``) below the typical change, at most 2x it and
+    below -0.02 (2% per boundary), so one lucky drop among noisy boundaries is not a
+    staircase and a small drop repeated at every boundary is.
     """
     spe = ctx.steps_per_epoch
     if spe is None or spe < 3 * ctx.log_interval:
-        return []  # before any copy of the series
+        return None  # before any copy of the series
     st, v = finite(ctx.loss)
     keep = v > 0  # a logged 0.0 is a hidden NaN or masked labels, not a level
     if not keep.all():
         st, v = st[keep], v[keep]
     if v.size < 8:
-        return []
+        return None
     y = signals.safe_log(v, 1e-6)
     k = max(1, math.ceil(0.15 * spe / ctx.log_interval))
     offset = float(st[0]) - (ctx.epoch_at(float(st[0])) or 0.0) * spe
@@ -47,7 +66,7 @@ def staircase(ctx: RunContext) -> list[tuple[int, float]]:
         bounds.append(offset + j * spe)
         j += 1
     if not bounds:
-        return []
+        return None
     b_arr = np.asarray(bounds)
 
     def change(i: int) -> float | None:
@@ -69,21 +88,50 @@ def staircase(ctx: RunContext) -> list[tuple[int, float]]:
         if d is not None:
             inner.append(d)
     if len(inner) < 3:
-        return []
+        return None
     arr = np.asarray(inner)
     typical = float(np.median(arr))
     spread = max(signals.mad(arr) * signals.MAD_TO_SIGMA, 0.01)
-    out = []
+    at: list[tuple[int, float]] = []
     for b in bounds:
         i = cut_of[b]
-        if i < 0 or i >= st.size - 1:
-            continue
-        d = change(i)
-        if d is None:
-            continue
-        if d < typical - 3 * spread and d < 2 * min(typical, 0.0) and d < -0.05:
-            out.append((round(b), d))
-    return out
+        if 0 <= i < st.size - 1:
+            d = change(i)
+            if d is not None:
+                at.append((round(b), d))
+    if not at:
+        return None
+    changes = np.asarray([d for _, d in at])
+    if len(at) == 1:
+        d = float(changes[0])
+        if not (d < typical - 3 * spread and d < 2 * min(typical, 0.0) and d < -0.05):
+            return None
+    else:
+        med = float(np.median(changes))
+        se = 1.25 * spread / math.sqrt(len(at))
+        if not (med < typical - 3 * se and med < 2 * min(typical, 0.0) and med < -0.02):
+            return None
+    drops = sorted(((b, d) for b, d in at if d < typical), key=lambda x: x[1])
+    excess = float(sum(typical - d for _, d in drops))
+    return Staircase(drops, typical, excess)
+
+
+def _overfits(ctx: RunContext) -> bool:
+    """Whether overfitting (LL151) was found at warning or above: harm shown by eval."""
+    of = ctx.has("LL151")
+    return of is not None and of.severity is not Severity.INFO
+
+
+def _metric_lowered(ctx: RunContext, sev: Severity) -> Severity:
+    """One level lower when a logged task metric (accuracy, F1, WER ...) is still improving
+    at the last eval, or improved after the eval-loss minimum: the held-out task shows the
+    model still generalizes better, whatever the train loss says."""
+    if sev is Severity.INFO:
+        return sev
+    view = eval_view(ctx)
+    if view is None or improving_metric(ctx, since=float(view.best_step)) is None:
+        return sev
+    return Severity.WARNING if sev is Severity.ERROR else Severity.INFO
 
 
 def _epochs_text(ctx: RunContext) -> Text:
@@ -107,8 +155,8 @@ class MemoParams:
     after_epoch: float = param(1.5, "... first reached after this epoch (the data repeated)")
     gap_ratio: float = param(3.0, "or an eval loss this many times the train loss ...")
     gap_epochs: float = param(3.0, "... after this many epochs")
-    stair_drop: float = param(
-        -0.2, "no eval set: a staircase with a boundary dropping this much (log) warns"
+    stair_excess: float = param(
+        0.2, "no eval set: a staircase whose boundaries shed this much in all (log) warns"
     )
 
 
@@ -129,16 +177,22 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         median train loss of the last 10% of logs is below 0.105 nats (the model gives the
         next training token ~90% probability), after the data was seen more than once (the
         loss first got that low past epoch 1.5, or the epoch is unknown). Graded by the harm
-        shown: an error with no eval set or with the eval loss rising after its best
-        (LL151), a warning when the eval loss stalls, info while it still improves. Also:
-        after 3 epochs or more, an eval loss over 3× the train loss (info while the eval
-        loss still improves); or the train loss dropping sharply at epoch boundaries (a
-        staircase: the change across a boundary, between the logs just before and just
-        after it, 3 robust standard deviations and 2× beyond the typical change across cuts
-        inside an epoch; needs 3 logs per epoch): a warning with an eval loss that does not
-        follow (overfitting or a large gap), or with no eval set when a boundary drops the
-        loss by 18% or more (-0.2 in log), else info. Speech
-        recognition counts as a text task here (it decodes text).
+        shown: an error with no eval set or with overfitting (LL151) at warning or above, a
+        warning when the eval loss stalls, info while it still improves. Also: after 3
+        epochs or more, an eval loss over 3× the train loss (info while the eval loss still
+        improves); or the train loss dropping at epoch boundaries, a staircase (the change
+        across a boundary, between the logs just before and just after it, against the
+        typical change across cuts inside an epoch; needs 3 logs per epoch): one boundary
+        must drop 3 robust standard deviations, 2× and 0.05 beyond it; several must drop as
+        a pattern, their median change 3 standard errors of a median, 2× and 0.02 beyond it,
+        so one lucky drop among noisy boundaries is not a staircase and a small drop at
+        every boundary is. A staircase is a warning with an eval loss that does not follow
+        (overfitting or a large gap at warning), or with no eval set when the boundaries
+        together shed 0.2 (log) or more beyond the in-epoch trend, else info. Every grade is
+        one level lower when a logged task metric (accuracy, F1, WER …) is still improving
+        or improved after the eval-loss minimum (more of the metrics got better than worse):
+        the held-out task shows the model still generalizes. Speech recognition counts as a
+        text task here (it decodes text).
     Why it matters:
         A language model cannot predict natural text that well unless it has seen it: it
         reproduces its training examples verbatim and tends to answer everything in their
@@ -172,12 +226,13 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         view = eval_view(ctx)
         if view is None:
             sev = Severity.ERROR  # near zero and nothing to show it generalizes
-        elif ctx.has("LL151") is not None:
+        elif _overfits(ctx):
             sev = Severity.ERROR  # harm shown: eval rose after its best
         elif still_improving(ctx, view):
             sev = Severity.INFO  # eval still improving: no harm shown yet
         else:
             sev = Severity.WARNING
+        sev = _metric_lowered(ctx, sev)
         what = _epochs_text(ctx)
         ep_txt = tr(" (epoch {e})", " (에폭 {e})", e=num(ep, 3)) if ep is not None else tr("", "")
         yield r.finding(
@@ -236,10 +291,13 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     ):
         t_end, e_end = gap.evidence.values["train_loss"], gap.evidence.values["eval_loss"]
         view = eval_view(ctx)
+        gap_sev = (
+            Severity.INFO
+            if view is not None and still_improving(ctx, view) and not _overfits(ctx)
+            else Severity.WARNING
+        )
         yield r.finding(
-            severity=Severity.INFO
-            if view is not None and still_improving(ctx, view) and not ctx.has("LL151")
-            else Severity.WARNING,
+            severity=_metric_lowered(ctx, gap_sev),
             title=tr(
                 "The model learned its training examples, not the task",
                 "모델이 과제가 아니라 학습 예제를 외웠습니다",
@@ -272,20 +330,23 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         )
         return
     stairs = staircase(ctx)
-    if not stairs:
+    if stairs is None:
         return
-    # the staircase is harm when nothing shows the model generalizes: no eval set, or an
-    # eval loss that does not follow (overfitting, a large gap); else worth knowing
-    p_big = p.stair_drop
+    # the staircase is harm when nothing shows the model generalizes: no eval set and the
+    # boundaries together shed a large share of the loss, or an eval loss that does not
+    # follow (overfitting, a large gap); else worth knowing
     no_eval = eval_view(ctx) is None
-    big_steps = min(d for _, d in stairs) <= p_big
-    shown = (no_eval and big_steps) or ctx.has("LL151") is not None or gap is not None
-    stair_sev = Severity.WARNING if shown else Severity.INFO
+    gap_shown = gap is not None and gap.severity is not Severity.INFO
+    shown = (no_eval and stairs.excess >= p.stair_excess) or _overfits(ctx) or gap_shown
+    stair_sev = _metric_lowered(ctx, Severity.WARNING if shown else Severity.INFO)
     parts = []
-    for b, d in stairs[:3]:
+    for b, d in sorted(stairs.drops[:3]):
         before = train_loss_near(ctx, b - ctx.log_interval)
         after = train_loss_near(ctx, b + ctx.log_interval)
         parts.append(f"{num(before)}→{num(after)}@{b}" if before and after else f"{d:+.2f}@{b}")
+    more = len(stairs.drops) - len(parts)
+    if more > 0:
+        parts.append(f"+{more}")
     yield r.finding(
         severity=stair_sev,
         title=tr(
@@ -301,15 +362,19 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         ),
         suggestion=fix,
         metric=ctx.loss.key,
-        step_start=stairs[0][0],
-        step_end=stairs[-1][0],
+        step_start=min(b for b, _ in stairs.drops),
+        step_end=max(b for b, _ in stairs.drops),
         evidence=tr(
             "loss drops at epoch boundaries: {p}",
             "에폭 경계에서 손실 하락: {p}",
             p=", ".join(parts),
         ),
-        values={"boundaries": len(stairs), "largest_drop": min(d for _, d in stairs)},
-        onset_step=stairs[0][0],
+        values={
+            "boundaries": len(stairs.drops),
+            "largest_drop": stairs.drops[0][1],
+            "excess": stairs.excess,
+        },
+        onset_step=min(b for b, _ in stairs.drops),
     )
 
 
@@ -338,9 +403,12 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         The epochs reached (logged, or steps × effective batch / examples). An epoch count
         alone is worth an info (10 or more); it is escalated only on evidence of harm: the
         eval loss was best one epoch or more before the end and rose after it (overfitting,
-        LL151; an error when that is an error), or the model memorised its examples (LL153
-        at warning or above; an error when that is an error and the epochs reach 10). Many
-        epochs with no eval set and a train loss far from zero stay info: no harm is shown.
+        LL151, at warning or above; an error when that is an error), or the model memorised
+        its examples (LL153 at warning or above; an error when that is an error and the
+        epochs reach 10). When a logged task metric kept improving after the eval-loss
+        minimum, the passes up to its best were not wasted: the epoch from which the harm
+        counts is the metric's best. Many epochs with no eval set and a train loss far from
+        zero stay info: no harm is shown.
     Why it matters:
         Fine-tuning usually needs 1–3 passes over the data. Each extra pass on a small
         dataset mostly teaches the model to reproduce those examples.
@@ -356,10 +424,12 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     mem = ctx.has("LL153")
     of = ctx.has("LL151")
-    best_epoch = None
+    best_epoch = useful_epoch = None
     if of is not None and of.severity is not Severity.INFO and of.onset_step is not None:
         best_epoch = ctx.epoch_at(of.onset_step)
-    harm = best_epoch is not None and e - best_epoch >= p.min_epochs_after_best
+        # the passes up to the best of a task metric that kept improving were not wasted
+        useful_epoch = ctx.epoch_at(useful_until(ctx, float(of.onset_step)))
+    harm = useful_epoch is not None and e - useful_epoch >= p.min_epochs_after_best
     if not harm and e < p.info_epochs:
         return
     if harm:
@@ -404,6 +474,13 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "{h}; 평가 손실은 에폭 {b}에서 최저",
             h=how,
             b=num(best_epoch, 2),
+        )
+    if useful_epoch is not None and best_epoch is not None and useful_epoch > best_epoch:
+        how = tr(
+            "{h}, a task metric at epoch {b}",
+            "{h}, 과제 지표는 에폭 {b}에서 최고",
+            h=how,
+            b=num(useful_epoch, 2),
         )
     data = tr(" over {n} examples", " (예제 {n}개)", n=n) if n else tr("", "")
     yield r.finding(

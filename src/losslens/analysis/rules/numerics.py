@@ -282,7 +282,21 @@ def _transient(values: np.ndarray, p: NanParams) -> bool:
     return lvl_b > 0 and lvl_a <= p.back_within * lvl_b
 
 
-@rule("LL102", "hidden-nan", kind="nan_or_inf", severity=Severity.ERROR, family="numerics")
+@dataclass(frozen=True)
+class HiddenNanParams:
+    min_logs: int = param(
+        2, "logs with loss 0.0 and a NaN/inf grad norm (1 in a log of 2 or fewer)"
+    )
+
+
+@rule(
+    "LL102",
+    "hidden-nan",
+    kind="nan_or_inf",
+    severity=Severity.ERROR,
+    family="numerics",
+    params=HiddenNanParams(),
+)
 def hidden_nan(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The Trainer hid a NaN loss: loss logged as 0.0 while grad_norm is NaN.
 
@@ -301,8 +315,9 @@ def hidden_nan(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         instead of fp16, a lower learning rate, gradient clipping, check flash-attention and
         DeepSpeed ``overlap_comm``.
     """
+    p: HiddenNanParams = r.params
     steps = hidden_nan_steps(ctx)
-    if not steps or ctx.loss is None or (len(steps) < 2 and len(ctx.loss) > 2):
+    if not steps or ctx.loss is None or (len(steps) < p.min_logs and len(ctx.loss) > p.min_logs):
         return
     yield r.finding(
         title=tr(
@@ -411,7 +426,20 @@ def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
-@rule("LL104", "frozen-grad-norm", kind="other", severity=Severity.ERROR, family="numerics")
+@dataclass(frozen=True)
+class FrozenGradParams:
+    min_logs: int = param(10, "logged gradient norms needed")
+    digits: int = param(6, "significant digits to which all of them are equal")
+
+
+@rule(
+    "LL104",
+    "frozen-grad-norm",
+    kind="other",
+    severity=Severity.ERROR,
+    family="numerics",
+    params=FrozenGradParams(),
+)
 def frozen_grad_norm(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The gradient norm is the same number at every log.
 
@@ -427,15 +455,16 @@ def frozen_grad_norm(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Check the environment (transformers/peft/torch versions, a recent upgrade), run a few
         steps without custom kernels (flash-attention, Liger, Unsloth patches) and compare.
     """
+    p: FrozenGradParams = r.params
     g = ctx.grad_norm
     if g is None:
         return
     v = g.finite.values
-    if v.size < 10 or not (v > 0).all():
+    if v.size < p.min_logs or not (v > 0).all():
         return
-    # rounding to six significant digits is monotonic: every value rounds alike exactly
-    # when the smallest and the largest do (no set of every rounded value)
-    if float(f"{float(v.min()):.6g}") != float(f"{float(v.max()):.6g}"):
+    # rounding to significant digits is monotonic: every value rounds alike exactly when
+    # the smallest and the largest do (no set of every rounded value)
+    if float(f"{float(v.min()):.{p.digits}g}") != float(f"{float(v.max()):.{p.digits}g}"):
         return
     yield r.finding(
         title=tr("The gradient norm never changes", "그래디언트 노름이 전혀 변하지 않습니다"),

@@ -38,11 +38,17 @@ class ProgressParams:
     flat_bound: float = param(
         FLAT_BOUND, "even the steepest decline the data allow (90% CI) lowers it by less (log)"
     )
+    late_start: float = param(
+        1.0, "a log whose first epoch is past this (plus 2 logging intervals) is a window"
+    )
 
 
 @dataclass(frozen=True)
 class PlateauParams:
-    min_logs: int = param(10, "train logs needed")
+    min_logs: int = param(8, "train logs needed")
+    min_stretch: int = param(
+        6, "logs in the flat stretch (fewer logs widen the CI, which then decides)"
+    )
     grid_to: float = param(0.6, "onsets tried every 5% of the run up to this share")
     min_share: float = param(0.4, "the flat stretch covers at least this share of the run")
     max_fall: float = param(0.02, "its Theil-Sen line lowers the loss by less (log, per run)")
@@ -51,9 +57,53 @@ class PlateauParams:
     flat_bound: float = param(FLAT_BOUND, "... and the 90% CI rules out a larger decline")
     converged: float = param(0.3, "a level below this counts as converged")
     lr_share: float = param(0.8, "the LR at the onset is at least this share of its peak")
+    late_start: float = param(
+        1.0, "a log whose first epoch is past this (plus 2 logging intervals) is a window"
+    )
 
 
 PROGRESS = ProgressParams()
+
+
+@dataclass(frozen=True)
+class LrLowParams(ProgressParams):
+    """LL133: the LL131 condition with a low LR, or an LR far below any usual value."""
+
+    far_below: float = param(
+        10.0,
+        "a peak LR this many times below the low edge of the usual range is too low whatever "
+        "the loss does",
+    )
+
+
+@dataclass(frozen=True)
+class VanishParams:
+    min_logs: int = param(8, "gradient-norm logs needed")
+    early: float = param(0.2, "the early level: median of this first share of the logs")
+    late: float = param(0.25, "the late level: median of this last share of the logs")
+    collapse: float = param(1e-3, "late below this share of early: the gradients vanished")
+    loss_floor: float = param(0.1, "... while the late loss is above this (not converged)")
+    falling: float = param(
+        0.98,
+        "... and no longer falling: the last 30% of the second half of the loss logs "
+        "is not below this share of its first 30%",
+    )
+
+
+def log_from_start(ctx: RunContext, late_epochs: float = 1.0) -> bool:
+    """Whether the train log starts with the run.
+
+    ``ctx.covers_start`` reads the step numbers; a log whose steps restart at 1 (a console
+    paste without step numbers, a resumed run) can still show by its logged epoch that it
+    starts far into training: a first epoch more than ``late_epochs`` plus two logging
+    intervals after 0 is not the start (a run logged once per epoch first logs epoch 1).
+    """
+    if not ctx.covers_start:
+        return False
+    if ctx.first_epoch is None or not ctx.steps_per_epoch:
+        return True
+    interval = max(ctx.log_interval, 1.0) / ctx.steps_per_epoch
+    return ctx.first_epoch <= late_epochs + 2 * interval
 
 
 def _confidently_flat(x: np.ndarray, y: np.ndarray, span: float, bound: float = FLAT_BOUND) -> bool:
@@ -67,7 +117,9 @@ def _no_progress(
 ) -> tuple[float, float, float] | None:
     """(first, last, improvement) when the loss did not really fall over a full-length log."""
     st, v = finite(ctx.loss)
-    if v.size < p.min_logs or not ctx.covers_start or any(ctx.has(x) for x in _BROKEN):
+    if v.size < p.min_logs or any(ctx.has(x) for x in _BROKEN):
+        return None
+    if not log_from_start(ctx, p.late_start):
         return None
     if st[-1] - st[0] < p.min_span:
         return None
@@ -106,8 +158,10 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The loss hardly moves over the whole run.
 
     What it detects:
-        A log that starts at the beginning of training, spans 50 steps or more and 8 logs or
-        more, where the loss of the last 10% is less than 5% below the first 5% (judged by
+        A log that starts at the beginning of training (by its steps and, when an epoch is
+        logged, by a first epoch no later than 1 plus two logging intervals: a console paste
+        whose steps restart at 1 can be a window late in a run), spans 50 steps or more and
+        8 logs or more, where the loss of the last 10% is less than 5% below the first 5% (judged by
         size: a smooth decline that small is significant and still no learning), and the
         data rule a real decline out: even the low end
         of a 90% confidence interval on the Theil-Sen slope would lower the loss by less
@@ -213,11 +267,12 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         its Theil-Sen slope,
         extrapolated over the whole run, would lower it by less than 2%, and even the low
         end of the slope's 90% confidence interval would lower it by less than 5%, for at
-        least 40% of the run and 8 logs, while the learning rate at that point is still at
+        least 40% of the run and 6 logs (fewer logs widen the interval, which then
+        decides), while the learning rate at that point is still at
         least 80% of the schedule's peak (the fitted linear/cosine curve's top when one
         fits, since the true peak usually falls between two logs). Flattening as a
         decaying schedule winds down is convergence, not a plateau, and a level below 0.3
-        counts as converged.
+        counts as converged. The log must start with the run (as for LL131).
     Why it matters:
         Steps spent on a plateau are wasted compute; the model stopped learning long before
         the schedule ended. Common causes are data with little left to learn (duplicates, a
@@ -228,11 +283,11 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Stop earlier (fewer steps), check the data for duplicates and quality, raise the
         LoRA rank or target all linear layers, or try a slightly higher learning rate.
     """
-    if ctx.loss is None or not ctx.covers_start or any(ctx.has(x) for x in _BROKEN):
-        return
-    if ctx.has("LL131") or _no_progress(ctx) is not None:
-        return
     p: PlateauParams = r.params
+    if ctx.loss is None or not log_from_start(ctx, p.late_start):
+        return
+    if any(ctx.has(x) for x in _BROKEN) or ctx.has("LL131") or _no_progress(ctx) is not None:
+        return
     st, v = finite(ctx.loss)
     if v.size < p.min_logs:
         return
@@ -249,7 +304,7 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     ]
     for k in sorted(set(grid)):
         seg_x, seg_y = xs[k:], ys[k:]
-        if seg_y.size < 8 or float(seg_x[-1] - seg_x[0]) < p.min_share * span:
+        if seg_y.size < p.min_stretch or float(seg_x[-1] - seg_x[0]) < p.min_share * span:
             break
         slope, _ = signals.theil_sen(seg_x, seg_y)
         if (
@@ -320,16 +375,19 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     severity=Severity.WARNING,
     family="progress",
     requires=("LL101", "LL102", "LL103", "LL104", "LL111"),
-    params=PROGRESS,
+    params=LrLowParams(),
 )
 def lr_too_low(r: Rule, ctx: RunContext) -> Iterator[Finding]:
-    """The loss does not move and the learning rate is below the usual range.
+    """The learning rate is too low for the loss to move, or far below any usual value.
 
     What it detects:
         The same "loss not decreasing" condition as LL131 (under 5% improvement over the
         run, a real decline ruled out) together with a peak learning rate at or below
         the low edge of the usual range for the kind of run (LoRA 2e-5, full fine-tune 2e-6,
-        1e-6 when unknown), or a learning rate that is 0. The kind of run counts only when
+        preference 1e-7, 1e-6 when unknown), or a learning rate that is 0; or, whatever the
+        loss does, a peak learning rate 10× or more below that edge (1e-7 when the kind of
+        run is unknown): steps that small barely move the weights, so a drift of the loss is
+        more likely the order of the data than learning. The kind of run counts only when
         the config says it (``lora_r``, ``peft_config``, ``finetuning_type`` ...); a "lora"
         in the run's name is not evidence.
     Why it matters:
@@ -341,16 +399,38 @@ def lr_too_low(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Raise the learning rate toward the usual value (LoRA 1e-4–2e-4, full fine-tune
         1e-5–2e-5); check ``warmup_steps`` and the scheduler are not keeping it at 0.
     """
-    res = _no_progress(ctx)
+    p: LrLowParams = r.params
     peak = _lr_low(ctx)
-    if res is None or peak is None or ctx.loss is None or ctx.lr is None:
+    if peak is None or ctx.loss is None or ctx.lr is None or any(ctx.has(x) for x in _BROKEN):
         return
-    first, last, imp = res
-    typical = ctx.decision_band[0]
-    st = ctx.loss.finite.steps
-    yield r.finding(
-        title=tr("The learning rate is too low", "학습률이 너무 낮습니다"),
-        explanation=tr(
+    typical, low, _high = ctx.decision_band
+    res = _no_progress(ctx, p)
+    far = peak <= low / p.far_below
+    st, v = finite(ctx.loss)
+    if (res is None and not far) or v.size < 2:
+        return
+    if res is None:
+        first = float(np.median(signals.head(v, 0.05, lo=1)))
+        last = float(np.median(signals.tail(v, 0.1, lo=min(3, v.size))))
+        imp = 1.0 - last / first if first > 0 else 0.0
+    else:
+        first, last, imp = res
+    if res is None:
+        explanation = tr(
+            "The learning rate peaks at {p}, more than {k}× below the lowest usual value {m}: "
+            "steps this small barely move the weights, so the change of the loss ({a} → {b}) "
+            "is more likely the order of the data than learning.",
+            "학습률 최고치({p})가 일반적인 최저값 {m}보다 {k}배 넘게 낮습니다. 이렇게 작은 "
+            "스텝은 가중치를 거의 움직이지 못하므로, 손실의 변화({a} → {b})는 학습보다는 "
+            "데이터 순서 때문일 가능성이 큽니다.",
+            p=fmt_lr(peak),
+            k=num(p.far_below),
+            m=fmt_lr(low),
+            a=num(first),
+            b=num(last),
+        )
+    else:
+        explanation = tr(
             "The learning rate peaks at {p}, well below the usual {t}, and the loss barely "
             "moved ({a} → {b}). The steps are too small to change the model.",
             "학습률 최고치({p})가 일반적인 {t}보다 훨씬 낮고, 손실도 거의 움직이지 않았습니다"
@@ -359,7 +439,10 @@ def lr_too_low(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             t=fmt_lr(typical),
             a=num(first),
             b=num(last),
-        ),
+        )
+    yield r.finding(
+        title=tr("The learning rate is too low", "학습률이 너무 낮습니다"),
+        explanation=explanation,
         suggestion=tr(
             "Raise the learning rate toward {t} (LoRA 1e-4–2e-4, full fine-tune 1e-5–2e-5); "
             "check that warmup and the scheduler do not keep it near 0.",
@@ -391,15 +474,17 @@ def lr_too_low(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     severity=Severity.WARNING,
     family="progress",
     requires=("LL103",),
+    params=VanishParams(),
 )
 def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The gradient norm is zero, or collapses, while the loss is still high.
 
     What it detects:
         Every logged gradient norm exactly 0 (error: no gradient reaches the trainable
-        weights), or the median of the last 25% of logs below 1/1000 of the first 20% while
-        the loss is still above 0.1 and no longer falling. Tiny gradients on a loss near zero
-        are the consequence of having nothing left to learn and are not reported.
+        weights), or the median of the last 25% of logs below 1/1000 of the first 20% (3
+        logs each at least) while the loss is still above 0.1 and no longer falling. Tiny
+        gradients on a loss near zero are the consequence of having nothing left to learn
+        and are not reported.
     Why it matters:
         Without gradient the weights do not change. The usual cause with PEFT is gradient
         checkpointing with frozen inputs, so no gradient reaches the adapters.
@@ -410,9 +495,10 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         {"use_reentrant": False}``; check ``print_trainable_parameters()`` and the
         ``target_modules`` names.
     """
+    p: VanishParams = r.params
     st, g = finite(ctx.grad_norm)
     _lst, lv = finite(ctx.loss)
-    if ctx.grad_norm is None or g.size < 8 or ctx.has("LL103"):
+    if ctx.grad_norm is None or g.size < p.min_logs or ctx.has("LL103"):
         return  # (a loss of 0 from the start has no gradient: LL103 says why)
     fix = tr(
         "Call model.enable_input_require_grads() or pass gradient_checkpointing_kwargs="
@@ -445,26 +531,29 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     if lv.size < 4:
         return
-    early = float(np.median(signals.head(g, 0.2)))
-    late = float(np.median(signals.tail(g, 0.25)))
-    loss_late = float(np.median(signals.tail(lv, 0.25)))
+    # at least 3 logs per window: the median of 2 is their mean, which one odd log (the
+    # first step's gradient before a collapse) sets on its own
+    early = float(np.median(signals.head(g, p.early, lo=3)))
+    late = float(np.median(signals.tail(g, p.late, lo=3)))
+    loss_late = float(np.median(signals.tail(lv, p.late, lo=min(3, lv.size))))
     half = lv[lv.size // 2 :]
-    still_falling = half.size >= 4 and float(np.median(signals.tail(half, 0.3))) < 0.98 * float(
-        np.median(signals.head(half, 0.3))
-    )
-    if early <= 0 or late >= 1e-3 * early or loss_late <= 0.1 or still_falling:
+    still_falling = half.size >= 4 and float(
+        np.median(signals.tail(half, 0.3))
+    ) < p.falling * float(np.median(signals.head(half, 0.3)))
+    if early <= 0 or late >= p.collapse * early or loss_late <= p.loss_floor or still_falling:
         return
     yield r.finding(
         title=tr("The gradients vanish", "그래디언트가 사라집니다"),
         explanation=tr(
-            "The gradient norm fell from about {a} to {b} (more than 1000×) while the loss "
+            "The gradient norm fell from about {a} to {b} (more than {k}×) while the loss "
             "stays at {l}: the weights have almost stopped changing, but the model has not "
             "learned the data.",
-            "손실이 {l}에 머무는 동안 그래디언트 노름이 약 {a}에서 {b}까지(1000배 이상) "
+            "손실이 {l}에 머무는 동안 그래디언트 노름이 약 {a}에서 {b}까지({k}배 이상) "
             "줄었습니다. 가중치가 거의 바뀌지 않지만 모델은 데이터를 배우지 못했습니다.",
             a=num(early),
             b=num(late),
             l=num(loss_late),
+            k=f"{1 / p.collapse:.0f}",
         ),
         suggestion=fix,
         metric=ctx.grad_norm.key,

@@ -274,6 +274,50 @@ class ClipParams:
     ratio: float = param(5.0, "... with their median this many times max_grad_norm")
 
 
+#: LL143's thresholds, shared with the under-learning rule (clipping as the cause).
+CLIP = ClipParams()
+
+#: Optimizers that divide each update by a running estimate of the gradient's scale (Adam and
+#: its variants, Adafactor, RMSprop, Adagrad) or keep only its sign (Lion): a clipping factor
+#: that is about the same at every step cancels out of their updates.
+_SCALE_FREE = ("adam", "adafactor", "rmsprop", "adagrad", "lion", "lamb", "ademamix")
+
+
+def scale_free_optimizer(ctx: RunContext) -> bool | None:
+    """Whether the configured optimizer ignores a constant gradient scale (None: unknown)."""
+    name = str(ctx.cfg("optim", "optimizer", "optimizer_type") or "").lower()
+    name = name.removeprefix("optimizernames.")
+    if not name:
+        return None
+    return any(k in name for k in _SCALE_FREE)
+
+
+@dataclass(frozen=True)
+class Clipping:
+    max_grad_norm: float
+    share: float  # of second-half logs above max_grad_norm
+    median: float  # second-half median grad norm
+    start_step: int  # first step of the second half
+
+
+def saturated_clipping(ctx: RunContext, p: ClipParams = CLIP) -> Clipping | None:
+    """Clipping at nearly every step by a large factor, in a run whose optimizer feels it.
+
+    None when ``max_grad_norm`` is unknown (the log shows the norm before clipping), when
+    clipping is occasional or trims by a small factor, and when the optimizer is known to be
+    scale-free (its update does not shrink when every gradient is scaled down alike)."""
+    mgn = ctx.max_grad_norm
+    st, g = finite(ctx.grad_norm)
+    if mgn is None or g.size < 8 or scale_free_optimizer(ctx):
+        return None
+    half = g[g.size // 2 :]
+    share = float(np.mean(half > mgn))
+    med = float(np.median(half))
+    if share < p.share or med / mgn < p.ratio:
+        return None
+    return Clipping(mgn, share, med, int(st[g.size // 2]))
+
+
 @rule(
     "LL143",
     "clipping-saturated",
@@ -281,23 +325,27 @@ class ClipParams:
     severity=Severity.WARNING,
     family="schedule",
     requires=("LL131", "LL132", "LL133", "LL135"),
-    params=ClipParams(),
+    params=CLIP,
 )
 def clipping_saturated(r: Rule, ctx: RunContext) -> Iterator[Finding]:
-    """Gradient clipping is active at nearly every step.
+    """Gradient clipping is active at nearly every step and shrinks the updates.
 
     What it detects:
         With ``max_grad_norm`` known from the config: in the second half of the run, 80% or
         more of the logged (pre-clip) gradient norms are above it and their median is 5× the
         threshold or more. Clipping that only trims updates by a small factor (QLoRA clips
-        at 0.3 by design) is not reported. A warning when the loss also learns too little
-        (LL131–LL133, LL135: the harm), else info (the loss still falls). Without
-        ``max_grad_norm`` in the config clipping cannot be known (the log shows the norm
-        before clipping): the grad-norm reading says so when the norms are 5 or more.
+        at 0.3 by design) is not reported, and neither is clipping under an optimizer known
+        from the config to be scale-free (Adam and its variants, Adafactor, RMSprop,
+        Adagrad, Lion): they divide each update by a running estimate of the gradient's
+        scale, so a factor applied at every step cancels out and the steps keep their size.
+        A warning when the loss also learns too little (LL131–LL133, LL135: the harm), else
+        info (the loss still falls). Without ``max_grad_norm`` in the config clipping cannot
+        be known (the log shows the norm before clipping): the grad-norm reading says so when
+        the norms are 5 or more.
     Why it matters:
-        A clipped update has a fixed size, so the learning rate you set is not the one that
-        acts: when clipping far below the gradient norm, training crawls and the schedule
-        barely matters.
+        With plain SGD (or an optimizer that is not known) a clipped update has a fixed
+        size, so the learning rate you set is not the one that acts: when clipping far below
+        the gradient norm, training crawls and the schedule barely matters.
     Evidence:
         The threshold, the share of clipped logs and the median gradient norm.
     What to try:
@@ -305,18 +353,12 @@ def clipping_saturated(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         clipping only catches outliers.
     """
     p: ClipParams = r.params
-    mgn = ctx.max_grad_norm
-    st, g = finite(ctx.grad_norm)
-    if g.size < 8 or ctx.grad_norm is None:
-        return
-    half = g[g.size // 2 :]
-    if mgn is None:
-        return  # cannot be known: the grad-norm reading says so
-    share = float(np.mean(half > mgn))
-    med = float(np.median(half))
+    clip = saturated_clipping(ctx, p)
+    if clip is None or ctx.grad_norm is None:
+        return  # unknown threshold (the grad-norm reading says so), or no shrinking
+    st = ctx.grad_norm.finite.steps
+    mgn, share, med = clip.max_grad_norm, clip.share, clip.median
     ratio = med / mgn
-    if share < p.share or ratio < p.ratio:
-        return
     slow = any(ctx.has(x) for x in ("LL131", "LL132", "LL133", "LL135"))
     yield r.finding(
         severity=Severity.WARNING if slow else Severity.INFO,
@@ -339,7 +381,7 @@ def clipping_saturated(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "잡도록 하세요.",
         ),
         metric=ctx.grad_norm.key,
-        step_start=int(st[g.size // 2]),
+        step_start=clip.start_step,
         step_end=int(st[-1]),
         evidence=tr(
             "{p} of logs in the second half above max_grad_norm {m}; median grad_norm {g}",

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
-from losslens.analysis.rules.common import finite, finite_raw
+from losslens.analysis.rules.common import finite_raw
 from losslens.model import Finding, FloatArray, IntArray, Severity
 
 #: Robust z (median/MAD of the neighbours, log space) above which a point is a spike.
@@ -38,6 +39,59 @@ class Spike:
             self.start = self.step
 
 
+#: Points screened at once: memory stays O(chunk + points that pass), not O(run) per pass.
+_SCREEN_CHUNK = 1 << 16
+#: Windows gathered at once for the exact statistics (as many rows as signals' chunks).
+_ROWS = 16384
+
+
+def _window_min(x: FloatArray, k: int) -> FloatArray:
+    """``out[j]`` = the smallest non-NaN value of ``x[j : j + k]`` (NaN when there is none),
+    for ``j`` in ``0 .. x.size - k``: O(log k) vectorised passes (minima over doubling spans)."""
+    m, p = x, 1
+    while 2 * p <= k:
+        m = np.fmin(m[:-p], m[p:])  # m[j]: the minimum of x[j : j + 2p]
+        p *= 2
+    return np.fmin(m[: m.size - (k - p)], m[k - p :])
+
+
+def _neighbour_floor(x: FloatArray, half: int, a: int, b: int) -> FloatArray:
+    """For each point of ``x[a:b]``, the smallest of its up to ``half`` neighbours on each
+    side (itself left out, NaN ignored): a lower bound of their median."""
+    n = x.size
+    lo, hi = a - half, b + half
+    before, after = np.full(max(0, -lo), np.nan), np.full(max(0, hi - n), np.nan)
+    pad = np.concatenate([before, x[max(lo, 0) : min(hi, n)], after])  # NaN outside the series
+    wm = _window_min(pad, half)  # wm[r]: the half before point a + r; wm[r + half + 1]: after
+    return np.fmin(wm[: b - a], wm[half + 1 : half + 1 + b - a])
+
+
+def _z_median_at(
+    x: FloatArray, half: int, idx: npt.NDArray[np.intp], mad_floor: float, min_neighbours: int = 3
+) -> tuple[FloatArray, FloatArray]:
+    """``(z, median)`` at the points ``idx`` only: the numbers that
+    ``signals.neighbour_z_median`` gives there (same windows, same medians, bit for bit)."""
+    n = x.size
+    z, med = np.full(idx.size, np.nan), np.full(idx.size, np.nan)
+    offsets = np.concatenate([np.arange(-half, 0), np.arange(1, half + 1)])
+    for c in range(0, idx.size, _ROWS):
+        at = idx[c : c + _ROWS]
+        rows = at[:, None] + offsets[None, :]
+        inside = (rows >= 0) & (rows < n)
+        win = np.where(inside, x[np.clip(rows, 0, n - 1)], np.nan)
+        m = signals._nanmedian_rows(win)
+        med[c : c + at.size] = m
+        if n < min_neighbours + 1:
+            continue
+        ok = np.sum(np.isfinite(win), axis=1) >= min_neighbours
+        if ok.any():
+            dev = signals._nanmedian_rows(np.abs(win[ok] - m[ok][:, None]))
+            scale = np.maximum(dev, mad_floor)
+            zc = z[c : c + at.size]
+            zc[ok] = 0.6745 * (x[at][ok] - m[ok]) / scale
+    return z, med
+
+
 def find_spikes(
     st: FloatArray | IntArray,
     v: FloatArray,
@@ -46,48 +100,59 @@ def find_spikes(
     ratio_min: float,
     skip_before: float = 0.0,
 ) -> list[Spike]:
-    """Points far above their neighbours (log space, self excluded), merged into events."""
+    """Points far above their neighbours (log space, self excluded), merged into events.
+
+    A point is a spike when its robust z against its neighbours (median/MAD, itself left
+    out) is above ``z_min`` and it is at least ``ratio_min`` times their median. The exact
+    statistics are computed only at the points that can pass the ratio test: a median is
+    never below the smallest neighbour, so a point less than ``ratio_min`` times its
+    smallest neighbour is no spike (on a healthy run that is nearly every point).
+    """
     n = v.size
     if n < 5:
         return []
     half = signals.window(n, 0.05, 3, 25)
-
-    def y(a: int, b: int) -> FloatArray:  # log values of a slice (no second full-length copy)
-        return signals.safe_log(v[a:b], 1e-8)
-
+    log_ratio = math.log(ratio_min)
     # a few passes, each leaving out the spikes already found: a spike next to another one
     # (or among several) inflates its neighbours' spread and would hide in one pass
     cand = np.zeros(n, dtype=bool)
-    ym = signals.safe_log(v, 1e-8)  # log values, spikes already found left out
-    log_ratio = math.log(ratio_min)
+    ym = signals.safe_log(v, 1e-8)  # log values, spikes already found left out (NaN)
     for _ in range(3):
-        new = np.zeros(n, dtype=bool)
-        # by chunks: z-scores and medians never exist at full length
-        for a, z, base_c in signals.neighbour_z_median(ym, half, mad_floor=0.05):
-            b = a + z.size
+        # by chunks: the screen, then the exact statistics at the points it lets through
+        # (ym equals the log values wherever cand is False)
+        found = []
+        for a in range(0, n, _SCREEN_CHUNK):
+            b = min(a + _SCREEN_CHUNK, n)
+            floor = _neighbour_floor(ym, half, a, b)
+            with np.errstate(invalid="ignore"):
+                ok = (ym[a:b] - floor > log_ratio) & (v[a:b] >= 0.05)
+            ok &= (st[a:b] > skip_before) & ~cand[a:b]
+            if a == 0:
+                ok[0] = False
+            idx = a + np.flatnonzero(ok)
+            if not idx.size:
+                continue
+            z, base = _z_median_at(ym, half, idx, mad_floor=0.05)
             with np.errstate(invalid="ignore"):
                 # neighbours at a loss of 0 are a NaN the Trainer hid (LL102), not a level
-                new[a:b] = (
-                    (z > z_min)
-                    & (y(a, b) - base_c > log_ratio)
-                    & (v[a:b] >= 0.05)
-                    & (base_c > -13.8)
-                )
-        new[0] = False
-        new &= (st > skip_before) & ~cand
-        if not new.any():
+                hit = (z > z_min) & (ym[idx] - base > log_ratio) & (base > -13.8)
+            found.append(idx[hit])
+        new = np.concatenate(found) if found else np.empty(0, dtype=np.intp)
+        if not new.size:
             break
-        cand |= new
+        cand[new] = True
         ym[new] = np.nan
     runs = signals.runs_of(cand)
-    peaks = np.array([a + int(np.argmax(y(a, b))) for a, b in runs], dtype=np.intp)
-    base = signals.neighbour_median_at(ym, half, peaks)
+    peaks = np.array(
+        [a + int(np.argmax(signals.safe_log(v[a:b], 1e-8))) for a, b in runs], dtype=np.intp
+    )
+    _z, base = _z_median_at(ym, half, peaks, mad_floor=0.05)
     out: list[Spike] = []
     recover_within = max(2, round(0.02 * n))
     for k, (a, b) in enumerate(runs):
         i = int(peaks[k])
         bl = float(np.exp(base[k]))
-        nxt = y(b, b + recover_within)
+        nxt = signals.safe_log(v[b : b + recover_within], 1e-8)
         if nxt.size == 0:
             rec: bool | None = None
         else:
@@ -121,25 +186,26 @@ def _nan_grad_spikes(
     """Loss jumps at steps whose gradient norm is NaN/inf, below the usual z threshold."""
     if not nan_steps or v.size < 5:
         return []
-    y = signals.safe_log(v, 1e-8)
     half = signals.window(v.size, 0.05, 3, 25)
-    z = signals.neighbour_z(y, half, mad_floor=0.05)
-    base = signals.neighbour_median(y, half)
-    out = []
     at = np.isin(st, np.fromiter(nan_steps, dtype=np.int64, count=len(nan_steps)))
     if known:
         at &= ~np.isin(st, np.fromiter(known, dtype=np.int64, count=len(known)))
     at[0] = False
-    for i in np.flatnonzero(at).tolist():
-        step = st[i]
-        if not (np.isfinite(z[i]) and z[i] > p.nan_grad_z and y[i] - base[i] > math.log(p.ratio)):
+    idx = np.flatnonzero(at)
+    if not idx.size:
+        return []
+    y = signals.safe_log(v, 1e-8)
+    z, base = _z_median_at(y, half, idx, mad_floor=0.05)  # only where the gradient is NaN
+    out = []
+    for k, i in enumerate(idx.tolist()):
+        if not (np.isfinite(z[k]) and z[k] > p.nan_grad_z and y[i] - base[k] > math.log(p.ratio)):
             continue
-        if base[i] <= -13.8:
+        if base[k] <= -13.8:
             continue  # neighbours at a loss of 0: a hidden NaN, not a level
-        bl = float(np.exp(base[i]))
+        bl = float(np.exp(base[k]))
         nxt = y[i + 1 : i + 3]
-        rec = bool(np.any(nxt <= base[i] + math.log(1.25))) if nxt.size else None
-        out.append(Spike(i, i, int(step), float(v[i]), bl, float(v[i] / bl), rec))
+        rec = bool(np.any(nxt <= base[k] + math.log(1.25))) if nxt.size else None
+        out.append(Spike(i, i, int(st[i]), float(v[i]), bl, float(v[i] / bl), rec))
     return out
 
 
@@ -247,10 +313,21 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "max_step": big.step,
             "max_value": big.value,
             "steps": ",".join(str(x.step) for x in spikes),
+            "spans": ",".join(f"{x.start}-{int(st[x.end])}" for x in spikes),
             "unrecovered": len(unrecovered),
         },
         onset_step=spikes[0].start,
     )
+
+
+def _spans(raw: object) -> list[tuple[int, int]]:
+    """The ``start-end`` step ranges LL121 lists in its ``spans`` value."""
+    out = []
+    for part in str(raw or "").split(","):
+        a, sep, b = part.rpartition("-")
+        if sep and a.lstrip("-").isdigit() and b.lstrip("-").isdigit():
+            out.append((int(a), int(b)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -276,9 +353,11 @@ def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     What it detects:
         Logged gradient norms at least 5× the median of the neighbouring logs and more than 6
         robust standard deviations above them (log space, the point itself left out), outside
-        the first 2% of the run where LoRA adapters start from zero. Info when the loss is
-        unaffected; a warning when the loss spikes at the same log, or when a spike is 100×
-        its neighbours or more.
+        the first 2% of the run where LoRA adapters start from zero and before the first log
+        at the usual level (a run that starts high has no spike yet, only a bad start). A
+        spike 100× its neighbours or more is a warning; otherwise info. A spike inside a
+        loss-spike event (within one log of it) is part of that event: the loss-spike finding
+        carries its severity, so it is info here.
     Why it matters:
         ``grad_norm`` is one step's value, so single large values are common and usually
         harmless when the loss does not react. Together with a loss spike they mark a batch
@@ -295,25 +374,30 @@ def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     horizon = max(ctx.planned_steps or 0, ctx.last_step, int(st[-1]))
     p: GradSpikeParams = r.params
     spikes = find_spikes(st, v, z_min=p.z, ratio_min=p.ratio, skip_before=p.skip * horizon)
+    # before the gradient first settles at its usual level there is no level to spike from
+    settled = int(st[int(np.argmax(v <= p.ratio * float(np.median(v))))])
+    spikes = [s for s in spikes if s.step > settled]
     if not spikes:
         return
     loss_f = ctx.has("LL121")
-    co = bool(
-        loss_f
-        and loss_f.severity is not Severity.INFO
-        and any(
-            abs(s.step - int(loss_f.evidence.values.get("max_step", -1))) <= ctx.log_interval
-            for s in spikes
-        )
-    )
+    spans = _spans(loss_f.evidence.values.get("spans")) if loss_f is not None else []
+    gap = ctx.log_interval
+    paired = [s for s in spikes if any(a - gap <= s.step <= b + gap for a, b in spans)]
+    co = bool(paired)
     big = max(spikes, key=lambda s: s.ratio)
-    # a gradient 100x its neighbours is not noise, even when the loss did not react
-    sev = Severity.WARNING if co or big.ratio >= p.huge else Severity.INFO
+    # a gradient 100x its neighbours is not noise, even when the loss did not react; one
+    # inside a loss-spike event is that event, whose finding carries the severity
+    sev = Severity.INFO
+    if any(s.ratio >= p.huge for s in spikes if s not in paired):
+        sev = Severity.WARNING
     listing = ", ".join(f"{num(s.value)}@{s.step}" for s in spikes[:5]) + (
         " …" if len(spikes) > 5 else ""
     )
     effect = (
-        tr("the loss spiked at the same time", "같은 시점에 손실도 튐")
+        tr(
+            "the loss spiked at the same time (see the loss-spike finding)",
+            "같은 시점에 손실도 튐(손실 스파이크 항목 참고)",
+        )
         if co
         else tr("the loss did not react", "손실은 영향을 받지 않음")
     )
@@ -395,19 +479,19 @@ def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     What to try:
         Clip gradients (max_grad_norm 0.3–1.0), lower the learning rate, use bf16, add warmup.
     """
-    st, g = finite(ctx.grad_norm)
-    _lst, lv = finite(ctx.loss)
+    st, g = finite_raw(ctx.grad_norm)
+    _lst, lv = finite_raw(ctx.loss)
     if ctx.grad_norm is None or g.size < 8 or lv.size < 4:
         return
     p: ExplosionParams = r.params
-    y = signals.safe_log(g, 1e-12)
-    early = float(np.median(signals.head(y, p.head)))
-    late = float(np.median(signals.tail(y, p.tail)))
-    grew = late - early
-    trend = signals.mann_kendall_z(y)
+    # the cheap tests first; the trend (over every log) only when they pass
+    early = float(np.median(signals.safe_log(signals.head(g, p.head), 1e-12)))
+    late = float(np.median(signals.safe_log(signals.tail(g, p.tail), 1e-12)))
+    if late - early < math.log(p.growth):
+        return
     loss_early = float(np.median(signals.head(lv, p.head)))
     loss_late = float(np.median(signals.tail(lv, p.tail)))
-    if grew < math.log(p.growth) or trend < p.trend_z or loss_late < loss_early:
+    if loss_late < loss_early or signals.mann_kendall_z(signals.safe_log(g, 1e-12)) < p.trend_z:
         return
     strong = any(
         f is not None and f.severity is Severity.ERROR

@@ -130,7 +130,21 @@ def _gpu_total(system: dict[str, Series], idx: str) -> float | None:
     return float(np.max(f)) if f.size else None
 
 
-@rule("LL172", "gpu-memory-limit", kind="other", severity=Severity.WARNING, family="system")
+@dataclass(frozen=True)
+class GpuMemoryParams:
+    share: float = param(0.95, "peak memory use at this share of the card's total or more")
+    baseline: float = param(0.1, "share of the samples (at least 2) whose median is the start")
+    growth: float = param(1.1, "peak above this many times the start: use kept growing")
+
+
+@rule(
+    "LL172",
+    "gpu-memory-limit",
+    kind="other",
+    severity=Severity.WARNING,
+    family="system",
+    params=GpuMemoryParams(),
+)
 def gpu_memory_limit(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """GPU memory use comes within 5% of the card's capacity.
 
@@ -146,6 +160,7 @@ def gpu_memory_limit(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Lower ``per_device_train_batch_size`` and raise ``gradient_accumulation_steps``, enable
         gradient checkpointing, lower ``max_seq_length``, use a smaller eval batch.
     """
+    p: GpuMemoryParams = r.params
     for key, s in sorted(ctx.run.system.items()):
         m = _GPU_USED.match(key)
         if not m:
@@ -156,12 +171,12 @@ def gpu_memory_limit(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             continue
         i = int(np.argmax(used.values))
         peak = float(used.values[i])
-        if peak < 0.95 * total:
+        if peak < p.share * total:
             continue
-        first = float(np.median(used.values[: max(2, len(used) // 10)]))
+        first = float(np.median(used.values[: max(2, int(len(used) * p.baseline))]))
         growth = (
             tr("; use grew from {a} MB", "; 사용량이 {a} MB에서 증가", a=f"{first:,.0f}")
-            if peak > 1.1 * first
+            if peak > p.growth * first
             else tr("", "")
         )
         yield r.finding(

@@ -1,5 +1,6 @@
 """Too little learning judged by size: slow progress per epoch, a loss still near its start
-after several passes, and a model that was best before it learned anything."""
+after several passes, a learning rate that acted as a fraction of the one set, and a model
+that was best before it learned anything."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import numpy as np
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import eval_view
-from losslens.analysis.messages import num, tr
+from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, lr_at, train_level_near
+from losslens.analysis.rules.progress import log_from_start
+from losslens.analysis.rules.schedule import CLIP, saturated_clipping
 from losslens.model import Finding, FloatArray, Severity
 
 _PROGRESS = ("LL112", "LL131", "LL132", "LL133")
@@ -28,13 +31,30 @@ class UnderParams:
     slow_gain: float = param(
         0.01, "... while gaining less than this per epoch over the second half (log)"
     )
+    max_rise: float = param(
+        0.05, "... and rising less than this per epoch (a rising loss is another problem)"
+    )
     barely: float = param(0.90, "or at least this share of its first value ...")
     cut_short: float = param(0.05, "... gaining less than this per epoch (faster: a run cut short)")
+    many_passes: float = param(
+        4.0, "or after this many epochs at `still_high` or more, gaining less than `cut_short`"
+    )
     stretch_epochs: float = param(2.0, "epochs of a stretch judged by its gain per epoch")
     per_epoch_gain: float = param(0.01, "... a plateau when it gains less than this per epoch")
     high_level: float = param(0.5, "... while still at this share of the first value or more")
     lr_share: float = param(0.5, "... and the LR at its start at least this share of the peak")
+    long_stretch: float = param(
+        5.0, "a stretch this many epochs long is judged at any LR (waste whatever the cause)"
+    )
+    long_share: float = param(0.33, "... and at least this share of the log")
+    start_share: float = param(
+        0.25, "a flat start: the first `stretch_epochs` and this share of the log, or more, ..."
+    )
+    start_level: float = param(0.9, "... staying at this share of the first value or more")
     min_logs: int = param(5, "train logs needed (else the eval loss is read instead)")
+    late_start: float = param(
+        1.0, "a log whose first epoch is past this (plus 2 logging intervals) is a window"
+    )
     first_best_evals: int = param(3, "evals with the best at the first: not learning")
     first_best_train_gain: float = param(0.10, "... when the train loss gains less than this")
 
@@ -50,9 +70,100 @@ def _points(ctx: RunContext, p: UnderParams) -> tuple[FloatArray, FloatArray, st
     return None
 
 
+def _head_count(n: int) -> int:
+    """Logs in the first window (5% of the log, at least 1), made odd: the median of an
+    even count is the mean of its middle two, so with a steep first drop one log sets it
+    (2 logs at a 5x coarser logging interval: the first and one far down the curve)."""
+    k = max(1, round(0.05 * n))
+    return min(n, k + 1 - k % 2)
+
+
+def _end_level(st: FloatArray, v: FloatArray) -> float:
+    """The loss level at the last log: the median of the last 10% of logs (at least 3), each
+    carried to the last step along the Theil-Sen slope of the second half of the log, so that
+    a loss still falling is not read higher when the same tail spans more steps (coarser
+    logging)."""
+    n = v.size
+    k = max(min(3, n), round(0.1 * n))
+    y = signals.safe_log(v)
+    half = st >= st[0] + 0.5 * (st[-1] - st[0])
+    slope = signals.theil_sen(st[half], y[half])[0] if int(half.sum()) >= 3 else 0.0
+    carried = y[-k:] + slope * (float(st[-1]) - st[-k:])
+    return float(np.exp(np.median(carried)))
+
+
+def _share_se(v: FloatArray) -> float:
+    """Standard error (log units) of the ratio of the median of the first 5% of logs to the
+    median of the last 10%: the log-to-log noise (MAD of the differences) and the sizes of
+    the two windows."""
+    if v.size < 3:
+        return 0.0
+    y = signals.safe_log(v)
+    sd = signals.mad(np.diff(y)) * signals.MAD_TO_SIGMA / math.sqrt(2)
+    n0 = _head_count(v.size)
+    n1 = max(min(3, v.size), round(0.1 * v.size))
+
+    def se(k: int) -> float:
+        return sd if k == 1 else 1.2533 * sd / math.sqrt(k)
+
+    return math.hypot(se(n0), se(n1))
+
+
 def _epoch_span(ctx: RunContext, a: float, b: float) -> float | None:
     ea, eb = ctx.epoch_at(a), ctx.epoch_at(b)
     return None if ea is None or eb is None else eb - ea
+
+
+def _passes(ctx: RunContext, last_step: float) -> float | None:
+    """Epochs trained by the end of the log: the epoch at its last point plus one logging
+    interval (the run goes on for up to one interval after its last log, so a 2-epoch run
+    logged every 10 steps is not 1.98 epochs)."""
+    e = ctx.epoch_at(last_step)
+    if e is None:
+        return ctx.epochs
+    if ctx.steps_per_epoch:
+        e += max(ctx.log_interval, 1.0) / ctx.steps_per_epoch
+    return e
+
+
+def _gain_per_epoch(ctx: RunContext, st: FloatArray, v: FloatArray) -> float | None:
+    """The Theil-Sen gain per epoch (log units; > 0 falling) over the second half of a curve."""
+    if not ctx.steps_per_epoch or st.size < 3:
+        return None
+    half = st >= st[0] + 0.5 * (st[-1] - st[0])
+    if int(half.sum()) < 3:
+        return None
+    slope, _ = signals.theil_sen(st[half], signals.safe_log(v[half]))
+    return -slope * ctx.steps_per_epoch
+
+
+def _eval_gain(ctx: RunContext) -> float | None:
+    """The eval loss's gain per epoch over the second half of the evals (None: too few)."""
+    view = eval_view(ctx)
+    if view is None or view.n < 3:
+        return None
+    return _gain_per_epoch(ctx, view.steps, view.values)
+
+
+def _slow_cause(ctx: RunContext) -> Text | None:
+    """Why the learning rate that acted was a fraction of the one set, when the log says."""
+    warm = ctx.has("LL142")
+    if warm is not None and warm.severity is not Severity.INFO:
+        return tr(
+            "the run ended still in warmup, so the LR never reached the one set",
+            "실행이 워밍업 중에 끝나 학습률이 설정값에 한 번도 닿지 않았습니다",
+        )
+    clip = saturated_clipping(ctx, CLIP)
+    if clip is not None:
+        return tr(
+            "every update was clipped to max_grad_norm {m} (median grad norm {g}), so the "
+            "steps were a fraction of what the LR asks",
+            "모든 업데이트가 max_grad_norm {m}로 잘려(그래디언트 노름 중앙값 {g}) 스텝이 "
+            "학습률이 뜻하는 크기의 일부에 그쳤습니다",
+            m=num(clip.max_grad_norm),
+            g=num(clip.median),
+        )
+    return None
 
 
 @rule(
@@ -61,7 +172,7 @@ def _epoch_span(ctx: RunContext, a: float, b: float) -> float | None:
     kind="loss_plateau",
     severity=Severity.WARNING,
     family="progress",
-    requires=(*_BROKEN, *_PROGRESS, "LL153"),
+    requires=(*_BROKEN, *_PROGRESS, "LL142", "LL153"),
     params=UnderParams(),
 )
 def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
@@ -69,110 +180,138 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         Judged by size, not by statistical significance, once the other progress rules
-        (LL131–LL133) said nothing: after 2 epochs or more the loss (the train loss, or the
-        eval loss when fewer than 5 train logs) is still at 70% or more of its first logged
-        value and, over the second half of the log, gains (or loses) less than 1% per epoch
-        by its Theil-Sen slope (a slow but steady decline is not a plateau), or at 90% or
-        more while gaining less than 5% per epoch (a loss still falling fast is a run cut
-        short, not under-learning); the log must start with the run; or a stretch of 2
-        epochs or more, started while the LR was at least half its peak, gains (or loses)
-        less than 1% per epoch while the loss is still at half its first value or more (a
-        slow but significant decline at a high level is still a plateau); or, with 3 evals
-        or more, the eval loss was best at the first eval while the train loss gained less
-        than 10% (the model is not learning, it is not overfitting).
+        (LL131–LL133) said nothing and, except for (e), memorization (LL153) neither, in a
+        log that starts with the run (the train loss, or the eval loss when fewer than 5
+        train logs). The passes are the epoch at the last log plus one logging interval.
+        The first value is the median of the first 5% of logs (an odd count, so that one
+        log cannot set it); the end level the median of the last 10% (at least 3), each
+        carried to the last step along the second half's Theil-Sen slope; the 70% and 90%
+        bars are raised by two standard errors of their ratio (from the log-to-log noise),
+        so a loss on the edge does not flip with the logging interval.
+        Under-learning is any of:
+        (a) the learning rate that acted was a fraction of the one set (the run ended still
+        in warmup, LL142, or nearly every update was clipped 5× or more with an optimizer
+        that is not scale-free, as LL143 reads it) and the loss is still at 70% or more of
+        its first logged value;
+        (b) after 2 epochs or more the loss is still at 70% or more of its first value and,
+        over the second half of the log, gains less than 1% per epoch by its Theil-Sen
+        slope without rising 5% per epoch or more; or at 90% or more while gaining less than
+        5% per epoch and not rising 5% per epoch (a loss still falling fast is a run cut
+        short, not under-learning; a rising one is another problem);
+        (c) after 4 epochs or more the loss is still at 70% or more of its first value while
+        gaining less than 5% per epoch: every example was seen four times and is still
+        hardly fitted;
+        (d) a stretch at the end of 2 epochs or more, started while the LR was at least half
+        its peak, or of 5 epochs or more and a third of the log at any LR (waste whatever
+        the cause), gains (or loses) less than 1% per epoch while the loss is still at half
+        its first value or more (a slow but significant decline at a high level is still a
+        plateau);
+        (e) the first 2 epochs and a quarter of the log (the longer) gain (or lose) less
+        than 1% per epoch with the loss never below 90% of its first value (at least 4
+        logs: a coarse log with fewer there judges its first 4, a longer flat start): learning
+        started late, if at all (a warmup far too long, an LR too low at first);
+        in (b)–(d) the eval loss, when it has 3 evals in the second half of the log, must
+        not gain faster than the bar either (a model whose eval loss still improves is
+        learning);
+        (f) with 3 evals or more, the eval loss was best at the first eval while the train
+        loss gained less than 10% (the model is not learning, it is not overfitting).
     Why it matters:
         The passes made over the data are not paying off: the run costs compute and the
-        model changes little. Common causes are a learning rate that is too low, an adapter
-        too small for the task, labels that carry no signal, or a task too hard for the
-        model.
+        model changes little. Common causes are a learning rate that is too low (or kept
+        low by warmup or clipping), an adapter too small for the task, labels that carry no
+        signal, or a task too hard for the model.
     Evidence:
         The loss at the start and at the end (or over the stretch), the epochs, the gain per
-        epoch.
+        epoch, and the cause when the log shows one.
     What to try:
-        Raise the learning rate toward the usual value, raise the LoRA rank or target all
-        linear layers, check the labels and the data, or stop early to save the compute.
+        Raise the learning rate toward the usual value (finish the warmup within the run,
+        raise ``max_grad_norm``), raise the LoRA rank or target all linear layers, check the
+        labels and the data, or stop early to save the compute.
     """
     p: UnderParams = r.params
-    if any(ctx.has(x) for x in _BROKEN + _PROGRESS + ("LL153",)):
-        return  # (near zero is memorization, not under-learning)
+    if any(ctx.has(x) for x in _BROKEN + _PROGRESS):
+        return
+    # a loss that ends near zero is memorization, not under-learning: only a flat start (e)
+    # can still be said of it
+    memorized = ctx.has("LL153") is not None
     pts = _points(ctx, p)
     if pts is None:
         return
     st, v, key = pts
     if v.size < 3 or float(v[0]) <= 0:
         return
-    first = float(np.median(v[: max(1, round(0.05 * v.size))]))
-    last = float(np.median(signals.tail(v, 0.1, lo=min(3, v.size))))
+    from_start = log_from_start(ctx, p.late_start)  # (a)-(e) compare with the run's first value
+    judged = from_start and not memorized  # (a)-(d)
+    first = float(np.median(v[: _head_count(v.size)]))
+    last = _end_level(st, v)
+    if first <= 0 or last <= 0:
+        return
+    # the share is a ratio of two medians of a few noisy logs: a loss this close to the bar
+    # could fall on either side of it with another logging interval, so the bar is raised by
+    # the share's own uncertainty (2 standard errors)
+    high_bar = p.still_high * math.exp(2 * _share_se(v))
     epochs = _epoch_span(ctx, float(st[0]), float(st[-1]))
+    passes = _passes(ctx, float(st[-1]))
+    share = last / first
     fix = tr(
-        "Raise the learning rate toward the usual value; raise the LoRA rank or target all "
-        "linear layers; check the labels and the data; or stop early to save the compute.",
-        "학습률을 일반적인 값 쪽으로 올리고, LoRA 랭크를 올리거나 모든 선형 층을 대상으로 "
-        "하세요. 라벨과 데이터를 확인하거나, 연산을 아끼려면 일찍 멈추세요.",
+        "Raise the learning rate toward the usual value (finish the warmup within the run, "
+        "raise max_grad_norm); raise the LoRA rank or target all linear layers; check the "
+        "labels and the data; or stop early to save the compute.",
+        "학습률을 일반적인 값 쪽으로 올리세요(워밍업을 실행 안에서 끝내고 max_grad_norm을 "
+        "올리기). LoRA 랭크를 올리거나 모든 선형 층을 대상으로 하세요. 라벨과 데이터를 "
+        "확인하거나, 연산을 아끼려면 일찍 멈추세요.",
     )
-    kind_note = None
-    # (1) still near its start after several passes
-    passes = ctx.epochs if ctx.epochs is not None else epochs
-    # the gain per epoch over the second half: a run still falling fast at the end was cut
-    # short (not under-learning), one that fell early and then stopped has plateaued
-    gain = None
-    half = st >= st[0] + 0.5 * (st[-1] - st[0])
-    if ctx.steps_per_epoch and int(half.sum()) >= 3:
-        slope, _ = signals.theil_sen(st[half], signals.safe_log(v[half]))
-        gain = -slope * ctx.steps_per_epoch
-    elif passes and last > 0:
+    still = tr(
+        "the loss is still {x}% of its first value ({a} → {b})",
+        "손실이 아직 처음 값의 {x}%입니다({a} → {b})",
+        x=f"{share * 100:.0f}",
+        a=num(first),
+        b=num(last),
+    )
+    note: Text | None = None
+    onset = int(st[0])
+    cause = _slow_cause(ctx)
+    # (a) the LR that acted was a fraction of the one set, and the loss shows it
+    if cause is not None and share >= high_bar and judged:
+        note = tr("{c}; {s}", "{c}. {s}", c=cause, s=still)
+    # (b), (c) still near its start after several passes, judged by the gain per epoch over
+    # the second half: a run still falling fast at the end was cut short (not
+    # under-learning), one that fell early and then stopped has plateaued. An eval loss
+    # still improving as fast as the bar says the model is still learning.
+    gain = _gain_per_epoch(ctx, st, v)
+    if gain is None and passes and last > 0:
         gain = math.log(first / last) / passes
-    if (
-        passes is not None
-        and (ctx.covers_start or key != (ctx.loss.key if ctx.loss else ""))
-        and passes >= p.passes
-        and gain is not None
-        and (
-            (last >= p.still_high * first and abs(gain) < p.slow_gain)
-            or (last >= p.barely * first and gain < p.cut_short)
-        )
-    ):
-        kind_note = tr(
-            "after {e} epochs the loss is still {x}% of its first value ({a} → {b})",
-            "{e} 에폭 후에도 손실이 처음 값의 {x}%입니다({a} → {b})",
-            e=num(passes, 2),
-            x=f"{last / first * 100:.0f}",
-            a=num(first),
-            b=num(last),
-        )
-        onset = int(st[0])
-    else:
-        onset = -1
-    # (2) a long stretch with a small gain per epoch at a high level
-    if kind_note is None and ctx.steps_per_epoch:
-        span = p.stretch_epochs * ctx.steps_per_epoch
-        sel = st >= float(st[-1]) - span
-        if sel.sum() >= 4 and float(st[-1] - st[sel][0]) >= 0.9 * span:
-            xs, ys = st[sel], signals.safe_log(v[sel])
-            slope, _ = signals.theil_sen(xs, ys)
-            per_epoch = -slope * ctx.steps_per_epoch  # relative gain per epoch (log units)
-            level = float(np.exp(np.median(ys)))
-            lr0 = lr_at(ctx, float(xs[0]))
-            lr_ok = ctx.schedule is None or lr0 is None or lr0 >= p.lr_share * ctx.schedule.top
-            flat = -p.per_epoch_gain < per_epoch < p.per_epoch_gain  # rising is not a plateau
-            if flat and level >= p.high_level * first and lr_ok:
-                kind_note = tr(
-                    "over the last {e} epochs the loss gains {g}% per epoch at ≈{l}",
-                    "마지막 {e} 에폭 동안 손실이 ≈{l}에서 에폭당 {g}%만 줄었습니다",
-                    e=num(float(xs[-1] - xs[0]) / ctx.steps_per_epoch, 2),
-                    g=f"{(1 - math.exp(-per_epoch)) * 100:.1f}",
-                    l=num(level),
-                )
-                onset = int(xs[0])
-    # (3) best at the first eval and the train loss hardly moves
-    if kind_note is None:
+    ev_gain = _eval_gain(ctx) if ctx.loss is not None and key == ctx.loss.key else None
+    ev = -math.inf if ev_gain is None else ev_gain
+    if note is None and judged and passes is not None and gain is not None and share >= high_bar:
+        slow = -p.max_rise < gain < p.slow_gain and ev < p.slow_gain
+        # a loss rising at the end is another problem (divergence, LR too high)
+        fast = -p.max_rise < gain < p.cut_short and ev < p.cut_short
+        if (passes >= p.passes and (slow or (share >= p.barely and fast))) or (
+            passes >= p.many_passes and fast
+        ):
+            note = tr(
+                "after {e} epochs {s}, gaining {g}% per epoch at the end",
+                "{e} 에폭 후에도 {s}. 끝에서는 에폭당 {g}%만 줄었습니다",
+                e=num(passes, 2),
+                s=still,
+                g=f"{(1 - math.exp(-gain)) * 100:.1f}",
+            )
+    # (d) a stretch at the end with a small gain per epoch at a high level
+    if note is None and judged and ctx.steps_per_epoch and ev < p.per_epoch_gain:
+        note, onset = _stretch(ctx, p, st, v, first, onset)
+    # (e) a flat start: the loss stayed at its first value for the first epochs
+    if note is None and from_start and ctx.steps_per_epoch:
+        note, onset = _flat_start(ctx, p, st, v, first, onset)
+    # (f) best at the first eval and the train loss hardly moves
+    if note is None and not memorized:
         view = eval_view(ctx)
         _, lv = finite(ctx.loss)
         if view is not None and view.n >= p.first_best_evals and view.best == 0 and lv.size:
             t0 = train_level_near(ctx, float(view.steps[0]))
             t1 = float(np.median(signals.tail(lv, 0.1, lo=min(3, lv.size))))
             if t0 and t1 > (1 - p.first_best_train_gain) * t0 and view.rise() > 0:
-                kind_note = tr(
+                note = tr(
                     "the eval loss was best at the first eval ({a} at step {s}) and the train "
                     "loss hardly moved ({c} → {d})",
                     "평가 손실은 첫 평가에서 가장 낮았고({s} 스텝 {a}) 학습 손실도 거의 "
@@ -183,21 +322,94 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                     d=num(t1),
                 )
                 onset = view.best_step
-    if kind_note is None:
+    if note is None:
         return
     yield r.finding(
         title=tr("The model is learning too little", "모델이 너무 적게 배우고 있습니다"),
         explanation=tr(
             "Judged by size: {n}. The passes over the data are not paying off.",
             "크기로 판단했습니다: {n}. 데이터를 반복해도 효과가 없습니다.",
-            n=kind_note,
+            n=note,
         ),
         suggestion=fix,
         metric=key,
         step_start=onset,
         step_end=int(st[-1]),
-        evidence=kind_note,
+        evidence=note,
         values={"loss_first": first, "loss_last": last}
         | ({"epochs": epochs} if epochs is not None else {}),
         onset_step=onset,
     )
+
+
+def _stretch(
+    ctx: RunContext, p: UnderParams, st: FloatArray, v: FloatArray, first: float, onset: int
+) -> tuple[Text | None, int]:
+    """(d): the last stretch of ``stretch_epochs`` at a high LR, or of ``long_stretch`` epochs
+    and ``long_share`` of the log at any LR, gaining less than ``per_epoch_gain`` per epoch."""
+    spe = ctx.steps_per_epoch or 0.0
+    total = float(st[-1] - st[0])
+    spans = [(p.stretch_epochs * spe, True)]
+    if p.long_stretch * spe <= total:
+        spans.append((max(p.long_stretch * spe, p.long_share * total), False))
+    for span, need_lr in spans:
+        sel = st >= float(st[-1]) - span
+        if sel.sum() < 4 or float(st[-1] - st[sel][0]) < 0.9 * span:
+            continue
+        xs, ys = st[sel], signals.safe_log(v[sel])
+        slope, _ = signals.theil_sen(xs, ys)
+        per_epoch = -slope * spe  # relative gain per epoch (log units)
+        level = float(np.exp(np.median(ys)))
+        lr0 = lr_at(ctx, float(xs[0]))
+        lr_ok = (
+            not need_lr
+            or ctx.schedule is None
+            or lr0 is None
+            or lr0 >= p.lr_share * ctx.schedule.top
+        )
+        flat = -p.per_epoch_gain < per_epoch < p.per_epoch_gain  # rising is not a plateau
+        if flat and level >= p.high_level * first and lr_ok:
+            note = tr(
+                "over the last {e} epochs the loss gains {g}% per epoch at ≈{l}",
+                "마지막 {e} 에폭 동안 손실이 ≈{l}에서 에폭당 {g}%만 줄었습니다",
+                e=num(float(xs[-1] - xs[0]) / spe, 2),
+                g=f"{(1 - math.exp(-per_epoch)) * 100:.1f}",
+                l=num(level),
+            )
+            return note, int(xs[0])
+    return None, onset
+
+
+def _flat_start(
+    ctx: RunContext, p: UnderParams, st: FloatArray, v: FloatArray, first: float, onset: int
+) -> tuple[Text | None, int]:
+    """(e): the first ``stretch_epochs`` epochs and ``start_share`` of the log (the longer)
+    gain less than ``per_epoch_gain`` per epoch while every smoothed log stays at
+    ``start_level`` of the first value or more: learning started late, if at all."""
+    spe = ctx.steps_per_epoch or 0.0
+    total = float(st[-1] - st[0])
+    span = max(p.stretch_epochs * spe, p.start_share * total)
+    if span >= total:
+        return None, onset
+    sel = st <= float(st[0]) + span
+    if sel.sum() < 4 and st.size >= 6:
+        # too few logs in the window (a coarse log): judge the first 4 instead, a longer
+        # flat start, which says no less
+        sel = np.arange(st.size) < 4
+    if sel.sum() < 4:
+        return None, onset
+    xs, ys = st[sel], signals.safe_log(v[sel])
+    slope, _ = signals.theil_sen(xs, ys)
+    per_epoch = -slope * spe
+    smooth = signals.rolling_median(ys, 3)
+    if abs(per_epoch) >= p.per_epoch_gain or float(np.exp(smooth.min())) < p.start_level * first:
+        return None, onset
+    note = tr(
+        "for the first {e} epochs the loss stayed at ≈{l} ({g}% per epoch) before it started "
+        "to fall",
+        "처음 {e} 에폭 동안 손실이 ≈{l}에 머문 뒤에야(에폭당 {g}%) 줄기 시작했습니다",
+        e=num(float(xs[-1] - xs[0]) / spe, 2),
+        l=num(float(np.exp(np.median(ys)))),
+        g=f"{(1 - math.exp(-per_epoch)) * 100:.1f}",
+    )
+    return note, int(xs[0])

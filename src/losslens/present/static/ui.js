@@ -162,17 +162,47 @@
       box.hidden = keys.length === 0;
       root.dataset.summaryKeys = String(keys.length);
     };
+    /* The last step the charts have: polls ask for what came after it and are held open
+       by the server until a new point arrives (long polling), so a point shows as soon as
+       it is committed; without it, the page polls every poll_ms. */
+    var lastStep = null, held = false, pollStart = 0;
+    var lastOf = function (groups) {
+      var m = null;
+      (groups || []).forEach(function (g) {
+        if (g.x !== "step") return;
+        (g.series || []).forEach(function (s) {
+          var xs = s.x || [];
+          if (xs.length && (m === null || xs[xs.length - 1] > m)) m = xs[xs.length - 1];
+        });
+      });
+      return m;
+    };
     var schedule = function () {
-      if (status === "running") setTimeout(poll, cfg.poll_ms || 1500);
+      if (status !== "running") return;
+      /* A held poll is asked again at once, but a run that logs fast is redrawn at most
+         once a second. */
+      var gap = held ? Math.max(0, 1000 - (Date.now() - pollStart)) : (cfg.poll_ms || 1500);
+      setTimeout(poll, gap);
     };
     var poll = function () {
-      api(base + "/poll").then(function (p) {
+      var q = lastStep === null ? "" : "?" + query({ after: lastStep, wait: cfg.wait_s || 20 });
+      held = false;
+      pollStart = Date.now();
+      api(base + "/poll" + q).then(function (p) {
+        held = lastStep !== null;
+        if (p.last_step !== undefined && p.last_step !== null && lastStep !== null) {
+          lastStep = Math.max(lastStep, p.last_step);
+        }
         setStatus(p.status);
         setDuration(p);
         if (p.version === version) return null;
         version = p.version;
         return Promise.all([
-          loadData().then(function (d) { view.setGroups(d.groups, d.clock ? [d.clock] : []); }),
+          loadData().then(function (d) {
+            var m = lastOf(d.groups);
+            if (m !== null) lastStep = lastStep === null ? m : Math.max(lastStep, m);
+            view.setGroups(d.groups, d.clock ? [d.clock] : []);
+          }),
           loadReport().then(function (r) { view.setReport(r); }),
           api(base + "?" + query({ lang: cfg.lang })).then(function (r) {
             setSummary(r.summary);
@@ -188,6 +218,7 @@
     };
     loadData().then(function (d) {
       version = d.version;
+      lastStep = lastOf(d.groups);
       view = LL.mount(root, {
         groups: d.groups, text: text, report: null, colors: cfg.colors, start_time: cfg.start_time,
         clock: d.clock
@@ -213,6 +244,33 @@
   // -- compare page ----------------------------------------------------------------------
   if (page === "compare") {
     var croot = document.getElementById("ll-root");
+    /* Runs never analysed show "…" in the first view; /api/compare analyses them (once,
+       kept in the store): fill in their verdicts, findings and the comparison's summary. */
+    var fillPending = function (c) {
+      var cards = document.querySelectorAll(".ll-compare-run[data-pending]");
+      if (!cards.length) return;
+      var byId = {};
+      c.runs.forEach(function (r) { byId[r.id] = r; });
+      cards.forEach(function (card) {
+        var r = byId[card.dataset.id];
+        if (!r || !r.verdict) return;
+        setBadge(card.querySelector(".ll-verdict"), r.verdict);
+        card.querySelector(".ll-run-summary").textContent = r.summary || "";
+        var ul = card.querySelector(".ll-run-findings");
+        ul.textContent = "";
+        (r.findings || []).forEach(function (f) {
+          var li = document.createElement("li");
+          li.appendChild(LL.el("span", "ll-sev ll-sev-" + f.severity, text["sev_" + f.severity] || f.severity));
+          li.appendChild(document.createTextNode(" " + f.title));
+          ul.appendChild(li);
+        });
+        delete card.dataset.pending;
+      });
+      var s = c.comparison && c.comparison.summary;
+      var sEl = document.querySelector(".ll-compare-summary");
+      if (s && sEl) sEl.textContent = s[cfg.lang] || s.en || sEl.textContent;
+      croot.dataset.filled = "1";
+    };
     var ids = (cfg.runs || []).join(",");
     var range = function (gid, lo, hi, px) {
       return api("/api/compare/data?" + query({ runs: ids, group: gid, step_min: lo, step_max: hi, width: px, lang: cfg.lang }))
@@ -224,6 +282,7 @@
       croot.dataset.ready = "1";
       /* Every run's findings, drawn on the compare charts. */
       return api("/api/compare?" + query({ runs: ids, lang: cfg.lang })).then(function (c) {
+        fillPending(c);
         var all = [];
         c.runs.forEach(function (r, i) {
           (r.findings || []).forEach(function (f) {
