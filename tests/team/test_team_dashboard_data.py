@@ -221,7 +221,14 @@ def test_long_run_chart_is_summarised_in_postgresql(both: dict[str, Any]) -> Non
     want = api._drawn_payload(lite, la, lh, ("metric", "train/loss"), "step", WIDTH, 39_900, 40_400)
     assert got["x"] == want["x"] and got["y"] == want["y"]
     assert got["nonfinite"] == want["nonfinite"] == [[40_000, "NaN"]]
-    # a sparkline's summaries, and the page's clock reads, come from the same store
+    # read whole (a comparison, an analysis): every point, exactly as SQLite has them
+    whole, want_s = pg.series(pa, "metric", "train/loss"), lite.series(la, "metric", "train/loss")
+    assert whole.steps.tolist() == want_s.steps.tolist() and _same_floats(
+        whole.values, want_s.values
+    )
+    steps, _, walls, n = pg.store().read_points(ph[0][0], with_wall=True)
+    assert n == BIG and walls[5] == 1.7e9 + 5 and steps[-1] == BIG - 1
+    # a sparkline's summaries come from the same store
     subs = pg.store().rollup_subs(ph[0][0])
     assert int(subs["n"].sum()) == BIG and float(subs["v_max"].max()) == 9.5
 
@@ -238,6 +245,7 @@ def test_live_poll_reads_by_step(both: dict[str, Any]) -> None:
     assert got["points"]["train/loss"]["x"] == list(range(50, 100))
     assert got["points"]["train/loss"]["y"][10] is None  # NaN, as the SQLite path sends it
     assert got["last_step"] == 99 and got["report"] is not None
+    assert pg.loss_stats(info)["final_loss"] == pytest.approx(1.01)
     before = pg.points_read
     seen = pg.data_version()
     st.write_points(info.id, [("train/loss", i, 1.0, None) for i in range(100, 120)])
@@ -246,6 +254,8 @@ def test_live_poll_reads_by_step(both: dict[str, Any]) -> None:
     assert got["points"]["train/loss"]["x"] == list(range(100, 120))
     assert pg.points_read - before == 40  # 20 for the page, 20 for the live analysis
     assert pg.live_poll(pg.run(info.id), 119)["points"] == {}
+    stats = pg.loss_stats(pg.run(info.id))  # a new state of the key: read again
+    assert stats["final_loss"] == 1.0 and stats["best_loss"] == 1.0
 
 
 def test_dashboard_pages_on_postgresql(both: dict[str, Any], tmp_path: Path) -> None:

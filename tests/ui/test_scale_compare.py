@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 from ui_helpers import make_lr_pair
 
-from losslens.analysis.compare import compare
+from losslens.analysis.compare import Comparison, compare
 from losslens.model import MetricPoint, RunInfo, RunStatus
 from losslens.store import Store
 from losslens.ui import create_app
@@ -51,14 +51,14 @@ def _long_run(
     return info
 
 
-def _same(bounded: object, full: object) -> None:
-    b, f = bounded, full
-    assert b.metric == f.metric and b.aggregate == f.aggregate and b.basis == f.basis  # type: ignore[attr-defined]
-    assert b.horizon == pytest.approx(f.horizon) and b.equal == f.equal  # type: ignore[attr-defined]
-    assert b.better == f.better and b.runner_up == f.runner_up  # type: ignore[attr-defined]
-    for sb, sf in zip(b.sides, f.sides, strict=True):  # type: ignore[attr-defined]
+def _same(b: Comparison, f: Comparison) -> None:
+    """The bounded comparison ``b`` says what the comparison of every point ``f`` says."""
+    assert (b.metric, b.aggregate, b.basis, b.equal) == (f.metric, f.aggregate, f.basis, f.equal)
+    assert b.horizon == pytest.approx(f.horizon)
+    assert (b.better, b.runner_up) == (f.better, f.runner_up)
+    for sb, sf in zip(b.sides, f.sides, strict=True):
         assert (sb.value, sb.at, sb.last, sb.diverged) == (sf.value, sf.at, sf.last, sf.diverged)
-    assert b.summary == f.summary  # type: ignore[attr-defined]
+    assert b.summary == f.summary
 
 
 @pytest.mark.parametrize(
@@ -144,3 +144,26 @@ def test_the_compare_page_fills_in_verdicts_of_runs_never_analysed(
     summary = page.locator(".ll-compare-summary").text_content() or ""
     assert "lr-2e-4 is better" in summary and "Only lr-5e-3" in summary
     assert page.errors == []
+
+
+def test_a_resumed_run_with_repeated_steps_compares_as_all_points(store_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    with Store(store_path) as st:
+        infos = []
+        for name, segments, base in (
+            ("resumed", [(1, 80_000), (60_000, 100_000)], 0.8),  # steps 60k-80k logged twice
+            ("plain", [(1, 90_000)], 0.82),
+        ):
+            info = st.create_run("x", name, status=RunStatus.FINISHED, config={"lr": len(name)})
+            for lo, hi in segments:
+                s = np.arange(lo, hi + 1)
+                v = base + 2 * np.exp(-s / 20_000) + 0.05 * rng.standard_normal(len(s))
+                pts = [
+                    MetricPoint("train/loss", int(a), float(b)) for a, b in zip(s, v, strict=True)
+                ]
+                st.write_points(info.id, pts)
+            infos.append(info)
+        full = compare([st.load(i.id) for i in infos], [None, None])
+    ds = DataSource(store_path)
+    _same(compare(ds.compare_data([ds.run(i.id) for i in infos]), [None, None]), full)
+    assert full.horizon == 90_000 and 0 < ds.compare_points_read < 10_000

@@ -81,7 +81,12 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
         return None
     xs, y = st[sel], signals.safe_log(v[sel])
     k = 3 if y.size >= 9 else 1
-    smooth = np.array([np.median(y[max(0, i - k // 2) : i + k // 2 + 1]) for i in range(y.size)])
+    smooth = y.copy()
+    if k == 3:  # a running median of 3, its two ends the median of 2
+        w = np.lib.stride_tricks.sliding_window_view(y, 3)
+        lo, hi = np.minimum(w[:, 0], w[:, 1]), np.maximum(w[:, 0], w[:, 1])
+        smooth[1:-1] = np.maximum(lo, np.minimum(hi, w[:, 2]))
+        smooth[0], smooth[-1] = np.median(y[:2]), np.median(y[-2:])
     m = int(np.argmin(smooth))
     if m >= y.size - 2 or xs[m] - xs[0] > p.min_at * (xs[-1] - xs[0]):
         return None

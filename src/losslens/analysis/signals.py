@@ -68,8 +68,8 @@ def neighbour_z(x: FloatArray, half: int, mad_floor: float, min_neighbours: int 
         if not ok.any():
             continue
         w = win[ok]
-        med = _nanmedian_rows(w)
-        dev = _nanmedian_rows(np.abs(w - med[:, None]))
+        med = nanmedian_rows(w)
+        dev = nanmedian_rows(np.abs(w - med[:, None]))
         scale = np.maximum(dev, mad_floor)
         xs = x[a : a + len(win)]
         out[a : a + len(win)][ok] = 0.6745 * (xs[ok] - med) / scale
@@ -83,7 +83,7 @@ def neighbour_median(x: FloatArray, half: int) -> FloatArray:
         return np.full(n, np.nan)
     out = np.empty(n)
     for a, win in _neighbour_windows(x, half):
-        out[a : a + len(win)] = _nanmedian_rows(win)
+        out[a : a + len(win)] = nanmedian_rows(win)
     return out
 
 
@@ -98,13 +98,13 @@ def neighbour_z_median(
             yield 0, np.full(n, np.nan), np.full(n, np.nan)
         return
     for a, win in _neighbour_windows(x, half):
-        med = _nanmedian_rows(win)
+        med = nanmedian_rows(win)
         z = np.full(len(win), np.nan)
         if n >= min_neighbours + 1:
             ok = np.sum(np.isfinite(win), axis=1) >= min_neighbours
             if ok.any():
                 m = med[ok]
-                dev = _nanmedian_rows(np.abs(win[ok] - m[:, None]))
+                dev = nanmedian_rows(np.abs(win[ok] - m[:, None]))
                 scale = np.maximum(dev, mad_floor)
                 z[ok] = 0.6745 * (x[a : a + len(win)][ok] - m) / scale
         yield a, z, med
@@ -117,7 +117,7 @@ def neighbour_median_at(x: FloatArray, half: int, idx: npt.NDArray[np.intp]) -> 
         return np.full(len(idx), np.nan)
     pad = np.concatenate([np.full(half, np.nan), x, np.full(half, np.nan)])
     rows = np.asarray(idx, dtype=np.intp)[:, None] + np.arange(2 * half + 1)[None, :]
-    return _nanmedian_rows(np.delete(pad[rows], half, axis=1))
+    return nanmedian_rows(np.delete(pad[rows], half, axis=1))
 
 
 #: Rows of neighbour windows handled at once: memory stays O(chunk x window), not O(n x window).
@@ -142,7 +142,7 @@ def _neighbour_windows(x: FloatArray, half: int) -> Iterator[tuple[int, FloatArr
         yield a, np.delete(view, half, axis=1)
 
 
-def _nanmedian_rows(w: FloatArray) -> FloatArray:
+def nanmedian_rows(w: FloatArray) -> FloatArray:
     """``np.nanmedian(w, axis=1)``, the same numbers, faster: rows without NaN are sorted."""
     full = ~np.isnan(w).any(axis=1)
     out = np.full(w.shape[0], np.nan)

@@ -7,6 +7,7 @@ import importlib
 import secrets
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from losslens.cli.common import add_store_option
@@ -82,13 +83,17 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     loopback = args.host in LOOPBACK
     token = args.token or (None if loopback else secrets.token_urlsafe(18))
-    store = resolve_store_path(args.store)
+    from losslens.store.open import is_url, store_spec
+    from losslens.store.pg_schema import redact
+
+    spec = store_spec(args.store)  # a path, or a postgresql:// URL (--store or $LOSSLENS_STORE)
+    store: str | Path = str(spec) if is_url(spec) else resolve_store_path(spec)
     app = create_app(store, token=token)
     sock = _bind(args.host, args.port)
     port = sock.getsockname()[1]
     url = url_for(args.host, port, token)
     print(f"losslens dashboard: {url}")
-    print(f"store: {store}   (Ctrl-C to stop)")
+    print(f"store: {redact(str(store)) if is_url(spec) else store}   (Ctrl-C to stop)")
     if not loopback:
         print(
             "reachable from other machines: share the URL (it carries the token) only with "

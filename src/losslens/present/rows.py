@@ -16,7 +16,6 @@ from markupsafe import Markup
 from losslens.present.format import fmt_duration, fmt_time
 from losslens.present.templates import config_text
 
-
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
 
 

@@ -52,9 +52,7 @@ def sparkline_points(values: Sequence[float], width: int = 96, height: int = 24)
     return " ".join(pts)
 
 
-def sparklines_points(
-    series: Sequence[Any], width: int = 96, height: int = 24
-) -> list[str]:
+def sparklines_points(series: Sequence[Any], width: int = 96, height: int = 24) -> list[str]:
     """:func:`sparkline_points` of many value lists at once (the same strings), for a table
     of a thousand runs: the arithmetic in one pass of numpy, the x labels shared."""
     import numpy as np

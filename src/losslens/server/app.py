@@ -15,13 +15,14 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from losslens.errors import LosslensError, StoreError
 from losslens.model import MetricPoint, RunInfo, RunStatus
@@ -445,8 +446,54 @@ def create_app(store: PgStore) -> Starlette:
         Route(f"{base}/runs/{{run_id}}/points", _guarded(api.post_points), methods=["POST"]),
         Route(f"{base}/runs/{{run_id}}/heartbeat", _guarded(api.heartbeat), methods=["POST"]),
         Route(f"{base}/runs/{{run_id}}/findings", _guarded(api.put_findings), methods=["PUT"]),
+        Mount("/", app=_dashboard(store)),
     ]
     return Starlette(routes=routes)
+
+
+class _TokenCheck:
+    """Any live API token opens the dashboard; answers are kept ``ttl`` seconds (a revoked
+    token stops working within that time) so a page's requests cost no query each."""
+
+    def __init__(self, store: PgStore, ttl: float = 30.0) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._seen: dict[str, tuple[float, bool]] = {}
+
+    def __call__(self, secret: str) -> bool:
+        now = time.monotonic()
+        hit = self._seen.get(secret)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        ok = verify(self.store, secret) is not None
+        if len(self._seen) > 1024:
+            self._seen.clear()
+        self._seen[secret] = (now, ok)
+        return ok
+
+
+def _dashboard(store: PgStore) -> ASGIApp:
+    """The dashboard over the same store: read-only, opened with any API token
+    (``/?token=ll_…`` once sets a cookie). Without the ``ui`` extra, a one-line 501."""
+    try:
+        from losslens.ui.app import create_app as dashboard
+        from losslens.ui.pgdata import PgDataSource
+    except ImportError:
+        message = "the dashboard needs the ui extra: pip install 'losslens[ui]'"
+
+        async def missing(scope: Scope, receive: Receive, send: Send) -> None:
+            await PlainTextResponse(message, status_code=501)(scope, receive, send)
+
+        return missing
+    return cast(
+        ASGIApp,
+        dashboard(
+            store.path,
+            data=PgDataSource(store),
+            check_token=_TokenCheck(store),
+            read_only=True,
+        ),
+    )
 
 
 __all__ = ["MAX_BODY", "MAX_POINTS", "ApiError", "create_app"]

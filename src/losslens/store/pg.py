@@ -166,6 +166,13 @@ class PgStore(PgReads):
         with self._reading() as conn:
             return conn.execute(query.encode("utf-8"), args).fetchall()
 
+    def _one_bytes(self, query: str, args: Sequence[Any]) -> bytes:
+        """The first column of the first row of ``query``, a ``bytea``, in binary (b"" when
+        NULL)."""
+        with self._reading() as conn:
+            row = conn.execute(query.encode("utf-8"), args, binary=True).fetchone()
+        return bytes(row[0]) if row is not None and row[0] is not None else b""
+
     def _copy_rows(self, query: str, args: Sequence[Any], dtype: np.dtype[Any]) -> Any:
         """The rows of ``query`` (no NULLs) as a numpy record array, read with binary COPY."""
         buf = bytearray()
@@ -458,15 +465,11 @@ class PgStore(PgReads):
             'ORDER BY key COLLATE "C"',
             (run_id, kind),
         )
-        rows = self._all(
-            "SELECT p.key_id, p.step, p.value, p.wall_time FROM points p JOIN metric_keys k "
-            "ON k.id = p.key_id WHERE p.run_id = %s AND k.kind = %s ORDER BY p.key_id, p.step",
-            (run_id, kind),
-        )
-        by_key: dict[int, list[tuple[Any, ...]]] = {}
-        for r in rows:
-            by_key.setdefault(int(r[0]), []).append(r[1:])
-        return {str(k): Series(str(k), *_columns(by_key.get(int(i), []))) for i, k in keys}
+        out: dict[str, Series] = {}
+        for kid, key in keys:
+            steps, values, walls, _ = self.read_range(int(kid), None, None, with_wall=True)
+            out[str(key)] = Series(str(key), steps, values, walls)
+        return out
 
     def load(self, ref: str) -> RunData:
         """A run with every series (metric and system), read in one snapshot."""

@@ -68,6 +68,9 @@ class PgReads:
     def _copy_rows(self, query: str, args: Sequence[Any], dtype: np.dtype[Any]) -> Any:
         raise NotImplementedError
 
+    def _one_bytes(self, query: str, args: Sequence[Any]) -> bytes:
+        raise NotImplementedError
+
     # -- keys -------------------------------------------------------------------------------
 
     def _key_run(self, key_id: int) -> str | None:
@@ -121,18 +124,28 @@ class PgReads:
             z = np.zeros(0, np.float64)
             return np.zeros(0, np.int64), z, z.copy(), 0
         wall = "COALESCE(wall_time, 'NaN'::float8)" if with_wall else "'NaN'::float8"
-        query = (
-            f"SELECT step, COALESCE(value, 'NaN'::float8), {wall} FROM points "
-            "WHERE run_id = %s AND key_id = %s"
-        )
+        where = "WHERE run_id = %s AND key_id = %s"
         args: list[Any] = [run, key_id]
         if step_min is not None:
-            query += " AND step >= %s"
+            where += " AND step >= %s"
             args.append(step_min)
         if step_max is not None:
-            query += " AND step <= %s"
+            where += " AND step <= %s"
             args.append(step_max)
-        rows = self._copy_rows(query + " ORDER BY step", args, _COPY3)
+        if self.count_in(key_id, None, None) <= PACKED_MAX:
+            # one bytea of packed rows from a step-ordered scan: a third of COPY's time
+            blob = self._one_bytes(
+                "SELECT string_agg(int8send(step) || float8send(v) || float8send(w), ''::bytea) "
+                f"FROM (SELECT step, COALESCE(value, 'NaN'::float8) AS v, {wall} AS w "
+                f"FROM points {where} ORDER BY step) x",
+                args,
+            )
+            rows = np.frombuffer(blob, dtype=_PACKED)
+            if len(rows) > 1 and not bool((np.diff(rows["s"]) > 0).all()):
+                rows = rows[np.argsort(rows["s"], kind="stable")]  # steps are unique per key
+        else:
+            query = f"SELECT step, COALESCE(value, 'NaN'::float8), {wall} FROM points {where}"
+            rows = self._copy_rows(query + " ORDER BY step", args, _COPY3)
         steps = rows["s"].astype(np.int64)
         return steps, rows["v"].astype(np.float64), rows["w"].astype(np.float64), len(steps)
 
@@ -312,5 +325,10 @@ def _copy_dtype(names: Sequence[str]) -> np.dtype[Any]:
 
 _COPY3 = _copy_dtype(("s", "v", "w"))
 _COPY4 = _copy_dtype(("k", "s", "v", "w"))
+#: A row of :meth:`PgReads.read_range`'s packed ``bytea``.
+_PACKED = np.dtype([("s", ">i8"), ("v", ">f8"), ("w", ">f8")])
+#: Keys up to this many points are read as one packed ``bytea`` (24 bytes a point, well
+#: under PostgreSQL's 1 GB per value); longer ones with binary COPY.
+PACKED_MAX = 20_000_000
 
 __all__ = ["SUBS_BUCKETS", "Head", "PgReads"]

@@ -36,7 +36,7 @@ from losslens.render.groups import (
 from losslens.render.runs import run_to_dict
 from losslens.store.findings import StoredAnalysis
 from losslens.ui.clock import clock
-from losslens.ui.data import DataSource
+from losslens.ui.source import DashboardData
 
 #: Config keys shown first in the runs table, when a run has them.
 KEY_CONFIG = (
@@ -72,8 +72,8 @@ def error_response(exc: Exception) -> JSON:
     return JSON({"error": str(exc)}, status_code=400)
 
 
-def _ds(request: Request) -> DataSource:
-    ds: DataSource = request.app.state.data
+def _ds(request: Request) -> DashboardData:
+    ds: DashboardData = request.app.state.data
     return ds
 
 
@@ -154,7 +154,7 @@ def key_config(config: Mapping[str, Any], n: int = 4) -> list[tuple[str, Any]]:
 
 
 def run_row(
-    ds: DataSource,
+    ds: DashboardData,
     info: RunInfo,
     heads: list[Any] | None = None,
     stored: StoredAnalysis | bool | None = True,
@@ -177,7 +177,7 @@ def run_row(
     return row
 
 
-def run_rows(ds: DataSource, infos: list[RunInfo]) -> list[dict[str, Any]]:
+def run_rows(ds: DashboardData, infos: list[RunInfo]) -> list[dict[str, Any]]:
     """Rows of the runs table for many runs, read in a handful of queries (verdicts kept in
     the store; a run never analysed is analysed once, and kept)."""
     heads, stats, found = ds.table(infos)
@@ -226,14 +226,14 @@ def run_detail(request: Request) -> Response:
 
 
 def _chart_groups(heads: list[Any]) -> list[ChartGroup]:
-    """The charts of a run, from its keys (``DataSource.heads``)."""
+    """The charts of a run, from its keys (``DashboardData.heads``)."""
     return chart_groups(
         [h[2] for h in heads if h[1] == "metric"], [h[2] for h in heads if h[1] == "system"]
     )
 
 
 def _drawn_payload(
-    ds: DataSource,
+    ds: DashboardData,
     info: RunInfo,
     heads: list[Any],
     ref: tuple[str, str],
@@ -327,7 +327,7 @@ MAX_WAIT = 30
 WAIT_TICK = 0.1
 
 
-def _poll_once(ds: DataSource, ref: str, after: int | None, lang: str) -> dict[str, Any]:
+def _poll_once(ds: DashboardData, ref: str, after: int | None, lang: str) -> dict[str, Any]:
     info = ds.run(ref)
     out: dict[str, Any] = {
         "run": info.id,
@@ -349,7 +349,7 @@ def _poll_once(ds: DataSource, ref: str, after: int | None, lang: str) -> dict[s
 async def run_poll(request: Request) -> Response:
     """The run's state; with ``?after=STEP`` (the last step the page has) also every metric
     point logged past it and the live findings: a poll costs the new points, whatever the
-    run's length (``DataSource.live_poll``).
+    run's length (``DashboardData.live_poll``).
 
     With ``&wait=SECONDS`` too (at most :data:`MAX_WAIT`), a poll of a running run with
     nothing new is held open until a point past ``after`` arrives, the run ends or the time
@@ -390,7 +390,7 @@ def config_diff(configs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def compare_runs(
-    ds: DataSource, refs: list[str], *, analyse: bool = True
+    ds: DashboardData, refs: list[str], *, analyse: bool = True
 ) -> list[tuple[RunInfo, Report | None]]:
     """The runs and their diagnoses: kept in the store (a run never analysed is analysed
     once, with ``analyse``; without it, its report is None until someone analyses it)."""
@@ -427,9 +427,9 @@ def _check_refs(refs: list[str]) -> None:
         )
 
 
-def comparison(ds: DataSource, pairs: list[tuple[RunInfo, Report | None]]) -> Comparison:
+def comparison(ds: DashboardData, pairs: list[tuple[RunInfo, Report | None]]) -> Comparison:
     """The verdict of the comparison (computed by ``losslens.analysis.compare``, from a
-    bounded read of long runs: ``DataSource.compare_data``)."""
+    bounded read of long runs: ``DashboardData.compare_data``)."""
     runs = ds.compare_data([info for info, _ in pairs])
     return analyze_comparison(runs, [r for _, r in pairs])
 

@@ -17,6 +17,7 @@ Security model (see docs/ui.md):
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from losslens.errors import LosslensError, RunNotFoundError
+from losslens.store.open import is_url, open_pg
 from losslens.ui import api, pages
 from losslens.ui.data import DataSource
+from losslens.ui.source import DashboardData
 
 TOKEN_HEADER = "x-losslens-token"
 TOKEN_COOKIE = "losslens_token"
@@ -62,11 +65,20 @@ class Guard:
         token: str | None,
         write_token: str,
         allowed_hosts: frozenset[str] | None,
+        check: Callable[[str], bool] | None = None,
+        read_only: bool = False,
     ) -> None:
         self.app = app
         self.token = token
         self.write_token = write_token
         self.allowed_hosts = allowed_hosts
+        self.check = check
+        self.read_only = read_only
+
+    def _accepts(self, presented: str) -> bool:
+        if self.check is not None:
+            return self.check(presented)
+        return self.token is not None and secrets.compare_digest(presented, self.token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,16 +91,17 @@ class Guard:
             if host not in self.allowed_hosts:
                 await _deny(send, 421, "this dashboard only answers to its loopback address")
                 return
-        from_query = False
-        if self.token is not None:
+        from_query: str | None = None
+        if self.token is not None or self.check is not None:
             presented = _presented_tokens(headers, scope.get("query_string", b""))
-            ok = any(secrets.compare_digest(t, self.token) for t, _ in presented)
-            if not ok:
+            good = [(t, src) for t, src in presented if self._accepts(t)]
+            if not good:
                 await _deny(send, 401, "a token is needed: open the URL that losslens ui printed")
                 return
-            from_query = any(
-                src == "query" and secrets.compare_digest(t, self.token) for t, src in presented
-            )
+            from_query = next((t for t, src in good if src == "query"), None)
+        if method in _WRITE_METHODS and self.read_only:
+            await _deny(send, 403, "this dashboard is read-only")
+            return
         if method in _WRITE_METHODS:
             given = headers.get(TOKEN_HEADER, "")
             if not given or not secrets.compare_digest(given, self.write_token):
@@ -109,8 +122,8 @@ class Guard:
                 ]
                 if is_api:
                     h.append((b"cache-control", b"no-store"))
-                if from_query and self.token is not None:
-                    cookie = f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
+                if from_query is not None:
+                    cookie = f"{TOKEN_COOKIE}={from_query}; Path=/; HttpOnly; SameSite=Strict"
                     h.append((b"set-cookie", cookie.encode("latin-1")))
                 message["headers"] = h
             await send(message)
@@ -173,12 +186,19 @@ def create_app(
     *,
     allowed_hosts: frozenset[str] | set[str] | None = LOOPBACK_HOSTS,
     poll_ms: int = pages.POLL_MS,
+    data: DashboardData | None = None,
+    check_token: Callable[[str], bool] | None = None,
+    read_only: bool = False,
 ) -> Any:
-    """The dashboard as an ASGI app over the store at ``store_path``.
+    """The dashboard as an ASGI app over the store at ``store_path`` (a SQLite path or a
+    ``postgresql://`` URL).
 
     ``token``: when given, every request must carry it (use it whenever the server is
-    reachable from other machines). ``allowed_hosts``: the ``Host`` names accepted when
-    there is no token (``None`` accepts any; ignored when a token is set).
+    reachable from other machines); ``check_token`` instead accepts any token it approves
+    (the team server: its API tokens). ``allowed_hosts``: the ``Host`` names accepted when
+    there is no token (``None`` accepts any; ignored when a token is set). ``data``: the
+    data source to serve (default: one over ``store_path``). ``read_only``: rename and
+    delete are refused.
     """
     routes = [
         Route("/", pages.runs_page),
@@ -203,9 +223,21 @@ def create_app(
         middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)],
     )
     write_token = token or secrets.token_urlsafe(24)
-    app.state.data = DataSource(store_path)
+    if data is None and is_url(str(store_path)):
+        from losslens.ui.pgdata import PgDataSource
+
+        data = PgDataSource(open_pg(str(store_path), create=False))
+    app.state.data = data if data is not None else DataSource(store_path)
     pages.load_templates()  # compiled once at start, not on a page's first request
     app.state.write_token = write_token
     app.state.poll_ms = poll_ms
-    hosts = None if token is not None or allowed_hosts is None else frozenset(allowed_hosts)
-    return Guard(app, token=token, write_token=write_token, allowed_hosts=hosts)
+    guarded = token is not None or check_token is not None
+    hosts = None if guarded or allowed_hosts is None else frozenset(allowed_hosts)
+    return Guard(
+        app,
+        token=token,
+        write_token=write_token,
+        allowed_hosts=hosts,
+        check=check_token,
+        read_only=read_only,
+    )

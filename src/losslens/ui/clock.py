@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from losslens.model import RunInfo
-from losslens.ui.data import DataSource
+from losslens.ui.source import DashboardData
 
 #: The longest series read whole (with wall times) for the map.
 MAX_POINTS = 65_536
@@ -26,7 +26,7 @@ _CACHE: OrderedDict[tuple[Any, ...], dict[str, list[float]] | None] = OrderedDic
 _LOCK = threading.Lock()
 
 
-def clock(ds: DataSource, info: RunInfo, heads: list[Any]) -> dict[str, list[float]] | None:
+def clock(ds: DashboardData, info: RunInfo, heads: list[Any]) -> dict[str, list[float]] | None:
     """``{"x": steps, "t": seconds since the run started}`` (ascending), or None.
 
     Cached per state of the run's metric keys: a poll that finds nothing new costs a lookup."""

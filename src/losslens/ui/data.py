@@ -17,6 +17,7 @@ written since the last poll (:meth:`DataSource.live_poll`): a poll costs what is
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -98,7 +99,13 @@ class DataSource:
         self.points_read = 0
         #: Points read from the store to compare runs (bounded: :mod:`losslens.ui.bounded`).
         self.compare_points_read = 0
-        Store(store_path, create=False).close()  # fail early, with the store's own message
+        first = Store(store_path, create=False)  # fail early, with the store's own message
+        path = first.path
+        first.close()
+        #: One connection that only asks ``PRAGMA data_version``: it changes whenever any
+        #: other connection (another process, or this one's other threads) commits.
+        self._watch = sqlite3.connect(str(path), check_same_thread=False)
+        self._table: tuple[Any, ...] | None = None
 
     def store(self) -> Store:
         st: Store | None = getattr(self._local, "store", None)
@@ -393,12 +400,34 @@ class DataSource:
         heads = self.heads(info) if heads is None else heads
         return loss_stats(self.store(), {info.id: heads})[info.id]
 
+    def store_version(self) -> int:
+        """Changes whenever anything is committed to the store, by any connection."""
+        with self._lock:
+            return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+
     def table(
         self, infos: list[RunInfo], *, analyse: bool = True
     ) -> tuple[dict[str, list[Any]], dict[str, dict[str, float | None]], dict[str, Any]]:
         """What the runs table shows of many runs, in a handful of queries: each run's keys
         (as :meth:`heads`), its loss columns and its stored verdict (runs never analysed
-        are analysed once, with ``analyse``)."""
+        are analysed once, with ``analyse``). While nothing is committed to the store, the
+        same runs get the same answer again without a query (the runs page right after
+        ``/api/runs``, a reload)."""
+        version = self.store_version()
+        ask = (tuple((i.id, str(i.status), i.name) for i in infos), analyse)
+        with self._lock:
+            memo = self._table
+        if memo is not None and memo[0] == version and memo[1] == ask:
+            out: tuple[Any, Any, Any] = memo[2]
+            return out
+        out = self._read_table(infos, analyse)
+        with self._lock:
+            self._table = (version, ask, out)
+        return out
+
+    def _read_table(
+        self, infos: list[RunInfo], analyse: bool
+    ) -> tuple[dict[str, list[Any]], dict[str, dict[str, float | None]], dict[str, Any]]:
         st = self.store()
         marks = key_marks(st.conn, [i.id for i in infos])
         heads: dict[str, list[Any]] = {i.id: [] for i in infos}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -26,12 +27,16 @@ from losslens.present.templates import (
 from losslens.render.downsample import bucket_means
 from losslens.render.groups import report_payload
 from losslens.ui import api
-from losslens.ui.data import DataSource
+from losslens.ui.source import DashboardData
 
 #: How often the run page asks whether a live run has new points.
 POLL_MS = 1500
 #: Points of the runs table's loss sparkline.
 SPARK_POINTS = 48
+#: Sparklines kept, per store, run and key, while the key gets no new point (its head).
+SPARK_ENTRIES = 100_000
+_SPARKS: dict[tuple[str, str, int], tuple[Any, str]] = {}
+_SPARK_LOCK = threading.Lock()
 
 
 def load_templates() -> None:
@@ -54,28 +59,7 @@ def _page(request: Request, template: str, status_code: int = 200, **context: An
     return HTMLResponse(html, status_code=status_code)
 
 
-def _spark(ds: DataSource, info: RunInfo, heads: list[Any] | None = None) -> str:
-    heads = ds.heads(info) if heads is None else heads
-    key = K.resolve({h[2] for h in heads if h[1] == "metric"}, K.LOSS)
-    if key is None:
-        return ""
-    # A long run's sparkline comes from the means of its 16-point rollup sub-blocks: the page
-    # never reads a whole series.
-    key_id = next(h[0] for h in heads if h[1] == "metric" and h[2] == key)
-    subs = ds.store().rollup_subs(key_id)
-    if int(subs["n"].sum()) > 16 * SPARK_POINTS:
-        return _spark_of_subs(subs)
-    return _spark_of_points(ds, info, key, heads)
-
-
-def _spark_of_subs(subs: Any) -> str:
-    ok = subs["nf"] > 0
-    nf = subs["nf"][ok]
-    bm = bucket_means(subs["s_sum"][ok] / nf, subs["v_sum"][ok] / nf, SPARK_POINTS)
-    return sparkline_points(bm.mean.tolist())
-
-
-def _spark_of_points(ds: DataSource, info: RunInfo, key: str, heads: list[Any]) -> str:
+def _spark_of_points(ds: DashboardData, info: RunInfo, key: str, heads: list[Any]) -> str:
     s = ds.series(info, "metric", key, heads)
     if len(s) < 2:
         return ""
@@ -83,20 +67,29 @@ def _spark_of_points(ds: DataSource, info: RunInfo, key: str, heads: list[Any]) 
     return sparkline_points(bm.mean.tolist())
 
 
-def _sparks(ds: DataSource, infos: list[RunInfo], heads: dict[str, list[Any]]) -> dict[str, str]:
-    """Every run's loss sparkline, as :func:`_spark` draws it: the bucket means of the long
-    runs' rollup sub-blocks computed for all of them at once."""
+def _sparks(ds: DashboardData, infos: list[RunInfo], heads: dict[str, list[Any]]) -> dict[str, str]:
+    """Every run's loss sparkline: a long run's from the means of its 16-point rollup
+    sub-blocks (the page never reads a whole series), computed for all of them at once; a
+    short run's from its points. Kept while the run's loss gets no new point."""
     st = ds.store()
     out: dict[str, str] = {}
     long: list[tuple[str, Any, Any]] = []
+    marks: dict[str, tuple[int, Any]] = {}
     for info in infos:
         hs = heads[info.id]
-        names = {h[2]: int(h[0]) for h in hs if h[1] == "metric"}
+        names = {h[2]: (int(h[0]), h[3]) for h in hs if h[1] == "metric"}
         key = K.resolve(set(names), K.LOSS)
         if key is None:
             out[info.id] = ""
             continue
-        subs = st.rollup_subs(names[key])
+        kid, mark = names[key]
+        with _SPARK_LOCK:
+            known = _SPARKS.get((str(ds.store_path), info.id, kid))
+        if known is not None and mark is not None and known[0] == mark:
+            out[info.id] = known[1]
+            continue
+        marks[info.id] = (kid, mark)
+        subs = st.rollup_subs(kid)
         if int(subs["n"].sum()) <= 16 * SPARK_POINTS:
             out[info.id] = _spark_of_points(ds, info, key, hs)
             continue
@@ -104,6 +97,11 @@ def _sparks(ds: DataSource, infos: list[RunInfo], heads: dict[str, list[Any]]) -
         nf = subs["nf"][ok]
         long.append((info.id, subs["s_sum"][ok] / nf, subs["v_sum"][ok] / nf))
     out.update(zip([r[0] for r in long], spark_lines([(r[1], r[2]) for r in long]), strict=True))
+    with _SPARK_LOCK:
+        if len(_SPARKS) + len(marks) > SPARK_ENTRIES:
+            _SPARKS.clear()
+        for run_id, (kid, mark) in marks.items():
+            _SPARKS[(str(ds.store_path), run_id, kid)] = (mark, out[run_id])
     return out
 
 
@@ -133,7 +131,7 @@ def spark_lines(curves: list[tuple[Any, Any]]) -> list[str]:
     return sparklines_points([t[c > 0] / c[c > 0] for t, c in zip(total, count, strict=True)])
 
 
-def _colors(ds: DataSource, every: list[RunInfo] | None = None) -> dict[str, str]:
+def _colors(ds: DashboardData, every: list[RunInfo] | None = None) -> dict[str, str]:
     """Each run's colour on every page: distinct over the store's runs (oldest first, so a
     new run never changes the colour of an older one) while there are fewer than 21."""
     infos = sorted(ds.runs() if every is None else every, key=lambda i: (i.start_time, i.id))

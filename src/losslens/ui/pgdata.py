@@ -86,7 +86,8 @@ class PgDataSource:
         self._reports: dict[str, tuple[str, Report | None]] = {}
         self._bytes = 0
         self._drawn: OrderedDict[tuple[Any, ...], Candidates] = OrderedDict()
-        self._stats: dict[tuple[int, int | None], tuple[float | None, float | None]] = {}
+        #: Per loss key: its head when read, its last finite value and its minimum.
+        self._stats: dict[int, tuple[int | None, float | None, float | None]] = {}
         self._live: dict[str, _Live] = {}
         self.points_read = 0
         self.compare_points_read = 0
@@ -507,7 +508,11 @@ class PgDataSource:
                     pick[name] = ids[key]
             wanted[run_id] = pick
         with self._lock:
-            todo = sorted({h for p in wanted.values() for h in p.values()} - set(self._stats))
+            todo = sorted(
+                h
+                for h in {h for p in wanted.values() for h in p.values()}
+                if h[0] not in self._stats or self._stats[h[0]][0] != h[1]
+            )
         if todo:
             rows = self._store._all(
                 "SELECT k.id, "
@@ -522,15 +527,16 @@ class PgDataSource:
             with self._lock:
                 for kid, head in todo:
                     final, best = got.get(kid, (None, None))
-                    self._stats[(kid, head)] = (
+                    self._stats[kid] = (
+                        head,
                         None if final is None else float(final),
                         None if best is None else float(best),
                     )
         out: dict[str, dict[str, float | None]] = {}
         for run_id, pick in wanted.items():
             loss, ev = pick.get("loss"), pick.get("eval")
-            lf, lb = self._stats[loss] if loss is not None else (None, None)
-            _, eb = self._stats[ev] if ev is not None else (None, None)
+            _, lf, lb = self._stats[loss[0]] if loss is not None else (None, None, None)
+            _, _, eb = self._stats[ev[0]] if ev is not None else (None, None, None)
             out[run_id] = {"final_loss": lf, "best_loss": lb, "best_eval": eb}
         return out
 

@@ -70,8 +70,10 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """Eval loss rises from its best, or stalls, while the train loss keeps falling.
 
     What it detects:
-        At least 3 evaluations and a train loss falling from the best eval step to the end,
-        and one of: the last two evals above ``(1 + τ) ×`` the best, ``τ = max(5%, 2× the
+        At least 3 evaluations and a train loss falling from the best eval step to the end
+        (when no train log falls on that step, from the lowest within one logging interval
+        of it: a coarse log must not show a fall that a finer one would not), and one of:
+        the last two evals above ``(1 + τ) ×`` the best, ``τ = max(5%, 2× the
         median eval-to-eval change before the best)``; 3 or more consecutive rises after the
         best ending at the last eval, the last eval at least 1% and 2 noise standard
         deviations above the best (the noise is the robust spread of the eval-to-eval
@@ -151,6 +153,11 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             rose = False
         else:
             t0 = train_level_near(ctx, float(est[b])) or float(seg[0])
+            # with no train log at the best eval, its level is read off logs up to an
+            # interval away (a coarse log): the fall must hold from the lowest of them
+            near = lv[np.abs(lst - est[b]) <= max(ctx.log_interval, 1.0)]
+            if near.size and not np.any(lst == est[b]):
+                t0 = min(t0, float(near.min()))
             t1 = float(np.median(signals.tail(seg, 0.2, lo=1)))
             if t1 >= t0:
                 if stall is None:

@@ -42,7 +42,9 @@ def staircase(ctx: RunContext) -> Staircase | None:
     after it minus the median of the ``k`` logs before it, ``k`` covering about 15% of an
     epoch (at least one log), so the comparison is between like and like however often
     the run logged. With one boundary, its change must be 3 robust standard deviations, 2x
-    and 0.05 beyond the typical change across cuts inside an epoch. With several, the
+    and 0.05 beyond the typical change across cuts inside an epoch (with an even ``k``,
+    also with ``k + 1`` logs: a median of an even count is a mean, which one odd log sets).
+    With several, the
     staircase is a pattern: the median change across the boundaries must be 3 standard
     errors of a median (``1.25 sd / sqrt(n)``) below the typical change, at most 2x it and
     below -0.02 (2% per boundary), so one lucky drop among noisy boundaries is not a
@@ -69,9 +71,9 @@ def staircase(ctx: RunContext) -> Staircase | None:
         return None
     b_arr = np.asarray(bounds)
 
-    def change(i: int) -> float | None:
-        """Across the cut between logs ``i`` and ``i + 1``."""
-        before, after = y[max(0, i + 1 - k) : i + 1], y[i + 1 : i + 1 + k]
+    def change(i: int, w: int = k) -> float | None:
+        """Across the cut between logs ``i`` and ``i + 1``, ``w`` logs each side."""
+        before, after = y[max(0, i + 1 - w) : i + 1], y[i + 1 : i + 1 + w]
         if before.size < 1 or after.size < 1:
             return None
         return float(np.median(after) - np.median(before))
@@ -93,19 +95,24 @@ def staircase(ctx: RunContext) -> Staircase | None:
     typical = float(np.median(arr))
     spread = max(signals.mad(arr) * signals.MAD_TO_SIGMA, 0.01)
     at: list[tuple[int, float]] = []
+    cuts: list[int] = []
     for b in bounds:
         i = cut_of[b]
         if 0 <= i < st.size - 1:
             d = change(i)
             if d is not None:
                 at.append((round(b), d))
+                cuts.append(i)
     if not at:
         return None
     changes = np.asarray([d for _, d in at])
     if len(at) == 1:
-        d = float(changes[0])
-        if not (d < typical - 3 * spread and d < 2 * min(typical, 0.0) and d < -0.05):
-            return None
+        # one boundary is one number: with an even window its medians are means, which one
+        # odd log sets, so the drop must also hold with the window one log wider
+        wider = change(cuts[0], k + 1)
+        for d in (float(changes[0]), *(() if k % 2 or wider is None else (wider,))):
+            if not (d < typical - 3 * spread and d < 2 * min(typical, 0.0) and d < -0.05):
+                return None
     else:
         med = float(np.median(changes))
         se = 1.25 * spread / math.sqrt(len(at))
@@ -183,7 +190,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         improves); or the train loss dropping at epoch boundaries, a staircase (the change
         across a boundary, between the logs just before and just after it, against the
         typical change across cuts inside an epoch; needs 3 logs per epoch): one boundary
-        must drop 3 robust standard deviations, 2× and 0.05 beyond it; several must drop as
+        must drop 3 robust standard deviations, 2× and 0.05 beyond it (with an even
+        window, also when it is one log wider: a median of 2 logs is their mean, which one
+        odd log sets); several must drop as
         a pattern, their median change 3 standard errors of a median, 2× and 0.02 beyond it,
         so one lucky drop among noisy boundaries is not a staircase and a small drop at
         every boundary is. A staircase is a warning with an eval loss that does not follow

@@ -79,13 +79,13 @@ def _z_median_at(
         rows = at[:, None] + offsets[None, :]
         inside = (rows >= 0) & (rows < n)
         win = np.where(inside, x[np.clip(rows, 0, n - 1)], np.nan)
-        m = signals._nanmedian_rows(win)
+        m = signals.nanmedian_rows(win)
         med[c : c + at.size] = m
         if n < min_neighbours + 1:
             continue
         ok = np.sum(np.isfinite(win), axis=1) >= min_neighbours
         if ok.any():
-            dev = signals._nanmedian_rows(np.abs(win[ok] - m[ok][:, None]))
+            dev = signals.nanmedian_rows(np.abs(win[ok] - m[ok][:, None]))
             scale = np.maximum(dev, mad_floor)
             zc = z[c : c + at.size]
             zc[ok] = 0.6745 * (x[at][ok] - m[ok]) / scale

@@ -71,11 +71,8 @@ def _points(ctx: RunContext, p: UnderParams) -> tuple[FloatArray, FloatArray, st
 
 
 def _head_count(n: int) -> int:
-    """Logs in the first window (5% of the log, at least 1), made odd: the median of an
-    even count is the mean of its middle two, so with a steep first drop one log sets it
-    (2 logs at a 5x coarser logging interval: the first and one far down the curve)."""
-    k = max(1, round(0.05 * n))
-    return min(n, k + 1 - k % 2)
+    """Logs in the first window: 5% of the log, at least 1."""
+    return min(n, max(1, round(0.05 * n)))
 
 
 def _end_level(st: FloatArray, v: FloatArray) -> float:
@@ -183,11 +180,12 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         (LL131–LL133) said nothing and, except for (e), memorization (LL153) neither, in a
         log that starts with the run (the train loss, or the eval loss when fewer than 5
         train logs). The passes are the epoch at the last log plus one logging interval.
-        The first value is the median of the first 5% of logs (an odd count, so that one
-        log cannot set it); the end level the median of the last 10% (at least 3), each
-        carried to the last step along the second half's Theil-Sen slope; the 70% and 90%
-        bars are raised by two standard errors of their ratio (from the log-to-log noise),
-        so a loss on the edge does not flip with the logging interval.
+        The first value is the median of the first 5% of logs (at least 1); the end level
+        the median of the last 10% (at least 3), each carried to the last step along the
+        second half's Theil-Sen slope; the 70% bar is raised by two standard errors of
+        their ratio (from the log-to-log noise), so a loss on the edge does not flip with
+        the logging interval (the 90% bar goes with a gain per epoch under 5%, which
+        carries the evidence there).
         Under-learning is any of:
         (a) the learning rate that acted was a fraction of the one set (the run ended still
         in warmup, LL142, or nearly every update was clipped 5× or more with an optimizer
@@ -196,8 +194,8 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         (b) after 2 epochs or more the loss is still at 70% or more of its first value and,
         over the second half of the log, gains less than 1% per epoch by its Theil-Sen
         slope without rising 5% per epoch or more; or at 90% or more while gaining less than
-        5% per epoch and not rising 5% per epoch (a loss still falling fast is a run cut
-        short, not under-learning; a rising one is another problem);
+        5% per epoch and not above its first value beyond the noise (a loss still falling
+        fast is a run cut short, not under-learning; one that rose is another problem);
         (c) after 4 epochs or more the loss is still at 70% or more of its first value while
         gaining less than 5% per epoch: every example was seen four times and is still
         hardly fitted;
@@ -249,7 +247,8 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # the share is a ratio of two medians of a few noisy logs: a loss this close to the bar
     # could fall on either side of it with another logging interval, so the bar is raised by
     # the share's own uncertainty (2 standard errors)
-    high_bar = p.still_high * math.exp(2 * _share_se(v))
+    margin = math.exp(2 * _share_se(v))
+    high_bar = p.still_high * margin
     epochs = _epoch_span(ctx, float(st[0]), float(st[-1]))
     passes = _passes(ctx, float(st[-1]))
     share = last / first
@@ -285,8 +284,9 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     ev = -math.inf if ev_gain is None else ev_gain
     if note is None and judged and passes is not None and gain is not None and share >= high_bar:
         slow = -p.max_rise < gain < p.slow_gain and ev < p.slow_gain
-        # a loss rising at the end is another problem (divergence, LR too high)
-        fast = -p.max_rise < gain < p.cut_short and ev < p.cut_short
+        # a loss that ends above its start beyond the noise is another problem
+        # (divergence, LR too high), not too little learning
+        fast = gain < p.cut_short and ev < p.cut_short and share <= margin
         if (passes >= p.passes and (slow or (share >= p.barely and fast))) or (
             passes >= p.many_passes and fast
         ):
