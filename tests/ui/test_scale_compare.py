@@ -9,15 +9,20 @@ from typing import Any
 
 import numpy as np
 import pytest
-from starlette.testclient import TestClient
-from ui_helpers import make_lr_pair
 
-from losslens.analysis.compare import Comparison, compare
-from losslens.model import MetricPoint, RunInfo, RunStatus
-from losslens.store import Store
-from losslens.ui import create_app
-from losslens.ui.bounded import WHOLE
-from losslens.ui.data import DataSource
+from extras import needs
+
+needs("starlette", "ui")
+
+from starlette.testclient import TestClient  # noqa: E402
+from ui_helpers import make_lr_pair  # noqa: E402
+
+from losslens.analysis.compare import Comparison, compare  # noqa: E402
+from losslens.model import MetricPoint, RunInfo, RunStatus  # noqa: E402
+from losslens.store import Store  # noqa: E402
+from losslens.ui import create_app  # noqa: E402
+from losslens.ui.bounded import WHOLE  # noqa: E402
+from losslens.ui.data import DataSource  # noqa: E402
 
 LONG = 100_000  # each long run: more points than a comparison reads whole
 

@@ -13,13 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from losslens.model import MetricPoint, RunStatus
-from losslens.present.style import sparkline_points, sparklines_points
-from losslens.store import Store
-from losslens.ui import create_app
-from losslens.ui.pages import spark_lines
+from extras import needs
+
+needs("starlette", "ui")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from losslens.model import MetricPoint, RunStatus  # noqa: E402
+from losslens.present.style import sparkline_points, sparklines_points  # noqa: E402
+from losslens.store import Store  # noqa: E402
+from losslens.ui import create_app  # noqa: E402
+from losslens.ui.pages import spark_lines  # noqa: E402
 
 
 def _get(url: str) -> Any:
