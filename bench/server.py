@@ -91,7 +91,13 @@ def client(kind: str, steps: int, metrics: int, url: str, token: str, work: Path
 
         ml = MlflowClient(tracking_uri=url)
         exp = ml.get_experiment_by_name("bench")
-        exp_id = exp.experiment_id if exp else ml.create_experiment("bench")
+        if exp is None:
+            try:
+                exp_id = ml.create_experiment("bench")
+            except Exception:  # another client made it first
+                exp = ml.get_experiment_by_name("bench")
+                assert exp is not None
+        exp_id = exp.experiment_id if exp is not None else exp_id
         run_id = ml.create_run(exp_id, run_name=f"c{os.getpid()}").info.run_id
         buf: list[Any] = []
         per_call = 1000

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,21 +21,10 @@ needs("starlette", "team")
 needs("uvicorn", "team")
 needs("jinja2", "ui")
 
-from test_team_server_process import Server, free_port, write_token  # noqa: E402
+from test_team_server_process import Server, write_token  # noqa: E402
 
 from losslens.server.tokens import create_token, revoke_token  # noqa: E402
 from losslens.store.pg import PgStore  # noqa: E402
-
-
-@pytest.fixture
-def server(pg_store_url: str) -> Iterator[Server]:
-    srv = Server(pg_store_url, free_port())
-    srv.start()
-    try:
-        yield srv
-    finally:
-        if srv.proc is not None and srv.proc.poll() is None:
-            srv.kill()
 
 
 def _get(srv: Server, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, Any]:

@@ -18,7 +18,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,17 +165,6 @@ class Server:
                 return got.status, json.load(got)
         except urllib.error.HTTPError as err:
             return err.code, json.load(err)
-
-
-@pytest.fixture
-def server(pg_store_url: str) -> Iterator[Server]:
-    srv = Server(pg_store_url, free_port())
-    srv.start()
-    try:
-        yield srv
-    finally:
-        if srv.proc is not None and srv.proc.poll() is None:
-            srv.kill()
 
 
 def write_token(url: str, project: str = "alpha") -> str:

@@ -36,6 +36,7 @@ from losslens.store.findings import StoredAnalysis, key_marks
 from losslens.store.rollups import from_blob
 from losslens.stored_analysis import current_report, report_for, stamp, verdicts
 from losslens.ui.bounded import compare_inputs
+from losslens.ui.source import SeriesCache
 
 #: Memory the series cache may hold before it drops the least recently used series.
 CACHE_BYTES = 1 << 30
@@ -90,9 +91,8 @@ class DataSource:
         self.cache_bytes = cache_bytes
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._series: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
+        self._series: SeriesCache[_Entry] = SeriesCache(cache_bytes)
         self._reports: dict[str, tuple[tuple[Any, ...], Report | None]] = {}
-        self._bytes = 0
         self._drawn: OrderedDict[tuple[Any, ...], Candidates] = OrderedDict()
         self._live: dict[str, _Live] = {}
         #: Points read from the store by the live view (its per-poll work, for tests).
@@ -148,10 +148,7 @@ class DataSource:
         key_id, last = head
         beat = (str(info.status), info.heartbeat if info.status is RunStatus.RUNNING else None)
         ck = (info.id, kind, key)
-        with self._lock:
-            entry = self._series.get(ck)
-            if entry is not None:
-                self._series.move_to_end(ck)
+        entry = self._series.get(ck)
         fresh = entry is not None and (entry.key_id, entry.head, entry.beat) == (key_id, last, beat)
         if entry is not None and fresh:
             return entry.series
@@ -166,15 +163,7 @@ class DataSource:
             )
             series = _merge(entry.series, steps, values, walls)
         new = _Entry(key_id, last, beat, top, series)
-        with self._lock:
-            old = self._series.pop(ck, None)
-            if old is not None:
-                self._bytes -= old.nbytes
-            self._series[ck] = new
-            self._bytes += new.nbytes
-            while self._bytes > self.cache_bytes and len(self._series) > 1:
-                _, dropped = self._series.popitem(last=False)
-                self._bytes -= dropped.nbytes
+        self._series.put(ck, new)
         return series
 
     def drawable(
@@ -194,8 +183,7 @@ class DataSource:
             return Series.from_lists(key, [], [])
         key_id, last = head
         beat = (str(info.status), info.heartbeat if info.status is RunStatus.RUNNING else None)
-        with self._lock:
-            entry = self._series.get((info.id, kind, key))
+        entry = self._series.get((info.id, kind, key))
         if entry is not None and (entry.key_id, entry.head, entry.beat) == (key_id, last, beat):
             return entry.series
         st = self.store()
@@ -239,8 +227,7 @@ class DataSource:
 
     def forget(self, run_id: str) -> None:
         with self._lock:
-            for ck in [k for k in self._series if k[0] == run_id]:
-                self._bytes -= self._series.pop(ck).nbytes
+            self._series.forget(run_id)
             self._reports.pop(run_id, None)
             self._live.pop(run_id, None)
             for dk in [k for k in self._drawn if k[0] == run_id]:

@@ -39,6 +39,7 @@ from losslens.store.pg import PgStore
 from losslens.store.rollups import I64_MAX
 from losslens.stored_analysis import current_report, report_for, stamp, verdicts
 from losslens.ui.bounded import FINITE, GROUPS, WHOLE, WINDOW, _horizon_step
+from losslens.ui.source import SeriesCache
 
 #: Memory the series cache may hold before it drops the least recently used series.
 CACHE_BYTES = 1 << 30
@@ -82,9 +83,8 @@ class PgDataSource:
         self._store = PgStore(store, create=False, pool_size=8) if isinstance(store, str) else store
         self.cache_bytes = cache_bytes
         self._lock = threading.Lock()
-        self._series: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
+        self._series: SeriesCache[_Entry] = SeriesCache(cache_bytes)
         self._reports: dict[str, tuple[str, Report | None]] = {}
-        self._bytes = 0
         self._drawn: OrderedDict[tuple[Any, ...], Candidates] = OrderedDict()
         #: Per loss key: its head when read, its last finite value and its minimum.
         self._stats: dict[int, tuple[int | None, float | None, float | None]] = {}
@@ -146,24 +146,13 @@ class PgDataSource:
         key_id, last = head
         beat = self._beat(info)
         ck = (info.id, kind, key)
-        with self._lock:
-            entry = self._series.get(ck)
-            if entry is not None:
-                self._series.move_to_end(ck)
+        entry = self._series.get(ck)
         if entry is not None and (entry.key_id, entry.head, entry.beat) == (key_id, last, beat):
             return entry.series
         steps, values, walls, _ = self._store.read_points(key_id, with_wall=kind == "system")
         series = Series(key, steps, values, walls)
         new = _Entry(key_id, last, beat, series)
-        with self._lock:
-            old = self._series.pop(ck, None)
-            if old is not None:
-                self._bytes -= old.nbytes
-            self._series[ck] = new
-            self._bytes += new.nbytes
-            while self._bytes > self.cache_bytes and len(self._series) > 1:
-                _, dropped = self._series.popitem(last=False)
-                self._bytes -= dropped.nbytes
+        self._series.put(ck, new)
         return series
 
     def drawable(
@@ -184,8 +173,7 @@ class PgDataSource:
             return Series.from_lists(key, [], [])
         key_id, last = head
         beat = self._beat(info)
-        with self._lock:
-            entry = self._series.get((info.id, kind, key))
+        entry = self._series.get((info.id, kind, key))
         if entry is not None and (entry.key_id, entry.head, entry.beat) == (key_id, last, beat):
             return entry.series
         st = self._store
@@ -382,8 +370,7 @@ class PgDataSource:
 
     def forget(self, run_id: str) -> None:
         with self._lock:
-            for ck in [k for k in self._series if k[0] == run_id]:
-                self._bytes -= self._series.pop(ck).nbytes
+            self._series.forget(run_id)
             self._reports.pop(run_id, None)
             self._live.pop(run_id, None)
             for dk in [k for k in self._drawn if k[0] == run_id]:

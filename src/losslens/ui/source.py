@@ -13,8 +13,10 @@ the key has no point.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -22,6 +24,48 @@ from losslens.model import Report, RunData, RunInfo, Series
 from losslens.render.downsample import Candidates
 from losslens.store.findings import StoredAnalysis
 from losslens.store.rollups import SubArray
+
+
+class _Sized(Protocol):
+    @property
+    def nbytes(self) -> int: ...
+
+
+E = TypeVar("E", bound=_Sized)
+
+
+class SeriesCache(Generic[E]):
+    """Series read from a store, keyed by ``(run id, kind, key)``; thread-safe. Beyond
+    ``limit`` bytes the least recently used go first (the newest always stays)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[str, str, str], E] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple[str, str, str]) -> E | None:
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is not None:
+                self._items.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple[str, str, str], entry: E) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._items[key] = entry
+            self._bytes += entry.nbytes
+            while self._bytes > self.limit and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    def forget(self, run_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._items if k[0] == run_id]:
+                self._bytes -= self._items.pop(key).nbytes
 
 
 class DashboardStore(Protocol):
