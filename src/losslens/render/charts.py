@@ -80,17 +80,34 @@ _CJK_FONTS = (
 )
 
 
+_scanned = False  # the system's font folders were searched for a CJK font (once a process)
+
+
 def cjk_font() -> str | None:
     """The name of an installed font with Hangul and CJK glyphs (chosen for the charts, with
     the default font as fallback), or None."""
     from matplotlib import font_manager, rcParams
 
+    global _scanned
+    name = _cached_cjk(font_manager)
+    if name is None and not _scanned:
+        # matplotlib's font cache is built once: a font installed after it is not in it
+        _scanned = True
+        stems = tuple(w.replace(" ", "").lower() for w in _CJK_FONTS)
+        for path in font_manager.findSystemFonts():
+            if Path(path).name.replace(" ", "").lower().startswith(stems):
+                font_manager.fontManager.addfont(path)
+        name = _cached_cjk(font_manager)
+    if name is not None and rcParams["font.sans-serif"][:1] != [name]:
+        rcParams["font.family"] = ["sans-serif"]
+        rcParams["font.sans-serif"] = [name, *rcParams["font.sans-serif"]]
+    return name
+
+
+def _cached_cjk(font_manager: Any) -> str | None:
     for want in _CJK_FONTS:
         for font in font_manager.fontManager.ttflist:
             if font.name.startswith(want):
-                if rcParams["font.sans-serif"][:1] != [font.name]:
-                    rcParams["font.family"] = ["sans-serif"]
-                    rcParams["font.sans-serif"] = [font.name, *rcParams["font.sans-serif"]]
                 return str(font.name)
     return None
 
