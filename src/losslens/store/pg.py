@@ -28,9 +28,9 @@ from losslens.errors import RunNotFoundError, StoreError, StoreVersionError
 from losslens.model import Finding, MetricPoint, Report, RunData, RunInfo, RunStatus, Series
 from losslens.store.findings import StoredAnalysis, finding_rows, report_body, stored_report
 from losslens.store.jsonvalues import dumps, loads
-from losslens.store.pg_copy import copy_binary
 from losslens.store.pg_reads import PgReads
 from losslens.store.pg_schema import connect, migrations, redact, schema_version
+from losslens.store.pg_write import COPY, MERGE, STAGE, appends_only, copy_binary, try_append
 from losslens.store.points import _check_steps
 from losslens.store.store import _UPDATABLE, new_run_id, run_info_from_row
 
@@ -44,21 +44,6 @@ _INSERT_FINDING = (
     "INSERT INTO findings (run_id, rule_id, kind, severity, step_start, step_end, "
     "onset_step, payload, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
 )
-
-_STAGE = (
-    "CREATE TEMP TABLE IF NOT EXISTS losslens_stage "
-    "(key_id int8, step int8, wall_time float8, value float8) ON COMMIT DELETE ROWS"
-)
-_COPY = "COPY losslens_stage (key_id, step, wall_time, value) FROM STDIN (FORMAT BINARY)"
-_MERGE = (
-    "WITH ins AS (INSERT INTO points (run_id, key_id, step, wall_time, value) "
-    "SELECT %s, key_id, step, NULLIF(wall_time, 'NaN'), value FROM losslens_stage "
-    "ON CONFLICT DO NOTHING RETURNING key_id, step) "
-    "UPDATE metric_keys k SET n_points = k.n_points + c.n, step_max = GREATEST(k.step_max, c.m) "
-    "FROM (SELECT key_id, count(*) AS n, max(step) AS m FROM ins GROUP BY key_id) c "
-    "WHERE k.id = c.key_id"
-)
-
 
 # -- the store ------------------------------------------------------------------------------
 
@@ -412,10 +397,11 @@ class PgStore(PgReads):
             if not flat:
                 return 0
             _check_steps(flat)
-            conn.execute(_STAGE)
-            with conn.cursor() as cur, cur.copy(_COPY) as copy:
+            conn.execute(STAGE)
+            with conn.cursor() as cur, cur.copy(COPY) as copy:
                 copy.write(copy_binary(flat))
-            conn.execute(_MERGE, (run_id,))
+            if not (appends_only(conn, flat) and try_append(conn, run_id)):
+                conn.execute(MERGE, (run_id,))
             conn.execute("TRUNCATE losslens_stage")
         return len(flat) // 4
 
