@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,23 +27,21 @@ import numpy as np
 
 from losslens import keys as K
 from losslens.analysis.engine import Analyzer
-from losslens.model import Report, RunData, RunInfo, RunStatus, Series
+from losslens.model import RunData, RunInfo, RunStatus, Series
 from losslens.render.downsample import Candidates, column_candidates, straddling
 from losslens.store import Store
 from losslens.store.columns import run_columns
 from losslens.store.findings import StoredAnalysis, key_marks
 from losslens.store.rollups import from_blob
-from losslens.stored_analysis import current_report, report_for, stamp, verdicts
+from losslens.stored_analysis import verdicts
 from losslens.ui.bounded import compare_inputs
-from losslens.ui.source import SeriesCache
+from losslens.ui.common import SourceBase
 
 #: Memory the series cache may hold before it drops the least recently used series.
 CACHE_BYTES = 1 << 30
 #: Series up to this many points are read whole (and cached); longer ones are drawn from
 #: rollups until something needs all their points.
 RAW_POINTS = 65_536
-#: Drawings kept (per run, key, width and range).
-DRAWN_ENTRIES = 256
 
 
 @dataclass
@@ -83,22 +80,13 @@ def _merge(old: Series, steps: Any, values: Any, walls: Any) -> Series:
     return Series(old.key, s, v, w)
 
 
-class DataSource:
+class DataSource(SourceBase[_Entry, _Live]):
     """Thread-safe access to one store for the web app (one SQLite connection per thread)."""
 
     def __init__(self, store_path: str | Path, cache_bytes: int = CACHE_BYTES) -> None:
+        super().__init__(cache_bytes)
         self.store_path = store_path
-        self.cache_bytes = cache_bytes
         self._local = threading.local()
-        self._lock = threading.Lock()
-        self._series: SeriesCache[_Entry] = SeriesCache(cache_bytes)
-        self._reports: dict[str, tuple[tuple[Any, ...], Report | None]] = {}
-        self._drawn: OrderedDict[tuple[Any, ...], Candidates] = OrderedDict()
-        self._live: dict[str, _Live] = {}
-        #: Points read from the store by the live view (its per-poll work, for tests).
-        self.points_read = 0
-        #: Points read from the store to compare runs (bounded: :mod:`losslens.ui.bounded`).
-        self.compare_points_read = 0
         first = Store(store_path, create=False)  # fail early, with the store's own message
         path = first.path
         first.close()
@@ -116,26 +104,11 @@ class DataSource:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def runs(self, project: str | None = None) -> list[RunInfo]:
-        return self.store().list_runs(project)
-
-    def run(self, ref: str) -> RunInfo:
-        return self.store().get_run(ref)
-
     def data_version(self) -> int:
         """A number that changes when another connection commits to the store (SQLite's
         ``PRAGMA data_version``, on this thread's connection): one cheap look, no read."""
         row = self.store().conn.execute("PRAGMA data_version").fetchone()
         return int(row[0])
-
-    def heads(self, info: RunInfo) -> list[tuple[int, str, str, int | None]]:
-        return self.store().key_heads(info.id)
-
-    def version(self, info: RunInfo, heads: list[Any] | None = None) -> str:
-        """Changes when a point is added, or the run's name or status changes."""
-        heads = self.heads(info) if heads is None else heads
-        stamp = (info.name, str(info.status), info.end_time, tuple(h[3] for h in heads))
-        return format(abs(hash(stamp)), "x")
 
     # -- series -----------------------------------------------------------------------------
 
@@ -190,31 +163,12 @@ class DataSource:
         if st.count_in(key_id, None, None) <= RAW_POINTS:
             return self.series(info, kind, key, heads)
         dk = (info.id, kind, key, key_id, last, beat, width, step_min, step_max)
-        with self._lock:
-            hit = self._drawn.get(dk)
-            if hit is not None:
-                self._drawn.move_to_end(dk)
-                return hit
+        hit = self._drawn_get(dk)
+        if hit is not None:
+            return hit
         cand = draw_from_rollups(st, key_id, width, step_min, step_max)
-        with self._lock:
-            self._drawn[dk] = cand
-            while len(self._drawn) > DRAWN_ENTRIES:
-                self._drawn.popitem(last=False)
+        self._drawn_put(dk, cand)
         return cand
-
-    def all_series(self, info: RunInfo) -> tuple[dict[str, Series], dict[str, Series]]:
-        heads = self.heads(info)
-        metric: dict[str, Series] = {}
-        system: dict[str, Series] = {}
-        for _, kind, key, _ in heads:
-            target = system if kind == "system" else metric
-            target[key] = self.series(info, kind, key, heads)
-        return metric, system
-
-    def run_data(self, info: RunInfo) -> RunData:
-        metric, system = self.all_series(info)
-        originals = self.store().keys(info.id)
-        return RunData(info=info, series=metric, system=system, original_keys=originals)
 
     def compare_data(self, infos: list[RunInfo]) -> list[RunData]:
         """The runs as a comparison needs them: the compared metric and the epochs, a long
@@ -225,41 +179,7 @@ class DataSource:
             self.compare_points_read += n
         return runs
 
-    def forget(self, run_id: str) -> None:
-        with self._lock:
-            self._series.forget(run_id)
-            self._reports.pop(run_id, None)
-            self._live.pop(run_id, None)
-            for dk in [k for k in self._drawn if k[0] == run_id]:
-                del self._drawn[dk]
-
     # -- diagnosis --------------------------------------------------------------------------
-
-    def report(self, info: RunInfo) -> Report | None:
-        """The run's diagnosis: a live run's from its incremental analyzer, any other run's
-        from the store while current (else analysed once, and kept there)."""
-        if info.status is RunStatus.RUNNING:
-            return self._live_report(info)
-        st = self.store()
-        now = stamp(st, info)
-        with self._lock:
-            cached = self._reports.get(info.id)
-        if cached is not None and cached[0] == (now,):
-            return cached[1]
-        report = report_for(st, info)  # Store.load: one pass, numpy columns
-        with self._lock:
-            self._reports[info.id] = ((now,), report)
-        return report
-
-    def cached_report(self, info: RunInfo, heads: list[Any] | None = None) -> Report | None:
-        """The diagnosis if it is known without analysing: a live run's latest, or the
-        one kept in the store when it is current."""
-        if info.status is RunStatus.RUNNING:
-            with self._lock:
-                live = self._live.get(info.id)
-            if live is not None and live.analyzer.report is not None:
-                return live.analyzer.report
-        return current_report(self.store(), info)
 
     def verdicts(
         self, infos: list[RunInfo], *, analyse: bool = True
@@ -271,12 +191,14 @@ class DataSource:
 
     # -- the live view ------------------------------------------------------------------------
 
-    def _live_state(self, info: RunInfo) -> _Live:
-        with self._lock:
-            live = self._live.get(info.id)
-            if live is None:
-                live = self._live[info.id] = _Live(Analyzer(info), 0, threading.Lock())
-        return live
+    def _new_live(self, info: RunInfo) -> _Live:
+        return _Live(Analyzer(info), 0, threading.Lock())
+
+    def _thread_done(self) -> None:
+        st: Store | None = getattr(self._local, "store", None)
+        if st is not None:  # this thread ends: its connection goes with it
+            st.close()
+            self._local.store = None
 
     def _catch_up(self, info: RunInfo, live: _Live) -> None:
         """Feed the analyzer the points written since it last read (by rowid: O(new))."""
@@ -320,35 +242,6 @@ class DataSource:
                 sel[:, 3].astype(np.float64),
                 system=kind == "system",
             )
-
-    def _live_report(self, info: RunInfo, wait: bool = True) -> Report | None:
-        """The live run's latest findings. ``wait``: bring them up to date first; else the
-        work (reading the new points, analysing when due) runs in the background, at most
-        one at a time per run, and this returns what is known now."""
-        live = self._live_state(info)
-        if wait:
-            with live.lock:
-                self._live_work(info, live)
-        elif live.lock.acquire(blocking=False):
-            worker = threading.Thread(target=self._live_background, args=(info, live))
-            worker.daemon = True
-            worker.start()
-        return live.analyzer.report
-
-    def _live_work(self, info: RunInfo, live: _Live) -> None:
-        live.analyzer.info = info
-        self._catch_up(info, live)
-        live.analyzer.refresh()
-
-    def _live_background(self, info: RunInfo, live: _Live) -> None:
-        try:
-            self._live_work(info, live)
-        finally:
-            live.lock.release()
-            st: Store | None = getattr(self._local, "store", None)
-            if st is not None:  # this thread ends: its connection goes with it
-                st.close()
-                self._local.store = None
 
     def live_poll(self, info: RunInfo, after_step: int, *, wait: bool = True) -> dict[str, Any]:
         """What a live run page needs after the last step it has: the metric points logged

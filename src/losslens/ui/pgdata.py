@@ -23,7 +23,6 @@ The same interface as :class:`losslens.ui.data.DataSource`
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,22 +31,20 @@ import numpy as np
 from losslens import keys as K
 from losslens.analysis.compare import choose_basis, choose_metric, epoch_series
 from losslens.analysis.engine import Analyzer
-from losslens.model import Report, RunData, RunInfo, RunStatus, Series
+from losslens.model import RunData, RunInfo, RunStatus, Series
 from losslens.render.downsample import BucketMeans, Candidates
 from losslens.store.findings import StoredAnalysis
 from losslens.store.pg import PgStore
 from losslens.store.rollups import I64_MAX
-from losslens.stored_analysis import current_report, report_for, stamp, verdicts
+from losslens.stored_analysis import verdicts
 from losslens.ui.bounded import FINITE, GROUPS, WHOLE, WINDOW, _horizon_step
-from losslens.ui.source import SeriesCache
+from losslens.ui.common import SourceBase
 
 #: Memory the series cache may hold before it drops the least recently used series.
 CACHE_BYTES = 1 << 30
 #: A series (or a zoomed range) up to this many points is read whole; longer ones are
 #: summarised by PostgreSQL per pixel column.
 RAW_POINTS = 65_536
-#: Drawings kept (per run, key, state, width and range).
-DRAWN_ENTRIES = 256
 
 _FINITE = "abs(value) < 'Infinity'::float8"
 
@@ -74,23 +71,16 @@ class _Live:
     lock: threading.Lock
 
 
-class PgDataSource:
+class PgDataSource(SourceBase[_Entry, _Live]):
     """Thread-safe access to a PostgreSQL store for the web app: ``store`` is a shared
     :class:`PgStore` (or a URL, for which one is opened and owned)."""
 
     def __init__(self, store: PgStore | str, cache_bytes: int = CACHE_BYTES) -> None:
         self._owned = isinstance(store, str)
         self._store = PgStore(store, create=False, pool_size=8) if isinstance(store, str) else store
-        self.cache_bytes = cache_bytes
-        self._lock = threading.Lock()
-        self._series: SeriesCache[_Entry] = SeriesCache(cache_bytes)
-        self._reports: dict[str, tuple[str, Report | None]] = {}
-        self._drawn: OrderedDict[tuple[Any, ...], Candidates] = OrderedDict()
+        super().__init__(cache_bytes)
         #: Per loss key: its head when read, its last finite value and its minimum.
         self._stats: dict[int, tuple[int | None, float | None, float | None]] = {}
-        self._live: dict[str, _Live] = {}
-        self.points_read = 0
-        self.compare_points_read = 0
 
     @property
     def store_path(self) -> str:
@@ -106,26 +96,11 @@ class PgDataSource:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def runs(self, project: str | None = None) -> list[RunInfo]:
-        return self._store.list_runs(project)
-
-    def run(self, ref: str) -> RunInfo:
-        return self._store.get_run(ref)
-
     def data_version(self) -> int:
         """Changes when a transaction takes an id or ends anywhere in the cluster (the
         current snapshot's text): one cheap look, no table read."""
         rows = self._store._all("SELECT pg_current_snapshot()::text")
         return hash(str(rows[0][0]))
-
-    def heads(self, info: RunInfo) -> list[tuple[int, str, str, int | None]]:
-        return self._store.key_heads(info.id)
-
-    def version(self, info: RunInfo, heads: list[Any] | None = None) -> str:
-        """Changes when a point is added, or the run's name or status changes."""
-        heads = self.heads(info) if heads is None else heads
-        mark = (info.name, str(info.status), info.end_time, tuple(h[3] for h in heads))
-        return format(abs(hash(mark)), "x")
 
     # -- series -----------------------------------------------------------------------------
 
@@ -180,19 +155,14 @@ class PgDataSource:
         if st.count_in(key_id, None, None) <= RAW_POINTS:
             return self.series(info, kind, key, heads)
         dk = (info.id, kind, key, key_id, last, beat, width, step_min, step_max)
-        with self._lock:
-            hit = self._drawn.get(dk)
-            if hit is not None:
-                self._drawn.move_to_end(dk)
-                return hit
+        hit = self._drawn_get(dk)
+        if hit is not None:
+            return hit
         ranged = step_min is not None or step_max is not None
         if ranged and st.count_in(key_id, step_min, step_max) <= RAW_POINTS:
             return self._range_series(key, key_id, step_min, step_max, kind == "system")
         cand = self._candidates(key_id, width, step_min, step_max)
-        with self._lock:
-            self._drawn[dk] = cand
-            while len(self._drawn) > DRAWN_ENTRIES:
-                self._drawn.popitem(last=False)
+        self._drawn_put(dk, cand)
         return cand
 
     def _edges(self, key_id: int, step_min: int | None, step_max: int | None) -> list[Any]:
@@ -247,20 +217,6 @@ class PgDataSource:
         means = BucketMeans(fin["s_sum"] / nf, fin["v_sum"] / nf, fin["nf"].astype(np.int64))
         n_total = int(subs["n"].sum()) + len(edges)
         return Candidates(steps[keep], values[keep], n_total, means)
-
-    def all_series(self, info: RunInfo) -> tuple[dict[str, Series], dict[str, Series]]:
-        heads = self.heads(info)
-        metric: dict[str, Series] = {}
-        system: dict[str, Series] = {}
-        for _, kind, key, _ in heads:
-            target = system if kind == "system" else metric
-            target[key] = self.series(info, kind, key, heads)
-        return metric, system
-
-    def run_data(self, info: RunInfo) -> RunData:
-        metric, system = self.all_series(info)
-        originals = self._store.keys(info.id)
-        return RunData(info=info, series=metric, system=system, original_keys=originals)
 
     def compare_data(self, infos: list[RunInfo]) -> list[RunData]:
         """The runs as a comparison needs them: the compared metric and the epochs, a long
@@ -368,40 +324,7 @@ class PgDataSource:
         keep = keep[np.argsort(steps[keep], kind="stable")]
         return Series(key, steps[keep], values[keep], np.full(len(keep), np.nan)), read
 
-    def forget(self, run_id: str) -> None:
-        with self._lock:
-            self._series.forget(run_id)
-            self._reports.pop(run_id, None)
-            self._live.pop(run_id, None)
-            for dk in [k for k in self._drawn if k[0] == run_id]:
-                del self._drawn[dk]
-
     # -- diagnosis --------------------------------------------------------------------------
-
-    def report(self, info: RunInfo) -> Report | None:
-        """A live run's diagnosis from its incremental analyzer; any other run's from the
-        store while current (else analysed once, and kept there)."""
-        if info.status is RunStatus.RUNNING:
-            return self._live_report(info)
-        now = stamp(self._store, info)
-        with self._lock:
-            cached = self._reports.get(info.id)
-        if cached is not None and cached[0] == now:
-            return cached[1]
-        report = report_for(self._store, info)
-        with self._lock:
-            self._reports[info.id] = (now, report)
-        return report
-
-    def cached_report(self, info: RunInfo, heads: list[Any] | None = None) -> Report | None:
-        """The diagnosis if it is known without analysing: a live run's latest, or the one
-        kept in the store when it is current."""
-        if info.status is RunStatus.RUNNING:
-            with self._lock:
-                live = self._live.get(info.id)
-            if live is not None and live.analyzer.report is not None:
-                return live.analyzer.report
-        return current_report(self._store, info)
 
     def verdicts(
         self, infos: list[RunInfo], *, analyse: bool = True
@@ -412,12 +335,8 @@ class PgDataSource:
 
     # -- the live view ------------------------------------------------------------------------
 
-    def _live_state(self, info: RunInfo) -> _Live:
-        with self._lock:
-            live = self._live.get(info.id)
-            if live is None:
-                live = self._live[info.id] = _Live(Analyzer(info), {}, threading.Lock())
-        return live
+    def _new_live(self, info: RunInfo) -> _Live:
+        return _Live(Analyzer(info), {}, threading.Lock())
 
     def _catch_up(self, info: RunInfo, live: _Live) -> None:
         """Feed the analyzer every key's points past the last step it read of that key."""
@@ -430,28 +349,6 @@ class PgDataSource:
             self.points_read += len(steps)
             live.analyzer.feed_arrays(key, steps, values, walls, system=kind == "system")
             live.after[kid] = int(steps[-1])
-
-    def _live_report(self, info: RunInfo, wait: bool = True) -> Report | None:
-        live = self._live_state(info)
-        if wait:
-            with live.lock:
-                self._live_work(info, live)
-        elif live.lock.acquire(blocking=False):
-            worker = threading.Thread(target=self._live_background, args=(info, live))
-            worker.daemon = True
-            worker.start()
-        return live.analyzer.report
-
-    def _live_work(self, info: RunInfo, live: _Live) -> None:
-        live.analyzer.info = info
-        self._catch_up(info, live)
-        live.analyzer.refresh()
-
-    def _live_background(self, info: RunInfo, live: _Live) -> None:
-        try:
-            self._live_work(info, live)
-        finally:
-            live.lock.release()
 
     def live_poll(self, info: RunInfo, after_step: int, *, wait: bool = True) -> dict[str, Any]:
         """The metric points logged past ``after_step`` (every one, by step: one query on
@@ -540,4 +437,4 @@ class PgDataSource:
         return heads, self._loss_stats(heads), dict(found)
 
 
-__all__ = ["CACHE_BYTES", "DRAWN_ENTRIES", "RAW_POINTS", "PgDataSource"]
+__all__ = ["CACHE_BYTES", "RAW_POINTS", "PgDataSource"]

@@ -23,6 +23,7 @@ import numpy as np
 from losslens.model import Report, RunData, RunInfo, Series
 from losslens.render.downsample import Candidates
 from losslens.store.findings import StoredAnalysis
+from losslens.store.protocol import StoreProtocol
 from losslens.store.rollups import SubArray
 
 
@@ -68,8 +69,11 @@ class SeriesCache(Generic[E]):
                 self._bytes -= self._items.pop(key).nbytes
 
 
-class DashboardStore(Protocol):
-    """The store calls the pages and the API make directly (``ds.store().…``)."""
+class DashboardStore(StoreProtocol, Protocol):
+    """The store calls the pages, the API and the data sources' shared half make
+    (``ds.store().…``): the store protocol and what the dashboard adds to it."""
+
+    def key_heads(self, run_id: str) -> list[tuple[int, str, str, int | None]]: ...
 
     def projects(self) -> list[str]: ...
 
