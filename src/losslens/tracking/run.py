@@ -203,6 +203,9 @@ class Run:
         server: str | None = None,
         token: str | None = None,
     ) -> None:
+        from losslens.tracking.sync import from_env
+
+        target = from_env(server, token)  # a bad server URL fails before anything is made
         self.store_path = resolve_store_path(_local_store(dir))
         self.project = project or os.environ.get("LOSSLENS_PROJECT") or "default"
         initial = _as_mapping(config)
@@ -284,7 +287,7 @@ class Run:
         self._monitor = (
             SystemMonitor(self._writer.add_system, max(0.05, interval)) if system_metrics else None
         )
-        self._sync = _start_sync(self.store_path, self.id, server, token)
+        self._sync = _start_sync(self.store_path, self.id, target)
         _register_exit_hooks(self)
 
     # -- logging ----------------------------------------------------------------------------
@@ -466,11 +469,10 @@ def _local_store(dir: str | os.PathLike[str] | None) -> str | os.PathLike[str] |
     return dir or (None if env is None or is_url(env) else env)
 
 
-def _start_sync(path: Any, run_id: str, server: str | None, token: str | None) -> Any:
+def _start_sync(path: Any, run_id: str, target: tuple[str, str] | None) -> Any:
     """A :class:`~losslens.tracking.sync.RunSync` when a server is configured, else None."""
-    from losslens.tracking.sync import RunSync, from_env
+    from losslens.tracking.sync import RunSync
 
-    target = from_env(server, token)
     if target is None:
         return None
     return RunSync(path, run_id, *target, findings=_findings_source)

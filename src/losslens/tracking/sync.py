@@ -36,6 +36,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from losslens.errors import ConfigError
 from losslens.numeric import encode_nonfinite
 from losslens.store import Store
 
@@ -496,4 +497,10 @@ def from_env(server: str | None, token: str | None) -> tuple[str, str] | None:
     token = token or os.environ.get("LOSSLENS_TOKEN") or None
     if not server:
         return None
+    if not server.lower().startswith(("http://", "https://")):
+        raise ConfigError(
+            f"the server must be an http:// or https:// URL, not {server!r}",
+            "use the http://HOST:PORT address losslens server prints (server=, --server or "
+            "LOSSLENS_SERVER)",
+        )
     return server, token or ""
