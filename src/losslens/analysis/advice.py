@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 from losslens.analysis.messages import Text, tr
+from losslens.analysis.messages import lr as fmt_lr
 
 #: How many train records a run should leave for the diagnosis to read a curve.
 MIN_USEFUL_LOGS = 10
@@ -162,8 +163,90 @@ def warmup_steps_for(max_steps: int, ratio: float = 0.03) -> int:
     return max(1, round(max_steps * ratio))
 
 
+#: A peak LR at or above this share of the usual value counts as usual: raising it further is
+#: not the fix for a loss that learns too little.
+USUAL_LR_SHARE = 0.5
+
+
+def underlearning_suggestion(
+    peak_lr: float | None,
+    usual: tuple[float, float],
+    *,
+    lr_held_back: bool = False,
+    usual_share: float = USUAL_LR_SHARE,
+) -> Text:
+    """What to try when a loss learns too little, by the level of the learning rate.
+
+    ``usual``: the usual peak LR for the kind of run, as ``(low, high)``: one value twice
+    when the kind is known (LoRA 2e-4, full fine-tune 2e-5, preference 5e-6), the full
+    fine-tune and LoRA values when it is not. ``lr_held_back``: the LR that acted was a
+    fraction of the one set (warmup that never ended, every update clipped): finishing the
+    warmup or raising ``max_grad_norm`` comes first. Otherwise a peak LR below
+    ``usual_share`` of the usual value is raised toward it; a peak at or above it is left
+    alone (1e-3 on a tiny model is already high), and the suggestion turns to what an LR
+    cannot fix: the data and labels, the loss masking, the model or adapter size. An LR
+    usual for one kind of run and low for the other, or unknown, gets both, conditioned.
+    """
+    low, high = usual
+    rest = tr(
+        "check that the labels carry a signal (print a batch: are the targets right, and not "
+        "all masked?), check the loss masking (only the answer tokens, or padding counted?), "
+        "give the model more capacity (a larger model, a higher LoRA rank or all linear "
+        "layers), or stop early to save the compute.",
+        "라벨에 신호가 있는지 확인하고(배치를 출력해 정답이 맞는지, 모두 마스킹되지 "
+        "않았는지), 손실 마스킹을 확인하고(답변 토큰만 세는지, 패딩이 섞였는지), 모델 "
+        "용량을 늘리거나(더 큰 모델, 더 높은 LoRA 랭크나 모든 선형 층) 연산을 아끼려면 "
+        "일찍 멈추세요.",
+    )
+    t = fmt_lr(low) if low == high else f"{fmt_lr(low)}–{fmt_lr(high)}"
+    if lr_held_back:
+        return tr(
+            "Let the learning rate act: finish the warmup within the run and raise "
+            "max_grad_norm; then {r}",
+            "학습률이 작동하게 하세요: 워밍업을 실행 안에서 끝내고 max_grad_norm을 "
+            "올리세요. 그다음 {r}",
+            r=rest,
+        )
+    if peak_lr is None:
+        return tr(
+            "If the learning rate is below the usual {t}, raise it toward that value; if it "
+            "is already there, {r}",
+            "학습률이 일반적인 {t}보다 낮다면 그 값 쪽으로 올리세요. 이미 그 정도라면 {r}",
+            t=t,
+            r=rest,
+        )
+    if peak_lr < usual_share * low:
+        return tr(
+            "Raise the learning rate (peak {p}) toward the usual {t}; if that does not help, {r}",
+            "학습률(최고 {p})을 일반적인 {t} 쪽으로 올리세요. 그래도 안 되면 {r}",
+            p=fmt_lr(peak_lr),
+            t=t,
+            r=rest,
+        )
+    if peak_lr < usual_share * high:
+        return tr(
+            "The learning rate (peak {p}) is usual for a full fine-tune ({a}) but low for "
+            "LoRA ({b}): with an adapter, raise it toward {b}; otherwise {r}",
+            "학습률(최고 {p})은 전체 파인튜닝({a})에는 일반적이지만 LoRA({b})에는 낮습니다. "
+            "어댑터라면 {b} 쪽으로 올리고, 아니라면 {r}",
+            p=fmt_lr(peak_lr),
+            a=fmt_lr(low),
+            b=fmt_lr(high),
+            r=rest,
+        )
+    return tr(
+        "The learning rate (peak {p}) is already at or above the usual {t}: raising it is not "
+        "the fix. Instead {r}",
+        "학습률(최고 {p})은 이미 일반적인 {t} 이상이라 올려도 해결되지 않습니다. 대신 {r}",
+        p=fmt_lr(peak_lr),
+        t=t,
+        r=rest,
+    )
+
+
 __all__ = [
     "MIN_USEFUL_LOGS",
+    "USUAL_LR_SHARE",
     "EpochsFix",
     "epochs_for_steps",
     "epochs_suggestion",
@@ -172,5 +255,6 @@ __all__ = [
     "logging_steps_for",
     "steps_for_epochs",
     "steps_per_epoch",
+    "underlearning_suggestion",
     "warmup_steps_for",
 ]

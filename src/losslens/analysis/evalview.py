@@ -87,8 +87,9 @@ class EvalView:
         return k
 
 
-def eval_view(ctx: RunContext) -> EvalView | None:
-    """The finite eval-loss points (None when fewer than two)."""
+def eval_view(ctx: RunContext, until: float | None = None) -> EvalView | None:
+    """The finite eval-loss points (None when fewer than two); with ``until``, only those at
+    or before that step (e.g. where the train loss is still known)."""
     s = ctx.eval_loss
     if s is None:
         return None
@@ -96,6 +97,11 @@ def eval_view(ctx: RunContext) -> EvalView | None:
     if len(f) < 2:
         return None
     st, v = f.steps.astype(np.float64), f.values
+    if until is not None:
+        sel = st <= until
+        st, v = st[sel], v[sel]
+        if v.size < 2:
+            return None
     # several evals at one step (an eval on two sets under one name): keep the last
     keep = np.append(np.diff(st) > 0, True)
     st, v = st[keep], v[keep]
@@ -106,6 +112,40 @@ def eval_view(ctx: RunContext) -> EvalView | None:
     # curvature would inflate it), else over the whole curve
     seg = v[max(0, best - 2) :] if v.size - max(0, best - 2) >= 4 else v
     return EvalView(st, v, best, log_noise(seg))
+
+
+def train_known_until(ctx: RunContext) -> float | None:
+    """The last step where the train loss is known: the last finite train log plus one
+    logging interval (None without a finite train log). Past it the train loss is NaN or
+    not logged, so nothing can be said about train and eval moving apart there."""
+    if ctx.loss is None:
+        return None
+    f = ctx.loss.finite
+    if len(f) == 0:
+        return None
+    return float(f.steps[-1]) + max(ctx.log_interval, 1.0)
+
+
+def within_noise(view: EvalView, min_gain: float = 0.01, k: float = 2.0) -> bool:
+    """Whether the last eval is within the noise of the best (``k`` eval noise sds, at
+    least ``min_gain``): the eval loss is not getting worse, however long it has been flat."""
+    return view.rise() <= max(min_gain, k * view.noise)
+
+
+#: The standard error of a median of n normal values is about 1.25 sd / sqrt(n).
+MEDIAN_SE = 1.2533
+
+
+def level_excused(v: FloatArray, tau: float, noise: float, k: float = 3.0) -> bool:
+    """Whether the eval loss after its best (``v[0]``) stayed within the curve's own
+    movement: the level after it (the median of the later evals) at most ``tau`` above the
+    best, or ``k`` standard errors of that median (``1.25 noise / sqrt(n)``, ``noise`` the
+    sd of one eval in log units)."""
+    best = float(v[0])
+    if v.size < 2 or best <= 0:
+        return True
+    level = float(np.median(v[1:])) / best - 1
+    return level <= max(tau, k * MEDIAN_SE * noise / math.sqrt(v.size - 1))
 
 
 def log_noise(v: FloatArray) -> float:

@@ -14,8 +14,11 @@ from losslens.analysis.evalview import (
     TaskMetric,
     eval_view,
     improving_metric,
+    level_excused,
     still_improving,
     train_around,
+    train_known_until,
+    within_noise,
     worse_metric,
 )
 from losslens.analysis.messages import Text, num, tr
@@ -53,8 +56,13 @@ class OverfitParams:
     first_best_train_drop: float = param(
         0.10, "best at the first eval: the train loss must fall this much (else not learning)"
     )
+    metric_excuse_noise: float = param(
+        3.0,
+        "a task metric still improving makes it info only while the eval level after the best "
+        "is within tau or this many standard errors of it; beyond, a warning (error lowered)",
+    )
     metric_damage_rise: float = param(
-        1.0, "a task metric still improving makes it info, unless eval rose this much (warning)"
+        1.0, "... and never when the eval loss rose this much (a warning)"
     )
 
 
@@ -70,28 +78,34 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """Eval loss rises from its best, or stalls, while the train loss keeps falling.
 
     What it detects:
-        At least 3 evaluations and a train loss falling from the best eval step to the end
-        (when no train log falls on that step, from the lowest within one logging interval
-        of it: a coarse log must not show a fall that a finer one would not), and one of:
-        the last two evals above ``(1 + τ) ×`` the best, ``τ = max(5%, 2× the
-        median eval-to-eval change before the best)``; 3 or more consecutive rises after the
-        best ending at the last eval, the last eval at least 1% and 2 noise standard
-        deviations above the best (the noise is the robust spread of the eval-to-eval
-        changes, so a smooth curve shows a small persistent rise and a noisy one needs a
-        larger one); a steady rise (Mann-Kendall z ≥ 1.96 over 4 evals or more, the last by
-        the same 1% and noise margin above the best); 3 evals or more after the best all
-        above it (by the same margin) with the last above ``(1 + τ) ×`` the best; a single
-        eval after the best (evals once per epoch) above ``(1 + τ) ×`` it when the logged
-        task metrics are mostly worse there too than at the eval-loss minimum; or an eval
-        loss stalled for 2 epochs or more (no gain beyond the noise) while the train loss
-        falls 10% or more and the eval–train gap widens. An error when the last eval is 20%
-        or more above the best with 3 evals or more after it. A logged task metric
-        (accuracy, F1, WER, BLEU, ROUGE …) still at its best at the last eval (or at the
-        eval before, within 2% of its range) shows no harm to the task: info, or a warning
-        when the eval loss more than doubled (the model's probabilities are badly
-        over-confident even if its answers are not worse); an error becomes a warning when
-        the metrics mostly improved since the eval-loss minimum but stalled since. A best at
-        the first eval with a train loss that hardly falls is not learning, not overfitting.
+        At least 3 evaluations and a train loss falling from the best eval step to the end (when
+        no train log falls on that step, from the lowest within one logging interval of it: a
+        coarse log must not show a fall that a finer one would not) and lower over the stretch
+        of the last eval than over that of the best (the train logs within half an eval interval
+        of each, as the gap rule reads them: a flat, noisy train loss does not look falling),
+        and one of: the last two evals above ``(1+τ)×`` the best, ``τ = max(5%, 2× the median
+        eval-to-eval change before the best)``; 3 or more consecutive rises after the best
+        ending at the last eval, the last eval at least 1% and 2 noise standard deviations above
+        the best (the noise is the robust spread of the eval-to-eval changes, so a smooth curve
+        shows a small persistent rise and a noisy one needs a larger one); a steady rise
+        (Mann-Kendall z ≥ 1.96 over 4 evals or more, the last by the same 1% and noise margin
+        above the best); 3 evals or more after the best all above it (by the same margin) with
+        the last above ``(1+τ)×`` the best; a single eval after the best (evals once per epoch)
+        above ``(1+τ)×`` it when the logged task metrics are mostly worse there too than at the
+        eval-loss minimum; or an eval loss stalled for 2 epochs or more (no gain beyond the
+        noise) while the train loss falls 10% or more and the eval–train gap widens. An error
+        when the last eval is 20% or more above the best with 3 evals or more after it. A logged
+        task metric (accuracy, F1, WER, BLEU, ROUGE …) still at its best at the last eval (or at
+        the eval before, within 2% of its range) excuses a rise no larger than the eval curve's
+        own movement: the level after the best (the median of the later evals) at most ``τ`` or
+        3 standard errors of that median (``1.25 × noise / sqrt(n)``) above the best, and never
+        a doubling: info. A larger rise is overfitting visible in eval: the model's
+        probabilities got worse by more than the eval's noise even if its answers did not, a
+        warning (an error lowered one level). An error becomes a warning when the metrics mostly
+        improved since the eval-loss minimum but stalled since. Only the evals where the train
+        loss is known count (up to one logging interval after its last finite log): after a NaN
+        train loss nothing shows train and eval moving apart. A best at the first eval with a
+        train loss that hardly falls is not learning, not overfitting.
     Why it matters:
         After the best step the model learns specifics of the training examples that do not
         carry over. Part of a rising eval loss is over-confidence, so a task metric may
@@ -103,7 +117,9 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         fewer epochs, a lower learning rate, more data, LoRA dropout.
     """
     p: OverfitParams = r.params
-    view = eval_view(ctx)
+    # only the evals where the train loss is known: after a NaN train loss (or the last train
+    # log) nothing shows train and eval moving apart
+    view = eval_view(ctx, until=train_known_until(ctx))
     if ctx.eval_loss is None or view is None or view.n < p.min_evals:
         return
     est, ev = view.steps, view.values
@@ -159,7 +175,12 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             if near.size and not np.any(lst == est[b]):
                 t0 = min(t0, float(near.min()))
             t1 = float(np.median(signals.tail(seg, 0.2, lo=1)))
-            if t1 >= t0:
+            # and over the same stretches of training as the two evals (the train logs
+            # within half an eval interval of each): a trend fitted at the best, or one
+            # noisy batch at the end, must not make a flat train loss look falling
+            a0 = train_around(ctx, float(est[b]), est)
+            a1 = train_around(ctx, float(est[-1]), est)
+            if t1 >= t0 or (a0 is not None and a1 is not None and a1 >= a0):
                 if stall is None:
                     return
                 rose = False
@@ -171,12 +192,15 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     rise = float(ev[-1]) / float(ev[b]) - 1
     best = float(ev[b])
     sev = Severity.ERROR if rise >= p.error_rise and ev.size - 1 - b >= 3 else Severity.WARNING
-    # a task metric still at its best at the last eval: no harm to the task shown (info),
-    # unless the eval loss rose so much that the model's probabilities are damaged; one that
+    # a task metric still at its best at the last eval excuses a rise no larger than the eval
+    # curve's own movement (tau, or a few standard errors of the level after the best): info.
+    # A larger rise is overfitting visible in eval: the model's probabilities got measurably
+    # worse even if its answers did not, a warning (an error lowered one level). One that
     # improved since the eval-loss minimum but stalled since lowers an error to a warning
     metric_ok = improving_metric(ctx, since=float(est[b]))
     if metric_ok is not None and metric_ok.still_improving:
-        sev = Severity.WARNING if rise >= p.metric_damage_rise else Severity.INFO
+        excused = level_excused(ev[b:], tau, view.noise, p.metric_excuse_noise)
+        sev = Severity.INFO if excused and rise < p.metric_damage_rise else Severity.WARNING
     elif metric_ok is not None and sev is Severity.ERROR:
         sev = Severity.WARNING
     else:
@@ -282,7 +306,9 @@ def _stall(ctx: RunContext, view: EvalView, p: OverfitParams) -> tuple[int, floa
 class GapParams:
     ratio: float = param(1.5, "eval loss at least this many times the train-loss level")
     gap: float = param(0.3, "... and at least this much higher (nats)")
-    min_evals: int = param(3, "evals needed to call the eval loss still improving (then info)")
+    min_evals: int = param(3, "evals needed to call the eval loss not getting worse (then info)")
+    flat_gain: float = param(0.01, "the last eval within this much of the best (or ...")
+    flat_noise: float = param(2.0, "... this many eval noise sds) is not getting worse")
 
 
 @rule(
@@ -291,7 +317,7 @@ class GapParams:
     kind="eval_gap",
     severity=Severity.WARNING,
     family="generalization",
-    requires=("LL111",),
+    requires=("LL111", "LL151"),
     params=GapParams(),
 )
 def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
@@ -304,8 +330,11 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         batch when logging often, and a wider window would mix in far-away logs when
         logging rarely. Eval loss below train loss (common with
         dropout or contrastive losses) is not reported, nor is a gap in a run that diverged
-        (LL111 error). Info when the eval loss (3 evals or more) is still at, or within its
-        noise of, its best at the last eval: training on still helps, no harm is shown.
+        (LL111 error). Info when the eval loss (3 evals or more) is not getting worse: at the
+        last eval still at, or within 1% and 2 noise standard deviations of, its best (however
+        long it has been flat), with no overfitting (LL151) at warning or above. A gap that
+        stays while the held-out loss holds its level is worth knowing; harm is the eval loss
+        moving away from its best.
     Why it matters:
         A large gap means the model does much better on examples it has seen than on new
         ones: it generalizes poorly, whether or not the eval loss is rising yet.
@@ -333,10 +362,18 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if not (e1 >= p.ratio * t1 and e1 - t1 >= p.gap):
         return
     s0, e0, t0 = pairs[0]
-    # an eval loss still improving at the last eval shows no harm from training on: the gap
-    # is worth knowing (the model fits its examples better than new ones), not a warning
+    # an eval loss that is not getting worse (at, or within its noise of, its best at the
+    # last eval, however long it has been flat) with no overfitting found shows no harm from
+    # training on: the gap is worth knowing (the model fits its examples better than new
+    # ones), not a warning
     view = eval_view(ctx)
-    improving = view is not None and view.n >= p.min_evals and still_improving(ctx, view)
+    of = ctx.has("LL151")
+    improving = (
+        view is not None
+        and view.n >= p.min_evals
+        and (of is None or of.severity is Severity.INFO)
+        and (still_improving(ctx, view) or within_noise(view, p.flat_gain, p.flat_noise))
+    )
     first = (
         tr(
             "; gap {g0} at step {s0} → {g1} at step {s1}",

@@ -162,6 +162,9 @@ class MemoParams:
     after_epoch: float = param(1.5, "... first reached after this epoch (the data repeated)")
     gap_ratio: float = param(3.0, "or an eval loss this many times the train loss ...")
     gap_epochs: float = param(3.0, "... after this many epochs")
+    one_eval_ratio: float = param(
+        1.5, "one eval only: below this many times the train loss it follows (info), else warning"
+    )
     stair_excess: float = param(
         0.2, "no eval set: a staircase whose boundaries shed this much in all (log) warns"
     )
@@ -180,28 +183,28 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The model learned its training examples by heart.
 
     What it detects:
-        On text tasks (not classification, speech, embedding or preference losses): the
-        median train loss of the last 10% of logs is below 0.105 nats (the model gives the
-        next training token ~90% probability), after the data was seen more than once (the
-        loss first got that low past epoch 1.5, or the epoch is unknown). Graded by the harm
-        shown: an error with no eval set or with overfitting (LL151) at warning or above, a
-        warning when the eval loss stalls, info while it still improves. Also: after 3
-        epochs or more, an eval loss over 3× the train loss (info while the eval loss still
-        improves); or the train loss dropping at epoch boundaries, a staircase (the change
-        across a boundary, between the logs just before and just after it, against the
-        typical change across cuts inside an epoch; needs 3 logs per epoch): one boundary
-        must drop 3 robust standard deviations, 2× and 0.05 beyond it (with an even
-        window, also when it is one log wider: a median of 2 logs is their mean, which one
-        odd log sets); several must drop as
-        a pattern, their median change 3 standard errors of a median, 2× and 0.02 beyond it,
-        so one lucky drop among noisy boundaries is not a staircase and a small drop at
-        every boundary is. A staircase is a warning with an eval loss that does not follow
-        (overfitting or a large gap at warning), or with no eval set when the boundaries
-        together shed 0.2 (log) or more beyond the in-epoch trend, else info. Every grade is
-        one level lower when a logged task metric (accuracy, F1, WER …) is still improving
-        or improved after the eval-loss minimum (more of the metrics got better than worse):
-        the held-out task shows the model still generalizes. Speech recognition counts as a
-        text task here (it decodes text).
+        On text tasks (not classification, speech, embedding or preference losses): the median
+        train loss of the last 10% of logs is below 0.105 nats (the model gives the next
+        training token ~90% probability), after the data was seen more than once (the loss first
+        got that low past epoch 1.5, or the epoch is unknown). Graded by the harm shown: an
+        error with no eval set or with overfitting (LL151) at warning or above, a warning when
+        the eval loss stalls, info while it still improves; with a single eval (no trend to
+        read), info when it is below 1.5× the train loss (the held-out loss follows the train
+        loss: templated data, not learning by heart), else a warning. Also: after 3 epochs or
+        more, an eval loss over 3× the train loss (info while the eval loss still improves); or
+        the train loss dropping at epoch boundaries, a staircase (the change across a boundary,
+        between the logs just before and just after it, against the typical change across cuts
+        inside an epoch; needs 3 logs per epoch): one boundary must drop 3 robust standard
+        deviations, 2× and 0.05 beyond it (with an even window, also when it is one log wider: a
+        median of 2 logs is their mean, which one odd log sets); several must drop as a pattern,
+        their median change 3 standard errors of a median, 2× and 0.02 beyond it, so one lucky
+        drop among noisy boundaries is not a staircase and a small drop at every boundary is. A
+        staircase is a warning with an eval loss that does not follow (overfitting or a large
+        gap at warning), or with no eval set when the boundaries together shed 0.2 (log) or more
+        beyond the in-epoch trend, else info. Every grade is one level lower when a logged task
+        metric (accuracy, F1, WER …) is still improving or improved after the eval-loss minimum
+        (more of the metrics got better than worse): the held-out task shows the model still
+        generalizes. Speech recognition counts as a text task here (it decodes text).
     Why it matters:
         A language model cannot predict natural text that well unless it has seen it: it
         reproduces its training examples verbatim and tends to answer everything in their
@@ -233,7 +236,14 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         if ep is not None and ep < p.after_epoch:
             return  # near zero before the data repeats: see LL155
         view = eval_view(ctx)
-        if view is None:
+        _, one_eval = finite(ctx.eval_loss)
+        if view is None and one_eval.size:
+            # a single eval shows no trend, but whether it follows the train loss: at its
+            # level (the gap rule's ratio) nothing shows harm; far above it is a warning
+            sev = (
+                Severity.INFO if float(one_eval[-1]) < p.one_eval_ratio * end else Severity.WARNING
+            )
+        elif view is None:
             sev = Severity.ERROR  # near zero and nothing to show it generalizes
         elif _overfits(ctx):
             sev = Severity.ERROR  # harm shown: eval rose after its best

@@ -11,6 +11,7 @@ import numpy as np
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
+from losslens.analysis.progress_signal import loss_measures_progress
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.model import Finding, Series, Severity
 
@@ -74,8 +75,10 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         are finite and the eval loss keeps improving (the Trainer's running sum kept one NaN).
         NaN/inf gradient norms while the loss stays finite: info in the first 2% of the run
         (fp16's loss scaler calibrating) or when rare and known to be scaler skips (fp16 in
-        the config, or the logged LR held at that step: the optimizer step was skipped); a
-        warning otherwise (an overflow mid-run), and whenever the loss spiked at that step.
+        the config, or the logged LR held at that step while the schedule moves around it:
+        the optimizer step was skipped; under a constant LR every log holds it, so that says
+        nothing); a warning otherwise (an overflow mid-run). A loss spike at that step is
+        the same event: the loss-spike finding (LL121) carries its warning.
     Why it matters:
         Once a NaN reaches the weights every later update is garbage: the run is lost from that
         step on. Occasional skipped steps only slow training down, but many mean fp16 overflows.
@@ -180,10 +183,12 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     sev = Severity.INFO if n_late == 0 or (fp16 and rare) else Severity.WARNING
     bad_steps = [int(s) for s in steps[bad].tolist()]
     spike = ctx.has("LL121")
+    spiked: set[int] = set()
     if spike is not None:
         spiked = {int(x) for x in str(spike.evidence.values.get("steps", "")).split(",") if x}
-        if spiked & set(bad_steps):
-            sev = Severity.WARNING  # the loss jumped where the gradients overflowed
+    # a loss spike at a step whose gradient overflowed is one event: the loss-spike finding
+    # carries its warning (a spike paired with a NaN gradient norm), this one says whether
+    # the overflow itself was a rare skipped step
     shown = ", ".join(str(s) for s in bad_steps[:6]) + (" …" if len(bad_steps) > 6 else "")
     if sev is Severity.INFO:
         title = tr(
@@ -196,6 +201,13 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "몇몇 스텝에서 그래디언트가 넘쳐 업데이트를 건너뛰었습니다. fp16 손실 스케일러가 "
             "원래 하는 동작이며, 학습은 정상적으로 이어졌습니다.",
         )
+        if spiked & set(bad_steps):
+            expl = tr(
+                "At a few steps the gradients overflowed and the update was skipped; the loss "
+                "spiked at that step (see the loss-spike finding). Training continued.",
+                "몇몇 스텝에서 그래디언트가 넘쳐 업데이트를 건너뛰었고, 그 스텝에서 손실이 "
+                "튀었습니다(손실 스파이크 항목 참고). 학습은 이어졌습니다.",
+            )
         fix = tr(
             "Nothing, if it stays rare. If it becomes frequent, switch to bf16.",
             "드물게만 일어난다면 그대로 두어도 됩니다. 잦아지면 bf16으로 바꾸세요.",
@@ -234,15 +246,28 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
 
 def _lr_held(ctx: RunContext, bad_steps: list[int]) -> bool:
-    """Whether the logged LR did not change at each of ``bad_steps`` (a skipped step)."""
+    """Whether the logged LR did not change at each of ``bad_steps`` while the schedule
+    moves around it (a skipped step).
+
+    A held LR is evidence only where the LR otherwise changes from log to log: under a
+    constant LR (or a flat stretch of a schedule) every log holds the LR, skipped or not.
+    """
     lr = ctx.lr
     if lr is None or not bad_steps:
         return False
     at = {int(k): float(v) for k, v in zip(lr.steps.tolist(), lr.values.tolist(), strict=True)}
     order = sorted(at)
+
+    def same(a: int, b: int) -> bool:
+        return math.isclose(at[order[a]], at[order[b]], rel_tol=1e-9, abs_tol=0.0)
+
     for s in bad_steps:
         i = order.index(s) if s in at else -1
-        if i <= 0 or not math.isclose(at[order[i - 1]], at[s], rel_tol=1e-9, abs_tol=0.0):
+        if i <= 0 or not same(i - 1, i):
+            return False
+        # the schedule moves next to it: before the held pair or right after it
+        moves = (i >= 2 and not same(i - 2, i - 1)) or (i + 1 < len(order) and not same(i, i + 1))
+        if not moves:
             return False
     return True
 
@@ -365,7 +390,9 @@ def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         all logs), while the gradient norm is finite, in a log that starts before the data
         was seen 1.5 times. A loss that falls gradually and then prints as 0.0 because of
         rounding is memorization, not this, and so is a log whose first record comes after
-        many unlogged passes over the data (see memorization).
+        many unlogged passes over the data (see memorization). Not read in online RL (a
+        sampled reward is logged): there the loss is β×KL, exactly 0 while the policy still
+        equals its reference.
     Why it matters:
         Cross-entropy over zero target tokens is 0: the model is graded on nothing and learns
         nothing. Usual causes are a chat/response template that does not match the data
@@ -376,7 +403,7 @@ def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Print one collated batch and count the labels that are not -100; check the response
         template or ``train_on_responses_only`` settings; raise ``max_seq_length``.
     """
-    if ctx.loss is None or hidden_nan_steps(ctx):
+    if ctx.loss is None or hidden_nan_steps(ctx) or not loss_measures_progress(ctx):
         return
     v = ctx.loss.finite.values
     st = ctx.loss.finite.steps

@@ -9,9 +9,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from losslens.analysis import signals
+from losslens.analysis.advice import underlearning_suggestion
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import lr as fmt_lr
 from losslens.analysis.messages import num, tr
+from losslens.analysis.progress_signal import (
+    eval_gain_over_log,
+    log_from_start,
+    loss_measures_progress,
+    peak_lr,
+    usual_lr,
+)
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, lr_at
 from losslens.model import Finding, Severity
@@ -38,8 +46,18 @@ class ProgressParams:
     flat_bound: float = param(
         FLAT_BOUND, "even the steepest decline the data allow (90% CI) lowers it by less (log)"
     )
+    sized_logs: int = param(
+        20,
+        "... or, with this many logs, the Theil-Sen fit over the run lowers it by less than "
+        "`improvement` too (judged by size when the noise hides a decline of that size)",
+    )
     late_start: float = param(
         1.0, "a log whose first epoch is past this (plus 2 logging intervals) is a window"
+    )
+    eval_gain: float = param(
+        0.01,
+        "LL131: an eval loss this much below its first eval at the last (at its best, and "
+        "more than the train loss fell) says the model learns: info, not error",
     )
 
 
@@ -90,22 +108,6 @@ class VanishParams:
     )
 
 
-def log_from_start(ctx: RunContext, late_epochs: float = 1.0) -> bool:
-    """Whether the train log starts with the run.
-
-    ``ctx.covers_start`` reads the step numbers; a log whose steps restart at 1 (a console
-    paste without step numbers, a resumed run) can still show by its logged epoch that it
-    starts far into training: a first epoch more than ``late_epochs`` plus two logging
-    intervals after 0 is not the start (a run logged once per epoch first logs epoch 1).
-    """
-    if not ctx.covers_start:
-        return False
-    if ctx.first_epoch is None or not ctx.steps_per_epoch:
-        return True
-    interval = max(ctx.log_interval, 1.0) / ctx.steps_per_epoch
-    return ctx.first_epoch <= late_epochs + 2 * interval
-
-
 def _confidently_flat(x: np.ndarray, y: np.ndarray, span: float, bound: float = FLAT_BOUND) -> bool:
     """Whether the log-loss ``y`` over ``x`` rules out a decline of ``bound`` per ``span``."""
     _slope, low, _high = signals.theil_sen_interval(x, y)
@@ -118,6 +120,8 @@ def _no_progress(
     """(first, last, improvement) when the loss did not really fall over a full-length log."""
     st, v = finite(ctx.loss)
     if v.size < p.min_logs or any(ctx.has(x) for x in _BROKEN):
+        return None
+    if not loss_measures_progress(ctx):  # an RL loss (beta x KL) is no progress measure
         return None
     if not log_from_start(ctx, p.late_start):
         return None
@@ -132,8 +136,14 @@ def _no_progress(
     # judged by size: a smooth 0.3% decline is "significant" and still a loss that never moves
     if improvement >= p.improvement:
         return None
-    if not _confidently_flat(st, y, float(st[-1] - st[0]), p.flat_bound):
-        return None  # too noisy to tell a slow decline from none
+    span = float(st[-1] - st[0])
+    if not _confidently_flat(st, y, span, p.flat_bound):
+        # the noise cannot rule out a decline of `flat_bound`: judged by size, a long log
+        # whose fitted line over the run also shows less than the bar has not moved (a
+        # short, noisy one is not judged)
+        fitted = float(signals.theil_sen(st, y)[0]) * span
+        if v.size < p.sized_logs or fitted <= math.log(1 - p.improvement):
+            return None
     return first, last, improvement
 
 
@@ -149,25 +159,31 @@ def _lr_low(ctx: RunContext) -> float | None:
     "LL131",
     "loss-not-decreasing",
     kind="loss_not_decreasing",
-    severity=Severity.WARNING,
+    severity=Severity.ERROR,
     family="progress",
     requires=("LL101", "LL102", "LL103", "LL104", "LL111"),
     params=PROGRESS,
 )
 def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
-    """The loss hardly moves over the whole run.
+    """The loss never moves over the whole run: an error (the run is broken).
 
     What it detects:
         A log that starts at the beginning of training (by its steps and, when an epoch is
         logged, by a first epoch no later than 1 plus two logging intervals: a console paste
         whose steps restart at 1 can be a window late in a run), spans 50 steps or more and
-        8 logs or more, where the loss of the last 10% is less than 5% below the first 5% (judged by
-        size: a smooth decline that small is significant and still no learning), and the
-        data rule a real decline out: even the low end
-        of a 90% confidence interval on the Theil-Sen slope would lower the loss by less
-        than 5% over the run (a noisy log that cannot tell a slow decline from none is not
-        reported). Runs that start below 0.3 (nothing left to learn) are skipped, and so are
-        runs where the learning rate is below the usual range (see lr-too-low).
+        8 logs or more, where the loss of the last 10% is less than 5% below the first 5%
+        (judged by size: a smooth decline that small is significant and still no learning),
+        and the data rule a real decline out: even the low end of a 90% confidence interval
+        on the Theil-Sen slope would lower the loss by less than 5% over the run; or, in a
+        log of 20 logs or more too noisy for that, the Theil-Sen line over the run lowers it
+        by less than 5% as well (two estimates of the change over many logs, both under the
+        bar; a short noisy log is not reported). Skipped: runs that start below 0.3 (nothing
+        left to learn), runs whose LR is below the usual range (see lr-too-low), online RL
+        runs (a sampled reward is logged: the loss is ``beta`` x KL, no progress measure).
+        Severity: error, "a loss that never moves"; info when the eval loss still falls (at
+        the last eval 1% or more below the first, within 1% of its best, and more than the
+        train loss fell): an eval loss averages a whole set, so the model learns slowly
+        under a train loss flat within its noise.
     Why it matters:
         The model is not learning: the updates do not reach the trainable weights, or there
         is no signal in the data.
@@ -176,10 +192,11 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     What to try:
         Check that parameters are trainable (``print_trainable_parameters()`` > 0), call
         ``enable_input_require_grads()`` with gradient checkpointing and PEFT, check the
-        labels, raise the learning rate toward the usual value.
+        labels; raise the learning rate toward the usual value only when it is below it.
     """
+    p: ProgressParams = r.params
     zero = ctx.has("LL103")
-    if zero is not None and ctx.loss is not None:
+    if zero is not None and ctx.loss is not None and loss_measures_progress(ctx):
         st0 = ctx.loss.finite.steps
         yield r.finding(
             severity=Severity.ERROR,
@@ -204,14 +221,15 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             onset_step=int(st0[0]),
         )
         return
-    res = _no_progress(ctx)
+    res = _no_progress(ctx, p)
     if res is None or _lr_low(ctx) is not None or ctx.loss is None:
         return
     first, last, imp = res
     st = ctx.loss.finite.steps
-    yield r.finding(
-        title=tr("The loss is not decreasing", "손실이 줄지 않습니다"),
-        explanation=tr(
+    ev_gain = eval_gain_over_log(ctx, p.eval_gain, imp)
+    if ev_gain is None:
+        severity = Severity.ERROR
+        explanation = tr(
             "Over {n} steps the loss went from {a} to {b} ({p}): the model is not learning. "
             "Either the updates do not reach the trainable weights or the data carries no "
             "signal.",
@@ -222,14 +240,30 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             a=num(first),
             b=num(last),
             p=f"{-imp * 100:+.1f}%",
-        ),
+        )
+    else:
+        severity = Severity.INFO
+        explanation = tr(
+            "Over {n} steps the train loss went from {a} to {b} ({p}), flat within its noise, "
+            "but the eval loss still fell {g}% and is at its best: the model learns, slowly.",
+            "{n} 스텝 동안 학습 손실은 {a}에서 {b}({p})로 잡음 안에서 평평하지만, 평가 손실은 "
+            "{g}% 줄었고 가장 낮은 값에 있습니다. 모델은 느리게 배우고 있습니다.",
+            n=int(st[-1] - st[0]),
+            a=num(first),
+            b=num(last),
+            p=f"{-imp * 100:+.1f}%",
+            g=f"{ev_gain * 100:.1f}",
+        )
+    yield r.finding(
+        severity=severity,
+        title=tr("The loss is not decreasing", "손실이 줄지 않습니다"),
+        explanation=explanation,
         suggestion=tr(
             "Check print_trainable_parameters() shows trainable weights; with gradient "
-            "checkpointing and PEFT call model.enable_input_require_grads(); print a batch to "
-            "check the labels; raise the learning rate toward the usual value.",
+            "checkpointing and PEFT call model.enable_input_require_grads(). {s}",
             "print_trainable_parameters()로 학습 가능한 가중치가 있는지 확인하세요. 그래디언트 "
-            "체크포인팅과 PEFT를 함께 쓰면 model.enable_input_require_grads()를 호출하세요. "
-            "배치를 출력해 라벨을 확인하고, 학습률을 일반적인 값 쪽으로 올려 보세요.",
+            "체크포인팅과 PEFT를 함께 쓰면 model.enable_input_require_grads()를 호출하세요. {s}",
+            s=underlearning_suggestion(peak_lr(ctx), usual_lr(ctx)),
         ),
         metric=ctx.loss.key,
         step_start=int(st[0]),
@@ -285,6 +319,8 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """
     p: PlateauParams = r.params
     if ctx.loss is None or not log_from_start(ctx, p.late_start):
+        return
+    if not loss_measures_progress(ctx):  # an RL loss (beta x KL) is no progress measure
         return
     if any(ctx.has(x) for x in _BROKEN) or ctx.has("LL131") or _no_progress(ctx) is not None:
         return

@@ -149,6 +149,22 @@ def schedule_mismatch(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 class WarmupParams:
     still_rising_at: float = param(0.75, "LR still rising at this share of the planned steps")
     long_share: float = param(0.5, "a warmup this share of the planned steps or more (info)")
+    zero: float = param(1e-3, "an LR below this share of the peak is the end-of-run 0")
+
+
+def _rises_to_the_end(v: np.ndarray, zero: float) -> bool:
+    """Whether the logged LR rises from well below its peak at every log up to the peak, and
+    every log after the peak is 0 (the value a linear or cosine scheduler gives at
+    ``max_steps``): a warmup as long as the run."""
+    if v.size < 4:
+        return False
+    i = int(np.argmax(v))
+    peak = float(v[i])
+    after = v[i + 1 :]
+    if peak <= 0 or i < 2 or not after.size or float(np.max(after)) > zero * peak:
+        return False
+    ramp = v[: i + 1]
+    return float(ramp[0]) < 0.5 * peak and bool(np.all(np.diff(ramp) > 0))
 
 
 @rule(
@@ -165,8 +181,9 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     What it detects:
         A finished run whose learning rate is still rising at the last log, or a config whose
         ``warmup_steps`` is at least ``max_steps``, or the logged LR is still rising at 75% of
-        the planned steps (warning); a warmup that takes 50% or more of the planned steps
-        (info).
+        the planned steps, or it rises at every log and only the last log(s) show an LR of 0
+        (the scheduler's value at ``max_steps`` when the warmup is as long as the run): a
+        warning. A warmup that takes 50% or more of the planned steps: info.
     Why it matters:
         During warmup the LR is below the value you chose; if warmup is longer than the run,
         the model never trains at the intended rate and learns less than it could.
@@ -189,13 +206,18 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         "비율을 뜻했는데 스텝 수로 넣지 않았는지 확인하세요.",
     )
     metric = ctx.lr.key if ctx.lr is not None else "train/learning_rate"
-    never = False
+    never = to_end = False
     if (warm and ctx.planned_steps and warm >= ctx.planned_steps) or (ratio and ratio >= 1):
         never = True
     elif sched is not None and sched.still_rising and (ctx.finished or ctx.cfg_num("max_steps")):
         # still ramping up at 75% of the planned steps: most of the run is spent far below
         # the target LR, even if the peak comes before the end
         never = bool(horizon and st.size and st[-1] >= p.still_rising_at * horizon)
+    elif _rises_to_the_end(v, p.zero):
+        # the LR rises at every log and only the last log(s) show 0: the scheduler's value
+        # at max_steps when warmup_steps equals max_steps, so no step trained at a stable or
+        # decaying LR (the same as still rising at the end)
+        never = to_end = True
     if never:
         peak_cfg = ctx.cfg_num("learning_rate", "lr")
         end_lr = float(v[-1]) if v.size else None
@@ -229,6 +251,13 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                     m=ctx.planned_steps,
                 )
                 if warm and ctx.planned_steps and warm >= ctx.planned_steps
+                else tr(
+                    "; it rose to {p} at step {t}, then only the last log(s) show 0",
+                    "; {t} 스텝에서 {p}까지 오른 뒤 마지막 로그만 0",
+                    p=fmt_lr(float(np.max(v))),
+                    t=int(st[int(np.argmax(v))]),
+                )
+                if to_end
                 else tr("", ""),
             ),
             values={"last_lr": end_lr or 0.0} | ({"warmup_steps": int(warm)} if warm else {}),

@@ -7,158 +7,31 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite_raw
+from losslens.analysis.spikefind import (
+    CLEAR,
+    WIDE,
+    Spike,
+    _neighbour_floor,
+    _window_min,
+    _z_median_at,
+    came_back,
+    find_spikes,
+)
 from losslens.model import Finding, FloatArray, IntArray, Severity
+
+__all__ = ["Spike", "_neighbour_floor", "_window_min", "_z_median_at", "find_spikes"]
 
 #: Robust z (median/MAD of the neighbours, log space) above which a point is a spike.
 LOSS_Z = 8.0
 GRAD_Z = 6.0
 #: A gradient-norm spike this many times its neighbours is a warning on its own.
 HUGE_GRAD = 100.0
-
-
-@dataclass
-class Spike:
-    index: int  # peak index
-    end: int  # last index of the event
-    step: int
-    value: float
-    baseline: float
-    ratio: float
-    recovered: bool | None  # None: at the end of the log
-    start: int = -1  # step of the event's first log (adjacent spikes form one event)
-
-    def __post_init__(self) -> None:
-        if self.start < 0:
-            self.start = self.step
-
-
-#: Points screened at once: memory stays O(chunk + points that pass), not O(run) per pass.
-_SCREEN_CHUNK = 1 << 16
-#: Windows gathered at once for the exact statistics (as many rows as signals' chunks).
-_ROWS = 16384
-
-
-def _window_min(x: FloatArray, k: int) -> FloatArray:
-    """``out[j]`` = the smallest non-NaN value of ``x[j : j + k]`` (NaN when there is none),
-    for ``j`` in ``0 .. x.size - k``: O(log k) vectorised passes (minima over doubling spans)."""
-    m, p = x, 1
-    while 2 * p <= k:
-        m = np.fmin(m[:-p], m[p:])  # m[j]: the minimum of x[j : j + 2p]
-        p *= 2
-    return np.fmin(m[: m.size - (k - p)], m[k - p :])
-
-
-def _neighbour_floor(x: FloatArray, half: int, a: int, b: int) -> FloatArray:
-    """For each point of ``x[a:b]``, the smallest of its up to ``half`` neighbours on each
-    side (itself left out, NaN ignored): a lower bound of their median."""
-    n = x.size
-    lo, hi = a - half, b + half
-    before, after = np.full(max(0, -lo), np.nan), np.full(max(0, hi - n), np.nan)
-    pad = np.concatenate([before, x[max(lo, 0) : min(hi, n)], after])  # NaN outside the series
-    wm = _window_min(pad, half)  # wm[r]: the half before point a + r; wm[r + half + 1]: after
-    return np.fmin(wm[: b - a], wm[half + 1 : half + 1 + b - a])
-
-
-def _z_median_at(
-    x: FloatArray, half: int, idx: npt.NDArray[np.intp], mad_floor: float, min_neighbours: int = 3
-) -> tuple[FloatArray, FloatArray]:
-    """``(z, median)`` at the points ``idx`` only: the numbers that
-    ``signals.neighbour_z_median`` gives there (same windows, same medians, bit for bit)."""
-    n = x.size
-    z, med = np.full(idx.size, np.nan), np.full(idx.size, np.nan)
-    offsets = np.concatenate([np.arange(-half, 0), np.arange(1, half + 1)])
-    for c in range(0, idx.size, _ROWS):
-        at = idx[c : c + _ROWS]
-        rows = at[:, None] + offsets[None, :]
-        inside = (rows >= 0) & (rows < n)
-        win = np.where(inside, x[np.clip(rows, 0, n - 1)], np.nan)
-        m = signals.nanmedian_rows(win)
-        med[c : c + at.size] = m
-        if n < min_neighbours + 1:
-            continue
-        ok = np.sum(np.isfinite(win), axis=1) >= min_neighbours
-        if ok.any():
-            dev = signals.nanmedian_rows(np.abs(win[ok] - m[ok][:, None]))
-            scale = np.maximum(dev, mad_floor)
-            zc = z[c : c + at.size]
-            zc[ok] = 0.6745 * (x[at][ok] - m[ok]) / scale
-    return z, med
-
-
-def find_spikes(
-    st: FloatArray | IntArray,
-    v: FloatArray,
-    *,
-    z_min: float,
-    ratio_min: float,
-    skip_before: float = 0.0,
-) -> list[Spike]:
-    """Points far above their neighbours (log space, self excluded), merged into events.
-
-    A point is a spike when its robust z against its neighbours (median/MAD, itself left
-    out) is above ``z_min`` and it is at least ``ratio_min`` times their median. The exact
-    statistics are computed only at the points that can pass the ratio test: a median is
-    never below the smallest neighbour, so a point less than ``ratio_min`` times its
-    smallest neighbour is no spike (on a healthy run that is nearly every point).
-    """
-    n = v.size
-    if n < 5:
-        return []
-    half = signals.window(n, 0.05, 3, 25)
-    log_ratio = math.log(ratio_min)
-    # a few passes, each leaving out the spikes already found: a spike next to another one
-    # (or among several) inflates its neighbours' spread and would hide in one pass
-    cand = np.zeros(n, dtype=bool)
-    ym = signals.safe_log(v, 1e-8)  # log values, spikes already found left out (NaN)
-    for _ in range(3):
-        # by chunks: the screen, then the exact statistics at the points it lets through
-        # (ym equals the log values wherever cand is False)
-        found = []
-        for a in range(0, n, _SCREEN_CHUNK):
-            b = min(a + _SCREEN_CHUNK, n)
-            floor = _neighbour_floor(ym, half, a, b)
-            with np.errstate(invalid="ignore"):
-                ok = (ym[a:b] - floor > log_ratio) & (v[a:b] >= 0.05)
-            ok &= (st[a:b] > skip_before) & ~cand[a:b]
-            if a == 0:
-                ok[0] = False
-            idx = a + np.flatnonzero(ok)
-            if not idx.size:
-                continue
-            z, base = _z_median_at(ym, half, idx, mad_floor=0.05)
-            with np.errstate(invalid="ignore"):
-                # neighbours at a loss of 0 are a NaN the Trainer hid (LL102), not a level
-                hit = (z > z_min) & (ym[idx] - base > log_ratio) & (base > -13.8)
-            found.append(idx[hit])
-        new = np.concatenate(found) if found else np.empty(0, dtype=np.intp)
-        if not new.size:
-            break
-        cand[new] = True
-        ym[new] = np.nan
-    runs = signals.runs_of(cand)
-    peaks = np.array(
-        [a + int(np.argmax(signals.safe_log(v[a:b], 1e-8))) for a, b in runs], dtype=np.intp
-    )
-    _z, base = _z_median_at(ym, half, peaks, mad_floor=0.05)
-    out: list[Spike] = []
-    recover_within = max(2, round(0.02 * n))
-    for k, (a, b) in enumerate(runs):
-        i = int(peaks[k])
-        bl = float(np.exp(base[k]))
-        nxt = signals.safe_log(v[b : b + recover_within], 1e-8)
-        if nxt.size == 0:
-            rec: bool | None = None
-        else:
-            rec = bool(np.any(nxt <= base[k] + math.log(1.25)))
-        out.append(Spike(i, b - 1, int(st[i]), float(v[i]), bl, float(v[i] / bl), rec, int(st[a])))
-    return out
 
 
 @dataclass(frozen=True)
@@ -169,6 +42,10 @@ class SpikeParams:
     nan_grad_z: float = param(
         3.0, "z enough for a spike at a step whose gradient norm is NaN/inf (skipped step)"
     )
+    clear: float = param(
+        CLEAR, "a point this many times its largest neighbour is a spike whatever their spread"
+    )
+    wide: int = param(WIDE, "the peak is also ratio x the median of this many times the window")
 
 
 def nan_grad_steps(ctx: RunContext) -> set[int]:
@@ -202,9 +79,10 @@ def _nan_grad_spikes(
             continue
         if base[k] <= -13.8:
             continue  # neighbours at a loss of 0: a hidden NaN, not a level
+        if v[i] <= v[i - 1]:
+            continue  # lower than the log before: a descent, not a jump
         bl = float(np.exp(base[k]))
-        nxt = y[i + 1 : i + 3]
-        rec = bool(np.any(nxt <= base[k] + math.log(1.25))) if nxt.size else None
+        rec = came_back(v[i + 1 : i + 3], bl, float(v[i]))
         out.append(Spike(i, i, int(st[i]), float(v[i]), bl, float(v[i] / bl), rec))
     return out
 
@@ -225,9 +103,14 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         robust standard deviations above them (median/MAD in log space, the point itself and
         spikes already found left out, in up to three passes so that neighbouring spikes do
         not hide each other; neighbourhood 5% of the log on each side), or 3 standard
-        deviations at a step whose gradient norm is NaN/inf (a skipped step). Adjacent logs
-        form one event, dated at its first log. Severity by size and consequence: a spike
-        that comes back within 2% of the log and is under 3× the level around it is info;
+        deviations at a step whose gradient norm is NaN/inf (a skipped step), or at least
+        100× the largest neighbour whatever their spread (no noise among them reaches it).
+        A spike is a jump up: a log lower than the one before it is on the way down from a
+        higher value (a bad start settling), not a spike; and it must also stand 2× above
+        the median of a window 4× as wide (a few collapsed logs around it do not lower the
+        run's level). Adjacent logs form one event, dated at its first log. Severity by size
+        and consequence: a spike that comes back within 2% of the log (to within 25% of the
+        level, or with 90% of the jump undone) and is under 3× the level around it is info;
         one 3× or more, one that does not come back, one with a gradient-norm spike or a
         NaN gradient norm is a warning.
     Why it matters:
@@ -244,7 +127,7 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if ctx.loss is None or v.size < 5:
         return
     p: SpikeParams = r.params
-    spikes = find_spikes(st, v, z_min=p.z, ratio_min=p.ratio)
+    spikes = find_spikes(st, v, z_min=p.z, ratio_min=p.ratio, clear=p.clear, wide=p.wide)
     nan_steps = nan_grad_steps(ctx)
     spikes += _nan_grad_spikes(st, v, nan_steps, p, {x.step for x in spikes})
     spikes.sort(key=lambda x: x.step)
@@ -336,6 +219,10 @@ class GradSpikeParams:
     ratio: float = param(5.0, "a spike is at least this many times its neighbours' median")
     skip: float = param(0.02, "share of the run skipped at the start (LoRA starts from zero)")
     huge: float = param(HUGE_GRAD, "a spike this many times its neighbours is a warning")
+    clear: float = param(
+        CLEAR, "a point this many times its largest neighbour is a spike whatever their spread"
+    )
+    wide: int = param(WIDE, "the peak is also ratio x the median of this many times the window")
 
 
 @rule(
@@ -352,9 +239,14 @@ def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         Logged gradient norms at least 5× the median of the neighbouring logs and more than 6
-        robust standard deviations above them (log space, the point itself left out), outside
-        the first 2% of the run where LoRA adapters start from zero and before the first log
-        at the usual level (a run that starts high has no spike yet, only a bad start). A
+        robust standard deviations above them (log space, the point itself left out), or at
+        least 100× the largest neighbour whatever their spread (a short log spread over
+        decades hides nothing that far above it), outside the first 2% of the run where LoRA
+        adapters start from zero and before the first log at the usual level (a run that
+        starts high has no spike yet, only a bad start). As for loss spikes, a value lower
+        than the log before it is no spike, and the spike must also stand 5× above the median
+        of a window 4× as wide: a return from a few collapsed logs (a step with no gradient
+        signal) to the run's usual level is not a spike. A
         spike 100× its neighbours or more is a warning; otherwise info. A spike inside a
         loss-spike event (within one log of it) is part of that event: the loss-spike finding
         carries its severity, so it is info here.
@@ -373,7 +265,15 @@ def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     horizon = max(ctx.planned_steps or 0, ctx.last_step, int(st[-1]))
     p: GradSpikeParams = r.params
-    spikes = find_spikes(st, v, z_min=p.z, ratio_min=p.ratio, skip_before=p.skip * horizon)
+    spikes = find_spikes(
+        st,
+        v,
+        z_min=p.z,
+        ratio_min=p.ratio,
+        skip_before=p.skip * horizon,
+        clear=p.clear,
+        wide=p.wide,
+    )
     # before the gradient first settles at its usual level there is no level to spike from
     settled = int(st[int(np.argmax(v <= p.ratio * float(np.median(v))))])
     spikes = [s for s in spikes if s.step > settled]

@@ -1,6 +1,7 @@
 """Too little learning judged by size: slow progress per epoch, a loss still near its start
-after several passes, a learning rate that acted as a fraction of the one set, and a model
-that was best before it learned anything."""
+after several passes, a learning rate that acted as a fraction of the one set, a model that
+was best before it learned anything, and one that kept guessing at chance for most of the
+run. What to try depends on the level of the learning rate."""
 
 from __future__ import annotations
 
@@ -11,12 +12,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from losslens.analysis import signals
+from losslens.analysis.advice import underlearning_suggestion
+from losslens.analysis.chance import chance_level
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import eval_view
 from losslens.analysis.messages import Text, num, tr
+from losslens.analysis.progress_signal import (
+    log_from_start,
+    loss_measures_progress,
+    peak_lr,
+    usual_lr,
+)
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, lr_at, train_level_near
-from losslens.analysis.rules.progress import log_from_start
 from losslens.analysis.rules.schedule import CLIP, saturated_clipping
 from losslens.model import Finding, FloatArray, Severity
 
@@ -51,6 +59,14 @@ class UnderParams:
         0.25, "a flat start: the first `stretch_epochs` and this share of the log, or more, ..."
     )
     start_level: float = param(0.9, "... staying at this share of the first value or more")
+    most_share: float = param(
+        0.5,
+        "or a loss that starts at chance (ln k) stays within `start_level` of it for "
+        "`stretch_epochs` from the start and this share of the log, at any gain",
+    )
+    chance_tolerance: float = param(
+        0.05, "... starts at chance: its first value within this of ln k"
+    )
     min_logs: int = param(5, "train logs needed (else the eval loss is read instead)")
     late_start: float = param(
         1.0, "a log whose first epoch is past this (plus 2 logging intervals) is a window"
@@ -177,9 +193,11 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         Judged by size, not by statistical significance, once the other progress rules
-        (LL131–LL133) said nothing and, except for (e), memorization (LL153) neither, in a
-        log that starts with the run (the train loss, or the eval loss when fewer than 5
-        train logs). The passes are the epoch at the last log plus one logging interval.
+        (LL131–LL133) said nothing and, except for (e) and (g), memorization (LL153)
+        neither, in a log that starts with the run (the train loss, or the eval loss when
+        fewer than 5 train logs); not in online RL runs (a sampled reward is logged: the
+        loss is ``beta`` x KL, no progress measure). The passes are the epoch at the last
+        log plus one logging interval.
         The first value is the median of the first 5% of logs (at least 1); the end level
         the median of the last 10% (at least 3), each carried to the last step along the
         second half's Theil-Sen slope; the 70% bar is raised by two standard errors of
@@ -212,7 +230,13 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         not gain faster than the bar either (a model whose eval loss still improves is
         learning);
         (f) with 3 evals or more, the eval loss was best at the first eval while the train
-        loss gained less than 10% (the model is not learning, it is not overfitting).
+        loss gained less than 10% (the model is not learning, it is not overfitting);
+        (g) a loss that starts at chance, ``ln k`` for k outcomes (within 5%: a fresh
+        classification head, a DPO policy equal to its reference; k from ``num_labels`` /
+        ``id2label`` or ``vocab_size``, else guessed from the first value for classification
+        and preference runs), stays within 10% of its first value (medians of 3 logs) for
+        2 epochs from the start and half of the log or more: the model kept guessing for
+        most of the budget, whatever it does after (judged at any gain per epoch).
     Why it matters:
         The passes made over the data are not paying off: the run costs compute and the
         model changes little. Common causes are a learning rate that is too low (or kept
@@ -222,12 +246,18 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         The loss at the start and at the end (or over the stretch), the epochs, the gain per
         epoch, and the cause when the log shows one.
     What to try:
-        Raise the learning rate toward the usual value (finish the warmup within the run,
-        raise ``max_grad_norm``), raise the LoRA rank or target all linear layers, check the
-        labels and the data, or stop early to save the compute.
+        By the level of the learning rate: when the LR that acted was held back (warmup
+        that never ended, every update clipped), finish the warmup within the run and raise
+        ``max_grad_norm``; when the peak LR is below half the usual value for the kind of
+        run (LoRA 2e-4, full fine-tune 2e-5; both when the kind is unknown, and then a peak
+        between them is said to be low for LoRA only), raise it toward that value; when it
+        is already at or above it (1e-3 on a tiny model), raising it is not the fix: check
+        the data and labels, the loss masking and the model or adapter size, or stop early
+        to save the compute. Online RL runs (a sampled reward is logged) are not judged:
+        their loss is no progress measure.
     """
     p: UnderParams = r.params
-    if any(ctx.has(x) for x in _BROKEN + _PROGRESS):
+    if any(ctx.has(x) for x in _BROKEN + _PROGRESS) or not loss_measures_progress(ctx):
         return
     # a loss that ends near zero is memorization, not under-learning: only a flat start (e)
     # can still be said of it
@@ -252,14 +282,6 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     epochs = _epoch_span(ctx, float(st[0]), float(st[-1]))
     passes = _passes(ctx, float(st[-1]))
     share = last / first
-    fix = tr(
-        "Raise the learning rate toward the usual value (finish the warmup within the run, "
-        "raise max_grad_norm); raise the LoRA rank or target all linear layers; check the "
-        "labels and the data; or stop early to save the compute.",
-        "학습률을 일반적인 값 쪽으로 올리세요(워밍업을 실행 안에서 끝내고 max_grad_norm을 "
-        "올리기). LoRA 랭크를 올리거나 모든 선형 층을 대상으로 하세요. 라벨과 데이터를 "
-        "확인하거나, 연산을 아끼려면 일찍 멈추세요.",
-    )
     still = tr(
         "the loss is still {x}% of its first value ({a} → {b})",
         "손실이 아직 처음 값의 {x}%입니다({a} → {b})",
@@ -270,6 +292,9 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     note: Text | None = None
     onset = int(st[0])
     cause = _slow_cause(ctx)
+    # what to try depends on the LR level: raising an LR already at usual values (1e-3 on a
+    # tiny model) is not the fix; the data, the loss masking or the model size are
+    fix = underlearning_suggestion(peak_lr(ctx), usual_lr(ctx), lr_held_back=cause is not None)
     # (a) the LR that acted was a fraction of the one set, and the loss shows it
     if cause is not None and share >= high_bar and judged:
         note = tr("{c}; {s}", "{c}. {s}", c=cause, s=still)
@@ -300,9 +325,12 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # (d) a stretch at the end with a small gain per epoch at a high level
     if note is None and judged and ctx.steps_per_epoch and ev < p.per_epoch_gain:
         note, onset = _stretch(ctx, p, st, v, first, onset)
-    # (e) a flat start: the loss stayed at its first value for the first epochs
+    # (e) a flat start: the loss stayed at its first value for the first epochs, or (g) a
+    # loss that started at chance stayed near it for most of the run
     if note is None and from_start and ctx.steps_per_epoch:
         note, onset = _flat_start(ctx, p, st, v, first, onset)
+    if note is None and from_start and ctx.steps_per_epoch:
+        note, onset = _most_at_start(ctx, p, st, v, first, onset)
     # (f) best at the first eval and the train loss hardly moves
     if note is None and not memorized:
         view = eval_view(ctx)
@@ -413,3 +441,45 @@ def _flat_start(
         g=f"{(1 - math.exp(-per_epoch)) * 100:.1f}",
     )
     return note, int(xs[0])
+
+
+def _most_at_start(
+    ctx: RunContext, p: UnderParams, st: FloatArray, v: FloatArray, first: float, onset: int
+) -> tuple[Text | None, int]:
+    """(g): a loss that starts at chance (ln k, see ``analysis/chance.py``) and (medians of 3
+    logs) leaves the band within ``start_level`` of its first value (below or above) no
+    earlier than ``stretch_epochs`` epochs into the run and ``most_share`` of the log, or
+    never: two passes that left the model guessing are a plateau at a high level whatever
+    the run does after them."""
+    spe = ctx.steps_per_epoch or 0.0
+    total = float(st[-1] - st[0])
+    if total <= 0 or st.size < 6:
+        return None, onset
+    chance = chance_level(ctx, first, p.chance_tolerance)
+    if chance is None:
+        return None, onset
+    # medians of 3 consecutive logs, each placed at its middle log: the loss leaves the band
+    # at the first of them outside it (or never, and then the band lasts to the last log)
+    smooth = np.exp(signals.rolling_median(signals.safe_log(v), 3))
+    out = (smooth < p.start_level * first) | (smooth > first / p.start_level)
+    k = int(np.argmax(out)) + 1 if out.any() else st.size - 1
+    if k < 4:
+        return None, onset
+    end = float(st[k])
+    e_end = ctx.epoch_at(end)
+    epochs = e_end if e_end is not None else end / spe
+    if epochs < p.stretch_epochs or (end - float(st[0])) < p.most_share * total:
+        return None, onset
+    note = tr(
+        "for the first {e} epochs ({p}% of the log) the loss stayed within {d}% of {l}, the "
+        "chance level ln {k} ≈ {c} (a uniform guess over {k} outcomes)",
+        "처음 {e} 에폭 동안(로그의 {p}%) 손실이 우연 수준 ln {k} ≈ {c}(결과 {k}개 중 균등 "
+        "추측)인 {l}의 {d}% 안에 머물렀습니다",
+        e=num(epochs, 2),
+        p=f"{(end - float(st[0])) / total * 100:.0f}",
+        d=f"{(1 - p.start_level) * 100:.0f}",
+        l=num(first),
+        k=chance.outcomes,
+        c=f"{chance.level:.3f}",
+    )
+    return note, int(st[0])

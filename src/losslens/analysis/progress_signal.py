@@ -1,0 +1,103 @@
+"""What the loss can say about learning progress, and what the run's LR level is.
+
+Four readings shared by the under-learning rules (LL131–LL133, LL135):
+
+- In online RL fine-tuning (GRPO, PPO, RLOO: a sampled reward is logged, ``train/reward``,
+  ``reward_std``, ``env/reward_mean``) the logged loss is a policy loss plus ``beta`` x KL to
+  the reference model: it starts at 0 and measures how far the policy moved, not how well it
+  learned. It is no progress measure: a flat or zero loss there says nothing about learning
+  (the reward does). DPO's implicit rewards (``rewards/chosen``, ``rewards/margins`` ...)
+  do not make a run RL: the DPO loss falls from ln 2 as the model learns.
+- An eval loss is averaged over a whole set, so it is far less noisy than one train log: an
+  eval loss that falls from its first eval to its last (which is at its best), and by more
+  than the train loss fell, says the model is learning even when the train loss looks flat
+  within its noise.
+- Whether the train log starts with the run (a window late in a run cannot show progress
+  from the start).
+- The run's peak learning rate, as logged (or as configured when the LR is not logged), for
+  advice that depends on whether the LR is already at usual values.
+"""
+
+from __future__ import annotations
+
+from losslens.analysis.context import LR_BANDS, RunContext
+from losslens.analysis.evalview import eval_view
+
+#: Last name parts of a sampled reward, logged by online RL trainers (not by DPO).
+_RL_REWARDS = frozenset({"reward", "reward_std", "reward_mean", "rewards_mean", "score"})
+
+
+def log_from_start(ctx: RunContext, late_epochs: float = 1.0) -> bool:
+    """Whether the train log starts with the run.
+
+    ``ctx.covers_start`` reads the step numbers; a log whose steps restart at 1 (a console
+    paste without step numbers, a resumed run) can still show by its logged epoch that it
+    starts far into training: a first epoch more than ``late_epochs`` plus two logging
+    intervals after 0 is not the start (a run logged once per epoch first logs epoch 1).
+    """
+    if not ctx.covers_start:
+        return False
+    if ctx.first_epoch is None or not ctx.steps_per_epoch:
+        return True
+    interval = max(ctx.log_interval, 1.0) / ctx.steps_per_epoch
+    return ctx.first_epoch <= late_epochs + 2 * interval
+
+
+def rewards_logged(ctx: RunContext) -> bool:
+    """Whether the log carries a sampled reward (``train/reward``, ``reward_std``,
+    ``env/reward_mean``, ``objective/score``): an online RL run."""
+    for name in ctx.run.series:
+        parts = name.lower().split("/")
+        if parts[-1] in _RL_REWARDS or (len(parts) > 1 and parts[0] in {"env", "objective"}):
+            return True
+    return False
+
+
+def loss_measures_progress(ctx: RunContext) -> bool:
+    """Whether falling train loss is what learning looks like in this run (not in RL)."""
+    return not rewards_logged(ctx)
+
+
+def eval_gain_over_log(ctx: RunContext, min_gain: float, train_gain: float) -> float | None:
+    """The eval loss's relative gain from its first to its last eval when it shows learning
+    the train loss does not: at least ``min_gain`` below the first, more than the train
+    loss's own gain ``train_gain`` over the run (an eval loss falling as slowly as a flat
+    train loss adds nothing), and the last eval within ``min_gain`` of the best (not rising
+    away from it). None otherwise, or with fewer than two evals."""
+    view = eval_view(ctx)
+    if view is None:
+        return None
+    first, last = float(view.values[0]), float(view.values[-1])
+    if first <= 0 or last <= 0:
+        return None
+    gain = 1.0 - last / first
+    if gain < min_gain or gain <= train_gain or view.rise() > min_gain:
+        return None
+    return gain
+
+
+def peak_lr(ctx: RunContext) -> float | None:
+    """The run's peak learning rate: the logged schedule's, else the configured one."""
+    if ctx.schedule is not None and ctx.schedule.peak > 0:
+        return ctx.schedule.peak
+    cfg = ctx.cfg_num("learning_rate", "lr")
+    return cfg if cfg is not None and cfg > 0 else None
+
+
+def usual_lr(ctx: RunContext) -> tuple[float, float]:
+    """The usual peak LR for the kind of run as ``(low, high)``: one value when the kind is
+    known (the run's name counts, for wording), the full fine-tune and LoRA values when not."""
+    if ctx.task == "preference" or ctx.finetune != "unknown":
+        typical = ctx.lr_band[0]
+        return typical, typical
+    return LR_BANDS["full"][0], LR_BANDS["lora"][0]
+
+
+__all__ = [
+    "eval_gain_over_log",
+    "log_from_start",
+    "loss_measures_progress",
+    "peak_lr",
+    "rewards_logged",
+    "usual_lr",
+]
