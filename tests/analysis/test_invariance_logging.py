@@ -15,7 +15,14 @@ log; ``g226``: a "sustained rise" measured from the lowest of many noisy windows
 outlier; ``g012``: a flat loss at 97% of its start whose under-learning reading must not
 be lost to a noise margin meant for the 70% bar), and a
 loss that jumps at its second log and stays up (``g001``) whose divergence must not hang on
-the absolute level of the loss.
+the absolute level of the loss. ``a044`` and ``d026`` (a loss stuck at ln V / ln 4 over
+10 logs) must stay "not decreasing" when half the logs are dropped: the confidence interval
+on the slope, not a count of logs, decides whether 6 logs show a loss that never moves.
+
+The same run read from ``trainer_state.json`` and from its console output (``other_files``
+of the index) gets the same verdict and families: a console paste without a step counter
+numbers its logs by line, so no decision may hang on step numbers alone (``g136``,
+``g160``: a flat loss over 3 epochs, 150 steps in the state file and 15 line numbers).
 """
 
 from __future__ import annotations
@@ -38,7 +45,14 @@ CORPUS = ROOT / "corpus"
 
 #: Real runs with two families or more at warning, and short generated ones that broke.
 SEVERAL = ("real:a036", "real:a041", "real:b034", "real:b006", "real:a048", "generated:g145")
-REGRESSIONS = ("generated:g155", "generated:g226", "generated:g184", "generated:g012")
+REGRESSIONS = (
+    "generated:g155",
+    "generated:g226",
+    "generated:g184",
+    "generated:g012",
+    "real:a044",
+    "real:d026",
+)
 
 STEP_KEYS = ("max_steps", "warmup_steps", "logging_steps", "eval_steps", "save_steps")
 NAME_KEYS = ("output_dir", "logging_dir", "run_name", "hub_model_id", "wandb_run_name")
@@ -154,3 +168,26 @@ def test_a_jump_at_the_second_log_that_stays_is_divergence_at_any_loss_scale(
     found = {f.rule_id for f in analyze(run).findings if f.severity is not Severity.INFO}
     assert "LL111" in found
     assert "LL135" not in found
+
+
+def _verdict(run: RunData) -> tuple[str, set[str]]:
+    report = analyze(run)
+    return str(report.verdict), {
+        family_of(f.kind) for f in report.findings if f.severity is not Severity.INFO
+    }
+
+
+def test_the_console_reading_gets_the_verdict_of_the_state_file() -> None:
+    pairs = [(rid, log) for rid, log in dev_runs().items() if log.alternates]
+    assert len(pairs) >= 100
+    assert {"generated:g136", "generated:g160"} <= {rid for rid, _ in pairs}
+    differ = []
+    for rid, log in pairs:
+        base = _verdict(load(rid))
+        for alt in log.alternates:
+            (run, *_) = load_into_memory(alt)
+            run.info.config = {**run.info.config, **log.config}
+            got = _verdict(run)
+            if got != base:
+                differ.append(f"{rid} {alt.name}: {base} -> {got}")
+    assert differ == []

@@ -35,12 +35,17 @@ class ResponseParams:
     eval_jump: float = param(0.20, "eval best before the LR peak, then this much higher after")
     eval_noise_k: float = param(3.0, "... and this many eval noise standard deviations")
     sparse_rise: float = param(
-        0.30, "fewer logs in the ramp: the loss at the LR peak this much above its minimum"
+        0.30,
+        "fewer logs in the ramp: the loss at the LR peak this much above its minimum (and "
+        "`noise_k` noise sds of the whole log)",
     )
     confirmed_rise: float = param(
         0.05,
         "a smaller rise in the ramp counts (with the noise and trend bars) when the loss "
         "comes back down as the LR decays",
+    )
+    noise_logs: int = param(
+        8, "fewer logs in the ramp: positive logs in the whole log needed to measure its noise"
     )
     decayed: float = param(
         0.5, "... judged on the logs where the LR is below this share of its peak"
@@ -75,8 +80,9 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
         return None
     st, v = finite(ctx.loss)
     sel = st <= sched.warmup_end_step
+    noise = signals.mad(np.diff(signals.safe_log(v))) * signals.MAD_TO_SIGMA / math.sqrt(2)
     if 2 <= int(sel.sum()) < p.min_warmup_logs:
-        return _sparse_warmup(ctx, st[sel], v[sel], p)
+        return _sparse_warmup(ctx, st[sel], v[sel], _whole_log_noise(v, p), p)
     if int(sel.sum()) < p.min_warmup_logs:
         return None
     xs, y = st[sel], signals.safe_log(v[sel])
@@ -90,7 +96,6 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
     m = int(np.argmin(smooth))
     if m >= y.size - 2 or xs[m] - xs[0] > p.min_at * (xs[-1] - xs[0]):
         return None
-    noise = signals.mad(np.diff(signals.safe_log(v))) * signals.MAD_TO_SIGMA / math.sqrt(2)
     rise = float(smooth[-1] - smooth[m])
     floor = p.noise_k * noise
     if rise < max(math.log(1 + p.rise), floor) and not (
@@ -129,13 +134,29 @@ def _recovers(
     return late <= at_peak - p.recovery * rise
 
 
+def _whole_log_noise(v: FloatArray, p: ResponseParams) -> float:
+    """The log-to-log noise (standard deviation of one log, in log units) of the positive
+    values of the whole log; 0 when there are too few of them to measure it."""
+    pos = v[v > 0]
+    if pos.size < p.noise_logs:
+        return 0.0
+    return signals.mad(np.diff(np.log(pos))) * signals.MAD_TO_SIGMA / math.sqrt(2)
+
+
 def _sparse_warmup(
-    ctx: RunContext, xs: FloatArray, v: FloatArray, p: ResponseParams
+    ctx: RunContext, xs: FloatArray, v: FloatArray, noise: float, p: ResponseParams
 ) -> Response | None:
     """Few train logs inside the ramp: the loss at the LR peak is well above the lowest one
-    before it (twice the usual rise, since the noise cannot be measured)."""
+    before it (twice the usual rise, since no trend can be tested on so few logs) and by
+    more than the log-to-log noise of the whole log explains (``noise_k`` standard
+    deviations, as in a dense ramp, when the log has ``noise_logs`` positive values to
+    measure it): a log kept every k-th step must not turn batch noise into a response to
+    the schedule."""
     m = int(np.argmin(v[:-1]))
     if float(v[-1]) < (1 + p.sparse_rise) * float(v[m]):
+        return None
+    y = signals.safe_log(v[[m, -1]])
+    if float(y[1] - y[0]) < p.noise_k * noise:
         return None
     return Response(
         "warmup",

@@ -308,8 +308,9 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         side). Whatever the LR's value, a warning when the loss responds to the schedule
         (``analysis/response.py``): the train loss bottoms out during warmup and rises with
         the LR ramp (15% and 3 noise standard deviations; 30% when the ramp has fewer than 6
-        logs), or the eval loss is best before the LR peak and jumps 20% (and 3 noise
-        standard deviations) when the LR gets there, and stays up; not when that jump is
+        logs, and still 3 standard deviations of the whole log's log-to-log noise), or the
+        eval loss is best before the LR peak and jumps 20% (and 3 noise standard
+        deviations) when the LR gets there, and stays up; not when that jump is
         less than half of its rise to the last eval (in log): an eval loss that climbs on
         while the LR decays is overfitting (LL151), not the schedule.
     Why it matters:

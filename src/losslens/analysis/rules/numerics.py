@@ -246,11 +246,16 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
 
 def _lr_held(ctx: RunContext, bad_steps: list[int]) -> bool:
-    """Whether the logged LR did not change at each of ``bad_steps`` while the schedule
-    moves around it (a skipped step).
+    """Whether the logged LR moved at least one scheduler step less than the schedule over
+    the logging interval that ends at each of ``bad_steps`` (a skipped step: the scheduler
+    does not step when the optimizer step is skipped).
 
-    A held LR is evidence only where the LR otherwise changes from log to log: under a
-    constant LR (or a flat stretch of a schedule) every log holds the LR, skipped or not.
+    The schedule's rate per step is read from the intervals next to it. With a log at every
+    step this is the LR equal to the one before while the schedule moves around it; with a
+    log every k steps, the LR moved about k - 1 steps' worth instead of k: how often the
+    run was logged must not decide whether a skip can be seen. A held LR is evidence only
+    where the LR otherwise changes from log to log: under a constant LR (or a flat stretch of
+    a schedule) every log holds the LR, skipped or not.
     """
     lr = ctx.lr
     if lr is None or not bad_steps:
@@ -258,16 +263,32 @@ def _lr_held(ctx: RunContext, bad_steps: list[int]) -> bool:
     at = {int(k): float(v) for k, v in zip(lr.steps.tolist(), lr.values.tolist(), strict=True)}
     order = sorted(at)
 
-    def same(a: int, b: int) -> bool:
-        return math.isclose(at[order[a]], at[order[b]], rel_tol=1e-9, abs_tol=0.0)
+    def rate(a: int, b: int) -> float:  # LR change per step from log a to log b
+        d = at[order[b]] - at[order[a]]
+        return (
+            0.0
+            if math.isclose(at[order[a]], at[order[b]], rel_tol=1e-9)
+            else d / (order[b] - order[a])
+        )
 
     for s in bad_steps:
         i = order.index(s) if s in at else -1
-        if i <= 0 or not same(i - 1, i):
+        if i <= 0:
             return False
-        # the schedule moves next to it: before the held pair or right after it
-        moves = (i >= 2 and not same(i - 2, i - 1)) or (i + 1 < len(order) and not same(i, i + 1))
-        if not moves:
+        # the schedule's rate next to the interval: before it and right after it
+        near = [rate(i - 2, i - 1)] if i >= 2 else []
+        near += [rate(i, i + 1)] if i + 1 < len(order) else []
+        near = [x for x in near if x != 0.0]
+        gap = order[i] - order[i - 1]
+        if not near:
+            return False
+        if gap == 1 and rate(i - 1, i) == 0.0:  # held at a log of every step
+            continue
+        if len(near) == 2 and near[0] * near[1] < 0:  # a turn of the schedule: no one rate
+            return False
+        per_step = sum(near) / len(near)
+        moved = rate(i - 1, i) * gap / per_step  # in scheduler steps
+        if not -0.5 <= moved <= gap - 0.5:
             return False
     return True
 

@@ -39,8 +39,17 @@ FLAT_BOUND = 0.05
 class ProgressParams:
     """Shared by LL131-LL133: what "the loss did not really fall" means."""
 
-    min_logs: int = param(8, "train logs needed")
-    min_span: int = param(50, "steps the log must span")
+    min_logs: int = param(
+        5,
+        "train logs needed: the fewest for which Sen's 90% interval is narrower than the range "
+        "of pairwise slopes (fewer logs widen the interval, which then decides)",
+    )
+    min_span: int = param(50, "steps the log must span ...")
+    min_epochs: float = param(
+        1.0,
+        "... or epochs it must span when the epoch is logged (a console paste without a step "
+        "counter numbers its logs by line: its steps say nothing of how long the run trained)",
+    )
     already_low: float = param(0.3, "a first loss below this has nothing much left to learn")
     improvement: float = param(0.05, "the last 10% less than this below the first 5%")
     flat_bound: float = param(
@@ -114,6 +123,14 @@ def _confidently_flat(x: np.ndarray, y: np.ndarray, span: float, bound: float = 
     return low * span > -bound
 
 
+def _epochs_spanned(ctx: RunContext, st: np.ndarray) -> float:
+    """How many epochs the steps ``st`` span, by the logged epoch (0 when not logged)."""
+    if ctx.epoch is None or len(ctx.epoch.finite) < 2:
+        return 0.0
+    a, b = ctx.epoch_at(float(st[0])), ctx.epoch_at(float(st[-1]))
+    return b - a if a is not None and b is not None else 0.0
+
+
 def _no_progress(
     ctx: RunContext, p: ProgressParams = PROGRESS
 ) -> tuple[float, float, float] | None:
@@ -125,7 +142,7 @@ def _no_progress(
         return None
     if not log_from_start(ctx, p.late_start):
         return None
-    if st[-1] - st[0] < p.min_span:
+    if st[-1] - st[0] < p.min_span and _epochs_spanned(ctx, st) < p.min_epochs:
         return None
     first = float(np.median(signals.head(v, 0.05, lo=1)))
     last = float(np.median(signals.tail(v, 0.1, lo=3)))
@@ -170,8 +187,12 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     What it detects:
         A log that starts at the beginning of training (by its steps and, when an epoch is
         logged, by a first epoch no later than 1 plus two logging intervals: a console paste
-        whose steps restart at 1 can be a window late in a run), spans 50 steps or more and
-        8 logs or more, where the loss of the last 10% is less than 5% below the first 5%
+        whose steps restart at 1 can be a window late in a run), spans 50 steps or more
+        (or a full epoch by the logged epoch: a console paste without a step counter numbers
+        its logs by line, so its steps say nothing of how long the run trained) and 5 logs or
+        more (fewer logs widen the confidence interval below, which then decides: a count of
+        logs must not, or a log kept at every 2nd step loses what the full one shows), where
+        the loss of the last 10% is less than 5% below the first 5%
         (judged by size: a smooth decline that small is significant and still no learning),
         and the data rule a real decline out: even the low end of a 90% confidence interval
         on the Theil-Sen slope would lower the loss by less than 5% over the run; or, in a
