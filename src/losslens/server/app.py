@@ -2,7 +2,9 @@
 
 Every request but ``GET /api/v1/health`` carries ``Authorization: Bearer ll_…``, a token of
 one project (:mod:`losslens.server.tokens`). Bodies and answers are JSON; non-finite values
-are the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``. A write is committed before its
+are the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``. A batch of points may instead come
+in the column-wise format of :mod:`losslens.store.wire` (``Content-Type:
+application/x-losslens-points``), which the sync client sends. A write is committed before its
 answer is sent, and every point is keyed by ``(run, key, step)``, so a client that retries a
 batch whose answer it never saw stores nothing twice. The endpoints are listed in
 docs/team.md ("The ingest API").
@@ -29,6 +31,7 @@ from losslens.model import MetricPoint, RunInfo, RunStatus
 from losslens.numeric import NONFINITE_TOKENS, STEP_MAX, STEP_MIN, as_value, encode_nonfinite
 from losslens.server.findings import BadFindings, report_from_body
 from losslens.server.tokens import TokenInfo, verify
+from losslens.store import wire
 from losslens.store.dispatch import read_analyses, write_report
 from losslens.store.findings import run_stamp
 from losslens.store.pg import PgStore
@@ -189,6 +192,17 @@ def _points(items: list[Any]) -> dict[str, list[MetricPoint]]:
     return {k: v for k, v in by_kind.items() if v}
 
 
+def _columns(raw: bytes) -> wire.PointColumns:
+    """A batch in the column-wise format (:mod:`losslens.store.wire`), checked."""
+    try:
+        n = wire.count(raw)
+        if n > MAX_POINTS:
+            raise ApiError(413, f"{n} points in one batch, the most is {MAX_POINTS}")
+        return wire.decode(raw)
+    except wire.WireError as exc:
+        raise ApiError(400, f"bad {wire.CONTENT_TYPE} body: {exc}") from None
+
+
 # -- the endpoints ------------------------------------------------------------------------------
 
 
@@ -302,6 +316,19 @@ class Api:
         token = await self._auth(request, write=True)
         run_id = request.path_params["run_id"]
         raw = await _read(request)
+        if wire.is_columns(request.headers.get("content-type")):
+            batch = _columns(raw)
+
+            def write() -> int:
+                self._own_run(token, run_id)
+                with self.store.transaction() as conn:
+                    n = self.store.add_columns(run_id, batch)
+                    conn.execute(
+                        "UPDATE runs SET heartbeat = %s WHERE id = %s", (time.time(), run_id)
+                    )
+                return n
+
+            return _answer({"accepted": await run_in_threadpool(write)})
 
         def work() -> int:  # parsing too: a 50k-point batch would stall the event loop
             body = _parse(raw)

@@ -6,9 +6,9 @@ Needs the ``team`` extra (psycopg 3 and its pool). The schema is plain SQL in
 and recorded in ``schema_migrations``; opening a database whose schema is behind asks for
 that command. Points are keyed by ``(run_id, key_id, step)``: writing a point again stores
 nothing new, so a retried batch never duplicates (unlike the SQLite store, which keeps every
-row). They go in with COPY into a session-local staging table, then one
-``INSERT … ON CONFLICT DO NOTHING`` that also updates each key's count and last step.
-See docs/team.md.
+row). They go in with binary COPY built in numpy, straight into ``points`` when a batch
+only appends, else through a staging table and one ``INSERT … ON CONFLICT DO NOTHING``;
+either also updates each key's count and last step (``pg_write.py``). See docs/team.md.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from losslens.store.findings import StoredAnalysis, finding_rows, report_body, s
 from losslens.store.jsonvalues import dumps, loads
 from losslens.store.pg_reads import PgReads
 from losslens.store.pg_schema import connect, migrations, redact, schema_version
-from losslens.store.pg_write import COPY, MERGE, STAGE, appends_only, copy_binary, try_append
+from losslens.store.pg_write import columns, key_ids, write_columns
 from losslens.store.points import _check_steps
 from losslens.store.store import _UPDATABLE, new_run_id, run_info_from_row
+from losslens.store.wire import PointColumns
 
 _RUN_COLUMNS = (
     "r.id, p.name, r.name, r.status, r.start_time, r.end_time, r.heartbeat, r.host, r.pid, "
@@ -382,8 +383,8 @@ class PgStore(PgReads):
         kind: str = "metric",
         originals: dict[str, str] | None = None,
     ) -> int:
-        """Write points inside the caller's :meth:`transaction` (COPY into a staging table,
-        then one ``INSERT … ON CONFLICT DO NOTHING``); returns how many were given."""
+        """Write points inside the caller's :meth:`transaction` (binary COPY, see
+        :func:`~losslens.store.pg_write.write_columns`); returns how many were given."""
         originals = originals or {}
         flat: list[Any] = []
         extend = flat.extend
@@ -397,13 +398,22 @@ class PgStore(PgReads):
             if not flat:
                 return 0
             _check_steps(flat)
-            conn.execute(STAGE)
-            with conn.cursor() as cur, cur.copy(COPY) as copy:
-                copy.write(copy_binary(flat))
-            if not (appends_only(conn, flat) and try_append(conn, run_id)):
-                conn.execute(MERGE, (run_id,))
-            conn.execute("TRUNCATE losslens_stage")
+            write_columns(conn, run_id, *columns(flat))
         return len(flat) // 4
+
+    def add_columns(self, run_id: str, batch: PointColumns) -> int:
+        """Write a batch given as columns (:mod:`losslens.store.wire`, both kinds) inside the
+        caller's :meth:`transaction`, as :meth:`add_points` does; returns its size."""
+        if not len(batch):
+            return 0
+        try:
+            with self.transaction() as conn:
+                ids = key_ids(conn, run_id, batch.keys, batch.originals)
+                kids = ids[batch.index]
+                write_columns(conn, run_id, kids, batch.steps, batch.walls, batch.values)
+        except psycopg.errors.ForeignKeyViolation as exc:  # a key of a run that is not there
+            raise RunNotFoundError(f"no run '{run_id}' to write points to") from exc
+        return len(batch)
 
     def keys(self, run_id: str, kind: str = "metric") -> dict[str, str]:
         """The run's metric keys -> the name they were logged under."""

@@ -2,11 +2,13 @@
 
 Local-first: ``log()`` and the background writer are unchanged and the local store is always
 written first. A :class:`RunSync` thread reads the points the writer committed (by rowid,
-through a read-only connection) and posts them in batches; the server keys every point by
-``(run, key, step)``, so a batch sent twice stores nothing twice and "retry until 200" is the
-whole protocol. Network errors and 5xx answers are retried with back-off and never reach the
-training loop; a 401/403 (a wrong or read-only token) is reported in one line and ends the
-sync. ``losslens sync`` (:func:`push_run`) sends what a run left pending.
+through a read-only connection, as numpy columns) and posts them in batches, in the
+column-wise format of :mod:`losslens.store.wire` (JSON to a server that does not read it);
+the server keys every point by ``(run, key, step)``, so a batch sent twice stores nothing
+twice and "retry until 200" is the whole protocol. Network errors and 5xx answers are
+retried with back-off and never reach the training loop; a 401/403 (a wrong or read-only
+token) is reported in one line and ends the sync. ``losslens sync`` (:func:`push_run`)
+sends what a run left pending.
 
 Once the run's end is on the server, its findings follow (``PUT …/findings``): the body is
 made by a *findings source*, a function of ``(store path, run id)`` that analyses the run
@@ -20,8 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import json
-import math
 import os
 import queue
 import sqlite3
@@ -36,14 +38,18 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from losslens.errors import ConfigError
 from losslens.numeric import encode_nonfinite
-from losslens.store import Store
+from losslens.store import Store, wire
 
 #: Points per request (the server accepts up to 50,000).
 BATCH = 20_000
 #: Requests with points a run's sync keeps in flight at once.
 IN_FLIGHT = 2
+#: Steps up to this size are exact in the float64 table a read is made into.
+_EXACT = float(2**53)
 _DONE = ("finished", "crashed", "killed", "failed")
 
 #: ``(local store path, run id) -> body of PUT /api/v1/runs/{id}/findings``.
@@ -54,29 +60,41 @@ class SyncRefused(Exception):
     """The server refused the token or the request (4xx): retrying will not help."""
 
 
-def _value(v: Any) -> Any:
-    if v is None:
-        return "NaN"
-    if isinstance(v, float) and math.isinf(v):
-        return "Infinity" if v > 0 else "-Infinity"
-    return v
-
-
 class Client:
-    """JSON over HTTP to one server with one token (stdlib only)."""
+    """JSON, and point batches in the column-wise format, over HTTP to one server with one
+    token (the stdlib's urllib)."""
 
     def __init__(self, server: str, token: str, timeout: float = 30.0) -> None:
         self.base = server.rstrip("/") + "/api/v1"
         self.token = token
         self.timeout = timeout
+        #: Whether batches of points go in the column-wise format (else JSON).
+        self.columns = True
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """``(status, answer)``; 5xx and network errors raise ``OSError``, other 4xx
         :class:`SyncRefused` (404 is returned, so callers can create the run)."""
-        data = None if body is None else _dumps(body)
+        return self._send(method, path, None if body is None else _dumps(body))
+
+    def post_points(self, run_id: str, batch: wire.PointColumns) -> int:
+        """POST a batch of points in the column-wise format; the status, as :meth:`call`.
+        A server that does not read that format (400 or 415) gets JSON from then on."""
+        path = f"/runs/{run_id}/points"
+        if self.columns:
+            try:
+                return self._send("POST", path, wire.encode(batch), wire.CONTENT_TYPE)[0]
+            except SyncRefused as exc:
+                if not str(exc).startswith(("400", "415")):
+                    raise
+                self.columns = False
+        return self.call("POST", path, batch.to_json())[0]
+
+    def _send(
+        self, method: str, path: str, data: bytes | None, kind: str = "application/json"
+    ) -> tuple[int, Any]:
         req = urllib.request.Request(self.base + path, data=data, method=method)
         req.add_header("Authorization", f"Bearer {self.token}")
-        req.add_header("Content-Type", "application/json")
+        req.add_header("Content-Type", kind)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return resp.status, json.loads(resp.read() or b"null")
@@ -162,12 +180,10 @@ class _Reader:
             got = self.keys[key_id]
         return got
 
-    def batch(
-        self, after: int, min_step: int | None = None
-    ) -> tuple[int, list[Any], dict[str, str], bool]:
-        """``(cursor, points, originals, more)``: up to :data:`BATCH` points of the run after
-        rowid ``after`` (with ``min_step``, metric points below it are left out); ``more``
-        when the read stopped at the limit, not at the end of what is committed."""
+    def batch(self, after: int, min_step: int | None = None) -> tuple[int, wire.PointColumns, bool]:
+        """``(cursor, points, more)``: up to :data:`BATCH` points of the run after rowid
+        ``after``, as columns (with ``min_step``, metric points below it are left out);
+        ``more`` when the read stopped at the limit, not at the end of what is committed."""
         self.conn.execute("BEGIN")  # one snapshot for the top and the rows
         try:
             top = self.conn.execute("SELECT MAX(rowid) FROM points").fetchone()[0] or 0
@@ -175,16 +191,36 @@ class _Reader:
         finally:
             self.conn.execute("COMMIT")
         more = len(rows) == BATCH
-        points: list[Any] = []
-        originals: dict[str, str] = {}
-        for _, key_id, step, wall, value in rows:
-            key, kind, original = self._key(key_id)
-            if min_step is not None and kind == "metric" and step < min_step:
-                continue
-            if original and original != key:
-                originals[key] = original
-            points.append([key, kind, step, wall, _value(value)])
-        return (rows[-1][0] if more else max(top, after)), points, originals, more
+        cursor = rows[-1][0] if more else max(top, after)
+        return cursor, self._columns(rows, min_step), more
+
+    def _columns(self, rows: list[Any], min_step: int | None) -> wire.PointColumns:
+        """Rows ``(rowid, key_id, step, wall_time, value)`` as columns, in one pass over
+        the cells (NULL -> NaN: the local store keeps a NaN value as NULL)."""
+        n = len(rows)
+        table = np.fromiter(itertools.chain.from_iterable(rows), np.float64, count=5 * n)
+        table = table.reshape(n, 5)
+        kids = table[:, 1].astype(np.int64)
+        if n and not float(np.abs(table[:, 2]).max()) < _EXACT:  # a step from 2**53 on
+            steps = np.array([r[2] for r in rows], dtype=np.int64)
+        else:
+            steps = table[:, 2].astype(np.int64)
+        walls, values = table[:, 3].copy(), table[:, 4].copy()
+        if min_step is not None and n:
+            ids = np.unique(kids)
+            metric = np.array([self._key(int(k))[1] == "metric" for k in ids])
+            keep = ~(metric[np.searchsorted(ids, kids)] & (steps < min_step))
+            kids, steps, walls, values = kids[keep], steps[keep], walls[keep], values[keep]
+        unique, index = np.unique(kids, return_inverse=True)
+        infos = [self._key(int(k)) for k in unique]
+        return wire.PointColumns(
+            keys=[(key, kind) for key, kind, _ in infos],
+            originals=[original for _, _, original in infos],
+            index=index.astype(np.int32).reshape(-1),
+            steps=steps,
+            walls=walls,
+            values=values,
+        )
 
     def pending(self, after: int) -> int:
         return int(
@@ -210,21 +246,23 @@ class _Posts:
 
     def __init__(self, client: Client, depth: int) -> None:
         self.client = client
-        self.jobs: queue.SimpleQueue[tuple[str, Any, Future[int]] | None] = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[tuple[str, wire.PointColumns, Future[int]] | None] = (
+            queue.SimpleQueue()
+        )
         self.depth = depth
         for _ in range(depth):
             threading.Thread(target=self._work, name="losslens-sync-post", daemon=True).start()
 
-    def submit(self, path: str, body: Any) -> Future[int]:
+    def submit(self, run_id: str, batch: wire.PointColumns) -> Future[int]:
         done: Future[int] = Future()
-        self.jobs.put((path, body, done))
+        self.jobs.put((run_id, batch, done))
         return done
 
     def _work(self) -> None:
         while (job := self.jobs.get()) is not None:
-            path, body, done = job
+            run_id, batch, done = job
             try:
-                done.set_result(self.client.call("POST", path, body)[0])
+                done.set_result(self.client.post_points(run_id, batch))
             except BaseException as exc:
                 done.set_exception(exc)
 
@@ -281,12 +319,9 @@ class RunSync:
             self._created = True
         more = True
         while more and len(self._in_flight) < IN_FLIGHT:
-            last, points, originals, more = reader.batch(self._read)
-            if points:
-                body: dict[str, Any] = {"points": points}
-                if originals:
-                    body["originals"] = originals
-                posted = self._posts.submit(f"/runs/{self.run_id}/points", body)
+            last, points, more = reader.batch(self._read)
+            if len(points):
+                posted = self._posts.submit(self.run_id, points)
                 self._in_flight.append((self._read, last, posted))
             self._read = last
         if self._in_flight:
@@ -478,13 +513,10 @@ def _send_points(store_path: str | Path, run_id: str, client: Client, min_step: 
     sent, cursor, more = 0, 0, True
     try:
         while more:
-            cursor, points, originals, more = reader.batch(cursor, min_step)
-            if not points:
+            cursor, points, more = reader.batch(cursor, min_step)
+            if not len(points):
                 continue
-            body: dict[str, Any] = {"points": points}
-            if originals:
-                body["originals"] = originals
-            client.call("POST", f"/runs/{run_id}/points", body)
+            client.post_points(run_id, points)
             sent += len(points)
     finally:
         reader.close()
