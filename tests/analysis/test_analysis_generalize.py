@@ -272,7 +272,9 @@ def test_loss_multiplied_by_grad_accumulation_is_found_without_config_and_rescal
     scaled[40:] *= 8  # the logging bug starts mid-run (e.g. after a resume)
     rep = analyze(epochs_run(scaled, evals))
     f = by_rule(rep, "LL161")
-    assert f is not None and f.severity is Severity.WARNING  # every printed loss is wrong
+    # info: the model trains fine and the loss is read divided back; only the printed numbers
+    # are off (worth knowing, no harm shown)
+    assert f is not None and f.severity is Severity.INFO
     assert f.evidence.values["gradient_accumulation_steps"] == 8
     assert kinds(rep) == {}  # not divergence, not an eval gap (LL161 is kind "other")
 

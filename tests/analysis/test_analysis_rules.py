@@ -148,8 +148,9 @@ def test_loss_spike_same_answer_at_any_logging_interval(logging_steps: int) -> N
     assert 500 <= f.evidence.values["max_step"] <= 510
     assert f.evidence.values["max_ratio"] > 2
     assert f.evidence.values["unrecovered"] == 0
-    # a bad batch 3x the level or more is worth acting on, even when the loss comes back
-    assert f.severity is Severity.WARNING
+    # a bad batch that comes straight back and is under 100x the level is worth knowing,
+    # no harm shown (the corpus's severity conventions)
+    assert f.severity is Severity.INFO
     assert "LL111" not in ids(rep)
 
 
@@ -385,7 +386,9 @@ def test_too_easy_loss_zero_in_first_epoch() -> None:
         )
     )
     f = one(rep, "LL155")
-    assert f.severity is Severity.ERROR and f.evidence.values["step"] == 40
+    # info: a loss ~0 on examples not yet seen is not memorization and damages nothing; an
+    # eval loss that follows it is held-out data sharing the ease (the conventions' readers)
+    assert f.severity is Severity.INFO and f.evidence.values["step"] == 40
     assert "LL153" not in ids(rep)
 
 

@@ -39,7 +39,16 @@ def test_a_jump_up_later_in_the_same_run_is_still_a_spike() -> None:
     loss[20] *= 4.0  # one bad batch, straight back
     f = one(analyze(run_of({"train/loss": (steps, loss)})), "LL121")
     assert f.evidence.values["steps"] == str(int(steps[20]))
-    assert f.severity is Severity.WARNING  # 4x the level around it
+    assert f.severity is Severity.INFO  # 4x the level around it and straight back
+
+
+def test_a_spike_100x_the_level_is_a_warning_even_when_it_comes_straight_back() -> None:
+    steps = np.arange(1, 152, 5)
+    loss = noisy(0.8 + 4.0 * np.exp(-steps / 60), 0.02, seed=3)
+    loss[20] *= 150.0  # one corrupt batch, straight back
+    f = one(analyze(run_of({"train/loss": (steps, loss)})), "LL121")
+    assert f.evidence.values["unrecovered"] == 0
+    assert f.severity is Severity.WARNING
 
 
 # -- 100x the largest neighbour ----------------------------------------------------------------

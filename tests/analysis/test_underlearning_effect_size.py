@@ -35,7 +35,11 @@ def test_still_near_the_start_after_many_passes_is_under_learning() -> None:
     ep = steps / 1035
     lr = 2e-5 * (1 - steps / 10350)
     slow = noisy(1.5 * np.exp(-0.026 * ep), 0.01, seed=1)
-    f = one(analyze(run_of(_epochs_run(slow, steps, 1035, lr))), "LL135")
+    # a classifier (eval accuracy logged): its loss scale is not a token cross-entropy, so
+    # a slow decline is not judged low by the text-task level (see test_underlearning_s3b)
+    acc = (steps, np.full(steps.size, 0.3))
+    run = _epochs_run(slow, steps, 1035, lr, extra={"eval/accuracy": acc})
+    f = one(analyze(run_of(run)), "LL135")
     assert f.severity is Severity.WARNING
     assert f.evidence.values["loss_last"] / f.evidence.values["loss_first"] > 0.7
     # the same share after three fast passes is a run cut short, not under-learning
@@ -47,13 +51,13 @@ def test_still_near_the_start_after_many_passes_is_under_learning() -> None:
 
 def test_two_epochs_logged_just_short_of_the_end_count_as_two() -> None:
     # a drop, then flat at ~85% of the start for the rest of two epochs once the LR has
-    # decayed to 70% of its peak; the last train log is at epoch 1.98 and the eval loss
-    # gains ~0.4% per epoch
+    # decayed to a third of its peak (below half: LL132 leaves it to this rule); the last
+    # train log is at epoch 1.98 and the eval loss gains ~0.4% per epoch
     steps = np.arange(10, 671, 10)
     spe = 337.0
     level = np.where(steps < 200, 3.4 - (3.4 - 2.8) * steps / 200, 2.8)
     loss = noisy(level, 0.03, seed=4)
-    lr = 5e-5 * (1 - steps / 674)
+    lr = 5e-5 * (1 - steps / 674) ** 3
     es = np.arange(50, 651, 50)
     ev = 2.80 * np.exp(-0.004 * es / spe)
     series = _epochs_run(loss, steps, spe, lr, extra={"eval/loss": (es, ev)})

@@ -1,6 +1,6 @@
 """What the loss can say about learning progress, and what the run's LR level is.
 
-Four readings shared by the under-learning rules (LL131–LL133, LL135):
+Five readings shared by the under-learning rules (LL131–LL133, LL135):
 
 - In online RL fine-tuning (GRPO, PPO, RLOO: a sampled reward is logged, ``train/reward``,
   ``reward_std``, ``env/reward_mean``) the logged loss is a policy loss plus ``beta`` x KL to
@@ -14,6 +14,9 @@ Four readings shared by the under-learning rules (LL131–LL133, LL135):
   within its noise.
 - Whether the train log starts with the run (a window late in a run cannot show progress
   from the start).
+- Whether a loss level is high (the conventions: "a plateau at a high level is a warning",
+  "a slow but steady decline" and "diminishing returns" are info): for a text task, a token
+  cross-entropy of 3 nats (perplexity ≈ 20) or more.
 - The run's peak learning rate, as logged (or as configured when the LR is not logged), for
   advice that depends on whether the LR is already at usual values.
 """
@@ -76,6 +79,21 @@ def eval_gain_over_log(ctx: RunContext, min_gain: float, train_gain: float) -> f
     return gain
 
 
+#: A token cross-entropy at or above this (nats; perplexity e^3 ≈ 20) is a high level: a
+#: pretrained language model fine-tuned on its kind of text sits at 1-3 nats, a model that
+#: knows nothing at ln V (about 10-12 for 32k-150k vocabularies).
+TEXT_HIGH = 3.0
+
+
+def high_level(ctx: RunContext, level: float, text_high: float = TEXT_HIGH) -> bool:
+    """Whether a loss level counts as high for the conventions' "a plateau at a high level is
+    a warning": for a text task (token cross-entropy) ``text_high`` nats or more; for other
+    tasks the loss scale says nothing by itself, so every level counts (no change)."""
+    if not ctx.text_task:
+        return True
+    return level >= text_high
+
+
 def peak_lr(ctx: RunContext) -> float | None:
     """The run's peak learning rate: the logged schedule's, else the configured one."""
     if ctx.schedule is not None and ctx.schedule.peak > 0:
@@ -94,7 +112,9 @@ def usual_lr(ctx: RunContext) -> tuple[float, float]:
 
 
 __all__ = [
+    "TEXT_HIGH",
     "eval_gain_over_log",
+    "high_level",
     "log_from_start",
     "loss_measures_progress",
     "peak_lr",

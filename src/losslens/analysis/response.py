@@ -20,6 +20,7 @@ import numpy as np
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import eval_view
+from losslens.analysis.progress_signal import loss_measures_progress
 from losslens.analysis.rules.base import param
 from losslens.analysis.rules.common import finite
 from losslens.model import FloatArray
@@ -74,9 +75,12 @@ def _lr_at(ctx: RunContext, step: float) -> float | None:
 
 
 def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | None:
-    """The train loss bottoms out during warmup and rises with the LR up to its peak."""
+    """The train loss bottoms out during warmup and rises with the LR up to its peak (not
+    in online RL, whose loss is beta x KL and grows as the policy moves away, by design)."""
     sched = ctx.schedule
     if sched is None or not sched.warmup or sched.warmup_end_step is None:
+        return None
+    if not loss_measures_progress(ctx):
         return None
     st, v = finite(ctx.loss)
     sel = st <= sched.warmup_end_step

@@ -8,6 +8,7 @@ from losslens.analysis.rules import (  # noqa: F401  (registration side effect)
     generalization,
     memorization,
     numerics,
+    plateau,
     progress,
     schedule,
     spikes,

@@ -221,7 +221,7 @@ def rescale_loss(ctx: RunContext) -> None:
     "LL161",
     "ga-loss-scale",
     kind="other",
-    severity=Severity.WARNING,
+    severity=Severity.INFO,
     family="artifacts",
     params=PARAMS,
 )
@@ -247,8 +247,9 @@ def ga_loss_scale(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         medians of the 5% of logs, at least 3, on each side; within 12% of k, k = GA when
         known, and 6 robust standard deviations of the log-to-log changes) and never comes
         back below halfway (a resumed run under another release or accumulation), so the
-        jump is not read as divergence. A warning: the model is fine but every loss number
-        the run printed is wrong until transformers is fixed.
+        jump is not read as divergence. Info: the model trains as it should and the engine
+        reads the loss divided back; only the printed numbers are off (worth knowing when
+        comparing runs), no harm to the run is shown.
     Why it matters:
         The number printed as "loss" is k times too large, so it cannot be compared with
         other runs or with the eval loss, and a change of scale mid-run looks like the loss

@@ -13,12 +13,14 @@ from losslens.analysis.context import LR_BANDS, RunContext
 from losslens.analysis.evalview import eval_view
 from losslens.analysis.messages import lr as fmt_lr
 from losslens.analysis.messages import num, tr
+from losslens.analysis.progress_signal import loss_measures_progress
 from losslens.analysis.response import (
     Response,
     ResponseParams,
     peak_eval_jump,
     warmup_response,
 )
+from losslens.analysis.restarts import last_segment_start
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite
 from losslens.model import Finding, Severity
@@ -67,7 +69,14 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         to ~0 wobbles there: 0.02 to 0.06 is 3× but gives back 2% of what was learned; that
         is memorization, not a run falling apart). Medians over windows ignore single spikes.
         A loss that jumps at its second log and stays up has no earlier window below it: the
-        first log alone is then the baseline (with its own noise).
+        first log alone is then the baseline (with its own noise). The rise is read within
+        the last schedule segment when the LR starts over inside the log (it had decayed to
+        5% of its earlier peak or less and the next log is 2× higher or more: a resumed run
+        with a fresh schedule, or hard restarts; the loss at its first logs was computed
+        before the new rate could move the weights far, so a jump there is new data or a
+        changed model, not updates running away), and not in online RL (a sampled reward is
+        logged): there the loss is β × KL to the reference model, 0 at the start and growing
+        as the policy moves.
     Why it matters:
         The model is getting worse at the very data it trains on: the updates are too large
         and each step undoes the last. It does not come back by itself.
@@ -123,6 +132,14 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             onset_step=int(st[i]),
         )
         return
+    if not loss_measures_progress(ctx):
+        return  # online RL: the loss is beta x KL, it grows as the policy moves (by design)
+    restart = last_segment_start(ctx)
+    if restart is not None:
+        # the LR started over: a new run in the same log (resumed, often on new data); a
+        # jump at its first logs came before the new rate could move the weights far
+        keep = st >= restart
+        st, v = st[keep], v[keep]
     if v.size < 5:
         return
     # bucket medians keep long per-step logs cheap; short logs are used as they are
@@ -245,8 +262,8 @@ def _rise_after_warmup(ctx: RunContext) -> float | None:
     points as a dense one.
     """
     st, v = finite(ctx.loss)
-    if ctx.schedule is None or v.size < 8:
-        return None
+    if ctx.schedule is None or v.size < 8 or not loss_measures_progress(ctx):
+        return None  # in online RL the loss is beta x KL: it grows as the policy moves
     p = ctx.schedule.peak_step
     span = max(st[-1] - st[0], 1.0)
     w = max(0.1 * span, 3 * ctx.log_interval)

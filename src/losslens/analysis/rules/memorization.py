@@ -16,6 +16,7 @@ from losslens.analysis.evalview import (
     improving_metric,
     still_improving,
     useful_until,
+    within_noise,
 )
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.rules.base import Rule, param, rule
@@ -160,6 +161,11 @@ def _epochs_text(ctx: RunContext) -> Text:
 class MemoParams:
     near_zero: float = param(NEAR_ZERO, "train loss (median of the last 10%) below this, nats")
     after_epoch: float = param(1.5, "... first reached after this epoch (the data repeated)")
+    first_pass: float = param(
+        1.0,
+        "first reached before this epoch (examples unseen): nothing; else, before the "
+        "above, only the gap and the staircase are read",
+    )
     gap_ratio: float = param(3.0, "or an eval loss this many times the train loss ...")
     gap_epochs: float = param(3.0, "... after this many epochs")
     one_eval_ratio: float = param(
@@ -168,6 +174,11 @@ class MemoParams:
     stair_excess: float = param(
         0.2, "no eval set: a staircase whose boundaries shed this much in all (log) warns"
     )
+    recipe_epochs: float = param(
+        3.0, "no eval set: up to this many epochs (the usual 1-3) a near-zero loss is info"
+    )
+    flat_gain: float = param(0.01, "eval at the end within this much of its best (or ...")
+    flat_noise: float = param(2.0, "... this many eval noise sds) shows no harm: info")
 
 
 @rule(
@@ -186,15 +197,23 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         On text tasks (not classification, speech, embedding or preference losses): the median
         train loss of the last 10% of logs is below 0.105 nats (the model gives the next
         training token ~90% probability), after the data was seen more than once (the loss first
-        got that low past epoch 1.5, or the epoch is unknown). Graded by the harm shown: an
-        error with no eval set or with overfitting (LL151) at warning or above, a warning when
-        the eval loss stalls, info while it still improves; with a single eval (no trend to
+        got that low past epoch 1.5, or the epoch is unknown; first that low within the first
+        pass, on examples not yet seen, it is not memorization at all, see LL155; between
+        epochs 1 and 1.5 only the gap and staircase readings below apply, a drop on re-seeing
+        the examples being repetition itself). Graded by the harm shown: an
+        error with overfitting (LL151) at warning or above, or with no eval set after more than
+        3 epochs (or an unknown count); info with no eval set within the usual 1–3 epochs (the
+        recipe this rule advises: a low loss at the end of a standard fine-tune, an easy target
+        or a classifier, shows no harm by itself); a warning when the eval loss moved away from
+        its best, info while it still improves or holds its best within its noise (1% and 2
+        noise standard deviations, as the gap rule reads it); with a single eval (no trend to
         read), info when it is below 1.5× the train loss (the held-out loss follows the train
         loss: templated data, not learning by heart), else a warning. Also: after 3 epochs or
-        more, an eval loss over 3× the train loss (info while the eval loss still improves); or
-        the train loss dropping at epoch boundaries, a staircase (the change across a boundary,
-        between the logs just before and just after it, against the typical change across cuts
-        inside an epoch; needs 3 logs per epoch): one boundary must drop 3 robust standard
+        more, an eval loss over 3× the train loss (info while the eval loss still improves or
+        holds its best within its noise); or the train loss dropping at epoch boundaries, a
+        staircase (the change across a boundary, between the logs just before and just after
+        it, against the typical change across cuts inside an epoch; needs 3 logs per epoch):
+        one boundary must drop 3 robust standard
         deviations, 2× and 0.05 beyond it (with an even window, also when it is one log wider: a
         median of 2 logs is their mean, which one odd log sets); several must drop as a pattern,
         their median change 3 standard errors of a median, 2× and 0.02 beyond it, so one lucky
@@ -230,11 +249,13 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
     end = float(np.median(signals.tail(v, 0.1, lo=min(3, v.size))))
     p: MemoParams = r.params
-    if end < p.near_zero:
-        i = int(np.argmax(v < p.near_zero))
-        ep = ctx.epoch_at(float(st[i]))
-        if ep is not None and ep < p.after_epoch:
-            return  # near zero before the data repeats: see LL155
+    i = int(np.argmax(v < p.near_zero))
+    ep = ctx.epoch_at(float(st[i]))
+    if end < p.near_zero and ep is not None and ep < p.first_pass:
+        return  # near zero on examples not yet seen: no learning by heart (see LL155)
+    # near zero only once the data repeated but before 1.5 epochs: not read as near zero,
+    # but the gap and the staircase below still are (a drop on re-seeing the examples)
+    if end < p.near_zero and (ep is None or ep >= p.after_epoch):
         view = eval_view(ctx)
         _, one_eval = finite(ctx.eval_loss)
         if view is None and one_eval.size:
@@ -243,12 +264,18 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             sev = (
                 Severity.INFO if float(one_eval[-1]) < p.one_eval_ratio * end else Severity.WARNING
             )
-        elif view is None:
+        elif view is None and (ctx.epochs is None or ctx.epochs > p.recipe_epochs):
             sev = Severity.ERROR  # near zero and nothing to show it generalizes
+        elif view is None:
+            # within the usual 1-3 passes, the recipe this rule would advise: a low loss
+            # at the end of a standard fine-tune (an easy target, a classifier) shows no harm
+            sev = Severity.INFO
         elif _overfits(ctx):
             sev = Severity.ERROR  # harm shown: eval rose after its best
-        elif still_improving(ctx, view):
-            sev = Severity.INFO  # eval still improving: no harm shown yet
+        elif still_improving(ctx, view) or within_noise(view, p.flat_gain, p.flat_noise):
+            # eval still improving, or holding its best within its noise (as the gap rule
+            # reads it): the held-out loss shows no harm from training on
+            sev = Severity.INFO
         else:
             sev = Severity.WARNING
         sev = _metric_lowered(ctx, sev)
@@ -312,7 +339,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         view = eval_view(ctx)
         gap_sev = (
             Severity.INFO
-            if view is not None and still_improving(ctx, view) and not _overfits(ctx)
+            if view is not None
+            and (still_improving(ctx, view) or within_noise(view, p.flat_gain, p.flat_noise))
+            and not _overfits(ctx)
             else Severity.WARNING
         )
         yield r.finding(
@@ -404,6 +433,9 @@ class EpochParams:
     min_epochs_after_best: float = param(
         1.0, "the eval best at least this many epochs before the end shows harm"
     )
+    recipe_epochs: float = param(
+        3.0, "up to this many epochs (the usual 1-3) the count is never too many: info at most"
+    )
 
 
 @rule(
@@ -427,7 +459,9 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         epochs reach 10). When a logged task metric kept improving after the eval-loss
         minimum, the passes up to its best were not wasted: the epoch from which the harm
         counts is the metric's best. Many epochs with no eval set and a train loss far from
-        zero stay info: no harm is shown.
+        zero stay info: no harm is shown. Up to 3 epochs (the usual 1–3 passes, the recipe
+        this rule advises) the count is never too many, whatever the eval shows: info at
+        most (an eval loss rising after its best there is overfitting, LL151).
     Why it matters:
         Fine-tuning usually needs 1–3 passes over the data. Each extra pass on a small
         dataset mostly teaches the model to reproduce those examples.
@@ -458,6 +492,9 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         sev = Severity.ERROR if mem.severity is Severity.ERROR and e >= p.many else Severity.WARNING
     else:
         sev = Severity.INFO  # an eval set shows no harm (or too few epochs to matter)
+    if e <= p.recipe_epochs:
+        # the usual 1-3 passes are not too many: what the eval shows is overfitting (LL151)
+        sev = Severity.INFO
     n, bs = ctx.dataset_size, ctx.effective_batch
     steps = ctx.last_step
     if n and bs and steps:

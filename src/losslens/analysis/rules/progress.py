@@ -13,6 +13,7 @@ from losslens.analysis.advice import underlearning_suggestion
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import lr as fmt_lr
 from losslens.analysis.messages import num, tr
+from losslens.analysis.periodic import periods
 from losslens.analysis.progress_signal import (
     eval_gain_over_log,
     log_from_start,
@@ -21,11 +22,11 @@ from losslens.analysis.progress_signal import (
     usual_lr,
 )
 from losslens.analysis.rules.base import Rule, param, rule
-from losslens.analysis.rules.common import finite, lr_at
+from losslens.analysis.rules.common import finite
 from losslens.model import Finding, Severity
 
 #: Findings after which "not learning" rules have nothing useful to add.
-_BROKEN = ("LL101", "LL102", "LL103", "LL104", "LL111")
+BROKEN = ("LL101", "LL102", "LL103", "LL104", "LL111")
 
 #: "Flat" must be shown, not merely not disproved: even the steepest decline the data allow
 #: (the low end of a 90% confidence interval on the Theil-Sen slope) would lower the loss by
@@ -68,24 +69,10 @@ class ProgressParams:
         "LL131: an eval loss this much below its first eval at the last (at its best, and "
         "more than the train loss fell) says the model learns: info, not error",
     )
-
-
-@dataclass(frozen=True)
-class PlateauParams:
-    min_logs: int = param(8, "train logs needed")
-    min_stretch: int = param(
-        6, "logs in the flat stretch (fewer logs widen the CI, which then decides)"
-    )
-    grid_to: float = param(0.6, "onsets tried every 5% of the run up to this share")
-    min_share: float = param(0.4, "the flat stretch covers at least this share of the run")
-    max_fall: float = param(0.02, "its Theil-Sen line lowers the loss by less (log, per run)")
-    max_rise: float = param(0.2, "... and raises it by less (a rising loss is not a plateau)")
-    trend_z: float = param(-1.645, "... and its Mann-Kendall z is above this")
-    flat_bound: float = param(FLAT_BOUND, "... and the 90% CI rules out a larger decline")
-    converged: float = param(0.3, "a level below this counts as converged")
-    lr_share: float = param(0.8, "the LR at the onset is at least this share of its peak")
-    late_start: float = param(
-        1.0, "a log whose first epoch is past this (plus 2 logging intervals) is a window"
+    min_periods: int = param(
+        4,
+        "whole periods a loss that repeats a pattern every few logs must hold to be read "
+        "as one mean per period (see analysis/periodic.py)",
     )
 
 
@@ -117,7 +104,7 @@ class VanishParams:
     )
 
 
-def _confidently_flat(x: np.ndarray, y: np.ndarray, span: float, bound: float = FLAT_BOUND) -> bool:
+def confidently_flat(x: np.ndarray, y: np.ndarray, span: float, bound: float = FLAT_BOUND) -> bool:
     """Whether the log-loss ``y`` over ``x`` rules out a decline of ``bound`` per ``span``."""
     _slope, low, _high = signals.theil_sen_interval(x, y)
     return low * span > -bound
@@ -131,12 +118,10 @@ def _epochs_spanned(ctx: RunContext, st: np.ndarray) -> float:
     return b - a if a is not None and b is not None else 0.0
 
 
-def _no_progress(
-    ctx: RunContext, p: ProgressParams = PROGRESS
-) -> tuple[float, float, float] | None:
+def no_progress(ctx: RunContext, p: ProgressParams = PROGRESS) -> tuple[float, float, float] | None:
     """(first, last, improvement) when the loss did not really fall over a full-length log."""
     st, v = finite(ctx.loss)
-    if v.size < p.min_logs or any(ctx.has(x) for x in _BROKEN):
+    if v.size < p.min_logs or any(ctx.has(x) for x in BROKEN):
         return None
     if not loss_measures_progress(ctx):  # an RL loss (beta x KL) is no progress measure
         return None
@@ -148,13 +133,20 @@ def _no_progress(
     last = float(np.median(signals.tail(v, 0.1, lo=3)))
     if first < p.already_low:  # already low: nothing much left to learn
         return None
+    span = float(st[-1] - st[0])
+    rhythm = periods(st, v, min_periods=p.min_periods)
+    if rhythm is not None:
+        # a batch effect that repeats every few logs (length-grouped batching, epoch
+        # boundaries): the level is read over whole periods, at the same phase, and the logs
+        # of one period move together, so the evidence is one mean per period
+        st, v = rhythm.steps, rhythm.means
+        first, last = float(v[0]), float(v[-1])
     improvement = 1.0 - last / first
     y = signals.safe_log(v)
     # judged by size: a smooth 0.3% decline is "significant" and still a loss that never moves
     if improvement >= p.improvement:
         return None
-    span = float(st[-1] - st[0])
-    if not _confidently_flat(st, y, span, p.flat_bound):
+    if not confidently_flat(st, y, span, p.flat_bound):
         # the noise cannot rule out a decline of `flat_bound`: judged by size, a long log
         # whose fitted line over the run also shows less than the bar has not moved (a
         # short, noisy one is not judged)
@@ -201,7 +193,13 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         bar; a short noisy log is not reported). Skipped: runs that start below 0.3 (nothing
         left to learn), runs whose LR is below the usual range (see lr-too-low), online RL
         runs (a sampled reward is logged: the loss is ``beta`` x KL, no progress measure).
-        Severity: error, "a loss that never moves"; info when the eval loss still falls (at
+        A loss that repeats a pattern every few logs (a batch effect: length-grouped
+        batching, epoch boundaries; found by the autocorrelation of the detrended log-loss,
+        4 whole periods or more, see ``analysis/periodic.py``) is read as one mean per whole
+        period: the first and last periods are compared at the same phase, and the interval
+        and the 20-log count above apply to the period means, since the logs of one period
+        move together (a last log at a block end is not a rise, five periods are a short
+        log). Severity: error, "a loss that never moves"; info when the eval loss still falls (at
         the last eval 1% or more below the first, within 1% of its best, and more than the
         train loss fell): an eval loss averages a whole set, so the model learns slowly
         under a train loss flat within its noise.
@@ -242,11 +240,18 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             onset_step=int(st0[0]),
         )
         return
-    res = _no_progress(ctx, p)
+    res = no_progress(ctx, p)
     if res is None or _lr_low(ctx) is not None or ctx.loss is None:
         return
     first, last, imp = res
     st = ctx.loss.finite.steps
+    # the windows compared: whole periods of a repeating batch pattern, else 5% and 10%
+    rhythm = periods(*finite(ctx.loss), min_periods=p.min_periods)
+    if rhythm is None:
+        head, tail = tr("first 5%", "처음 5%"), tr("last 10%", "마지막 10%")
+    else:
+        head = tr("first period of {k} logs", "처음 {k}개 로그 주기", k=rhythm.lag)
+        tail = tr("last period", "마지막 주기")
     ev_gain = eval_gain_over_log(ctx, p.eval_gain, imp)
     if ev_gain is None:
         severity = Severity.ERROR
@@ -290,8 +295,10 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         step_start=int(st[0]),
         step_end=int(st[-1]),
         evidence=tr(
-            "loss {a} (first 5%) → {b} (last 10%), {p} over steps {s}–{t}",
-            "손실 {a}(처음 5%) → {b}(마지막 10%), {s}–{t} 스텝 동안 {p}",
+            "loss {a} ({h}) → {b} ({e}), {p} over steps {s}–{t}",
+            "손실 {a}({h}) → {b}({e}), {s}–{t} 스텝 동안 {p}",
+            h=head,
+            e=tail,
             a=num(first),
             b=num(last),
             p=f"{-imp * 100:+.1f}%",
@@ -300,128 +307,6 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         ),
         values={"loss_first": first, "loss_last": last, "improvement": imp},
         onset_step=int(st[0]),
-    )
-
-
-@rule(
-    "LL132",
-    "loss-plateau",
-    kind="loss_plateau",
-    severity=Severity.WARNING,
-    family="progress",
-    requires=("LL101", "LL102", "LL103", "LL104", "LL111", "LL131"),
-    params=PlateauParams(),
-)
-def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
-    """After an initial drop the loss stays flat for a large part of the run at full LR.
-
-    What it detects:
-        The earliest point (tried at the second log, then every 5% of the run up to 60%, so
-        that a dense log gets no more chances than a sparse one) after which the loss shows
-        no significant downward trend (Mann-Kendall z > -1.645), nor a rise of 20% or more,
-        its Theil-Sen slope,
-        extrapolated over the whole run, would lower it by less than 2%, and even the low
-        end of the slope's 90% confidence interval would lower it by less than 5%, for at
-        least 40% of the run and 6 logs (fewer logs widen the interval, which then
-        decides), while the learning rate at that point is still at
-        least 80% of the schedule's peak (the fitted linear/cosine curve's top when one
-        fits, since the true peak usually falls between two logs). Flattening as a
-        decaying schedule winds down is convergence, not a plateau, and a level below 0.3
-        counts as converged. The log must start with the run (as for LL131).
-    Why it matters:
-        Steps spent on a plateau are wasted compute; the model stopped learning long before
-        the schedule ended. Common causes are data with little left to learn (duplicates, a
-        high-entropy floor) or an adapter too small for the task.
-    Evidence:
-        Where the plateau starts, its level, its length and the LR when it started.
-    What to try:
-        Stop earlier (fewer steps), check the data for duplicates and quality, raise the
-        LoRA rank or target all linear layers, or try a slightly higher learning rate.
-    """
-    p: PlateauParams = r.params
-    if ctx.loss is None or not log_from_start(ctx, p.late_start):
-        return
-    if not loss_measures_progress(ctx):  # an RL loss (beta x KL) is no progress measure
-        return
-    if any(ctx.has(x) for x in _BROKEN) or ctx.has("LL131") or _no_progress(ctx) is not None:
-        return
-    st, v = finite(ctx.loss)
-    if v.size < p.min_logs:
-        return
-    xs, ys = signals.downsample(st, signals.safe_log(v), 120)
-    span = float(xs[-1] - xs[0])
-    if span <= 0:
-        return
-    onset = None
-    # candidate onsets: the second log, then every 5% of the run up to 60%. A grid in run
-    # fractions rather than every log keeps the number of tries (and of chances to find a
-    # flat stretch in noise) the same however often the run logged.
-    grid = [1] + [
-        int(np.searchsorted(xs, xs[0] + f * span)) for f in np.arange(0.05, p.grid_to + 0.01, 0.05)
-    ]
-    for k in sorted(set(grid)):
-        seg_x, seg_y = xs[k:], ys[k:]
-        if seg_y.size < p.min_stretch or float(seg_x[-1] - seg_x[0]) < p.min_share * span:
-            break
-        slope, _ = signals.theil_sen(seg_x, seg_y)
-        if (
-            -p.max_fall < slope * span < p.max_rise
-            and signals.mann_kendall_z(seg_y) > p.trend_z
-            and _confidently_flat(seg_x, seg_y, span, p.flat_bound)
-        ):
-            onset = k
-            break
-    if onset is None:
-        return
-    start_step = float(xs[onset])
-    level = float(np.exp(np.median(ys[onset:])))
-    if level < p.converged:
-        return
-    lr0 = lr_at(ctx, start_step)
-    if ctx.schedule is not None and lr0 is not None and lr0 < p.lr_share * ctx.schedule.top:
-        return
-    drop_before = float(np.exp(ys[0]))
-    i_step = int(st[int(np.searchsorted(st, start_step))])
-    share = (float(st[-1]) - start_step) / max(float(st[-1] - st[0]), 1.0)
-    lr_txt = (
-        tr(" while the learning rate was still {l}", " 학습률이 아직 {l}일 때부터", l=fmt_lr(lr0))
-        if lr0 is not None
-        else tr("", "")
-    )
-    yield r.finding(
-        title=tr("The loss has plateaued", "손실이 정체되었습니다"),
-        explanation=tr(
-            "The loss fell from {a} to about {b} by step {s}, then stayed flat for {p} of the "
-            "run{l}. The remaining steps did not teach the model anything.",
-            "손실이 {s} 스텝까지 {a}에서 약 {b}까지 떨어진 뒤{l} 실행의 {p} 동안 평평했습니다. "
-            "남은 스텝은 모델에 아무것도 더 가르치지 못했습니다.",
-            a=num(drop_before),
-            b=num(level),
-            s=i_step,
-            p=f"{share * 100:.0f}%",
-            l=lr_txt,
-        ),
-        suggestion=tr(
-            "Stop earlier (fewer steps); check the data for duplicates and quality; raise the "
-            "LoRA rank or target all linear layers; or try a slightly higher learning rate.",
-            "더 일찍 멈추세요(스텝 수 줄이기). 데이터의 중복과 품질을 확인하고, LoRA 랭크를 "
-            "올리거나 모든 선형 층을 대상으로 하거나, 학습률을 조금 올려 보세요.",
-        ),
-        metric=ctx.loss.key,
-        step_start=i_step,
-        step_end=int(st[-1]),
-        evidence=tr(
-            "loss ≈{b} from step {s} to {t} ({p} of the run), trend over it {c}",
-            "{s}~{t} 스텝(실행의 {p}) 동안 손실 ≈{b}, 그 구간 추세 {c}",
-            b=num(level),
-            s=i_step,
-            t=int(st[-1]),
-            p=f"{share * 100:.0f}%",
-            c=f"{(math.exp(float(signals.fitted_change(xs[onset:], ys[onset:]))) - 1) * 100:+.1f}%",
-        ),
-        values={"level": level, "plateau_start": i_step, "share_of_run": share}
-        | ({"lr_at_start": lr0} if lr0 is not None else {}),
-        onset_step=i_step,
     )
 
 
@@ -458,10 +343,10 @@ def lr_too_low(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """
     p: LrLowParams = r.params
     peak = _lr_low(ctx)
-    if peak is None or ctx.loss is None or ctx.lr is None or any(ctx.has(x) for x in _BROKEN):
+    if peak is None or ctx.loss is None or ctx.lr is None or any(ctx.has(x) for x in BROKEN):
         return
     typical, low, _high = ctx.decision_band
-    res = _no_progress(ctx, p)
+    res = no_progress(ctx, p)
     far = peak <= low / p.far_below
     st, v = finite(ctx.loss)
     if (res is None and not far) or v.size < 2:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -147,9 +148,39 @@ def schedule_mismatch(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
 @dataclass(frozen=True)
 class WarmupParams:
-    still_rising_at: float = param(0.75, "LR still rising at this share of the planned steps")
+    most_of_run: float = param(
+        0.85,
+        "a ramp still rising whose shortest plausible end is at this share of the planned "
+        "steps or later: warmup as long as the run (warning)",
+    )
     long_share: float = param(0.5, "a warmup this share of the planned steps or more (info)")
     zero: float = param(1e-3, "an LR below this share of the peak is the end-of-run 0")
+
+
+#: Learning rates are set to usual values: 1, 2, 3 or 5 times a power of ten.
+USUAL_LR_MANTISSAS = (1.0, 2.0, 3.0, 5.0)
+
+
+def next_usual_lr(x: float) -> float:
+    """The smallest usual learning rate (1, 2, 3 or 5 × 10^k) at or above ``x`` (> 0)."""
+    e = math.floor(math.log10(x))
+    for k in (e - 1, e, e + 1):
+        for m in USUAL_LR_MANTISSAS:
+            c = float(f"{m}e{k}")
+            if c >= x * (1 - 1e-9):
+                return c
+    return x
+
+
+def ramp_end(st: np.ndarray, v: np.ndarray, target: float) -> float | None:
+    """The step where an LR still rising at its last log reaches ``target``, at the rate it
+    rose over the logged ramp (None when it does not rise)."""
+    if st.size < 2 or st[-1] <= st[0]:
+        return None
+    slope = float(v[-1] - v[0]) / float(st[-1] - st[0])
+    if slope <= 0:
+        return None
+    return float(st[-1]) + max(0.0, target - float(v[-1])) / slope
 
 
 def _rises_to_the_end(v: np.ndarray, zero: float) -> bool:
@@ -179,11 +210,17 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """Warmup never reaches the peak learning rate, or takes most of the run.
 
     What it detects:
-        A finished run whose learning rate is still rising at the last log, or a config whose
-        ``warmup_steps`` is at least ``max_steps``, or the logged LR is still rising at 75% of
-        the planned steps, or it rises at every log and only the last log(s) show an LR of 0
-        (the scheduler's value at ``max_steps`` when the warmup is as long as the run): a
-        warning. A warmup that takes 50% or more of the planned steps: info.
+        A config whose ``warmup_steps`` is at least ``max_steps``, or a logged LR that rises
+        at every log and only the last log(s) show an LR of 0 (the scheduler's value at
+        ``max_steps`` when the warmup is as long as the run): a warning. A log whose LR still
+        rises at its last log does not show where the ramp ends: it ends at the earliest
+        where the ramp, at its logged rate, reaches the configured learning rate, or else
+        the first usual value (1, 2, 3 or 5 × 10^k: how learning rates are set) at or above
+        the last logged LR, and never before the last log. When even that earliest end is at
+        85% of the planned steps (of the run, when it finished) or later, the warmup takes
+        most or all of the run: a warning (a finished run still rising at its end is one). A
+        warmup that takes 50% or more of the planned steps (that end, or the logged peak):
+        info.
     Why it matters:
         During warmup the LR is below the value you chose; if warmup is longer than the run,
         the model never trains at the intended rate and learns less than it could.
@@ -210,9 +247,19 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if (warm and ctx.planned_steps and warm >= ctx.planned_steps) or (ratio and ratio >= 1):
         never = True
     elif sched is not None and sched.still_rising and (ctx.finished or ctx.cfg_num("max_steps")):
-        # still ramping up at 75% of the planned steps: most of the run is spent far below
-        # the target LR, even if the peak comes before the end
-        never = bool(horizon and st.size and st[-1] >= p.still_rising_at * horizon)
+        # still ramping up at the last log: the ramp ends at the earliest where, at its logged
+        # rate, it reaches the configured LR or else the first usual value (1, 2, 3, 5 x 10^k)
+        # at or above its last LR (never before the last log). Warmup as long as the run when
+        # even that is near the planned end; long (info) otherwise
+        if horizon and st.size and v[-1] > 0:
+            peak_cfg = ctx.cfg_num("learning_rate", "lr")
+            target = peak_cfg if peak_cfg and peak_cfg >= v[-1] else next_usual_lr(float(v[-1]))
+            end = ramp_end(st, v, target)
+            if end is not None and end >= p.most_of_run * horizon:
+                never = True
+            elif end is not None and end >= p.long_share * horizon:
+                yield _long_warmup(r, metric, fix, st, round(end), horizon, target, True)
+                return
     elif _rises_to_the_end(v, p.zero):
         # the LR rises at every log and only the last log(s) show 0: the scheduler's value
         # at max_steps when warmup_steps equals max_steps, so no step trained at a stable or
@@ -269,7 +316,23 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     share = sched.warmup_end_step / horizon
     if share < p.long_share or sched.kind == "warmup_only":
         return
-    yield r.finding(
+    yield _long_warmup(r, metric, fix, st, sched.warmup_end_step, horizon, sched.peak)
+
+
+def _long_warmup(
+    r: Rule,
+    metric: str,
+    fix: dict[str, str],
+    st: np.ndarray,
+    end: int,
+    horizon: int,
+    peak: float,
+    estimated: bool = False,
+) -> Finding:
+    """Info: the warmup ends at step ``end``, half of the planned steps or more (``estimated``:
+    the LR still rises at the last log and ``end`` is where its ramp reaches ``peak``)."""
+    share = end / horizon
+    return r.finding(
         severity=Severity.INFO,
         title=tr("Warmup takes a large part of the run", "워밍업이 실행의 큰 부분을 차지합니다"),
         explanation=tr(
@@ -277,22 +340,33 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "the model trains below the rate you chose.",
             "학습률이 실행의 {p} 지점인 {s} 스텝에서야 최고치에 닿습니다. 그때까지는 설정한 "
             "학습률보다 낮게 학습합니다.",
-            s=sched.warmup_end_step,
+            s=end,
             p=f"{share * 100:.0f}%",
         ),
         suggestion=fix,
         metric=metric,
         step_start=int(st[0]),
-        step_end=sched.warmup_end_step,
+        step_end=end,
         evidence=tr(
+            "LR still rising at the last log; at its logged rate it reaches {p} at about step "
+            "{s} of {h} ({x})",
+            "마지막 로그에서도 LR 상승 중; 기록된 속도로는 {h} 스텝 중 약 {s} 스텝에서 {p}에 "
+            "도달 ({x})",
+            p=fmt_lr(peak),
+            s=end,
+            h=horizon,
+            x=f"{share * 100:.0f}%",
+        )
+        if estimated
+        else tr(
             "LR peak {p} at step {s} of {h} ({x})",
             "{h} 스텝 중 {s} 스텝에서 LR 최고 {p} ({x})",
-            p=fmt_lr(sched.peak),
-            s=sched.warmup_end_step,
+            p=fmt_lr(peak),
+            s=end,
             h=horizon,
             x=f"{share * 100:.0f}%",
         ),
-        values={"warmup_end": sched.warmup_end_step, "share": share},
+        values={"warmup_end": end, "share": share},
         onset_step=int(st[0]),
     )
 

@@ -38,7 +38,7 @@ HUGE_GRAD = 100.0
 class SpikeParams:
     z: float = param(LOSS_Z, "robust z (median/MAD of the neighbours, log space) of a spike")
     ratio: float = param(2.0, "a spike is at least this many times its neighbours' median")
-    huge: float = param(3.0, "a spike this many times the level around it is a warning")
+    huge: float = param(100.0, "a spike this many times the level around it is a warning")
     nan_grad_z: float = param(
         3.0, "z enough for a spike at a step whose gradient norm is NaN/inf (skipped step)"
     )
@@ -87,6 +87,51 @@ def _nan_grad_spikes(
     return out
 
 
+def _level_jumps(
+    st: FloatArray | IntArray, v: FloatArray, nan_steps: set[int], p: SpikeParams, known: set[int]
+) -> list[Spike]:
+    """Jumps up from the level before them that the neighbour test cannot see because the
+    loss stays up after them (a step change: the logs after the jump are no level to stand
+    above): at least ``clear`` times the median of the logs before it (the conventions'
+    100x), or ``ratio`` times it at a step whose gradient norm is NaN/inf; always at least
+    ``ratio`` times the log just before (a jump, not a drift)."""
+    n = v.size
+    if n < 5:
+        return []
+    half = signals.window(n, 0.05, 3, 25)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        up = (v[1:] >= p.ratio * v[:-1]) & (v[:-1] > 0) & (v[1:] >= 0.05)
+    up[:2] = False  # a level needs three logs before the jump
+    nan_at = (
+        np.isin(st, np.fromiter(nan_steps, dtype=np.int64, count=len(nan_steps)))
+        if nan_steps
+        else np.zeros(n, dtype=bool)
+    )
+    idx = np.flatnonzero(up) + 1
+    if known and idx.size:
+        idx = idx[~np.isin(st[idx], np.fromiter(known, dtype=np.int64, count=len(known)))]
+    if not idx.size:
+        return []
+    # the level before each candidate: the median of up to ``half`` logs before it
+    back = np.arange(1, half + 1)[None, :]
+    base = np.empty(idx.size)
+    for c in range(0, idx.size, 16384):  # gathered by chunks: memory O(chunk x half)
+        rows = idx[c : c + 16384, None] - back
+        win = np.where(rows >= 0, v[np.clip(rows, 0, n - 1)], np.nan)
+        base[c : c + rows.shape[0]] = signals.nanmedian_rows(win)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = v[idx] / base
+        # a level of 0 is a NaN the Trainer hid (LL102), not a level
+        hit = (base > 1e-6) & ((ratio >= p.clear) | (nan_at[idx] & (ratio >= p.ratio)))
+    recover_within = max(2, round(0.02 * n))
+    out = []
+    for k in np.flatnonzero(hit).tolist():
+        i, bl = int(idx[k]), float(base[k])
+        rec = came_back(v[i + 1 : i + 1 + recover_within], bl, float(v[i]))
+        out.append(Spike(i, i, int(st[i]), float(v[i]), bl, float(ratio[k]), rec))
+    return out
+
+
 @rule(
     "LL121",
     "loss-spike",
@@ -108,11 +153,15 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         A spike is a jump up: a log lower than the one before it is on the way down from a
         higher value (a bad start settling), not a spike; and it must also stand 2× above
         the median of a window 4× as wide (a few collapsed logs around it do not lower the
-        run's level). Adjacent logs form one event, dated at its first log. Severity by size
+        run's level). A jump that stays up (a step change, which its neighbours after it
+        hide) counts when it is at least 100× the median of the logs before it, or 2× at a
+        step whose gradient norm is NaN/inf, and 2× the log just before it. Adjacent logs
+        form one event, dated at its first log. Severity by size
         and consequence: a spike that comes back within 2% of the log (to within 25% of the
-        level, or with 90% of the jump undone) and is under 3× the level around it is info;
-        one 3× or more, one that does not come back, one with a gradient-norm spike or a
-        NaN gradient norm is a warning.
+        level, or with 90% of the jump undone) and is under 100× the level around it is info
+        (as the severity conventions grade a spike that comes straight back); one 100× or
+        more, one that does not come back, one with a gradient-norm spike or a NaN gradient
+        norm is a warning.
     Why it matters:
         One bad batch (garbage text, a very long or mislabelled example) produces a large
         loss. If the model recovers at once it is usually harmless; if the loss stays up, the
@@ -130,6 +179,7 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     spikes = find_spikes(st, v, z_min=p.z, ratio_min=p.ratio, clear=p.clear, wide=p.wide)
     nan_steps = nan_grad_steps(ctx)
     spikes += _nan_grad_spikes(st, v, nan_steps, p, {x.step for x in spikes})
+    spikes += _level_jumps(st, v, nan_steps, p, {x.step for x in spikes})
     spikes.sort(key=lambda x: x.step)
     if not spikes:
         return

@@ -18,6 +18,8 @@ from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import eval_view
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.progress_signal import (
+    TEXT_HIGH,
+    high_level,
     log_from_start,
     loss_measures_progress,
     peak_lr,
@@ -70,6 +72,12 @@ class UnderParams:
     min_logs: int = param(5, "train logs needed (else the eval loss is read instead)")
     late_start: float = param(
         1.0, "a log whose first epoch is past this (plus 2 logging intervals) is a window"
+    )
+    text_high: float = param(
+        TEXT_HIGH,
+        "(b), (c): a loss still declining by `slow_gain` per epoch or more is a warning only at "
+        "a high level: for a text task, a token cross-entropy at or above this (perplexity "
+        "e^3 ≈ 20); below it, a slow but steady decline is info",
     )
     first_best_evals: int = param(3, "evals with the best at the first: not learning")
     first_best_train_gain: float = param(0.10, "... when the train loss gains less than this")
@@ -193,11 +201,11 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         Judged by size, not by statistical significance, once the other progress rules
-        (LL131–LL133) said nothing and, except for (e) and (g), memorization (LL153)
-        neither, in a log that starts with the run (the train loss, or the eval loss when
-        fewer than 5 train logs); not in online RL runs (a sampled reward is logged: the
-        loss is ``beta`` x KL, no progress measure). The passes are the epoch at the last
-        log plus one logging interval.
+        (LL131–LL133) said nothing (or LL132 only at info) and, except for (e) and (g),
+        memorization (LL153) neither, in a log that starts with the run (the train loss, or
+        the eval loss when fewer than 5 train logs); not in online RL runs (a sampled
+        reward is logged: the loss is ``beta`` x KL, no progress measure). The passes are
+        the epoch at the last log plus one logging interval.
         The first value is the median of the first 5% of logs (at least 1); the end level
         the median of the last 10% (at least 3), each carried to the last step along the
         second half's Theil-Sen slope; the 70% bar is raised by two standard errors of
@@ -226,6 +234,11 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         than 1% per epoch with the loss never below 90% of its first value (at least 4
         logs: a coarse log with fewer there judges its first 4, a longer flat start): learning
         started late, if at all (a warmup far too long, an LR too low at first);
+        in (b) and (c), a loss still declining by 1% per epoch or more is a slow but steady
+        decline: a warning only at a high level (a text task's token cross-entropy of 3
+        nats or more, perplexity ≈ 20; any level in other tasks), info below it (the
+        conventions: "a slow but steady decline" is info, "a plateau at a high level" a
+        warning); a loss gaining less than 1% per epoch stays a warning at any level;
         in (b)–(d) the eval loss, when it has 3 evals in the second half of the log, must
         not gain faster than the bar either (a model whose eval loss still improves is
         learning);
@@ -257,7 +270,14 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         their loss is no progress measure.
     """
     p: UnderParams = r.params
-    if any(ctx.has(x) for x in _BROKEN + _PROGRESS) or not loss_measures_progress(ctx):
+    if any(ctx.has(x) for x in _BROKEN) or not loss_measures_progress(ctx):
+        return
+    # a flat stretch that LL132 graded info (diminishing returns at a moderate level) leaves
+    # the judgement by passes over the data to this rule; any other progress finding says it
+    plateau = ctx.has("LL132")
+    if any(ctx.has(x) for x in _PROGRESS if x != "LL132") or (
+        plateau is not None and plateau.severity is not Severity.INFO
+    ):
         return
     # a loss that ends near zero is memorization, not under-learning: only a flat start (e)
     # can still be said of it
@@ -290,6 +310,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         b=num(last),
     )
     note: Text | None = None
+    severity = Severity.WARNING
     onset = int(st[0])
     cause = _slow_cause(ctx)
     # what to try depends on the LR level: raising an LR already at usual values (1e-3 on a
@@ -315,6 +336,10 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         if (passes >= p.passes and (slow or (share >= p.barely and fast))) or (
             passes >= p.many_passes and fast
         ):
+            # a loss still declining by `slow_gain` per epoch or more is a slow but steady
+            # decline: a warning only at a high level (the conventions), info below it
+            if gain >= p.slow_gain and not high_level(ctx, last, p.text_high):
+                severity = Severity.INFO
             note = tr(
                 "after {e} epochs {s}, gaining {g}% per epoch at the end",
                 "{e} 에폭 후에도 {s}. 끝에서는 에폭당 {g}%만 줄었습니다",
@@ -353,6 +378,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if note is None:
         return
     yield r.finding(
+        severity=severity,
         title=tr("The model is learning too little", "모델이 너무 적게 배우고 있습니다"),
         explanation=tr(
             "Judged by size: {n}. The passes over the data are not paying off.",
