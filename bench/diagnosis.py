@@ -37,15 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-# bench/ holds a logging.py benchmark that would shadow the standard library module
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-# --engine-src DIR measures another copy of the package (e.g. the last commit's, for a
-# before/after table); it must be read before losslens is imported
-_src = ROOT / "src"
-if "--engine-src" in sys.argv:
-    _src = Path(sys.argv[sys.argv.index("--engine-src") + 1]).resolve()
-sys.path.insert(0, str(_src))
+from engine_src import use_engine_src
+
+# --engine-src DIR measures another copy of the package: read before losslens is imported
+ROOT = use_engine_src()
 
 from losslens.analysis import analyze  # noqa: E402
 from losslens.analysis.scoring import (  # noqa: E402

@@ -27,22 +27,15 @@ Breaks are printed as a table per transform and a list, with the rules whose fin
 from __future__ import annotations
 
 import argparse
-import copy
-import sys
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
+from engine_src import import_tool, use_engine_src
 
-ROOT = Path(__file__).resolve().parent.parent
-# bench/ holds a logging.py benchmark that would shadow the standard library module
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-_src = ROOT / "src"
-if "--engine-src" in sys.argv:
-    _src = Path(sys.argv[sys.argv.index("--engine-src") + 1]).resolve()
-sys.path.insert(0, str(_src))
+ROOT = use_engine_src()  # before losslens is imported: --engine-src DIR
 
 from losslens.analysis import analyze  # noqa: E402
 from losslens.analysis.scoring import (  # noqa: E402
@@ -53,13 +46,9 @@ from losslens.analysis.scoring import (  # noqa: E402
     index_logs,
 )
 from losslens.ingest import load_into_memory  # noqa: E402
-from losslens.model import Finding, RunData, Series  # noqa: E402
+from losslens.model import Finding, RunData  # noqa: E402
 
-#: Config entries counted in optimizer steps: they scale with the steps.
-STEP_KEYS = ("max_steps", "warmup_steps", "logging_steps", "eval_steps", "save_steps")
-#: Config entries that name the run or where it wrote its files.
-NAME_KEYS = ("output_dir", "logging_dir", "run_name", "hub_model_id", "wandb_run_name")
-LOSS_KEYS = ("train/loss", "eval/loss")
+transforms = import_tool("losslens.analysis.transforms")  # an older --engine-src lacks it
 
 POINT_EVENTS = frozenset({"loss_spike", "grad_spike", "nan_or_inf"})
 #: Kinds defined by an absolute loss level (see tests/analysis/test_analysis_invariance.py).
@@ -73,87 +62,15 @@ SEVERITIES = ("ok", "ok", "warning", "error")
 Transform = Callable[[RunData], RunData | None]
 
 
-# -- transforms ------------------------------------------------------------------------------
-
-
-def copy_run(
-    run: RunData, series: dict[str, Series], system: dict[str, Series] | None = None
-) -> RunData:
-    return RunData(
-        info=copy.deepcopy(run.info),
-        series=series,
-        system=dict(run.system) if system is None else system,
-        original_keys=dict(run.original_keys),
-    )
-
-
-def coarser(k: int) -> Transform:
-    """Every k-th train log kept (all ``train/*`` keys at those steps), first and last kept."""
-
-    def apply(run: RunData) -> RunData | None:
-        loss = run.series.get("train/loss")
-        if loss is None or len(loss) < 2 * k:
-            return None
-        steps = np.unique(loss.steps)
-        keep = np.union1d(steps[k - 1 :: k], [steps[0], steps[-1]])
-        out = {}
-        for key, s in run.series.items():
-            if key.startswith("train/"):
-                m = np.isin(s.steps, keep)
-                s = Series(key, s.steps[m], s.values[m], s.wall_times[m])
-            out[key] = s
-        return copy_run(run, out)
-
-    return apply
-
-
-def steps_times(c: int) -> Transform:
-    """Every step times ``c``, epochs unchanged; step counts of the config scale too."""
-
-    def apply(run: RunData) -> RunData:
-        def scaled(d: dict[str, Series]) -> dict[str, Series]:
-            return {k: Series(k, s.steps * c, s.values, s.wall_times) for k, s in d.items()}
-
-        new = copy_run(run, scaled(run.series), scaled(run.system))
-        for k in STEP_KEYS:
-            v = new.info.config.get(k)
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                new.info.config[k] = v * c
-        gs = new.info.summary.get("global_step")
-        if isinstance(gs, int | float) and not isinstance(gs, bool):
-            new.info.summary["global_step"] = gs * c
-        return new
-
-    return apply
-
-
-def neutral_names(run: RunData) -> RunData:
-    new = copy_run(run, dict(run.series))
-    new.info.name = "run-1"
-    new.info.output_dir = "/tmp/run-1"
-    for k in NAME_KEYS:
-        if k in new.info.config:
-            new.info.config[k] = "run-1"
-    return new
-
-
-def loss_times(c: float) -> Transform:
-    def apply(run: RunData) -> RunData:
-        out = {
-            k: Series(k, s.steps, s.values * c, s.wall_times) if k in LOSS_KEYS else s
-            for k, s in run.series.items()
-        }
-        return copy_run(run, out)
-
-    return apply
-
+# -- transforms (losslens.analysis.transforms) -----------------------------------------------
 
 TRANSFORMS: dict[str, Transform] = {
-    "coarser-2": coarser(2),
-    "steps-x3": steps_times(3),
-    "neutral-names": neutral_names,
-    "loss-x0.5": loss_times(0.5),
-    "loss-x2": loss_times(2.0),
+    # every 2nd train log, first and last kept; runs with fewer than 4 train logs skipped
+    "coarser-2": functools.partial(transforms.coarser, k=2, min_logs=4),
+    "steps-x3": functools.partial(transforms.steps_times, c=3),
+    "neutral-names": transforms.neutral_names,
+    "loss-x0.5": functools.partial(transforms.loss_times, c=0.5),
+    "loss-x2": functools.partial(transforms.loss_times, c=2.0),
 }
 #: Kinds a transform may change legitimately: left out of both sides of the comparison.
 EXEMPT: dict[str, frozenset[str]] = {

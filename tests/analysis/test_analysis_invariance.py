@@ -30,7 +30,6 @@ Exemptions, decided per invariance:
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -40,21 +39,16 @@ import numpy as np
 import pytest
 from analysis_curves import lora_sft_run, run_of
 
-from losslens.analysis import analyze
+from losslens.analysis import analyze, transforms
 from losslens.analysis.scoring import corpus_logs, fault_logs
 from losslens.ingest import load_into_memory
-from losslens.model import RunData, Series, Severity
+from losslens.model import RunData, Severity
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus" / "shared"
 FAULTS = ROOT / "tests" / "data" / "faults"
 
 Transform = Callable[[RunData], RunData | None]
-
-#: Config entries counted in optimizer steps: they scale with the steps.
-STEP_KEYS = ("max_steps", "warmup_steps", "logging_steps", "eval_steps", "save_steps")
-#: Config entries that name the run or where it wrote its files.
-NAME_KEYS = ("output_dir", "logging_dir", "run_name", "hub_model_id", "wandb_run_name")
 
 POINT_EVENTS = frozenset({"loss_spike", "grad_spike", "nan_or_inf"})
 NOT_LEARNING = frozenset({"loss_plateau", "loss_not_decreasing"})
@@ -67,77 +61,10 @@ def serious(run: RunData) -> set[str]:
     return {f.kind for f in analyze(run).findings if f.severity is not Severity.INFO}
 
 
-def _copy(
-    run: RunData, series: dict[str, Series], system: dict[str, Series] | None = None
-) -> RunData:
-    return RunData(
-        info=copy.deepcopy(run.info),
-        series=series,
-        system=dict(run.system) if system is None else system,
-        original_keys=dict(run.original_keys),
-    )
-
-
 def coarser(k: int) -> Transform:
-    """Keep every k-th train log (all ``train/*`` keys logged at those steps); evals kept."""
-
-    def apply(run: RunData) -> RunData | None:
-        loss = run.series.get("train/loss")
-        if loss is None:
-            return None
-        keep = np.unique(loss.steps)[k - 1 :: k]
-        out = {}
-        for key, s in run.series.items():
-            if key.startswith("train/"):
-                m = np.isin(s.steps, keep)
-                s = Series(key, s.steps[m], s.values[m], s.wall_times[m])
-            out[key] = s
-        if len(out["train/loss"].finite) < 8:
-            return None
-        return _copy(run, out)
-
-    return apply
-
-
-def steps_times(c: int) -> Transform:
-    def apply(run: RunData) -> RunData:
-        def scaled(d: dict[str, Series]) -> dict[str, Series]:
-            return {k: Series(k, s.steps * c, s.values, s.wall_times) for k, s in d.items()}
-
-        new = _copy(run, scaled(run.series), scaled(run.system))
-        for k in STEP_KEYS:
-            v = new.info.config.get(k)
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                new.info.config[k] = v * c
-        gs = new.info.summary.get("global_step")
-        if isinstance(gs, int | float) and not isinstance(gs, bool):
-            new.info.summary["global_step"] = gs * c
-        return new
-
-    return apply
-
-
-def neutral_names(run: RunData) -> RunData:
-    new = _copy(run, dict(run.series))
-    new.info.name = "run-1"
-    new.info.output_dir = "/tmp/run-1"
-    for k in NAME_KEYS:
-        if k in new.info.config:
-            new.info.config[k] = "run-1"
-    return new
-
-
-def loss_times(c: float) -> Transform:
-    def apply(run: RunData) -> RunData:
-        out = {
-            k: Series(k, s.steps, s.values * c, s.wall_times)
-            if k in ("train/loss", "eval/loss")
-            else s
-            for k, s in run.series.items()
-        }
-        return _copy(run, out)
-
-    return apply
+    """Every k-th train log kept, the first and last not kept; runs left with fewer than 8
+    finite train losses skipped."""
+    return functools.partial(transforms.coarser, k=k, keep_ends=False, min_finite=8)
 
 
 def _fold(kinds: set[str]) -> set[str]:
@@ -160,10 +87,10 @@ def _scale_free(base: set[str], var: set[str]) -> bool:
 INVARIANCES: dict[str, tuple[Transform, Callable[[set[str], set[str]], bool]]] = {
     "coarser-2": (coarser(2), _coarse_ok),
     "coarser-5": (coarser(5), _coarse_ok),
-    "steps-x3": (steps_times(3), _exact),
-    "neutral-names": (neutral_names, _exact),
-    "loss-x0.5": (loss_times(0.5), _scale_free),
-    "loss-x2": (loss_times(2.0), _scale_free),
+    "steps-x3": (functools.partial(transforms.steps_times, c=3), _exact),
+    "neutral-names": (transforms.neutral_names, _exact),
+    "loss-x0.5": (functools.partial(transforms.loss_times, c=0.5), _scale_free),
+    "loss-x2": (functools.partial(transforms.loss_times, c=2.0), _scale_free),
 }
 
 
@@ -260,7 +187,7 @@ def test_a_lora_name_alone_does_not_turn_on_lr_findings() -> None:
     # 6e-3 is 30x the usual LoRA rate but the curve is healthy; 1e-5 is low for LoRA only
     for loss, lr in ((learning, 6e-3), (flat, 1e-5)):
         named = serious(_named("llama3-8b-qlora-sft", loss, lr))
-        assert named == serious(neutral_names(_named("llama3-8b-qlora-sft", loss, lr)))
+        assert named == serious(transforms.neutral_names(_named("llama3-8b-qlora-sft", loss, lr)))
     assert "lr_too_high" not in serious(_named("llama3-8b-qlora-sft", learning, 6e-3))
     assert serious(_named("llama3-8b-qlora-sft", flat, 1e-5)) == {"loss_not_decreasing"}
 

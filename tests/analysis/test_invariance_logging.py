@@ -27,15 +27,13 @@ numbers its logs by line, so no decision may hang on step numbers alone (``g136`
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from losslens.analysis import analyze
+from losslens.analysis import analyze, transforms
 from losslens.analysis.scoring import LabelledLog, family_of, index_logs
 from losslens.ingest import load_into_memory
 from losslens.model import RunData, Series, Severity
@@ -54,8 +52,6 @@ REGRESSIONS = (
     "real:d026",
 )
 
-STEP_KEYS = ("max_steps", "warmup_steps", "logging_steps", "eval_steps", "save_steps")
-NAME_KEYS = ("output_dir", "logging_dir", "run_name", "hub_model_id", "wandb_run_name")
 POINT_EVENTS = frozenset({"loss_spike", "grad_spike", "nan_or_inf"})
 
 
@@ -78,56 +74,17 @@ def families(run: RunData) -> set[str]:
     return {family_of(f.kind) for f in found if f.severity is not Severity.INFO} - {"other"}
 
 
-def _copy(run: RunData, series: dict[str, Series], system: dict[str, Series]) -> RunData:
-    return RunData(
-        info=copy.deepcopy(run.info),
-        series=series,
-        system=system,
-        original_keys=dict(run.original_keys),
-    )
-
-
 def coarser_2(run: RunData) -> RunData:
-    steps = np.unique(run.series["train/loss"].steps)
-    keep = np.union1d(steps[1::2], [steps[0], steps[-1]])
-    out = {}
-    for key, s in run.series.items():
-        if key.startswith("train/"):
-            m = np.isin(s.steps, keep)
-            s = Series(key, s.steps[m], s.values[m], s.wall_times[m])
-        out[key] = s
-    return _copy(run, out, dict(run.system))
-
-
-def steps_x3(run: RunData) -> RunData:
-    def scaled(d: dict[str, Series]) -> dict[str, Series]:
-        return {k: Series(k, s.steps * 3, s.values, s.wall_times) for k, s in d.items()}
-
-    new = _copy(run, scaled(run.series), scaled(run.system))
-    for k in STEP_KEYS:
-        v = new.info.config.get(k)
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            new.info.config[k] = v * 3
-    gs = new.info.summary.get("global_step")
-    if isinstance(gs, int | float) and not isinstance(gs, bool):
-        new.info.summary["global_step"] = gs * 3
-    return new
-
-
-def neutral_names(run: RunData) -> RunData:
-    new = _copy(run, dict(run.series), dict(run.system))
-    new.info.name = "run-1"
-    new.info.output_dir = "/tmp/run-1"
-    for k in NAME_KEYS:
-        if k in new.info.config:
-            new.info.config[k] = "run-1"
-    return new
+    """Every 2nd train log kept, the first and the last always kept."""
+    var = transforms.coarser(run, 2)
+    assert var is not None
+    return var
 
 
 TRANSFORMS: dict[str, Callable[[RunData], RunData]] = {
     "coarser-2": coarser_2,
-    "steps-x3": steps_x3,
-    "neutral-names": neutral_names,
+    "steps-x3": functools.partial(transforms.steps_times, c=3),
+    "neutral-names": transforms.neutral_names,
 }
 
 

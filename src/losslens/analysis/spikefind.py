@@ -9,6 +9,7 @@ that can pass the ratio test, so a long per-step log costs O(chunk) memory.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,21 @@ def _neighbour_floor(x: FloatArray, half: int, a: int, b: int) -> FloatArray:
     return np.fmin(wm[: b - a], wm[half + 1 : half + 1 + b - a])
 
 
+def _neighbour_windows(
+    x: FloatArray, half: int, idx: npt.NDArray[np.intp]
+) -> Iterator[tuple[int, npt.NDArray[np.intp], FloatArray]]:
+    """``(offset, points, windows)`` in chunks of ``_ROWS`` points of ``idx``: each row holds
+    the up to ``half`` neighbours on each side of its point (itself left out, NaN outside
+    the series)."""
+    n = x.size
+    offsets = np.concatenate([np.arange(-half, 0), np.arange(1, half + 1)])
+    for c in range(0, idx.size, _ROWS):
+        at = idx[c : c + _ROWS]
+        rows = at[:, None] + offsets[None, :]
+        inside = (rows >= 0) & (rows < n)
+        yield c, at, np.where(inside, x[np.clip(rows, 0, n - 1)], np.nan)
+
+
 def _z_median_at(
     x: FloatArray, half: int, idx: npt.NDArray[np.intp], mad_floor: float, min_neighbours: int = 3
 ) -> tuple[FloatArray, FloatArray]:
@@ -76,12 +92,7 @@ def _z_median_at(
     ``signals.neighbour_z_median`` gives there (same windows, same medians, bit for bit)."""
     n = x.size
     z, med = np.full(idx.size, np.nan), np.full(idx.size, np.nan)
-    offsets = np.concatenate([np.arange(-half, 0), np.arange(1, half + 1)])
-    for c in range(0, idx.size, _ROWS):
-        at = idx[c : c + _ROWS]
-        rows = at[:, None] + offsets[None, :]
-        inside = (rows >= 0) & (rows < n)
-        win = np.where(inside, x[np.clip(rows, 0, n - 1)], np.nan)
+    for c, at, win in _neighbour_windows(x, half, idx):
         m = signals.nanmedian_rows(win)
         med[c : c + at.size] = m
         if n < min_neighbours + 1:
@@ -98,14 +109,8 @@ def _z_median_at(
 def _neighbour_max_at(x: FloatArray, half: int, idx: npt.NDArray[np.intp]) -> FloatArray:
     """The largest of the up to ``half`` neighbours on each side of each point of ``idx``
     (itself left out, NaN ignored; NaN when there is none)."""
-    n = x.size
     out = np.full(idx.size, np.nan)
-    offsets = np.concatenate([np.arange(-half, 0), np.arange(1, half + 1)])
-    for c in range(0, idx.size, _ROWS):
-        at = idx[c : c + _ROWS]
-        rows = at[:, None] + offsets[None, :]
-        inside = (rows >= 0) & (rows < n)
-        win = np.where(inside, x[np.clip(rows, 0, n - 1)], np.nan)
+    for c, at, win in _neighbour_windows(x, half, idx):
         has = np.any(np.isfinite(win), axis=1)
         if has.any():
             out[c : c + at.size][has] = np.nanmax(win[has], axis=1)
