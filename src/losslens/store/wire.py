@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from losslens.errors import LosslensError
+
 #: The media type of the format (parameters after ``;`` are ignored).
 CONTENT_TYPE = "application/x-losslens-points"
 MAGIC = b"LLP1"
@@ -37,7 +39,7 @@ _KIND = struct.Struct("<B")
 POINT_BYTES = 4 + 8 + 8 + 8
 
 
-class WireError(ValueError):
+class WireError(LosslensError, ValueError):
     """A body that is not a well-formed batch (the message is one line)."""
 
 
