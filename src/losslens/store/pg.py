@@ -28,7 +28,7 @@ from losslens.errors import RunNotFoundError, StoreError, StoreVersionError
 from losslens.model import Finding, MetricPoint, Report, RunData, RunInfo, RunStatus, Series
 from losslens.store.findings import StoredAnalysis, finding_rows, report_body, stored_report
 from losslens.store.jsonvalues import dumps, loads
-from losslens.store.pg_reads import PgReads
+from losslens.store.pg_reads import PgReads, step_range
 from losslens.store.pg_schema import connect, migrations, redact, schema_version
 from losslens.store.pg_write import columns, key_ids, write_columns
 from losslens.store.points import _check_steps
@@ -445,14 +445,8 @@ class PgStore(PgReads):
             "ON k.id = p.key_id WHERE p.run_id = %s AND k.run_id = %s AND k.key = %s "
             "AND k.kind = %s"
         )
-        args: list[Any] = [run_id, run_id, key, kind]
-        if step_min is not None:
-            query += " AND p.step >= %s"
-            args.append(step_min)
-        if step_max is not None:
-            query += " AND p.step <= %s"
-            args.append(step_max)
-        rows = self._all(query + " ORDER BY p.step", args)
+        clause, bounds = step_range("p.step", step_min, step_max)
+        rows = self._all(query + clause + " ORDER BY p.step", [run_id, run_id, key, kind, *bounds])
         return Series(key, *_columns(rows))
 
     def _run_series(self, run_id: str, kind: str) -> dict[str, Series]:

@@ -52,6 +52,19 @@ _SUBS_CACHED = 256
 SUBS_BUCKETS = 512
 
 
+def step_range(col: str, step_min: int | None, step_max: int | None) -> tuple[str, list[Any]]:
+    """The SQL that keeps ``col`` in ``[step_min, step_max]`` (None: open), as
+    ``(" AND …", args)``."""
+    clause, args = "", []
+    if step_min is not None:
+        clause += f" AND {col} >= %s"
+        args.append(step_min)
+    if step_max is not None:
+        clause += f" AND {col} <= %s"
+        args.append(step_max)
+    return clause, args
+
+
 def _step(hi: float, lo: float) -> int:
     return (int(hi) << 26) | int(lo)
 
@@ -124,14 +137,9 @@ class PgReads:
             z = np.zeros(0, np.float64)
             return np.zeros(0, np.int64), z, z.copy(), 0
         wall = "COALESCE(wall_time, 'NaN'::float8)" if with_wall else "'NaN'::float8"
-        where = "WHERE run_id = %s AND key_id = %s"
-        args: list[Any] = [run, key_id]
-        if step_min is not None:
-            where += " AND step >= %s"
-            args.append(step_min)
-        if step_max is not None:
-            where += " AND step <= %s"
-            args.append(step_max)
+        clause, bounds = step_range("step", step_min, step_max)
+        where = "WHERE run_id = %s AND key_id = %s" + clause
+        args: list[Any] = [run, key_id, *bounds]
         if self.count_in(key_id, None, None) <= PACKED_MAX:
             # one bytea of packed rows from a step-ordered scan: a third of COPY's time
             blob = self._one_bytes(
@@ -156,14 +164,9 @@ class PgReads:
             rows = self._all("SELECT n_points FROM metric_keys WHERE id = %s", (key_id,))
             return int(rows[0][0]) if rows else 0
         run = self._key_run(key_id)
-        query = "SELECT count(*) FROM points WHERE run_id = %s AND key_id = %s"
-        args: list[Any] = [run, key_id]
-        if step_min is not None:
-            query += " AND step >= %s"
-            args.append(step_min)
-        if step_max is not None:
-            query += " AND step <= %s"
-            args.append(step_max)
+        clause, bounds = step_range("step", step_min, step_max)
+        query = "SELECT count(*) FROM points WHERE run_id = %s AND key_id = %s" + clause
+        args: list[Any] = [run, key_id, *bounds]
         return int(self._all(query, args)[0][0])
 
     def step_span(
@@ -171,14 +174,9 @@ class PgReads:
     ) -> tuple[int, int] | None:
         """The first and last step of the key in the range (two index probes), or None."""
         run = self._key_run(key_id)
-        query = "SELECT min(step), max(step) FROM points WHERE run_id = %s AND key_id = %s"
-        args: list[Any] = [run, key_id]
-        if step_min is not None:
-            query += " AND step >= %s"
-            args.append(step_min)
-        if step_max is not None:
-            query += " AND step <= %s"
-            args.append(step_max)
+        clause, bounds = step_range("step", step_min, step_max)
+        query = "SELECT min(step), max(step) FROM points WHERE run_id = %s AND key_id = %s" + clause
+        args: list[Any] = [run, key_id, *bounds]
         row = self._all(query, args)[0]
         return None if row[0] is None else (int(row[0]), int(row[1]))
 
