@@ -30,6 +30,7 @@ import psycopg  # noqa: E402
 from test_team_sync import (  # noqa: E402
     Server,
     findings_match,
+    local_points,
     remote,
     token,
 )
@@ -95,17 +96,6 @@ def start_client(
     )
 
 
-def local_set(tmp_path: Path, run_id: str) -> set[tuple[str, int]]:
-    """The points of a run in its client's own local store."""
-    with sqlite3.connect(tmp_path / f"{run_id}.db") as conn:
-        rows = conn.execute(
-            "SELECT k.key, p.step FROM points p JOIN metric_keys k ON k.id = p.key_id "
-            "WHERE k.run_id = ?",
-            (run_id,),
-        ).fetchall()
-    return {(str(k), int(s)) for k, s in rows}
-
-
 def local_top(tmp_path: Path, run_id: str) -> int:
     """The last step the client's local store holds now (read-only, while it logs)."""
     with sqlite3.connect(f"file:{tmp_path / f'{run_id}.db'}?mode=ro", uri=True, timeout=30) as c:
@@ -143,7 +133,7 @@ def finish_client(proc: subprocess.Popen[str], stop: Path) -> str:
 def assert_complete(tmp_path: Path, url: str, run_id: str) -> None:
     """The server holds exactly the points of the client's local store, each once."""
     points, status, _ = remote(url, run_id)
-    local = local_set(tmp_path, run_id)
+    local = local_points(tmp_path / f"{run_id}.db", run_id)
     assert len(points) == len(set(points)) == len(local)
     assert set(points) == local
     assert status == "finished"
@@ -337,6 +327,8 @@ def test_a_client_killed_while_logging_is_completed_up_to_its_last_flush(
     assert len(points) == len(set(points))
     flushed_points = {(k, s) for k in ("train/loss", "train/lr") for s in range(last_flush)}
     assert flushed_points <= set(points)  # everything logged before the last flush
-    assert set(points) == local_set(tmp_path, run_id)  # and whatever else reached the disk
+    assert set(points) == local_points(
+        tmp_path / f"{run_id}.db", run_id
+    )  # and whatever else reached the disk
     assert status == "crashed"
     findings_match(tmp_path / f"{run_id}.db", pg_store_url, run_id)

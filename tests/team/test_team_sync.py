@@ -135,8 +135,9 @@ def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
         time.sleep(0.05)
 
 
-def local_points(tmp_path: Path, run_id: str) -> set[tuple[str, int]]:
-    with sqlite3.connect(tmp_path / "local.db") as conn:
+def local_points(db: Path, run_id: str) -> set[tuple[str, int]]:
+    """The (key, step) of a run's points in the local store ``db``."""
+    with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "SELECT k.key, p.step FROM points p JOIN metric_keys k ON k.id = p.key_id "
             "WHERE k.run_id = ?",
@@ -208,7 +209,7 @@ def test_a_script_with_server_ends_with_every_point_on_the_server(
     assert proc.returncode == 0 and "done" in out, err
     assert "losslens sync" not in err  # nothing left pending
     points, status, nans = remote(pg_store_url, "r-live")
-    assert len(points) == 15_000 and set(points) == local_points(tmp_path, "r-live")
+    assert len(points) == 15_000 and set(points) == local_points(tmp_path / "local.db", "r-live")
     assert status == "finished" and nans == 5000
     # the client analysed the run and sent its findings: current on the server, unanalysed
     report = findings_match(tmp_path / "local.db", pg_store_url, "r-live")
@@ -234,7 +235,7 @@ def test_a_server_that_starts_late_is_caught_up_with_before_finish_returns(
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and "done" in out, err
     points, status, _ = remote(pg_store_url, "r-late")
-    assert len(points) == 6000 and set(points) == local_points(tmp_path, "r-late")
+    assert len(points) == 6000 and set(points) == local_points(tmp_path / "local.db", "r-late")
     assert status == "finished"
 
 
@@ -257,7 +258,7 @@ def test_a_client_killed_with_sigkill_is_completed_by_losslens_sync(
         verdict = str(local_report(tmp_path / "local.db", "r-kill").verdict)
         assert got[0] == {"run": "r-kill", "sent": 9000, "skipped": False, "verdict": verdict}
     points, status, _ = remote(pg_store_url, "r-kill")
-    assert len(points) == 9000 and set(points) == local_points(tmp_path, "r-kill")
+    assert len(points) == 9000 and set(points) == local_points(tmp_path / "local.db", "r-kill")
     assert status == "crashed"  # what the local store says of a client that died
     findings_match(tmp_path / "local.db", pg_store_url, "r-kill")  # sent by losslens sync
     again = sync_cli(tmp_path, server, tok, "r-kill")["runs"][0]
@@ -277,7 +278,7 @@ def test_a_refused_token_costs_one_error_line_and_nothing_local(
     lines = [line for line in err.splitlines() if line.strip()]
     code = "403" if kind == "read" else "401"
     assert len(lines) == 1 and f"refused ({code}" in lines[0] and "losslens sync r-ro" in lines[0]
-    assert len(local_points(tmp_path, "r-ro")) == 6000
+    assert len(local_points(tmp_path / "local.db", "r-ro")) == 6000
     with Store(tmp_path / "local.db", create=False) as local:
         assert str(local.get_run("r-ro").status) == "finished"
     assert remote(pg_store_url, "r-ro")[0] == []
@@ -318,7 +319,7 @@ def test_the_hf_callback_sends_its_run_to_the_server(
     run_id = callback.run.id
     points, status, _ = remote(pg_store_url, run_id)
     assert status == "finished" and ("train/loss", 6) in points
-    assert sorted(points) == sorted(local_points(tmp_path, run_id))
+    assert sorted(points) == sorted(local_points(tmp_path / "local.db", run_id))
     findings_match(tmp_path / "local.db", pg_store_url, run_id)
 
 
@@ -347,5 +348,5 @@ def test_losslens_train_with_server_sends_its_run(
     assert status == "finished" and info.name == "team-sft"
     assert {s for k, s in points if k == "train/loss"} == {1, 2, 3, 4}
     assert {s for k, s in points if k == "eval/loss"} == {2, 4}
-    assert sorted(points) == sorted(local_points(tmp_path, info.id))
+    assert sorted(points) == sorted(local_points(tmp_path / "local.db", info.id))
     findings_match(tmp_path / "local.db", pg_store_url, info.id)
