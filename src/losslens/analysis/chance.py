@@ -11,6 +11,16 @@ The number of outcomes is read from the config when it says it (``num_labels``,
 loss whose first value is within a few percent of ``ln k`` for a small ``k`` is taken to
 start at chance (a fresh head is the usual reason a classifier's first loss is ``ln k``);
 a language model's vocabulary is never guessed.
+
+The same physics reads a level without knowing ``k``: a cross-entropy of ``L`` nats is the
+score of a uniform guess over ``e^L`` outcomes. At ``ln 1000`` ≈ 6.9 nats or more the model
+gives the right token, on average, less than a 1-in-1,000 chance: a pretrained language
+model fine-tuned on its kind of text sits at 0.5-3 nats, and even the token frequencies
+alone (a unigram model of English text) score about 7-7.5, so a loss that stays there has
+learned next to nothing of the task. Above ``ln 2^18`` ≈ 12.5 nats (a uniform guess over
+262,144 tokens, more than the largest vocabularies in use, Gemma's 256k at 12.45) a loss is
+not a per-token mean cross-entropy of a model that has not diverged: it is summed, scaled or
+another kind of loss (CTC, squared error), and its level says nothing by itself.
 """
 
 from __future__ import annotations
@@ -20,9 +30,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from losslens.analysis.context import RunContext
+from losslens.analysis.evalview import eval_view
+from losslens.analysis.messages import Text, num, tr
+from losslens.analysis.progress_signal import loss_is_cross_entropy
 
 #: Classes tried when the config does not say how many there are.
 MAX_GUESSED_CLASSES = 10
+
+#: ln 1000 (nats): a uniform guess over 1,000 tokens; a token loss at or above it has learned
+#: next to nothing (see the module docstring).
+UNIFORM_1000 = math.log(1000)
+
+#: ln 2^18 (nats): a uniform guess over 262,144 tokens, above every vocabulary in use; a
+#: higher loss is not a per-token mean cross-entropy (summed, scaled, CTC, squared error).
+MAX_TOKEN_CE = math.log(2**18)
 
 
 @dataclass(frozen=True)
@@ -68,4 +89,79 @@ def chance_level(ctx: RunContext, first: float, tolerance: float = 0.05) -> Chan
     return None
 
 
-__all__ = ["MAX_GUESSED_CLASSES", "Chance", "chance_level"]
+def near_uniform(level: float, low: float = UNIFORM_1000, high: float = MAX_TOKEN_CE) -> bool:
+    """Whether a cross-entropy ``level`` (nats) is that of a uniform guess over ``e^low``
+    outcomes or more, yet still a plausible per-token mean (``high`` or less)."""
+    return math.isfinite(level) and low <= level <= high
+
+
+def uniform_note(
+    ctx: RunContext,
+    levels: tuple[float, float],
+    passes: float,
+    kept: tuple[float, float, float, float],
+    band: tuple[float, float] = (UNIFORM_1000, MAX_TOKEN_CE),
+) -> Text | None:
+    """Why a cross-entropy still near a uniform guess over a large vocabulary shows too
+    little learning, or None.
+
+    ``levels`` is the loss's ``(first, last)`` level; it must end within ``band`` (nats:
+    ``ln 1000`` to ``ln 2^18``, see the module docstring) in a run whose loss is a
+    cross-entropy, with the eval loss, when logged, ending there too (the model is judged on
+    held-out data). ``kept = (share, after, barely, early)``: the loss is still at ``share``
+    of its first value after ``after`` epochs, or at ``barely`` of it after ``early``; or,
+    at any share, the log reaches the end of the run (finished, or its last log within one
+    logging interval of the planned steps): the model the run produced is at that level.
+    """
+    first, last = levels
+    share_bar, after, barely, early = kept
+    if first <= 0 or not loss_is_cross_entropy(ctx) or not near_uniform(last, *band):
+        return None
+    view = eval_view(ctx)
+    if view is not None and float(view.values[-1]) < band[0]:
+        return None
+    share = last / first
+    ended = ctx.finished or bool(
+        ctx.planned_steps and ctx.last_step + max(ctx.log_interval, 1.0) >= ctx.planned_steps
+    )
+    still = (share >= share_bar and passes >= after) or (share >= barely and passes >= early)
+    if not (still or ended):
+        return None
+    guess = tr(
+        "a uniform guess over about {k} tokens (e^{l})",
+        "약 {k}개 토큰 중 균등 추측(e^{l})",
+        k=f"{math.exp(last):,.0f}",
+        l=num(last),
+    )
+    if still:
+        return tr(
+            "after {e} epochs the loss is still {x}% of its first value ({a} → {b}), the "
+            "score of {g}: the model has learned next to nothing",
+            "{e} 에폭 후에도 손실이 처음 값의 {x}%({a} → {b})로 {g}의 점수입니다. 모델이 "
+            "거의 아무것도 배우지 못했습니다",
+            e=num(passes, 2),
+            x=f"{share * 100:.0f}",
+            a=num(first),
+            b=num(last),
+            g=guess,
+        )
+    return tr(
+        "the run ended with the loss at {b} ({a} at the start), the score of {g}: it "
+        "stopped far from trained",
+        "손실 {b}(시작 {a})에서 실행이 끝났습니다. {g}의 점수로, 학습이 한참 덜 된 상태에서 "
+        "멈췄습니다",
+        a=num(first),
+        b=num(last),
+        g=guess,
+    )
+
+
+__all__ = [
+    "MAX_GUESSED_CLASSES",
+    "MAX_TOKEN_CE",
+    "UNIFORM_1000",
+    "Chance",
+    "chance_level",
+    "near_uniform",
+    "uniform_note",
+]

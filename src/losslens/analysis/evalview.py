@@ -11,6 +11,7 @@ smooth trend hardly moves.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,11 @@ HIGHER_BETTER = (
 )
 #: Task metrics where lower is better.
 LOWER_BETTER = ("wer", "cer", "ter", "perplexity")
+#: A higher-is-better task metric that never reaches this (a share of a 0-1 scale: fewer
+#: than one answer in a hundred right) has not left its floor: the model has learned none of
+#: the task it scores, so its moves say nothing about generalization (an accuracy creeping
+#: from 0 to 0.002 is not the task improving).
+METRIC_FLOOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,31 @@ class EvalView:
     def rise(self) -> float:
         """Last eval relative to the best (0.1 = 10% above)."""
         return float(self.values[-1]) / self.best_value - 1 if self.best_value > 0 else 0.0
+
+    def move(self) -> float | None:
+        """The median relative eval-to-eval change up to the best (None with the best at the
+        first eval): how much the curve itself moves between evaluations."""
+        pre = self.values[: self.best + 1]
+        if pre.size < 2:
+            return None
+        return float(np.median(np.abs(np.diff(pre)) / pre[:-1]))
+
+    def climb(self) -> int:
+        """Consecutive increases starting at the best (the climb out of the minimum)."""
+        v = self.values[self.best :]
+        k = 0
+        while k + 1 < v.size and v[k + 1] > v[k]:
+            k += 1
+        return k
+
+    def sustained(self, rises: int, margin: float) -> bool:
+        """Whether the eval loss climbed ``rises`` or more consecutive evals out of its
+        minimum and stayed above ``(1 + margin) x`` the best at every eval since the top of
+        that climb: a rise that holds, not one that came back."""
+        k = self.climb()
+        return k >= rises and bool(
+            np.all(self.values[self.best + k :] > (1 + margin) * self.best_value)
+        )
 
     def rising_run(self) -> int:
         """Consecutive increases ending at the last eval, counted after the best."""
@@ -124,6 +155,64 @@ def train_known_until(ctx: RunContext) -> float | None:
     if len(f) == 0:
         return None
     return float(f.steps[-1]) + max(ctx.log_interval, 1.0)
+
+
+def epochs_apart(ctx: RunContext, a: float, b: float, epochs: float = 1.0) -> bool:
+    """Whether steps ``a`` and ``b`` are at least ``epochs`` passes over the data apart
+    (within 5% of a pass; False when the epochs are not known)."""
+    ea, eb = ctx.epoch_at(a), ctx.epoch_at(b)
+    return ea is not None and eb is not None and eb - ea >= 0.95 * epochs
+
+
+def one_pass_rise(ctx: RunContext, view: EvalView, rise: float, train_drop: float) -> bool:
+    """Whether the one eval after the best, a full epoch after it, is more than ``rise``
+    above it while the train loss over the same stretches (:func:`train_around`) fell by
+    ``train_drop`` or more: that pass over the data taught the training set, not the task."""
+    if view.after.size != 1:
+        return False
+    s0, s1 = float(view.steps[view.best]), float(view.steps[-1])
+    if view.rise() <= rise or not epochs_apart(ctx, s0, s1):
+        return False
+    t0, t1 = train_around(ctx, s0, view.steps), train_around(ctx, s1, view.steps)
+    return t0 is not None and t1 is not None and t1 <= (1 - train_drop) * t0
+
+
+def stalled(
+    ctx: RunContext,
+    view: EvalView,
+    epochs: float,
+    margin: float,
+    train_drop: float,
+    gap: float,
+    level: Callable[[RunContext, float], float | None],
+) -> tuple[int, float, float] | None:
+    """``(index, train_then, train_end)`` when the eval loss gained no more than ``margin``
+    over the last ``epochs`` epochs (3 evals or more) while the train loss (read by
+    ``level``) fell by ``train_drop`` and the eval-train gap widened by ``gap`` of the last
+    eval (None otherwise, or without epochs)."""
+    if ctx.loss is None:
+        return None
+    last_epoch = ctx.epoch_at(float(view.steps[-1]))
+    if last_epoch is None:
+        return None
+    at = [ctx.epoch_at(float(s)) for s in view.steps]
+    idx = [i for i, e in enumerate(at) if e is not None and last_epoch - e >= epochs]
+    if not idx:
+        return None
+    i = idx[-1]
+    if view.n - i < 3 or view.n < 4:
+        return None
+    then = float(view.values[i])
+    if (1 - float(np.min(view.values[i + 1 :])) / then if then > 0 else 0.0) > margin:
+        return None
+    t_then = level(ctx, float(view.steps[i]))
+    t_end = level(ctx, float(view.steps[-1]))
+    if t_then is None or t_end is None or t_end > (1 - train_drop) * t_then:
+        return None
+    widened = (float(view.values[-1]) - t_end) - (then - t_then)
+    if widened < gap * float(view.values[-1]):
+        return None
+    return i, t_then, t_end
 
 
 def within_noise(view: EvalView, min_gain: float = 0.01, k: float = 2.0) -> bool:
@@ -200,7 +289,8 @@ def _per_step(s: Series) -> tuple[FloatArray, FloatArray]:
 
 
 def task_metrics(ctx: RunContext) -> list[TaskMetric]:
-    """The eval task metrics (accuracy, F1, WER, BLEU ...) with at least two finite points.
+    """The eval task metrics (accuracy, F1, WER, BLEU ...) with at least two finite points,
+    leaving out a higher-is-better one that never left its floor (:data:`METRIC_FLOOR`).
 
     A metric is still improving when its best (the last of equal bests) is at the last
     eval, or at the eval before with the last within 2% of the metric's range of it: a
@@ -215,7 +305,7 @@ def task_metrics(ctx: RunContext) -> list[TaskMetric]:
         if up is None:
             continue
         st, raw = _per_step(s)
-        if raw.size < 2:
+        if raw.size < 2 or (up and float(np.max(raw)) < METRIC_FLOOR):
             continue
         v = raw if up else -raw
         b = int(v.size - 1 - np.argmax(v[::-1]))  # the last of equal bests

@@ -1,6 +1,6 @@
 """What the loss can say about learning progress, and what the run's LR level is.
 
-Five readings shared by the under-learning rules (LL131–LL133, LL135):
+Seven readings shared by the under-learning rules (LL131–LL133, LL135):
 
 - In online RL fine-tuning (GRPO, PPO, RLOO: a sampled reward is logged, ``train/reward``,
   ``reward_std``, ``env/reward_mean``) the logged loss is a policy loss plus ``beta`` x KL to
@@ -17,6 +17,14 @@ Five readings shared by the under-learning rules (LL131–LL133, LL135):
 - Whether a loss level is high (the conventions: "a plateau at a high level is a warning",
   "a slow but steady decline" and "diminishing returns" are info): for a text task, a token
   cross-entropy of 3 nats (perplexity ≈ 20) or more.
+- Whether the loss's absolute level is a cross-entropy in nats, so that its level can be
+  compared with a uniform guess (``analysis/chance.py``): a language-model or classification
+  loss, in a run that is not online RL and logs no regression metric (R², MSE, MAE: the loss
+  is then a squared or absolute error, whose level depends on the units of the target).
+  Speech (CTC), embedding (contrastive) and preference (DPO) losses are left out.
+- Whether a regression model ever beat a constant: an R² of 0 is the score of predicting
+  the mean of the targets, so an eval R² that is never above 0 says the model has not
+  learned anything a constant does not know.
 - The run's peak learning rate, as logged (or as configured when the LR is not logged), for
   advice that depends on whether the LR is already at usual values.
 """
@@ -28,6 +36,9 @@ from losslens.analysis.evalview import eval_view
 
 #: Last name parts of a sampled reward, logged by online RL trainers (not by DPO).
 _RL_REWARDS = frozenset({"reward", "reward_std", "reward_mean", "rewards_mean", "score"})
+
+#: Last name parts of a regression metric: the loss is then a squared or absolute error.
+_REGRESSION = frozenset({"r_squared", "r2", "r2_score", "mse", "rmse", "mae", "mape"})
 
 
 def log_from_start(ctx: RunContext, late_epochs: float = 1.0) -> bool:
@@ -59,6 +70,29 @@ def rewards_logged(ctx: RunContext) -> bool:
 def loss_measures_progress(ctx: RunContext) -> bool:
     """Whether falling train loss is what learning looks like in this run (not in RL)."""
     return not rewards_logged(ctx)
+
+
+def loss_is_cross_entropy(ctx: RunContext) -> bool:
+    """Whether the train loss's level is a cross-entropy in nats (a language-model or
+    classification loss, no online RL, no regression metric logged)."""
+    if ctx.task not in ("lm", "classification") or rewards_logged(ctx):
+        return False
+    return not any(name.lower().split("/")[-1] in _REGRESSION for name in ctx.run.series)
+
+
+def best_r_squared(ctx: RunContext, min_evals: int = 3) -> tuple[float, int, int] | None:
+    """The best eval R² as ``(value, step, evals)``, from an eval series named ``r_squared``,
+    ``r2`` or ``r2_score``; None without one or with fewer than ``min_evals`` finite values."""
+    for name, s in ctx.run.series.items():
+        parts = name.lower().split("/")
+        if parts[-1] not in ("r_squared", "r2", "r2_score") or "eval" not in parts[0]:
+            continue
+        f = s.finite
+        if len(f) < min_evals:
+            continue
+        i = int(f.values.argmax())
+        return float(f.values[i]), int(f.steps[i]), len(f)
+    return None
 
 
 def eval_gain_over_log(ctx: RunContext, min_gain: float, train_gain: float) -> float | None:
@@ -113,9 +147,11 @@ def usual_lr(ctx: RunContext) -> tuple[float, float]:
 
 __all__ = [
     "TEXT_HIGH",
+    "best_r_squared",
     "eval_gain_over_log",
     "high_level",
     "log_from_start",
+    "loss_is_cross_entropy",
     "loss_measures_progress",
     "peak_lr",
     "rewards_logged",

@@ -10,11 +10,12 @@ import numpy as np
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import (
-    EvalView,
     TaskMetric,
     eval_view,
     improving_metric,
     level_excused,
+    one_pass_rise,
+    stalled,
     still_improving,
     train_around,
     train_known_until,
@@ -54,6 +55,10 @@ class OverfitParams:
     stall_epochs: float = param(2.0, "epochs of a stalled eval loss (no gain beyond the noise)")
     stall_train_drop: float = param(0.10, "... while the train loss falls at least this much")
     stall_gap: float = param(0.05, "... and the eval-train gap widens by this share of eval")
+    pass_rise: float = param(
+        2.0, "a single eval after the best, a full epoch later, above (1 + this x tau) x the best"
+    )
+    pass_train_drop: float = param(0.10, "... while the train loss fell this much over that epoch")
     error_rise: float = param(0.20, "last eval this far above the best (3+ evals after) is error")
     first_best_train_drop: float = param(
         0.10, "best at the first eval: the train loss must fall this much (else not learning)"
@@ -79,37 +84,41 @@ class OverfitParams:
 def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """Eval loss rises from its best, or stalls, while the train loss keeps falling.
 
+    Principle: a held-out loss that moves away from its minimum by more than the eval curve's
+    own movement while the train loss falls is overfitting visible in eval, however small.
+
     What it detects:
         At least 3 evaluations (2, see below) and a train loss falling from the best eval step
-        to the end (when no train log falls on that step, from the lowest within one logging
-        interval of it: a coarse log must not show a fall that a finer one would not) and
-        lower over the stretch
-        of the last eval than over that of the best (the train logs within half an eval interval
-        of each, as the gap rule reads them: a flat, noisy train loss does not look falling),
-        and one of: the last two evals above ``(1+τ)×`` the best, ``τ = max(5%, 2× the median
-        eval-to-eval change before the best)``; 3 or more consecutive rises after the best
-        ending at the last eval, the last eval at least 1% and 2 noise standard deviations above
-        the best (the noise is the robust spread of the eval-to-eval changes, so a smooth curve
-        shows a small persistent rise and a noisy one needs a larger one); a steady rise
-        (Mann-Kendall z ≥ 1.96 over 4 evals or more, the last by the same 1% and noise margin
-        above the best); 3 evals or more after the best all above it (by the same margin) with
-        the last above ``(1+τ)×`` the best; a single eval after the best (evals once per epoch)
-        above ``(1+τ)×`` it when the logged task metrics are mostly worse there too than at the
-        eval-loss minimum (with only two evals too: the metrics stand in for a third); or an
-        eval loss stalled for 2 epochs or more (no gain beyond the noise) while the train loss
-        falls 10% or more and the eval–train gap widens. An error
-        when the last eval is 20% or more above the best with 3 evals or more after it. A logged
-        task metric (accuracy, F1, WER, BLEU, ROUGE …) still at its best at the last eval (or at
-        the eval before, within 2% of its range) excuses a rise no larger than the eval curve's
-        own movement: the level after the best (the median of the later evals) at most ``τ`` or
-        3 standard errors of that median (``1.25 × noise / sqrt(n)``) above the best, and never
-        a doubling: info. A larger rise is overfitting visible in eval: the model's
-        probabilities got worse by more than the eval's noise even if its answers did not, a
-        warning (an error lowered one level). An error becomes a warning when the metrics mostly
-        improved since the eval-loss minimum but stalled since. Only the evals where the train
-        loss is known count (up to one logging interval after its last finite log): after a NaN
-        train loss nothing shows train and eval moving apart. A best at the first eval with a
-        train loss that hardly falls is not learning, not overfitting.
+        to the end (with no train log at that step, from the lowest within one logging
+        interval: a coarse log must not show a fall a finer one would not) and lower around
+        the last eval than around the best (the train logs within half an eval interval of
+        each: a flat, noisy train loss does not look falling), and one of: the last two evals
+        above ``(1+τ)×`` the best, ``τ = max(5%, 2× the median eval-to-eval change before the
+        best)``; 3 or more consecutive rises after the best ending at the last eval, the last
+        at least 1% and 2 noise sds above the best (the robust spread of the eval-to-eval
+        changes: a smooth curve shows a small rise, a noisy one needs a larger one); 3 or more
+        consecutive rises out of the minimum and every eval since the top of that climb above
+        the best by the same margin (a rise that levels off, e.g. over a second epoch); a
+        steady rise (Mann-Kendall z ≥ 1.96 over 4 evals or more, the last above the best by
+        that margin); 3 evals or more after the best all above it by that margin, the last
+        above ``(1+τ)×`` it; a single eval after the best above ``(1+τ)×`` it when the logged
+        task metrics are mostly worse there too (with two evals too: the metrics stand in for
+        a third), or, with nothing to confirm it, above ``(1+2τ)×`` it a full epoch later
+        while that pass lowered the train loss 10% or more (evals once per epoch); or an eval
+        loss stalled for 2 epochs or more (no gain beyond the noise) while the train loss falls
+        10% or more and the eval–train gap widens. An error when the last eval is 20% or more
+        above the best with 3 evals or more after it. A logged task metric (accuracy, F1, WER,
+        BLEU, ROUGE …) still at its best at the last eval (or at the eval before, within 2% of
+        its range) excuses a rise no larger than the eval curve's own movement: the level after
+        the best (the median of the later evals) at most ``τ`` or 3 standard errors of that
+        median (``1.25 × noise / sqrt(n)``) above the best, and never a doubling: info (a
+        metric that never left its floor, below 1% right, shows no task learned and excuses
+        nothing). A larger rise is overfitting visible in eval: the model's probabilities got
+        worse by more than the eval's movement even if its answers did not, a warning (an
+        error lowered one level). An error becomes a warning when the metrics
+        mostly improved since the eval-loss minimum but stalled since. Only the evals where
+        the train loss is known count (up to one logging interval after its last finite log).
+        A best at the first eval with a train loss that hardly falls is not learning.
     Why it matters:
         After the best step the model learns specifics of the training examples that do not
         carry over. Part of a rising eval loss is over-confidence, so a task metric may
@@ -137,14 +146,15 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     lst, lv = finite(ctx.loss)
     if lv.size < 2:
         return
-    stall = _stall(ctx, view, p)
+    # stalled: no gain beyond the noise (capped: a curve that still gains 5% has not stalled)
+    margin = max(p.small_rise, min(p.noise_k * view.noise, p.floor))
+    stall = stalled(
+        ctx, view, p.stall_epochs, margin, p.stall_train_drop, p.stall_gap, train_level_near
+    )
     if after.size < 1 and stall is None:
         return
-    pre = ev[: b + 1]
-    rel_changes = np.abs(np.diff(pre)) / pre[:-1] if pre.size >= 2 else np.empty(0)
-    tau = (
-        max(p.floor, p.floor_noise * float(np.median(rel_changes))) if rel_changes.size else p.floor
-    )
+    move = view.move()
+    tau = max(p.floor, p.floor_noise * move) if move is not None else p.floor
     above = after.size >= 2 and bool(np.all(ev[-2:] > (1 + tau) * best))
     small = max(p.small_rise, p.noise_k * view.noise)
     climbing = (
@@ -160,13 +170,19 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and worse_metric(ctx, float(est[b])) is not None
     )
     persistent = view.rising_run() >= p.consecutive and view.rise() >= small
+    # or it climbed 3+ evals in a row out of its minimum and held above it since (a rise
+    # that levels off at the higher level, e.g. over a second epoch)
+    sustained = view.sustained(p.consecutive, small)
+    # one eval after the best, a full epoch later (evals once per epoch), nothing to confirm
+    # it: twice the confirmed rise, while that pass lowered the train loss by 10%
+    one_pass = one_pass_rise(ctx, view, p.pass_rise * tau, p.pass_train_drop)
     # or it stays above its best at every one of 3+ evals and ends clearly above it
     held = (
         after.size >= p.consecutive
         and bool(np.all(after > (1 + small) * best))
         and float(ev[-1]) > (1 + tau) * best
     )
-    rose = above or climbing or persistent or held or confirmed
+    rose = above or climbing or persistent or sustained or held or confirmed or one_pass
     if not rose and stall is None:
         return
     if rose:
@@ -278,36 +294,6 @@ def _metric_note(m: TaskMetric | None) -> Text:
         "손실이 보여 주는 것보다 작습니다.",
         k=m.key,
     )
-
-
-def _stall(ctx: RunContext, view: EvalView, p: OverfitParams) -> tuple[int, float, float] | None:
-    """``(index, train_then, train_end)`` when the eval loss stalled for ``stall_epochs``
-    while the train loss fell and the gap widened (None otherwise, or without epochs)."""
-    if ctx.loss is None:
-        return None
-    last_epoch = ctx.epoch_at(float(view.steps[-1]))
-    if last_epoch is None:
-        return None
-    epochs = [ctx.epoch_at(float(s)) for s in view.steps]
-    idx = [i for i, e in enumerate(epochs) if e is not None and last_epoch - e >= p.stall_epochs]
-    if not idx:
-        return None
-    i = idx[-1]
-    if view.n - i < 3 or view.n < 4:
-        return None
-    then = float(view.values[i])
-    gain = 1 - float(np.min(view.values[i + 1 :])) / then if then > 0 else 0.0
-    # the noise allowance is capped: a curve that still gains 5% has not stalled
-    if gain > max(p.small_rise, min(p.noise_k * view.noise, p.floor)):
-        return None
-    t_then = train_level_near(ctx, float(view.steps[i]))
-    t_end = train_level_near(ctx, float(view.steps[-1]))
-    if t_then is None or t_end is None or t_end > (1 - p.stall_train_drop) * t_then:
-        return None
-    widened = (float(view.values[-1]) - t_end) - (then - t_then)
-    if widened < p.stall_gap * float(view.values[-1]):
-        return None
-    return i, t_then, t_end
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,8 +11,10 @@ from losslens.analysis import signals
 from losslens.analysis.advice import epochs_suggestion
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import (
+    EvalView,
     eval_view,
     improving_metric,
+    level_excused,
     still_improving,
     useful_until,
     within_noise,
@@ -22,106 +23,8 @@ from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, finite_raw, train_loss_near
 from losslens.analysis.rules.generalization import NEAR_ZERO
+from losslens.analysis.staircase import staircase
 from losslens.model import Finding, Severity
-
-
-@dataclass(frozen=True)
-class Staircase:
-    #: ``(boundary_step, change)`` of the boundaries where the loss dropped, change in log
-    #: units (negative), largest drops first.
-    drops: list[tuple[int, float]]
-    #: The typical change across a cut inside an epoch (log units).
-    typical: float
-    #: The loss shed at the boundaries beyond the in-epoch trend, summed (log units, > 0).
-    excess: float
-
-
-def staircase(ctx: RunContext) -> Staircase | None:
-    """Epoch boundaries where the train loss drops much more than anywhere inside an epoch.
-
-    The change across a cut between two consecutive logs is the median of the ``k`` logs
-    after it minus the median of the ``k`` logs before it, ``k`` covering about 15% of an
-    epoch (at least one log), so the comparison is between like and like however often
-    the run logged. With one boundary, its change must be 3 robust standard deviations, 2x
-    and 0.05 beyond the typical change across cuts inside an epoch (with an even ``k``,
-    also with ``k + 1`` logs: a median of an even count is a mean, which one odd log sets).
-    With several, the
-    staircase is a pattern: the median change across the boundaries must be 3 standard
-    errors of a median (``1.25 sd / sqrt(n)``) below the typical change, at most 2x it and
-    below -0.02 (2% per boundary), so one lucky drop among noisy boundaries is not a
-    staircase and a small drop repeated at every boundary is.
-    """
-    spe = ctx.steps_per_epoch
-    if spe is None or spe < 3 * ctx.log_interval:
-        return None  # before any copy of the series
-    st, v = finite(ctx.loss)
-    keep = v > 0  # a logged 0.0 is a hidden NaN or masked labels, not a level
-    if not keep.all():
-        st, v = st[keep], v[keep]
-    if v.size < 8:
-        return None
-    y = signals.safe_log(v, 1e-6)
-    k = max(1, math.ceil(0.15 * spe / ctx.log_interval))
-    offset = float(st[0]) - (ctx.epoch_at(float(st[0])) or 0.0) * spe
-    bounds = []
-    j = math.floor((st[0] - offset) / spe) + 1
-    while offset + j * spe < st[-1] - ctx.log_interval:
-        bounds.append(offset + j * spe)
-        j += 1
-    if not bounds:
-        return None
-    b_arr = np.asarray(bounds)
-
-    def change(i: int, w: int = k) -> float | None:
-        """Across the cut between logs ``i`` and ``i + 1``, ``w`` logs each side."""
-        before, after = y[max(0, i + 1 - w) : i + 1], y[i + 1 : i + 1 + w]
-        if before.size < 1 or after.size < 1:
-            return None
-        return float(np.median(after) - np.median(before))
-
-    # the cut of each boundary: the last log at or before it, the first log after it
-    cut_of = {b: int(np.searchsorted(st, b, side="right")) - 1 for b in bounds}
-    inner = []
-    stride = max(1, (st.size - 1) // 400)  # a few hundred cuts are enough for the spread
-    for i in range(0, st.size - 1, stride):
-        lo, hi = st[max(0, i + 1 - k)], st[min(st.size - 1, i + k)]
-        if np.any((b_arr >= lo) & (b_arr < hi)):
-            continue  # the windows reach across an epoch boundary
-        d = change(i)
-        if d is not None:
-            inner.append(d)
-    if len(inner) < 3:
-        return None
-    arr = np.asarray(inner)
-    typical = float(np.median(arr))
-    spread = max(signals.mad(arr) * signals.MAD_TO_SIGMA, 0.01)
-    at: list[tuple[int, float]] = []
-    cuts: list[int] = []
-    for b in bounds:
-        i = cut_of[b]
-        if 0 <= i < st.size - 1:
-            d = change(i)
-            if d is not None:
-                at.append((round(b), d))
-                cuts.append(i)
-    if not at:
-        return None
-    changes = np.asarray([d for _, d in at])
-    if len(at) == 1:
-        # one boundary is one number: with an even window its medians are means, which one
-        # odd log sets, so the drop must also hold with the window one log wider
-        wider = change(cuts[0], k + 1)
-        for d in (float(changes[0]), *(() if k % 2 or wider is None else (wider,))):
-            if not (d < typical - 3 * spread and d < 2 * min(typical, 0.0) and d < -0.05):
-                return None
-    else:
-        med = float(np.median(changes))
-        se = 1.25 * spread / math.sqrt(len(at))
-        if not (med < typical - 3 * se and med < 2 * min(typical, 0.0) and med < -0.02):
-            return None
-    drops = sorted(((b, d) for b, d in at if d < typical), key=lambda x: x[1])
-    excess = float(sum(typical - d for _, d in drops))
-    return Staircase(drops, typical, excess)
 
 
 def _overfits(ctx: RunContext) -> bool:
@@ -172,13 +75,99 @@ class MemoParams:
         1.5, "one eval only: below this many times the train loss it follows (info), else warning"
     )
     stair_excess: float = param(
-        0.2, "no eval set: a staircase whose boundaries shed this much in all (log) warns"
+        0.2,
+        "a staircase whose boundaries shed this much in all (log) warns, with no eval set or "
+        "an eval loss that does not follow",
     )
     recipe_epochs: float = param(
         3.0, "no eval set: up to this many epochs (the usual 1-3) a near-zero loss is info"
     )
     flat_gain: float = param(0.01, "eval at the end within this much of its best (or ...")
     flat_noise: float = param(2.0, "... this many eval noise sds) shows no harm: info")
+    class_epochs: float = param(
+        10.0,
+        "classifier: a near-zero train loss is read only after this many epochs (many passes)",
+    )
+    class_best_before: float = param(
+        1.0, "classifier: ... and the eval best at least this many epochs before the end"
+    )
+
+
+def _classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | None:
+    """The eval curve of a classifier that learned its examples by heart, else None.
+
+    A classifier's train loss near zero is the normal end of fitting an easy task, so it
+    shows nothing by itself; it is learning by heart when the run went on over the same
+    examples many times (``class_epochs``, the count the epoch rule calls many) while the
+    eval loss, best at least ``class_best_before`` epochs before the end, stayed above that
+    best (overfitting at warning, or the level after the best beyond its noise)."""
+    e = ctx.epochs
+    if e is None or e < p.class_epochs or not end < p.near_zero:
+        return None
+    view = eval_view(ctx)
+    if view is None or view.best + 1 >= view.n:
+        return None
+    best_epoch = ctx.epoch_at(float(view.best_step))
+    if best_epoch is None or e - best_epoch < p.class_best_before:
+        return None
+    if _overfits(ctx) or not level_excused(view.values[view.best :], p.flat_gain, view.noise):
+        return view
+    return None
+
+
+def _classifier_finding(
+    r: Rule, ctx: RunContext, st: np.ndarray, v: np.ndarray, end: float, view: EvalView
+) -> Finding:
+    assert ctx.loss is not None and ctx.epochs is not None
+    level = float(np.median(view.values[view.best + 1 :]))
+    kw = {
+        "a": num(float(v[0])),
+        "b": num(end),
+        "e": num(ctx.epochs, 3),
+        "m": num(view.best_value),
+        "be": num(ctx.epoch_at(float(view.best_step)) or 0.0, 2),
+        "l": num(level),
+    }
+    return r.finding(
+        severity=_metric_lowered(ctx, Severity.ERROR),
+        title=tr(
+            "The classifier memorised its training examples (loss {a} → {b})",
+            "분류기가 학습 예제를 암기했습니다(손실 {a} → {b})",
+            **kw,
+        ),
+        explanation=tr(
+            "After {e} epochs the train loss is {b}: the model fits its training examples "
+            "almost perfectly, while the eval loss, best at epoch {be} ({m}), stayed above it "
+            "since (median {l}): the passes after the eval best fitted the examples, not the task.",
+            "{e} 에폭 후 학습 손실이 {b}입니다. 모델이 학습 예제를 거의 완벽하게 맞히지만, 평가 "
+            "손실은 에폭 {be}에서 최저({m})를 찍은 뒤 계속 그보다 높습니다(중앙값 {l}). 그 뒤의 "
+            "반복은 과제가 아니라 예제를 맞추는 데 쓰였습니다.",
+            **kw,
+        ),
+        suggestion=tr(
+            "Stop at the eval best (early stopping, load_best_model_at_end); train fewer "
+            "epochs; add regularization or more examples.",
+            "평가 최저점에서 멈추세요(조기 종료, load_best_model_at_end). 에폭을 줄이고, "
+            "정규화를 더하거나 예제를 늘리세요.",
+        ),
+        metric=ctx.loss.key,
+        step_start=view.best_step,
+        step_end=int(st[-1]),
+        evidence=tr(
+            "train loss {a} → {b} over {e} epochs; eval loss best {m} at epoch {be}, median {l} "
+            "after it",
+            "{e} 에폭 동안 학습 손실 {a} → {b}; 평가 손실 최저 {m}(에폭 {be}), 그 뒤 중앙값 {l}",
+            **kw,
+        ),
+        values={
+            "loss_start": float(v[0]),
+            "loss_end": float(v[-1]),
+            "epochs": ctx.epochs,
+            "eval_best_step": view.best_step,
+            "eval_level_after": level,
+        },
+        onset_step=view.best_step,
+    )
 
 
 @rule(
@@ -218,12 +207,20 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         median of 2 logs is their mean, which one odd log sets); several must drop as a pattern,
         their median change 3 standard errors of a median, 2× and 0.02 beyond it, so one lucky
         drop among noisy boundaries is not a staircase and a small drop at every boundary is. A
-        staircase is a warning with an eval loss that does not follow (overfitting or a large
-        gap at warning), or with no eval set when the boundaries together shed 0.2 (log) or more
-        beyond the in-epoch trend, else info. Every grade is one level lower when a logged task
+        staircase is a warning when the boundaries together shed 0.2 (log) or more beyond the
+        in-epoch trend and nothing shows the model generalizes: no eval set, or an eval loss
+        that does not follow (overfitting or a large gap at warning); else info (a smaller drop
+        on re-seeing the examples is how any second pass looks; an eval rise then is
+        overfitting, LL151). Every grade is one level lower when a logged task
         metric (accuracy, F1, WER …) is still improving or improved after the eval-loss minimum
         (more of the metrics got better than worse): the held-out task shows the model still
         generalizes. Speech recognition counts as a text task here (it decodes text).
+        Classifiers: a near-zero train loss is how fitting an easy task ends, so it shows
+        nothing by itself; it is memorization when the run went over the examples 10 epochs or
+        more (the count LL154 calls many) while the eval loss, best at least one epoch before
+        the end, stayed above that best (overfitting at warning, or the median of the later
+        evals beyond 1% and 3 standard errors of its noise): an error, one level lower while a
+        task metric still improves.
     Why it matters:
         A language model cannot predict natural text that well unless it has seen it: it
         reproduces its training examples verbatim and tends to answer everything in their
@@ -236,10 +233,18 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         more and more varied examples.
     """
     st, v = finite_raw(ctx.loss)  # steps as stored: no float copy of a long run
-    # speech recognition decodes text too: a near-zero loss there is memorised transcripts
-    if ctx.loss is None or v.size < 3 or not (ctx.text_task or ctx.task == "speech"):
+    if ctx.loss is None or v.size < 3 or any(ctx.has(x) for x in ("LL102", "LL103", "LL111")):
         return
-    if any(ctx.has(x) for x in ("LL102", "LL103", "LL111")):
+    p: MemoParams = r.params
+    end = float(np.median(signals.tail(v, 0.1, lo=min(3, v.size))))
+    if ctx.task == "classification":
+        # near zero is how an easy classification ends: memorised only on eval harm
+        view = _classifier_harm(ctx, p, end)
+        if view is not None:
+            yield _classifier_finding(r, ctx, st, v, end, view)
+        return
+    # speech recognition decodes text too: a near-zero loss there is memorised transcripts
+    if not (ctx.text_task or ctx.task == "speech"):
         return
     fix = tr(
         "Train 1–3 epochs with an eval split and early stopping; lower the learning rate; add "
@@ -247,8 +252,6 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         "평가 데이터와 조기 종료를 두고 1~3 에폭만 학습하세요. 학습률을 낮추고, 더 많고 더 "
         "다양한 예제를 추가하세요.",
     )
-    end = float(np.median(signals.tail(v, 0.1, lo=min(3, v.size))))
-    p: MemoParams = r.params
     i = int(np.argmax(v < p.near_zero))
     ep = ctx.epoch_at(float(st[i]))
     if end < p.near_zero and ep is not None and ep < p.first_pass:
@@ -380,12 +383,13 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     stairs = staircase(ctx)
     if stairs is None:
         return
-    # the staircase is harm when nothing shows the model generalizes: no eval set and the
-    # boundaries together shed a large share of the loss, or an eval loss that does not
-    # follow (overfitting, a large gap); else worth knowing
+    # the staircase is harm when the boundaries together shed a large share of the loss and
+    # nothing shows the model generalizes: no eval set, or an eval loss that does not follow
+    # (overfitting, a large gap); a smaller drop on re-seeing the examples is how any second
+    # pass looks, worth knowing (an eval rise then is overfitting, LL151)
     no_eval = eval_view(ctx) is None
     gap_shown = gap is not None and gap.severity is not Severity.INFO
-    shown = (no_eval and stairs.excess >= p.stair_excess) or _overfits(ctx) or gap_shown
+    shown = stairs.excess >= p.stair_excess and (no_eval or _overfits(ctx) or gap_shown)
     stair_sev = _metric_lowered(ctx, Severity.WARNING if shown else Severity.INFO)
     parts = []
     for b, d in sorted(stairs.drops[:3]):

@@ -111,7 +111,12 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     if not loss_measures_progress(ctx):  # an RL loss (beta x KL) is no progress measure
         return
-    if any(ctx.has(x) for x in BROKEN) or ctx.has("LL131") or no_progress(ctx) is not None:
+    # a numerical event graded info (one non-finite grad norm that recovered at once) left
+    # the loss readable; any graver one says the run is broken, not flat
+    broken = [f for x in BROKEN if (f := ctx.has(x)) is not None]
+    if any(f.severity is not Severity.INFO for f in broken):
+        return
+    if ctx.has("LL131") or no_progress(ctx) is not None:
         return
     st, v = finite(ctx.loss)
     if v.size < p.min_logs:

@@ -1,7 +1,8 @@
 """Too little learning judged by size: slow progress per epoch, a loss still near its start
 after several passes, a learning rate that acted as a fraction of the one set, a model that
 was best before it learned anything, and one that kept guessing at chance for most of the
-run. What to try depends on the level of the learning rate."""
+run, a token loss that stays near a uniform guess over a large vocabulary, and a regression
+model that never beat a constant. What to try depends on the level of the learning rate."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ import numpy as np
 
 from losslens.analysis import signals
 from losslens.analysis.advice import underlearning_suggestion
-from losslens.analysis.chance import chance_level
+from losslens.analysis.chance import MAX_TOKEN_CE, UNIFORM_1000, chance_level, uniform_note
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import eval_view
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.progress_signal import (
     TEXT_HIGH,
+    best_r_squared,
     high_level,
     log_from_start,
     loss_measures_progress,
@@ -81,6 +83,20 @@ class UnderParams:
     )
     first_best_evals: int = param(3, "evals with the best at the first: not learning")
     first_best_train_gain: float = param(0.10, "... when the train loss gains less than this")
+    uniform_low: float = param(
+        UNIFORM_1000,
+        "(h) a cross-entropy ending at or above this (nats; ln 1000: a uniform guess over "
+        "1,000 tokens) has learned next to nothing ...",
+    )
+    uniform_high: float = param(
+        MAX_TOKEN_CE,
+        "... up to this (ln 2^18: above every vocabulary; higher is no per-token mean)",
+    )
+    uniform_passes: float = param(
+        1.0, "... when still at `still_high` of its first value after this many epochs"
+    )
+    uniform_early: float = param(0.25, "... or at `barely` of it after this many epochs")
+    r2_evals: int = param(3, "(i) evals of R² needed; none above 0: never beat the mean")
 
 
 def _points(ctx: RunContext, p: UnderParams) -> tuple[FloatArray, FloatArray, str] | None:
@@ -201,11 +217,13 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         Judged by size, not by statistical significance, once the other progress rules
-        (LL131–LL133) said nothing (or LL132 only at info) and, except for (e) and (g),
-        memorization (LL153) neither, in a log that starts with the run (the train loss, or
-        the eval loss when fewer than 5 train logs); not in online RL runs (a sampled
-        reward is logged: the loss is ``beta`` x KL, no progress measure). The passes are
-        the epoch at the last log plus one logging interval.
+        (LL131–LL133) said nothing (or LL132 only at info) and, except for (e), (g) and
+        (i), memorization (LL153) neither, in a log that starts with the run (the train
+        loss, or the eval loss when fewer than 5 train logs); not in online RL runs (a
+        sampled reward is logged: the loss is ``beta`` x KL, no progress measure), nor
+        when a numerical or divergence rule (LL101–LL104, LL111) found more than an info
+        (one non-finite grad norm that recovered at once leaves the loss readable). The
+        passes are the epoch at the last log plus one logging interval.
         The first value is the median of the first 5% of logs (at least 1); the end level
         the median of the last 10% (at least 3), each carried to the last step along the
         second half's Theil-Sen slope; the 70% bar is raised by two standard errors of
@@ -249,7 +267,23 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         ``id2label`` or ``vocab_size``, else guessed from the first value for classification
         and preference runs), stays within 10% of its first value (medians of 3 logs) for
         2 epochs from the start and half of the log or more: the model kept guessing for
-        most of the budget, whatever it does after (judged at any gain per epoch).
+        most of the budget, whatever it does after (judged at any gain per epoch);
+        (h) a cross-entropy near a uniform guess over a large vocabulary: a cross-entropy
+        of L nats is what a uniform guess over e^L outcomes scores, so a loss that ends at
+        ln 1000 ≈ 6.9 nats or more (the right token gets less than a 1-in-1,000 chance,
+        worse than the token frequencies alone; a pretrained model fine-tuned on text sits
+        at 0.5-3) has learned next to nothing. Read only when the loss is a per-token mean
+        cross-entropy: a language-model or classification loss with no regression metric
+        (R², MSE, MAE) logged, and at most ln 2^18 ≈ 12.5 nats (a uniform guess over more
+        tokens than any vocabulary in use: higher is a summed, scaled, CTC or squared
+        loss); an eval loss, when logged, must end there too. A warning when the loss is
+        still at 70% or more of its first value (the bar raised by its noise, as above)
+        after 1 epoch, at 90% or more after a quarter of an epoch, or at any share when
+        the log reaches the end of the run (finished, or its last log within one logging
+        interval of the planned steps): the run stopped far from trained, whatever its
+        trend (judged at any gain per epoch, and whatever the eval loss gains);
+        (i) with 3 evals or more of R², none above 0: an R² of 0 is what predicting the
+        mean of the targets scores, so the model never beat a constant.
     Why it matters:
         The passes made over the data are not paying off: the run costs compute and the
         model changes little. Common causes are a learning rate that is too low (or kept
@@ -270,7 +304,10 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         their loss is no progress measure.
     """
     p: UnderParams = r.params
-    if any(ctx.has(x) for x in _BROKEN) or not loss_measures_progress(ctx):
+    # a numerical event graded info (one non-finite grad norm that recovered at once) left
+    # the loss readable; any graver one says the run is broken, not slow
+    broken = [f for x in _BROKEN if (f := ctx.has(x)) is not None]
+    if any(f.severity is not Severity.INFO for f in broken) or not loss_measures_progress(ctx):
         return
     # a flat stretch that LL132 graded info (diminishing returns at a moderate level) leaves
     # the judgement by passes over the data to this rule; any other progress finding says it
@@ -347,6 +384,15 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                 s=still,
                 g=f"{(1 - math.exp(-gain)) * 100:.1f}",
             )
+    # (h) a cross-entropy still near a uniform guess over a large vocabulary
+    if note is None and judged and passes is not None:
+        note = uniform_note(
+            ctx,
+            (first, last),
+            passes,
+            kept=(high_bar, p.uniform_passes, p.barely, p.uniform_early),
+            band=(p.uniform_low, p.uniform_high),
+        )
     # (d) a stretch at the end with a small gain per epoch at a high level
     if note is None and judged and ctx.steps_per_epoch and ev < p.per_epoch_gain:
         note, onset = _stretch(ctx, p, st, v, first, onset)
@@ -375,6 +421,18 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                     d=num(t1),
                 )
                 onset = view.best_step
+    # (i) a regression model that never beat predicting the mean
+    r2 = best_r_squared(ctx, p.r2_evals) if note is None else None
+    if r2 is not None and r2[0] <= 0:
+        note = tr(
+            "the eval R² was never above 0 in {n} evals (best {b} at step {s}): the model "
+            "never predicted better than the mean of the targets",
+            "평가 R²가 {n}번의 평가에서 한 번도 0을 넘지 않았습니다({s} 스텝 최고 {b}). "
+            "모델이 목표값의 평균보다 나은 예측을 하지 못했습니다",
+            n=r2[2],
+            b=num(r2[0]),
+            s=r2[1],
+        )
     if note is None:
         return
     yield r.finding(
