@@ -54,6 +54,10 @@ class ResponseParams:
     recovery: float = param(
         0.5, "... whose median is below the level at the LR peak by this share of the rise"
     )
+    high_logs: int = param(
+        2, "few logs: rising logs, each above the one before, while the LR is near its peak"
+    )
+    recovered_logs: int = param(2, "... and logs after the LR has decayed, each below the start")
 
 
 PARAMS = ResponseParams()
@@ -61,7 +65,9 @@ PARAMS = ResponseParams()
 
 @dataclass(frozen=True)
 class Response:
-    kind: str  # "warmup" (train loss worsens while the LR ramps up) | "peak" (eval jumps)
+    # "warmup" (train loss worsens while the LR ramps up) | "high" (it worsens at every log
+    # while the LR is near its peak and improves only once it decays) | "peak" (eval jumps)
+    kind: str
     step: int  # where it starts
     before: float
     after: float
@@ -169,6 +175,56 @@ def _sparse_warmup(
         float(v[-1]),
         _lr_at(ctx, float(xs[m])),
         _lr_at(ctx, float(xs[-1])),
+    )
+
+
+def high_lr_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | None:
+    """Few logs: the train loss gets worse at every log while the LR is near its peak and
+    improves only once the LR has decayed (not in online RL).
+
+    The high-LR phase is every log before the first one, after the LR peak, where the LR has
+    fallen below ``decayed`` of its peak. From its lowest log (at or before the LR peak) the
+    loss must rise at each of the ``high_logs`` or more later logs of the phase, by
+    ``rise`` in all (and ``noise_k`` standard deviations of the whole log's log-to-log noise
+    when the log has enough values to measure it), and each of the ``recovered_logs`` or
+    more logs after the decay must lie below that lowest log: the run gains nothing while
+    the rate is high and all of its progress comes as the schedule lowers it. Three or
+    more rises in a row and a recovery below the start are a pattern noise at a steady
+    rate does not draw; on a dense log the trend tests of the ramp apply instead.
+    """
+    sched = ctx.schedule
+    if sched is None or sched.peak <= 0 or not loss_measures_progress(ctx):
+        return None
+    st, v = finite(ctx.loss)
+    lst, lv = finite(ctx.lr)
+    if st.size < p.high_logs + p.recovered_logs + 1 or lst.size < 2:
+        return None
+    lr = np.interp(st, lst, lv)
+    decayed = (st > sched.peak_step) & (lr < p.decayed * sched.peak)
+    if int(decayed.sum()) < p.recovered_logs:
+        return None
+    end = int(np.argmax(decayed))
+    phase = v[:end]
+    before_peak = np.flatnonzero(st[:end] <= sched.peak_step)
+    if before_peak.size == 0:
+        return None
+    m = int(before_peak[np.argmin(phase[before_peak])])
+    climb = phase[m:]
+    if climb.size - 1 < p.high_logs or not bool(np.all(np.diff(climb) > 0)):
+        return None
+    if float(climb[0]) <= 0 or float(climb[-1]) < (1 + p.rise) * float(climb[0]):
+        return None
+    if math.log(float(climb[-1]) / float(climb[0])) < p.noise_k * _whole_log_noise(v, p):
+        return None
+    if float(np.max(v[decayed])) >= float(climb[0]):
+        return None
+    return Response(
+        "high",
+        int(st[m + 1]),
+        float(climb[0]),
+        float(climb[-1]),
+        _lr_at(ctx, float(st[m])),
+        _lr_at(ctx, float(st[end - 1])),
     )
 
 

@@ -10,6 +10,7 @@ from losslens.analysis.rules import (  # noqa: F401  (registration side effect)
     numerics,
     plateau,
     progress,
+    rl,
     schedule,
     spikes,
     system,

@@ -17,6 +17,7 @@ from losslens.analysis.progress_signal import loss_measures_progress
 from losslens.analysis.response import (
     Response,
     ResponseParams,
+    high_lr_response,
     peak_eval_jump,
     warmup_response,
 )
@@ -44,6 +45,11 @@ class DivergenceParams:
     give_back: float = param(
         0.1, "the rise must give back this share of the descent from the first window to the best"
     )
+    climb_share: float = param(
+        0.5,
+        "a turn inside the first window: the log after the lowest one is at most this share of "
+        "the rise (in log) above it",
+    )
 
 
 @rule(
@@ -68,8 +74,14 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         at least 10% of the descent from the first window to the best (a loss learned down
         to ~0 wobbles there: 0.02 to 0.06 is 3× but gives back 2% of what was learned; that
         is memorization, not a run falling apart). Medians over windows ignore single spikes.
-        A loss that jumps at its second log and stays up has no earlier window below it: the
-        first log alone is then the baseline (with its own noise). The rise is read within
+        A loss that turns inside the first window (it jumps at its second log and stays up,
+        or falls for a log or two and then climbs: on a short log, such as a console paste
+        of a dozen lines, the turn is inside the first window) has no earlier window below
+        it, since every window there straddles the turn: the lowest log of the first window
+        alone is then the baseline (with its own noise; the rise must give back 10% of
+        the descent from the first log to it, and when that log is not the first the loss
+        climbs from it: the next log is at most halfway, in log, to the end level; a low log
+        the loss jumps straight back from is one easy batch). The rise is read within
         the last schedule segment when the LR starts over inside the log (it had decayed to
         5% of its earlier peak or less and the next log is 2× higher or more: a resumed run
         with a fresh schedule, or hard restarts; the loss at its first logs was computed
@@ -152,11 +164,13 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     best_k = int(np.argmin(med[:-1]))
     base, base_w = float(med[best_k]), w
-    # a rise inside the first window (the loss jumps at the second log and stays there)
-    # has no earlier window below it: the first log alone is then the baseline
-    first_low = bool(y[0] < base)
+    # a turn inside the first window (the loss jumps at the second log and stays there, or
+    # falls for a log or two and then climbs) has no earlier window below it: any window
+    # there straddles the turn, so the lowest log of the first window alone is the baseline
+    turn = int(np.argmin(y[:w]))
+    first_low = bool(y[turn] < base)
     if first_low:
-        best_k, base, base_w = 0, float(y[0]), 1
+        best_k, base, base_w = turn, float(y[turn]), 1
     ratio = math.exp(float(med[-1]) - base)
     trend = signals.mann_kendall_z(y[best_k:])
     last = y[-w:]
@@ -179,15 +193,21 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     # a rise must give back a real share of what the run learned: from a loss near zero a
     # 3x wobble is a few hundredths of a nat (in nats, so the share is scale-free)
-    start_v, low_v = math.exp(float(med[0])), math.exp(base)
+    # (from the first log when the baseline is the turn inside the first window)
+    start_v = float(v[0]) if first_low else math.exp(float(med[0]))
+    low_v = math.exp(base)
+    if start_v > low_v and math.exp(float(med[-1])) - low_v < p.give_back * (start_v - low_v):
+        return
+    # after a turn inside the first window the loss climbs: a low log that the next one jumps
+    # straight back from (most of the way to the end level) is one easy batch, not a turn
     if (
-        not first_low
-        and start_v > low_v
-        and math.exp(float(med[-1])) - low_v < p.give_back * (start_v - low_v)
+        first_low
+        and 0 < turn < n - 1
+        and float(y[turn + 1]) - base > p.climb_share * (float(med[-1]) - base)
     ):
         return
     # the best point inside the best window marks where the rise starts
-    i0 = 0 if first_low else best_k + int(np.argmin(y[best_k : best_k + w]))
+    i0 = turn if first_low else best_k + int(np.argmin(y[best_k : best_k + w]))
     best_v, end_v = float(v[i0]), float(np.exp(med[-1]))
     sev = Severity.ERROR if ratio >= p.ratio else Severity.WARNING
     yield r.finding(
@@ -329,7 +349,12 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         eval loss is best before the LR peak and jumps 20% (and 3 noise standard
         deviations) when the LR gets there, and stays up; not when that jump is
         less than half of its rise to the last eval (in log): an eval loss that climbs on
-        while the LR decays is overfitting (LL151), not the schedule.
+        while the LR decays is overfitting (LL151), not the schedule. With few logs, the loss
+        reacting to the schedule is read by its consistency: from its lowest log up to the
+        LR peak, the train loss rises at every log (2 or more, 15% in all) while the LR is
+        still at half its peak or more, and every log (2 or more) after the LR has decayed
+        below half its peak lies below that lowest log: all of the run's progress comes as
+        the schedule lowers the rate.
     Why it matters:
         Too large a step overshoots: the loss becomes unstable, rises or turns into NaN. The
         same LR can be normal for LoRA and far too high for a full fine-tune, so the range
@@ -384,7 +409,7 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # a model trained from scratch takes rates up to the unknown band's edge (1e-2)
     scratch = bool(ctx.cfg("from_scratch") or ctx.cfg("pretraining"))
     threshold = high if known else (LR_BANDS["unknown"][2] if scratch else p.unknown_high)
-    response = warmup_response(ctx, p) or peak_eval_jump(ctx, p)
+    response = warmup_response(ctx, p) or high_lr_response(ctx, p) or peak_eval_jump(ctx, p)
     if response is not None and response.kind == "peak" and _climbs_on(ctx, response, p):
         response = None  # the first step of overfitting that goes on, not the schedule
     if strong and symptom is not None and peak > threshold:
@@ -402,6 +427,16 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                 l1=fmt_lr(response.lr_after or 0.0),
             )
             if response.kind == "warmup"
+            else tr(
+                "the train loss rose at every log from {a} to {b} while the LR was near its "
+                "peak ({l1} at the last of them), and fell below {a} only once the LR decayed",
+                "LR이 최고점 근처({l1})인 동안 학습 손실이 로그마다 {a}에서 {b}로 올랐고, LR이 "
+                "줄어든 뒤에야 {a} 아래로 내려왔음",
+                a=num(response.before),
+                b=num(response.after),
+                l1=fmt_lr(response.lr_after or 0.0),
+            )
+            if response.kind == "high"
             else tr(
                 "the eval loss was best at step {s} ({a}) and jumped to {b} as the LR reached "
                 "its peak",

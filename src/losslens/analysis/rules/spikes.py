@@ -418,7 +418,9 @@ def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         The median gradient norm of the last 20% of logs is at least 10× that of the first
-        25%, with a significant rising trend (Mann-Kendall z ≥ 2.5), while the loss is not
+        25%, with a significant rising trend (Mann-Kendall z ≥ 2.5) or, on logs too few for a
+        trend test to reach significance, with every log of the last half at 10× the first
+        25% or more (a jump held that consistently is a trend), while the loss is not
         falling (its last 20% is no lower than its first 25%). Error when the loss also
         diverges or becomes NaN. A gradient norm that grows while the loss keeps falling is
         normal late in a decaying schedule and is not reported.
@@ -441,7 +443,12 @@ def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     loss_early = float(np.median(signals.head(lv, p.head)))
     loss_late = float(np.median(signals.tail(lv, p.tail)))
-    if loss_late < loss_early or signals.mann_kendall_z(signals.safe_log(g, 1e-12)) < p.trend_z:
+    if loss_late < loss_early:
+        return
+    # few logs: a trend test cannot reach significance; a jump held on every log of the
+    # last half (each tenfold the first window's level or more) is as consistent
+    held = bool(np.all(signals.safe_log(g[g.size // 2 :], 1e-12) - early >= math.log(p.growth)))
+    if not held and signals.mann_kendall_z(signals.safe_log(g, 1e-12)) < p.trend_z:
         return
     strong = any(
         f is not None and f.severity is Severity.ERROR
