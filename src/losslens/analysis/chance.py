@@ -29,10 +29,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
+from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import eval_view
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.progress_signal import loss_is_cross_entropy
+from losslens.model import FloatArray
 
 #: Classes tried when the config does not say how many there are.
 MAX_GUESSED_CLASSES = 10
@@ -156,6 +160,55 @@ def uniform_note(
     )
 
 
+def stayed_at_chance(
+    ctx: RunContext,
+    curve: tuple[FloatArray, FloatArray, float],
+    *,
+    tolerance: float,
+    band: float,
+    epochs: float,
+    most: float,
+) -> tuple[Text, int] | None:
+    """A loss that starts at chance (``ln k``, first value within ``tolerance``) and (medians
+    of 3 logs) leaves the band within ``band`` of its first value (below or above) no
+    earlier than ``epochs`` epochs into the run and ``most`` of the log, or never: passes
+    that left the model guessing are a plateau at a high level whatever the run does after
+    them. ``curve`` is ``(steps, values, first value)``; the note and the onset, or None."""
+    st, v, first = curve
+    spe = ctx.steps_per_epoch or 0.0
+    total = float(st[-1] - st[0])
+    if total <= 0 or st.size < 6 or spe <= 0:
+        return None
+    chance = chance_level(ctx, first, tolerance)
+    if chance is None:
+        return None
+    # medians of 3 consecutive logs, each placed at its middle log: the loss leaves the band
+    # at the first of them outside it (or never, and then the band lasts to the last log)
+    smooth = np.exp(signals.rolling_median(signals.safe_log(v), 3))
+    out = (smooth < band * first) | (smooth > first / band)
+    k = int(np.argmax(out)) + 1 if out.any() else st.size - 1
+    if k < 4:
+        return None
+    end = float(st[k])
+    e_end = ctx.epoch_at(end)
+    passes = e_end if e_end is not None else end / spe
+    if passes < epochs or (end - float(st[0])) < most * total:
+        return None
+    note = tr(
+        "for the first {e} epochs ({p}% of the log) the loss stayed within {d}% of {l}, the "
+        "chance level ln {k} ≈ {c} (a uniform guess over {k} outcomes)",
+        "처음 {e} 에폭 동안(로그의 {p}%) 손실이 우연 수준 ln {k} ≈ {c}(결과 {k}개 중 균등 "
+        "추측)인 {l}의 {d}% 안에 머물렀습니다",
+        e=num(passes, 2),
+        p=f"{(end - float(st[0])) / total * 100:.0f}",
+        d=f"{(1 - band) * 100:.0f}",
+        l=num(first),
+        k=chance.outcomes,
+        c=f"{chance.level:.3f}",
+    )
+    return note, int(st[0])
+
+
 __all__ = [
     "MAX_GUESSED_CLASSES",
     "MAX_TOKEN_CE",
@@ -163,5 +216,6 @@ __all__ = [
     "Chance",
     "chance_level",
     "near_uniform",
+    "stayed_at_chance",
     "uniform_note",
 ]

@@ -31,8 +31,15 @@ Seven readings shared by the under-learning rules (LL131–LL133, LL135):
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
+from losslens.analysis import signals
 from losslens.analysis.context import LR_BANDS, RunContext
 from losslens.analysis.evalview import eval_view
+from losslens.analysis.messages import Text, num, tr
+from losslens.model import FloatArray
 
 #: Last name parts of a sampled reward, logged by online RL trainers (not by DPO).
 _RL_REWARDS = frozenset({"reward", "reward_std", "reward_mean", "rewards_mean", "score"})
@@ -113,6 +120,63 @@ def eval_gain_over_log(ctx: RunContext, min_gain: float, train_gain: float) -> f
     return gain
 
 
+def eval_held_stretch(
+    ctx: RunContext,
+    curve: tuple[FloatArray, FloatArray, float],
+    *,
+    epochs: float,
+    lr_share: float,
+    gains: tuple[float, float],
+    high_share: float,
+) -> tuple[Text, int] | None:
+    """A plateau read on the eval loss, the measure of what carries over: over the second
+    half of 6 evals or more (3 or more evals, at least ``epochs`` long, started while the LR
+    was at least ``lr_share`` of the schedule's peak) the eval loss gains and loses less
+    than ``gains[0]`` per epoch while the train loss over the same steps gains less than
+    ``gains[1]`` per epoch (and loses less than ``gains[0]``) at ``high_share`` of its first
+    value or more: the train loss creeps down, the model learns nothing that generalizes.
+    An eval loss that rises is overfitting, read by other rules. ``curve`` is ``(steps,
+    values, first value)`` of the train loss; the note and the onset, or None."""
+    st, v, first = curve
+    flat, creep = gains
+    spe = ctx.steps_per_epoch or 0.0
+    view = eval_view(ctx)
+    if view is None or view.n < 6 or spe <= 0:
+        return None
+    half = view.steps >= view.steps[0] + 0.5 * (view.steps[-1] - view.steps[0])
+    es, ev = view.steps[half], view.values[half]
+    if es.size < 3 or float(es[-1] - es[0]) < epochs * spe:
+        return None
+    e_slope, _ = signals.theil_sen(es, signals.safe_log(ev))
+    sel = (st >= es[0]) & (st <= es[-1] + max(ctx.log_interval, 1.0))
+    if int(sel.sum()) < 4:
+        return None
+    ys = signals.safe_log(v[sel])
+    t_slope, _ = signals.theil_sen(st[sel], ys)
+    e_gain, t_gain = -e_slope * spe, -t_slope * spe
+    lr = ctx.lr.finite if ctx.lr is not None else None
+    lr0 = float(np.interp(es[0], lr.steps, lr.values)) if lr is not None and len(lr) else None
+    lr_ok = ctx.schedule is None or lr0 is None or lr0 >= lr_share * ctx.schedule.top
+    if not (
+        lr_ok
+        and abs(e_gain) < flat
+        and -flat < t_gain < creep
+        and float(np.exp(np.median(ys))) >= high_share * first
+    ):
+        return None
+    note = tr(
+        "over the last {e} epochs the eval loss gains {g}% per epoch at ≈{l} while the train "
+        "loss creeps down {t}% per epoch",
+        "마지막 {e} 에폭 동안 평가 손실은 ≈{l}에서 에폭당 {g}%만 줄었고 학습 손실은 에폭당 "
+        "{t}%씩 조금 내려갔습니다",
+        e=num(float(es[-1] - es[0]) / spe, 2),
+        g=f"{(1 - math.exp(-e_gain)) * 100:.1f}",
+        l=num(float(np.median(ev))),
+        t=f"{(1 - math.exp(-t_gain)) * 100:.1f}",
+    )
+    return note, int(es[0])
+
+
 #: A token cross-entropy at or above this (nats; perplexity e^3 ≈ 20) is a high level: a
 #: pretrained language model fine-tuned on its kind of text sits at 1-3 nats, a model that
 #: knows nothing at ln V (about 10-12 for 32k-150k vocabularies).
@@ -126,6 +190,15 @@ def high_level(ctx: RunContext, level: float, text_high: float = TEXT_HIGH) -> b
     if not ctx.text_task:
         return True
     return level >= text_high
+
+
+def high_token_ce(ctx: RunContext, level: float, text_high: float = TEXT_HIGH) -> bool:
+    """Whether ``level`` is a high token cross-entropy: a text task's per-token mean at
+    ``text_high`` nats or more (perplexity e^3 ≈ 20, above the 1-3 nats a pretrained model
+    fine-tuned on its kind of text reaches) and at most ln 2^18 ≈ 12.5 (above every
+    vocabulary in use: higher is a summed or scaled loss, no per-token mean)."""
+    top = math.log(2**18)
+    return ctx.text_task and loss_is_cross_entropy(ctx) and text_high <= level <= top
 
 
 def peak_lr(ctx: RunContext) -> float | None:
@@ -149,7 +222,9 @@ __all__ = [
     "TEXT_HIGH",
     "best_r_squared",
     "eval_gain_over_log",
+    "eval_held_stretch",
     "high_level",
+    "high_token_ce",
     "log_from_start",
     "loss_is_cross_entropy",
     "loss_measures_progress",

@@ -71,6 +71,11 @@ class OverfitParams:
     metric_damage_rise: float = param(
         1.0, "... and never when the eval loss rose this much (a warning)"
     )
+    confirmed_evals: int = param(
+        2,
+        "evals after the best, every one above it (by small_rise) and the last above it by "
+        "floor, that the task metrics (worse at the last eval than at the best) confirm",
+    )
 
 
 @rule(
@@ -104,7 +109,11 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         above ``(1+τ)×`` it; a single eval after the best above ``(1+τ)×`` it when the logged
         task metrics are mostly worse there too (with two evals too: the metrics stand in for
         a third), or, with nothing to confirm it, above ``(1+2τ)×`` it a full epoch later
-        while that pass lowered the train loss 10% or more (evals once per epoch); or an eval
+        while that pass lowered the train loss 10% or more (evals once per epoch); 2 evals or
+        more after the best, every one above it by 1% and the last by the 5% floor, with the
+        task metrics mostly worse at the last eval than at the eval-loss minimum (two measures
+        of the held-out set agree, so the rise is not noise, and ``τ``, which a fast descent
+        before the best inflates, does not apply); or an eval
         loss stalled for 2 epochs or more (no gain beyond the noise) while the train loss falls
         10% or more and the eval–train gap widens. An error when the last eval is 20% or more
         above the best with 3 evals or more after it. A logged task metric (accuracy, F1, WER,
@@ -173,6 +182,14 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # or it climbed 3+ evals in a row out of its minimum and held above it since (a rise
     # that levels off at the higher level, e.g. over a second epoch)
     sustained = view.sustained(p.consecutive, small)
+    # 2+ evals after the best, all above it, the last beyond the floor, the task metrics
+    # worse there too: two measures of the held-out set agree (tau, set by the descent, not)
+    corroborated = (
+        after.size >= p.confirmed_evals
+        and bool(np.all(after > (1 + p.small_rise) * best))
+        and float(ev[-1]) > (1 + p.floor) * best
+        and worse_metric(ctx, float(est[b])) is not None
+    )
     # one eval after the best, a full epoch later (evals once per epoch), nothing to confirm
     # it: twice the confirmed rise, while that pass lowered the train loss by 10%
     one_pass = one_pass_rise(ctx, view, p.pass_rise * tau, p.pass_train_drop)
@@ -182,7 +199,8 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and bool(np.all(after > (1 + small) * best))
         and float(ev[-1]) > (1 + tau) * best
     )
-    rose = above or climbing or persistent or sustained or held or confirmed or one_pass
+    rose = above or climbing or persistent or sustained or held or confirmed
+    rose = rose or corroborated or one_pass
     if not rose and stall is None:
         return
     if rose:

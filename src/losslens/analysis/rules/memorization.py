@@ -440,6 +440,11 @@ class EpochParams:
     recipe_epochs: float = param(
         3.0, "up to this many epochs (the usual 1-3) the count is never too many: info at most"
     )
+    harm_epochs: float = param(
+        10.0,
+        "epochs from which an eval loss rising after its best (LL151) makes the count a "
+        "warning; below, that rise is overfitting and the count is info",
+    )
 
 
 @rule(
@@ -454,11 +459,17 @@ class EpochParams:
 def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The run goes over the data too many times for its size.
 
+    Principle: the count is the problem (a warning) when many passes (10 or more) did harm
+    the eval or the memorised examples show; a few passes past the eval best are overfitting,
+    which LL151 reports, and the count is only worth knowing.
+
     What it detects:
         The epochs reached (logged, or steps × effective batch / examples). An epoch count
         alone is worth an info (10 or more); it is escalated only on evidence of harm: the
         eval loss was best one epoch or more before the end and rose after it (overfitting,
-        LL151, at warning or above; an error when that is an error), or the model memorised
+        LL151, at warning or above; an error when that is an error) after 10 epochs or more
+        (the many passes the count is about; below that the rise is overfitting, LL151, and
+        the count an info), or the model memorised
         its examples (LL153 at warning or above; an error when that is an error and the
         epochs reach 10). When a logged task metric kept improving after the eval-loss
         minimum, the passes up to its best were not wasted: the epoch from which the harm
@@ -489,8 +500,9 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     harm = useful_epoch is not None and e - useful_epoch >= p.min_epochs_after_best
     if not harm and e < p.info_epochs:
         return
-    if harm:
-        # harm shown: the eval loss was best at least an epoch before the end
+    if harm and e >= p.harm_epochs:
+        # harm shown: the eval loss was best at least an epoch before the end, after many
+        # passes (below that, the rise is overfitting, LL151, and the count worth an info)
         sev = Severity.ERROR if of and of.severity is Severity.ERROR else Severity.WARNING
     elif mem is not None and mem.severity is not Severity.INFO:
         sev = Severity.ERROR if mem.severity is Severity.ERROR and e >= p.many else Severity.WARNING

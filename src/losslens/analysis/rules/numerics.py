@@ -1,4 +1,4 @@
-"""Numerical breakdowns: NaN/Inf, NaN hidden by the Trainer, loss exactly zero, frozen gradients."""
+"""Numerical breakdowns: NaN/Inf, NaN hidden by the Trainer, loss exactly zero."""
 
 from __future__ import annotations
 
@@ -471,75 +471,4 @@ def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         ),
         values={"zero_logs": int(zeros.sum()), "points": int(v.size)},
         onset_step=int(st[0]),
-    )
-
-
-@dataclass(frozen=True)
-class FrozenGradParams:
-    min_logs: int = param(10, "logged gradient norms needed")
-    digits: int = param(6, "significant digits to which all of them are equal")
-
-
-@rule(
-    "LL104",
-    "frozen-grad-norm",
-    kind="other",
-    severity=Severity.ERROR,
-    family="numerics",
-    params=FrozenGradParams(),
-)
-def frozen_grad_norm(r: Rule, ctx: RunContext) -> Iterator[Finding]:
-    """The gradient norm is the same number at every log.
-
-    What it detects:
-        Ten logged gradient norms or more, all positive and equal to six significant digits.
-    Why it matters:
-        Real gradients change from batch to batch. A constant norm (e.g. exactly 1.7320508,
-        the square root of 3) is the signature of a broken kernel or library combination: the
-        reported gradients are not the model's.
-    Evidence:
-        The constant value and how many logs show it.
-    What to try:
-        Check the environment (transformers/peft/torch versions, a recent upgrade), run a few
-        steps without custom kernels (flash-attention, Liger, Unsloth patches) and compare.
-    """
-    p: FrozenGradParams = r.params
-    g = ctx.grad_norm
-    if g is None:
-        return
-    v = g.finite.values
-    if v.size < p.min_logs or not (v > 0).all():
-        return
-    # rounding to significant digits is monotonic: every value rounds alike exactly when
-    # the smallest and the largest do (no set of every rounded value)
-    if float(f"{float(v.min()):.{p.digits}g}") != float(f"{float(v.max()):.{p.digits}g}"):
-        return
-    yield r.finding(
-        title=tr("The gradient norm never changes", "그래디언트 노름이 전혀 변하지 않습니다"),
-        explanation=tr(
-            "Every logged gradient norm is exactly {v}. Real gradients vary from batch to "
-            "batch, so these numbers do not come from the model: something in the software "
-            "stack is broken.",
-            "기록된 그래디언트 노름이 모두 정확히 {v}입니다. 실제 그래디언트는 배치마다 "
-            "달라지므로 이 값은 모델에서 나온 것이 아닙니다. 소프트웨어 구성 어딘가가 "
-            "고장 난 것입니다.",
-            v=num(float(v[0]), 8),
-        ),
-        suggestion=tr(
-            "Check a recent upgrade of transformers/peft/torch; run a few steps without custom "
-            "kernels (flash-attention, Liger, Unsloth patches) and compare.",
-            "최근 transformers/peft/torch 업그레이드를 확인하고, 커스텀 커널(flash-attention, "
-            "Liger, Unsloth 패치) 없이 몇 스텝 돌려 비교해 보세요.",
-        ),
-        metric=g.key,
-        step_start=int(g.finite.steps[0]),
-        step_end=int(g.finite.steps[-1]),
-        evidence=tr(
-            "grad_norm = {v} at all {n} logs",
-            "grad_norm이 로그 {n}개 모두에서 {v}",
-            v=num(float(v[0]), 8),
-            n=int(v.size),
-        ),
-        values={"grad_norm": float(v[0]), "points": int(v.size)},
-        onset_step=int(g.finite.steps[0]),
     )

@@ -218,9 +218,12 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         the first usual value (1, 2, 3 or 5 × 10^k: how learning rates are set) at or above
         the last logged LR, and never before the last log. When even that earliest end is at
         85% of the planned steps (of the run, when it finished) or later, the warmup takes
-        most or all of the run: a warning (a finished run still rising at its end is one). A
-        warmup that takes 50% or more of the planned steps (that end, or the logged peak):
-        info.
+        most or all of the run: a warning (a finished run still rising at its end is one).
+        The same bar holds for a ramp whose peak is logged: its end lies between the peak
+        log and the next one, where the ramp at its logged rate reaches the configured LR or
+        else the first usual value at or above the logged peak; at 85% of the planned steps
+        or later, the warmup is as long as the run (a warning). A warmup that takes 50% or
+        more of the planned steps (that end, or the logged peak): info.
     Why it matters:
         During warmup the LR is below the value you chose; if warmup is longer than the run,
         the model never trains at the intended rate and learns less than it could.
@@ -316,7 +319,22 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     share = sched.warmup_end_step / horizon
     if share < p.long_share or sched.kind == "warmup_only":
         return
-    yield _long_warmup(r, metric, fix, st, sched.warmup_end_step, horizon, sched.peak)
+    # the same bar whether the end was logged or estimated: a ramp that peaks at 85% of the
+    # planned steps or later leaves too few steps at the chosen rate (warmup as long as the
+    # run). The true end lies between the peak log and the next one: where, at the ramp's
+    # logged rate, it reaches the configured LR or else the first usual value at or above the
+    # logged peak, as for a ramp still rising at its last log
+    i = int(np.argmax(v))
+    end = float(sched.warmup_end_step)
+    if 0 < i < v.size - 1:
+        peak_cfg = ctx.cfg_num("learning_rate", "lr")
+        top = float(v[i])
+        target = peak_cfg if peak_cfg and peak_cfg >= top else next_usual_lr(top)
+        reach = ramp_end(st[: i + 1], v[: i + 1], target)
+        if reach is not None:
+            end = min(reach, float(st[i + 1]))
+    most = end >= p.most_of_run * horizon
+    yield _long_warmup(r, metric, fix, st, sched.warmup_end_step, horizon, sched.peak, most=most)
 
 
 def _long_warmup(
@@ -328,12 +346,14 @@ def _long_warmup(
     horizon: int,
     peak: float,
     estimated: bool = False,
+    most: bool = False,
 ) -> Finding:
-    """Info: the warmup ends at step ``end``, half of the planned steps or more (``estimated``:
-    the LR still rises at the last log and ``end`` is where its ramp reaches ``peak``)."""
+    """The warmup ends at step ``end``, half of the planned steps or more (``estimated``:
+    the LR still rises at the last log and ``end`` is where its ramp reaches ``peak``): info,
+    or a warning when it ends so late that it takes most of the run (``most``)."""
     share = end / horizon
     return r.finding(
-        severity=Severity.INFO,
+        severity=Severity.WARNING if most else Severity.INFO,
         title=tr("Warmup takes a large part of the run", "워밍업이 실행의 큰 부분을 차지합니다"),
         explanation=tr(
             "The learning rate only reaches its peak at step {s}, {p} of the run; until then "

@@ -76,6 +76,9 @@ def _nan_grad_spikes(
     out = []
     for k, i in enumerate(idx.tolist()):
         if not (np.isfinite(z[k]) and z[k] > p.nan_grad_z and y[i] - base[k] > math.log(p.ratio)):
+            climb = _nan_grad_climb(st, v, i, half, p.ratio, known)
+            if climb is not None:
+                out.append(climb)
             continue
         if base[k] <= -13.8:
             continue  # neighbours at a loss of 0: a hidden NaN, not a level
@@ -85,6 +88,27 @@ def _nan_grad_spikes(
         rec = came_back(v[i + 1 : i + 3], bl, float(v[i]))
         out.append(Spike(i, i, int(st[i]), float(v[i]), bl, float(v[i] / bl), rec))
     return out
+
+
+def _nan_grad_climb(
+    st: FloatArray | IntArray, v: FloatArray, i: int, half: int, ratio: float, known: set[int]
+) -> Spike | None:
+    """The loss climbing at every log up to ``i`` (a step whose gradient norm is NaN/inf) to
+    ``ratio`` times the level before the climb began: one excursion paired with a NaN
+    gradient norm. The logs of the climb are its own neighbours and hide it from the
+    neighbour test, so its size is read against the median of up to ``half`` logs before its
+    first rise; it has as many logs to come back down as it took to rise (at least 2)."""
+    j = i
+    while j > 0 and v[j - 1] < v[j]:
+        j -= 1
+    if j == i or j < 3 or any(int(st[x]) in known for x in range(j, i + 1)):
+        return None  # no climb, no level before it, or part of a spike already found
+    level = float(np.median(v[max(0, j - half) : j]))
+    if level <= 1e-6 or v[i] < ratio * level:
+        return None  # (a level of 0 is a NaN the Trainer hid, LL102)
+    first = j + int(np.argmax(v[j : i + 1] > 1.25 * level))  # the first log clearly above it
+    rec = came_back(v[i + 1 : i + 1 + max(2, i - j)], level, float(v[i]))
+    return Spike(i, i, int(st[i]), float(v[i]), level, float(v[i] / level), rec, int(st[first]))
 
 
 def _level_jumps(
@@ -148,7 +172,9 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         robust standard deviations above them (median/MAD in log space, the point itself and
         spikes already found left out, in up to three passes so that neighbouring spikes do
         not hide each other; neighbourhood 5% of the log on each side), or 3 standard
-        deviations at a step whose gradient norm is NaN/inf (a skipped step), or at least
+        deviations at a step whose gradient norm is NaN/inf (a skipped step), or a climb at
+        every log up to such a step reaching 2× the median of the logs before the climb (its
+        own logs would hide it from the neighbour test), or at least
         100× the largest neighbour whatever their spread (no noise among them reaches it).
         A spike is a jump up: a log lower than the one before it is on the way down from a
         higher value (a bad start settling), not a spike; and it must also stand 2× above

@@ -14,14 +14,21 @@ import numpy as np
 
 from losslens.analysis import signals
 from losslens.analysis.advice import underlearning_suggestion
-from losslens.analysis.chance import MAX_TOKEN_CE, UNIFORM_1000, chance_level, uniform_note
+from losslens.analysis.chance import (
+    MAX_TOKEN_CE,
+    UNIFORM_1000,
+    stayed_at_chance,
+    uniform_note,
+)
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import eval_view
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.progress_signal import (
     TEXT_HIGH,
     best_r_squared,
+    eval_held_stretch,
     high_level,
+    high_token_ce,
     log_from_start,
     loss_measures_progress,
     peak_lr,
@@ -59,6 +66,13 @@ class UnderParams:
         5.0, "a stretch this many epochs long is judged at any LR (waste whatever the cause)"
     )
     long_share: float = param(0.33, "... and at least this share of the log")
+    high_gain: float = param(
+        0.05,
+        "(d) at a high level (a text task's token cross-entropy at `text_high` or more, a "
+        "per-token mean: at most ln 2^18), the last `stretch_epochs` gaining less than this "
+        "per epoch are a plateau at any LR and any share of the first value (the bar of "
+        "`cut_short`)",
+    )
     start_share: float = param(
         0.25, "a flat start: the first `stretch_epochs` and this share of the log, or more, ..."
     )
@@ -247,7 +261,16 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         its peak, or of 5 epochs or more and a third of the log at any LR (waste whatever
         the cause), gains (or loses) less than 1% per epoch while the loss is still at half
         its first value or more (a slow but significant decline at a high level is still a
-        plateau);
+        plateau); judged by size at a high level, the last 2 epochs (4 logs or more) of a
+        text task whose token cross-entropy there is 3 nats or more (perplexity ≈ 20, above
+        the 1-3 nats a pretrained model fine-tuned on its kind of text reaches; a per-token
+        mean, at most ln 2^18) gaining less than 5% per epoch, at any LR and whatever the
+        first value (a bad start far above it); or, read on the eval loss (averaged over a
+        whole set, the measure of what carries over), over the second half of 6 evals or
+        more, 2 epochs or longer and started while the LR was at least half its peak, the
+        eval loss gains and loses less than 1% per epoch while the train loss over the same
+        steps creeps down by less than 5% per epoch at half its first value or more (an
+        eval loss that rises is overfitting, read by other rules);
         (e) the first 2 epochs and a quarter of the log (the longer) gain (or lose) less
         than 1% per epoch with the loss never below 90% of its first value (at least 4
         logs: a coarse log with fewer there judges its first 4, a longer flat start): learning
@@ -394,14 +417,34 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             band=(p.uniform_low, p.uniform_high),
         )
     # (d) a stretch at the end with a small gain per epoch at a high level
-    if note is None and judged and ctx.steps_per_epoch and ev < p.per_epoch_gain:
-        note, onset = _stretch(ctx, p, st, v, first, onset)
+    if note is None and judged and ctx.steps_per_epoch:
+        note, onset = _stretch(ctx, p, st, v, first, onset, ev)
+    if note is None and judged and ctx.loss is not None and key == ctx.loss.key:
+        held = eval_held_stretch(
+            ctx,
+            (st, v, first),
+            epochs=p.stretch_epochs,
+            lr_share=p.lr_share,
+            gains=(p.per_epoch_gain, p.high_gain),
+            high_share=p.high_level,
+        )
+        if held is not None:
+            note, onset = held
     # (e) a flat start: the loss stayed at its first value for the first epochs, or (g) a
     # loss that started at chance stayed near it for most of the run
     if note is None and from_start and ctx.steps_per_epoch:
         note, onset = _flat_start(ctx, p, st, v, first, onset)
     if note is None and from_start and ctx.steps_per_epoch:
-        note, onset = _most_at_start(ctx, p, st, v, first, onset)
+        kept = stayed_at_chance(
+            ctx,
+            (st, v, first),
+            tolerance=p.chance_tolerance,
+            band=p.start_level,
+            epochs=p.stretch_epochs,
+            most=p.most_share,
+        )
+        if kept is not None:
+            note, onset = kept
     # (f) best at the first eval and the train loss hardly moves
     if note is None and not memorized:
         view = eval_view(ctx)
@@ -455,32 +498,51 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
 
 def _stretch(
-    ctx: RunContext, p: UnderParams, st: FloatArray, v: FloatArray, first: float, onset: int
+    ctx: RunContext,
+    p: UnderParams,
+    st: FloatArray,
+    v: FloatArray,
+    first: float,
+    onset: int,
+    ev: float,
 ) -> tuple[Text | None, int]:
     """(d): the last stretch of ``stretch_epochs`` at a high LR, or of ``long_stretch`` epochs
-    and ``long_share`` of the log at any LR, gaining less than ``per_epoch_gain`` per epoch."""
+    and ``long_share`` of the log at any LR, gaining less than ``per_epoch_gain`` per epoch;
+    or, at a high token cross-entropy (``high_token_ce``), the last ``stretch_epochs`` (at
+    least 4 logs) gaining less than ``high_gain`` per epoch at any LR. ``ev`` is the eval
+    loss's gain per epoch over the second half (-inf when unknown): below the same bar."""
     spe = ctx.steps_per_epoch or 0.0
     total = float(st[-1] - st[0])
     spans = [(p.stretch_epochs * spe, True)]
     if p.long_stretch * spe <= total:
         spans.append((max(p.long_stretch * spe, p.long_share * total), False))
     for span, need_lr in spans:
-        sel = st >= float(st[-1]) - span
+        # a log on the window's edge belongs to it (the epoch length is a float)
+        sel = st >= float(st[-1]) - span * (1 + 1e-9)
         if sel.sum() < 4 or float(st[-1] - st[sel][0]) < 0.9 * span:
             continue
         xs, ys = st[sel], signals.safe_log(v[sel])
         slope, _ = signals.theil_sen(xs, ys)
         per_epoch = -slope * spe  # relative gain per epoch (log units)
         level = float(np.exp(np.median(ys)))
+        # judged by size at a high level: a token loss that a fine-tune should be far
+        # below, gaining less than `high_gain` per epoch, is a plateau at a high level
+        # whatever the LR did (a run that winds its LR down there has not converged)
+        high = need_lr and high_token_ce(ctx, level, p.text_high)
+        bar = p.high_gain if high else p.per_epoch_gain
         lr0 = lr_at(ctx, float(xs[0]))
         lr_ok = (
-            not need_lr
+            high
+            or not need_lr
             or ctx.schedule is None
             or lr0 is None
             or lr0 >= p.lr_share * ctx.schedule.top
         )
-        flat = -p.per_epoch_gain < per_epoch < p.per_epoch_gain  # rising is not a plateau
-        if flat and level >= p.high_level * first and lr_ok:
+        # rising is not a plateau
+        flat = -p.per_epoch_gain < per_epoch < bar and ev < bar
+        # a high token level is high by itself, whatever the first value (a bad start
+        # far above it); otherwise high means at `high_level` of the first value or more
+        if flat and (high or level >= p.high_level * first) and lr_ok:
             note = tr(
                 "over the last {e} epochs the loss gains {g}% per epoch at ≈{l}",
                 "마지막 {e} 에폭 동안 손실이 ≈{l}에서 에폭당 {g}%만 줄었습니다",
@@ -525,45 +587,3 @@ def _flat_start(
         g=f"{(1 - math.exp(-per_epoch)) * 100:.1f}",
     )
     return note, int(xs[0])
-
-
-def _most_at_start(
-    ctx: RunContext, p: UnderParams, st: FloatArray, v: FloatArray, first: float, onset: int
-) -> tuple[Text | None, int]:
-    """(g): a loss that starts at chance (ln k, see ``analysis/chance.py``) and (medians of 3
-    logs) leaves the band within ``start_level`` of its first value (below or above) no
-    earlier than ``stretch_epochs`` epochs into the run and ``most_share`` of the log, or
-    never: two passes that left the model guessing are a plateau at a high level whatever
-    the run does after them."""
-    spe = ctx.steps_per_epoch or 0.0
-    total = float(st[-1] - st[0])
-    if total <= 0 or st.size < 6:
-        return None, onset
-    chance = chance_level(ctx, first, p.chance_tolerance)
-    if chance is None:
-        return None, onset
-    # medians of 3 consecutive logs, each placed at its middle log: the loss leaves the band
-    # at the first of them outside it (or never, and then the band lasts to the last log)
-    smooth = np.exp(signals.rolling_median(signals.safe_log(v), 3))
-    out = (smooth < p.start_level * first) | (smooth > first / p.start_level)
-    k = int(np.argmax(out)) + 1 if out.any() else st.size - 1
-    if k < 4:
-        return None, onset
-    end = float(st[k])
-    e_end = ctx.epoch_at(end)
-    epochs = e_end if e_end is not None else end / spe
-    if epochs < p.stretch_epochs or (end - float(st[0])) < p.most_share * total:
-        return None, onset
-    note = tr(
-        "for the first {e} epochs ({p}% of the log) the loss stayed within {d}% of {l}, the "
-        "chance level ln {k} ≈ {c} (a uniform guess over {k} outcomes)",
-        "처음 {e} 에폭 동안(로그의 {p}%) 손실이 우연 수준 ln {k} ≈ {c}(결과 {k}개 중 균등 "
-        "추측)인 {l}의 {d}% 안에 머물렀습니다",
-        e=num(epochs, 2),
-        p=f"{(end - float(st[0])) / total * 100:.0f}",
-        d=f"{(1 - p.start_level) * 100:.0f}",
-        l=num(first),
-        k=chance.outcomes,
-        c=f"{chance.level:.3f}",
-    )
-    return note, int(st[0])
