@@ -188,8 +188,10 @@ def stalled(
 ) -> tuple[int, float, float] | None:
     """``(index, train_then, train_end)`` when the eval loss gained no more than ``margin``
     over the last ``epochs`` epochs (3 evals or more) while the train loss (read by
-    ``level``) fell by ``train_drop`` and the eval-train gap widened by ``gap`` of the last
-    eval (None otherwise, or without epochs)."""
+    ``level``) fell by ``train_drop`` beyond two standard errors of the ratio of its two
+    levels (medians of a few noisy logs: the noise, not the logging interval, sets it) and
+    the eval-train gap widened by ``gap`` of the last eval (None otherwise, or without
+    epochs)."""
     if ctx.loss is None:
         return None
     last_epoch = ctx.epoch_at(float(view.steps[-1]))
@@ -207,12 +209,42 @@ def stalled(
         return None
     t_then = level(ctx, float(view.steps[i]))
     t_end = level(ctx, float(view.steps[-1]))
-    if t_then is None or t_end is None or t_end > (1 - train_drop) * t_then:
+    # each level is a median of a few noisy logs: the drop must clear the bar by two
+    # standard errors of their ratio, so a fall on the edge does not flip with the logging
+    # interval
+    bar = (1 - train_drop) * math.exp(
+        -2 * _level_ratio_se(ctx, float(view.steps[i]), float(view.steps[-1]))
+    )
+    if t_then is None or t_end is None or t_end > bar * t_then:
         return None
     widened = (float(view.values[-1]) - t_end) - (then - t_then)
     if widened < gap * float(view.values[-1]):
         return None
     return i, t_then, t_end
+
+
+def _level_ratio_se(ctx: RunContext, a: float, b: float) -> float:
+    """Standard error (log units) of the ratio of the train-loss levels at steps ``a`` and
+    ``b``, each the median of the nearest 10% of the logs (at least 5): the scatter of those
+    logs around their own trend (MAD of the residuals of a Theil-Sen line) and their count.
+    The logs' own scatter, not the log-to-log change, which on a sparse log is mostly the
+    trend between two distant logs."""
+    if ctx.loss is None:
+        return 0.0
+    f = ctx.loss.finite
+    keep = f.values > 0
+    st, y = f.steps[keep].astype(np.float64), np.log(f.values[keep])
+    if y.size < 3:
+        return 0.0
+    k = min(y.size, max(5, round(0.1 * y.size)))
+
+    def se(step: float) -> float:
+        near = np.argsort(np.abs(st - step), kind="stable")[:k]
+        slope, icpt = signals.theil_sen(st[near], y[near])
+        sd = signals.mad(y[near] - (slope * st[near] + icpt)) * signals.MAD_TO_SIGMA
+        return MEDIAN_SE * sd / math.sqrt(k)
+
+    return math.hypot(se(a), se(b))
 
 
 def within_noise(view: EvalView, min_gain: float = 0.01, k: float = 2.0) -> bool:

@@ -7,13 +7,14 @@ looks in the train loss; the memorization rule (LL153) grades it with the eval c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.rules.common import finite
+from losslens.model import FloatArray
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class Staircase:
     typical: float
     #: The loss shed at the boundaries beyond the in-epoch trend, summed (log units, > 0).
     excess: float
+    #: Whether the pattern is resolvable at the run's logging interval: False when it shows
+    #: only with a window of one log (one batch) and not with two logs each side.
+    resolved: bool = True
 
 
 def staircase(ctx: RunContext) -> Staircase | None:
@@ -41,6 +45,12 @@ def staircase(ctx: RunContext) -> Staircase | None:
     errors of a median (``1.25 sd / sqrt(n)``) below the typical change, at most 2x it and
     below -0.02 (2% per boundary), so one lucky drop among noisy boundaries is not a
     staircase and a small drop repeated at every boundary is.
+
+    Principle: the evidence must be resolvable at the run's logging interval: where one log
+    already spans 15% of an epoch (``k`` = 1, a median of one batch), a staircase that two
+    logs each side of a cut can test and do not show is marked unresolved (the memorization
+    rule then needs the eval loss to show the harm), so logging half as often does not
+    create a warning from the train loss alone.
     """
     spe = ctx.steps_per_epoch
     if spe is None or spe < 3 * ctx.log_interval:
@@ -51,8 +61,22 @@ def staircase(ctx: RunContext) -> Staircase | None:
         st, v = st[keep], v[keep]
     if v.size < 8:
         return None
-    y = signals.safe_log(v, 1e-6)
     k = max(1, math.ceil(0.15 * spe / ctx.log_interval))
+    found = _read(ctx, st, v, spe, k)[1]
+    if found is not None and k == 1 and _read(ctx, st, v, spe, 2) == (True, None):
+        # a window of one log is one batch standing for 15% of an epoch or more: a pattern
+        # that two logs each side can test and do not show is not resolved at this interval
+        return replace(found, resolved=False)
+    return found
+
+
+def _read(
+    ctx: RunContext, st: FloatArray, v: FloatArray, spe: float, k: int
+) -> tuple[bool, Staircase | None]:
+    """``(readable, staircase)``: the staircase test with a window of ``k`` logs each side
+    of every cut; not readable when no boundary or fewer than 3 cuts inside epochs have
+    that window."""
+    y = signals.safe_log(v, 1e-6)
     offset = float(st[0]) - (ctx.epoch_at(float(st[0])) or 0.0) * spe
     bounds = []
     j = math.floor((st[0] - offset) / spe) + 1
@@ -60,7 +84,7 @@ def staircase(ctx: RunContext) -> Staircase | None:
         bounds.append(offset + j * spe)
         j += 1
     if not bounds:
-        return None
+        return False, None
     b_arr = np.asarray(bounds)
 
     def change(i: int, w: int = k) -> float | None:
@@ -82,7 +106,7 @@ def staircase(ctx: RunContext) -> Staircase | None:
         if d is not None:
             inner.append(d)
     if len(inner) < 3:
-        return None
+        return False, None
     arr = np.asarray(inner)
     typical = float(np.median(arr))
     spread = max(signals.mad(arr) * signals.MAD_TO_SIGMA, 0.01)
@@ -96,7 +120,7 @@ def staircase(ctx: RunContext) -> Staircase | None:
                 at.append((round(b), d))
                 cuts.append(i)
     if not at:
-        return None
+        return False, None
     changes = np.asarray([d for _, d in at])
     if len(at) == 1:
         # one boundary is one number: with an even window its medians are means, which one
@@ -104,12 +128,12 @@ def staircase(ctx: RunContext) -> Staircase | None:
         wider = change(cuts[0], k + 1)
         for d in (float(changes[0]), *(() if k % 2 or wider is None else (wider,))):
             if not (d < typical - 3 * spread and d < 2 * min(typical, 0.0) and d < -0.05):
-                return None
+                return True, None
     else:
         med = float(np.median(changes))
         se = 1.25 * spread / math.sqrt(len(at))
         if not (med < typical - 3 * se and med < 2 * min(typical, 0.0) and med < -0.02):
-            return None
+            return True, None
     drops = sorted(((b, d) for b, d in at if d < typical), key=lambda x: x[1])
     excess = float(sum(typical - d for _, d in drops))
-    return Staircase(drops, typical, excess)
+    return True, Staircase(drops, typical, excess)

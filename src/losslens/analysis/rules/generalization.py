@@ -115,7 +115,9 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         of the held-out set agree, so the rise is not noise, and ``τ``, which a fast descent
         before the best inflates, does not apply); or an eval
         loss stalled for 2 epochs or more (no gain beyond the noise) while the train loss falls
-        10% or more and the eval–train gap widens. An error when the last eval is 20% or more
+        10% or more (the bar raised by two standard errors of the ratio of the two train
+        levels: a fall on the edge must not appear when the run logs half as often) and the
+        eval–train gap widens. An error when the last eval is 20% or more
         above the best with 3 evals or more after it. A logged task metric (accuracy, F1, WER,
         BLEU, ROUGE …) still at its best at the last eval (or at the eval before, within 2% of
         its range) excuses a rise no larger than the eval curve's own movement: the level after

@@ -206,15 +206,19 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         deviations, 2× and 0.05 beyond it (with an even window, also when it is one log wider: a
         median of 2 logs is their mean, which one odd log sets); several must drop as a pattern,
         their median change 3 standard errors of a median, 2× and 0.02 beyond it, so one lucky
-        drop among noisy boundaries is not a staircase and a small drop at every boundary is. A
+        drop among noisy boundaries is not a staircase and a small drop at every boundary is.
+        The evidence must be resolvable at the run's logging interval: where one log spans 15%
+        of an epoch or more, a staircase that does not also show with two logs each side of
+        a cut is a warning only with the eval loss showing the harm (no eval set: info). A
         staircase is a warning when the boundaries together shed 0.2 (log) or more beyond the
-        in-epoch trend and nothing shows the model generalizes: no eval set, or an eval loss
-        that does not follow (overfitting or a large gap at warning); else info (a smaller drop
-        on re-seeing the examples is how any second pass looks; an eval rise then is
-        overfitting, LL151). Every grade is one level lower when a logged task
-        metric (accuracy, F1, WER …) is still improving or improved after the eval-loss minimum
-        (more of the metrics got better than worse): the held-out task shows the model still
-        generalizes. Speech recognition counts as a text task here (it decodes text).
+        in-epoch trend and nothing shows the model generalizes: no
+        eval set, or an eval loss that does not follow (overfitting or a large gap at
+        warning); else info (a smaller drop on re-seeing the examples is how any second pass
+        looks; an eval rise then is overfitting, LL151). Every grade is one level lower when
+        a logged task metric (accuracy, F1, WER …) is still improving or improved after the
+        eval-loss minimum (more of the metrics got better than worse): the held-out task shows
+        the model still generalizes. Speech recognition counts as a text task here (it
+        decodes text).
         Classifiers: a near-zero train loss is how fitting an easy task ends, so it shows
         nothing by itself; it is memorization when the run went over the examples 10 epochs or
         more (the count LL154 calls many) while the eval loss, best at least one epoch before
@@ -389,6 +393,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # pass looks, worth knowing (an eval rise then is overfitting, LL151)
     no_eval = eval_view(ctx) is None
     gap_shown = gap is not None and gap.severity is not Severity.INFO
+    # a staircase not resolvable at the run's logging interval (seen with one log each side
+    # of a cut, not with two) is harm only where the eval loss shows it too: alone, with no
+    # eval set, it is worth knowing
+    no_eval = no_eval and stairs.resolved
     shown = stairs.excess >= p.stair_excess and (no_eval or _overfits(ctx) or gap_shown)
     stair_sev = _metric_lowered(ctx, Severity.WARNING if shown else Severity.INFO)
     parts = []

@@ -68,6 +68,10 @@ class NanParams:
 def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """Loss, eval loss or gradient norm became NaN or infinite.
 
+    Principle: a skipped optimizer step is read from the LR at the run's own logging
+    interval, so a run logged half as often reaches the same verdict (next to the warmup
+    peak too).
+
     What it detects:
         Any NaN or infinite train or eval loss (error; eval-only: warning). A train loss that
         is NaN at a few logs (2% at most) and carries on at its level after is a warning, not a
@@ -255,7 +259,9 @@ def _lr_held(ctx: RunContext, bad_steps: list[int]) -> bool:
     log every k steps, the LR moved about k - 1 steps' worth instead of k: how often the
     run was logged must not decide whether a skip can be seen. A held LR is evidence only
     where the LR otherwise changes from log to log: under a constant LR (or a flat stretch of
-    a schedule) every log holds the LR, skipped or not.
+    a schedule) every log holds the LR, skipped or not. Next to a turn of the schedule (the
+    warmup peak) the interval is read at the rate of the side it moved with: a log every k
+    steps puts the peak at the interval's start where a log every step saw the LR held.
     """
     lr = ctx.lr
     if lr is None or not bad_steps:
@@ -284,8 +290,14 @@ def _lr_held(ctx: RunContext, bad_steps: list[int]) -> bool:
             return False
         if gap == 1 and rate(i - 1, i) == 0.0:  # held at a log of every step
             continue
-        if len(near) == 2 and near[0] * near[1] < 0:  # a turn of the schedule: no one rate
-            return False
+        if len(near) == 2 and near[0] * near[1] < 0:
+            # a turn of the schedule next to the interval (a warmup peak logged at its
+            # start): the interval is read at the rate of the side it moved with; a turn
+            # inside it, seen as no move at all, leaves no rate to read
+            own = rate(i - 1, i)
+            near = [x for x in near if x * own > 0]
+            if not near:
+                return False
         per_step = sum(near) / len(near)
         moved = rate(i - 1, i) * gap / per_step  # in scheduler steps
         if not -0.5 <= moved <= gap - 0.5:

@@ -289,6 +289,18 @@ def _spans(raw: object) -> list[tuple[int, int]]:
     return out
 
 
+def _wide_ratio(v: FloatArray, i: int, wide: int) -> float:
+    """``v[i]`` over the median of up to ``wide`` times the spike window of logs on each
+    side of it (itself left out): the run's level around the spike, from enough logs that one
+    scattered neighbourhood does not set it."""
+    half = wide * signals.window(v.size, 0.05, 3, 25)
+    around = np.concatenate([v[max(0, i - half) : i], v[i + 1 : i + 1 + half]])
+    around = around[np.isfinite(around) & (around > 0)]
+    if around.size == 0:
+        return math.inf
+    return float(v[i]) / float(np.median(around))
+
+
 @dataclass(frozen=True)
 class GradSpikeParams:
     z: float = param(GRAD_Z, "robust z (median/MAD of the neighbours, log space) of a spike")
@@ -313,6 +325,10 @@ class GradSpikeParams:
 def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The gradient norm jumps far above its neighbours at a few logs.
 
+    Principle: a warning's height is measured against a level estimated from enough logs
+    that the logging interval cannot decide it (the few nearest logs of a sparse log are
+    too noisy a level to call a jump 100×).
+
     What it detects:
         Logged gradient norms at least 5× the median of the neighbouring logs and more than 6
         robust standard deviations above them (log space, the point itself left out), or at
@@ -323,7 +339,8 @@ def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         than the log before it is no spike, and the spike must also stand 5× above the median
         of a window 4× as wide: a return from a few collapsed logs (a step with no gradient
         signal) to the run's usual level is not a spike. A
-        spike 100× its neighbours or more is a warning; otherwise info. A spike inside a
+        spike 100× its neighbours or more, and 100× the median of the logs over the wide
+        window (4× as wide), is a warning; otherwise info. A spike inside a
         loss-spike event (within one log of it) is part of that event: the loss-spike finding
         carries its severity, so it is info here.
     Why it matters:
@@ -363,8 +380,13 @@ def grad_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     big = max(spikes, key=lambda s: s.ratio)
     # a gradient 100x its neighbours is not noise, even when the loss did not react; one
     # inside a loss-spike event is that event, whose finding carries the severity
+    # graded against the run's level over the wide window as well: six neighbours scattered
+    # over decades give a median too noisy to call 100x (halving the log must not make a
+    # jump that was info, or nothing, a warning)
     sev = Severity.INFO
-    if any(s.ratio >= p.huge for s in spikes if s not in paired):
+    if any(
+        min(s.ratio, _wide_ratio(v, s.index, p.wide)) >= p.huge for s in spikes if s not in paired
+    ):
         sev = Severity.WARNING
     listing = ", ".join(f"{num(s.value)}@{s.step}" for s in spikes[:5]) + (
         " …" if len(spikes) > 5 else ""

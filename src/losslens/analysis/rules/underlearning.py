@@ -21,7 +21,7 @@ from losslens.analysis.chance import (
     uniform_note,
 )
 from losslens.analysis.context import RunContext
-from losslens.analysis.evalview import eval_view
+from losslens.analysis.evalview import eval_view, within_noise
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.progress_signal import (
     TEXT_HIGH,
@@ -120,6 +120,10 @@ def _points(ctx: RunContext, p: UnderParams) -> tuple[FloatArray, FloatArray, st
         return st, v, ctx.loss.key
     view = eval_view(ctx)
     if view is not None and view.n >= p.min_logs and ctx.eval_loss is not None:
+        # an eval loss that fell to a best and ended above it beyond its noise learned, then
+        # overfit (LL151 reads that): its end over its first value measures no plateau
+        if view.best > 0 and not within_noise(view):
+            return None
         return view.steps, view.values, ctx.eval_loss.key
     return None
 
@@ -228,6 +232,10 @@ def _slow_cause(ctx: RunContext) -> Text | None:
 )
 def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The loss improves too little for the passes made over the data.
+
+    Principle: the verdict may not depend on which measure a sparse train log leaves to
+    read: read on the eval loss (fewer than 5 train logs), a curve that fell to its best and
+    rose from it beyond its noise is learning then overfitting, never a plateau.
 
     What it detects:
         Judged by size, not by statistical significance, once the other progress rules
