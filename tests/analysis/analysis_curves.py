@@ -39,6 +39,29 @@ def run_of(
     )
 
 
+def train_eval_run(
+    train: np.ndarray,
+    evals: list[float],
+    *,
+    eval_every: int,
+    spe: int = 100,
+    every: int = 10,
+    accuracy: list[float] | None = None,
+) -> RunData:
+    """Train logged every ``every`` steps, ``spe`` steps per epoch, an eval every
+    ``eval_every`` steps (with an accuracy logged beside it when given)."""
+    steps = np.arange(every, every * train.size + 1, every)
+    est = np.arange(eval_every, eval_every * len(evals) + 1, eval_every)
+    series: dict[str, tuple[Any, Any]] = {
+        "train/loss": (steps, train),
+        "train/epoch": (steps, steps / spe),
+        "eval/loss": (est, np.asarray(evals)),
+    }
+    if accuracy is not None:
+        series["eval/accuracy"] = (est, np.asarray(accuracy))
+    return run_of(series)
+
+
 def noisy(values: Any, rel: float = 0.02, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     v = np.asarray(values, dtype=float)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from tests.analysis.analysis_curves import noisy, run_of
+from tests.analysis.analysis_curves import noisy, train_eval_run
 
 from losslens.analysis import analyze
 from losslens.model import Severity
@@ -18,29 +18,6 @@ from losslens.model import Severity
 
 def _rule(report: Any, rule_id: str) -> Any:
     return next((f for f in report.findings if f.rule_id == rule_id), None)
-
-
-def _run(
-    train: np.ndarray,
-    evals: list[float],
-    *,
-    eval_every: int,
-    spe: int,
-    every: int = 10,
-    accuracy: list[float] | None = None,
-) -> Any:
-    """Train logged every ``every`` steps, ``spe`` steps per epoch, an eval every
-    ``eval_every`` steps (with an accuracy logged beside it when given)."""
-    steps = np.arange(every, every * train.size + 1, every)
-    est = np.arange(eval_every, eval_every * len(evals) + 1, eval_every)
-    series: dict[str, tuple[Any, Any]] = {
-        "train/loss": (steps, train),
-        "train/epoch": (steps, steps / spe),
-        "eval/loss": (est, np.asarray(evals)),
-    }
-    if accuracy is not None:
-        series["eval/accuracy"] = (est, np.asarray(accuracy))
-    return run_of(series)
 
 
 # -- LL151: a rise after a fast descent, confirmed by the task metric ------------------------
@@ -54,7 +31,7 @@ def _classifier(evals: list[float], accuracy: list[float]) -> Any:
     """Two epochs of 250 steps, train logged every 50 and falling 0.57 -> 0.16, an eval every
     100 steps with an accuracy beside it."""
     train = noisy(np.linspace(0.57, 0.16, 10), 0.01, seed=3)
-    return _run(train, evals, eval_every=100, spe=250, every=50, accuracy=accuracy)
+    return train_eval_run(train, evals, eval_every=100, spe=250, every=50, accuracy=accuracy)
 
 
 def test_a_rise_the_task_metric_confirms_is_overfitting_after_a_fast_descent() -> None:
@@ -95,15 +72,15 @@ def test_a_last_eval_within_the_floor_is_not_confirmed() -> None:
 _RISE = [1.00, 0.90, 0.93, 0.97, 1.02, 1.10]
 
 
-def _epochs_run(spe: int) -> Any:
+def _epochstrain_eval_run(spe: int) -> Any:
     """600 steps, train logged every 10 and falling 2.0 -> 0.5, an eval every 100 steps;
     ``spe`` steps per epoch sets the number of passes (600 / spe)."""
     train = noisy(np.linspace(2.0, 0.5, 60), 0.005, seed=5)
-    return _run(train, _RISE, eval_every=100, spe=spe)
+    return train_eval_run(train, _RISE, eval_every=100, spe=spe)
 
 
 def test_an_eval_rise_over_many_epochs_makes_the_count_a_warning() -> None:
-    rep = analyze(_epochs_run(spe=50))  # 12 epochs, the eval best at epoch 4
+    rep = analyze(_epochstrain_eval_run(spe=50))  # 12 epochs, the eval best at epoch 4
     of = _rule(rep, "LL151")
     assert of is not None and of.severity is not Severity.INFO
     f = _rule(rep, "LL154")
@@ -111,7 +88,7 @@ def test_an_eval_rise_over_many_epochs_makes_the_count_a_warning() -> None:
 
 
 def test_an_eval_rise_over_a_few_epochs_is_overfitting_and_the_count_info() -> None:
-    rep = analyze(_epochs_run(spe=100))  # 6 epochs, the eval best at epoch 2
+    rep = analyze(_epochstrain_eval_run(spe=100))  # 6 epochs, the eval best at epoch 2
     of = _rule(rep, "LL151")
     assert of is not None and of.severity is not Severity.INFO
     f = _rule(rep, "LL154")

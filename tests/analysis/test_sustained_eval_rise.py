@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from tests.analysis.analysis_curves import noisy, run_of
+from tests.analysis.analysis_curves import noisy, train_eval_run
 
 from losslens.analysis import analyze
 from losslens.model import Severity
@@ -18,29 +18,6 @@ from losslens.model import Severity
 
 def _overfit(report: Any) -> Any:
     return next((f for f in report.findings if f.rule_id == "LL151"), None)
-
-
-def _run(
-    train: np.ndarray,
-    evals: list[float],
-    *,
-    eval_every: int,
-    spe: int = 100,
-    every: int = 10,
-    accuracy: list[float] | None = None,
-) -> Any:
-    """Train logged every ``every`` steps, ``spe`` steps per epoch, an eval every
-    ``eval_every`` steps (with an accuracy logged beside it when given)."""
-    steps = np.arange(every, every * train.size + 1, every)
-    est = np.arange(eval_every, eval_every * len(evals) + 1, eval_every)
-    series: dict[str, tuple[Any, Any]] = {
-        "train/loss": (steps, train),
-        "train/epoch": (steps, steps / spe),
-        "eval/loss": (est, np.asarray(evals)),
-    }
-    if accuracy is not None:
-        series["eval/accuracy"] = (est, np.asarray(accuracy))
-    return run_of(series)
 
 
 # -- a climb out of the minimum that levels off above it -------------------------------------
@@ -52,7 +29,7 @@ def _second_epoch(evals: list[float], accuracy: list[float] | None = None) -> An
     first = np.linspace(2.6, 1.75, 10)
     second = np.linspace(1.62, 1.57, 10)
     train = noisy(np.concatenate([first, second]), 0.004, seed=11)
-    return _run(train, evals, eval_every=20, accuracy=accuracy)
+    return train_eval_run(train, evals, eval_every=20, accuracy=accuracy)
 
 
 #: best at the end of epoch 1, three rises in a row, then level ~1.3% above the best
@@ -88,7 +65,9 @@ def _climb(accuracy: list[float]) -> Any:
     """Six evals, one every half epoch, the train loss falling steadily; the eval loss
     climbs 4.4% in three rises after its best (below the 5% floor of the excuse)."""
     train = noisy(np.geomspace(2.0, 1.2, 30), 0.004, seed=12)
-    return _run(train, [1.42, 1.40, 1.398, 1.43, 1.46, 1.49], eval_every=50, accuracy=accuracy)
+    return train_eval_run(
+        train, [1.42, 1.40, 1.398, 1.43, 1.46, 1.49], eval_every=50, accuracy=accuracy
+    )
 
 
 def test_a_metric_still_improving_makes_a_small_climb_info() -> None:
@@ -112,7 +91,7 @@ def _per_epoch(
     """Two evals (a checkpoint two epochs into a longer run), train logged every 10 steps."""
     n = 2 * eval_every // 10
     train = noisy(np.geomspace(0.65, train_end, n), 0.01, seed=13)
-    return _run(train, evals, eval_every=eval_every, accuracy=acc)
+    return train_eval_run(train, evals, eval_every=eval_every, accuracy=acc)
 
 
 def test_an_eval_rising_clearly_one_epoch_later_while_train_falls_is_overfitting() -> None:
