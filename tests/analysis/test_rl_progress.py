@@ -192,3 +192,20 @@ def test_a_reward_function_that_never_changes_is_info() -> None:
     assert "check_answer" in f.explanation["en"] and "format" not in f.explanation["en"]
     moving = {"rewards/format/mean": np.clip(0.5 + _noise(n, 0.2, 13), 0, 1)}
     assert "LL184" not in ids(analyze(_grpo(_rising(n), extra=moving)))
+
+
+def test_the_lr_reading_names_online_rl_not_preference_tuning() -> None:
+    rep = analyze(_grpo(_rising()))
+    (lr,) = [r for r in rep.readings if r.metric.endswith("learning_rate")]
+    assert "online RL (GRPO/PPO)" in lr.summary["en"]
+    assert "preference" not in lr.summary["en"]
+    n = 40
+    steps = np.arange(5, 5 + 5 * n, 5)
+    dpo = {
+        "train/loss": (steps, 0.69 - 0.2 * np.linspace(0, 1, n)),
+        "train/learning_rate": (steps, np.full(n, 5e-7)),
+        "train/rewards/chosen": (steps, np.full(n, 0.1)),
+        "train/rewards/rejected": (steps, np.full(n, -0.1)),
+    }
+    (lr,) = [r for r in analyze(run_of(dpo)).readings if r.metric.endswith("learning_rate")]
+    assert "preference tuning" in lr.summary["en"]

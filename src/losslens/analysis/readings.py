@@ -12,9 +12,10 @@ import math
 import numpy as np
 
 from losslens.analysis import signals
-from losslens.analysis.context import RunContext
+from losslens.analysis.context import LR_BANDS, RunContext
 from losslens.analysis.messages import Text, join, num, tr
 from losslens.analysis.messages import lr as fmt_lr
+from losslens.analysis.progress_signal import rewards_logged
 from losslens.analysis.rules.common import finite
 from losslens.analysis.rules.schedule import SHAPE_NAMES
 from losslens.model import Finding, MetricReading, Series, Severity
@@ -155,7 +156,10 @@ def _lr(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
     peak = sched.peak
     typical, low, high = ctx.lr_band
     status = "ok"
-    if ctx.finetune in _FINETUNE and ctx.task != "preference":
+    online_rl = rewards_logged(ctx)
+    if online_rl:  # sampled rewards: LRs of the preference range, whatever the task looks like
+        typical, low, high = LR_BANDS["preference"]
+    if ctx.finetune in _FINETUNE and ctx.task != "preference" and not online_rl:
         who = _FINETUNE[ctx.finetune]
         if peak > high:
             band = tr(
@@ -169,11 +173,16 @@ def _lr(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
             status = "attention"
         else:
             band = tr("normal for {w}", "{w}에 알맞음", w=who)
-    elif ctx.task == "preference":
+    elif ctx.task == "preference" or online_rl:
+        who = (
+            tr("online RL (GRPO/PPO)", "온라인 RL(GRPO/PPO)")
+            if online_rl
+            else tr("preference tuning", "선호도 튜닝")
+        )
         band = (
-            tr("in the usual range for preference tuning", "선호도 튜닝에서 흔한 범위")
+            tr("in the usual range for {w}", "{w}에서 흔한 범위", w=who)
             if low <= peak <= high
-            else tr("outside the usual range for preference tuning", "선호도 튜닝의 일반 범위 밖")
+            else tr("outside the usual range for {w}", "{w}의 일반 범위 밖", w=who)
         )
     elif peak >= 1e-2:
         band = tr(

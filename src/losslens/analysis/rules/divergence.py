@@ -13,7 +13,7 @@ from losslens.analysis.context import LR_BANDS, RunContext
 from losslens.analysis.evalview import eval_view
 from losslens.analysis.messages import lr as fmt_lr
 from losslens.analysis.messages import num, tr
-from losslens.analysis.progress_signal import loss_measures_progress
+from losslens.analysis.progress_signal import loss_measures_progress, rewards_logged
 from losslens.analysis.response import (
     Response,
     ResponseParams,
@@ -459,7 +459,11 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         "unknown": {"en": "most fine-tunes", "ko": "일반적인 파인튜닝"},
     }[ctx.decisive_finetune]
     if ctx.task == "preference":
-        kind_name = {"en": "preference tuning (DPO)", "ko": "선호도 튜닝(DPO)"}
+        kind_name = (
+            {"en": "online RL (GRPO/PPO)", "ko": "온라인 RL(GRPO/PPO)"}
+            if rewards_logged(ctx)
+            else {"en": "preference tuning (DPO)", "ko": "선호도 튜닝(DPO)"}
+        )
     metric = ctx.lr.key if ctx.lr is not None else (ctx.loss.key if ctx.loss else "learning_rate")
     step = response.step if response is not None else (sched.peak_step if sched else None)
     yield r.finding(
