@@ -55,10 +55,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine-src", help="the src/ folder of the losslens to measure")
     args = ap.parse_args(argv)
     second = {}
-    for line in args.second.read_text(encoding="utf-8").splitlines():
+    try:
+        lines = args.second.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        print(f"cannot read {args.second}: {e.strerror}", file=sys.stderr)
+        return 2
+    for n, line in enumerate(lines, 1):
         if line.strip():
-            d = json.loads(line)
-            second[d["id"]] = d["labels"]
+            try:
+                d = json.loads(line)
+                second[d["id"]] = d["labels"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                print(
+                    f"{args.second}:{n}: not a JSON object with an id and labels; "
+                    "each line must be one",
+                    file=sys.stderr,
+                )
+                return 2
     logs = {
         log.id.removeprefix("real:"): log
         for log in index_logs(ROOT / "corpus", splits=("dev", "test"))

@@ -59,3 +59,14 @@ def test_an_id_outside_the_corpus_is_refused(tmp_path: Path) -> None:
     second.write_text(json.dumps({"id": "zz999", "labels": {"verdict": "healthy"}}) + "\n")
     res = _run(second)
     assert res.returncode == 2 and "zz999" in res.stderr
+
+
+def test_a_missing_file_or_a_bad_line_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    res = _run(tmp_path / "nowhere.jsonl")
+    assert res.returncode == 2 and "cannot read" in res.stderr
+    assert "Traceback" not in res.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a001", "labels": {}}\nnot json\n')
+    res = _run(bad)
+    assert res.returncode == 2 and res.stderr.strip().endswith("each line must be one")
+    assert ":2:" in res.stderr and len(res.stderr.strip().splitlines()) == 1

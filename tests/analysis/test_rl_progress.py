@@ -143,17 +143,22 @@ def test_too_few_logs_or_a_late_window_are_not_judged() -> None:
     assert "LL182" not in ids(analyze(_grpo(late, first_step=5000)))
 
 
-def test_dpo_implicit_rewards_are_not_an_rl_reward() -> None:
-    n = 40
+def _dpo(n: int = 40) -> Any:
+    """A DPO log: implicit rewards of chosen and rejected answers, no sampled reward."""
     steps = np.arange(5, 5 + 5 * n, 5)
-    dpo = {
-        "train/loss": (steps, 0.69 - 0.2 * np.linspace(0, 1, n)),
-        "train/learning_rate": (steps, np.full(n, 5e-7)),
-        "train/rewards/chosen": (steps, np.full(n, 0.1)),
-        "train/rewards/rejected": (steps, np.full(n, -0.1)),
-        "train/rewards/margins": (steps, 0.2 + _noise(n, 0.05, 9)),
-    }
-    assert not (RL_IDS & ids(analyze(run_of(dpo))))
+    return run_of(
+        {
+            "train/loss": (steps, 0.69 - 0.2 * np.linspace(0, 1, n)),
+            "train/learning_rate": (steps, np.full(n, 5e-7)),
+            "train/rewards/chosen": (steps, np.full(n, 0.1)),
+            "train/rewards/rejected": (steps, np.full(n, -0.1)),
+            "train/rewards/margins": (steps, 0.2 + _noise(n, 0.05, 9)),
+        }
+    )
+
+
+def test_dpo_implicit_rewards_are_not_an_rl_reward() -> None:
+    assert not (RL_IDS & ids(analyze(_dpo())))
 
 
 # -- LL183 ------------------------------------------------------------------------------------
@@ -199,13 +204,5 @@ def test_the_lr_reading_names_online_rl_not_preference_tuning() -> None:
     (lr,) = [r for r in rep.readings if r.metric.endswith("learning_rate")]
     assert "online RL (GRPO/PPO)" in lr.summary["en"]
     assert "preference" not in lr.summary["en"]
-    n = 40
-    steps = np.arange(5, 5 + 5 * n, 5)
-    dpo = {
-        "train/loss": (steps, 0.69 - 0.2 * np.linspace(0, 1, n)),
-        "train/learning_rate": (steps, np.full(n, 5e-7)),
-        "train/rewards/chosen": (steps, np.full(n, 0.1)),
-        "train/rewards/rejected": (steps, np.full(n, -0.1)),
-    }
-    (lr,) = [r for r in analyze(run_of(dpo)).readings if r.metric.endswith("learning_rate")]
+    (lr,) = [r for r in analyze(_dpo()).readings if r.metric.endswith("learning_rate")]
     assert "preference tuning" in lr.summary["en"]
