@@ -35,7 +35,7 @@ from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import eval_view
 from losslens.analysis.messages import Text, num, tr
-from losslens.analysis.progress_signal import loss_is_cross_entropy
+from losslens.analysis.progress_signal import MAX_TOKEN_CE, loss_is_cross_entropy
 from losslens.model import FloatArray
 
 #: Classes tried when the config does not say how many there are.
@@ -44,10 +44,6 @@ MAX_GUESSED_CLASSES = 10
 #: ln 1000 (nats): a uniform guess over 1,000 tokens; a token loss at or above it has learned
 #: next to nothing (see the module docstring).
 UNIFORM_1000 = math.log(1000)
-
-#: ln 2^18 (nats): a uniform guess over 262,144 tokens, above every vocabulary in use; a
-#: higher loss is not a per-token mean cross-entropy (summed, scaled, CTC, squared error).
-MAX_TOKEN_CE = math.log(2**18)
 
 
 @dataclass(frozen=True)

@@ -192,13 +192,17 @@ def high_level(ctx: RunContext, level: float, text_high: float = TEXT_HIGH) -> b
     return level >= text_high
 
 
+#: ln 2^18 (nats): a uniform guess over 262,144 tokens, above every vocabulary in use; a
+#: higher loss is not a per-token mean cross-entropy (summed, scaled, CTC, squared error).
+MAX_TOKEN_CE = math.log(2**18)
+
+
 def high_token_ce(ctx: RunContext, level: float, text_high: float = TEXT_HIGH) -> bool:
     """Whether ``level`` is a high token cross-entropy: a text task's per-token mean at
     ``text_high`` nats or more (perplexity e^3 ≈ 20, above the 1-3 nats a pretrained model
     fine-tuned on its kind of text reaches) and at most ln 2^18 ≈ 12.5 (above every
     vocabulary in use: higher is a summed or scaled loss, no per-token mean)."""
-    top = math.log(2**18)
-    return ctx.text_task and loss_is_cross_entropy(ctx) and text_high <= level <= top
+    return ctx.text_task and loss_is_cross_entropy(ctx) and text_high <= level <= MAX_TOKEN_CE
 
 
 def peak_lr(ctx: RunContext) -> float | None:
@@ -219,6 +223,7 @@ def usual_lr(ctx: RunContext) -> tuple[float, float]:
 
 
 __all__ = [
+    "MAX_TOKEN_CE",
     "TEXT_HIGH",
     "best_r_squared",
     "eval_gain_over_log",
