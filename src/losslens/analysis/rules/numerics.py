@@ -50,6 +50,9 @@ def hidden_nan_steps(ctx: RunContext) -> list[int]:
 @dataclass(frozen=True)
 class NanParams:
     early: float = param(0.02, "share of the run where fp16's loss scaler calibrates (info)")
+    early_steps: int = param(
+        10, "... or this many first optimizer steps, whichever is longer (the scaler's halvings)"
+    )
     run: int = param(3, "non-finite grad norms in a row that are never rare")
     share: float = param(0.05, "... or this share of the later logs (and at least 3 of them)")
     transient: float = param(0.02, "non-finite losses this rare (at least 1) can be transient")
@@ -78,11 +81,13 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         broken run, and so is a logged loss that stays NaN while the gradient norms after it
         are finite and the eval loss keeps improving (the Trainer's running sum kept one NaN).
         NaN/inf gradient norms while the loss stays finite: info in the first 2% of the run
-        (fp16's loss scaler calibrating) or when rare and known to be scaler skips (fp16 in
-        the config, or the logged LR held at that step while the schedule moves around it:
-        the optimizer step was skipped; under a constant LR every log holds it, so that says
-        nothing); a warning otherwise (an overflow mid-run). A loss spike at that step is
-        the same event: the loss-spike finding (LL121) carries its warning.
+        or the first 10 optimizer steps when they form one unbroken block there (fp16's loss
+        scaler halving its scale from its large start, whatever the run's length) or when
+        rare and known to be scaler skips (fp16 in the config, or the logged LR held at that
+        step while the schedule moves around it: the optimizer step was skipped; under a
+        constant LR every log holds it, so that says nothing); a warning otherwise (an
+        overflow mid-run). A loss spike at that step is the same event: the loss-spike
+        finding (LL121) carries its warning.
     Why it matters:
         Once a NaN reaches the weights every later update is garbage: the run is lost from that
         step on. Occasional skipped steps only slow training down, but many mean fp16 overflows.
@@ -173,7 +178,12 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     steps = g.steps
     horizon = max(ctx.planned_steps or 0, ctx.last_step, int(steps[-1]))
-    late = steps > p.early * horizon
+    # the scaler's calibration is one unbroken block of skipped steps at the start; non-finite
+    # norms that stop and start again inside the first steps are not a calibration
+    late = steps > max(p.early * horizon, p.early_steps)
+    first = np.flatnonzero(bad & ~late)
+    if first.size and int(first[-1] - first[0]) + 1 != first.size:
+        late = steps > p.early * horizon
     frac = float(bad[late].sum()) / max(1, int(late.sum()))
     run_len = signals.longest_run(bad)
     n_late = int(bad[late].sum())
