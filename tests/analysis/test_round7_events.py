@@ -44,3 +44,29 @@ def test_nan_norms_that_stop_and_start_again_in_the_first_steps_stay_a_warning()
 def test_nan_norms_after_the_first_steps_stay_a_warning() -> None:
     f = one(analyze(_short_run([30, 31])), "LL101")  # type: ignore[arg-type]
     assert f.severity is Severity.WARNING
+
+
+# -- a Trainer given a dict of eval sets logs eval_<name>_loss and no eval_loss ------------------
+
+
+def _two_eval_sets(named: bool) -> object:
+    steps = np.arange(10, 601, 10)
+    train = noisy(0.05 + 2.0 * np.exp(-steps / 80), 0.01, seed=5)
+    ev = np.arange(50, 601, 50)
+    rising = 0.9 + 0.002 * (ev - 150) ** 2 / 100  # best at 150, then up 2.3x
+    flat = np.full(ev.size, 0.7)
+    a, b = ("eval/g0_loss", "eval/g1_loss") if named else ("eval/loss", "eval/other_metric")
+    return run_of(
+        {"train/loss": (steps, train), a: (ev, rising), b: (ev, flat)},
+        config={"max_steps": 600},
+    )
+
+
+def test_the_first_named_eval_sets_loss_is_read_as_the_eval_loss() -> None:
+    ids = {f.rule_id for f in analyze(_two_eval_sets(named=True)).findings}  # type: ignore[arg-type]
+    assert "LL151" in ids
+
+
+def test_a_plain_eval_loss_is_still_the_one_read() -> None:
+    ids = {f.rule_id for f in analyze(_two_eval_sets(named=False)).findings}  # type: ignore[arg-type]
+    assert "LL151" in ids

@@ -178,10 +178,23 @@ class RunContext:
 
 def _series(run: RunData, canonical: str) -> Series | None:
     name = keys.resolve(list(run.series), canonical)
+    if name is None and canonical == keys.EVAL_LOSS:
+        name = _named_eval_loss(run)
     if name is None:
         return None
     s = run.series[name]
     return s if len(s) else None
+
+
+def _named_eval_loss(run: RunData) -> str | None:
+    """The loss of the first named eval set when there is no plain eval loss: the Trainer,
+    given a dict of eval datasets, logs ``eval_<name>_loss`` for each and no ``eval_loss``."""
+    named = sorted(
+        k
+        for k in run.series
+        if keys.is_eval_key(keys.normalize_key(k)) and keys.normalize_key(k).endswith("_loss")
+    )
+    return named[0] if named else None
 
 
 def _finetune_from_config(cfg: dict[str, Any]) -> str:

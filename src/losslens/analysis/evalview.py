@@ -377,14 +377,32 @@ def _compare(ctx: RunContext, since: float) -> tuple[list[TaskMetric], list[Task
     return better, worse
 
 
+def gained_beyond_move(ctx: RunContext, m: TaskMetric, since: float) -> bool:
+    """Whether task metric ``m`` gained more after step ``since`` (its best later value
+    against its value there) than its own typical eval-to-eval move (the median absolute
+    change between consecutive evals; True with fewer than 3 evals, nothing to compare).
+
+    Principle: a metric that moved less since the eval-loss minimum than it moves from one
+    eval to the next has not improved; it wobbles, and excuses nothing."""
+    st, raw = _per_step(ctx.run.series[m.key])
+    v = raw if m.higher_better else -raw
+    later = v[st > since]
+    if v.size < 3 or later.size == 0:
+        return True
+    move = float(np.median(np.abs(np.diff(v))))
+    return float(np.max(later)) - signals.value_at(st, v, since) > move
+
+
 def improving_metric(ctx: RunContext, since: float | None = None) -> TaskMetric | None:
     """A task metric still improving (see :func:`task_metrics`); with ``since`` (a step,
-    e.g. the eval-loss minimum), one better at the last eval than there, when more of the
-    logged metrics got better since than worse (one metric of many can rise by chance).
-    A still-improving one is preferred."""
+    e.g. the eval-loss minimum), one better at the last eval than there by more than its
+    own eval-to-eval move (:func:`gained_beyond_move`), when more of the logged metrics got
+    better since than worse (one metric of many can rise by chance). A still-improving one
+    is preferred."""
     if since is None:
         return next((m for m in task_metrics(ctx) if m.still_improving), None)
     better, worse = _compare(ctx, since)
+    better = [m for m in better if gained_beyond_move(ctx, m, since)]
     if len(better) <= len(worse):
         return None
     return next((m for m in better if m.still_improving), better[0])

@@ -44,7 +44,13 @@ def staircase(ctx: RunContext) -> Staircase | None:
     staircase is a pattern: the median change across the boundaries must be 3 standard
     errors of a median (``1.25 sd / sqrt(n)``) below the typical change, at most 2x it and
     below -0.02 (2% per boundary), so one lucky drop among noisy boundaries is not a
-    staircase and a small drop repeated at every boundary is.
+    staircase and a small drop repeated at every boundary is. Either way the drop must also
+    exceed what the loss rises over one whole epoch (the typical change per ``k`` logs, times
+    the logs in an epoch over ``k``; nothing when it falls inside epochs).
+
+    Principle: a loss that climbs inside every epoch and falls back at the boundary is the
+    data order repeating (the hard examples last, as the first epoch already shows); only a
+    drop beyond that give-back is the model recognising examples it has seen.
 
     Principle: the evidence must be resolvable at the run's logging interval: where one log
     already spans 15% of an epoch (``k`` = 1, a median of one batch), a staircase that two
@@ -122,17 +128,32 @@ def _read(
     if not at:
         return False, None
     changes = np.asarray([d for _, d in at])
+    # a loss that rises inside each epoch and drops back at the boundary is the order of the
+    # data repeating (the hard examples last), as the first epoch shows it too: a boundary
+    # counts only with a drop beyond the rise of one whole epoch (``typical`` is the change
+    # over ``k`` logs)
+    give_back = max(typical, 0.0) * spe / (k * ctx.log_interval)
     if len(at) == 1:
         # one boundary is one number: with an even window its medians are means, which one
         # odd log sets, so the drop must also hold with the window one log wider
         wider = change(cuts[0], k + 1)
         for d in (float(changes[0]), *(() if k % 2 or wider is None else (wider,))):
-            if not (d < typical - 3 * spread and d < 2 * min(typical, 0.0) and d < -0.05):
+            if not (
+                d < typical - 3 * spread
+                and d < 2 * min(typical, 0.0)
+                and d < -0.05
+                and d < -give_back
+            ):
                 return True, None
     else:
         med = float(np.median(changes))
         se = 1.25 * spread / math.sqrt(len(at))
-        if not (med < typical - 3 * se and med < 2 * min(typical, 0.0) and med < -0.02):
+        if not (
+            med < typical - 3 * se
+            and med < 2 * min(typical, 0.0)
+            and med < -0.02
+            and med < -give_back
+        ):
             return True, None
     drops = sorted(((b, d) for b, d in at if d < typical), key=lambda x: x[1])
     excess = float(sum(typical - d for _, d in drops))

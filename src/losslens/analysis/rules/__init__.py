@@ -5,6 +5,7 @@ from __future__ import annotations
 from losslens.analysis.rules import (  # noqa: F401  (registration side effect)
     artifacts,
     divergence,
+    epochs,
     evalset,
     generalization,
     gradients,

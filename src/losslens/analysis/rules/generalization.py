@@ -109,7 +109,9 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         above ``(1+τ)×`` it; a single eval after the best above ``(1+τ)×`` it when the logged
         task metrics are mostly worse there too (with two evals too: the metrics stand in for
         a third), or, with nothing to confirm it, above ``(1+2τ)×`` it a full epoch later
-        while that pass lowered the train loss 10% or more (evals once per epoch); 2 evals or
+        while that pass lowered the train loss 10% or more (evals once per epoch; with the
+        task metrics worse there too, a rise beyond 1% is enough: two measures of the
+        held-out set agree over a whole pass); 2 evals or
         more after the best, every one above it by 1% and the last by the 5% floor, with the
         task metrics mostly worse at the last eval than at the eval-loss minimum (two measures
         of the held-out set agree, so the rise is not noise, and ``τ``, which a fast descent
@@ -120,7 +122,9 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         eval–train gap widens. An error when the last eval is 20% or more
         above the best with 3 evals or more after it. A logged task metric (accuracy, F1, WER,
         BLEU, ROUGE …) still at its best at the last eval (or at the eval before, within 2% of
-        its range) excuses a rise no larger than the eval curve's own movement: the level after
+        its range), having gained since the eval-loss minimum more than its own median
+        eval-to-eval move (a smaller gain is the metric wobbling, not improving), excuses a
+        rise no larger than the eval curve's own movement: the level after
         the best (the median of the later evals) at most ``τ`` or 3 standard errors of that
         median (``1.25 × noise / sqrt(n)``) above the best, and never a doubling: info (a
         metric that never left its floor, below 1% right, shows no task learned and excuses
@@ -195,6 +199,12 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # one eval after the best, a full epoch later (evals once per epoch), nothing to confirm
     # it: twice the confirmed rise, while that pass lowered the train loss by 10%
     one_pass = one_pass_rise(ctx, view, p.pass_rise * tau, p.pass_train_drop)
+    # the same pass with the task metrics worse there too: two measures of the held-out set
+    # agree over a whole epoch of training, so a rise beyond the 1% floor is overfitting
+    one_pass = one_pass or (
+        one_pass_rise(ctx, view, p.small_rise, p.pass_train_drop)
+        and worse_metric(ctx, float(est[b])) is not None
+    )
     # or it stays above its best at every one of 3+ evals and ends clearly above it
     held = (
         after.size >= p.consecutive

@@ -1,4 +1,4 @@
-"""Learning the training examples by heart: memorization and too many epochs."""
+"""Learning the training examples by heart (LL153); the epoch count is in ``epochs.py``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from losslens.analysis import signals
-from losslens.analysis.advice import epochs_suggestion
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import (
     EvalView,
@@ -16,7 +15,6 @@ from losslens.analysis.evalview import (
     improving_metric,
     level_excused,
     still_improving,
-    useful_until,
     within_noise,
 )
 from losslens.analysis.messages import Text, num, tr
@@ -91,6 +89,18 @@ class MemoParams:
     class_best_before: float = param(
         1.0, "classifier: ... and the eval best at least this many epochs before the end"
     )
+
+
+def _near_zero_onset(v: np.ndarray, level: float) -> int:
+    """The first log below ``level`` from which most of the next tenth of the logs (at least
+    3) are below it: near zero is a level, read at the onset as at the end, so one lucky
+    batch in the first pass does not date it (else the first log below it)."""
+    below = (v < level).astype(np.int64)
+    w = min(v.size, max(3, round(0.1 * v.size)))
+    cs = np.concatenate(([0], np.cumsum(below)))
+    hit = np.flatnonzero(2 * (cs[w:] - cs[:-w]) > w)  # windows of w mostly below
+    start = int(hit[0]) if hit.size else 0
+    return start + int(np.argmax(below[start:]))
 
 
 def _classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | None:
@@ -186,7 +196,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         On text tasks (not classification, speech, embedding or preference losses): the median
         train loss of the last 10% of logs is below 0.105 nats (the model gives the next
         training token ~90% probability), after the data was seen more than once (the loss first
-        got that low past epoch 1.5, or the epoch is unknown; first that low within the first
+        got that low past epoch 1.5, or the epoch is unknown; read as a level, the same way as
+        at the end: where most of the next tenth of the logs, at least 3, are below it, so one
+        lucky batch does not date it; first that low within the first
         pass, on examples not yet seen, it is not memorization at all, see LL155; between
         epochs 1 and 1.5 only the gap and staircase readings below apply, a drop on re-seeing
         the examples being repetition itself). Graded by the harm shown: an
@@ -256,7 +268,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         "평가 데이터와 조기 종료를 두고 1~3 에폭만 학습하세요. 학습률을 낮추고, 더 많고 더 "
         "다양한 예제를 추가하세요.",
     )
-    i = int(np.argmax(v < p.near_zero))
+    i = _near_zero_onset(v, p.near_zero)
     ep = ctx.epoch_at(float(st[i]))
     if end < p.near_zero and ep is not None and ep < p.first_pass:
         return  # near zero on examples not yet seen: no learning by heart (see LL155)
@@ -435,164 +447,4 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "excess": stairs.excess,
         },
         onset_step=min(b for b, _ in stairs.drops),
-    )
-
-
-@dataclass(frozen=True)
-class EpochParams:
-    info_epochs: float = param(10.0, "epochs from which the count is reported at all (info)")
-    many: float = param(10.0, "epochs a memorised run must reach for an error")
-    min_epochs_after_best: float = param(
-        1.0, "the eval best at least this many epochs before the end shows harm"
-    )
-    recipe_epochs: float = param(
-        3.0, "up to this many epochs (the usual 1-3) the count is never too many: info at most"
-    )
-    harm_epochs: float = param(
-        10.0,
-        "epochs from which an eval loss rising after its best (LL151) makes the count a "
-        "warning; below, that rise is overfitting and the count is info",
-    )
-
-
-@rule(
-    "LL154",
-    "too-many-epochs",
-    kind="too_many_epochs",
-    severity=Severity.WARNING,
-    family="memorization",
-    requires=("LL151", "LL153"),
-    params=EpochParams(),
-)
-def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
-    """The run goes over the data too many times for its size.
-
-    Principle: the count is the problem (a warning) when many passes (10 or more) did harm
-    the eval or the memorised examples show; a few passes past the eval best are overfitting,
-    which LL151 reports, and the count is only worth knowing.
-
-    What it detects:
-        The epochs reached (logged, or steps × effective batch / examples). An epoch count
-        alone is worth an info (10 or more); it is escalated only on evidence of harm: the
-        eval loss was best one epoch or more before the end and rose after it (overfitting,
-        LL151, at warning or above; an error when that is an error) after 10 epochs or more
-        (the many passes the count is about; below that the rise is overfitting, LL151, and
-        the count an info), or the model memorised
-        its examples (LL153 at warning or above; an error when that is an error and the
-        epochs reach 10). When a logged task metric kept improving after the eval-loss
-        minimum, the passes up to its best were not wasted: the epoch from which the harm
-        counts is the metric's best. Many epochs with no eval set and a train loss far from
-        zero stay info: no harm is shown. Up to 3 epochs (the usual 1–3 passes, the recipe
-        this rule advises) the count is never too many, whatever the eval shows: info at
-        most (an eval loss rising after its best there is overfitting, LL151).
-    Why it matters:
-        Fine-tuning usually needs 1–3 passes over the data. Each extra pass on a small
-        dataset mostly teaches the model to reproduce those examples.
-    Evidence:
-        The number of epochs and how it follows from steps, batch and data size when known.
-    What to try:
-        1–3 epochs (``num_train_epochs``), or ``max_steps`` ≈ epochs × examples / effective
-        batch; add more data rather than more passes.
-    """
-    p: EpochParams = r.params
-    e = ctx.epochs
-    if e is None:
-        return
-    mem = ctx.has("LL153")
-    of = ctx.has("LL151")
-    best_epoch = useful_epoch = None
-    if of is not None and of.severity is not Severity.INFO and of.onset_step is not None:
-        best_epoch = ctx.epoch_at(of.onset_step)
-        # the passes up to the best of a task metric that kept improving were not wasted
-        useful_epoch = ctx.epoch_at(useful_until(ctx, float(of.onset_step)))
-    harm = useful_epoch is not None and e - useful_epoch >= p.min_epochs_after_best
-    if not harm and e < p.info_epochs:
-        return
-    if harm and e >= p.harm_epochs:
-        # harm shown: the eval loss was best at least an epoch before the end, after many
-        # passes (below that, the rise is overfitting, LL151, and the count worth an info)
-        sev = Severity.ERROR if of and of.severity is Severity.ERROR else Severity.WARNING
-    elif mem is not None and mem.severity is not Severity.INFO:
-        sev = Severity.ERROR if mem.severity is Severity.ERROR and e >= p.many else Severity.WARNING
-    else:
-        sev = Severity.INFO  # an eval set shows no harm (or too few epochs to matter)
-    if e <= p.recipe_epochs:
-        # the usual 1-3 passes are not too many: what the eval shows is overfitting (LL151)
-        sev = Severity.INFO
-    n, bs = ctx.dataset_size, ctx.effective_batch
-    steps = ctx.last_step
-    if n and bs and steps:
-        calc = steps * bs / n
-        how = tr(
-            "{s} steps × effective batch {b} / {n} examples = {c} epochs",
-            "{s} 스텝 × 유효 배치 {b} / 예제 {n}개 = {c} 에폭",
-            s=steps,
-            b=bs,
-            n=n,
-            c=num(calc, 3),
-        )
-        if ctx.epoch is not None and abs(calc - e) > 0.05 * e:
-            # The Trainer counts a partial accumulation at each epoch's end as a step, so
-            # the logged epoch is the true number of passes; the formula is only a bound.
-            how = tr(
-                "epoch {e} at step {s} ({n} examples, effective batch {b}; the Trainer "
-                "counts each epoch's partial accumulation as a step)",
-                "{s} 스텝에서 에폭 {e} (예제 {n}개, 유효 배치 {b}; Trainer는 에폭 끝의 "
-                "부분 누적도 한 스텝으로 셉니다)",
-                e=num(e, 4),
-                s=steps,
-                n=n,
-                b=bs,
-            )
-        elif ctx.epoch is not None:
-            how = tr("{h} (logged {e})", "{h} (기록 {e})", h=how, e=num(e, 4))
-    else:
-        how = tr("epoch {e} at step {s}", "{s} 스텝에서 에폭 {e}", e=num(e, 4), s=steps)
-    if best_epoch is not None:
-        how = tr(
-            "{h}; eval loss was best at epoch {b}",
-            "{h}; 평가 손실은 에폭 {b}에서 최저",
-            h=how,
-            b=num(best_epoch, 2),
-        )
-    if useful_epoch is not None and best_epoch is not None and useful_epoch > best_epoch:
-        how = tr(
-            "{h}, a task metric at epoch {b}",
-            "{h}, 과제 지표는 에폭 {b}에서 최고",
-            h=how,
-            b=num(useful_epoch, 2),
-        )
-    data = tr(" over {n} examples", " (예제 {n}개)", n=n) if n else tr("", "")
-    yield r.finding(
-        severity=sev,
-        title=tr(
-            "Too many epochs: {e} passes over the data",
-            "에폭이 너무 많습니다: 데이터를 {e}번 반복",
-            e=num(e, 3) if e < 100 else f"{e:.0f}",
-        ),
-        explanation=tr(
-            "The run went over its training data {e} times{d}. Fine-tuning usually needs 1–3 "
-            "passes; beyond that, especially on a small dataset, the model mostly learns to "
-            "reproduce those examples.",
-            "학습 데이터를 {e}번 반복했습니다{d}. 파인튜닝에는 보통 1~3번이면 충분하며, 그 "
-            "이상은(특히 데이터가 적을 때) 주로 그 예제들을 그대로 재현하는 법을 배우게 됩니다.",
-            e=num(e, 3) if e < 100 else f"{e:.0f}",
-            d=data,
-        ),
-        suggestion=epochs_suggestion(n, bs, ctx.cfg_num("logging_steps") or ctx.log_interval)
-        or tr(
-            "Use 1–3 epochs (num_train_epochs), or max_steps ≈ epochs × examples / effective "
-            "batch; add more data rather than more passes.",
-            "1~3 에폭(num_train_epochs)으로 줄이거나 max_steps ≈ 에폭 × 예제 수 / 유효 배치로 "
-            "맞추세요. 반복을 늘리기보다 데이터를 늘리세요.",
-        ),
-        metric=ctx.epoch.key if ctx.epoch is not None else (ctx.loss.key if ctx.loss else "epoch"),
-        step_start=None,
-        step_end=ctx.last_step or None,
-        evidence=how,
-        values={"epochs": e}
-        | ({"examples": n} if n else {})
-        | ({"effective_batch": bs} if bs else {})
-        | ({"best_epoch": best_epoch} if best_epoch is not None else {}),
-        onset_step=None,
     )
