@@ -222,18 +222,108 @@ def usual_lr(ctx: RunContext) -> tuple[float, float]:
     return LR_BANDS["full"][0], LR_BANDS["lora"][0]
 
 
+# -- levels and gains per epoch, as LL135 reads them ------------------------------
+
+
+def head_count(n: int) -> int:
+    """Logs in the first window: 5% of the log, at least 1."""
+    return min(n, max(1, round(0.05 * n)))
+
+
+def end_level(st: FloatArray, v: FloatArray) -> float:
+    """The loss level at the last log: the median of the last 10% of logs (at least 3), each
+    carried to the last step along the Theil-Sen slope of the second half of the log, so that
+    a loss still falling is not read higher when the same tail spans more steps (coarser
+    logging)."""
+    n = v.size
+    k = max(min(3, n), round(0.1 * n))
+    y = signals.safe_log(v)
+    half = st >= st[0] + 0.5 * (st[-1] - st[0])
+    slope = signals.theil_sen(st[half], y[half])[0] if int(half.sum()) >= 3 else 0.0
+    carried = y[-k:] + slope * (float(st[-1]) - st[-k:])
+    return float(np.exp(np.median(carried)))
+
+
+def share_se(v: FloatArray) -> float:
+    """Standard error (log units) of the ratio of the median of the first 5% of logs to the
+    median of the last 10%: the log-to-log noise (MAD of the differences) and the sizes of
+    the two windows."""
+    if v.size < 3:
+        return 0.0
+    y = signals.safe_log(v)
+    sd = signals.mad(np.diff(y)) * signals.MAD_TO_SIGMA / math.sqrt(2)
+    n0 = head_count(v.size)
+    n1 = max(min(3, v.size), round(0.1 * v.size))
+
+    def se(k: int) -> float:
+        return sd if k == 1 else 1.2533 * sd / math.sqrt(k)
+
+    return math.hypot(se(n0), se(n1))
+
+
+def epoch_span(ctx: RunContext, a: float, b: float) -> float | None:
+    ea, eb = ctx.epoch_at(a), ctx.epoch_at(b)
+    return None if ea is None or eb is None else eb - ea
+
+
+def passes_made(ctx: RunContext, last_step: float) -> float | None:
+    """Epochs trained by the end of the log: the epoch at its last point plus one logging
+    interval (the run goes on for up to one interval after its last log, so a 2-epoch run
+    logged every 10 steps is not 1.98 epochs)."""
+    e = ctx.epoch_at(last_step)
+    if e is None:
+        return ctx.epochs
+    if ctx.steps_per_epoch:
+        e += max(ctx.log_interval, 1.0) / ctx.steps_per_epoch
+    return e
+
+
+def gain_per_epoch(ctx: RunContext, st: FloatArray, v: FloatArray) -> float | None:
+    """The Theil-Sen gain per epoch (log units; > 0 falling) over the second half of a curve."""
+    if not ctx.steps_per_epoch or st.size < 3:
+        return None
+    half = st >= st[0] + 0.5 * (st[-1] - st[0])
+    if int(half.sum()) < 3:
+        return None
+    slope, _ = signals.theil_sen(st[half], signals.safe_log(v[half]))
+    return -slope * ctx.steps_per_epoch
+
+
+def eval_gain_per_epoch(ctx: RunContext) -> float | None:
+    """The eval loss's gain per epoch over the second half of the evals (None: too few)."""
+    view = eval_view(ctx)
+    if view is None or view.n < 3:
+        return None
+    return gain_per_epoch(ctx, view.steps, view.values)
+
+
+def eval_improving(ctx: RunContext, min_evals: int) -> bool:
+    """Whether the eval loss (``min_evals`` evals or more) fell at every eval, so that its
+    best is the last: the model still learns, however slowly the train loss moves."""
+    view = eval_view(ctx)
+    return view is not None and view.n >= min_evals and bool(np.all(np.diff(view.values) <= 0))
+
+
 __all__ = [
     "MAX_TOKEN_CE",
     "TEXT_HIGH",
     "best_r_squared",
+    "end_level",
+    "epoch_span",
     "eval_gain_over_log",
+    "eval_gain_per_epoch",
     "eval_held_stretch",
+    "eval_improving",
+    "gain_per_epoch",
+    "head_count",
     "high_level",
     "high_token_ce",
     "log_from_start",
     "loss_is_cross_entropy",
     "loss_measures_progress",
+    "passes_made",
     "peak_lr",
     "rewards_logged",
+    "share_se",
     "usual_lr",
 ]

@@ -26,17 +26,25 @@ from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.progress_signal import (
     TEXT_HIGH,
     best_r_squared,
+    end_level,
+    epoch_span,
+    eval_gain_per_epoch,
     eval_held_stretch,
+    eval_improving,
+    gain_per_epoch,
+    head_count,
     high_level,
-    high_token_ce,
     log_from_start,
     loss_measures_progress,
+    passes_made,
     peak_lr,
+    share_se,
     usual_lr,
 )
 from losslens.analysis.rules.base import Rule, param, rule
-from losslens.analysis.rules.common import finite, lr_at, train_level_near
+from losslens.analysis.rules.common import finite, train_level_near
 from losslens.analysis.rules.schedule import CLIP, saturated_clipping
+from losslens.analysis.rules.stretches import Said, few_logs_level, flat_start, last_stretch
 from losslens.model import Finding, FloatArray, Severity
 
 _PROGRESS = ("LL112", "LL131", "LL132", "LL133")
@@ -111,6 +119,31 @@ class UnderParams:
     )
     uniform_early: float = param(0.25, "... or at `barely` of it after this many epochs")
     r2_evals: int = param(3, "(i) evals of R² needed; none above 0: never beat the mean")
+    improving_evals: int = param(
+        3,
+        "(b), (c) below `text_high`: an eval loss of this many evals or more that fell at "
+        "every eval to its best at the last shows diminishing returns: info",
+    )
+    barely_passes: float = param(
+        1.0,
+        "(j) after this many epochs a loss still at `barely` of its first value (the bar "
+        "raised by its noise) ...",
+    )
+    barely_gain: float = param(
+        0.02,
+        "... gaining less than this per epoch over the second half (log; the eval loss, when "
+        "logged, too) ...",
+    )
+    barely_high: float = param(
+        2.5,
+        "... at a token cross-entropy of this or more (nats, perplexity e^2.5 ≈ 12; any level "
+        "in other tasks) has barely moved: a plateau at a high level (warning)",
+    )
+    few_logs: int = param(
+        2,
+        "(h) is read on this many train logs or more when there are fewer than `min_logs` "
+        "and no eval: a level needs no trend",
+    )
 
 
 def _points(ctx: RunContext, p: UnderParams) -> tuple[FloatArray, FloatArray, str] | None:
@@ -126,78 +159,6 @@ def _points(ctx: RunContext, p: UnderParams) -> tuple[FloatArray, FloatArray, st
             return None
         return view.steps, view.values, ctx.eval_loss.key
     return None
-
-
-def _head_count(n: int) -> int:
-    """Logs in the first window: 5% of the log, at least 1."""
-    return min(n, max(1, round(0.05 * n)))
-
-
-def _end_level(st: FloatArray, v: FloatArray) -> float:
-    """The loss level at the last log: the median of the last 10% of logs (at least 3), each
-    carried to the last step along the Theil-Sen slope of the second half of the log, so that
-    a loss still falling is not read higher when the same tail spans more steps (coarser
-    logging)."""
-    n = v.size
-    k = max(min(3, n), round(0.1 * n))
-    y = signals.safe_log(v)
-    half = st >= st[0] + 0.5 * (st[-1] - st[0])
-    slope = signals.theil_sen(st[half], y[half])[0] if int(half.sum()) >= 3 else 0.0
-    carried = y[-k:] + slope * (float(st[-1]) - st[-k:])
-    return float(np.exp(np.median(carried)))
-
-
-def _share_se(v: FloatArray) -> float:
-    """Standard error (log units) of the ratio of the median of the first 5% of logs to the
-    median of the last 10%: the log-to-log noise (MAD of the differences) and the sizes of
-    the two windows."""
-    if v.size < 3:
-        return 0.0
-    y = signals.safe_log(v)
-    sd = signals.mad(np.diff(y)) * signals.MAD_TO_SIGMA / math.sqrt(2)
-    n0 = _head_count(v.size)
-    n1 = max(min(3, v.size), round(0.1 * v.size))
-
-    def se(k: int) -> float:
-        return sd if k == 1 else 1.2533 * sd / math.sqrt(k)
-
-    return math.hypot(se(n0), se(n1))
-
-
-def _epoch_span(ctx: RunContext, a: float, b: float) -> float | None:
-    ea, eb = ctx.epoch_at(a), ctx.epoch_at(b)
-    return None if ea is None or eb is None else eb - ea
-
-
-def _passes(ctx: RunContext, last_step: float) -> float | None:
-    """Epochs trained by the end of the log: the epoch at its last point plus one logging
-    interval (the run goes on for up to one interval after its last log, so a 2-epoch run
-    logged every 10 steps is not 1.98 epochs)."""
-    e = ctx.epoch_at(last_step)
-    if e is None:
-        return ctx.epochs
-    if ctx.steps_per_epoch:
-        e += max(ctx.log_interval, 1.0) / ctx.steps_per_epoch
-    return e
-
-
-def _gain_per_epoch(ctx: RunContext, st: FloatArray, v: FloatArray) -> float | None:
-    """The Theil-Sen gain per epoch (log units; > 0 falling) over the second half of a curve."""
-    if not ctx.steps_per_epoch or st.size < 3:
-        return None
-    half = st >= st[0] + 0.5 * (st[-1] - st[0])
-    if int(half.sum()) < 3:
-        return None
-    slope, _ = signals.theil_sen(st[half], signals.safe_log(v[half]))
-    return -slope * ctx.steps_per_epoch
-
-
-def _eval_gain(ctx: RunContext) -> float | None:
-    """The eval loss's gain per epoch over the second half of the evals (None: too few)."""
-    view = eval_view(ctx)
-    if view is None or view.n < 3:
-        return None
-    return _gain_per_epoch(ctx, view.steps, view.values)
 
 
 def _slow_cause(ctx: RunContext) -> Text | None:
@@ -235,7 +196,9 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     Principle: the verdict may not depend on which measure a sparse train log leaves to
     read: read on the eval loss (fewer than 5 train logs), a curve that fell to its best and
-    rose from it beyond its noise is learning then overfitting, never a plateau.
+    rose from it beyond its noise is learning then overfitting, never a plateau. Judged by
+    size: a loss that moved less than a tenth of its first value in a full pass, at a high
+    level, has not learned, however steady its small decline.
 
     What it detects:
         Judged by size, not by statistical significance, once the other progress rules
@@ -287,7 +250,10 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         decline: a warning only at a high level (a text task's token cross-entropy of 3
         nats or more, perplexity ≈ 20; any level in other tasks), info below it (the
         conventions: "a slow but steady decline" is info, "a plateau at a high level" a
-        warning); a loss gaining less than 1% per epoch stays a warning at any level;
+        warning), and so is, below that level, a loss whose eval loss (3 evals or more) fell
+        at every eval to its best at the last (diminishing returns: the model still
+        learns); a loss gaining less than 1% per epoch is otherwise a warning at any level,
+        and so is one that barely moved (j);
         in (b)–(d) the eval loss, when it has 3 evals in the second half of the log, must
         not gain faster than the bar either (a model whose eval loss still improves is
         learning);
@@ -314,7 +280,16 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         interval of the planned steps): the run stopped far from trained, whatever its
         trend (judged at any gain per epoch, and whatever the eval loss gains);
         (i) with 3 evals or more of R², none above 0: an R² of 0 is what predicting the
-        mean of the targets scores, so the model never beat a constant.
+        mean of the targets scores, so the model never beat a constant;
+        (j) a loss that barely moved: after a full pass or more it is still at 90% or more
+        of its first value (the bar raised by its noise), gaining less than 2% per epoch
+        over the second half without rising 5% per epoch or more (the eval loss, when
+        logged, gaining less than 2% per epoch too), at a token cross-entropy of 2.5 nats or
+        more (perplexity ≈ 12: the readers' "high level" for a fine-tune, above the 1-2
+        nats they call ordinary; any level in other tasks): a warning, a plateau at a high
+        level even when the decline is steady.
+        With fewer than 5 train logs and no eval curve to read instead, only (h) is judged,
+        on the first and last logs (2 logs or more): a level needs no trend.
     Why it matters:
         The passes made over the data are not paying off: the run costs compute and the
         model changes little. Common causes are a learning rate that is too low (or kept
@@ -352,23 +327,27 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     memorized = ctx.has("LL153") is not None
     pts = _points(ctx, p)
     if pts is None:
+        # (h) read on a few train logs: a level needs no trend
+        few = None if memorized else few_logs_level(ctx, p)
+        if few is not None:
+            yield _report(r, ctx, few, Severity.WARNING)
         return
     st, v, key = pts
     if v.size < 3 or float(v[0]) <= 0:
         return
     from_start = log_from_start(ctx, p.late_start)  # (a)-(e) compare with the run's first value
     judged = from_start and not memorized  # (a)-(d)
-    first = float(np.median(v[: _head_count(v.size)]))
-    last = _end_level(st, v)
+    first = float(np.median(v[: head_count(v.size)]))
+    last = end_level(st, v)
     if first <= 0 or last <= 0:
         return
     # the share is a ratio of two medians of a few noisy logs: a loss this close to the bar
     # could fall on either side of it with another logging interval, so the bar is raised by
     # the share's own uncertainty (2 standard errors)
-    margin = math.exp(2 * _share_se(v))
+    margin = math.exp(2 * share_se(v))
     high_bar = p.still_high * margin
-    epochs = _epoch_span(ctx, float(st[0]), float(st[-1]))
-    passes = _passes(ctx, float(st[-1]))
+    epochs = epoch_span(ctx, float(st[0]), float(st[-1]))
+    passes = passes_made(ctx, float(st[-1]))
     share = last / first
     still = tr(
         "the loss is still {x}% of its first value ({a} → {b})",
@@ -391,22 +370,41 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # the second half: a run still falling fast at the end was cut short (not
     # under-learning), one that fell early and then stopped has plateaued. An eval loss
     # still improving as fast as the bar says the model is still learning.
-    gain = _gain_per_epoch(ctx, st, v)
+    gain = gain_per_epoch(ctx, st, v)
     if gain is None and passes and last > 0:
         gain = math.log(first / last) / passes
-    ev_gain = _eval_gain(ctx) if ctx.loss is not None and key == ctx.loss.key else None
+    ev_gain = eval_gain_per_epoch(ctx) if ctx.loss is not None and key == ctx.loss.key else None
     ev = -math.inf if ev_gain is None else ev_gain
+    # (j) barely moved: after a full pass still at `barely` of its first value (the bar
+    # raised by the noise), gaining less than `barely_gain` per epoch, at a high level
+    barely = (
+        judged
+        and gain is not None
+        and (passes or 0.0) >= p.barely_passes
+        and share >= p.barely * margin
+        and -p.max_rise < gain < p.barely_gain
+        and ev < p.barely_gain
+        and high_level(ctx, last, p.barely_high)
+    )
     if note is None and judged and passes is not None and gain is not None and share >= high_bar:
         slow = -p.max_rise < gain < p.slow_gain and ev < p.slow_gain
         # a loss that ends above its start beyond the noise is another problem
         # (divergence, LR too high), not too little learning
         fast = gain < p.cut_short and ev < p.cut_short and share <= margin
-        if (passes >= p.passes and (slow or (share >= p.barely and fast))) or (
-            passes >= p.many_passes and fast
+        if (
+            barely
+            or (passes >= p.passes and (slow or (share >= p.barely and fast)))
+            or (passes >= p.many_passes and fast)
         ):
-            # a loss still declining by `slow_gain` per epoch or more is a slow but steady
-            # decline: a warning only at a high level (the conventions), info below it
-            if gain >= p.slow_gain and not high_level(ctx, last, p.text_high):
+            # below a high level, a loss still declining by `slow_gain` per epoch or more is
+            # a slow but steady decline, and one whose eval loss improved at every eval to
+            # its best at the last shows diminishing returns: info (the conventions); a loss
+            # that barely moved (j) stays a warning
+            if (
+                not barely
+                and not high_level(ctx, last, p.text_high)
+                and (gain >= p.slow_gain or eval_improving(ctx, p.improving_evals))
+            ):
                 severity = Severity.INFO
             note = tr(
                 "after {e} epochs {s}, gaining {g}% per epoch at the end",
@@ -426,7 +424,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         )
     # (d) a stretch at the end with a small gain per epoch at a high level
     if note is None and judged and ctx.steps_per_epoch:
-        note, onset = _stretch(ctx, p, st, v, first, onset, ev)
+        note, onset = last_stretch(ctx, p, st, v, first, onset, ev)
     if note is None and judged and ctx.loss is not None and key == ctx.loss.key:
         held = eval_held_stretch(
             ctx,
@@ -441,7 +439,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # (e) a flat start: the loss stayed at its first value for the first epochs, or (g) a
     # loss that started at chance stayed near it for most of the run
     if note is None and from_start and ctx.steps_per_epoch:
-        note, onset = _flat_start(ctx, p, st, v, first, onset)
+        note, onset = flat_start(ctx, p, st, v, first, onset)
     if note is None and from_start and ctx.steps_per_epoch:
         kept = stayed_at_chance(
             ctx,
@@ -486,112 +484,26 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         )
     if note is None:
         return
-    yield r.finding(
+    yield _report(
+        r, ctx, Said(note, fix, key, (onset, int(st[-1])), (first, last), epochs), severity
+    )
+
+
+def _report(r: Rule, ctx: RunContext, said: Said, severity: Severity) -> Finding:
+    return r.finding(
         severity=severity,
         title=tr("The model is learning too little", "모델이 너무 적게 배우고 있습니다"),
         explanation=tr(
             "Judged by size: {n}. The passes over the data are not paying off.",
             "크기로 판단했습니다: {n}. 데이터를 반복해도 효과가 없습니다.",
-            n=note,
+            n=said.note,
         ),
-        suggestion=fix,
-        metric=key,
-        step_start=onset,
-        step_end=int(st[-1]),
-        evidence=note,
-        values={"loss_first": first, "loss_last": last}
-        | ({"epochs": epochs} if epochs is not None else {}),
-        onset_step=onset,
+        suggestion=said.fix,
+        metric=said.key,
+        step_start=said.steps[0],
+        step_end=said.steps[1],
+        evidence=said.note,
+        values={"loss_first": said.levels[0], "loss_last": said.levels[1]}
+        | ({"epochs": said.epochs} if said.epochs is not None else {}),
+        onset_step=said.steps[0],
     )
-
-
-def _stretch(
-    ctx: RunContext,
-    p: UnderParams,
-    st: FloatArray,
-    v: FloatArray,
-    first: float,
-    onset: int,
-    ev: float,
-) -> tuple[Text | None, int]:
-    """(d): the last stretch of ``stretch_epochs`` at a high LR, or of ``long_stretch`` epochs
-    and ``long_share`` of the log at any LR, gaining less than ``per_epoch_gain`` per epoch;
-    or, at a high token cross-entropy (``high_token_ce``), the last ``stretch_epochs`` (at
-    least 4 logs) gaining less than ``high_gain`` per epoch at any LR. ``ev`` is the eval
-    loss's gain per epoch over the second half (-inf when unknown): below the same bar."""
-    spe = ctx.steps_per_epoch or 0.0
-    total = float(st[-1] - st[0])
-    spans = [(p.stretch_epochs * spe, True)]
-    if p.long_stretch * spe <= total:
-        spans.append((max(p.long_stretch * spe, p.long_share * total), False))
-    for span, need_lr in spans:
-        # a log on the window's edge belongs to it (the epoch length is a float)
-        sel = st >= float(st[-1]) - span * (1 + 1e-9)
-        if sel.sum() < 4 or float(st[-1] - st[sel][0]) < 0.9 * span:
-            continue
-        xs, ys = st[sel], signals.safe_log(v[sel])
-        slope, _ = signals.theil_sen(xs, ys)
-        per_epoch = -slope * spe  # relative gain per epoch (log units)
-        level = float(np.exp(np.median(ys)))
-        # judged by size at a high level: a token loss that a fine-tune should be far
-        # below, gaining less than `high_gain` per epoch, is a plateau at a high level
-        # whatever the LR did (a run that winds its LR down there has not converged)
-        high = need_lr and high_token_ce(ctx, level, p.text_high)
-        bar = p.high_gain if high else p.per_epoch_gain
-        lr0 = lr_at(ctx, float(xs[0]))
-        lr_ok = (
-            high
-            or not need_lr
-            or ctx.schedule is None
-            or lr0 is None
-            or lr0 >= p.lr_share * ctx.schedule.top
-        )
-        # rising is not a plateau
-        flat = -p.per_epoch_gain < per_epoch < bar and ev < bar
-        # a high token level is high by itself, whatever the first value (a bad start
-        # far above it); otherwise high means at `high_level` of the first value or more
-        if flat and (high or level >= p.high_level * first) and lr_ok:
-            note = tr(
-                "over the last {e} epochs the loss gains {g}% per epoch at ≈{l}",
-                "마지막 {e} 에폭 동안 손실이 ≈{l}에서 에폭당 {g}%만 줄었습니다",
-                e=num(float(xs[-1] - xs[0]) / spe, 2),
-                g=f"{(1 - math.exp(-per_epoch)) * 100:.1f}",
-                l=num(level),
-            )
-            return note, int(xs[0])
-    return None, onset
-
-
-def _flat_start(
-    ctx: RunContext, p: UnderParams, st: FloatArray, v: FloatArray, first: float, onset: int
-) -> tuple[Text | None, int]:
-    """(e): the first ``stretch_epochs`` epochs and ``start_share`` of the log (the longer)
-    gain less than ``per_epoch_gain`` per epoch while every smoothed log stays at
-    ``start_level`` of the first value or more: learning started late, if at all."""
-    spe = ctx.steps_per_epoch or 0.0
-    total = float(st[-1] - st[0])
-    span = max(p.stretch_epochs * spe, p.start_share * total)
-    if span >= total:
-        return None, onset
-    sel = st <= float(st[0]) + span
-    if sel.sum() < 4 and st.size >= 6:
-        # too few logs in the window (a coarse log): judge the first 4 instead, a longer
-        # flat start, which says no less
-        sel = np.arange(st.size) < 4
-    if sel.sum() < 4:
-        return None, onset
-    xs, ys = st[sel], signals.safe_log(v[sel])
-    slope, _ = signals.theil_sen(xs, ys)
-    per_epoch = -slope * spe
-    smooth = signals.rolling_median(ys, 3)
-    if abs(per_epoch) >= p.per_epoch_gain or float(np.exp(smooth.min())) < p.start_level * first:
-        return None, onset
-    note = tr(
-        "for the first {e} epochs the loss stayed at ≈{l} ({g}% per epoch) before it started "
-        "to fall",
-        "처음 {e} 에폭 동안 손실이 ≈{l}에 머문 뒤에야(에폭당 {g}%) 줄기 시작했습니다",
-        e=num(float(xs[-1] - xs[0]) / spe, 2),
-        l=num(float(np.exp(np.median(ys)))),
-        g=f"{(1 - math.exp(-per_epoch)) * 100:.1f}",
-    )
-    return note, int(xs[0])

@@ -1,0 +1,154 @@
+"""LL135's windows of a loss read by size: the last stretch of a run, a flat start, and a
+level judged on a few logs. Each returns what LL135 will say, or nothing."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from losslens.analysis import signals
+from losslens.analysis.advice import underlearning_suggestion
+from losslens.analysis.chance import uniform_note
+from losslens.analysis.context import RunContext
+from losslens.analysis.messages import Text, num, tr
+from losslens.analysis.progress_signal import (
+    epoch_span,
+    high_token_ce,
+    log_from_start,
+    passes_made,
+    peak_lr,
+    share_se,
+    usual_lr,
+)
+from losslens.analysis.rules.common import finite, lr_at
+from losslens.model import FloatArray
+
+if TYPE_CHECKING:
+    from losslens.analysis.rules.underlearning import UnderParams
+
+
+@dataclass(frozen=True)
+class Said:
+    """What LL135 found: the note, the advice, the series read, the steps ``(onset, end)``,
+    the loss levels ``(first, last)`` and the epochs the log spans."""
+
+    note: Text
+    fix: Text
+    key: str
+    steps: tuple[int, int]
+    levels: tuple[float, float]
+    epochs: float | None
+
+
+def few_logs_level(ctx: RunContext, p: UnderParams) -> Said | None:
+    """(h) on ``few_logs`` to ``min_logs - 1`` train logs from the start of the run, with no
+    eval curve to read instead: the first and last logs are the levels."""
+    st, v = finite(ctx.loss)
+    if ctx.loss is None or not p.few_logs <= v.size < p.min_logs or float(v.min()) <= 0:
+        return None
+    passes = passes_made(ctx, float(st[-1]))
+    if passes is None or not log_from_start(ctx, p.late_start):
+        return None
+    first, last = float(v[0]), float(v[-1])
+    kept = (p.still_high * math.exp(2 * share_se(v)), p.uniform_passes, p.barely, p.uniform_early)
+    note = uniform_note(ctx, (first, last), passes, kept, band=(p.uniform_low, p.uniform_high))
+    if note is None:
+        return None
+    fix = underlearning_suggestion(peak_lr(ctx), usual_lr(ctx))
+    epochs = epoch_span(ctx, float(st[0]), float(st[-1]))
+    return Said(note, fix, ctx.loss.key, (int(st[0]), int(st[-1])), (first, last), epochs)
+
+
+def last_stretch(
+    ctx: RunContext,
+    p: UnderParams,
+    st: FloatArray,
+    v: FloatArray,
+    first: float,
+    onset: int,
+    ev: float,
+) -> tuple[Text | None, int]:
+    """(d): the last stretch of ``stretch_epochs`` at a high LR, or of ``long_stretch`` epochs
+    and ``long_share`` of the log at any LR, gaining less than ``per_epoch_gain`` per epoch;
+    or, at a high token cross-entropy (``high_token_ce``), the last ``stretch_epochs`` (at
+    least 4 logs) gaining less than ``high_gain`` per epoch at any LR. ``ev`` is the eval
+    loss's gain per epoch over the second half (-inf when unknown): below the same bar."""
+    spe = ctx.steps_per_epoch or 0.0
+    total = float(st[-1] - st[0])
+    spans = [(p.stretch_epochs * spe, True)]
+    if p.long_stretch * spe <= total:
+        spans.append((max(p.long_stretch * spe, p.long_share * total), False))
+    for span, need_lr in spans:
+        # a log on the window's edge belongs to it (the epoch length is a float)
+        sel = st >= float(st[-1]) - span * (1 + 1e-9)
+        if sel.sum() < 4 or float(st[-1] - st[sel][0]) < 0.9 * span:
+            continue
+        xs, ys = st[sel], signals.safe_log(v[sel])
+        slope, _ = signals.theil_sen(xs, ys)
+        per_epoch = -slope * spe  # relative gain per epoch (log units)
+        level = float(np.exp(np.median(ys)))
+        # judged by size at a high level: a token loss that a fine-tune should be far
+        # below, gaining less than `high_gain` per epoch, is a plateau at a high level
+        # whatever the LR did (a run that winds its LR down there has not converged)
+        high = need_lr and high_token_ce(ctx, level, p.text_high)
+        bar = p.high_gain if high else p.per_epoch_gain
+        lr0 = lr_at(ctx, float(xs[0]))
+        lr_ok = (
+            high
+            or not need_lr
+            or ctx.schedule is None
+            or lr0 is None
+            or lr0 >= p.lr_share * ctx.schedule.top
+        )
+        # rising is not a plateau
+        flat = -p.per_epoch_gain < per_epoch < bar and ev < bar
+        # a high token level is high by itself, whatever the first value (a bad start
+        # far above it); otherwise high means at `high_level` of the first value or more
+        if flat and (high or level >= p.high_level * first) and lr_ok:
+            note = tr(
+                "over the last {e} epochs the loss gains {g}% per epoch at ≈{l}",
+                "마지막 {e} 에폭 동안 손실이 ≈{l}에서 에폭당 {g}%만 줄었습니다",
+                e=num(float(xs[-1] - xs[0]) / spe, 2),
+                g=f"{(1 - math.exp(-per_epoch)) * 100:.1f}",
+                l=num(level),
+            )
+            return note, int(xs[0])
+    return None, onset
+
+
+def flat_start(
+    ctx: RunContext, p: UnderParams, st: FloatArray, v: FloatArray, first: float, onset: int
+) -> tuple[Text | None, int]:
+    """(e): the first ``stretch_epochs`` epochs and ``start_share`` of the log (the longer)
+    gain less than ``per_epoch_gain`` per epoch while every smoothed log stays at
+    ``start_level`` of the first value or more: learning started late, if at all."""
+    spe = ctx.steps_per_epoch or 0.0
+    total = float(st[-1] - st[0])
+    span = max(p.stretch_epochs * spe, p.start_share * total)
+    if span >= total:
+        return None, onset
+    sel = st <= float(st[0]) + span
+    if sel.sum() < 4 and st.size >= 6:
+        # too few logs in the window (a coarse log): judge the first 4 instead, a longer
+        # flat start, which says no less
+        sel = np.arange(st.size) < 4
+    if sel.sum() < 4:
+        return None, onset
+    xs, ys = st[sel], signals.safe_log(v[sel])
+    slope, _ = signals.theil_sen(xs, ys)
+    per_epoch = -slope * spe
+    smooth = signals.rolling_median(ys, 3)
+    if abs(per_epoch) >= p.per_epoch_gain or float(np.exp(smooth.min())) < p.start_level * first:
+        return None, onset
+    note = tr(
+        "for the first {e} epochs the loss stayed at ≈{l} ({g}% per epoch) before it started "
+        "to fall",
+        "처음 {e} 에폭 동안 손실이 ≈{l}에 머문 뒤에야(에폭당 {g}%) 줄기 시작했습니다",
+        e=num(float(xs[-1] - xs[0]) / spe, 2),
+        l=num(float(np.exp(np.median(ys)))),
+        g=f"{(1 - math.exp(-per_epoch)) * 100:.1f}",
+    )
+    return note, int(xs[0])
