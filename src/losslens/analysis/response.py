@@ -7,7 +7,14 @@ eval loss is best early and jumps when the LR reaches its peak. Reading the resp
 band of "usual" learning rates, so it holds for any model, task and optimizer.
 
 All sizes are noise-scaled: a rise counts when it is both a real share of the level and
-several times the log-to-log noise of the curve (robust spread of its first differences).
+several times the log-to-log noise of the curve (in a dense ramp, the robust spread around a
+local linear trend, from second differences: a trend between logs does not enter it, so it
+does not grow when the run logs less often; with few logs, the robust spread of the first
+differences of the whole log).
+
+Principle: how often the run logged may not decide the reading: windows are read in steps
+(a running median of 3 logs only where they span at most a quarter of the ramp), not in
+counts of logs.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import numpy as np
 
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
-from losslens.analysis.evalview import eval_view
+from losslens.analysis.evalview import eval_view, log_noise
 from losslens.analysis.progress_signal import loss_measures_progress
 from losslens.analysis.rules.base import param
 from losslens.analysis.rules.common import finite
@@ -82,7 +89,12 @@ def _lr_at(ctx: RunContext, step: float) -> float | None:
 
 def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | None:
     """The train loss bottoms out during warmup and rises with the LR up to its peak (not
-    in online RL, whose loss is beta x KL and grows as the policy moves away, by design)."""
+    in online RL, whose loss is beta x KL and grows as the policy moves away, by design).
+
+    The minimum and the level at the peak are read on a running median of 3 logs (its ends
+    the median of 2) where 3 logs span at most a quarter of the ramp in steps (9 logs or
+    more of an evenly logged ramp), else on the logs themselves: a dip two logs long at one
+    cadence is one log long at half of it, and stands for the same steps."""
     sched = ctx.schedule
     if sched is None or not sched.warmup or sched.warmup_end_step is None:
         return None
@@ -90,13 +102,18 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
         return None
     st, v = finite(ctx.loss)
     sel = st <= sched.warmup_end_step
-    noise = signals.mad(np.diff(signals.safe_log(v))) * signals.MAD_TO_SIGMA / math.sqrt(2)
+    noise = log_noise(v)  # around a local linear trend: not larger for a coarser log
     if 2 <= int(sel.sum()) < p.min_warmup_logs:
         return _sparse_warmup(ctx, st[sel], v[sel], _whole_log_noise(v, p), p)
     if int(sel.sum()) < p.min_warmup_logs:
         return None
     xs, y = st[sel], signals.safe_log(v[sel])
-    k = 3 if y.size >= 9 else 1
+    # a running median of 3 where 3 logs span at most a quarter of the ramp (in steps: 9
+    # logs or more of an evenly logged ramp); on a coarser log one log already stands for
+    # that share of the ramp, and a dip of one log there is as long as one of two logs at
+    # the finer cadence
+    step = float(np.median(np.diff(xs))) if xs.size > 1 else 0.0
+    k = 3 if xs.size >= 3 and 2 * step <= (xs[-1] - xs[0]) / 4 * (1 + 1e-9) else 1
     smooth = y.copy()
     if k == 3:  # a running median of 3, its two ends the median of 2
         w = np.lib.stride_tricks.sliding_window_view(y, 3)

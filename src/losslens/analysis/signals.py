@@ -220,6 +220,44 @@ def tail(y: FloatArray, frac: float, lo: int = 2) -> FloatArray:
     return y[-max(lo, round(frac * y.size)) :]
 
 
+def log_weights(steps: FloatArray) -> FloatArray:
+    """The steps each log stands for: a logged loss averages the steps since the log before
+    it, the first log those since the run began (its step, at least 1, at most the next
+    interval). Equal for an evenly logged run; a log kept at a coarser cadence weighs more."""
+    st = np.asarray(steps, dtype=np.float64)
+    if st.size < 2:
+        return np.ones(st.size)
+    w = np.empty(st.size)
+    w[1:] = np.diff(st)
+    w[0] = min(max(float(st[0]), 1.0), float(w[1]))
+    return np.where(np.isfinite(w) & (w > 0), w, 0.0)
+
+
+def weighted_median(y: FloatArray, w: FloatArray) -> float:
+    """The median of ``y`` with weights ``w``; with equal weights, ``np.median`` (an exact
+    half between two values is their mean)."""
+    ys, ws = np.asarray(y, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    if ys.size == 0 or not float(ws.sum()) > 0:
+        return float(np.median(ys)) if ys.size else math.nan
+    order = np.argsort(ys, kind="stable")
+    ys, cw = ys[order], np.cumsum(ws[order])
+    half, tol = 0.5 * float(cw[-1]), 1e-9 * float(cw[-1])
+    i = min(int(np.searchsorted(cw, half - tol, side="left")), ys.size - 1)
+    if abs(float(cw[i]) - half) <= tol and i + 1 < ys.size:
+        return float(0.5 * (ys[i] + ys[i + 1]))
+    return float(ys[i])
+
+
+def step_level(steps: FloatArray, y: FloatArray, frac: float, lo: int, *, first: bool) -> float:
+    """The level of the first (or last) ``frac`` of the logs (at least ``lo``): their median,
+    each log weighted by the steps it stands for (``log_weights``), so a log kept at a
+    coarser cadence counts for the steps it covers, not as one log among many."""
+    w = log_weights(steps)
+    n = max(lo, round(frac * y.size))
+    part = slice(None, n) if first else slice(-n, None)
+    return weighted_median(np.asarray(y)[part], w[part])
+
+
 def runs_of(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     """``[start, end)`` index ranges where ``mask`` is True."""
     m = np.asarray(mask).astype(bool).ravel()  # truthiness, as a Python loop would see it

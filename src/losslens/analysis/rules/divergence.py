@@ -344,7 +344,10 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         median over the same window before it (10% of the run, at least three logs each
         side). Whatever the LR's value, a warning when the loss responds to the schedule
         (``analysis/response.py``): the train loss bottoms out during warmup and rises with
-        the LR ramp (15% and 3 noise standard deviations; 30% when the ramp has fewer than 6
+        the LR ramp (15% and 3 noise standard deviations, the noise read around a local
+        linear trend; the minimum and the level at the peak on a running median of 3 logs
+        where 3 logs span at most a quarter of the ramp in steps, so a log kept half as
+        often reads the same dip; 30% when the ramp has fewer than 6
         logs, and still 3 standard deviations of the whole log's log-to-log noise), or the
         eval loss is best before the LR peak and jumps 20% (and 3 noise standard
         deviations) when the LR gets there, and stays up; not when that jump is

@@ -129,8 +129,10 @@ def no_progress(ctx: RunContext, p: ProgressParams = PROGRESS) -> tuple[float, f
         return None
     if st[-1] - st[0] < p.min_span and _epochs_spanned(ctx, st) < p.min_epochs:
         return None
-    first = float(np.median(signals.head(v, 0.05, lo=1)))
-    last = float(np.median(signals.tail(v, 0.1, lo=3)))
+    # each log weighted by the steps it stands for: a log kept at a coarser cadence (the
+    # first one of a Trainer logging less often) counts for the steps it covers
+    first = signals.step_level(st, v, 0.05, 1, first=True)
+    last = signals.step_level(st, v, 0.1, 3, first=False)
     if first < p.already_low:  # already low: nothing much left to learn
         return None
     span = float(st[-1] - st[0])
@@ -184,7 +186,10 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         its logs by line, so its steps say nothing of how long the run trained) and 5 logs or
         more (fewer logs widen the confidence interval below, which then decides: a count of
         logs must not, or a log kept at every 2nd step loses what the full one shows), where
-        the loss of the last 10% is less than 5% below the first 5%
+        the loss of the last 10% is less than 5% below the first 5% (medians, each log
+        weighted by the steps it stands for: a logged loss averages the steps since the log
+        before it, so the first log of a run logged half as often, kept at its own step,
+        counts for the steps it covers and not as one log in five)
         (judged by size: a smooth decline that small is significant and still no learning),
         and the data rule a real decline out: even the low end of a 90% confidence interval
         on the Theil-Sen slope would lower the loss by less than 5% over the run; or, in a

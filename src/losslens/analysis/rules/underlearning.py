@@ -203,7 +203,9 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     What it detects:
         Judged by size, not by statistical significance, once the other progress rules
         (LL131–LL133) said nothing (or LL132 only at info) and, except for (e), (g) and
-        (i), memorization (LL153) neither, in a log that starts with the run (the train
+        (i), memorization (LL153) neither (an LL153 staircase at info, the small drop on
+        re-seeing the examples that any second pass shows, does not count: it is read at
+        one logging cadence and not at another), in a log that starts with the run (the train
         loss, or the eval loss when fewer than 5 train logs); not in online RL runs (a
         sampled reward is logged: the loss is ``beta`` x KL, no progress measure), nor
         when a numerical or divergence rule (LL101–LL104, LL111) found more than an info
@@ -323,8 +325,13 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     ):
         return
     # a loss that ends near zero is memorization, not under-learning: only a flat start (e)
-    # can still be said of it
-    memorized = ctx.has("LL153") is not None
+    # can still be said of it. An info staircase (a small drop on re-seeing the examples,
+    # how any second pass looks) says nothing of the level: it is read at one cadence and
+    # not at another, so it may not decide whether the loss learned too little
+    mem = ctx.has("LL153")
+    memorized = mem is not None and not (
+        mem.severity is Severity.INFO and "boundaries" in mem.evidence.values
+    )
     pts = _points(ctx, p)
     if pts is None:
         # (h) read on a few train logs: a level needs no trend
