@@ -46,6 +46,11 @@ class SpikeParams:
         CLEAR, "a point this many times its largest neighbour is a spike whatever their spread"
     )
     wide: int = param(WIDE, "the peak is also ratio x the median of this many times the window")
+    recurring: int = param(
+        2,
+        "spike events from which a gradient-norm spike at one of them makes them a warning "
+        "(one isolated spike that comes straight back is info with it)",
+    )
 
 
 def nan_grad_steps(ctx: RunContext) -> set[int]:
@@ -185,9 +190,15 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         form one event, dated at its first log. Severity by size
         and consequence: a spike that comes back within 2% of the log (to within 25% of the
         level, or with 90% of the jump undone) and is under 100× the level around it is info
-        (as the severity conventions grade a spike that comes straight back); one 100× or
-        more, one that does not come back, one with a gradient-norm spike or a NaN gradient
-        norm is a warning.
+        (as the severity conventions grade a spike that comes straight back), also when the
+        gradient norm spikes (finite) at the same step, if it is the only spike event: that
+        is one bad batch, not harm. One 100× or more, one that does not come back, one with
+        a NaN gradient norm, or spike events that recur (2 or more) with a gradient-norm
+        spike at one of them, is a warning.
+
+    Principle: an isolated spike that comes straight back is worth knowing (info) unless it
+    reaches the conventions' bar (≥ 100× the surrounding level, a NaN gradient norm); spikes
+    that recur with gradient spikes are a repeated problem the user should act on.
     Why it matters:
         One bad batch (garbage text, a very long or mislabelled example) produces a large
         loss. If the model recovers at once it is usually harmless; if the loss stays up, the
@@ -210,11 +221,13 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if not spikes:
         return
     with_nan = [x for x in spikes if x.step in nan_steps]
-    gst, gv = finite_raw(ctx.grad_norm)
+    # a finite gradient-norm spike at a loss spike is the same bad batch: it makes the spikes
+    # a warning only when they recur (a repeated data or stability problem to act on); one
+    # isolated spike that comes straight back is info with it, as the conventions grade it
     co = False
-    if gv.size >= 5:
-        gsp = find_spikes(gst, gv, z_min=GRAD_Z, ratio_min=3.0)
-        gsteps = {s.step for s in gsp}
+    gst, gv = finite_raw(ctx.grad_norm)
+    if len(spikes) >= p.recurring and gv.size >= 5:
+        gsteps = {s.step for s in find_spikes(gst, gv, z_min=GRAD_Z, ratio_min=3.0)}
         for s in spikes:
             prev = int(st[s.index - 1]) if s.index > 0 else s.step
             if s.step in gsteps or prev in gsteps:
