@@ -107,3 +107,23 @@ def test_nan_and_inf_tokens(tmp_path: Path) -> None:
     v = run.series[keys.LOSS].values
     assert np.isnan(v[0]) and np.isneginf(v[1])
     assert np.isposinf(run.series[keys.GRAD_NORM].values[0])
+
+
+def test_evals_pasted_after_all_the_train_lines_go_back_to_their_epochs(tmp_path: Path) -> None:
+    # people paste the train lines, then the eval results: each eval belongs to its epoch
+    train = [
+        f"{{'loss': {1.0 / e:.4f}, 'learning_rate': 1e-05, 'epoch': {e}.0}}" for e in (1, 2, 3)
+    ]
+    evals = [f"{{'eval_loss': {0.3 + 0.05 * e:.4f}, 'epoch': {e}.0}}" for e in (1, 2, 3)]
+    run = load_into_memory(_write(tmp_path, "\n".join(train + evals) + "\n"))[0]
+    assert list(run.series[keys.LOSS].steps) == [1, 2, 3]
+    assert list(run.series[keys.EVAL_LOSS].steps) == [1, 2, 3]
+
+
+def test_evals_interleaved_with_the_train_lines_keep_their_place(tmp_path: Path) -> None:
+    lines = []
+    for e in (1, 2, 3):
+        lines.append(f"{{'loss': {1.0 / e:.4f}, 'learning_rate': 1e-05, 'epoch': {e}.0}}")
+        lines.append(f"{{'eval_loss': {0.3 + 0.05 * e:.4f}, 'epoch': {e}.0}}")
+    run = load_into_memory(_write(tmp_path, "\n".join(lines) + "\n"))[0]
+    assert list(run.series[keys.EVAL_LOSS].steps) == [1, 2, 3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -123,3 +124,20 @@ def test_jsonl_without_step_column_leaves_no_empty_run(tmp_path: Path) -> None:
     assert not isinstance(err.value, PartialImportError)
     assert store.list_runs() == []
     store.close()
+
+
+def test_trainer_state_rows_that_carry_a_running_train_runtime_stay_train_logs(
+    tmp_path: Path,
+) -> None:
+    # some Trainers (token throughput on) log train_runtime on every train row; only the
+    # end-of-training entry (train_loss, no loss) is the summary
+    rows = [
+        {"step": s, "epoch": s / 10, "loss": 2.0 / s, "train_runtime": 0.5 * s} for s in (1, 2, 3)
+    ]
+    rows.append({"step": 3, "epoch": 0.3, "train_loss": 1.2, "train_runtime": 1.6})
+    p = tmp_path / "trainer_state.json"
+    p.write_text(json.dumps({"global_step": 3, "log_history": rows}))
+    run = load_into_memory(p)[0]
+    assert list(run.series[keys.LOSS].steps) == [1, 2, 3]
+    assert run.info.summary["train_loss"] == 1.2
+    assert run.info.summary["train_runtime"] == 1.6

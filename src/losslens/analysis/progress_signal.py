@@ -297,11 +297,15 @@ def eval_gain_per_epoch(ctx: RunContext) -> float | None:
     return gain_per_epoch(ctx, view.steps, view.values)
 
 
-def eval_improving(ctx: RunContext, min_evals: int) -> bool:
-    """Whether the eval loss (``min_evals`` evals or more) fell at every eval, so that its
-    best is the last: the model still learns, however slowly the train loss moves."""
+def eval_improving(ctx: RunContext, last_evals: int) -> bool:
+    """Whether the eval loss is still improving when the log ends: best at its last eval and
+    lower at each of its last ``last_evals`` evals than at the one before (all of them when
+    fewer; 2 evals or more). The model still learns, however slowly the train loss moves."""
     view = eval_view(ctx)
-    return view is not None and view.n >= min_evals and bool(np.all(np.diff(view.values) <= 0))
+    if view is None or view.n < 2 or int(view.best) != view.n - 1:
+        return False
+    tail = view.values[-min(view.n, last_evals + 1) :]
+    return bool(np.all(np.diff(tail) < 0))
 
 
 __all__ = [

@@ -441,11 +441,19 @@ def _assign_steps(p: _Parse) -> str:
 
 
 def _fill_others(p: _Parse, max_steps: int | None, spe: float | None = None) -> None:
-    """Eval and summary lines take the step of the training around them."""
-    current = 0
+    """Eval and summary lines take the step of the training around them. An eval line whose
+    epoch is behind the training printed before it (evals pasted after all the train lines)
+    takes the step of the last train line of its epoch."""
+    trained = [
+        (e, d.step)
+        for d in p.dicts
+        if d.kind == "train" and d.step and (e := _epoch(d)) is not None
+    ]
+    current, current_epoch = 0, None
     for d in p.dicts:
         if d.kind == "train":
             current = d.step or current
+            current_epoch = _epoch(d)
             continue
         if d.kind == "summary":
             d.step = max(current, max_steps or 0)
@@ -453,6 +461,8 @@ def _fill_others(p: _Parse, max_steps: int | None, spe: float | None = None) -> 
         e = _epoch(d)
         if spe and e is not None and round(e * spe) >= current:
             d.step = round(e * spe)
+        elif e is not None and current_epoch is not None and e < current_epoch:
+            d.step = max((s for te, s in trained if te <= e), default=current)
         else:
             d.step = current
 

@@ -136,10 +136,13 @@ def read_trainer_state(path: Path) -> ImportedRun:
                 continue
             step = checked
         last_step = step
-        if any(k in keys.SUMMARY_ONLY for k in entry):
+        # the end-of-training entry (train_loss, train_runtime ...); a train log that also
+        # carries a running train_runtime (some Trainers log throughput on every row) stays
+        # a row, without those counters
+        if "loss" not in entry and any(k in keys.SUMMARY_ONLY for k in entry):
             summary.update({k: jsonable(v) for k, v in entry.items() if k != "step"})
             continue
-        row = {k: v for k, v in entry.items() if k != "step"}
+        row = {k: v for k, v in entry.items() if k != "step" and k not in keys.SUMMARY_ONLY}
         metric_keys = [k for k in row if k != "epoch"]
         if metric_keys and all(keys.is_eval_key(keys.normalize_key(k)) for k in metric_keys):
             row.pop("epoch", None)  # the train rows carry the epoch already

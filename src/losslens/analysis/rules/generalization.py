@@ -10,6 +10,7 @@ import numpy as np
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import (
+    EvalView,
     TaskMetric,
     eval_view,
     improving_metric,
@@ -76,6 +77,9 @@ class OverfitParams:
         "evals after the best, every one above it (by small_rise) and the last above it by "
         "floor, that the task metrics (worse at the last eval than at the best) confirm",
     )
+    gap_growth: float = param(
+        3.0, "... or that an eval-train gap this many times its size at the best confirms"
+    )
 
 
 @rule(
@@ -115,7 +119,9 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         more after the best, every one above it by 1% and the last by the 5% floor, with the
         task metrics mostly worse at the last eval than at the eval-loss minimum (two measures
         of the held-out set agree, so the rise is not noise, and ``τ``, which a fast descent
-        before the best inflates, does not apply); or an eval
+        before the best inflates, does not apply); the same with the eval–train gap (the
+        train level over the stretch of each eval) grown 3× or more from the best to the last
+        eval standing in for the metrics (the two losses moving apart); or an eval
         loss stalled for 2 epochs or more (no gain beyond the noise) while the train loss falls
         10% or more (the bar raised by two standard errors of the ratio of the two train
         levels: a fall on the edge must not appear when the run logs half as often) and the
@@ -196,6 +202,15 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and float(ev[-1]) > (1 + p.floor) * best
         and worse_metric(ctx, float(est[b])) is not None
     )
+    # or the same with the eval-train gap standing in for the metrics: it grew several-fold
+    # from the best to the last eval, the two losses moving apart (tau, set by the descent
+    # before the best, not)
+    parted = (
+        after.size >= p.confirmed_evals
+        and bool(np.all(after > (1 + p.small_rise) * best))
+        and float(ev[-1]) > (1 + p.floor) * best
+        and _gap_growth(ctx, view) >= p.gap_growth
+    )
     # one eval after the best, a full epoch later (evals once per epoch), nothing to confirm
     # it: twice the confirmed rise, while that pass lowered the train loss by 10%
     one_pass = one_pass_rise(ctx, view, p.pass_rise * tau, p.pass_train_drop)
@@ -212,7 +227,7 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and float(ev[-1]) > (1 + tau) * best
     )
     rose = above or climbing or persistent or sustained or held or confirmed
-    rose = rose or corroborated or one_pass
+    rose = rose or corroborated or parted or one_pass
     if not rose and stall is None:
         return
     if rose:
@@ -307,6 +322,18 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
+def _gap_growth(ctx: RunContext, view: EvalView) -> float:
+    """How many times the eval-train gap at the last eval is its size at the eval best (the
+    train level over the same stretch of training as each eval; 0 when not known or when
+    the gap at the best is not positive)."""
+    t0 = train_around(ctx, float(view.steps[view.best]), view.steps)
+    t1 = train_around(ctx, float(view.steps[-1]), view.steps)
+    if t0 is None or t1 is None:
+        return 0.0
+    g0, g1 = view.best_value - t0, float(view.values[-1]) - t1
+    return g1 / g0 if g0 > 0 else 0.0
+
+
 def _metric_note(m: TaskMetric | None) -> Text:
     """What a task metric logged beside the eval loss says about the harm."""
     if m is None:
@@ -347,6 +374,9 @@ class GapParams:
 def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The eval loss is far above the train loss.
 
+    Principle: one harm, one warning: where the eval loss moved away from its best
+    (overfitting, LL151, at warning or above), the gap is that harm's evidence, an info.
+
     What it detects:
         At the last evaluation, eval loss at least 1.5× the train-loss level at that step
         and at least 0.3 higher. The level is the median of the train logs within half an
@@ -356,7 +386,8 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         dropout or contrastive losses) is not reported, nor is a gap in a run that diverged
         (LL111 error). Info when the eval loss (3 evals or more) is not getting worse: at the
         last eval still at, or within 1% and 2 noise standard deviations of, its best (however
-        long it has been flat), with no overfitting (LL151) at warning or above. A gap that
+        long it has been flat), with no overfitting (LL151) at warning or above; info too
+        when overfitting is found at warning or above, which names the harm. A gap that
         stays while the held-out loss holds its level is worth knowing; harm is the eval loss
         moving away from its best.
     Why it matters:
@@ -398,6 +429,9 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and (of is None or of.severity is Severity.INFO)
         and (still_improving(ctx, view) or within_noise(view, p.flat_gain, p.flat_noise))
     )
+    # overfitting found at warning or above names the harm: the gap is its evidence (info),
+    # as readers label it (one harm, one warning)
+    named = of is not None and of.severity is not Severity.INFO
     first = (
         tr(
             "; gap {g0} at step {s0} → {g1} at step {s1}",
@@ -411,7 +445,7 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         else tr("", "")
     )
     yield r.finding(
-        severity=Severity.INFO if improving else Severity.WARNING,
+        severity=Severity.INFO if improving or named else Severity.WARNING,
         title=tr(
             "Eval loss is far above train loss",
             "평가 손실이 학습 손실보다 훨씬 높습니다",

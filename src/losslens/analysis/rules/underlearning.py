@@ -120,9 +120,10 @@ class UnderParams:
     uniform_early: float = param(0.25, "... or at `barely` of it after this many epochs")
     r2_evals: int = param(3, "(i) evals of R² needed; none above 0: never beat the mean")
     improving_evals: int = param(
-        3,
-        "(b), (c) below `text_high`: an eval loss of this many evals or more that fell at "
-        "every eval to its best at the last shows diminishing returns: info",
+        2,
+        "(b)-(d): an eval loss best at its last eval and lower at each of its last this many "
+        "evals than at the one before (2 evals or more) still improves: diminishing returns, "
+        "info below `text_high` (in a task with no token level, at any level)",
     )
     barely_passes: float = param(
         1.0,
@@ -159,6 +160,20 @@ def _points(ctx: RunContext, p: UnderParams) -> tuple[FloatArray, FloatArray, st
             return None
         return view.steps, view.values, ctx.eval_loss.key
     return None
+
+
+def _still_learning(ctx: RunContext, p: UnderParams, last: float, gain: float | None) -> bool:
+    """The severity boundary of (b)-(d): info, not a warning, for a model still learning.
+
+    Principle: a slow loss is "a plateau at a high level" (warning) only when nothing says
+    the model still learns; below a high level, a train loss still falling by `slow_gain`
+    per epoch (a slow but steady decline) or an eval loss still improving at its last evals
+    (diminishing returns) is info; a task with no token level (classification, speech ...)
+    is judged by its eval loss alone."""
+    improving = eval_improving(ctx, p.improving_evals)
+    if not high_level(ctx, last, p.text_high):
+        return improving or (gain is not None and gain >= p.slow_gain)
+    return improving and not ctx.text_task
 
 
 def _slow_cause(ctx: RunContext) -> Text | None:
@@ -248,14 +263,16 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         than 1% per epoch with the loss never below 90% of its first value (at least 4
         logs: a coarse log with fewer there judges its first 4, a longer flat start): learning
         started late, if at all (a warmup far too long, an LR too low at first);
-        in (b) and (c), a loss still declining by 1% per epoch or more is a slow but steady
-        decline: a warning only at a high level (a text task's token cross-entropy of 3
+        in (b), (c) and (d) the severity says whether the model still learns: a loss still
+        declining by 1% per epoch or more over the second half is a slow but steady
+        decline, a warning only at a high level (a text task's token cross-entropy of 3
         nats or more, perplexity ≈ 20; any level in other tasks), info below it (the
         conventions: "a slow but steady decline" is info, "a plateau at a high level" a
-        warning), and so is, below that level, a loss whose eval loss (3 evals or more) fell
-        at every eval to its best at the last (diminishing returns: the model still
-        learns); a loss gaining less than 1% per epoch is otherwise a warning at any level,
-        and so is one that barely moved (j);
+        warning), and so is, below that level, a loss whose eval loss is best at its last
+        eval and fell at each of its last 2 evals (2 evals or more: diminishing returns,
+        the model still learns); in a task with no token level (classification, speech
+        ...) such an eval loss makes it info at any level; a loss gaining less than 1% per
+        epoch is otherwise a warning at any level, and so is one that barely moved (j);
         in (b)–(d) the eval loss, when it has 3 evals in the second half of the log, must
         not gain faster than the bar either (a model whose eval loss still improves is
         learning);
@@ -407,11 +424,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             # a slow but steady decline, and one whose eval loss improved at every eval to
             # its best at the last shows diminishing returns: info (the conventions); a loss
             # that barely moved (j) stays a warning
-            if (
-                not barely
-                and not high_level(ctx, last, p.text_high)
-                and (gain >= p.slow_gain or eval_improving(ctx, p.improving_evals))
-            ):
+            if not barely and _still_learning(ctx, p, last, gain):
                 severity = Severity.INFO
             note = tr(
                 "after {e} epochs {s}, gaining {g}% per epoch at the end",
@@ -432,6 +445,9 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # (d) a stretch at the end with a small gain per epoch at a high level
     if note is None and judged and ctx.steps_per_epoch:
         note, onset = last_stretch(ctx, p, st, v, first, onset, ev)
+        # the same boundary as (b), (c): a slow stretch of a loss still learning is info
+        if note is not None and _still_learning(ctx, p, last, gain):
+            severity = Severity.INFO
     if note is None and judged and ctx.loss is not None and key == ctx.loss.key:
         held = eval_held_stretch(
             ctx,
