@@ -201,3 +201,61 @@ def lora_sft_run(
         name=name,
         wall_times={"train/loss": walls.tolist()},
     )
+
+
+def epoch_run(
+    train: np.ndarray,
+    *,
+    spe: float,
+    every: int,
+    evals: tuple[Any, Any] | None = None,
+    extra: dict[str, tuple[Any, Any]] | None = None,
+) -> RunData:
+    """A train loss logged every ``every`` steps with its epoch (``spe`` steps per epoch),
+    optionally an eval loss ``(steps, values)`` and more series."""
+    steps = np.arange(every, every * train.size + 1, every)
+    series: dict[str, tuple[Any, Any]] = {
+        "train/loss": (steps, train),
+        "train/epoch": (steps, steps / spe),
+    }
+    if evals is not None:
+        series["eval/loss"] = evals
+    series.update(extra or {})
+    return run_of(series)
+
+
+PLATEAU_FAMILY = frozenset({"loss_plateau", "loss_not_decreasing", "lr_too_low"})
+
+
+def lm_run(
+    loss: Any,
+    *,
+    steps_per_epoch: float,
+    logging_steps: int = 10,
+    max_steps: int,
+    peak_lr: float = 5e-5,
+    eval_loss: Any = None,
+    eval_every: int = 0,
+    extra: dict[str, tuple[Any, Any]] | None = None,
+    finished: bool = False,
+) -> RunData:
+    """A language-model run logged every ``logging_steps`` steps with a linear LR decay from
+    ``peak_lr`` to 0 at ``max_steps``; ``loss`` holds one value per log, ``eval_loss`` one
+    value per ``eval_every`` steps."""
+    loss = np.asarray(loss, dtype=float)
+    steps = np.arange(1, loss.size + 1) * logging_steps
+    series: dict[str, tuple[Any, Any]] = {
+        "train/loss": (steps, loss),
+        "train/learning_rate": (steps, peak_lr * (1 - steps / max_steps)),
+        "train/grad_norm": (steps, noisy(np.full(steps.size, 2.0), 0.1, 3)),
+        "train/epoch": (steps, steps / steps_per_epoch),
+    }
+    if eval_loss is not None:
+        ev = np.asarray(eval_loss, dtype=float)
+        series["eval/loss"] = (np.arange(1, ev.size + 1) * eval_every, ev)
+    series.update(extra or {})
+    return run_of(
+        series,
+        config={"learning_rate": peak_lr, "max_steps": max_steps, "logging_steps": logging_steps},
+        summary={"train_runtime": 100.0} if finished else {},
+    )

@@ -13,44 +13,13 @@ import math
 from typing import Any
 
 import numpy as np
-from analysis_curves import noisy, run_of
+from analysis_curves import PLATEAU_FAMILY, lm_run, noisy, run_of
 
 from losslens.analysis import analyze
 from losslens.analysis.chance import uniform_note
 from losslens.analysis.context import build_context
 from losslens.analysis.rules.underlearning import UnderParams
 from losslens.model import RunData, Severity
-
-PLATEAU_FAMILY = frozenset({"loss_plateau", "loss_not_decreasing", "lr_too_low"})
-
-
-def lm_run(
-    loss: Any,
-    *,
-    steps_per_epoch: float,
-    logging_steps: int = 10,
-    max_steps: int,
-    peak_lr: float = 5e-5,
-    extra: dict[str, tuple[Any, Any]] | None = None,
-    finished: bool = False,
-) -> RunData:
-    """A language-model run logged every ``logging_steps`` steps, linear LR decay to 0 at
-    ``max_steps``; ``loss`` holds one value per log."""
-    loss = np.asarray(loss, dtype=float)
-    steps = np.arange(1, loss.size + 1) * logging_steps
-    series: dict[str, tuple[Any, Any]] = {
-        "train/loss": (steps, loss),
-        "train/learning_rate": (steps, peak_lr * (1 - steps / max_steps)),
-        "train/grad_norm": (steps, noisy(np.full(steps.size, 2.0), 0.1, 3)),
-        "train/epoch": (steps, steps / steps_per_epoch),
-    }
-    series.update(extra or {})
-    summary = {"train_runtime": 100.0} if finished else {}
-    return run_of(
-        series,
-        config={"learning_rate": peak_lr, "max_steps": max_steps, "logging_steps": logging_steps},
-        summary=summary,
-    )
 
 
 def warned(run: RunData) -> set[str]:

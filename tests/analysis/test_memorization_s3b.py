@@ -7,10 +7,8 @@ usual 1-3 epochs, an eval loss holding its best within its noise, show no harm.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from analysis_curves import ids, noisy, one, run_of
+from analysis_curves import epoch_run, ids, noisy, one
 
 from losslens.analysis import analyze
 from losslens.model import Report, Severity
@@ -20,32 +18,13 @@ def serious(rep: Report) -> set[str]:
     return {f.rule_id for f in rep.findings if f.severity is not Severity.INFO}
 
 
-def run(
-    train: np.ndarray,
-    *,
-    spe: float,
-    every: int,
-    evals: tuple[list[int], list[float]] | None = None,
-    extra: dict[str, tuple[Any, Any]] | None = None,
-) -> Any:
-    steps = np.arange(every, every * train.size + 1, every)
-    series: dict[str, tuple[Any, Any]] = {
-        "train/loss": (steps, train),
-        "train/epoch": (steps, steps / spe),
-    }
-    if evals is not None:
-        series["eval/loss"] = evals
-    series.update(extra or {})
-    return run_of(series)
-
-
 # -- LL155: near zero before the data repeats --------------------------------------------------
 
 
 def test_loss_near_zero_in_the_first_epoch_is_info_with_or_without_eval() -> None:
     train = np.concatenate([[0.85, 0.27, 0.045, 0.0098], np.full(146, 0.0005)])
     for evals in (None, ([1200], [2.1e-5])):
-        rep = analyze(run(train, spe=1200, every=10, evals=evals))
+        rep = analyze(epoch_run(train, spe=1200, every=10, evals=evals))
         assert one(rep, "LL155").severity is Severity.INFO
         assert "LL153" not in ids(rep)  # examples not yet seen cannot be memorised
         assert not serious(rep)
@@ -62,7 +41,7 @@ def _decay(epochs: float, tau: float, n: int = 120, seed: int = 0) -> np.ndarray
 def test_no_eval_low_loss_within_three_epochs_is_info() -> None:
     # a classifier-like 2.9-epoch run ending at ~0.03: the usual recipe, no harm shown
     train = _decay(2.9, 1.09)
-    rep = analyze(run(train, spe=120 * 25 / 2.9, every=25))
+    rep = analyze(epoch_run(train, spe=120 * 25 / 2.9, every=25))
     f = one(rep, "LL153")
     assert f.severity is Severity.INFO
     assert "LL156" not in ids(rep)  # "no eval set" speaks up only on suspected harm
@@ -72,7 +51,7 @@ def test_no_eval_low_loss_within_three_epochs_is_info() -> None:
 def test_no_eval_near_zero_after_many_epochs_is_an_error_and_no_eval_is_info() -> None:
     # the same descent spread over 6 epochs: near zero only after the data repeated often
     train = _decay(6.0, 2.2)
-    rep = analyze(run(train, spe=120 / 6.0 * 25, every=25))
+    rep = analyze(epoch_run(train, spe=120 / 6.0 * 25, every=25))
     assert one(rep, "LL153").severity is Severity.ERROR
     # the missing eval set is a gap in the evidence, not harm: graded on LL153, info itself
     assert one(rep, "LL156").severity is Severity.INFO
@@ -86,7 +65,7 @@ def _memorised_with_evals(evals: list[float]) -> Report:
     ep = np.arange(1, 101) / 20
     train = noisy(2.0 * np.exp(-ep / 0.8) + 0.01, 0.02, seed=3)
     est = [int(100 * (i + 1)) for i in range(len(evals))]
-    return analyze(run(train, spe=100, every=5, evals=(est, evals)))
+    return analyze(epoch_run(train, spe=100, every=5, evals=(est, evals)))
 
 
 def test_memorised_but_eval_within_noise_of_its_best_is_info() -> None:
@@ -108,7 +87,7 @@ def test_boundary_drop_after_the_first_pass_is_memorization() -> None:
     # recognised on the second pass; no eval set to show it generalizes
     e1 = noisy(np.full(70, 0.17), 0.08, seed=4)
     e2 = noisy(np.full(50, 0.066), 0.08, seed=5)
-    rep = analyze(run(np.concatenate([e1, e2]), spe=350, every=5))
+    rep = analyze(epoch_run(np.concatenate([e1, e2]), spe=350, every=5))
     f = one(rep, "LL153")
     assert f.severity is Severity.WARNING and f.evidence.values["boundaries"] == 1
 
@@ -117,7 +96,7 @@ def test_loss_low_already_in_the_first_pass_is_not_memorization() -> None:
     # below 0.105 at epoch ~0.6, before any example is seen twice: not learning by heart
     e1 = noisy(np.geomspace(0.2, 0.08, 70), 0.03, seed=6)
     e2 = noisy(np.full(50, 0.03), 0.03, seed=7)
-    rep = analyze(run(np.concatenate([e1, e2]), spe=350, every=5))
+    rep = analyze(epoch_run(np.concatenate([e1, e2]), spe=350, every=5))
     assert "LL153" not in ids(rep)
 
 
@@ -127,7 +106,9 @@ def test_loss_low_already_in_the_first_pass_is_not_memorization() -> None:
 def _two_evals(acc: tuple[float, float]) -> Report:
     train = noisy(np.geomspace(0.35, 0.13, 50), 0.02, seed=8)  # 2 epochs of 125 steps
     extra = {"eval/accuracy": ([125, 250], list(acc))}
-    return analyze(run(train, spe=125, every=5, evals=([125, 250], [0.256, 0.281]), extra=extra))
+    return analyze(
+        epoch_run(train, spe=125, every=5, evals=([125, 250], [0.256, 0.281]), extra=extra)
+    )
 
 
 def test_two_evals_rise_the_task_metric_confirms_is_overfitting() -> None:

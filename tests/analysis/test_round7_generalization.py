@@ -13,33 +13,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from analysis_curves import ids, noisy, one, run_of
+from analysis_curves import epoch_run, ids, noisy, one
 
 from losslens.analysis import analyze
 from losslens.model import RunData, Severity
-
-
-def _run(
-    train: np.ndarray,
-    *,
-    spe: float,
-    every: int,
-    evals: tuple[Any, Any] | None = None,
-    accuracy: tuple[Any, Any] | None = None,
-) -> RunData:
-    steps = np.arange(every, every * train.size + 1, every)
-    series: dict[str, tuple[Any, Any]] = {
-        "train/loss": (steps, train),
-        "train/epoch": (steps, steps / spe),
-    }
-    if evals is not None:
-        series["eval/loss"] = evals
-    if accuracy is not None:
-        series["eval/accuracy"] = accuracy
-    return run_of(series)
 
 
 def _sawtooth(drop: float, rise: float, epochs: int = 8, per_epoch: int = 10) -> np.ndarray:
@@ -55,14 +33,14 @@ def _sawtooth(drop: float, rise: float, epochs: int = 8, per_epoch: int = 10) ->
 def test_a_sawtooth_that_gives_back_the_in_epoch_rise_is_data_order_not_memorization() -> None:
     # the loss climbs ~10% through every epoch (hard examples last) and falls back at the
     # boundary, 1% lower per epoch: the first epoch shows the same shape, nothing is recognised
-    rep = analyze(_run(_sawtooth(drop=0.01, rise=0.1), spe=100, every=10))
+    rep = analyze(epoch_run(_sawtooth(drop=0.01, rise=0.1), spe=100, every=10))
     assert "LL153" not in ids(rep)
     assert not any(f.severity is not Severity.INFO for f in rep.findings if f.rule_id == "LL154")
 
 
 def test_a_drop_beyond_the_in_epoch_rise_is_a_staircase_warning_without_eval() -> None:
     # the same climb inside epochs, but each boundary sheds 0.15 more than it gives back
-    rep = analyze(_run(_sawtooth(drop=0.15, rise=0.05, epochs=6), spe=100, every=10))
+    rep = analyze(epoch_run(_sawtooth(drop=0.15, rise=0.05, epochs=6), spe=100, every=10))
     f = one(rep, "LL153")
     assert f.severity is Severity.WARNING
     assert f.evidence.values["boundaries"] >= 4
@@ -90,7 +68,7 @@ def test_one_lucky_batch_in_the_first_pass_does_not_date_near_zero() -> None:
     # near zero is reached at epoch ~3 and the eval loss rises after its best at epoch 3:
     # memorization with harm shown, whether or not an easy batch dipped low at epoch 0.4
     for lucky in (False, True):
-        rep = analyze(_run(_lucky_then_memorised(lucky), spe=100, every=10, evals=_EVALS))
+        rep = analyze(epoch_run(_lucky_then_memorised(lucky), spe=100, every=10, evals=_EVALS))
         assert one(rep, "LL151").severity is not Severity.INFO
         assert one(rep, "LL153").severity is Severity.ERROR
 
@@ -98,7 +76,7 @@ def test_one_lucky_batch_in_the_first_pass_does_not_date_near_zero() -> None:
 def test_a_loss_near_zero_within_the_first_pass_is_still_not_memorization() -> None:
     ep = np.arange(1, 51) / 10
     train = noisy(np.maximum(1.0 * np.exp(-ep / 0.15), 0.002), 0.02, seed=4)
-    rep = analyze(_run(train, spe=100, every=10))
+    rep = analyze(epoch_run(train, spe=100, every=10))
     assert "LL153" not in ids(rep)
 
 
@@ -111,13 +89,13 @@ def _decay(epochs: float, tau: float, n: int = 120) -> np.ndarray:
 
 
 def test_memorised_without_eval_past_three_epochs_makes_the_count_a_warning() -> None:
-    rep = analyze(_run(_decay(6.0, 2.2), spe=120 / 6.0 * 25, every=25))
+    rep = analyze(epoch_run(_decay(6.0, 2.2), spe=120 / 6.0 * 25, every=25))
     assert one(rep, "LL153").severity is Severity.ERROR
     assert one(rep, "LL154").severity is Severity.WARNING  # 6 epochs, below the 10 of old
 
 
 def test_memorised_within_three_epochs_keeps_the_count_quiet() -> None:
-    rep = analyze(_run(_decay(2.9, 1.09), spe=120 * 25 / 2.9, every=25))
+    rep = analyze(epoch_run(_decay(2.9, 1.09), spe=120 * 25 / 2.9, every=25))
     assert all(f.severity is Severity.INFO for f in rep.findings if f.rule_id == "LL154")
 
 
@@ -126,7 +104,7 @@ def test_with_an_eval_set_the_count_below_ten_epochs_stays_quiet() -> None:
     train = _decay(6.0, 2.2)
     est = np.arange(500, 3001, 500)
     evals = (est, np.array([1.0, 0.9, 0.85, 0.83, 0.82, 0.81]))
-    rep = analyze(_run(train, spe=120 / 6.0 * 25, every=25, evals=evals))
+    rep = analyze(epoch_run(train, spe=120 / 6.0 * 25, every=25, evals=evals))
     assert all(f.severity is Severity.INFO for f in rep.findings if f.rule_id == "LL154")
 
 
@@ -139,7 +117,8 @@ def _one_per_epoch(acc_last: float | None) -> RunData:
     est = np.array([100, 200, 300])
     evals = (est, np.array([1.0, 0.90, 0.9225]))  # best at epoch 2, +2.5% a pass later
     acc = (est, np.array([0.65, 0.74, acc_last])) if acc_last is not None else None
-    return _run(train, spe=100, every=10, evals=evals, accuracy=acc)
+    extra = {"eval/accuracy": acc} if acc is not None else None
+    return epoch_run(train, spe=100, every=10, evals=evals, extra=extra)
 
 
 def test_a_small_rise_a_pass_after_the_best_with_the_metric_worse_is_overfitting() -> None:
@@ -163,7 +142,9 @@ def _rise_with_metric(acc: list[float]) -> RunData:
     train = noisy(1.2 * np.exp(-ep / 7.0), 0.01, seed=6)
     est = np.arange(100, 501, 100)
     evals = (est, np.array([1.3, 1.2, 1.28, 1.34, 1.36]))  # +13% over three evals
-    return _run(train, spe=100, every=10, evals=evals, accuracy=(est, np.array(acc)))
+    return epoch_run(
+        train, spe=100, every=10, evals=evals, extra={"eval/accuracy": (est, np.array(acc))}
+    )
 
 
 def test_a_metric_gaining_less_than_its_own_move_does_not_excuse_the_rise() -> None:

@@ -5,43 +5,11 @@ info; a level needs no trend, so two logs can show a loss kept at a uniform gues
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from analysis_curves import noisy, run_of
+from analysis_curves import PLATEAU_FAMILY, lm_run, noisy
 
 from losslens.analysis import analyze
 from losslens.model import Finding, RunData, Severity
-
-PLATEAU_FAMILY = frozenset({"loss_plateau", "loss_not_decreasing", "lr_too_low"})
-
-
-def lm_run(
-    loss: Any,
-    *,
-    steps_per_epoch: float,
-    logging_steps: int = 10,
-    max_steps: int,
-    eval_loss: Any = None,
-    eval_every: int = 0,
-) -> RunData:
-    """A language-model run logged every ``logging_steps`` steps with a linear LR decay
-    from 5e-5 to 0 at ``max_steps``; ``eval_loss`` holds one value per ``eval_every`` steps."""
-    loss = np.asarray(loss, dtype=float)
-    steps = np.arange(1, loss.size + 1) * logging_steps
-    series: dict[str, tuple[Any, Any]] = {
-        "train/loss": (steps, loss),
-        "train/learning_rate": (steps, 5e-5 * (1 - steps / max_steps)),
-        "train/grad_norm": (steps, noisy(np.full(steps.size, 2.0), 0.1, 3)),
-        "train/epoch": (steps, steps / steps_per_epoch),
-    }
-    if eval_loss is not None:
-        ev = np.asarray(eval_loss, dtype=float)
-        series["eval/loss"] = (np.arange(1, ev.size + 1) * eval_every, ev)
-    return run_of(
-        series,
-        config={"learning_rate": 5e-5, "max_steps": max_steps, "logging_steps": logging_steps},
-    )
 
 
 def family(run: RunData) -> list[Finding]:

@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from analysis_curves import noisy, run_of
-from test_round7_plateau import lm_run
+from analysis_curves import lm_run, noisy, run_of
 
 from losslens.analysis import analyze
 from losslens.model import Finding, RunData, Severity
