@@ -234,6 +234,7 @@ def lm_run(
     logging_steps: int = 10,
     max_steps: int,
     peak_lr: float = 5e-5,
+    grad_norm: float = 2.0,
     eval_loss: Any = None,
     eval_every: int = 0,
     extra: dict[str, tuple[Any, Any]] | None = None,
@@ -247,7 +248,7 @@ def lm_run(
     series: dict[str, tuple[Any, Any]] = {
         "train/loss": (steps, loss),
         "train/learning_rate": (steps, peak_lr * (1 - steps / max_steps)),
-        "train/grad_norm": (steps, noisy(np.full(steps.size, 2.0), 0.1, 3)),
+        "train/grad_norm": (steps, noisy(np.full(steps.size, grad_norm), 0.1, 3)),
         "train/epoch": (steps, steps / steps_per_epoch),
     }
     if eval_loss is not None:

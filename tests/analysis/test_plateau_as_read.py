@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import analysis_curves as curves
 import numpy as np
-from analysis_curves import noisy, run_of
+from analysis_curves import noisy
 
 from losslens.analysis import analyze
 from losslens.model import RunData, Severity
@@ -22,31 +23,9 @@ from losslens.model import RunData, Severity
 PLATEAU_FAMILY = frozenset({"loss_plateau", "loss_not_decreasing", "lr_too_low"})
 
 
-def lm_run(
-    loss: Any,
-    *,
-    steps_per_epoch: float,
-    max_steps: int,
-    logging_steps: int = 10,
-    peak_lr: float = 2e-4,
-    evals: tuple[Any, Any] | None = None,
-) -> RunData:
-    """A language-model run logged every ``logging_steps`` steps with a linear LR decay to 0
-    at ``max_steps``; ``loss`` holds one value per log, ``evals`` (steps, values)."""
-    loss = np.asarray(loss, dtype=float)
-    steps = np.arange(1, loss.size + 1) * logging_steps
-    series: dict[str, tuple[Any, Any]] = {
-        "train/loss": (steps, loss),
-        "train/learning_rate": (steps, peak_lr * (1 - steps / max_steps)),
-        "train/grad_norm": (steps, noisy(np.full(steps.size, 1.0), 0.1, 3)),
-        "train/epoch": (steps, steps / steps_per_epoch),
-    }
-    if evals is not None:
-        series["eval/loss"] = (np.asarray(evals[0]), np.asarray(evals[1], dtype=float))
-    return run_of(
-        series,
-        config={"learning_rate": peak_lr, "max_steps": max_steps, "logging_steps": logging_steps},
-    )
+def lm_run(loss: Any, **kw: Any) -> RunData:
+    """A LoRA-rate run (peak 2e-4 unless given, grad norms ~1): ``analysis_curves.lm_run``."""
+    return curves.lm_run(loss, **{"peak_lr": 2e-4, "grad_norm": 1.0, **kw})
 
 
 def warned(run: RunData) -> set[str]:
@@ -115,7 +94,7 @@ def _eval_run(eval_gain: float, max_steps: int) -> RunData:
         steps_per_epoch=100,
         max_steps=max_steps,
         peak_lr=1e-3,
-        evals=(ev_steps, ev),
+        extra={"eval/loss": (ev_steps, ev)},
     )
 
 
