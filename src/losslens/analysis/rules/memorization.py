@@ -247,7 +247,7 @@ def _preference_finding(
         step_end=int(st[-1]),
         evidence=tr(
             "preference loss {a} → {b} at step {s}; reward accuracy 1.0",
-            "선호 손실 {a} → {s} 스텝 {b}; 보상 정확도 1.0",
+            "선호 손실 {a} → {b}({s} 스텝); 보상 정확도 1.0",
             **kw,
         ),
         values={"loss_start": float(v[0]), "loss_end": float(v[-1])},
