@@ -141,3 +141,27 @@ def test_trainer_state_rows_that_carry_a_running_train_runtime_stay_train_logs(
     assert list(run.series[keys.LOSS].steps) == [1, 2, 3]
     assert run.info.summary["train_loss"] == 1.2
     assert run.info.summary["train_runtime"] == 1.6
+
+
+def test_llama_factory_trainer_log_jsonl(tmp_path: Path) -> None:
+    # LLaMA-Factory writes trainer_log.jsonl: current_steps is the step, total_steps the plan
+    p = tmp_path / "trainer_log.jsonl"
+    lines = [
+        {
+            "current_steps": s,
+            "total_steps": 30,
+            "loss": 2.0 / s,
+            "lr": 5e-5,
+            "epoch": s / 30,
+            "percentage": 100 * s / 30,
+            "elapsed_time": f"0:00:{s:02d}",
+            "remaining_time": "0:00:30",
+        }
+        for s in (10, 20, 30)
+    ]
+    p.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    run = load_into_memory(p)[0]
+    assert list(run.series[keys.LOSS].steps) == [10, 20, 30]
+    assert keys.LR in run.series
+    assert not any("percentage" in k or "total_steps" in k for k in run.series)
+    assert run.info.config["max_steps"] == 30

@@ -30,8 +30,19 @@ from losslens.importers.base import (
 )
 from losslens.model import ImportedRun, MetricPoint, jsonable
 
-#: Step columns, most specific first (case-insensitive).
-STEP_COLUMNS = ("train/global_step", "trainer/global_step", "global_step", "step", "_step")
+#: Step columns, most specific first (case-insensitive); ``current_steps`` is LLaMA-Factory's
+#: ``trainer_log.jsonl``.
+STEP_COLUMNS = (
+    "train/global_step",
+    "trainer/global_step",
+    "global_step",
+    "step",
+    "_step",
+    "current_steps",
+)
+#: LLaMA-Factory's progress columns beside ``current_steps``: ``total_steps`` is the planned
+#: length (config ``max_steps``), the others restate the step or the time.
+_PROGRESS = ("total_steps", "percentage", "elapsed_time", "remaining_time")
 TIME_COLUMNS = ("_timestamp", "timestamp", "wall_time", "wall time", "walltime")
 _SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
 _WANDB_COL = re.compile(r"^(?P<run>.+?) - (?P<key>.+)$")
@@ -322,6 +333,11 @@ def _jsonl_points(path: Path, keymap: KeyMap, imported: ImportedRun) -> Iterator
                 {k: jsonable(v) for k, v in row.items() if k.lower() not in STEP_COLUMNS}
             )
             continue
+        if step_col.lower() == "current_steps":
+            planned = scalar(row.get("total_steps"))
+            if planned is not None and planned >= 1:
+                imported.config.setdefault("max_steps", int(planned))
+            row = {k: v for k, v in row.items() if k not in _PROGRESS}
         time_col = _time_column(list(row))
         wall = scalar(row[time_col]) if time_col else None
         metric = [k for k in row if k not in (step_col, time_col, "epoch")]
