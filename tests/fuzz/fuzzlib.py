@@ -46,6 +46,7 @@ DATA = ROOT / "tests" / "data" / "importers"
 SEEDS: dict[str, tuple[str, str]] = {
     "hf_trainer_state": ("hf_run/output/trainer_state.json", "text"),
     "hf_console": ("hf_run/console.txt", "text"),
+    "hf_notebook": ("other/notebook_table.txt", "text"),
     "csv": ("other/wandb_export.csv", "text"),
     "jsonl": ("other/log_history.jsonl", "text"),
     "wandb": ("hf_run/wandb_dir/offline-run-20261128_025907-ht583dre/run-ht583dre.wandb", "binary"),

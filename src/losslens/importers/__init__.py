@@ -16,6 +16,7 @@ from losslens.errors import ImportError_, LosslensError, UnknownFormatError
 from losslens.importers.base import Importer, check_readable, display_path, special_kind
 from losslens.importers.csv_table import CSVImporter
 from losslens.importers.hf_console import HFConsoleImporter
+from losslens.importers.hf_notebook import HFNotebookImporter
 from losslens.importers.hf_state import HFTrainerStateImporter, checkpoint_rank, run_root
 from losslens.importers.mlflow_store import MLflowFileImporter, MLflowSQLImporter
 from losslens.importers.source_code import looks_like_source
@@ -32,6 +33,7 @@ IMPORTERS: tuple[Importer, ...] = (
     MLflowSQLImporter(),
     TrackioImporter(),
     HFTrainerStateImporter(),
+    HFNotebookImporter(),
     CSVImporter(),
     HFConsoleImporter(),
 )
@@ -40,6 +42,7 @@ _ALIASES = {
     "hf": "hf_trainer_state",
     "trainer_state": "hf_trainer_state",
     "console": "hf_console",
+    "notebook": "hf_notebook",
     "tensorboard": "tensorboard",
     "tb": "tensorboard",
     "mlflow": "mlflow",

@@ -1,0 +1,161 @@
+"""The Trainer's notebook progress table (Jupyter, Colab), copied out of the notebook as text.
+
+In a notebook the Hugging Face Trainer draws a table instead of printing ``{'loss': ...}``:
+
+    [60/60 00:40, Epoch 1/1]
+    Step	Training Loss	Validation Loss	Accuracy
+    10	2.139300	No log	...
+
+Copied, each row becomes a line of tab- (or space-) separated cells. The first column is
+``Step``, or ``Epoch`` when the Trainer evaluates once per epoch; then ``Training Loss``,
+``Validation Loss`` and the eval metrics (the ``compute_metrics`` names without ``eval_``,
+title-cased). ``No log`` is a cell with no value. The progress line above the table gives the
+planned steps and epochs; an epoch table is placed at ``epoch × steps per epoch`` from them
+(at the epoch number itself, with a warning, when the line is missing).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from losslens.errors import ImportError_
+from losslens.importers.base import (
+    KeyMap,
+    check_readable,
+    display_path,
+    file_hash,
+    read_head,
+    read_regular,
+    run_from_rows,
+)
+from losslens.importers.source_code import looks_like_source
+from losslens.model import ImportedRun
+
+_HEADER = re.compile(r"^[ \t]*(Step|Epoch)[ \t]+Training Loss\b.*$", re.MULTILINE)
+_PROGRESS = re.compile(r"\[\s*(\d+)/(\d+)\b[^\]]*?Epoch\s+([\d.]+)/(\d+)\s*\]")
+_TWO_WORD = ("Training Loss", "Validation Loss")
+_NO_LOG = "No log"
+#: the table's own names, as the rows of a trainer_state.json would have them
+_KEYS = {"Training Loss": "loss", "Validation Loss": "eval_loss", "Epoch": "epoch"}
+
+
+def _columns(header: str) -> list[str]:
+    """The header's cells: tab-separated, else separated by 2+ spaces, else by single spaces
+    with the two-word loss names kept whole (the metric names of one word each)."""
+    line = header.strip()
+    if "\t" in line:
+        return [c.strip() for c in line.split("\t") if c.strip()]
+    if re.search(r" {2,}", line):
+        return [c.strip() for c in re.split(r" {2,}", line) if c.strip()]
+    for name in _TWO_WORD:
+        line = line.replace(name, name.replace(" ", "\0"))
+    return [c.replace("\0", " ") for c in line.split()]
+
+
+def _cells(line: str) -> list[str]:
+    return line.replace(_NO_LOG, "NoLog").split()
+
+
+def _number(cell: str) -> float | None:
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def _key(column: str) -> str:
+    """``Accuracy`` -> ``eval_accuracy``: the table shows eval metrics without the prefix."""
+    return _KEYS.get(column) or "eval_" + re.sub(r"\W+", "_", column.strip().lower()).strip("_")
+
+
+def _table(text: str) -> tuple[list[str], list[list[str]]] | None:
+    """The header's columns and the rows of the first table in ``text`` (2 rows at least)."""
+    m = _HEADER.search(text)
+    if m is None:
+        return None
+    cols = _columns(m.group(0))
+    rows: list[list[str]] = []
+    for line in text[m.end() :].splitlines():
+        if not line.strip():
+            continue
+        cells = _cells(line)
+        if len(cells) != len(cols) or _number(cells[0]) is None:
+            if rows:
+                break
+            continue
+        rows.append(cells)
+    return (cols, rows) if len(rows) >= 2 else None
+
+
+class HFNotebookImporter:
+    name = "hf_notebook"
+    description = "Hugging Face Trainer notebook table (Step | Training Loss | Validation Loss)"
+
+    def sniff(self, path: Path) -> bool:
+        if path.is_dir():
+            return False
+        head = read_head(path, 1 << 16)
+        if b"\0" in head[:4096] or looks_like_source(path, head[:4096]):
+            return False
+        return _table(head.decode("utf-8", "replace")) is not None
+
+    def claims(self, path: Path) -> bool:
+        return False  # a .txt is a console paste first; the table is found by its content
+
+    def read(self, path: Path) -> Iterator[ImportedRun]:
+        yield read_notebook_table(path)
+
+
+def read_notebook_table(path: Path) -> ImportedRun:
+    check_readable(path)
+    text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
+    found = _table(text)
+    if found is None:
+        raise ImportError_(
+            "no Trainer notebook table (Step | Training Loss ...) with 2 rows or more found",
+            "copy the whole table from the notebook, its header line included",
+            path=str(path),
+        )
+    cols, table = found
+    warnings: list[str] = []
+    config: dict[str, Any] = {}
+    progress = _PROGRESS.search(text)
+    if progress:
+        config["max_steps"] = int(progress.group(2))
+        config["num_train_epochs"] = int(progress.group(4))
+    per_epoch = cols[0] == "Epoch"
+    spe = config["max_steps"] / config["num_train_epochs"] if config.get("num_train_epochs") else 0
+    if per_epoch and not spe:
+        warnings.append(
+            "an epoch table without its progress line ([N/N ..., Epoch E/E]): "
+            "steps are the epoch numbers"
+        )
+    rows: list[tuple[int, float | None, dict[str, Any]]] = []
+    for cells in table:
+        first = float(cells[0])
+        step = round(first * spe) if per_epoch and spe else round(first)
+        train: dict[str, Any] = {"epoch": first} if per_epoch else {}
+        evals: dict[str, Any] = {}
+        for col, cell in zip(cols[1:], cells[1:], strict=True):
+            value = _number(cell)
+            if value is None:
+                continue  # "No log", or a cell that is not a number
+            key = _key(col)
+            (train if key == "loss" else evals)[key] = value
+        if train.keys() - {"epoch"}:
+            rows.append((step, None, train))
+        if evals:
+            rows.append((step, None, evals))
+    return run_from_rows(
+        name=path.stem,
+        fmt="hf_notebook",
+        source=display_path(path),
+        source_id="hf_notebook:" + file_hash(path),
+        rows=rows,
+        keymap=KeyMap(),
+        config=config,
+        warnings=warnings,
+    )

@@ -1,0 +1,68 @@
+"""The Trainer's notebook progress table, copied out of Jupyter or Colab as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from losslens import keys
+from losslens.errors import ImportError_
+from losslens.importers import detect
+from losslens.importers.hf_notebook import read_notebook_table
+from losslens.ingest import load_into_memory
+
+STEP_TABLE = (
+    " [60/60 00:40, Epoch 2/2]\n"
+    "Step\tTraining Loss\tValidation Loss\tAccuracy\n"
+    "20\t2.139300\tNo log\tNo log\n"
+    "40\t1.266900\t1.301000\t0.700000\n"
+    "60\t0.998700\t1.250000\t0.750000\n"
+)
+
+
+def _write(tmp_path: Path, text: str, name: str = "colab.txt") -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_a_step_table_with_no_log_cells(tmp_path: Path) -> None:
+    p = _write(tmp_path, STEP_TABLE)
+    assert detect(p).name == "hf_notebook"
+    run = load_into_memory(p)[0]
+    assert list(run.series[keys.LOSS].steps) == [20, 40, 60]
+    assert list(run.series[keys.EVAL_LOSS].steps) == [40, 60]
+    assert list(run.series["eval/accuracy"].values) == [0.7, 0.75]
+    assert run.info.config["max_steps"] == 60
+
+
+def test_an_epoch_table_is_placed_at_epoch_times_steps_per_epoch(tmp_path: Path) -> None:
+    text = (
+        " [90/90 01:10, Epoch 3/3]\n"
+        "Epoch\tTraining Loss\tValidation Loss\tF1\n"
+        "1\t0.512300\t0.423400\t0.80\n"
+        "2\t0.312300\t0.393400\t0.83\n"
+        "3\t0.112300\t0.453400\t0.84\n"
+    )
+    run = load_into_memory(_write(tmp_path, text))[0]
+    assert list(run.series[keys.EVAL_LOSS].steps) == [30, 60, 90]
+    assert list(run.series[keys.EPOCH].values) == [1.0, 2.0, 3.0]
+
+
+def test_a_table_copied_with_single_spaces_keeps_the_two_word_names(tmp_path: Path) -> None:
+    text = "Step Training Loss Validation Loss\n5 2.3456 2.4000\n10 2.1234 2.2000\n"
+    run = load_into_memory(_write(tmp_path, text))[0]
+    assert list(run.series[keys.LOSS].values) == [2.3456, 2.1234]
+    assert list(run.series[keys.EVAL_LOSS].values) == [2.4, 2.2]
+
+
+def test_an_epoch_table_without_its_progress_line_says_how_it_was_placed(tmp_path: Path) -> None:
+    text = "Epoch\tTraining Loss\tValidation Loss\n1\t0.5\t0.4\n2\t0.3\t0.35\n"
+    imported = read_notebook_table(_write(tmp_path, text))
+    assert any("epoch numbers" in w for w in imported.warnings)
+
+
+def test_a_header_without_rows_is_a_plain_error(tmp_path: Path) -> None:
+    with pytest.raises(ImportError_, match="no Trainer notebook table"):
+        read_notebook_table(_write(tmp_path, "Step\tTraining Loss\n"))
