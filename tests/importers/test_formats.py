@@ -165,3 +165,12 @@ def test_llama_factory_trainer_log_jsonl(tmp_path: Path) -> None:
     assert keys.LR in run.series
     assert not any("percentage" in k or "total_steps" in k for k in run.series)
     assert run.info.config["max_steps"] == 30
+
+
+def test_a_csv_with_the_notebook_tables_column_names(tmp_path: Path) -> None:
+    # the notebook table saved as CSV: "Training Loss" and "Validation Loss" are the losses
+    p = tmp_path / "table.csv"
+    p.write_text("Step,Training Loss,Validation Loss\n10,2.0,2.1\n20,1.5,1.9\n")
+    run = load_into_memory(p)[0]
+    assert list(run.series[keys.LOSS].values) == [2.0, 1.5]
+    assert list(run.series[keys.EVAL_LOSS].values) == [2.1, 1.9]
