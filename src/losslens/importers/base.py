@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, Protocol
 
 from losslens import keys
 from losslens.errors import ImportError_
+from losslens.importers.source_code import looks_like_source
 from losslens.model import ImportedRun, MetricPoint
 from losslens.numeric import as_step, as_value, step_problem
 
@@ -133,6 +134,17 @@ def read_head(path: Path, n: int = SNIFF_BYTES) -> bytes:
             return f.read(n)
     except OSError:
         return b""
+
+
+def text_log_head(path: Path, n: int) -> bytes | None:
+    """The first ``n`` bytes of a file that may be a pasted text log, or None for a folder,
+    a binary file (a NUL in its first 4 KiB) or program source."""
+    if path.is_dir():
+        return None
+    head = read_head(path, n)
+    if b"\0" in head[:4096] or looks_like_source(path, head[:4096]):
+        return None
+    return head
 
 
 def file_hash(*paths: Path, extra: str = "") -> str:

@@ -33,12 +33,11 @@ from losslens.importers.base import (
     check_readable,
     display_path,
     file_hash,
-    read_head,
     read_regular,
     run_from_rows,
     scalar,
+    text_log_head,
 )
-from losslens.importers.source_code import looks_like_source
 from losslens.importers.textutil import strip_ansi
 from losslens.model import ImportedRun
 from losslens.numeric import as_step
@@ -138,10 +137,8 @@ class HFConsoleImporter:
     description = "Hugging Face Trainer console output ({'loss': ...} lines)"
 
     def sniff(self, path: Path) -> bool:
-        if path.is_dir():
-            return False
-        head = read_head(path, 1 << 20)
-        if b"\0" in head[:4096] or looks_like_source(path, head[:4096]):
+        head = text_log_head(path, 1 << 20)
+        if head is None:
             return False
         for i, m in enumerate(_SNIFF.finditer(head)):
             line = head[m.start() :].split(b"\n", 1)[0].decode("utf-8", "replace")

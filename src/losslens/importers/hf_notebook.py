@@ -27,11 +27,10 @@ from losslens.importers.base import (
     check_readable,
     display_path,
     file_hash,
-    read_head,
     read_regular,
     run_from_rows,
+    text_log_head,
 )
-from losslens.importers.source_code import looks_like_source
 from losslens.model import ImportedRun
 
 _HEADER = re.compile(r"^[ \t]*(Step|Epoch)[ \t]+Training Loss\b.*$", re.MULTILINE)
@@ -95,12 +94,8 @@ class HFNotebookImporter:
     description = "Hugging Face Trainer notebook table (Step | Training Loss | Validation Loss)"
 
     def sniff(self, path: Path) -> bool:
-        if path.is_dir():
-            return False
-        head = read_head(path, 1 << 16)
-        if b"\0" in head[:4096] or looks_like_source(path, head[:4096]):
-            return False
-        return _table(head.decode("utf-8", "replace")) is not None
+        head = text_log_head(path, 1 << 16)
+        return head is not None and _table(head.decode("utf-8", "replace")) is not None
 
     def claims(self, path: Path) -> bool:
         return False  # a .txt is a console paste first; the table is found by its content
