@@ -174,3 +174,12 @@ def test_a_csv_with_the_notebook_tables_column_names(tmp_path: Path) -> None:
     run = load_into_memory(p)[0]
     assert list(run.series[keys.LOSS].values) == [2.0, 1.5]
     assert list(run.series[keys.EVAL_LOSS].values) == [2.1, 1.9]
+
+
+def test_a_trainer_log_total_steps_that_is_no_step_is_not_a_plan(tmp_path: Path) -> None:
+    p = tmp_path / "trainer_log.jsonl"
+    rows = [{"current_steps": s, "total_steps": "1e400", "loss": 1.0 / s} for s in (10, 20)]
+    p.write_text("".join(json.dumps(x) + "\n" for x in rows))
+    run = load_into_memory(p)[0]
+    assert list(run.series[keys.LOSS].steps) == [10, 20]
+    assert "max_steps" not in run.info.config

@@ -66,3 +66,11 @@ def test_an_epoch_table_without_its_progress_line_says_how_it_was_placed(tmp_pat
 def test_a_header_without_rows_is_a_plain_error(tmp_path: Path) -> None:
     with pytest.raises(ImportError_, match="no Trainer notebook table"):
         read_notebook_table(_write(tmp_path, "Step\tTraining Loss\n"))
+
+
+def test_a_row_whose_first_cell_is_not_a_step_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    text = "Epoch\tTraining Loss\n1e400\t0.5\n2\t0.4\n3\t0.3\n"
+    imported = read_notebook_table(_write(tmp_path, text))
+    run = load_into_memory(_write(tmp_path, text, "again.txt"))[0]
+    assert list(run.series[keys.LOSS].steps) == [2, 3]
+    assert any("dropped 1 record" in w for w in imported.warnings)

@@ -29,6 +29,7 @@ from losslens.importers.base import (
     scalar,
 )
 from losslens.model import ImportedRun, MetricPoint, jsonable
+from losslens.numeric import as_step
 
 #: Step columns, most specific first (case-insensitive); ``current_steps`` is LLaMA-Factory's
 #: ``trainer_log.jsonl``.
@@ -334,9 +335,9 @@ def _jsonl_points(path: Path, keymap: KeyMap, imported: ImportedRun) -> Iterator
             )
             continue
         if step_col.lower() == "current_steps":
-            planned = scalar(row.get("total_steps"))
+            planned = as_step(row.get("total_steps"))
             if planned is not None and planned >= 1:
-                imported.config.setdefault("max_steps", int(planned))
+                imported.config.setdefault("max_steps", planned)
             row = {k: v for k, v in row.items() if k not in _PROGRESS}
         time_col = _time_column(list(row))
         wall = scalar(row[time_col]) if time_col else None

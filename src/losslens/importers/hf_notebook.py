@@ -16,6 +16,7 @@ planned steps and epochs; an epoch table is placed at ``epoch × steps per epoch
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 from losslens.errors import ImportError_
 from losslens.importers.base import (
     KeyMap,
+    StepGuard,
     check_readable,
     display_path,
     file_hash,
@@ -32,6 +34,7 @@ from losslens.importers.base import (
     text_log_head,
 )
 from losslens.model import ImportedRun
+from losslens.numeric import as_step
 
 _HEADER = re.compile(r"^[ \t]*(Step|Epoch)[ \t]+Training Loss\b.*$", re.MULTILINE)
 _PROGRESS = re.compile(r"\[\s*(\d+)/(\d+)\b[^\]]*?Epoch\s+([\d.]+)/(\d+)\s*\]")
@@ -118,9 +121,9 @@ def read_notebook_table(path: Path) -> ImportedRun:
     warnings: list[str] = []
     config: dict[str, Any] = {}
     progress = _PROGRESS.search(text)
-    if progress:
-        config["max_steps"] = int(progress.group(2))
-        config["num_train_epochs"] = int(progress.group(4))
+    if progress and as_step(progress.group(2)) and as_step(progress.group(4)):
+        config["max_steps"] = as_step(progress.group(2))
+        config["num_train_epochs"] = as_step(progress.group(4))
     per_epoch = cols[0] == "Epoch"
     spe = config["max_steps"] / config["num_train_epochs"] if config.get("num_train_epochs") else 0
     if per_epoch and not spe:
@@ -128,10 +131,14 @@ def read_notebook_table(path: Path) -> ImportedRun:
             "an epoch table without its progress line ([N/N ..., Epoch E/E]): "
             "steps are the epoch numbers"
         )
+    guard = StepGuard(warnings)
     rows: list[tuple[int, float | None, dict[str, Any]]] = []
     for cells in table:
         first = float(cells[0])
-        step = round(first * spe) if per_epoch and spe else round(first)
+        at = first * spe if per_epoch and spe else first
+        step = guard(round(at) if math.isfinite(at) else at)
+        if step is None:
+            continue
         train: dict[str, Any] = {"epoch": first} if per_epoch else {}
         evals: dict[str, Any] = {}
         for col, cell in zip(cols[1:], cells[1:], strict=True):
