@@ -69,7 +69,9 @@ def normalize_key(key: str) -> str:
             if head == "train" or alias.startswith(head + "/"):
                 return alias
             return f"{head}/{alias.split('/', 1)[1]}"
-        return k
+        # an eval set named after a hub dataset: ``eval_yahma/alpaca-cleaned_loss``
+        if not low.startswith(("eval_", "test_", "val_")):
+            return k
     for prefix, repl in _PREFIXES:
         if low.startswith(prefix) and len(k) > len(prefix):
             return repl + k[len(prefix) :]

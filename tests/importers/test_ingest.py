@@ -72,3 +72,17 @@ def test_nothing_importable(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("# hi\n")
     with pytest.raises(UnknownFormatError, match="nothing importable"):
         load_path(tmp_path)
+
+
+def test_an_eval_set_named_after_a_hub_dataset_is_an_eval_series(tmp_path: Path) -> None:
+    """``eval_dataset={"yahma/alpaca-cleaned": ...}`` logs ``eval_yahma/alpaca-cleaned_loss``."""
+    import json
+
+    history = [{"loss": 2.0 - i / 10, "epoch": i / 10, "step": i * 10} for i in range(1, 6)]
+    history.append({"eval_yahma/alpaca-cleaned_loss": 1.7, "epoch": 0.5, "step": 50})
+    state = tmp_path / "trainer_state.json"
+    state.write_text(json.dumps({"log_history": history, "global_step": 50}))
+    (run,) = load_into_memory(state)
+    assert "eval/yahma/alpaca-cleaned_loss" in run.series
+    assert keys.normalize_key("charts/yahma_loss") == "charts/yahma_loss"
+    assert keys.normalize_key("train_a/b") == "train_a/b"
