@@ -127,3 +127,22 @@ def test_evals_interleaved_with_the_train_lines_keep_their_place(tmp_path: Path)
         lines.append(f"{{'eval_loss': {0.3 + 0.05 * e:.4f}, 'epoch': {e}.0}}")
     run = load_into_memory(_write(tmp_path, "\n".join(lines) + "\n"))[0]
     assert list(run.series[keys.EVAL_LOSS].steps) == [1, 2, 3]
+
+
+def test_numpy_and_tensor_scalars_are_numbers(tmp_path: Path) -> None:
+    """numpy 2 prints a metric as ``np.float64(0.83)``; a grad norm can print as a tensor."""
+    lines = []
+    for step in range(1, 11):
+        lines.append(
+            f"{{'loss': {2.0 - step / 10:.3f}, 'grad_norm': tensor({0.5 + step / 100:.3f}, "
+            f"device='cuda:0'), 'learning_rate': 5e-05, 'epoch': {step / 10:.1f}}}"
+        )
+        if step % 5 == 0:
+            lines.append(
+                f"{{'eval_loss': np.float32({1.9 - step / 20:.3f}), "
+                f"'eval_accuracy': np.float64({0.5 + step / 100:.2f}), 'epoch': {step / 10:.1f}}}"
+            )
+    (run,) = load_into_memory(_write(tmp_path, "\n".join(lines) + "\n"))
+    assert list(run.series["eval/accuracy"].values) == [0.55, 0.6]
+    assert list(run.series[keys.EVAL_LOSS].values) == pytest.approx([1.65, 1.4])
+    assert len(run.series[keys.GRAD_NORM].values) == 10

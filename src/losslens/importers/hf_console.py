@@ -52,7 +52,8 @@ _DICT_START = re.compile(r"\{\s*(['\"])([A-Za-z_][\w/.\-]*)\1\s*:")
 # digit runs bounded and anchored (a 100 KB run of digits is not re-scanned from each digit).
 _PAIR = re.compile(
     r"""\s*+(['"])(?P<key>[^'"]++)\1\s*+:\s*+"""
-    r"""(?P<val>'(?:[^'\\]|\\.)*+'|"(?:[^"\\]|\\.)*+"|tensor\([^)]*+\)|[^,}'"]++)(?P<end>[,}]|$)"""
+    r"""(?P<val>'(?:[^'\\]|\\.)*+'|"(?:[^"\\]|\\.)*+"|(?:tensor|np\.float(?:16|32|64)|np\.int64)\([^)]*+\)|[^,}'"]++)"""
+    r"""(?P<end>[,}]|$)"""
 )
 _TQDM = re.compile(
     r"(?<!\d)(\d{1,3})%\|[^|\n]*+\|\s*+(\d{1,15})/(\d{1,15})(?!\d)\s*+(?:\[([^\]\n]*+)\]?)?"
@@ -173,8 +174,9 @@ def parse_dict(text: str) -> tuple[dict[str, Any], bool]:
         val = m.group("val").strip()
         if val[:1] in "'\"":
             val = val[1:-1]
-        elif val.startswith("tensor("):
-            val = val[7:-1].split(",")[0]
+        elif val.endswith(")"):
+            # tensor(0.51, device='cuda:0') or numpy 2's np.float64(0.83)
+            val = val[val.index("(") + 1 : -1].split(",")[0]
         row[m.group("key")] = val
         pos = m.end()
         if end == "}":
