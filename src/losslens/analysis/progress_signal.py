@@ -107,7 +107,10 @@ def eval_gain_over_log(ctx: RunContext, min_gain: float, train_gain: float) -> f
     the train loss does not: at least ``min_gain`` below the first, more than the train
     loss's own gain ``train_gain`` over the run (an eval loss falling as slowly as a flat
     train loss adds nothing), and the last eval within ``min_gain`` of the best (not rising
-    away from it). None otherwise, or with fewer than two evals."""
+    away from it), and beyond the eval's own noise: the gain is a difference of two evals,
+    each with the eval-to-eval noise, so it must exceed 2 standard deviations of such a
+    difference (``2·√2·noise`` in log units; no bar when too few evals measure the noise).
+    None otherwise, or with fewer than two evals."""
     view = eval_view(ctx)
     if view is None:
         return None
@@ -116,6 +119,8 @@ def eval_gain_over_log(ctx: RunContext, min_gain: float, train_gain: float) -> f
         return None
     gain = 1.0 - last / first
     if gain < min_gain or gain <= train_gain or view.rise() > min_gain:
+        return None
+    if math.log(first / last) <= 2 * math.sqrt(2) * view.noise:
         return None
     return gain
 
@@ -300,12 +305,21 @@ def eval_gain_per_epoch(ctx: RunContext) -> float | None:
 def eval_improving(ctx: RunContext, last_evals: int) -> bool:
     """Whether the eval loss is still improving when the log ends: best at its last eval and
     lower at each of its last ``last_evals`` evals than at the one before (all of them when
-    fewer; 2 evals or more). The model still learns, however slowly the train loss moves."""
+    fewer; 2 evals or more), or, on a long curve (``2 (last_evals + 1)`` evals or more in its
+    second half), trending down over its second half (Theil-Sen slope below 0): one noisy
+    eval must not decide what the whole curve shows. The model still learns, however slowly
+    the train loss moves."""
     view = eval_view(ctx)
     if view is None or view.n < 2 or int(view.best) != view.n - 1:
         return False
     tail = view.values[-min(view.n, last_evals + 1) :]
-    return bool(np.all(np.diff(tail) < 0))
+    if bool(np.all(np.diff(tail) < 0)):
+        return True
+    half = view.n // 2
+    if view.n - half < 2 * (last_evals + 1):
+        return False
+    slope, _ = signals.theil_sen(view.steps[half:], signals.safe_log(view.values[half:]))
+    return slope < 0
 
 
 __all__ = [

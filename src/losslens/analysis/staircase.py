@@ -14,7 +14,7 @@ import numpy as np
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.rules.common import finite
-from losslens.model import FloatArray
+from losslens.model import FloatArray, Series
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,9 @@ class Staircase:
     resolved: bool = True
 
 
-def staircase(ctx: RunContext) -> Staircase | None:
-    """Epoch boundaries where the train loss drops much more than anywhere inside an epoch.
+def staircase(ctx: RunContext, series: Series | None = None) -> Staircase | None:
+    """Epoch boundaries where the train loss (or ``series``, e.g. the eval loss, read at its
+    own interval) drops much more than anywhere inside an epoch.
 
     The change across a cut between two consecutive logs is the median of the ``k`` logs
     after it minus the median of the ``k`` logs before it, ``k`` covering about 15% of an
@@ -59,34 +60,40 @@ def staircase(ctx: RunContext) -> Staircase | None:
     create a warning from the train loss alone.
     """
     spe = ctx.steps_per_epoch
-    if spe is None or spe < 3 * ctx.log_interval:
+    st, v = finite(ctx.loss if series is None else series)
+    interval = ctx.log_interval if series is None else _gap(st)
+    if spe is None or spe < 3 * interval:
         return None  # before any copy of the series
-    st, v = finite(ctx.loss)
     keep = v > 0  # a logged 0.0 is a hidden NaN or masked labels, not a level
     if not keep.all():
         st, v = st[keep], v[keep]
     if v.size < 8:
         return None
-    k = max(1, math.ceil(0.15 * spe / ctx.log_interval))
-    found = _read(ctx, st, v, spe, k)[1]
-    if found is not None and k == 1 and _read(ctx, st, v, spe, 2) == (True, None):
+    k = max(1, math.ceil(0.15 * spe / interval))
+    found = _read(ctx, st, v, (spe, interval), k)[1]
+    if found is not None and k == 1 and _read(ctx, st, v, (spe, interval), 2) == (True, None):
         # a window of one log is one batch standing for 15% of an epoch or more: a pattern
         # that two logs each side can test and do not show is not resolved at this interval
         return replace(found, resolved=False)
     return found
 
 
+def _gap(st: FloatArray) -> float:
+    return float(np.median(np.diff(st))) if st.size > 1 else 1.0
+
+
 def _read(
-    ctx: RunContext, st: FloatArray, v: FloatArray, spe: float, k: int
+    ctx: RunContext, st: FloatArray, v: FloatArray, epoch: tuple[float, float], k: int
 ) -> tuple[bool, Staircase | None]:
     """``(readable, staircase)``: the staircase test with a window of ``k`` logs each side
-    of every cut; not readable when no boundary or fewer than 3 cuts inside epochs have
-    that window."""
+    of every cut (``epoch`` = steps per epoch, steps per log); not readable when no boundary
+    or fewer than 3 cuts inside epochs have that window."""
+    spe, interval = epoch
     y = signals.safe_log(v, 1e-6)
     offset = float(st[0]) - (ctx.epoch_at(float(st[0])) or 0.0) * spe
     bounds = []
     j = math.floor((st[0] - offset) / spe) + 1
-    while offset + j * spe < st[-1] - ctx.log_interval:
+    while offset + j * spe < st[-1] - interval:
         bounds.append(offset + j * spe)
         j += 1
     if not bounds:
@@ -132,7 +139,7 @@ def _read(
     # data repeating (the hard examples last), as the first epoch shows it too: a boundary
     # counts only with a drop beyond the rise of one whole epoch (``typical`` is the change
     # over ``k`` logs)
-    give_back = max(typical, 0.0) * spe / (k * ctx.log_interval)
+    give_back = max(typical, 0.0) * spe / (k * interval)
     if len(at) == 1:
         # one boundary is one number: with an even window its medians are means, which one
         # odd log sets, so the drop must also hold with the window one log wider

@@ -28,6 +28,14 @@ class EpochParams:
         "epochs from which an eval loss rising after its best (LL151) makes the count a "
         "warning; below, that rise is overfitting and the count is info",
     )
+    solved_epochs: float = param(
+        2.0,
+        "with no eval set, this many epochs after the loss reached ~0 in the first pass "
+        "(LL155) trained on a solved objective: a warning",
+    )
+    solved_drop: float = param(
+        10.0, "... when its first value was at least this many times the ~0 value reached"
+    )
 
 
 @rule(
@@ -36,7 +44,7 @@ class EpochParams:
     kind="too_many_epochs",
     severity=Severity.WARNING,
     family="memorization",
-    requires=("LL151", "LL153"),
+    requires=("LL151", "LL153", "LL155"),
     params=EpochParams(),
 )
 def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
@@ -45,7 +53,8 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     Principle: the count is the problem (a warning) when many passes (10 or more) did harm
     the eval or the memorised examples show (with no eval set, any count past the usual 3);
     a few passes past the eval best are overfitting, which LL151 reports, and the count is
-    only worth knowing.
+    only worth knowing. Passes over a task the first pass already solved are waste whatever
+    their number: with no eval set to show they help, 2 or more of them are a warning.
 
     What it detects:
         The epochs reached (logged, or steps × effective batch / examples). An epoch count
@@ -62,7 +71,10 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         counts is the metric's best. Many epochs with no eval set and a train loss far from
         zero stay info: no harm is shown. Up to 3 epochs (the usual 1–3 passes, the recipe
         this rule advises) the count is never too many, whatever the eval shows: info at
-        most (an eval loss rising after its best there is overfitting, LL151).
+        most (an eval loss rising after its best there is overfitting, LL151), except when
+        the loss fell to ~0 within the first pass (LL155, from 10× that value or more) and
+        the run went on for 2 epochs or more with no eval set: those passes trained on a
+        solved objective, a warning at any count.
     Why it matters:
         Fine-tuning usually needs 1–3 passes over the data. Each extra pass on a small
         dataset mostly teaches the model to reproduce those examples.
@@ -89,7 +101,9 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # usual passes: nothing else dates the harm, the passes beyond the recipe did it, however
     # far below 10 the count is (with an eval set, the eval says when passes began to hurt)
     memorised = mem_harm and e > p.recipe_epochs and eval_view(ctx) is None
-    if not harm and not memorised and e < p.info_epochs:
+    solved = _solved_at(ctx, p)
+    wasted = solved is not None and e - solved >= p.solved_epochs
+    if not harm and not memorised and not wasted and e < p.info_epochs:
         return
     sev = Severity.INFO  # an eval set shows no harm (or too few epochs to matter)
     if harm and e >= p.harm_epochs:
@@ -104,6 +118,9 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if e <= p.recipe_epochs:
         # the usual 1-3 passes are not too many: what the eval shows is overfitting (LL151)
         sev = Severity.INFO
+    if wasted:
+        # passes over a task the first pass solved, with no eval set to show they help
+        sev = max(sev, Severity.WARNING, key=lambda x: x.rank)
     n, bs = ctx.dataset_size, ctx.effective_batch
     steps = ctx.last_step
     if n and bs and steps:
@@ -140,6 +157,14 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             h=how,
             b=num(best_epoch, 2),
         )
+    if wasted and solved is not None:
+        how = tr(
+            "{h}; the loss was ~0 from epoch {z}: {w} epochs on a solved objective, no eval set",
+            "{h}; 에폭 {z}부터 손실 ~0: 이미 풀린 목표로 {w} 에폭, 평가 세트 없음",
+            h=how,
+            z=num(solved, 2),
+            w=num(e - solved, 2),
+        )
     if useful_epoch is not None and best_epoch is not None and useful_epoch > best_epoch:
         how = tr(
             "{h}, a task metric at epoch {b}",
@@ -148,23 +173,48 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             b=num(useful_epoch, 2),
         )
     data = tr(" over {n} examples", " (예제 {n}개)", n=n) if n else tr("", "")
+    ecount = num(e, 3) if e < 100 else f"{e:.0f}"
+    title = tr(
+        "Too many epochs: {e} passes over the data",
+        "에폭이 너무 많습니다: 데이터를 {e}번 반복",
+        e=ecount,
+    )
+    explanation = tr(
+        "The run went over its training data {e} times{d}. Fine-tuning usually needs 1–3 "
+        "passes; beyond that, especially on a small dataset, the model mostly learns to "
+        "reproduce those examples.",
+        "학습 데이터를 {e}번 반복했습니다{d}. 파인튜닝에는 보통 1~3번이면 충분하며, 그 "
+        "이상은(특히 데이터가 적을 때) 주로 그 예제들을 그대로 재현하는 법을 배우게 됩니다.",
+        e=ecount,
+        d=data,
+    )
+    suggestion = epochs_suggestion(n, bs, ctx.cfg_num("logging_steps") or ctx.log_interval)
+    if wasted and solved is not None:
+        title = tr(
+            "Passes over a solved task: {w} of {e} epochs",
+            "이미 풀린 과제를 반복 학습: {e} 에폭 중 {w} 에폭",
+            w=num(e - solved, 2),
+            e=ecount,
+        )
+        explanation = tr(
+            "The loss was ~0 from epoch {z}, within the first pass; every pass after that "
+            "trained on an objective already solved, and with no eval set nothing shows "
+            "that it helped.",
+            "에폭 {z}부터, 첫 반복 안에서 손실이 ~0이었습니다. 그 뒤의 반복은 모두 이미 "
+            "풀린 목표를 학습했고, 평가 세트가 없어 도움이 되었다는 근거가 없습니다.",
+            z=num(solved, 2),
+        )
+        suggestion = tr(
+            "Train one epoch (or stop early), add an eval set to see what the extra passes "
+            "do, and check the data for the leak LL155 points at.",
+            "1 에폭만 학습하거나 조기 종료하고, 추가 반복의 효과를 보려면 평가 세트를 "
+            "추가하세요. LL155가 가리키는 데이터 누출도 확인하세요.",
+        )
     yield r.finding(
         severity=sev,
-        title=tr(
-            "Too many epochs: {e} passes over the data",
-            "에폭이 너무 많습니다: 데이터를 {e}번 반복",
-            e=num(e, 3) if e < 100 else f"{e:.0f}",
-        ),
-        explanation=tr(
-            "The run went over its training data {e} times{d}. Fine-tuning usually needs 1–3 "
-            "passes; beyond that, especially on a small dataset, the model mostly learns to "
-            "reproduce those examples.",
-            "학습 데이터를 {e}번 반복했습니다{d}. 파인튜닝에는 보통 1~3번이면 충분하며, 그 "
-            "이상은(특히 데이터가 적을 때) 주로 그 예제들을 그대로 재현하는 법을 배우게 됩니다.",
-            e=num(e, 3) if e < 100 else f"{e:.0f}",
-            d=data,
-        ),
-        suggestion=epochs_suggestion(n, bs, ctx.cfg_num("logging_steps") or ctx.log_interval)
+        title=title,
+        explanation=explanation,
+        suggestion=suggestion
         or tr(
             "Use 1–3 epochs (num_train_epochs), or max_steps ≈ epochs × examples / effective "
             "batch; add more data rather than more passes.",
@@ -181,3 +231,16 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         | ({"best_epoch": best_epoch} if best_epoch is not None else {}),
         onset_step=None,
     )
+
+
+def _solved_at(ctx: RunContext, p: EpochParams) -> float | None:
+    """The epoch at which the loss reached ~0 within the first pass (LL155), when it fell
+    there from ``solved_drop`` times that value or more and no eval set is logged."""
+    easy = ctx.has("LL155")
+    if easy is None or eval_view(ctx) is not None or ctx.loss is None or not len(ctx.loss):
+        return None
+    values = easy.evidence.values
+    if float(ctx.loss.values[0]) < p.solved_drop * float(values["loss"]):
+        return None
+    ep = values.get("epoch")
+    return float(ep) if isinstance(ep, (int, float)) else None

@@ -298,11 +298,13 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         of an epoch or more, a staircase that does not also show with two logs each side of
         a cut is a warning only with the eval loss showing the harm (no eval set: info). A
         staircase is a warning when the boundaries together shed 0.2 (log) or more beyond the
-        in-epoch trend and nothing shows the model generalizes: no
-        eval set, or an eval loss that does not follow (overfitting or a large gap at
-        warning); else info (a smaller drop on re-seeing the examples is how any second pass
-        looks; an eval rise then is overfitting, LL151). Every grade is one level lower when
-        a logged task metric (accuracy, F1, WER …) is still improving or improved after the
+        in-epoch trend and nothing shows the model generalizes: no eval set, an eval loss
+        that does not follow (overfitting or a large gap at warning), or one that steps down
+        at the same epoch boundaries (the same staircase test on the eval loss at its own
+        interval: eval examples seen in training, which cannot show generalization); else
+        info (a smaller drop on re-seeing the examples is how any second pass looks; an eval
+        rise then is overfitting, LL151). Every grade is one level lower when a logged task
+        metric (accuracy, F1, WER …) is still improving or improved after the
         eval-loss minimum (more of the metrics got better than worse): the held-out task shows
         the model still generalizes. Speech recognition counts as a text task here (it
         decodes text).
@@ -488,7 +490,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # nothing shows the model generalizes: no eval set, or an eval loss that does not follow
     # (overfitting, a large gap); a smaller drop on re-seeing the examples is how any second
     # pass looks, worth knowing (an eval rise then is overfitting, LL151)
-    no_eval = eval_view(ctx) is None
+    # an eval loss that drops at the same epoch boundaries is drawn from the training data:
+    # it cannot show that the model generalizes, as if there were no eval set
+    eval_stairs = ctx.eval_loss is not None and staircase(ctx, ctx.eval_loss) is not None
+    no_eval = eval_view(ctx) is None or eval_stairs
     gap_shown = gap is not None and gap.severity is not Severity.INFO
     # a staircase not resolvable at the run's logging interval (seen with one log each side
     # of a cut, not with two) is harm only where the eval loss shows it too: alone, with no
@@ -516,17 +521,34 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "is memorization.",
             "데이터가 다시 처음부터 나올 때마다 학습 손실이 크게 떨어집니다. 이미 본 예제를 "
             "알아보는 것입니다. 평가 손실이 따라 내려가지 않으므로 암기입니다.",
+        )
+        if not eval_stairs
+        else tr(
+            "Each time the data starts over, the train loss drops sharply: the model recognises "
+            "examples it has already seen. The eval loss drops at the same boundaries, so the "
+            "eval examples were seen in training too and cannot show that the model "
+            "generalizes.",
+            "데이터가 다시 처음부터 나올 때마다 학습 손실이 크게 떨어집니다. 이미 본 예제를 "
+            "알아보는 것입니다. 평가 손실도 같은 경계에서 떨어지므로 평가 예제도 학습에 "
+            "쓰였고, 모델이 일반화하는지 보여 줄 수 없습니다.",
         ),
         suggestion=fix,
         metric=ctx.loss.key,
         step_start=min(b for b, _ in stairs.drops),
         step_end=max(b for b, _ in stairs.drops),
         evidence=tr(
-            "loss drops at epoch boundaries: {p}",
-            "에폭 경계에서 손실 하락: {p}",
+            "loss drops at epoch boundaries: {p}{e}",
+            "에폭 경계에서 손실 하락: {p}{e}",
             p=", ".join(parts),
+            e=tr(
+                "; the eval loss drops at the same boundaries (eval data seen in training)",
+                "; 평가 손실도 같은 경계에서 떨어짐(학습에 쓰인 평가 데이터)",
+            )
+            if eval_stairs
+            else tr("", ""),
         ),
         values={
+            "eval_stairs": eval_stairs,
             "boundaries": len(stairs.drops),
             "largest_drop": stairs.drops[0][1],
             "excess": stairs.excess,

@@ -205,9 +205,11 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and the 20-log count above apply to the period means, since the logs of one period
         move together (a last log at a block end is not a rise, five periods are a short
         log). Severity: error, "a loss that never moves"; info when the eval loss still falls (at
-        the last eval 1% or more below the first, within 1% of its best, and more than the
-        train loss fell): an eval loss averages a whole set, so the model learns slowly
-        under a train loss flat within its noise.
+        the last eval 1% or more below the first, within 1% of its best, more than the
+        train loss fell, and beyond the eval's own noise: the first-to-last gain is a
+        difference of two noisy evals, so it must exceed 2·√2 eval-to-eval noise sds when 5
+        evals or more measure that noise): an eval loss averages a whole set, so the model
+        learns slowly under a train loss flat within its noise.
     Why it matters:
         The model is not learning: the updates do not reach the trainable weights, or there
         is no signal in the data.

@@ -122,8 +122,10 @@ class UnderParams:
     improving_evals: int = param(
         2,
         "(b)-(d): an eval loss best at its last eval and lower at each of its last this many "
-        "evals than at the one before (2 evals or more) still improves: diminishing returns, "
-        "info below `text_high` (in a task with no token level, at any level)",
+        "evals than at the one before (2 evals or more), or, with 2x (this + 1) evals or more "
+        "in its second half, trending down over that half (Theil-Sen), still improves: "
+        "diminishing returns, info below `text_high` (in a task with no token level, at any "
+        "level)",
     )
     barely_passes: float = param(
         1.0,
@@ -270,7 +272,9 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         conventions: "a slow but steady decline" is info, "a plateau at a high level" a
         warning), and so is, below that level, a loss whose eval loss is best at its last
         eval and fell at each of its last 2 evals (2 evals or more: diminishing returns,
-        the model still learns); in a task with no token level (classification, speech
+        the model still learns; on a long curve, 6 evals or more in its second half, a
+        Theil-Sen trend down over that half instead, since one noisy eval must not decide
+        what the whole curve shows); in a task with no token level (classification, speech
         ...) such an eval loss makes it info at any level; a loss gaining less than 1% per
         epoch is otherwise a warning at any level, and so is one that barely moved (j);
         in (b)–(d) the eval loss, when it has 3 evals in the second half of the log, must
