@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.faultgen.grid import grid
+from bench.faultgen.grid import SEALED, SEALED_SIZES, grid
 from bench.faultgen.labels import derive
 from bench.faultgen.spec import RunSpec
 
@@ -75,7 +75,12 @@ def index_line(n: int, spec: RunSpec, files: dict[str, str], doc: dict[str, Any]
         "generator": doc["generator"],
         "labelled_by": "generator",
         "source": key,
-        "split": split_of(key),
+        # the sealed block's sizes are sources no dev run has: test v7g, fixed before scoring
+        **(
+            {"split": "test", "test_version": SEALED}
+            if spec.size in SEALED_SIZES
+            else {"split": split_of(key)}
+        ),
     }
 
 
