@@ -84,6 +84,18 @@ def index_line(n: int, spec: RunSpec, files: dict[str, str], doc: dict[str, Any]
     }
 
 
+def _retired(index: Path) -> dict[str, str]:
+    """The ids of the kept index retired from a test split into dev, with that split's name."""
+    if not index.exists():
+        return {}
+    out = {}
+    for raw in index.read_text(encoding="utf-8").splitlines():
+        line = json.loads(raw)
+        if line.get("retired_test"):
+            out[line["id"]] = line["retired_test"]
+    return out
+
+
 def _files(spec: RunSpec) -> dict[str, str]:
     folder = OUT / spec.name
     files = {"hf_trainer_state": "trainer_state.json"}
@@ -163,11 +175,16 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
     lines = []
+    retired = _retired(OUT / "index.jsonl")
     for n, spec in enumerate(specs, 1):  # ids follow the grid, so they are stable
         path = OUT / spec.name / "labels.json"
         if path.exists():
             doc = json.loads(path.read_text(encoding="utf-8"))
-            lines.append(index_line(n, spec, _files(spec), doc))
+            line = index_line(n, spec, _files(spec), doc)
+            if line["id"] in retired:  # a test split once scored stays retired into dev
+                line.pop("test_version", None)
+                line.update(split="dev", retired_test=retired[line["id"]])
+            lines.append(line)
     with (OUT / "index.jsonl").open("w", encoding="utf-8") as fh:
         for line in lines:
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
