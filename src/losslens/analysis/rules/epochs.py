@@ -237,10 +237,11 @@ def _solved_at(ctx: RunContext, p: EpochParams) -> float | None:
     """The epoch at which the loss reached ~0 within the first pass (LL155), when it fell
     there from ``solved_drop`` times that value or more and no eval set is logged."""
     easy = ctx.has("LL155")
-    if easy is None or eval_view(ctx) is not None or ctx.loss is None or not len(ctx.loss):
+    if easy is None or eval_view(ctx) is not None or ctx.loss is None:
         return None
     values = easy.evidence.values
-    if float(ctx.loss.values[0]) < p.solved_drop * float(values["loss"]):
+    first = ctx.loss.finite.values
+    if not first.size or float(first[0]) < p.solved_drop * float(values["loss"]):
         return None
     ep = values.get("epoch")
     return float(ep) if isinstance(ep, (int, float)) else None
