@@ -394,7 +394,7 @@ def build_context(run: RunData) -> RunContext:
     ctx.first_step = min(all_steps) if all_steps else 0
     ctx.last_step = max(all_last) if all_last else 0
     if ctx.loss is not None and len(ctx.loss) >= 2:
-        ctx.log_interval = _median_gap(ctx.loss.steps)
+        ctx.log_interval = median_gap(ctx.loss.steps)
     elif ctx.cfg_num("logging_steps"):
         ctx.log_interval = float(ctx.cfg_num("logging_steps") or 1.0)
 
@@ -444,7 +444,7 @@ def build_context(run: RunData) -> RunContext:
 _GAP_CHUNK = 1 << 20
 
 
-def _median_gap(steps: np.ndarray) -> float:
+def median_gap(steps: np.ndarray) -> float:
     """The median of the positive gaps between consecutive steps (1.0 when none).
 
     A long series is counted chunk by chunk (how often each gap occurs), so memory stays

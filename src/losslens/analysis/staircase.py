@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from losslens.analysis import signals
-from losslens.analysis.context import RunContext
+from losslens.analysis.context import RunContext, median_gap
 from losslens.analysis.rules.common import finite
 from losslens.model import FloatArray, Series
 
@@ -61,7 +61,7 @@ def staircase(ctx: RunContext, series: Series | None = None) -> Staircase | None
     """
     spe = ctx.steps_per_epoch
     st, v = finite(ctx.loss if series is None else series)
-    interval = ctx.log_interval if series is None else _gap(st)
+    interval = ctx.log_interval if series is None else median_gap(st)
     if spe is None or spe < 3 * interval:
         return None  # before any copy of the series
     keep = v > 0  # a logged 0.0 is a hidden NaN or masked labels, not a level
@@ -76,10 +76,6 @@ def staircase(ctx: RunContext, series: Series | None = None) -> Staircase | None
         # that two logs each side can test and do not show is not resolved at this interval
         return replace(found, resolved=False)
     return found
-
-
-def _gap(st: FloatArray) -> float:
-    return float(np.median(np.diff(st))) if st.size > 1 else 1.0
 
 
 def _read(

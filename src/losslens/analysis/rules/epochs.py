@@ -101,9 +101,8 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # usual passes: nothing else dates the harm, the passes beyond the recipe did it, however
     # far below 10 the count is (with an eval set, the eval says when passes began to hurt)
     memorised = mem_harm and e > p.recipe_epochs and eval_view(ctx) is None
-    solved = _solved_at(ctx, p)
-    wasted = solved is not None and e - solved >= p.solved_epochs
-    if not harm and not memorised and not wasted and e < p.info_epochs:
+    solved = _solved_at(ctx, p, e)
+    if not harm and not memorised and solved is None and e < p.info_epochs:
         return
     sev = Severity.INFO  # an eval set shows no harm (or too few epochs to matter)
     if harm and e >= p.harm_epochs:
@@ -118,7 +117,7 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if e <= p.recipe_epochs:
         # the usual 1-3 passes are not too many: what the eval shows is overfitting (LL151)
         sev = Severity.INFO
-    if wasted:
+    if solved is not None:
         # passes over a task the first pass solved, with no eval set to show they help
         sev = max(sev, Severity.WARNING, key=lambda x: x.rank)
     n, bs = ctx.dataset_size, ctx.effective_batch
@@ -157,7 +156,7 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             h=how,
             b=num(best_epoch, 2),
         )
-    if wasted and solved is not None:
+    if solved is not None:
         how = tr(
             "{h}; the loss was ~0 from epoch {z}: {w} epochs on a solved objective, no eval set",
             "{h}; 에폭 {z}부터 손실 ~0: 이미 풀린 목표로 {w} 에폭, 평가 세트 없음",
@@ -189,7 +188,7 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         d=data,
     )
     suggestion = epochs_suggestion(n, bs, ctx.cfg_num("logging_steps") or ctx.log_interval)
-    if wasted and solved is not None:
+    if solved is not None:
         title = tr(
             "Passes over a solved task: {w} of {e} epochs",
             "이미 풀린 과제를 반복 학습: {e} 에폭 중 {w} 에폭",
@@ -233,9 +232,10 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
-def _solved_at(ctx: RunContext, p: EpochParams) -> float | None:
+def _solved_at(ctx: RunContext, p: EpochParams, epochs: float) -> float | None:
     """The epoch at which the loss reached ~0 within the first pass (LL155), when it fell
-    there from ``solved_drop`` times that value or more and no eval set is logged."""
+    there from ``solved_drop`` times that value or more, no eval set is logged and the run
+    went on for ``solved_epochs`` or more after it (of ``epochs`` in all)."""
     easy = ctx.has("LL155")
     if easy is None or eval_view(ctx) is not None or ctx.loss is None:
         return None
@@ -244,4 +244,6 @@ def _solved_at(ctx: RunContext, p: EpochParams) -> float | None:
     if not first.size or float(first[0]) < p.solved_drop * float(values["loss"]):
         return None
     ep = values.get("epoch")
-    return float(ep) if isinstance(ep, (int, float)) else None
+    if not isinstance(ep, (int, float)) or epochs - ep < p.solved_epochs:
+        return None
+    return float(ep)
