@@ -98,6 +98,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v8g: two more sizes no earlier run has
+    "llama-h64-l3": {
+        "arch": "llama",
+        "hidden_size": 64,
+        "intermediate_size": 160,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 1,
+    },
+    "qwen2-h80-l1": {
+        "arch": "qwen2",
+        "hidden_size": 80,
+        "intermediate_size": 160,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

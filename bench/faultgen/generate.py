@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.faultgen.grid import SEALED, SEALED_SIZES, grid
+from bench.faultgen.grid import SEALED_BLOCKS, grid
 from bench.faultgen.labels import derive
 from bench.faultgen.spec import RunSpec
 
@@ -75,11 +75,15 @@ def index_line(n: int, spec: RunSpec, files: dict[str, str], doc: dict[str, Any]
         "generator": doc["generator"],
         "labelled_by": "generator",
         "source": key,
-        # the sealed block's sizes are sources no dev run has: test v7g, fixed before scoring
-        **(
-            {"split": "test", "test_version": SEALED}
-            if spec.size in SEALED_SIZES
-            else {"split": split_of(key)}
+        # a sealed block's sizes are sources no other run has: its test split, fixed before
+        # scoring (and retired into dev once scored, see ``_retired``)
+        **next(
+            (
+                {"split": "test", "test_version": name}
+                for name, sizes in SEALED_BLOCKS.items()
+                if spec.size in sizes
+            ),
+            {"split": split_of(key)},
         ),
     }
 

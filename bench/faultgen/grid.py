@@ -17,12 +17,15 @@ from bench.faultgen.spec import RunSpec
 
 #: The sizes of the dev grid (drawn from in this order: adding one would change every draw).
 SIZE_NAMES = ["qwen2-h32-l1", "qwen2-h64-l2", "llama-h48-l2"]
-#: Sizes only the sealed block uses (test v7g): every one of its sources is new.
-SEALED_SIZES = ["qwen2-h48-l3", "llama-h96-l2"]
-#: Cells per family in the sealed block, and the block's name (its seeds and test version).
+#: The sealed blocks in the order they were drawn: name (seeds and test version) -> the sizes
+#: only that block uses, so every one of its sources is new. A new block goes last.
+SEALED_BLOCKS = {
+    "v7g": ["qwen2-h48-l3", "llama-h96-l2"],
+    "v8g": ["llama-h64-l3", "qwen2-h80-l1"],
+}
+#: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2
-SEALED = "v7g"
-assert set(SIZE_NAMES + SEALED_SIZES) == set(SIZES)
+assert set(SIZE_NAMES).union(*SEALED_BLOCKS.values()) == set(SIZES)
 TASKS = ["lm", "chat_sft", "cls"]
 SCHEDULERS = ["cosine", "linear", "constant", "constant_with_warmup"]
 
@@ -372,7 +375,8 @@ def grid() -> list[RunSpec]:
     n1, n2 = len(drawn), len(drawn) + len(cover)
     specs = drawn + [_healthy(i, random.Random(f"healthy/{i}")) for i in range(n1)]
     specs += cover + [_healthy(i, random.Random(f"healthy/{i}")) for i in range(n1, n2)]
-    specs += sealed_block()
+    for name, sizes in SEALED_BLOCKS.items():
+        specs += sealed_block(name, sizes)
     for k, spec in enumerate(specs):  # output formats, spread over every family
         spec.console = k % 3 == 0
         spec.tqdm = spec.console and k % 2 == 0
@@ -380,22 +384,22 @@ def grid() -> list[RunSpec]:
     return specs
 
 
-def sealed_block() -> list[RunSpec]:
-    """The sealed generated split (test v7g), drawn after every dev cell with seeds of its own:
-    ``SEALED_PER_FAMILY`` cells of each fault family, each on a task it allows and on a model
-    size no dev run has (``SEALED_SIZES``), then as many healthy cells on those sizes."""
+def sealed_block(name: str, sizes: list[str]) -> list[RunSpec]:
+    """A sealed generated split (test ``name``), drawn after every dev cell with seeds of its
+    own: ``SEALED_PER_FAMILY`` cells of each fault family, each on a task it allows and on a
+    model size no other run has (``sizes``), then as many healthy cells on those sizes."""
     faulty: list[RunSpec] = []
     for fam, (_, make) in FAMILIES.items():
         for i in range(SEALED_PER_FAMILY):
-            spec = make(i, random.Random(f"{SEALED}/{fam}/{i}"))
+            spec = make(i, random.Random(f"{name}/{fam}/{i}"))
             task = spec.task if spec.task in ALLOWED_TASKS.get(fam, TASKS) else "lm"
-            spec = _force(spec, task, SEALED_SIZES[i % len(SEALED_SIZES)])
-            spec.name = f"{fam}_{SEALED}_{i:02d}"
+            spec = _force(spec, task, sizes[i % len(sizes)])
+            spec.name = f"{fam}_{name}_{i:02d}"
             faulty.append(spec)
     healthy = []
     for i in range(len(faulty)):
-        spec = _healthy(i, random.Random(f"{SEALED}/healthy/{i}"))
-        spec = _force(spec, spec.task, SEALED_SIZES[i % len(SEALED_SIZES)])
-        spec.name = f"healthy_{SEALED}_{i:02d}"
+        spec = _healthy(i, random.Random(f"{name}/healthy/{i}"))
+        spec = _force(spec, spec.task, sizes[i % len(sizes)])
+        spec.name = f"healthy_{name}_{i:02d}"
         healthy.append(spec)
     return faulty + healthy

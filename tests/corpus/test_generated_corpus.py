@@ -20,9 +20,15 @@ ROOT = Path(__file__).resolve().parents[2]
 GEN = ROOT / "corpus" / "generated"
 KINDS = set(RULE_KINDS)
 SEVERITIES = {"error", "warning", "info"}
-#: The sealed block (bench/faultgen/grid.py): model sizes no dev run has, and its test version.
-SEALED_SIZES = {"qwen2-h48-l3", "llama-h96-l2"}
-SEALED = "v7g"
+#: The sealed blocks (bench/faultgen/grid.py): model size -> the block (test version) that
+#: alone uses it, and the blocks already scored and retired into dev.
+SEALED_SIZES = {
+    "qwen2-h48-l3": "v7g",
+    "llama-h96-l2": "v7g",
+    "llama-h64-l3": "v8g",
+    "qwen2-h80-l1": "v8g",
+}
+RETIRED = {"v7g"}
 
 
 def _index() -> list[dict[str, Any]]:
@@ -62,11 +68,13 @@ def test_split_follows_the_fixed_source_rule() -> None:
         gen = r["generator"]
         key = f"gen/{r['task']}/{gen['family']}/{gen['cell']['size']}"
         assert r["source"] == key
-        if gen["cell"]["size"] in SEALED_SIZES:
-            # the sealed block (v7g): its own model sizes, so no source is on both sides; once
-            # scored it was retired into dev
+        block = SEALED_SIZES.get(gen["cell"]["size"])
+        if block:
+            # a sealed block: its own model sizes, so no source is on both sides; once scored
+            # it is retired into dev
             state = (r["split"], r.get("test_version"), r.get("retired_test"))
-            assert state in {("test", SEALED, None), ("dev", None, SEALED)}, r["id"]
+            want = ("dev", None, block) if block in RETIRED else ("test", block, None)
+            assert state == want, r["id"]
             sealed_sources.add(key)
             continue
         bucket = int(hashlib.sha256(key.encode()).hexdigest(), 16) % 10
