@@ -28,7 +28,7 @@ SEALED_SIZES = {
     "llama-h64-l3": "v8g",
     "qwen2-h80-l1": "v8g",
 }
-RETIRED = {"v7g"}
+RETIRED = {"v7g", "v8g"}
 
 
 def _index() -> list[dict[str, Any]]:
