@@ -93,8 +93,10 @@ def test_two_rises_while_the_gap_grows_several_fold_are_overfitting() -> None:
 
 
 def test_two_rises_while_the_gap_grows_less_than_3x_are_not_overfitting() -> None:
-    # the same eval curve, the train loss falling only to 0.30: the gap grows ~2.6x
-    rep = analyze(_sft(train_end=0.30))
+    # the same eval curve, the train loss falling only to 0.32: the gap grows ~2.2x, and the
+    # train loss falls less than 10% (a bigger fall would make the two rises overfitting by
+    # themselves, test_round11)
+    rep = analyze(_sft(train_end=0.32))
     assert "LL151" not in ids(rep)
 
 

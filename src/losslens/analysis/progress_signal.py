@@ -48,20 +48,20 @@ _RL_REWARDS = frozenset({"reward", "reward_std", "reward_mean", "rewards_mean", 
 _REGRESSION = frozenset({"r_squared", "r2", "r2_score", "mse", "rmse", "mae", "mape"})
 
 
-def log_from_start(ctx: RunContext, late_epochs: float = 1.0) -> bool:
+def log_from_start(ctx: RunContext) -> bool:
     """Whether the train log starts with the run.
 
     ``ctx.covers_start`` reads the step numbers; a log whose steps restart at 1 (a console
     paste without step numbers, a resumed run) can still show by its logged epoch that it
-    starts far into training: a first epoch more than ``late_epochs`` plus two logging
-    intervals after 0 is not the start (a run logged once per epoch first logs epoch 1).
+    starts far into training: a first epoch more than two logging intervals after 0 is not
+    the start (a run logged once per epoch first logs epoch 1, within two of its intervals).
     """
     if not ctx.covers_start:
         return False
     if ctx.first_epoch is None or not ctx.steps_per_epoch:
         return True
     interval = max(ctx.log_interval, 1.0) / ctx.steps_per_epoch
-    return ctx.first_epoch <= late_epochs + 2 * interval
+    return ctx.first_epoch <= 2 * interval
 
 
 def rewards_logged(ctx: RunContext) -> bool:

@@ -12,6 +12,7 @@ from losslens.analysis.rules import (  # noqa: F401  (registration side effect)
     memorization,
     numerics,
     plateau,
+    preference,
     progress,
     rl,
     schedule,

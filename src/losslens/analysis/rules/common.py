@@ -85,3 +85,27 @@ def train_level_near(ctx: RunContext, step: float) -> float | None:
     near = _nearest(st, step, max(5, round(0.1 * st.size)))
     level = float(np.median(v[near] - slope * (st[near] - step)))
     return level if level > 0 else train_loss_near(ctx, step)
+
+
+def near_zero_onset(v: np.ndarray, level: float) -> int:
+    """The first log below ``level`` from which most of the next tenth of the logs (at least
+    3) are below it: near zero is a level, read at the onset as at the end, so one lucky
+    batch in the first pass does not date it (else the first log below it)."""
+    below = (v < level).astype(np.int64)
+    w = min(v.size, max(3, round(0.1 * v.size)))
+    cs = np.concatenate(([0], np.cumsum(below)))
+    hit = np.flatnonzero(2 * (cs[w:] - cs[:-w]) > w)  # windows of w mostly below
+    start = int(hit[0]) if hit.size else 0
+    return start + int(np.argmax(below[start:]))
+
+
+def reward_accuracies(ctx: RunContext) -> FloatArray | None:
+    """The finite train reward accuracies of a preference run (``rewards/accuracies``: the
+    share of pairs whose chosen answer the policy prefers), None when not logged."""
+    for key, s in ctx.run.series.items():
+        name = key.lower()
+        if name.endswith("rewards/accuracies") and not name.startswith(("eval", "test", "val")):
+            _, a = finite(s)
+            if a.size:
+                return a
+    return None

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from losslens.analysis.advice import epochs_suggestion
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import eval_view, useful_until
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
+from losslens.analysis.rules.common import near_zero_onset
 from losslens.model import Finding, Severity
 
 
@@ -35,6 +38,11 @@ class EpochParams:
     )
     solved_drop: float = param(
         10.0, "... when its first value was at least this many times the ~0 value reached"
+    )
+    solved_level: float = param(
+        0.105,
+        "or, on text tasks, the train level over the last tenth of the first epoch below this "
+        "(training tokens at ~90% probability before any example was seen twice)",
     )
 
 
@@ -72,9 +80,11 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         zero stay info: no harm is shown. Up to 3 epochs (the usual 1–3 passes, the recipe
         this rule advises) the count is never too many, whatever the eval shows: info at
         most (an eval loss rising after its best there is overfitting, LL151), except when
-        the loss fell to ~0 within the first pass (LL155, from 10× that value or more) and
-        the run went on for 2 epochs or more with no eval set: those passes trained on a
-        solved objective, a warning at any count.
+        the first pass solved the objective (the loss ~0 within it, LL155, or, on a text
+        task, the median of the last tenth of epoch 1 below 0.105 nats, dated where that
+        level was first reached; from 10× that value or more) and the run went on for 2
+        epochs or more with no eval set: those passes trained on a solved objective, a
+        warning at any count.
     Why it matters:
         Fine-tuning usually needs 1–3 passes over the data. Each extra pass on a small
         dataset mostly teaches the model to reproduce those examples.
@@ -158,8 +168,9 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         )
     if solved is not None:
         how = tr(
-            "{h}; the loss was ~0 from epoch {z}: {w} epochs on a solved objective, no eval set",
-            "{h}; 에폭 {z}부터 손실 ~0: 이미 풀린 목표로 {w} 에폭, 평가 세트 없음",
+            "{h}; the loss was near zero from epoch {z}: {w} epochs on a solved objective, "
+            "no eval set",
+            "{h}; 에폭 {z}부터 손실 0 근처: 이미 풀린 목표로 {w} 에폭, 평가 세트 없음",
             h=how,
             z=num(solved, 2),
             w=num(e - solved, 2),
@@ -196,18 +207,18 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             e=ecount,
         )
         explanation = tr(
-            "The loss was ~0 from epoch {z}, within the first pass; every pass after that "
+            "The loss was near zero from epoch {z}, within the first pass; every pass after that "
             "trained on an objective already solved, and with no eval set nothing shows "
             "that it helped.",
-            "에폭 {z}부터, 첫 반복 안에서 손실이 ~0이었습니다. 그 뒤의 반복은 모두 이미 "
+            "에폭 {z}부터, 첫 반복 안에서 손실이 0 근처였습니다. 그 뒤의 반복은 모두 이미 "
             "풀린 목표를 학습했고, 평가 세트가 없어 도움이 되었다는 근거가 없습니다.",
             z=num(solved, 2),
         )
         suggestion = tr(
             "Train one epoch (or stop early), add an eval set to see what the extra passes "
-            "do, and check the data for the leak LL155 points at.",
+            "do, and check whether the answers are templated or leak into the inputs.",
             "1 에폭만 학습하거나 조기 종료하고, 추가 반복의 효과를 보려면 평가 세트를 "
-            "추가하세요. LL155가 가리키는 데이터 누출도 확인하세요.",
+            "추가하세요. 정답이 템플릿이거나 입력에 새어 들어가지 않았는지도 확인하세요.",
         )
     yield r.finding(
         severity=sev,
@@ -233,17 +244,33 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
 
 def _solved_at(ctx: RunContext, p: EpochParams, epochs: float) -> float | None:
-    """The epoch at which the loss reached ~0 within the first pass (LL155), when it fell
-    there from ``solved_drop`` times that value or more, no eval set is logged and the run
-    went on for ``solved_epochs`` or more after it (of ``epochs`` in all)."""
-    easy = ctx.has("LL155")
-    if easy is None or eval_view(ctx) is not None or ctx.loss is None:
+    """The epoch at which the first pass solved the objective, when no eval set is logged,
+    the loss fell there from ``solved_drop`` times its level or more, and the run went on for
+    ``solved_epochs`` or more after it (of ``epochs`` in all): the loss ~0 within the first
+    pass (LL155), or, on text tasks, a level below ``solved_level`` over the last tenth of
+    the first epoch (the median of its logs, at least 3), dated where it was first reached."""
+    if eval_view(ctx) is not None or ctx.loss is None:
         return None
-    values = easy.evidence.values
     first = ctx.loss.finite.values
-    if not first.size or float(first[0]) < p.solved_drop * float(values["loss"]):
+    if not first.size:
         return None
-    ep = values.get("epoch")
+    easy = ctx.has("LL155")
+    if easy is not None:
+        ep, level = easy.evidence.values.get("epoch"), float(easy.evidence.values["loss"])
+    elif ctx.text_task and ctx.epoch is not None and len(ctx.epoch.finite) >= 2:
+        e = ctx.epoch.finite
+        st = ctx.loss.finite.steps.astype(float)
+        at = np.interp(st, e.steps.astype(float), e.values)
+        tail = first[(at > 0.9) & (at <= 1.0)]
+        if tail.size < 3 or float(np.median(tail)) >= p.solved_level:
+            return None
+        # dated as a level, as LL153 dates it: one lucky batch does not date it
+        i = near_zero_onset(first, p.solved_level)
+        ep, level = float(at[i]), float(np.median(tail))
+    else:
+        return None
+    if float(first[0]) < p.solved_drop * level:
+        return None
     if not isinstance(ep, (int, float)) or epochs - ep < p.solved_epochs:
         return None
     return float(ep)

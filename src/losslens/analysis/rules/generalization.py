@@ -125,7 +125,12 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         loss stalled for 2 epochs or more (no gain beyond the noise) while the train loss falls
         10% or more (the bar raised by two standard errors of the ratio of the two train
         levels: a fall on the edge must not appear when the run logs half as often) and the
-        eval–train gap widens. An error when the last eval is 20% or more
+        eval–train gap widens; judged by size, 3 evals or more after the best, all above it,
+        whose median is twice the best or more (a held-out loss that doubled and stayed,
+        however wide its scatter: a tiny eval set near zero); or every eval since the best (2
+        or more) higher than the one before by 1% (and 2 noise sds) or more while the train
+        level fell 10% or more from the best eval to the last (the two losses moved apart at
+        every eval). An error when the last eval is 20% or more
         above the best with 3 evals or more after it. A logged task metric (accuracy, F1, WER,
         BLEU, ROUGE …) still at its best at the last eval (or at the eval before, within 2% of
         its range), having gained since the eval-loss minimum more than its own median
@@ -226,8 +231,25 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and bool(np.all(after > (1 + small) * best))
         and float(ev[-1]) > (1 + tau) * best
     )
+    # or, judged by size, it doubled and stayed: 3+ evals after the best, every one above it,
+    # and their median twice the best or more (the eval's scatter, however wide, does not
+    # excuse a held-out loss that doubled while the train loss fell)
+    doubled = (
+        after.size >= p.consecutive
+        and bool(np.all(after > (1 + p.small_rise) * best))
+        and float(np.median(after)) >= (1 + p.metric_damage_rise) * best
+    )
+    # or every eval after the best (2 or more) higher than the one before by 1% or more
+    # while the train loss fell 10% or more over the same evals: the two losses moved apart
+    # at every eval since the best
+    steady = (
+        after.size >= p.confirmed_evals
+        and view.rising_run() == after.size
+        and bool(np.all(np.diff(ev[b:]) >= small * ev[b:-1]))
+        and _train_fell(ctx, view, p.pass_train_drop)
+    )
     rose = above or climbing or persistent or sustained or held or confirmed
-    rose = rose or corroborated or parted or one_pass
+    rose = rose or doubled or steady or corroborated or parted or one_pass
     if not rose and stall is None:
         return
     if rose:
@@ -322,16 +344,29 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
-def _gap_growth(ctx: RunContext, view: EvalView) -> float:
-    """How many times the eval-train gap at the last eval is its size at the eval best (the
-    train level over the same stretch of training as each eval; 0 when not known or when
-    the gap at the best is not positive)."""
+def _train_levels(ctx: RunContext, view: EvalView) -> tuple[float, float] | None:
+    """The train level over the same stretch of training as the eval best and as the last
+    eval (the train logs within half an eval interval of each), None when not known."""
     t0 = train_around(ctx, float(view.steps[view.best]), view.steps)
     t1 = train_around(ctx, float(view.steps[-1]), view.steps)
-    if t0 is None or t1 is None:
+    return None if t0 is None or t1 is None else (t0, t1)
+
+
+def _gap_growth(ctx: RunContext, view: EvalView) -> float:
+    """How many times the eval-train gap at the last eval is its size at the eval best (0
+    when the train levels are not known or the gap at the best is not positive)."""
+    levels = _train_levels(ctx, view)
+    if levels is None:
         return 0.0
-    g0, g1 = view.best_value - t0, float(view.values[-1]) - t1
+    g0, g1 = view.best_value - levels[0], float(view.values[-1]) - levels[1]
     return g1 / g0 if g0 > 0 else 0.0
+
+
+def _train_fell(ctx: RunContext, view: EvalView, drop: float) -> bool:
+    """Whether the train level at the last eval is ``drop`` (a share) or more below its
+    level at the eval best."""
+    levels = _train_levels(ctx, view)
+    return levels is not None and levels[1] <= (1 - drop) * levels[0]
 
 
 def _metric_note(m: TaskMetric | None) -> Text:

@@ -19,7 +19,13 @@ from losslens.analysis.evalview import (
 )
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.rules.base import Rule, param, rule
-from losslens.analysis.rules.common import finite, finite_raw, train_loss_near
+from losslens.analysis.rules.common import (
+    finite,
+    finite_raw,
+    near_zero_onset,
+    reward_accuracies,
+    train_loss_near,
+)
 from losslens.analysis.rules.generalization import NEAR_ZERO
 from losslens.analysis.staircase import staircase
 from losslens.model import Finding, Severity
@@ -94,18 +100,6 @@ class MemoParams:
         "preference loss: reward accuracy (mean of the last 10%) at least this, every pair "
         "separated, with every loss of the last 10% near zero",
     )
-
-
-def _near_zero_onset(v: np.ndarray, level: float) -> int:
-    """The first log below ``level`` from which most of the next tenth of the logs (at least
-    3) are below it: near zero is a level, read at the onset as at the end, so one lucky
-    batch in the first pass does not date it (else the first log below it)."""
-    below = (v < level).astype(np.int64)
-    w = min(v.size, max(3, round(0.1 * v.size)))
-    cs = np.concatenate(([0], np.cumsum(below)))
-    hit = np.flatnonzero(2 * (cs[w:] - cs[:-w]) > w)  # windows of w mostly below
-    start = int(hit[0]) if hit.size else 0
-    return start + int(np.argmax(below[start:]))
 
 
 def _classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | None:
@@ -189,13 +183,10 @@ def _reward_accuracy(ctx: RunContext) -> float | None:
     """The train reward accuracy of a preference run (the mean of its last 10% of logs, at
     least 3): the share of pairs whose chosen answer the policy prefers; None when not
     logged."""
-    for key, s in ctx.run.series.items():
-        name = key.lower()
-        if name.endswith("rewards/accuracies") and not name.startswith(("eval", "test", "val")):
-            _, a = finite(s)
-            if a.size:
-                return float(np.mean(signals.tail(a, 0.1, lo=min(3, a.size))))
-    return None
+    a = reward_accuracies(ctx)
+    if a is None:
+        return None
+    return float(np.mean(signals.tail(a, 0.1, lo=min(3, a.size))))
 
 
 def _preference_saturated(ctx: RunContext, p: MemoParams, end: float) -> Severity | None:
@@ -251,7 +242,7 @@ def _preference_finding(
             **kw,
         ),
         values={"loss_start": float(v[0]), "loss_end": float(v[-1])},
-        onset_step=int(st[_near_zero_onset(v, r.params.near_zero)]),
+        onset_step=int(st[near_zero_onset(v, r.params.near_zero)]),
     )
 
 
@@ -355,7 +346,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         "평가 데이터와 조기 종료를 두고 1~3 에폭만 학습하세요. 학습률을 낮추고, 더 많고 더 "
         "다양한 예제를 추가하세요.",
     )
-    i = _near_zero_onset(v, p.near_zero)
+    i = near_zero_onset(v, p.near_zero)
     ep = ctx.epoch_at(float(st[i]))
     if end < p.near_zero and ep is not None and ep < p.first_pass:
         return  # near zero on examples not yet seen: no learning by heart (see LL155)

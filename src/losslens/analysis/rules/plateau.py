@@ -59,9 +59,6 @@ class PlateauParams:
         "a plateau at this share of the first value or more is at a high level (as LL135's "
         "stretch): warning; below it the run fell most of the way and levelled off: info",
     )
-    late_start: float = param(
-        1.0, "a log whose first epoch is past this (plus 2 logging intervals) is a window"
-    )
 
 
 @rule(
@@ -107,7 +104,7 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         LoRA rank or target all linear layers, or try a slightly higher learning rate.
     """
     p: PlateauParams = r.params
-    if ctx.loss is None or not log_from_start(ctx, p.late_start):
+    if ctx.loss is None or not log_from_start(ctx):
         return
     if not loss_measures_progress(ctx):  # an RL loss (beta x KL) is no progress measure
         return

@@ -61,9 +61,6 @@ class ProgressParams:
         "... or, with this many logs, the Theil-Sen fit over the run lowers it by less than "
         "`improvement` too (judged by size when the noise hides a decline of that size)",
     )
-    late_start: float = param(
-        1.0, "a log whose first epoch is past this (plus 2 logging intervals) is a window"
-    )
     eval_gain: float = param(
         0.01,
         "LL131: an eval loss this much below its first eval at the last (at its best, and "
@@ -125,7 +122,7 @@ def no_progress(ctx: RunContext, p: ProgressParams = PROGRESS) -> tuple[float, f
         return None
     if not loss_measures_progress(ctx):  # an RL loss (beta x KL) is no progress measure
         return None
-    if not log_from_start(ctx, p.late_start):
+    if not log_from_start(ctx):
         return None
     if st[-1] - st[0] < p.min_span and _epochs_spanned(ctx, st) < p.min_epochs:
         return None
@@ -180,8 +177,8 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         A log that starts at the beginning of training (by its steps and, when an epoch is
-        logged, by a first epoch no later than 1 plus two logging intervals: a console paste
-        whose steps restart at 1 can be a window late in a run), spans 50 steps or more
+        logged, by a first epoch within two logging intervals of 0: a console paste whose
+        steps restart at 1 can be a window late in a run), spans 50 steps or more
         (or a full epoch by the logged epoch: a console paste without a step counter numbers
         its logs by line, so its steps say nothing of how long the run trained) and 5 logs or
         more (fewer logs widen the confidence interval below, which then decides: a count of

@@ -210,9 +210,6 @@ class RewardFlatParams:
         1.645,
         "... and the rise is not significant either (one-sided 5% z of the two thirds' means)",
     )
-    late_start: float = param(
-        1.0, "a log whose first epoch is past this (plus 2 logging intervals) is a window"
-    )
 
 
 @rule(
@@ -251,7 +248,7 @@ def reward_not_improving(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         the learning rate.
     """
     p: RewardFlatParams = r.params
-    if not rewards_logged(ctx) or not log_from_start(ctx, p.late_start):
+    if not rewards_logged(ctx) or not log_from_start(ctx):
         return
     s = reward_series(ctx)
     if s is None:

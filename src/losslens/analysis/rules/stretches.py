@@ -50,7 +50,7 @@ def few_logs_level(ctx: RunContext, p: UnderParams) -> Said | None:
     if ctx.loss is None or not p.few_logs <= v.size < p.min_logs or float(v.min()) <= 0:
         return None
     passes = passes_made(ctx, float(st[-1]))
-    if passes is None or not log_from_start(ctx, p.late_start):
+    if passes is None or not log_from_start(ctx):
         return None
     first, last = float(v[0]), float(v[-1])
     kept = (p.still_high * math.exp(2 * share_se(v)), p.uniform_passes, p.barely, p.uniform_early)

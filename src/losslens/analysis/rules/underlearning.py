@@ -21,7 +21,7 @@ from losslens.analysis.chance import (
     uniform_note,
 )
 from losslens.analysis.context import RunContext
-from losslens.analysis.evalview import eval_view, within_noise
+from losslens.analysis.evalview import eval_view, improving_metric, within_noise
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.progress_signal import (
     TEXT_HIGH,
@@ -94,9 +94,6 @@ class UnderParams:
         0.05, "... starts at chance: its first value within this of ln k"
     )
     min_logs: int = param(5, "train logs needed (else the eval loss is read instead)")
-    late_start: float = param(
-        1.0, "a log whose first epoch is past this (plus 2 logging intervals) is a window"
-    )
     text_high: float = param(
         TEXT_HIGH,
         "(b), (c): a loss still declining by `slow_gain` per epoch or more is a warning only at "
@@ -171,11 +168,14 @@ def _still_learning(ctx: RunContext, p: UnderParams, last: float, gain: float | 
     the model still learns; below a high level, a train loss still falling by `slow_gain`
     per epoch (a slow but steady decline) or an eval loss still improving at its last evals
     (diminishing returns) is info; a task with no token level (classification, speech ...)
-    is judged by its eval loss alone."""
+    is judged by its eval loss alone, and a text task at a high level by its eval loss and a
+    task metric improving together."""
     improving = eval_improving(ctx, p.improving_evals)
     if not high_level(ctx, last, p.text_high):
         return improving or (gain is not None and gain >= p.slow_gain)
-    return improving and not ctx.text_task
+    # at a high level too, when a task metric (BLEU, accuracy ...) is still improving beside
+    # it: two measures of the held-out set say the model still learns
+    return improving and (not ctx.text_task or improving_metric(ctx) is not None)
 
 
 def _slow_cause(ctx: RunContext) -> Text | None:
@@ -275,7 +275,9 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         the model still learns; on a long curve, 6 evals or more in its second half, a
         Theil-Sen trend down over that half instead, since one noisy eval must not decide
         what the whole curve shows); in a task with no token level (classification, speech
-        ...) such an eval loss makes it info at any level; a loss gaining less than 1% per
+        ...) such an eval loss makes it info at any level, and in a text task too when a
+        logged task metric (BLEU, accuracy ...) is still improving beside it (two measures of
+        the held-out set say the model still learns); a loss gaining less than 1% per
         epoch is otherwise a warning at any level, and so is one that barely moved (j);
         in (b)–(d) the eval loss, when it has 3 evals in the second half of the log, must
         not gain faster than the bar either (a model whose eval loss still improves is
@@ -363,7 +365,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     st, v, key = pts
     if v.size < 3 or float(v[0]) <= 0:
         return
-    from_start = log_from_start(ctx, p.late_start)  # (a)-(e) compare with the run's first value
+    from_start = log_from_start(ctx)  # (a)-(e) compare with the run's first value
     judged = from_start and not memorized  # (a)-(d)
     first = float(np.median(v[: head_count(v.size)]))
     last = end_level(st, v)
