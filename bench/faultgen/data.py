@@ -115,6 +115,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v9g
+    "qwen2-h40-l2": {
+        "arch": "qwen2",
+        "hidden_size": 40,
+        "intermediate_size": 120,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+    },
+    "llama-h32-l4": {
+        "arch": "llama",
+        "hidden_size": 32,
+        "intermediate_size": 96,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 2,
+    },
 }
 
 

@@ -27,6 +27,8 @@ SEALED_SIZES = {
     "llama-h96-l2": "v7g",
     "llama-h64-l3": "v8g",
     "qwen2-h80-l1": "v8g",
+    "qwen2-h40-l2": "v9g",
+    "llama-h32-l4": "v9g",
 }
 RETIRED = {"v7g", "v8g"}
 
