@@ -30,7 +30,7 @@ SEALED_SIZES = {
     "qwen2-h40-l2": "v9g",
     "llama-h32-l4": "v9g",
 }
-RETIRED = {"v7g", "v8g"}
+RETIRED = {"v7g", "v8g", "v9g"}
 
 
 def _index() -> list[dict[str, Any]]:
