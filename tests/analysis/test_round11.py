@@ -2,7 +2,8 @@
 at every eval since its best while the train loss fell (LL151); a first pass that brought the
 loss near zero, then more passes with no eval set (LL154); a preference run left at chance
 (LL136); a slow loss at a high level whose eval loss and task metric still improve (LL135);
-a log that starts far into its run is a window, not the run (LL131-LL135)."""
+a log that starts far into its run is a window, not the run (LL131-LL135); and, from v9g, one
+NaN loss the Trainer hid as 0.0 beside a NaN gradient norm (LL101)."""
 
 from __future__ import annotations
 
@@ -181,3 +182,36 @@ def test_a_flat_block_cut_from_the_last_third_of_a_run_is_not_a_plateau_of_the_r
 def test_the_same_flat_block_from_the_start_of_a_run_is_a_plateau() -> None:
     f = rule(_flat_block(0.0139), "LL132")
     assert f is not None and f.severity is Severity.WARNING
+
+
+# -- LL101: one loss the Trainer hid as 0.0 beside a NaN gradient norm ------------------------
+
+
+def _hidden_nan(at: list[int]) -> RunData:
+    """A text run of 120 logged steps, loss ~2.9 falling to ~2.3, the Trainer's loss 0.0 with
+    a NaN gradient norm at the steps ``at``, the LR decaying (it steps past them)."""
+    steps = np.arange(1, 121)
+    loss = noisy(2.3 + 0.6 * np.exp(-steps / 40.0), 0.01, 12)
+    grad = noisy(np.full(steps.size, 1.0), 0.1, 13)
+    for s in at:
+        loss[s - 1], grad[s - 1] = 0.0, np.nan
+    series: dict[str, tuple[Any, Any]] = {
+        "train/loss": (steps, loss),
+        "train/grad_norm": (steps, grad),
+        "train/learning_rate": (steps, 3e-3 * (1 - steps / 121)),
+        "train/epoch": (steps, steps / 25),
+    }
+    return run_of(series)
+
+
+def test_one_hidden_nan_mid_run_is_a_gradient_overflow_worth_a_warning() -> None:
+    rep = analyze(_hidden_nan([59]))
+    f = next((f for f in rep.findings if f.rule_id == "LL101"), None)
+    assert f is not None and f.severity is Severity.WARNING
+    assert "LL102" not in {f.rule_id for f in rep.findings}
+
+
+def test_two_hidden_nans_are_ll102s_and_not_read_twice() -> None:
+    rep = analyze(_hidden_nan([59, 80]))
+    assert "LL102" in {f.rule_id for f in rep.findings}
+    assert "LL101" not in {f.rule_id for f in rep.findings}

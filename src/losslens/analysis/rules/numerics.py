@@ -47,6 +47,12 @@ def hidden_nan_steps(ctx: RunContext) -> list[int]:
     return [int(x) for x in cs[hit].tolist()]
 
 
+def _hidden_reported(ctx: RunContext, n: int, min_logs: int) -> bool:
+    """Whether ``n`` hidden-NaN logs are enough for LL102 (``min_logs``, or fewer in a log
+    that short)."""
+    return ctx.loss is not None and (n >= min_logs or len(ctx.loss) <= min_logs)
+
+
 @dataclass(frozen=True)
 class NanParams:
     early: float = param(0.02, "share of the run where fp16's loss scaler calibrates (info)")
@@ -87,7 +93,9 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         step while the schedule moves around it: the optimizer step was skipped; under a
         constant LR every log holds it, so that says nothing); a warning otherwise (an
         overflow mid-run). A loss spike at that step is the same event: the loss-spike
-        finding (LL121) carries its warning.
+        finding (LL121) carries its warning. A single loss the Trainer hid as 0.0 with a NaN
+        gradient norm at that step, in a log long enough that LL102 leaves it, is read as
+        that gradient overflow.
     Why it matters:
         Once a NaN reaches the weights every later update is garbage: the run is lost from that
         step on. Occasional skipped steps only slow training down, but many mean fp16 overflows.
@@ -98,7 +106,11 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         last checkpoint before the first NaN.
     """
     p: NanParams = r.params
+    # NaN losses the Trainer hid as 0.0 are LL102's when it reports them; one such log in a
+    # longer log, which LL102 leaves, is read here as the gradient overflow it also is
     hidden = set(hidden_nan_steps(ctx))
+    if hidden and not _hidden_reported(ctx, len(hidden), HiddenNanParams().min_logs):
+        hidden = set()
     loss_bad = False
     for s, which in ((ctx.loss, "train"), (ctx.eval_loss, "eval")):
         if s is None:
@@ -385,7 +397,7 @@ def hidden_nan(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """
     p: HiddenNanParams = r.params
     steps = hidden_nan_steps(ctx)
-    if not steps or ctx.loss is None or (len(steps) < p.min_logs and len(ctx.loss) > p.min_logs):
+    if not steps or ctx.loss is None or not _hidden_reported(ctx, len(steps), p.min_logs):
         return
     yield r.finding(
         title=tr(
