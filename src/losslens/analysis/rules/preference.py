@@ -89,10 +89,10 @@ def preference_at_chance(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         ),
         explanation=tr(
             "After {e} epochs the reward accuracy is still at chance ({a}: the chosen answer is "
-            "preferred about as often as the rejected one) and the loss is not below ln 2 "
-            "({l}), where a preference loss starts. The pairs taught the policy nothing.",
+            "preferred about as often as the rejected one) and the loss ({l}) is not below "
+            "ln 2 = 0.693, where a preference loss starts. The pairs taught the policy nothing.",
             "{e} 에폭이 지나도 보상 정확도가 우연 수준({a}: 선택된 답을 거절된 답만큼만 "
-            "선호)이고, 손실도 선호 손실의 출발점인 ln 2({l}) 아래로 내려가지 않았습니다. "
+            "선호)이고, 손실({l})도 선호 손실의 출발점인 ln 2 = 0.693 아래로 내려가지 않았습니다. "
             "쌍 데이터에서 정책이 배운 것이 없습니다.",
             e=num(ctx.epochs, 2),
             a=num(a1, 2),
