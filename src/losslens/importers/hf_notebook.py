@@ -31,6 +31,7 @@ from losslens.importers.base import (
     file_hash,
     read_regular,
     run_from_rows,
+    scalar,
     text_log_head,
 )
 from losslens.model import ImportedRun
@@ -61,13 +62,6 @@ def _cells(line: str) -> list[str]:
     return line.replace(_NO_LOG, "NoLog").split()
 
 
-def _number(cell: str) -> float | None:
-    try:
-        return float(cell)
-    except ValueError:
-        return None
-
-
 def _key(column: str) -> str:
     """``Accuracy`` -> ``eval_accuracy``: the table shows eval metrics without the prefix."""
     return _KEYS.get(column) or "eval_" + re.sub(r"\W+", "_", column.strip().lower()).strip("_")
@@ -84,7 +78,7 @@ def _table(text: str) -> tuple[list[str], list[list[str]]] | None:
         if not line.strip():
             continue
         cells = _cells(line)
-        if len(cells) != len(cols) or _number(cells[0]) is None:
+        if len(cells) != len(cols) or scalar(cells[0]) is None:
             if rows:
                 break
             continue
@@ -134,7 +128,7 @@ def read_notebook_table(path: Path) -> ImportedRun:
     guard = StepGuard(warnings)
     rows: list[tuple[int, float | None, dict[str, Any]]] = []
     for cells in table:
-        first = float(cells[0])
+        first = float(cells[0])  # _table kept only rows whose first cell is a number
         at = first * spe if per_epoch and spe else first
         step = guard(round(at) if math.isfinite(at) else at)
         if step is None:
@@ -142,7 +136,7 @@ def read_notebook_table(path: Path) -> ImportedRun:
         train: dict[str, Any] = {"epoch": first} if per_epoch else {}
         evals: dict[str, Any] = {}
         for col, cell in zip(cols[1:], cells[1:], strict=True):
-            value = _number(cell)
+            value = scalar(cell)
             if value is None:
                 continue  # "No log", or a cell that is not a number
             key = _key(col)
