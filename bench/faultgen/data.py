@@ -132,6 +132,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 2,
         "num_key_value_heads": 2,
     },
+    # the sealed block v10g
+    "llama-h72-l2": {
+        "arch": "llama",
+        "hidden_size": 72,
+        "intermediate_size": 144,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 3,
+        "num_key_value_heads": 1,
+    },
+    "qwen2-h56-l3": {
+        "arch": "qwen2",
+        "hidden_size": 56,
+        "intermediate_size": 112,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 2,
+    },
 }
 
 

@@ -23,6 +23,7 @@ SEALED_BLOCKS = {
     "v7g": ["qwen2-h48-l3", "llama-h96-l2"],
     "v8g": ["llama-h64-l3", "qwen2-h80-l1"],
     "v9g": ["qwen2-h40-l2", "llama-h32-l4"],
+    "v10g": ["llama-h72-l2", "qwen2-h56-l3"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

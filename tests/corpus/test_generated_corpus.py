@@ -29,6 +29,8 @@ SEALED_SIZES = {
     "qwen2-h80-l1": "v8g",
     "qwen2-h40-l2": "v9g",
     "llama-h32-l4": "v9g",
+    "llama-h72-l2": "v10g",
+    "qwen2-h56-l3": "v10g",
 }
 RETIRED = {"v7g", "v8g", "v9g"}
 
