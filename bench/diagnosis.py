@@ -568,6 +568,11 @@ def main(argv: list[str] | None = None) -> int:
         default="dev",
         help="dev (default) or the sealed test split: score it once, at the end",
     )
+    ap.add_argument(
+        "--group",
+        choices=("real", "generated"),
+        help="only this part of corpus/ (e.g. to score one sealed split and keep the other sealed)",
+    )
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--json-out", type=Path, help="write the headline numbers as JSON")
     ap.add_argument("--engine-src", type=Path, help="the src/ folder of the losslens to measure")
@@ -576,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
 
     peers = [] if args.no_peers else ensure_env()
     new = index_logs(args.new_corpus, splits=(args.split,))
+    if args.group:
+        new = [log for log in new if log.group == args.group]
     sets: dict[str, list[LabelledLog]] = {}
     if args.split == "dev":
         sets["shared corpus"] = corpus_logs(args.corpus)
