@@ -180,10 +180,38 @@ def _series(run: RunData, canonical: str) -> Series | None:
     name = keys.resolve(list(run.series), canonical)
     if name is None and canonical == keys.EVAL_LOSS:
         name = _named_eval_loss(run)
+    if name is None and canonical == keys.LOSS:
+        name = _named_train_loss(run)
     if name is None:
         return None
     s = run.series[name]
     return s if len(s) else None
+
+
+def _first_per_step(s: Series | None) -> Series | None:
+    """An eval series with one value per step, the first logged. A second evaluation at the
+    same step is a ``trainer.evaluate()`` after training (of the best checkpoint, when the
+    Trainer loads it at the end), not a new point of the curve: read as one, it would make
+    an eval loss that rose look as if it came back to its minimum."""
+    if s is None or len(s) < 2:
+        return s
+    _, first = np.unique(s.steps, return_index=True)
+    if first.size == len(s):
+        return s
+    keep = np.sort(first)
+    return Series(s.key, s.steps[keep], s.values[keep], s.wall_times[keep])
+
+
+def _named_train_loss(run: RunData) -> str | None:
+    """The train loss of a run that logs no plain ``loss``, when exactly one train series is
+    named ``*_loss``: SetFit logs its contrastive objective as ``embedding_loss``. With two or
+    more (component losses such as ``mlm_loss`` and ``nsp_loss``) none is taken for the loss."""
+    named = [
+        k
+        for k in run.series
+        if keys.normalize_key(k).startswith("train/") and keys.normalize_key(k).endswith("_loss")
+    ]
+    return named[0] if len(named) == 1 else None
 
 
 def _named_eval_loss(run: RunData) -> str | None:
@@ -382,7 +410,7 @@ def build_context(run: RunData) -> RunContext:
     summ = _flatten(run.info.summary or {})
     ctx = RunContext(run=run, config=cfg, summary=summ)
     ctx.loss = _series(run, keys.LOSS)
-    ctx.eval_loss = _series(run, keys.EVAL_LOSS)
+    ctx.eval_loss = _first_per_step(_series(run, keys.EVAL_LOSS))
     ctx.lr = _series(run, keys.LR)
     ctx.grad_norm = _series(run, keys.GRAD_NORM)
     ctx.epoch = _series(run, keys.EPOCH)

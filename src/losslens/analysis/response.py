@@ -42,6 +42,12 @@ class ResponseParams:
     trend_z: float = param(2.0, "Mann-Kendall z of the loss from the minimum to the LR peak")
     eval_jump: float = param(0.20, "eval best before the LR peak, then this much higher after")
     eval_noise_k: float = param(3.0, "... and this many eval noise standard deviations")
+    eval_jump_train_fall: float = param(
+        0.15,
+        "... unless the train loss median fell this much from the logs up to the best eval to "
+        "those up to the next (the model fits its train set better while the held-out loss "
+        "jumps: overfitting's signature, LL151, not the schedule's)",
+    )
     sparse_rise: float = param(
         0.30,
         "fewer logs in the ramp: the loss at the LR peak this much above its minimum (and "
@@ -245,6 +251,20 @@ def high_lr_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | 
     )
 
 
+def _train_fell(ctx: RunContext, best: float, nxt: float, share: float) -> bool:
+    """Whether the train loss median of the logs in (best, nxt] is ``share`` or more below
+    that of the as many steps up to ``best``."""
+    s = ctx.loss.finite if ctx.loss is not None else None
+    if s is None:
+        return False
+    before = s.values[(s.steps > best - (nxt - best)) & (s.steps <= best)]
+    after = s.values[(s.steps > best) & (s.steps <= nxt)]
+    if before.size == 0 or after.size == 0:
+        return False
+    b = float(np.median(before))
+    return b > 0 and float(np.median(after)) <= (1 - share) * b
+
+
 def peak_eval_jump(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | None:
     """The eval loss is best before the LR peak and jumps when the LR reaches it."""
     sched = ctx.schedule
@@ -262,6 +282,8 @@ def peak_eval_jump(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | No
         return None
     # it must stay up (not one noisy eval)
     if float(np.median(view.values[view.best + 1 :])) < (1 + p.eval_jump / 2) * view.best_value:
+        return None
+    if _train_fell(ctx, view.best_step, float(view.steps[view.best + 1]), p.eval_jump_train_fall):
         return None
     return Response(
         "peak",

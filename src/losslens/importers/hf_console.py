@@ -17,6 +17,7 @@ banner and printed TrainingArguments become config.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import statistics
 from collections.abc import Iterator
@@ -320,27 +321,45 @@ def _counter(codes: list[int], total: int, last: bool) -> int | None:
 
 
 def _train_total(p: _Parse) -> int | None:
-    """The total of the training bar: the one drawn next to train dict lines."""
+    """The total of the training bar: the one drawn next to train dict lines. A bar with
+    fewer steps than there are train logs (a ``1/1`` shard-writing bar) cannot be it."""
+    n_train = sum(d.kind == "train" for d in p.dicts)
     votes: dict[int, int] = {}
     for d in p.dicts:
         if d.kind != "train":
             continue
         near = d.after[:1] or d.before[-1:]
         for c in near:
-            votes[c % 10_000_000] = votes.get(c % 10_000_000, 0) + 1
+            if c % 10_000_000 >= n_train:
+                votes[c % 10_000_000] = votes.get(c % 10_000_000, 0) + 1
     if votes:
         return max(votes, key=lambda t: (votes[t], t))
     return None
 
 
 def _max_steps(p: _Parse, train_total: int | None) -> int | None:
-    for v in (p.wandb_summary.get("train/global_step"), p.config.get("max_steps")):
+    """The run's step count: printed, else the end-of-run summary's runtime x steps per
+    second, else the training bar; never fewer steps than there are train logs."""
+    n_train = sum(d.kind == "train" for d in p.dicts)
+    for v in (p.wandb_summary.get("train/global_step"), p.config.get("max_steps"), _ran(p)):
         n = as_step(v) if isinstance(v, int | float) else None
-        if n is not None and 0 < n < _MAX_RECONSTRUCTED:
+        if n is not None and max(0, n_train - 1) < n < _MAX_RECONSTRUCTED:
             return n
     if train_total:
         return train_total
-    return max(p.it_totals) if p.it_totals else None
+    totals = [t for t in p.it_totals if t >= n_train]
+    return max(totals) if totals else None
+
+
+def _ran(p: _Parse) -> int | None:
+    """Steps run, from the Trainer's end-of-run line (``train_runtime`` x
+    ``train_steps_per_second``, both rounded when printed, so to about 1%)."""
+    for d in p.dicts:
+        rt, sps = d.row.get("train_runtime"), d.row.get("train_steps_per_second")
+        if d.kind == "summary" and isinstance(rt, float) and isinstance(sps, float):
+            n = rt * sps
+            return round(n) if math.isfinite(n) and n >= 1 else None
+    return None
 
 
 #: Largest step a console paste can be given (beyond it a number in the paste is nonsense).

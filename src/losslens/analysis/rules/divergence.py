@@ -352,7 +352,10 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         eval loss is best before the LR peak and jumps 20% (and 3 noise standard
         deviations) when the LR gets there, and stays up; not when that jump is
         less than half of its rise to the last eval (in log): an eval loss that climbs on
-        while the LR decays is overfitting (LL151), not the schedule. With few logs, the loss
+        while the LR decays is overfitting (LL151), not the schedule; nor when the train loss
+        median fell 15% or more from the logs before the best eval to those up to the next
+        (the model fit its train set better while the held-out loss jumped: overfitting's
+        signature too). With few logs, the loss
         reacting to the schedule is read by its consistency: from its lowest log up to the
         LR peak, the train loss rises at every log (2 or more, 15% in all) while the LR is
         still at half its peak or more, and every log (2 or more) after the LR has decayed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -10,11 +11,13 @@ import numpy as np
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import (
+    MEDIAN_SE,
     EvalView,
     TaskMetric,
     eval_view,
     improving_metric,
     level_excused,
+    log_noise,
     one_pass_rise,
     stalled,
     still_improving,
@@ -26,7 +29,7 @@ from losslens.analysis.evalview import (
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, train_level_near
-from losslens.model import Finding, Severity
+from losslens.model import Finding, FloatArray, Severity
 
 #: ln(1/0.9): below this, the model gives the training token ~90% probability on average.
 NEAR_ZERO = 0.105
@@ -80,6 +83,12 @@ class OverfitParams:
     gap_growth: float = param(
         3.0, "... or that an eval-train gap this many times its size at the best confirms"
     )
+    shift_evals: int = param(
+        4, "evals after the best for comparing two levels: the later half of them against the best"
+    )
+    shift_k: float = param(
+        3.0, "... whose medians differ by 1% and this many standard errors of the difference"
+    )
 
 
 @rule(
@@ -97,54 +106,58 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     own movement while the train loss falls is overfitting visible in eval, however small.
 
     What it detects:
-        At least 3 evaluations (2, see below) and a train loss falling from the best eval step
-        to the end (with no train log at that step, from the lowest within one logging
+        At least 3 evaluations (2, see below) and a train loss falling from the best eval
+        step to the end (with no train log at that step, from the lowest within one logging
         interval: a coarse log must not show a fall a finer one would not) and lower around
         the last eval than around the best (the train logs within half an eval interval of
-        each: a flat, noisy train loss does not look falling), and one of: the last two evals
-        above ``(1+τ)×`` the best, ``τ = max(5%, 2× the median eval-to-eval change before the
-        best)``; 3 or more consecutive rises after the best ending at the last eval, the last
-        at least 1% and 2 noise sds above the best (the robust spread of the eval-to-eval
-        changes: a smooth curve shows a small rise, a noisy one needs a larger one); 3 or more
-        consecutive rises out of the minimum and every eval since the top of that climb above
-        the best by the same margin (a rise that levels off, e.g. over a second epoch); a
-        steady rise (Mann-Kendall z ≥ 1.96 over 4 evals or more, the last above the best by
-        that margin); 3 evals or more after the best all above it by that margin, the last
-        above ``(1+τ)×`` it; a single eval after the best above ``(1+τ)×`` it when the logged
-        task metrics are mostly worse there too (with two evals too: the metrics stand in for
-        a third), or, with nothing to confirm it, above ``(1+2τ)×`` it a full epoch later
-        while that pass lowered the train loss 10% or more (evals once per epoch; with the
-        task metrics worse there too, a rise beyond 1% is enough: two measures of the
-        held-out set agree over a whole pass); 2 evals or
-        more after the best, every one above it by 1% and the last by the 5% floor, with the
-        task metrics mostly worse at the last eval than at the eval-loss minimum (two measures
-        of the held-out set agree, so the rise is not noise, and ``τ``, which a fast descent
-        before the best inflates, does not apply); the same with the eval–train gap (the
-        train level over the stretch of each eval) grown 3× or more from the best to the last
-        eval standing in for the metrics (the two losses moving apart); or an eval
-        loss stalled for 2 epochs or more (no gain beyond the noise) while the train loss falls
-        10% or more (the bar raised by two standard errors of the ratio of the two train
-        levels: a fall on the edge must not appear when the run logs half as often) and the
-        eval–train gap widens; judged by size, 3 evals or more after the best, all above it,
-        whose median is twice the best or more (a held-out loss that doubled and stayed,
-        however wide its scatter: a tiny eval set near zero); or every eval since the best (2
-        or more) higher than the one before by 1% (and 2 noise sds) or more while the train
+        each: a flat, noisy train loss does not look falling), and one of: the last two
+        evals above ``(1+τ)×`` the best, ``τ = max(5%, 2× the median eval-to-eval change
+        before the best)``; 3 or more consecutive rises after the best ending at the last
+        eval, the last at least 1% and 2 noise sds above the best (the robust spread of the
+        eval-to-eval changes: a smooth curve shows a small rise, a noisy one needs a larger
+        one); 3 or more consecutive rises out of the minimum and every eval since the top of
+        that climb above the best by the same margin (a rise that levels off, e.g. over a
+        second epoch); a steady rise (Mann-Kendall z ≥ 1.96 over 4 evals or more, the last
+        above the best by that margin); 3 evals or more after the best all above it by that
+        margin, the last above ``(1+τ)×`` it; a single eval after the best above ``(1+τ)×``
+        it when the logged task metrics are mostly worse there too (with two evals too: the
+        metrics stand in for a third), or, with nothing to confirm it, above ``(1+2τ)×`` it
+        a full epoch later while that pass lowered the train loss 10% or more (evals once
+        per epoch; with the task metrics worse there too, a rise beyond 1% is enough: two
+        measures of the held-out set agree over a whole pass); 2 evals or more after the
+        best, every one above it by 1% and the last by the 5% floor, with the task metrics
+        mostly worse at the last eval than at the eval-loss minimum (two measures of the
+        held-out set agree, so the rise is not noise, and ``τ``, which a fast descent before
+        the best inflates, does not apply); the same with the eval–train gap (the train
+        level over the stretch of each eval) grown 3× or more from the best to the last eval
+        standing in for the metrics (the two losses moving apart); or an eval loss stalled
+        for 2 epochs or more (no gain beyond the noise) while the train loss falls 10% or
+        more (the bar raised by two standard errors of the ratio of the two train levels: a
+        fall on the edge must not appear when the run logs half as often) and the eval–train
+        gap widens; judged by size, 3 evals or more after the best, all above it, whose
+        median is twice the best or more (a held-out loss that doubled and stayed, however
+        wide its scatter: a tiny eval set near zero); or every eval since the best (2 or
+        more) higher than the one before by 1% (and 2 noise sds) or more while the train
         level fell 10% or more from the best eval to the last (the two losses moved apart at
-        every eval). An error when the last eval is 20% or more
-        above the best with 3 evals or more after it. A logged task metric (accuracy, F1, WER,
-        BLEU, ROUGE …) still at its best at the last eval (or at the eval before, within 2% of
-        its range), having gained since the eval-loss minimum more than its own median
-        eval-to-eval move (a smaller gain is the metric wobbling, not improving), excuses a
-        rise no larger than the eval curve's own movement: the level after
-        the best (the median of the later evals) at most ``τ`` or 3 standard errors of that
-        median (``1.25 × noise / sqrt(n)``) above the best, and never a doubling: info (a
-        metric that never left its floor, below 1% right, shows no task learned and excuses
-        nothing). A larger rise is overfitting visible in eval: the model's probabilities got
-        worse by more than the eval's movement even if its answers did not, a warning (an
-        error lowered one level). An error becomes a warning when the metrics
-        mostly improved since the eval-loss minimum but stalled since. Only the evals where
-        the train loss is known count (up to one logging interval after its last finite log).
-        A best at the first eval with a train loss that hardly falls is not learning.
+        every eval); or, as two levels, 4 evals or more after the best whose later half has
+        a median 1% and 3 standard errors above that of the best and its neighbours, while
+        the train loss over the same two stretches fell 10% and 3 standard errors (a small
+        step up that holds, on curves smooth enough to make it certain). An error when the
+        last eval is 20% or more above the best with 3 evals or more after it. A logged task
+        metric (accuracy, F1, WER, BLEU, ROUGE …) still at its best at the last eval (or at
+        the eval before, within 2% of its range), having gained since the eval-loss minimum
+        more than its own median eval-to-eval move (a smaller gain is the metric wobbling,
+        not improving), excuses a rise no larger than the eval curve's own movement: the
+        level after the best (the median of the later evals) at most ``τ`` or 3 standard
+        errors of that median (``1.25 × noise / sqrt(n)``) above the best, and never a
+        doubling: info (a metric that never left its floor, below 1% right, shows no task
+        learned and excuses nothing). A larger rise is overfitting visible in eval: the
+        model's probabilities got worse by more than the eval's movement even if its answers
+        did not, a warning (an error lowered one level). An error becomes a warning when the
+        metrics mostly improved since the eval-loss minimum but stalled since. Only the
+        evals where the train loss is known count (up to one logging interval after its last
+        finite log). A best at the first eval with a train loss that hardly falls is not
+        learning.
     Why it matters:
         After the best step the model learns specifics of the training examples that do not
         carry over. Part of a rising eval loss is over-confidence, so a task metric may
@@ -248,7 +261,12 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and bool(np.all(np.diff(ev[b:]) >= small * ev[b:-1]))
         and _train_fell(ctx, view, p.pass_train_drop)
     )
-    rose = above or climbing or persistent or sustained or held or confirmed
+    # or, as two levels: the later half of 4+ evals after the best sits above the best
+    # and its neighbours by 1% and 3 standard errors, while the train level over the same
+    # stretches fell 10% and 3 standard errors (a small step up that holds, on curves smooth
+    # enough to make it certain however small it is)
+    shifted = _level_shift(ctx, view, p)
+    rose = above or climbing or persistent or sustained or held or confirmed or shifted
     rose = rose or doubled or steady or corroborated or parted or one_pass
     if not rose and stall is None:
         return
@@ -342,6 +360,46 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         },
         onset_step=best_step,
     )
+
+
+def _level_shift(ctx: RunContext, view: EvalView, p: OverfitParams) -> bool:
+    """Whether the eval level after the best moved up while the train level moved down,
+    each beyond its own noise. Eval: the median of the later half of the evals after the
+    best (``shift_evals`` or more of them) against the median of the best and its
+    neighbours, at least ``small_rise`` higher and ``shift_k`` standard errors of the
+    difference (each median's ``1.25 noise / sqrt(n)``). Train: the median of its logs over
+    the same two stretches of training, the earlier ``pass_train_drop`` above the later and
+    ``shift_k`` standard errors (a noisy train loss that only seems to fall does not
+    count)."""
+    ev, st, b = view.values, view.steps, view.best
+    after = ev[b + 1 :]
+    if after.size < p.shift_evals or ctx.loss is None:
+        return False
+    lo_i, hi_i = max(0, b - 1), min(b + 2, ev.size)
+    late_i = b + 1 + after.size // 2
+    near, late = ev[lo_i:hi_i], ev[late_i:]
+    if _shift(near, late, view.noise, p.small_rise, p.shift_k) <= 0:
+        return False
+    # the train logs over the stretches of training those evals close
+    gap = float(np.median(np.diff(st)))
+    ls, lv = finite(ctx.loss)
+    t_near = lv[(ls > st[lo_i] - gap) & (ls <= st[hi_i - 1])]
+    t_late = lv[(ls > st[late_i] - gap) & (ls <= st[-1])]
+    if t_near.size < 2 or t_late.size < 2:
+        return False
+    noise = log_noise(lv[(ls > st[lo_i] - gap) & (ls <= st[-1])])
+    return _shift(t_late, t_near, noise, p.pass_train_drop, p.shift_k) > 0
+
+
+def _shift(a: FloatArray, b: FloatArray, noise: float, effect: float, k: float) -> float:
+    """How far (log) the median of ``b`` is above that of ``a`` beyond both ``effect`` (a
+    share) and ``k`` standard errors of the difference of the two medians; 0 or less when
+    it is not."""
+    lo, hi = float(np.median(a)), float(np.median(b))
+    if lo <= 0 or hi <= 0:
+        return 0.0
+    se = MEDIAN_SE * noise * math.sqrt(1 / a.size + 1 / b.size)
+    return math.log(hi / lo) - max(math.log1p(effect), k * se)
 
 
 def _train_levels(ctx: RunContext, view: EvalView) -> tuple[float, float] | None:

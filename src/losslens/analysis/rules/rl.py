@@ -229,9 +229,10 @@ def reward_not_improving(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         mean over the first third by less than half the reward's log-to-log noise (1.4826 x
         the MAD of consecutive differences / √2, which a slow trend does not inflate), and the
         rise is not significant either (z of the two means below 1.645). A reward that falls
-        counts too. The kind is ``other``, not ``loss_not_decreasing``: the loss of an RL run
-        (beta x KL) is not what fails to move, and the corpus conventions keep loss kinds for
-        the loss.
+        counts too. Not while the LR is still rising at the last log: a log that is all
+        warmup has not yet trained the policy at its rate. The kind is ``other``, not
+        ``loss_not_decreasing``: the loss of an RL run (beta x KL) is not what fails to move,
+        and the corpus conventions keep loss kinds for the loss.
     Why it matters:
         In RL fine-tuning the reward is the measure of progress (the loss only says how far the
         policy moved from the reference). A reward that does not rise means the policy is not
@@ -250,6 +251,8 @@ def reward_not_improving(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     p: RewardFlatParams = r.params
     if not rewards_logged(ctx) or not log_from_start(ctx):
         return
+    if ctx.schedule is not None and ctx.schedule.still_rising:
+        return  # the whole log is warmup: the policy has not been trained at its rate yet
     s = reward_series(ctx)
     if s is None:
         return
