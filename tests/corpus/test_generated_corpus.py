@@ -32,7 +32,7 @@ SEALED_SIZES = {
     "llama-h72-l2": "v10g",
     "qwen2-h56-l3": "v10g",
 }
-RETIRED = {"v7g", "v8g", "v9g"}
+RETIRED = {"v7g", "v8g", "v9g", "v10g"}
 
 
 def _index() -> list[dict[str, Any]]:

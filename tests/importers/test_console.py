@@ -146,3 +146,19 @@ def test_numpy_and_tensor_scalars_are_numbers(tmp_path: Path) -> None:
     assert list(run.series["eval/accuracy"].values) == [0.55, 0.6]
     assert list(run.series[keys.EVAL_LOSS].values) == pytest.approx([1.65, 1.4])
     assert len(run.series[keys.GRAD_NORM].values) == 10
+
+
+def test_a_first_step_log_keeps_its_step_when_steps_come_from_epochs(tmp_path: Path) -> None:
+    # logging_first_step: a log at step 1, then every 10 of 150 (25 steps per epoch); no bar,
+    # the step count from the end-of-run line (18.43 s x 8.141 steps/s)
+    epochs = [0.04] + [s / 25 for s in range(10, 151, 10)]
+    text = "".join(
+        f"{{'loss': '{2.0 / (i + 1):.4g}', 'epoch': '{e:.4g}'}}\n" for i, e in enumerate(epochs)
+    )
+    text += (
+        "{'train_runtime': '18.43', 'train_samples_per_second': '65.13', "
+        "'train_steps_per_second': '8.141', 'train_loss': '0.5', 'epoch': '6'}\n"
+    )
+    run = load_into_memory(_write(tmp_path, text))[0]
+    assert list(run.series[keys.LOSS].steps) == [1, *range(10, 151, 10)]
+    assert run.info.config["logging_steps"] == 10

@@ -429,7 +429,11 @@ def _assign_steps(p: _Parse) -> str:
         if not isinstance(grid, int) or grid < 1:
             diffs = [b - a for a, b in itertools.pairwise(est) if b > a]
             grid = max(1, round(statistics.median(diffs))) if diffs else 1
-        steps: list[int] = [max(grid, grid * round(x / grid)) for x in est]
+        # on the grid; a first log under half a grid step is the Trainer's first-step log
+        # (``logging_first_step``), kept at its own step
+        steps: list[int] = [
+            max(grid, grid * round(x / grid)) if x >= grid / 2 else max(1, round(x)) for x in est
+        ]
         if all(a < b for a, b in itertools.pairwise(steps)):
             for d, s in zip(train, steps, strict=True):
                 d.step = s
