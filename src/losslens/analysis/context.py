@@ -206,11 +206,8 @@ def _named_train_loss(run: RunData) -> str | None:
     """The train loss of a run that logs no plain ``loss``, when exactly one train series is
     named ``*_loss``: SetFit logs its contrastive objective as ``embedding_loss``. With two or
     more (component losses such as ``mlm_loss`` and ``nsp_loss``) none is taken for the loss."""
-    named = [
-        k
-        for k in run.series
-        if keys.normalize_key(k).startswith("train/") and keys.normalize_key(k).endswith("_loss")
-    ]
+    canon = {k: keys.normalize_key(k) for k in run.series}
+    named = [k for k, c in canon.items() if c.startswith("train/") and c.endswith("_loss")]
     return named[0] if len(named) == 1 else None
 
 

@@ -133,7 +133,8 @@ def eval_view(ctx: RunContext, until: float | None = None) -> EvalView | None:
         st, v = st[sel], v[sel]
         if v.size < 2:
             return None
-    # several evals at one step (an eval on two sets under one name): keep the last
+    # the context keeps the first eval at each step (build_context); what is left to drop
+    # here is a point whose step is not below the next one's (a log that went back in steps)
     keep = np.append(np.diff(st) > 0, True)
     st, v = st[keep], v[keep]
     if v.size < 2:

@@ -251,7 +251,7 @@ def high_lr_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | 
     )
 
 
-def _train_fell(ctx: RunContext, best: float, nxt: float, share: float) -> bool:
+def _train_fell_across(ctx: RunContext, best: float, nxt: float, share: float) -> bool:
     """Whether the train loss median of the logs in (best, nxt] is ``share`` or more below
     that of the as many steps up to ``best``."""
     s = ctx.loss.finite if ctx.loss is not None else None
@@ -283,7 +283,9 @@ def peak_eval_jump(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | No
     # it must stay up (not one noisy eval)
     if float(np.median(view.values[view.best + 1 :])) < (1 + p.eval_jump / 2) * view.best_value:
         return None
-    if _train_fell(ctx, view.best_step, float(view.steps[view.best + 1]), p.eval_jump_train_fall):
+    if _train_fell_across(
+        ctx, view.best_step, float(view.steps[view.best + 1]), p.eval_jump_train_fall
+    ):
         return None
     return Response(
         "peak",
