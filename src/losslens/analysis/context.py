@@ -188,12 +188,12 @@ def _series(run: RunData, canonical: str) -> Series | None:
     return s if len(s) else None
 
 
-def _first_per_step(s: Series | None) -> Series | None:
+def first_per_step(s: Series) -> Series:
     """An eval series with one value per step, the first logged. A second evaluation at the
     same step is a ``trainer.evaluate()`` after training (of the best checkpoint, when the
     Trainer loads it at the end), not a new point of the curve: read as one, it would make
     an eval loss that rose look as if it came back to its minimum."""
-    if s is None or len(s) < 2:
+    if len(s) < 2:
         return s
     _, first = np.unique(s.steps, return_index=True)
     if first.size == len(s):
@@ -407,7 +407,8 @@ def build_context(run: RunData) -> RunContext:
     summ = _flatten(run.info.summary or {})
     ctx = RunContext(run=run, config=cfg, summary=summ)
     ctx.loss = _series(run, keys.LOSS)
-    ctx.eval_loss = _first_per_step(_series(run, keys.EVAL_LOSS))
+    ev = _series(run, keys.EVAL_LOSS)
+    ctx.eval_loss = first_per_step(ev) if ev is not None else None
     ctx.lr = _series(run, keys.LR)
     ctx.grad_norm = _series(run, keys.GRAD_NORM)
     ctx.epoch = _series(run, keys.EPOCH)

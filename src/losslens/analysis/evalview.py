@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from losslens.analysis import signals
-from losslens.analysis.context import RunContext
+from losslens.analysis.context import RunContext, first_per_step
 from losslens.model import FloatArray, Series
 
 #: Task metrics where higher is better, by the end of their name.
@@ -314,8 +314,10 @@ def _direction(key: str) -> bool | None:
 
 
 def _per_step(s: Series) -> tuple[FloatArray, FloatArray]:
-    """The finite points, one per step (the last, as in :func:`eval_view`)."""
-    f = s.finite
+    """The finite points, one per step: the first logged, as for the eval loss
+    (:func:`~losslens.analysis.context.first_per_step`), then, as in :func:`eval_view`,
+    without a point whose step is not below the next one's."""
+    f = first_per_step(s).finite
     st, v = f.steps.astype(np.float64), f.values
     keep = np.append(np.diff(st) > 0, True) if st.size else np.empty(0, dtype=bool)
     return st[keep], v[keep]
