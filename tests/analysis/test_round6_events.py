@@ -1,7 +1,7 @@
 """Round 6: events read the way the severity conventions grade them.
 
 Small synthetic series, one principle each, with the healthy (or negative) case beside it:
-a warmup that peaks at 85% of the planned steps or later is as long as the run whether its
+a warmup that peaks at 80% of the planned steps or later is as long as the run whether its
 end is logged or estimated; a loss that climbs over several logs to a step whose gradient
 norm is NaN is a spike paired with a NaN gradient norm (a warning) measured against the
 level before the climb; a gradient norm of exactly 0 is a step that changed nothing.

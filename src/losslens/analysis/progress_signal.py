@@ -186,6 +186,9 @@ def eval_held_stretch(
 #: pretrained language model fine-tuned on its kind of text sits at 1-3 nats, a model that
 #: knows nothing at ln V (about 10-12 for 32k-150k vocabularies).
 TEXT_HIGH = 3.0
+#: ... and at or above this (perplexity e^5 ≈ 150) far from the answer: a model that has not
+#: even learnt how often each token occurs (the unigram entropy of subword text is ~7 nats).
+TEXT_FAR = 5.0
 
 
 def high_level(ctx: RunContext, level: float, text_high: float = TEXT_HIGH) -> bool:
@@ -324,6 +327,7 @@ def eval_improving(ctx: RunContext, last_evals: int) -> bool:
 
 __all__ = [
     "MAX_TOKEN_CE",
+    "TEXT_FAR",
     "TEXT_HIGH",
     "best_r_squared",
     "end_level",

@@ -15,7 +15,7 @@ from losslens.analysis import signals
 from losslens.analysis.context import LR_BANDS, RunContext
 from losslens.analysis.messages import Text, join, num, tr
 from losslens.analysis.messages import lr as fmt_lr
-from losslens.analysis.progress_signal import rewards_logged
+from losslens.analysis.progress_signal import TEXT_FAR, rewards_logged
 from losslens.analysis.rules.common import finite
 from losslens.analysis.rules.schedule import SHAPE_NAMES
 from losslens.model import Finding, MetricReading, Series, Severity
@@ -66,7 +66,7 @@ def _loss(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
     first = float(v[0])
     if not ctx.text_task:
         band = tr("", "")
-    elif end > 5:
+    elif end > TEXT_FAR:
         vocab = ctx.cfg_num("vocab_size")  # chance is ln V only when the config says V
         band = (
             tr(

@@ -13,7 +13,13 @@ from losslens.analysis.context import RunContext
 from losslens.analysis.messages import lr as fmt_lr
 from losslens.analysis.messages import num, tr
 from losslens.analysis.periodic import periods
-from losslens.analysis.progress_signal import TEXT_HIGH, log_from_start, loss_measures_progress
+from losslens.analysis.progress_signal import (
+    TEXT_FAR,
+    TEXT_HIGH,
+    high_token_ce,
+    log_from_start,
+    loss_measures_progress,
+)
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, lr_at
 from losslens.analysis.rules.progress import (
@@ -59,6 +65,12 @@ class PlateauParams:
         "a plateau at this share of the first value or more is at a high level (as LL135's "
         "stretch): warning; below it the run fell most of the way and levelled off: info",
     )
+    far_level: float = param(
+        TEXT_FAR,
+        "... and in a text task a per-token cross-entropy at this or above is a high level "
+        "whatever the first value (a bad start inflates that): the level the report's "
+        "reading calls far from the answer",
+    )
 
 
 @rule(
@@ -90,9 +102,10 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         for LL131). Judged by size: in a text task, a stretch of 20 logs or more at 3 nats
         or more (perplexity ≈ 20) whose Theil-Sen line moves it by less than 2% is flat
         even when its noise cannot rule out a 5% decline (per-step logs of a small batch).
-        Severity: warning when the plateau is at half its first value or more (a plateau at
-        a high level); info when the loss fell most of the way first and levelled off
-        (diminishing returns).
+        Severity: warning when the plateau is at half its first value or more, or, in a text
+        task, at 5 nats per token or more whatever the first value (a huge first value,
+        a bad start, would hide it): a plateau at a high level; info when the loss fell
+        most of the way first and levelled off (diminishing returns).
     Why it matters:
         Steps spent on a plateau are wasted compute; the model stopped learning long before
         the schedule ended. Common causes are data with little left to learn (duplicates, a
@@ -165,7 +178,8 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     # the conventions: a plateau at a high level is a warning; a loss that fell most of the
     # way from its start and levelled off is diminishing returns, worth knowing (info)
-    severity = Severity.WARNING if level >= p.high_share * first else Severity.INFO
+    high = level >= p.high_share * first or high_token_ce(ctx, level, p.far_level)
+    severity = Severity.WARNING if high else Severity.INFO
     drop_before = float(np.exp(ys[0]))
     i_step = int(st[int(np.searchsorted(st, start_step))])
     share = (float(st[-1]) - start_step) / max(float(st[-1] - st[0]), 1.0)

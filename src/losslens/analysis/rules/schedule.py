@@ -149,9 +149,10 @@ def schedule_mismatch(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 @dataclass(frozen=True)
 class WarmupParams:
     most_of_run: float = param(
-        0.85,
+        0.8,
         "a ramp still rising whose shortest plausible end is at this share of the planned "
-        "steps or later: warmup as long as the run (warning)",
+        "steps or later: warmup as long as the run (warning; at most a fifth of the run "
+        "left at the chosen rate)",
     )
     long_share: float = param(0.5, "a warmup this share of the planned steps or more (info)")
     zero: float = param(1e-3, "an LR below this share of the peak is the end-of-run 0")
@@ -217,11 +218,11 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         where the ramp, at its logged rate, reaches the configured learning rate, or else
         the first usual value (1, 2, 3 or 5 × 10^k: how learning rates are set) at or above
         the last logged LR, and never before the last log. When even that earliest end is at
-        85% of the planned steps (of the run, when it finished) or later, the warmup takes
+        80% of the planned steps (of the run, when it finished) or later, the warmup takes
         most or all of the run: a warning (a finished run still rising at its end is one).
         The same bar holds for a ramp whose peak is logged: its end lies between the peak
         log and the next one, where the ramp at its logged rate reaches the configured LR or
-        else the first usual value at or above the logged peak; at 85% of the planned steps
+        else the first usual value at or above the logged peak; at 80% of the planned steps
         or later, the warmup is as long as the run (a warning). A warmup that takes 50% or
         more of the planned steps (that end, or the logged peak): info.
     Why it matters:
@@ -319,7 +320,7 @@ def warmup_incomplete(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     share = sched.warmup_end_step / horizon
     if share < p.long_share or sched.kind == "warmup_only":
         return
-    # the same bar whether the end was logged or estimated: a ramp that peaks at 85% of the
+    # the same bar whether the end was logged or estimated: a ramp that peaks at 80% of the
     # planned steps or later leaves too few steps at the chosen rate (warmup as long as the
     # run). The true end lies between the peak log and the next one: where, at the ramp's
     # logged rate, it reaches the configured LR or else the first usual value at or above the
