@@ -149,6 +149,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 2,
         "num_key_value_heads": 2,
     },
+    # the sealed block v11g
+    "qwen2-h88-l2": {
+        "arch": "qwen2",
+        "hidden_size": 88,
+        "intermediate_size": 176,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "llama-h40-l3": {
+        "arch": "llama",
+        "hidden_size": 40,
+        "intermediate_size": 80,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+    },
 }
 
 

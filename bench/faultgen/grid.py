@@ -24,6 +24,7 @@ SEALED_BLOCKS = {
     "v8g": ["llama-h64-l3", "qwen2-h80-l1"],
     "v9g": ["qwen2-h40-l2", "llama-h32-l4"],
     "v10g": ["llama-h72-l2", "qwen2-h56-l3"],
+    "v11g": ["qwen2-h88-l2", "llama-h40-l3"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -31,6 +31,8 @@ SEALED_SIZES = {
     "llama-h32-l4": "v9g",
     "llama-h72-l2": "v10g",
     "qwen2-h56-l3": "v10g",
+    "qwen2-h88-l2": "v11g",
+    "llama-h40-l3": "v11g",
 }
 RETIRED = {"v7g", "v8g", "v9g", "v10g"}
 
