@@ -34,7 +34,7 @@ SEALED_SIZES = {
     "qwen2-h88-l2": "v11g",
     "llama-h40-l3": "v11g",
 }
-RETIRED = {"v7g", "v8g", "v9g", "v10g"}
+RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g"}
 
 
 def _index() -> list[dict[str, Any]]:
