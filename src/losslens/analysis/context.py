@@ -441,6 +441,11 @@ def build_context(run: RunData) -> RunContext:
             ctx.steps_per_epoch = ds / float(e.values[sel][-1] - e.values[sel][0])
         elif sel.sum() >= 1 and float(e.values[sel][-1]) > 0:
             ctx.steps_per_epoch = float(e.steps[sel][-1]) / float(e.values[sel][-1])
+        # the state's own epoch, at its global step at or after the last log, is how far the
+        # run went (the last log can be up to one logging interval before the end)
+        at_end, gstep = _num(summ.get("epoch")), _num(summ.get("global_step"))
+        if at_end and gstep and gstep >= float(e.steps[-1]) and at_end > ctx.epochs:
+            ctx.epochs = at_end
     elif _num(summ.get("epoch")):
         ctx.epochs = _num(summ.get("epoch"))
 

@@ -86,6 +86,11 @@ class MemoParams:
     recipe_epochs: float = param(
         3.0, "no eval set: up to this many epochs (the usual 1-3) a near-zero loss is info"
     )
+    first_pass_many: float = param(
+        10.0,
+        "no eval at all: a loss near zero already in the first pass is read too after this "
+        "many epochs (many passes, as for classifiers)",
+    )
     flat_gain: float = param(0.01, "eval at the end within this much of its best (or ...")
     flat_noise: float = param(2.0, "... this many eval noise sds) shows no harm: info")
     class_epochs: float = param(
@@ -265,7 +270,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         got that low past epoch 1.5, or the epoch is unknown; read as a level, the same way as
         at the end: where most of the next tenth of the logs, at least 3, are below it, so one
         lucky batch does not date it; first that low within the first
-        pass, on examples not yet seen, it is not memorization at all, see LL155; between
+        pass, on examples not yet seen, it is not memorization at all, see LL155, unless the
+        run has no eval at all and went on for 10 epochs or more (many passes, as for
+        classifiers): those passes learn the examples by heart like any others; between
         epochs 1 and 1.5 only the gap and staircase readings below apply, a drop on re-seeing
         the examples being repetition itself). Graded by the harm shown: an
         error with overfitting (LL151) at warning or above, or with no eval set after more than
@@ -348,11 +355,15 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
     i = near_zero_onset(v, p.near_zero)
     ep = ctx.epoch_at(float(st[i]))
-    if end < p.near_zero and ep is not None and ep < p.first_pass:
+    # with no eval at all, many passes over examples the model already predicted near
+    # perfectly are learning by heart like any others, however early it got there
+    no_eval = finite(ctx.eval_loss)[1].size == 0
+    beyond = no_eval and ctx.epochs is not None and ctx.epochs >= p.first_pass_many
+    if end < p.near_zero and ep is not None and ep < p.first_pass and not beyond:
         return  # near zero on examples not yet seen: no learning by heart (see LL155)
     # near zero only once the data repeated but before 1.5 epochs: not read as near zero,
     # but the gap and the staircase below still are (a drop on re-seeing the examples)
-    if end < p.near_zero and (ep is None or ep >= p.after_epoch):
+    if end < p.near_zero and (ep is None or ep >= p.after_epoch or beyond):
         view = eval_view(ctx)
         _, one_eval = finite(ctx.eval_loss)
         if view is None and one_eval.size:
