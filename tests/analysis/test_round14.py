@@ -1,7 +1,10 @@
-"""Round 14 (the readings test v11 asked for): with no eval at all, a loss near zero already
-in the first pass is memorization after many passes (10 epochs or more), however early it got
-there (LL153); the epochs a run went are the state's own epoch at its global step when that is
-at or after the last log (the last log can be one logging interval short of the end)."""
+"""Rounds 14 and 15 (the readings tests v11 and v12 asked for): with no eval at all, a loss
+near zero already in the first pass is memorization after many passes (10 epochs or more),
+however early it got there (LL153); the epochs a run went are the state's own epoch at its
+global step when that is at or after the last log. Round 15: a gradient norm of exactly 0 at
+every one of 3 logs or more is no gradient (LL134); a classifier's memorization is an error
+only with a harm of the size LL151 grades an error; with no eval set, a loss 3x below the end
+of the first pass (where every example was scored unseen) is a memorization warning."""
 
 from __future__ import annotations
 
@@ -59,3 +62,56 @@ def test_the_epochs_are_the_states_own_at_its_global_step() -> None:
 def test_a_state_before_the_last_log_does_not_set_them() -> None:
     ctx = build_context(_last_log_short_of_the_end(6500))
     assert ctx.epochs is not None and abs(ctx.epochs - 6550 / 659) < 1e-9
+
+
+# -- round 15 (the readings test v12 asked for) ---------------------------------------------
+
+
+def test_a_gradient_norm_of_exactly_0_at_every_one_of_few_logs_is_no_gradient() -> None:
+    """A 5-step GRPO smoke run: loss 0 and gradient norm 0 at every step (LL134 asked for 8
+    logs even for a level no noise can fake)."""
+    steps = np.arange(1, 6)
+    run = run_of(
+        {
+            "train/loss": (steps, np.zeros(5)),
+            "train/grad_norm": (steps, np.zeros(5)),
+            "train/reward": (steps, np.zeros(5)),
+            "train/learning_rate": (steps, 1e-5 * (1.2 - 0.2 * steps)),
+        }
+    )
+    f = rule(run, "LL134")
+    assert f is not None and f.severity is Severity.ERROR
+
+
+def test_two_zero_gradient_norms_are_not_enough() -> None:
+    steps = np.arange(1, 3)
+    run = run_of({"train/loss": (steps, [0.7, 0.6]), "train/grad_norm": (steps, [0.0, 0.0])})
+    assert rule(run, "LL134") is None
+
+
+def _classifier(after: list[float]) -> RunData:
+    """A classifier over 18 epochs of 9 steps, logged every 9 (at each epoch end) with an eval
+    there: the train loss falls to ~0.01, the eval loss to 0.056 at epoch 14, then ``after``;
+    the accuracy a little lower after it."""
+    steps = np.arange(9, 163, 9)
+    train = 0.4 * np.exp(-steps / 40) + 0.008
+    ev = list(0.3 * np.exp(-steps[:14] / 30) + 0.056 - 0.3 * np.exp(-126 / 30)) + after
+    acc = list(np.linspace(0.88, 0.98, 18))
+    return run_of(
+        {
+            "train/loss": (steps, train),
+            "train/epoch": (steps, steps / 9),
+            "eval/loss": (steps, ev),
+            "eval/accuracy": (steps, [*acc[:14], 0.955, 0.954, 0.953, 0.952]),
+        },
+    )
+
+
+def test_a_classifier_a_few_percent_above_its_eval_best_is_a_memorization_warning() -> None:
+    f = rule(_classifier([0.0586, 0.0582, 0.0606, 0.0630]), "LL153")
+    assert f is not None and f.severity is Severity.WARNING
+
+
+def test_one_a_third_above_it_is_an_error() -> None:
+    f = rule(_classifier([0.070, 0.075, 0.078, 0.080]), "LL153")
+    assert f is not None and f.severity is Severity.ERROR

@@ -100,6 +100,12 @@ class MemoParams:
     class_best_before: float = param(
         1.0, "classifier: ... and the eval best at least this many epochs before the end"
     )
+    class_error_rise: float = param(
+        0.2,
+        "classifier: an error when the eval loss after its best sits this much above it "
+        "(median) or overfitting (LL151) is an error, the harm LL151 grades an error; a "
+        "smaller harm: a warning",
+    )
     pref_accuracy: float = param(
         0.99,
         "preference loss: reward accuracy (mean of the last 10%) at least this, every pair "
@@ -130,10 +136,22 @@ def _classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | N
 
 
 def _classifier_finding(
-    r: Rule, ctx: RunContext, st: np.ndarray, v: np.ndarray, end: float, view: EvalView
+    r: Rule,
+    ctx: RunContext,
+    st: np.ndarray,
+    v: np.ndarray,
+    end: float,
+    view: EvalView,
+    p: MemoParams,
 ) -> Finding:
     assert ctx.loss is not None and ctx.epochs is not None
     level = float(np.median(view.values[view.best + 1 :]))
+    # the result is damaged (an error) by a harm of the size LL151 grades an error; a
+    # smaller one, a stall or a few percent, is a warning
+    of = ctx.has("LL151")
+    damaged = (of is not None and of.severity is Severity.ERROR) or level >= (
+        1 + p.class_error_rise
+    ) * view.best_value
     kw = {
         "a": num(float(v[0])),
         "b": num(end),
@@ -143,7 +161,7 @@ def _classifier_finding(
         "l": num(level),
     }
     return r.finding(
-        severity=_metric_lowered(ctx, Severity.ERROR),
+        severity=_metric_lowered(ctx, Severity.ERROR if damaged else Severity.WARNING),
         title=tr(
             "The classifier memorised its training examples (loss {a} → {b})",
             "분류기가 학습 예제를 암기했습니다(손실 {a} → {b})",
@@ -310,8 +328,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         nothing by itself; it is memorization when the run went over the examples 10 epochs or
         more (the count LL154 calls many) while the eval loss, best at least one epoch before
         the end, stayed above that best (overfitting at warning, or the median of the later
-        evals beyond 1% and 3 standard errors of its noise): an error, one level lower while a
-        task metric still improves.
+        evals beyond 1% and 3 standard errors of its noise): an error when the harm is of the
+        size LL151 grades an error (LL151 an error, or the later evals' median 20% or more
+        above the best), else a warning; one level lower while a task metric still improves.
         Preference losses (DPO and the like) are read on their own scale, ln 2 at chance:
         every train loss of the last 10% of logs near zero (the same 0.105) with the reward
         accuracy at 1 (their mean ≥ 0.99) means every training pair is separated with near
@@ -342,7 +361,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         # near zero is how an easy classification ends: memorised only on eval harm
         view = _classifier_harm(ctx, p, end)
         if view is not None:
-            yield _classifier_finding(r, ctx, st, v, end, view)
+            yield _classifier_finding(r, ctx, st, v, end, view, p)
         return
     # speech recognition decodes text too: a near-zero loss there is memorised transcripts
     if not (ctx.text_task or ctx.task == "speech"):

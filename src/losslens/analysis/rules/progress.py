@@ -89,7 +89,11 @@ class LrLowParams(ProgressParams):
 
 @dataclass(frozen=True)
 class VanishParams:
-    min_logs: int = param(8, "gradient-norm logs needed")
+    min_logs: int = param(8, "gradient-norm logs needed for a collapse")
+    zero_logs: int = param(
+        3,
+        "... and for a norm of exactly 0 at every log (a level, not a trend: no noise to wait out)",
+    )
     early: float = param(0.2, "the early level: median of this first share of the logs")
     late: float = param(0.25, "the late level: median of this last share of the logs")
     collapse: float = param(1e-3, "late below this share of early: the gradients vanished")
@@ -426,9 +430,10 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The gradient norm is zero, or collapses, while the loss is still high.
 
     What it detects:
-        Every logged gradient norm exactly 0 (error: no gradient reaches the trainable
-        weights), or the median of the last 25% of logs below 1/1000 of the first 20% (3
-        logs each at least) while the loss is still above 0.1 and no longer falling. Tiny
+        Every logged gradient norm exactly 0 (3 logs or more; error: no gradient reaches
+        the trainable weights), or, over 8 logs or more, the median of the last 25% of logs
+        below 1/1000 of the first 20% (3 logs each at least) while the loss is still above
+        0.1 and no longer falling. Tiny
         gradients on a loss near zero are the consequence of having nothing left to learn
         and are not reported.
     Why it matters:
@@ -444,7 +449,7 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     p: VanishParams = r.params
     st, g = finite(ctx.grad_norm)
     _lst, lv = finite(ctx.loss)
-    if ctx.grad_norm is None or g.size < p.min_logs or ctx.has("LL103"):
+    if ctx.grad_norm is None or g.size < p.zero_logs or ctx.has("LL103"):
         return  # (a loss of 0 from the start has no gradient: LL103 says why)
     fix = tr(
         "Call model.enable_input_require_grads() or pass gradient_checkpointing_kwargs="
@@ -475,7 +480,7 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             onset_step=int(st[0]),
         )
         return
-    if lv.size < 4:
+    if g.size < p.min_logs or lv.size < 4:
         return
     # at least 3 logs per window: the median of 2 is their mean, which one odd log (the
     # first step's gradient before a collapse) sets on its own
