@@ -166,6 +166,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 2,
         "num_key_value_heads": 1,
     },
+    # the sealed block v12g
+    "llama-h56-l2": {
+        "arch": "llama",
+        "hidden_size": 56,
+        "intermediate_size": 112,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+    },
+    "qwen2-h24-l3": {
+        "arch": "qwen2",
+        "hidden_size": 24,
+        "intermediate_size": 48,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+    },
 }
 
 

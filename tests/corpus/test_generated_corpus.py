@@ -33,6 +33,8 @@ SEALED_SIZES = {
     "qwen2-h56-l3": "v10g",
     "qwen2-h88-l2": "v11g",
     "llama-h40-l3": "v11g",
+    "llama-h56-l2": "v12g",
+    "qwen2-h24-l3": "v12g",
 }
 RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g"}
 
