@@ -36,7 +36,7 @@ SEALED_SIZES = {
     "llama-h56-l2": "v12g",
     "qwen2-h24-l3": "v12g",
 }
-RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g"}
+RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g"}
 
 
 def _index() -> list[dict[str, Any]]:
