@@ -115,3 +115,32 @@ def test_a_classifier_a_few_percent_above_its_eval_best_is_a_memorization_warnin
 def test_one_a_third_above_it_is_an_error() -> None:
     f = rule(_classifier([0.070, 0.075, 0.078, 0.080]), "LL153")
     assert f is not None and f.severity is Severity.ERROR
+
+
+# -- round 16 (the reading test v12g asked for) ---------------------------------------------
+
+
+def _many_epochs_lm(rise: float) -> RunData:
+    """100 epochs of a chat SFT on 24 examples, no task metric: the train loss falls to
+    ~0.09, the eval loss to 0.69 at step 150, then rises smoothly by ``rise`` to step 300."""
+    steps = np.arange(5, 301, 5)
+    es = np.arange(10, 301, 10)
+    ev = np.where(es <= 150, 0.689 + 4.4 * np.exp(-es / 22), 0.689 * (1 + rise * (es - 150) / 150))
+    return run_of(
+        {
+            "train/loss": (steps, 5.6 * np.exp(-steps / 30) + 0.085),
+            "train/epoch": (steps, steps / 3),
+            "eval/loss": (es, ev),
+        },
+        config={"learning_rate": 3e-3, "num_train_epochs": 100},
+    )
+
+
+def test_memorization_with_a_small_eval_rise_is_a_warning() -> None:
+    f = rule(_many_epochs_lm(0.03), "LL153")
+    assert f is not None and f.severity is Severity.WARNING
+
+
+def test_memorization_with_a_large_eval_rise_is_an_error() -> None:
+    f = rule(_many_epochs_lm(0.5), "LL153")
+    assert f is not None and f.severity is Severity.ERROR

@@ -37,6 +37,19 @@ def _overfits(ctx: RunContext) -> bool:
     return of is not None and of.severity is not Severity.INFO
 
 
+def _harm_grade(ctx: RunContext, view: EvalView, p: MemoParams) -> Severity:
+    """The grade of memorization that the eval loss shows harm for: an error (the result is
+    damaged) with a harm of the size LL151 grades an error (LL151 an error, or the evals after
+    the best ``error_rise`` or more above it, median); a smaller one, a stall or a few
+    percent, a warning."""
+    of = ctx.has("LL151")
+    later = view.values[view.best + 1 :]
+    big = later.size > 0 and float(np.median(later)) >= (1 + p.error_rise) * view.best_value
+    if big or (of is not None and of.severity is Severity.ERROR):
+        return Severity.ERROR
+    return Severity.WARNING
+
+
 def _metric_lowered(ctx: RunContext, sev: Severity) -> Severity:
     """One level lower when a logged task metric (accuracy, F1, WER ...) is still improving
     at the last eval, or improved after the eval-loss minimum: the held-out task shows the
@@ -100,11 +113,11 @@ class MemoParams:
     class_best_before: float = param(
         1.0, "classifier: ... and the eval best at least this many epochs before the end"
     )
-    class_error_rise: float = param(
+    error_rise: float = param(
         0.2,
-        "classifier: an error when the eval loss after its best sits this much above it "
-        "(median) or overfitting (LL151) is an error, the harm LL151 grades an error; a "
-        "smaller harm: a warning",
+        "with an eval loss, an error when it sits this much above its best after it (median) "
+        "or overfitting (LL151) is an error: the harm LL151 grades an error; a smaller harm "
+        "(a stall, a few percent): a warning",
     )
     pref_accuracy: float = param(
         0.99,
@@ -146,12 +159,6 @@ def _classifier_finding(
 ) -> Finding:
     assert ctx.loss is not None and ctx.epochs is not None
     level = float(np.median(view.values[view.best + 1 :]))
-    # the result is damaged (an error) by a harm of the size LL151 grades an error; a
-    # smaller one, a stall or a few percent, is a warning
-    of = ctx.has("LL151")
-    damaged = (of is not None and of.severity is Severity.ERROR) or level >= (
-        1 + p.class_error_rise
-    ) * view.best_value
     kw = {
         "a": num(float(v[0])),
         "b": num(end),
@@ -161,7 +168,7 @@ def _classifier_finding(
         "l": num(level),
     }
     return r.finding(
-        severity=_metric_lowered(ctx, Severity.ERROR if damaged else Severity.WARNING),
+        severity=_metric_lowered(ctx, _harm_grade(ctx, view, p)),
         title=tr(
             "The classifier memorised its training examples (loss {a} → {b})",
             "분류기가 학습 예제를 암기했습니다(손실 {a} → {b})",
@@ -292,8 +299,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         run has no eval at all and went on for 10 epochs or more (many passes, as for
         classifiers): those passes learn the examples by heart like any others; between
         epochs 1 and 1.5 only the gap and staircase readings below apply, a drop on re-seeing
-        the examples being repetition itself). Graded by the harm shown: an
-        error with overfitting (LL151) at warning or above, or with no eval set after more than
+        the examples being repetition itself). Graded by the harm shown: with overfitting
+        (LL151) at warning or above, an error when the harm is of the size LL151 grades an
+        error (LL151 an error, or the evals after the best 20% or more above it, median), a
+        warning for a smaller one; an error with no eval set after more than
         3 epochs (or an unknown count); info with no eval set within the usual 1–3 epochs (the
         recipe this rule advises: a low loss at the end of a standard fine-tune, an easy target
         or a classifier, shows no harm by itself); a warning when the eval loss moved away from
@@ -328,9 +337,8 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         nothing by itself; it is memorization when the run went over the examples 10 epochs or
         more (the count LL154 calls many) while the eval loss, best at least one epoch before
         the end, stayed above that best (overfitting at warning, or the median of the later
-        evals beyond 1% and 3 standard errors of its noise): an error when the harm is of the
-        size LL151 grades an error (LL151 an error, or the later evals' median 20% or more
-        above the best), else a warning; one level lower while a task metric still improves.
+        evals beyond 1% and 3 standard errors of its noise): an error or a warning by the size
+        of that harm, as above; one level lower while a task metric still improves.
         Preference losses (DPO and the like) are read on their own scale, ln 2 at chance:
         every train loss of the last 10% of logs near zero (the same 0.105) with the reward
         accuracy at 1 (their mean ≥ 0.99) means every training pair is separated with near
@@ -398,7 +406,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             # at the end of a standard fine-tune (an easy target, a classifier) shows no harm
             sev = Severity.INFO
         elif _overfits(ctx):
-            sev = Severity.ERROR  # harm shown: eval rose after its best
+            sev = _harm_grade(ctx, view, p)  # harm shown: eval rose after its best
         elif still_improving(ctx, view) or within_noise(view, p.flat_gain, p.flat_noise):
             # eval still improving, or holding its best within its noise (as the gap rule
             # reads it): the held-out loss shows no harm from training on
