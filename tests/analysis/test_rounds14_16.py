@@ -1,10 +1,10 @@
-"""Rounds 14 and 15 (the readings tests v11 and v12 asked for): with no eval at all, a loss
-near zero already in the first pass is memorization after many passes (10 epochs or more),
-however early it got there (LL153); the epochs a run went are the state's own epoch at its
-global step when that is at or after the last log. Round 15: a gradient norm of exactly 0 at
-every one of 3 logs or more is no gradient (LL134); a classifier's memorization is an error
-only with a harm of the size LL151 grades an error; with no eval set, a loss 3x below the end
-of the first pass (where every example was scored unseen) is a memorization warning."""
+"""Rounds 14–16 (the readings tests v11, v12 and v12g asked for). Round 14: with no eval at
+all, a loss near zero already in the first pass is memorization after many passes (10 epochs
+or more), however early it got there (LL153); the epochs a run went are the state's own epoch at
+its global step when that is at or after the last log. Round 15: a gradient norm of exactly 0 at
+every one of 3 logs or more is no gradient (LL134); a classifier's memorization is an error only
+with a harm of the size LL151 grades an error. Round 16: so is a text task's memorization with
+an eval set (one principle for both)."""
 
 from __future__ import annotations
 
