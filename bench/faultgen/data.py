@@ -183,6 +183,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 2,
         "num_key_value_heads": 1,
     },
+    # the sealed block v13g
+    "qwen2-h72-l1": {
+        "arch": "qwen2",
+        "hidden_size": 72,
+        "intermediate_size": 144,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "llama-h80-l2": {
+        "arch": "llama",
+        "hidden_size": 80,
+        "intermediate_size": 160,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 1,
+    },
 }
 
 

@@ -26,6 +26,7 @@ SEALED_BLOCKS = {
     "v10g": ["llama-h72-l2", "qwen2-h56-l3"],
     "v11g": ["qwen2-h88-l2", "llama-h40-l3"],
     "v12g": ["llama-h56-l2", "qwen2-h24-l3"],
+    "v13g": ["qwen2-h72-l1", "llama-h80-l2"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

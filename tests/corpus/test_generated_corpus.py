@@ -35,6 +35,8 @@ SEALED_SIZES = {
     "llama-h40-l3": "v11g",
     "llama-h56-l2": "v12g",
     "qwen2-h24-l3": "v12g",
+    "qwen2-h72-l1": "v13g",
+    "llama-h80-l2": "v13g",
 }
 RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g"}
 
