@@ -38,7 +38,7 @@ SEALED_SIZES = {
     "qwen2-h72-l1": "v13g",
     "llama-h80-l2": "v13g",
 }
-RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g"}
+RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g", "v13g"}
 
 
 def _index() -> list[dict[str, Any]]:
