@@ -384,15 +384,14 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     ep = ctx.epoch_at(float(st[i]))
     # with no eval at all, many passes over examples the model already predicted near
     # perfectly are learning by heart like any others, however early it got there
-    no_eval = finite(ctx.eval_loss)[1].size == 0
-    beyond = no_eval and ctx.epochs is not None and ctx.epochs >= p.first_pass_many
+    _, one_eval = finite(ctx.eval_loss)
+    beyond = not one_eval.size and ctx.epochs is not None and ctx.epochs >= p.first_pass_many
     if end < p.near_zero and ep is not None and ep < p.first_pass and not beyond:
         return  # near zero on examples not yet seen: no learning by heart (see LL155)
     # near zero only once the data repeated but before 1.5 epochs: not read as near zero,
     # but the gap and the staircase below still are (a drop on re-seeing the examples)
     if end < p.near_zero and (ep is None or ep >= p.after_epoch or beyond):
         view = eval_view(ctx)
-        _, one_eval = finite(ctx.eval_loss)
         if view is None and one_eval.size:
             # a single eval shows no trend, but whether it follows the train loss: at its
             # level (the gap rule's ratio) nothing shows harm; far above it is a warning
