@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from losslens.model import RunData, RunInfo, RunStatus, Series
+from losslens.analysis import analyze
+from losslens.model import Finding, RunData, RunInfo, RunStatus, Series
 
 
 def run_of(
@@ -109,6 +110,11 @@ def kinds(report: Any) -> set[str]:
 
 def ids(report: Any) -> set[str]:
     return {f.rule_id for f in report.findings}
+
+
+def rule(run: RunData, rule_id: str) -> Finding | None:
+    """The first finding of ``rule_id`` on ``run``, None when it does not fire."""
+    return next((f for f in analyze(run).findings if f.rule_id == rule_id), None)
 
 
 def one(report: Any, rule_id: str) -> Any:

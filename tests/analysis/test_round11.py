@@ -10,15 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from analysis_curves import epoch_run, noisy, run_of
+from analysis_curves import epoch_run, noisy, rule, run_of
 
 from losslens.analysis import analyze
-from losslens.model import Finding, RunData, Severity
-
-
-def rule(run: RunData, rule_id: str) -> Finding | None:
-    return next((f for f in analyze(run).findings if f.rule_id == rule_id), None)
-
+from losslens.model import RunData, Severity
 
 # -- LL151: a held-out loss that doubled and stayed -------------------------------------------
 

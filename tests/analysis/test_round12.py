@@ -12,17 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from analysis_curves import epoch_run, ids, noisy, run_of
+from analysis_curves import epoch_run, ids, noisy, rule, run_of
 
 from losslens import keys
 from losslens.analysis import analyze
 from losslens.ingest import load_into_memory
-from losslens.model import Finding, RunData, Severity
-
-
-def rule(run: RunData, rule_id: str) -> Finding | None:
-    return next((f for f in analyze(run).findings if f.rule_id == rule_id), None)
-
+from losslens.model import RunData, Severity
 
 # -- a train loss under another name -----------------------------------------------------------
 

@@ -6,16 +6,11 @@ a warmup that takes four fifths of the run or more is as long as the run (LL142)
 from __future__ import annotations
 
 import numpy as np
-from analysis_curves import noisy, run_of
+from analysis_curves import noisy, rule, run_of
 
-from losslens.analysis import analyze
 from losslens.analysis.context import build_context
 from losslens.analysis.evalview import task_metrics
-from losslens.model import Finding, RunData, Severity
-
-
-def rule(run: RunData, rule_id: str) -> Finding | None:
-    return next((f for f in analyze(run).findings if f.rule_id == rule_id), None)
+from losslens.model import RunData, Severity
 
 
 def test_a_metric_evaluated_again_at_the_last_step_is_not_still_improving() -> None:

@@ -9,15 +9,10 @@ an eval set (one principle for both)."""
 from __future__ import annotations
 
 import numpy as np
-from analysis_curves import noisy, run_of
+from analysis_curves import noisy, rule, run_of
 
-from losslens.analysis import analyze
 from losslens.analysis.context import build_context
-from losslens.model import Finding, RunData, Severity
-
-
-def rule(run: RunData, rule_id: str) -> Finding | None:
-    return next((f for f in analyze(run).findings if f.rule_id == rule_id), None)
+from losslens.model import RunData, Severity
 
 
 def _low_from_the_start(epochs: float) -> RunData:
