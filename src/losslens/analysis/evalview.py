@@ -134,9 +134,8 @@ def eval_view(ctx: RunContext, until: float | None = None) -> EvalView | None:
         if v.size < 2:
             return None
     # the context keeps the first eval at each step (build_context); what is left to drop
-    # here is a point whose step is not below the next one's (a log that went back in steps)
-    keep = np.append(np.diff(st) > 0, True)
-    st, v = st[keep], v[keep]
+    # is a log that went back in steps
+    st, v = _forward(st, v)
     if v.size < 2:
         return None
     best = int(np.argmin(v))
@@ -318,7 +317,12 @@ def _per_step(s: Series) -> tuple[FloatArray, FloatArray]:
     (:func:`~losslens.analysis.context.first_per_step`), then, as in :func:`eval_view`,
     without a point whose step is not below the next one's."""
     f = first_per_step(s).finite
-    st, v = f.steps.astype(np.float64), f.values
+    return _forward(f.steps.astype(np.float64), f.values)
+
+
+def _forward(st: FloatArray, v: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The points without one whose step is not below the next one's (a log that went back
+    in steps)."""
     keep = np.append(np.diff(st) > 0, True) if st.size else np.empty(0, dtype=bool)
     return st[keep], v[keep]
 
