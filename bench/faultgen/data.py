@@ -200,6 +200,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 1,
     },
+    # the sealed block v14g
+    "llama-h88-l1": {
+        "arch": "llama",
+        "hidden_size": 88,
+        "intermediate_size": 176,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h64-l3": {
+        "arch": "qwen2",
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 1,
+    },
 }
 
 

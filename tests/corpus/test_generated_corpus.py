@@ -37,6 +37,8 @@ SEALED_SIZES = {
     "qwen2-h24-l3": "v12g",
     "qwen2-h72-l1": "v13g",
     "llama-h80-l2": "v13g",
+    "llama-h88-l1": "v14g",
+    "qwen2-h64-l3": "v14g",
 }
 RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g", "v13g"}
 
