@@ -40,7 +40,7 @@ SEALED_SIZES = {
     "llama-h88-l1": "v14g",
     "qwen2-h64-l3": "v14g",
 }
-RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g", "v13g"}
+RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g", "v13g", "v14g"}
 
 
 def _index() -> list[dict[str, Any]]:
