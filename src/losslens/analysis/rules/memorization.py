@@ -97,7 +97,9 @@ class MemoParams:
         "an eval loss that does not follow",
     )
     recipe_epochs: float = param(
-        3.0, "no eval set: up to this many epochs (the usual 1-3) a near-zero loss is info"
+        3.0,
+        "no eval set: up to this many epochs (the usual 1-3) a near-zero loss is info; past "
+        "them, one first reached between `first_pass` and `after_epoch` is read too",
     )
     first_pass_many: float = param(
         10.0,
@@ -299,7 +301,8 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         run has no eval at all and went on for 10 epochs or more (many passes, as for
         classifiers): those passes learn the examples by heart like any others; between
         epochs 1 and 1.5 only the gap and staircase readings below apply, a drop on re-seeing
-        the examples being repetition itself). Graded by the harm shown: with overfitting
+        the examples being repetition itself, unless the run has no eval at all and went past
+        the usual 3 passes: the passes after it are over examples already seen, as later). Graded by the harm shown: with overfitting
         (LL151) at warning or above, an error when the harm is of the size LL151 grades an
         error (LL151 an error, or the evals after the best 20% or more above it, median), a
         warning for a smaller one; an error with no eval set after more than
@@ -385,7 +388,14 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # with no eval at all, many passes over examples the model already predicted near
     # perfectly are learning by heart like any others, however early it got there
     _, one_eval = finite(ctx.eval_loss)
-    beyond = not one_eval.size and ctx.epochs is not None and ctx.epochs >= p.first_pass_many
+    # once the data repeated (from epoch 1), any passes beyond the usual 1-3 count the same way
+    e = ctx.epochs
+    first = ep is None or ep < p.first_pass
+    beyond = (
+        not one_eval.size
+        and e is not None
+        and (e >= p.first_pass_many if first else e > p.recipe_epochs)
+    )
     if end < p.near_zero and ep is not None and ep < p.first_pass and not beyond:
         return  # near zero on examples not yet seen: no learning by heart (see LL155)
     # near zero only once the data repeated but before 1.5 epochs: not read as near zero,

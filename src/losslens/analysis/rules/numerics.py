@@ -436,18 +436,28 @@ def hidden_nan(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
+#: nats: a loss at or above this that is exactly 0 at the next log did not get there by learning
+SUDDEN_FROM = 0.1
+
+
 @rule("LL103", "zero-loss", kind="other", severity=Severity.ERROR, family="numerics")
 def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
-    """The loss is exactly 0 from the start: every target token is masked out.
+    """The loss is exactly 0 from the start, or drops to exactly 0 in one log: nothing is trained.
+
+    Principle: a logged loss is rounded (the Trainer keeps 4 decimals), so a loss that fell
+    gradually prints as 0.0 once it is below 0.00005; no training step takes a loss from 0.1
+    nats or more to below that in one logging interval, so such a fall is the loss stopping
+    being computed, not the model learning.
 
     What it detects:
         Five logs or more, the first ones included, with a loss of exactly 0.0 (at least 80% of
         all logs), while the gradient norm is finite, in a log that starts before the data
-        was seen 1.5 times. A loss that falls gradually and then prints as 0.0 because of
-        rounding is memorization, not this, and so is a log whose first record comes after
-        many unlogged passes over the data (see memorization). Not read in online RL (a
-        sampled reward is logged): there the loss is β×KL, exactly 0 while the policy still
-        equals its reference.
+        was seen 1.5 times; or a loss of 0.1 or more at one log and exactly 0.0 from the next
+        (3 logs or more, at least 80% of the logs from there on). A loss that falls gradually
+        and then prints as 0.0 because of rounding is memorization, not this, and so is a
+        log whose first record comes after many unlogged passes over the data (see
+        memorization). Not read in online RL (a sampled reward is logged): there the loss is
+        β×KL, exactly 0 while the policy still equals its reference.
     Why it matters:
         Cross-entropy over zero target tokens is 0: the model is graded on nothing and learns
         nothing. Usual causes are a chat/response template that does not match the data
@@ -465,27 +475,48 @@ def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if v.size < 5:
         return
     zeros = v == 0.0
-    if zeros.sum() < 5 or zeros.mean() < 0.8 or not zeros[: min(3, v.size)].all():
+    i = int(np.argmax(zeros))
+    # a fall to exactly 0 in one log from a level no step can leave that fast
+    sudden = (
+        i > 0
+        and float(v[i - 1]) >= SUDDEN_FROM
+        and zeros[i:].sum() >= 3
+        and zeros[i:].mean() >= 0.8
+    )
+    if not sudden and (zeros.sum() < 5 or zeros.mean() < 0.8 or not zeros[:3].all()):
         return
     first_epoch = ctx.epoch_at(float(st[0]))
     g = ctx.grad_norm
     grad_zero = g is not None and len(g.finite) >= 5 and bool(np.all(g.finite.values == 0.0))
-    if first_epoch is not None and first_epoch >= 1.5 and not grad_zero:
+    if not sudden and first_epoch is not None and first_epoch >= 1.5 and not grad_zero:
         # the log starts after the data was seen more than once: see LL153 (a memorised
         # loss still has a gradient; one that is exactly 0 too was never supervised)
         return
+    fell = (
+        tr(
+            " after {a} at step {s}",
+            " ({s} 스텝 {a} 다음)",
+            a=num(float(v[i - 1])),
+            s=int(st[i - 1]),
+        )
+        if sudden
+        else tr("", "")
+    )
     yield r.finding(
         title=tr(
             "The loss is exactly 0: no target tokens are being trained",
             "손실이 정확히 0입니다: 학습 대상 토큰이 없습니다",
         ),
         explanation=tr(
-            "A loss of exactly 0 from the first step means the model is graded on nothing: "
+            "A loss of exactly 0 from step {s}{f} means the model is graded on nothing: "
             "every answer token was masked out (labels -100), usually because the response "
-            "template does not match the data or the answers were truncated.",
-            "첫 스텝부터 손실이 정확히 0이라는 것은 채점할 토큰이 하나도 없다는 뜻입니다. "
+            "template does not match the data or the answers were truncated, or the loss "
+            "stopped being computed (an fp16 overflow).",
+            "{s} 스텝부터{f} 손실이 정확히 0이라는 것은 채점할 토큰이 하나도 없다는 뜻입니다. "
             "보통 응답 템플릿이 데이터와 맞지 않거나 답변이 잘려서 모든 정답 토큰이 "
-            "마스킹(labels -100)된 경우입니다.",
+            "마스킹(labels -100)되었거나, 손실이 더 이상 계산되지 않는 경우(fp16 오버플로)입니다.",
+            s=int(st[i]),
+            f=fell,
         ),
         suggestion=tr(
             "Print one collated batch and count labels that are not -100; check the response "
@@ -494,15 +525,16 @@ def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "train_on_responses_only 설정을 확인하고 max_seq_length를 늘리세요.",
         ),
         metric=ctx.loss.key,
-        step_start=int(st[0]),
+        step_start=int(st[i]),
         step_end=int(st[-1]),
         evidence=tr(
-            "loss exactly 0.0 at {n} of {t} logs, from step {s}",
-            "로그 {t}개 중 {n}개에서 손실이 정확히 0.0 ({s} 스텝부터)",
+            "loss exactly 0.0 at {n} of {t} logs, from step {s}{f}",
+            "로그 {t}개 중 {n}개에서 손실이 정확히 0.0 ({s} 스텝부터{f})",
             n=int(zeros.sum()),
             t=int(v.size),
-            s=int(st[0]),
+            s=int(st[i]),
+            f=fell,
         ),
         values={"zero_logs": int(zeros.sum()), "points": int(v.size)},
-        onset_step=int(st[0]),
+        onset_step=int(st[i]),
     )

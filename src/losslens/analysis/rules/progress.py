@@ -205,7 +205,9 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         period: the first and last periods are compared at the same phase, and the interval
         and the 20-log count above apply to the period means, since the logs of one period
         move together (a last log at a block end is not a rise, five periods are a short
-        log). Severity: error, "a loss that never moves"; info when the eval loss still falls (at
+        log). A loss exactly 0 from the start (LL103) never moves either: an error; one
+        that fell to exactly 0 mid-run (LL103 too) moved before, so it is left to LL103.
+        Severity: error, "a loss that never moves"; info when the eval loss still falls (at
         the last eval 1% or more below the first, within 1% of its best, more than the
         train loss fell, and beyond the eval's own noise: the first-to-last gain is a
         difference of two noisy evals, so it must exceed 2·√2 eval-to-eval noise sds when 5
@@ -225,6 +227,8 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     zero = ctx.has("LL103")
     if zero is not None and ctx.loss is not None and loss_measures_progress(ctx):
         st0 = ctx.loss.finite.steps
+        if zero.onset_step != int(st0[0]):
+            return  # a loss that fell to exactly 0 mid-run moved before: LL103 says why
         yield r.finding(
             severity=Severity.ERROR,
             title=tr("The loss never moves", "손실이 전혀 움직이지 않습니다"),
