@@ -217,6 +217,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 1,
     },
+    # the sealed block v15g
+    "qwen2-h80-l2": {
+        "arch": "qwen2",
+        "hidden_size": 80,
+        "intermediate_size": 160,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "llama-h24-l2": {
+        "arch": "llama",
+        "hidden_size": 24,
+        "intermediate_size": 48,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+    },
 }
 
 

@@ -28,6 +28,7 @@ SEALED_BLOCKS = {
     "v12g": ["llama-h56-l2", "qwen2-h24-l3"],
     "v13g": ["qwen2-h72-l1", "llama-h80-l2"],
     "v14g": ["llama-h88-l1", "qwen2-h64-l3"],
+    "v15g": ["qwen2-h80-l2", "llama-h24-l2"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -39,6 +39,8 @@ SEALED_SIZES = {
     "llama-h80-l2": "v13g",
     "llama-h88-l1": "v14g",
     "qwen2-h64-l3": "v14g",
+    "qwen2-h80-l2": "v15g",
+    "llama-h24-l2": "v15g",
 }
 RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g", "v13g", "v14g"}
 
