@@ -42,7 +42,7 @@ SEALED_SIZES = {
     "qwen2-h80-l2": "v15g",
     "llama-h24-l2": "v15g",
 }
-RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g", "v13g", "v14g"}
+RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g", "v13g", "v14g", "v15g"}
 
 
 def _index() -> list[dict[str, Any]]:
