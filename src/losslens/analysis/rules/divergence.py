@@ -297,6 +297,21 @@ def _rise_after_warmup(ctx: RunContext) -> float | None:
     return float(np.median(after)) / base - 1.0
 
 
+def _blew_up(ctx: RunContext, p: LRHighParams) -> tuple[float, int] | None:
+    """A loss that blew up and came back: ``(peak / first, logs above the first)`` when the
+    median of 3 logs rises to ``blow_up``x the first log or more and the loss stays above that
+    first value for ``blow_up_share`` of the logs or more (no spike: a spike comes straight
+    back, one bad value among good ones). None otherwise."""
+    st, v = finite(ctx.loss)
+    if v.size < 10 or float(v[0]) <= 0 or not loss_measures_progress(ctx):
+        return None
+    top = float(np.max(signals.rolling_median(v, 3)))
+    above = int(np.sum(v > float(v[0])))
+    if top < p.blow_up * float(v[0]) or above < p.blow_up_share * v.size:
+        return None
+    return top / float(v[0]), above
+
+
 def _climbs_on(ctx: RunContext, response: Response, p: LRHighParams) -> bool:
     """Whether the eval loss keeps climbing long after the LR peak: the jump there is less
     than ``peak_share`` of its rise from the best to the last eval (in log). A loss that
@@ -317,6 +332,10 @@ class LRHighParams(ResponseParams):
     peak_share: float = param(
         0.5, "the eval jump at the LR peak is at least this share of its rise to the end (log)"
     )
+    blow_up: float = param(
+        5.0, "a symptom: the loss (median of 3 logs) rises to this many times its first log ..."
+    )
+    blow_up_share: float = param(0.2, "... and stays above the first log for this share of logs")
 
 
 @rule(
@@ -337,7 +356,9 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         2e-4, full fine-tune about 2e-5, preference tuning lower still; 1e-3 when the kind
         is unknown, 1e-2 for a model trained from scratch) together with a symptom:
         divergence, a NaN that broke the run, exploding gradients, loss spikes that do not
-        recover or are 100× the level, or a loss that rises right after warmup. A rate 25×
+        recover or are 100× the level, a loss that blew up and came back (a median of 3 logs
+        5× the first log or more, and above the first log at a fifth of the logs or more: no
+        spike, which comes straight back), or a loss that rises right after warmup. A rate 25×
         the usual value is reported even without symptoms when the kind of run is known from
         the config (a "lora" in the run's name only shapes the wording). A loss that rises
         right after warmup: the median over the window after the LR peak is 5% above the
@@ -403,6 +424,13 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                 {"en": "the loss spikes 100× or more", "ko": "손실이 100배 이상 튐"}
                 if huge
                 else {"en": "the loss spikes without recovering", "ko": "손실이 튀고 회복하지 못함"}
+            )
+        elif (blown := _blew_up(ctx, p)) is not None:
+            symptom = tr(
+                "the loss blows up to {x}× its first value and stays above it for {n} logs",
+                "손실이 처음 값의 {x}배까지 폭증하고 {n}개 로그 동안 그 위에 머묾",
+                x=f"{blown[0]:.0f}",
+                n=blown[1],
             )
         else:
             rise = _rise_after_warmup(ctx)
