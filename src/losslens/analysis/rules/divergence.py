@@ -302,7 +302,7 @@ def _blew_up(ctx: RunContext, p: LRHighParams) -> tuple[float, int] | None:
     median of 3 logs rises to ``blow_up``x the first log or more and the loss stays above that
     first value for ``blow_up_share`` of the logs or more (no spike: a spike comes straight
     back, one bad value among good ones). None otherwise."""
-    st, v = finite(ctx.loss)
+    _, v = finite(ctx.loss)
     if v.size < 10 or float(v[0]) <= 0 or not loss_measures_progress(ctx):
         return None
     top = float(np.max(signals.rolling_median(v, 3)))

@@ -302,9 +302,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         classifiers): those passes learn the examples by heart like any others; between
         epochs 1 and 1.5 only the gap and staircase readings below apply, a drop on re-seeing
         the examples being repetition itself, unless the run has no eval at all and went past
-        the usual 3 passes: the passes after it are over examples already seen, as later). Graded by the harm shown: with overfitting
-        (LL151) at warning or above, an error when the harm is of the size LL151 grades an
-        error (LL151 an error, or the evals after the best 20% or more above it, median), a
+        the usual 3 passes: the passes after it are over examples already seen, as later).
+        Graded by the harm shown: with overfitting (LL151) at warning or above, an error when
+        the harm is of the size LL151 grades an error (LL151 an error, or the evals after the best 20% or more above it, median), a
         warning for a smaller one; an error with no eval set after more than
         3 epochs (or an unknown count); info with no eval set within the usual 1–3 epochs (the
         recipe this rule advises: a low loss at the end of a standard fine-tune, an easy target
