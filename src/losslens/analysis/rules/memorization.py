@@ -301,46 +301,48 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         passes, as for classifiers): those passes learn the examples by heart like any others;
         between epochs 1 and 1.5 only the gap and staircase readings below apply, a drop on
         re-seeing the examples being repetition itself, unless the run has no eval at all and went
-        past the usual 3 passes: the passes after it are over examples already seen, as later).
-        Graded by the harm shown: with overfitting (LL151) at warning or above, an error when the
-        harm is of the size LL151 grades an error (LL151 an error, or the evals after the best 20%
-        or more above it, median), a warning for a smaller one; an error with no eval set after more
-        than 3 epochs (or an unknown count); info with no eval set within the usual 1–3 epochs (the
-        recipe this rule advises: a low loss at the end of a standard fine-tune, an easy target or a
-        classifier, shows no harm by itself); a warning when the eval loss moved away from its best,
-        info while it still improves or holds its best within its noise (1% and 2 noise standard
-        deviations, as the gap rule reads it); with a single eval (no trend to read), info when it
-        is below 1.5× the train loss (the held-out loss follows the train loss: templated data, not
-        learning by heart), else a warning. Also: after 3 epochs or more, an eval loss over 3× the
-        train loss (info while the eval loss still improves or holds its best within its noise); or
-        the train loss dropping at epoch boundaries, a staircase (the change across a boundary,
-        between the logs just before and just after it, against the typical change across cuts
-        inside an epoch; needs 3 logs per epoch): one boundary must drop 3 robust standard
-        deviations, 2× and 0.05 beyond it (with an even window, also when it is one log wider: a
-        median of 2 logs is their mean, which one odd log sets); several must drop as a pattern,
-        their median change 3 standard errors of a median, 2× and 0.02 beyond it, so one lucky drop
-        among noisy boundaries is not a staircase and a small drop at every boundary is. The
-        evidence must be resolvable at the run's logging interval: where one log spans 15% of an
-        epoch or more, a staircase that does not also show with two logs each side of a cut is a
-        warning only with the eval loss showing the harm (no eval set: info). A staircase is a
-        warning when the boundaries together shed 0.2 (log) or more beyond the in-epoch trend and
-        nothing shows the model generalizes: no eval set, an eval loss that does not follow
-        (overfitting or a large gap at warning), or one that steps down at the same epoch boundaries
-        (the same staircase test on the eval loss at its own interval: eval examples seen in
-        training, which cannot show generalization); else info (a smaller drop on re-seeing the
-        examples is how any second pass looks; an eval rise then is overfitting, LL151). Every grade
-        is one level lower when a logged task metric (accuracy, F1, WER …) is still improving or
-        improved after the eval-loss minimum (more of the metrics got better than worse): the
-        held-out task shows the model still generalizes. Speech recognition counts as a text task
-        here (it decodes text). Classifiers: a near-zero train loss is how fitting an easy task
-        ends, so it shows nothing by itself; it is memorization when the run went over the examples
-        10 epochs or more (the count LL154 calls many) while the eval loss, best at least one epoch
-        before the end, stayed above that best (overfitting at warning, or the median of the later
-        evals beyond 1% and 3 standard errors of its noise): an error or a warning by the size of
-        that harm, as above; one level lower while a task metric still improves. Preference losses
-        (DPO and the like) are read on their own scale, ln 2 at chance: every train loss of the last
-        10% of logs near zero (the same 0.105) with the reward accuracy at 1 (their mean ≥ 0.99)
-        means every training pair is separated with near certainty, the objective saturated: a
+        past the usual 3 passes: the passes after it are over examples already seen, as later; and,
+        however early it got there, once the run went past 1.5 epochs while the eval loss rose from
+        its best beyond its noise (LL151 at warning or above): the passes that kept it there over
+        repeated examples fitted them, not the task). Graded by the harm shown: with overfitting
+        (LL151) at warning or above, an error when the harm is of the size LL151 grades an error
+        (LL151 an error, or the evals after the best 20% or more above it, median), a warning for a
+        smaller one; an error with no eval set after more than 3 epochs (or an unknown count); info
+        with no eval set within the usual 1–3 epochs (the recipe this rule advises: a low loss at
+        the end of a standard fine-tune, an easy target or a classifier, shows no harm by itself); a
+        warning when the eval loss moved away from its best, info while it still improves or holds
+        its best within its noise (1% and 2 noise standard deviations, as the gap rule reads it);
+        with a single eval (no trend to read), info when it is below 1.5× the train loss (the
+        held-out loss follows the train loss: templated data, not learning by heart), else a
+        warning. Also: after 3 epochs or more, an eval loss over 3× the train loss (info while the
+        eval loss still improves or holds its best within its noise); or the train loss dropping at
+        epoch boundaries, a staircase (the change across a boundary, between the logs just before
+        and just after it, against the typical change across cuts inside an epoch; needs 3 logs per
+        epoch): one boundary must drop 3 robust standard deviations, 2× and 0.05 beyond it (with an
+        even window, also when it is one log wider: a median of 2 logs is their mean, which one odd
+        log sets); several must drop as a pattern, their median change 3 standard errors of a
+        median, 2× and 0.02 beyond it, so one lucky drop among noisy boundaries is not a staircase
+        and a small drop at every boundary is. The evidence must be resolvable at the run's logging
+        interval: where one log spans 15% of an epoch or more, a staircase that does not also show
+        with two logs each side of a cut is a warning only with the eval loss showing the harm (no
+        eval set: info). A staircase is a warning when the boundaries together shed 0.2 (log) or
+        more beyond the in-epoch trend and nothing shows the model generalizes: no eval set, an eval
+        loss that does not follow (overfitting or a large gap at warning), or one that steps down at
+        the same epoch boundaries (the same staircase test on the eval loss at its own interval:
+        eval examples seen in training, which cannot show generalization); else info (a smaller drop
+        on re-seeing the examples is how any second pass looks; an eval rise then is overfitting,
+        LL151). Every grade is one level lower when a logged task metric (accuracy, F1, WER …) is
+        still improving or improved after the eval-loss minimum (more of the metrics got better than
+        worse): the held-out task shows the model still generalizes. Speech recognition counts as a
+        text task here (it decodes text). Classifiers: a near-zero train loss is how fitting an easy
+        task ends, so it shows nothing by itself; it is memorization when the run went over the
+        examples 10 epochs or more (the count LL154 calls many) while the eval loss, best at least
+        one epoch before the end, stayed above that best (overfitting at warning, or the median of
+        the later evals beyond 1% and 3 standard errors of its noise): an error or a warning by the
+        size of that harm, as above; one level lower while a task metric still improves. Preference
+        losses (DPO and the like) are read on their own scale, ln 2 at chance: every train loss of
+        the last 10% of logs near zero (the same 0.105) with the reward accuracy at 1 (their mean ≥
+        0.99) means every training pair is separated with near certainty, the objective saturated: a
         warning with no eval set or an eval loss above 1.5× the train loss (and above 0.105), info
         when the eval loss follows.
     Why it matters:
@@ -391,6 +393,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         not one_eval.size
         and e is not None
         and (e >= p.first_pass_many if first else e > p.recipe_epochs)
+    ) or (
+        # however early it got there, a loss kept near zero over the repeated examples while
+        # the eval loss rose from its best beyond its noise fitted them, not the task
+        _overfits(ctx) and e is not None and e >= p.after_epoch
     )
     if end < p.near_zero and ep is not None and ep < p.first_pass and not beyond:
         return  # near zero on examples not yet seen: no learning by heart (see LL155)
