@@ -234,6 +234,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 2,
         "num_key_value_heads": 1,
     },
+    # the sealed block v16g
+    "llama-h72-l1": {
+        "arch": "llama",
+        "hidden_size": 72,
+        "intermediate_size": 144,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h56-l1": {
+        "arch": "qwen2",
+        "hidden_size": 56,
+        "intermediate_size": 112,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 1,
+    },
 }
 
 

@@ -29,6 +29,7 @@ SEALED_BLOCKS = {
     "v13g": ["qwen2-h72-l1", "llama-h80-l2"],
     "v14g": ["llama-h88-l1", "qwen2-h64-l3"],
     "v15g": ["qwen2-h80-l2", "llama-h24-l2"],
+    "v16g": ["llama-h72-l1", "qwen2-h56-l1"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

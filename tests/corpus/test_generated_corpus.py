@@ -41,6 +41,8 @@ SEALED_SIZES = {
     "qwen2-h64-l3": "v14g",
     "qwen2-h80-l2": "v15g",
     "llama-h24-l2": "v15g",
+    "llama-h72-l1": "v16g",
+    "qwen2-h56-l1": "v16g",
 }
 RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g", "v13g", "v14g", "v15g"}
 
