@@ -44,7 +44,7 @@ SEALED_SIZES = {
     "llama-h72-l1": "v16g",
     "qwen2-h56-l1": "v16g",
 }
-RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g", "v13g", "v14g", "v15g"}
+RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g", "v13g", "v14g", "v15g", "v16g"}
 
 
 def _index() -> list[dict[str, Any]]:
