@@ -436,11 +436,30 @@ def hidden_nan(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
-#: nats: a loss at or above this that is exactly 0 at the next log did not get there by learning
-SUDDEN_FROM = 0.1
+@dataclass(frozen=True)
+class ZeroParams:
+    min_logs: int = param(5, "logs with a loss of exactly 0.0, the first ones included ...")
+    share: float = param(0.8, "... at least this share of all logs (or of those from a drop)")
+    start_logs: int = param(3, "... the first this many logs all exactly 0.0")
+    late_epoch: float = param(
+        1.5, "a log starting at or after this epoch is read by LL153, unless the grad norm is 0"
+    )
+    sudden_from: float = param(
+        0.1,
+        "or a loss at or above this (nats) that is exactly 0.0 at the next log: no step learns "
+        "that fast (a loss is logged with 4 decimals) ...",
+    )
+    sudden_logs: int = param(3, "... and at this many logs or more from there")
 
 
-@rule("LL103", "zero-loss", kind="other", severity=Severity.ERROR, family="numerics")
+@rule(
+    "LL103",
+    "zero-loss",
+    kind="other",
+    severity=Severity.ERROR,
+    family="numerics",
+    params=ZeroParams(),
+)
 def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The loss is exactly 0 from the start, or drops to exactly 0 in one log: nothing is trained.
 
@@ -470,25 +489,29 @@ def zero_loss(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """
     if ctx.loss is None or hidden_nan_steps(ctx) or not loss_measures_progress(ctx):
         return
+    p: ZeroParams = r.params
     v = ctx.loss.finite.values
     st = ctx.loss.finite.steps
-    if v.size < 5:
+    if v.size < p.min_logs:
         return
     zeros = v == 0.0
     i = int(np.argmax(zeros))
     # a fall to exactly 0 in one log from a level no step can leave that fast
     sudden = (
         i > 0
-        and float(v[i - 1]) >= SUDDEN_FROM
-        and zeros[i:].sum() >= 3
-        and zeros[i:].mean() >= 0.8
+        and float(v[i - 1]) >= p.sudden_from
+        and zeros[i:].sum() >= p.sudden_logs
+        and zeros[i:].mean() >= p.share
     )
-    if not sudden and (zeros.sum() < 5 or zeros.mean() < 0.8 or not zeros[:3].all()):
+    start = zeros[: p.start_logs].all()
+    if not sudden and (zeros.sum() < p.min_logs or zeros.mean() < p.share or not start):
         return
     first_epoch = ctx.epoch_at(float(st[0]))
     g = ctx.grad_norm
-    grad_zero = g is not None and len(g.finite) >= 5 and bool(np.all(g.finite.values == 0.0))
-    if not sudden and first_epoch is not None and first_epoch >= 1.5 and not grad_zero:
+    grad_zero = (
+        g is not None and len(g.finite) >= p.min_logs and bool(np.all(g.finite.values == 0.0))
+    )
+    if not sudden and first_epoch is not None and first_epoch >= p.late_epoch and not grad_zero:
         # the log starts after the data was seen more than once: see LL153 (a memorised
         # loss still has a gradient; one that is exactly 0 too was never supervised)
         return
