@@ -383,21 +383,21 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
     i = near_zero_onset(v, p.near_zero)
     ep = ctx.epoch_at(float(st[i]))
-    # with no eval at all, many passes over examples the model already predicted near
-    # perfectly are learning by heart like any others, however early it got there
     _, one_eval = finite(ctx.eval_loss)
-    # once the data repeated (from epoch 1), any passes beyond the usual 1-3 count the same way
     e = ctx.epochs
     first = ep is None or ep < p.first_pass
-    beyond = (
+    # with no eval at all, many passes over examples the model already predicted near
+    # perfectly are learning by heart like any others, however early it got there: 10 from
+    # the first pass, more than the usual 1-3 once the data repeated (from epoch 1)
+    many_passes = (
         not one_eval.size
         and e is not None
         and (e >= p.first_pass_many if first else e > p.recipe_epochs)
-    ) or (
-        # however early it got there, a loss kept near zero over the repeated examples while
-        # the eval loss rose from its best beyond its noise fitted them, not the task
-        _overfits(ctx) and e is not None and e >= p.after_epoch
     )
+    # a loss kept near zero over the repeated examples while the eval loss rose from its best
+    # beyond its noise fitted them, not the task, however early it got there
+    harm_shown = _overfits(ctx) and e is not None and e >= p.after_epoch
+    beyond = many_passes or harm_shown
     if end < p.near_zero and ep is not None and ep < p.first_pass and not beyond:
         return  # near zero on examples not yet seen: no learning by heart (see LL155)
     # near zero only once the data repeated but before 1.5 epochs: not read as near zero,
