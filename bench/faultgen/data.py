@@ -251,6 +251,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 1,
     },
+    # the sealed block v17g
+    "qwen2-h96-l1": {
+        "arch": "qwen2",
+        "hidden_size": 96,
+        "intermediate_size": 192,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "llama-h40-l1": {
+        "arch": "llama",
+        "hidden_size": 40,
+        "intermediate_size": 80,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+    },
 }
 
 

@@ -43,6 +43,8 @@ SEALED_SIZES = {
     "llama-h24-l2": "v15g",
     "llama-h72-l1": "v16g",
     "qwen2-h56-l1": "v16g",
+    "qwen2-h96-l1": "v17g",
+    "llama-h40-l1": "v17g",
 }
 RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g", "v13g", "v14g", "v15g", "v16g"}
 
