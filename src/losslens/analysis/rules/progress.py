@@ -53,6 +53,16 @@ class ProgressParams:
     )
     already_low: float = param(0.3, "a first loss below this has nothing much left to learn")
     improvement: float = param(0.05, "the last 10% less than this below the first 5%")
+    moved: float = param(
+        0.1,
+        "a loss this much below its first logs (median of 3) moved: the updates reach the "
+        "weights ...",
+    )
+    still_moving: float = param(
+        0.01,
+        "... and if the Theil-Sen line after the first 5% still lowers it by this much (log) "
+        "it is learning slowly, a plateau question (LL132, LL135); less: stuck after the drop",
+    )
     flat_bound: float = param(
         FLAT_BOUND, "even the steepest decline the data allow (90% CI) lowers it by less (log)"
     )
@@ -132,10 +142,19 @@ def no_progress(ctx: RunContext, p: ProgressParams = PROGRESS) -> tuple[float, f
         return None
     # each log weighted by the steps it stands for: a log kept at a coarser cadence (the
     # first one of a Trainer logging less often) counts for the steps it covers
-    first = signals.step_level(st, v, 0.05, 1, first=True)
+    head = 0.05  # the first 5% of the run: its first level
+    first = signals.step_level(st, v, head, 1, first=True)
     last = signals.step_level(st, v, 0.1, 3, first=False)
     if first < p.already_low:  # already low: nothing much left to learn
         return None
+    # a loss that fell a tenth from its first logs moved: the updates reach the weights and
+    # the data carry a signal. Still declining after that drop (by its fitted line, judged by
+    # size) it learns slowly, which the plateau rules grade; stopped dead, it never moves again
+    if last <= (1.0 - p.moved) * float(np.median(v[:3])):
+        k = max(1, int(head * v.size))
+        rest = float(signals.fitted_change(st[k:], signals.safe_log(v[k:])))
+        if rest <= -p.still_moving:
+            return None
     span = float(st[-1] - st[0])
     rhythm = periods(st, v, min_periods=p.min_periods)
     if rhythm is not None:
@@ -190,7 +209,11 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         the loss of the last 10% is less than 5% below the first 5% (medians, each log
         weighted by the steps it stands for: a logged loss averages the steps since the log
         before it, so the first log of a run logged half as often, kept at its own step,
-        counts for the steps it covers and not as one log in five)
+        counts for the steps it covers and not as one log in five); a loss 10% or more below
+        its first logs (median of 3) moved, so the updates reach the weights: it never moves
+        again only when its Theil-Sen line after the first 5% lowers it by less than 1% (stuck
+        after the drop), while one still declining by more learns slowly, which the plateau
+        rules grade by size (LL132, LL135)
         (judged by size: a smooth decline that small is significant and still no learning),
         and the data rule a real decline out: even the low end of a 90% confidence interval
         on the Theil-Sen slope would lower the loss by less than 5% over the run; or, in a
