@@ -240,14 +240,17 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         )
     else:
         title = tr(
-            "The gradient norm is repeatedly NaN/inf",
-            "그래디언트 노름이 반복해서 NaN/inf입니다",
+            "The gradient norm was NaN/inf at {n} log(s) mid-run",
+            "학습 도중 로그 {n}개에서 그래디언트 노름이 NaN/inf였습니다",
+            n=len(bad_steps),
         )
         expl = tr(
-            "The gradients overflow often: those updates are skipped or, worse, corrupt the "
+            "The gradients overflowed after the start of the run, where no loss-scaler "
+            "calibration explains it: those updates were skipped or, worse, corrupted the "
             "weights, so training is slower or broken.",
-            "그래디언트가 자주 넘칩니다. 해당 업데이트는 건너뛰어지거나 가중치를 망가뜨리므로 "
-            "학습이 느려지거나 깨집니다.",
+            "실행 시작 이후, 손실 스케일러 보정으로 설명되지 않는 시점에 그래디언트가 "
+            "넘쳤습니다. 해당 업데이트는 건너뛰어졌거나 가중치를 망가뜨렸으므로 학습이 "
+            "느려지거나 깨집니다.",
         )
         fix = _FIX_NAN
     yield r.finding(
