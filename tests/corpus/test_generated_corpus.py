@@ -46,7 +46,19 @@ SEALED_SIZES = {
     "qwen2-h96-l1": "v17g",
     "llama-h40-l1": "v17g",
 }
-RETIRED = {"v7g", "v8g", "v9g", "v10g", "v11g", "v12g", "v13g", "v14g", "v15g", "v16g"}
+RETIRED = {
+    "v7g",
+    "v8g",
+    "v9g",
+    "v10g",
+    "v11g",
+    "v12g",
+    "v13g",
+    "v14g",
+    "v15g",
+    "v16g",
+    "v17g",
+}
 
 
 def _index() -> list[dict[str, Any]]:
