@@ -45,6 +45,8 @@ SEALED_SIZES = {
     "qwen2-h56-l1": "v16g",
     "qwen2-h96-l1": "v17g",
     "llama-h40-l1": "v17g",
+    "llama-h64-l1": "v18g",
+    "qwen2-h48-l1": "v18g",
 }
 RETIRED = {
     "v7g",
