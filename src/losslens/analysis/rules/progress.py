@@ -209,13 +209,13 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         the loss of the last 10% is less than 5% below the first 5% (medians, each log
         weighted by the steps it stands for: a logged loss averages the steps since the log
         before it, so the first log of a run logged half as often, kept at its own step,
-        counts for the steps it covers and not as one log in five); a loss 10% or more below
-        its first logs (median of 3) moved, so the updates reach the weights: it never moves
-        again only when its Theil-Sen line after the first 5% lowers it by less than 1% (stuck
-        after the drop), while one still declining by more learns slowly, which the plateau
-        rules grade by size (LL132, LL135)
-        (judged by size: a smooth decline that small is significant and still no learning),
-        and the data rule a real decline out: even the low end of a 90% confidence interval
+        counts for the steps it covers and not as one log in five)
+        (judged by size: a smooth decline that small is significant and still no learning);
+        a loss 10% or more below its first logs (median of 3) moved, so the updates reach the
+        weights: it never moves again only when its Theil-Sen line after the first 5% lowers
+        it by less than 1% (stuck after the drop), while one still declining by more learns
+        slowly, which the plateau rules grade by size (LL132, LL135); and the data rule a real
+        decline out: even the low end of a 90% confidence interval
         on the Theil-Sen slope would lower the loss by less than 5% over the run; or, in a
         log of 20 logs or more too noisy for that, the Theil-Sen line over the run lowers it
         by less than 5% as well (two estimates of the change over many logs, both under the
