@@ -16,6 +16,7 @@ from losslens.analysis.messages import num, tr
 from losslens.analysis.periodic import periods
 from losslens.analysis.progress_signal import (
     eval_gain_over_log,
+    head_count,
     log_from_start,
     loss_measures_progress,
     peak_lr,
@@ -142,8 +143,7 @@ def no_progress(ctx: RunContext, p: ProgressParams = PROGRESS) -> tuple[float, f
         return None
     # each log weighted by the steps it stands for: a log kept at a coarser cadence (the
     # first one of a Trainer logging less often) counts for the steps it covers
-    head = 0.05  # the first 5% of the run: its first level
-    first = signals.step_level(st, v, head, 1, first=True)
+    first = signals.step_level(st, v, 0.05, 1, first=True)
     last = signals.step_level(st, v, 0.1, 3, first=False)
     if first < p.already_low:  # already low: nothing much left to learn
         return None
@@ -151,7 +151,7 @@ def no_progress(ctx: RunContext, p: ProgressParams = PROGRESS) -> tuple[float, f
     # the data carry a signal. Still declining after that drop (by its fitted line, judged by
     # size) it learns slowly, which the plateau rules grade; stopped dead, it never moves again
     if last <= (1.0 - p.moved) * float(np.median(v[:3])):
-        k = max(1, int(head * v.size))
+        k = head_count(v.size)
         rest = float(signals.fitted_change(st[k:], signals.safe_log(v[k:])))
         if rest <= -p.still_moving:
             return None
