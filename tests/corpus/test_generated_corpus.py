@@ -47,6 +47,8 @@ SEALED_SIZES = {
     "llama-h40-l1": "v17g",
     "llama-h64-l1": "v18g",
     "qwen2-h48-l1": "v18g",
+    "qwen2-h32-l2": "v19g",
+    "llama-h56-l1": "v19g",
 }
 RETIRED = {
     "v7g",
