@@ -93,8 +93,13 @@ class MemoParams:
     )
     stair_excess: float = param(
         0.2,
-        "a staircase whose boundaries shed this much in all (log) warns, with no eval set or "
-        "an eval loss that does not follow",
+        "a staircase whose boundaries shed this much in all (log) warns with an eval loss that "
+        "does not follow (overfitting or a large gap at warning)",
+    )
+    stair_excess_alone: float = param(
+        0.4,
+        "... and with no eval set (the staircase the only evidence): this much, the loss a "
+        "third lower at the boundaries alone",
     )
     recipe_epochs: float = param(
         3.0,
@@ -326,23 +331,25 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         interval: where one log spans 15% of an epoch or more, a staircase that does not also show
         with two logs each side of a cut is a warning only with the eval loss showing the harm (no
         eval set: info). A staircase is a warning when the boundaries together shed 0.2 (log) or
-        more beyond the in-epoch trend and nothing shows the model generalizes: no eval set, an eval
-        loss that does not follow (overfitting or a large gap at warning), or one that steps down at
-        the same epoch boundaries (the same staircase test on the eval loss at its own interval:
-        eval examples seen in training, which cannot show generalization); else info (a smaller drop
-        on re-seeing the examples is how any second pass looks; an eval rise then is overfitting,
-        LL151). Every grade is one level lower when a logged task metric (accuracy, F1, WER …) is
-        still improving or improved after the eval-loss minimum (more of the metrics got better than
-        worse): the held-out task shows the model still generalizes. Speech recognition counts as a
-        text task here (it decodes text). Classifiers: a near-zero train loss is how fitting an easy
-        task ends, so it shows nothing by itself; it is memorization when the run went over the
-        examples 10 epochs or more (the count LL154 calls many) while the eval loss, best at least
-        one epoch before the end, stayed above that best (overfitting at warning, or the median of
-        the later evals beyond 1% and 3 standard errors of its noise): an error or a warning by the
-        size of that harm, as above; one level lower while a task metric still improves. Preference
-        losses (DPO and the like) are read on their own scale, ln 2 at chance: every train loss of
-        the last 10% of logs near zero (the same 0.105) with the reward accuracy at 1 (their mean ≥
-        0.99) means every training pair is separated with near certainty, the objective saturated: a
+        more beyond the in-epoch trend while the eval loss does not follow (overfitting or a large
+        gap at warning), or 0.4 or more (the loss a third lower at the boundaries alone) with
+        nothing to show the model generalizes: no eval set, or an eval loss that steps down at the
+        same epoch boundaries (the same staircase test on the eval loss at its own interval: eval
+        examples seen in training, which cannot show generalization), where the staircase is the
+        only evidence and a larger drop is asked of it; else info (a smaller drop on re-seeing the
+        examples is how any second pass looks; an eval rise then is overfitting, LL151). Every grade
+        is one level lower when a logged task metric (accuracy, F1, WER …) is still improving or
+        improved after the eval-loss minimum (more of the metrics got better than worse): the
+        held-out task shows the model still generalizes. Speech recognition counts as a text task
+        here (it decodes text). Classifiers: a near-zero train loss is how fitting an easy task
+        ends, so it shows nothing by itself; it is memorization when the run went over the examples
+        10 epochs or more (the count LL154 calls many) while the eval loss, best at least one epoch
+        before the end, stayed above that best (overfitting at warning, or the median of the later
+        evals beyond 1% and 3 standard errors of its noise): an error or a warning by the size of
+        that harm, as above; one level lower while a task metric still improves. Preference losses
+        (DPO and the like) are read on their own scale, ln 2 at chance: every train loss of the last
+        10% of logs near zero (the same 0.105) with the reward accuracy at 1 (their mean ≥ 0.99)
+        means every training pair is separated with near certainty, the objective saturated: a
         warning with no eval set or an eval loss above 1.5× the train loss (and above 0.105), info
         when the eval loss follows.
     Why it matters:
@@ -539,7 +546,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # of a cut, not with two) is harm only where the eval loss shows it too: alone, with no
     # eval set, it is worth knowing
     no_eval = no_eval and stairs.resolved
-    shown = stairs.excess >= p.stair_excess and (no_eval or _overfits(ctx) or gap_shown)
+    # with no eval set the staircase is the only evidence: a larger drop is asked of it
+    shown = (no_eval and stairs.excess >= p.stair_excess_alone) or (
+        stairs.excess >= p.stair_excess and (_overfits(ctx) or gap_shown)
+    )
     stair_sev = _metric_lowered(ctx, Severity.WARNING if shown else Severity.INFO)
     parts = []
     for b, d in sorted(stairs.drops[:3]):

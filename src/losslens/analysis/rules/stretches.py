@@ -70,12 +70,13 @@ def last_stretch(
     first: float,
     onset: int,
     ev: float,
-) -> tuple[Text | None, int]:
+) -> tuple[Text | None, int, float | None]:
     """(d): the last stretch of ``stretch_epochs`` at a high LR, or of ``long_stretch`` epochs
     and ``long_share`` of the log at any LR, gaining less than ``per_epoch_gain`` per epoch;
     or, at a high token cross-entropy (``high_token_ce``), the last ``stretch_epochs`` (at
     least 4 logs) gaining less than ``high_gain`` per epoch at any LR. ``ev`` is the eval
-    loss's gain per epoch over the second half (-inf when unknown): below the same bar."""
+    loss's gain per epoch over the second half (-inf when unknown): below the same bar.
+    Also returns the stretch's own gain per epoch (log units), which grades it."""
     spe = ctx.steps_per_epoch or 0.0
     total = float(st[-1] - st[0])
     spans = [(p.stretch_epochs * spe, True)]
@@ -115,8 +116,8 @@ def last_stretch(
                 g=f"{(1 - math.exp(-per_epoch)) * 100:.1f}",
                 l=num(level),
             )
-            return note, int(xs[0])
-    return None, onset
+            return note, int(xs[0]), per_epoch
+    return None, onset, None
 
 
 def flat_start(

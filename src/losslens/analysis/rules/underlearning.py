@@ -266,7 +266,8 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         logs: a coarse log with fewer there judges its first 4, a longer flat start): learning
         started late, if at all (a warmup far too long, an LR too low at first);
         in (b), (c) and (d) the severity says whether the model still learns: a loss still
-        declining by 1% per epoch or more over the second half is a slow but steady
+        declining by 1% per epoch or more over the second half (in (d), over the stretch the
+        finding reports: the gain it shows is the gain that grades it) is a slow but steady
         decline, a warning only at a high level (a text task's token cross-entropy of 3
         nats or more, perplexity ≈ 20; any level in other tasks), info below it (the
         conventions: "a slow but steady decline" is info, "a plateau at a high level" a
@@ -450,9 +451,10 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         )
     # (d) a stretch at the end with a small gain per epoch at a high level
     if note is None and judged and ctx.steps_per_epoch:
-        note, onset = last_stretch(ctx, p, st, v, first, onset, ev)
-        # the same boundary as (b), (c): a slow stretch of a loss still learning is info
-        if note is not None and _still_learning(ctx, p, last, gain):
+        note, onset, stretch_gain = last_stretch(ctx, p, st, v, first, onset, ev)
+        # the same boundary as (b), (c), judged on the gain the stretch reports: a slow
+        # stretch of a loss still learning is info
+        if note is not None and _still_learning(ctx, p, last, stretch_gain):
             severity = Severity.INFO
     if note is None and judged and ctx.loss is not None and key == ctx.loss.key:
         held = eval_held_stretch(
