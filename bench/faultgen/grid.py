@@ -33,6 +33,7 @@ SEALED_BLOCKS = {
     "v17g": ["qwen2-h96-l1", "llama-h40-l1"],
     "v18g": ["llama-h64-l1", "qwen2-h48-l1"],
     "v19g": ["qwen2-h32-l2", "llama-h56-l1"],
+    "v20g": ["llama-h32-l3", "qwen2-h40-l1"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

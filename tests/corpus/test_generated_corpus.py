@@ -49,6 +49,8 @@ SEALED_SIZES = {
     "qwen2-h48-l1": "v18g",
     "qwen2-h32-l2": "v19g",
     "llama-h56-l1": "v19g",
+    "llama-h32-l3": "v20g",
+    "qwen2-h40-l1": "v20g",
 }
 RETIRED = {
     "v7g",
