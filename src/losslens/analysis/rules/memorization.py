@@ -23,10 +23,10 @@ from losslens.analysis.rules.common import (
     finite,
     finite_raw,
     near_zero_onset,
-    reward_accuracies,
     train_loss_near,
 )
 from losslens.analysis.rules.generalization import NEAR_ZERO
+from losslens.analysis.rules.preference import saturated_finding, saturated_grade
 from losslens.analysis.staircase import staircase
 from losslens.model import Finding, Severity
 
@@ -216,73 +216,6 @@ def _classifier_finding(
     )
 
 
-def _reward_accuracy(ctx: RunContext) -> float | None:
-    """The train reward accuracy of a preference run (the mean of its last 10% of logs, at
-    least 3): the share of pairs whose chosen answer the policy prefers; None when not
-    logged."""
-    a = reward_accuracies(ctx)
-    if a is None:
-        return None
-    return float(np.mean(signals.tail(a, 0.1, lo=min(3, a.size))))
-
-
-def _preference_saturated(ctx: RunContext, p: MemoParams, end: float) -> Severity | None:
-    """The grade of a preference run that separated every training pair with near certainty
-    (a loss near zero on its own scale, ln 2 at chance, and the reward accuracy at 1), else
-    None: a warning with no eval set or an eval loss not following, info when it follows."""
-    acc = _reward_accuracy(ctx)
-    _, v = finite(ctx.loss)
-    # held over the last 10% of logs: every one near zero, not a median a blow-up hides in
-    top = float(np.max(signals.tail(v, 0.1, lo=min(3, v.size)))) if v.size else end
-    if acc is None or acc < p.pref_accuracy or not top < p.near_zero:
-        return None
-    _, ev = finite(ctx.eval_loss)
-    if ev.size and float(ev[-1]) < max(p.one_eval_ratio * end, p.near_zero):
-        return Severity.INFO  # the held-out pairs are separated as well
-    return Severity.WARNING
-
-
-def _preference_finding(
-    r: Rule, ctx: RunContext, st: np.ndarray, v: np.ndarray, end: float, sev: Severity
-) -> Finding:
-    assert ctx.loss is not None
-    kw = {"a": num(float(v[0])), "b": num(end), "s": int(st[-1])}
-    return r.finding(
-        severity=sev,
-        title=tr(
-            "The preference loss collapsed to zero (loss {a} → {b})",
-            "선호 손실이 0으로 무너졌습니다(손실 {a} → {b})",
-            **kw,
-        ),
-        explanation=tr(
-            "The preference loss is {b} (ln 2 ≈ 0.69 at chance) and the reward accuracy is 1: "
-            "the policy separates every training pair with near certainty. The objective is "
-            "saturated; the margins can only grow by drifting from the reference model, "
-            "which over-fits the training pairs rather than the preference.",
-            "선호 손실이 {b}(무작위 수준 ln 2 ≈ 0.69)이고 보상 정확도가 1입니다. 정책이 모든 "
-            "학습 쌍을 거의 확실하게 구분합니다. 목적 함수가 포화되어, 마진은 참조 모델에서 "
-            "멀어지는 방식으로만 커지며 이는 선호가 아니라 학습 쌍에 과적합하는 것입니다.",
-            **kw,
-        ),
-        suggestion=tr(
-            "Hold out an eval split of pairs; lower the learning rate or raise beta; train "
-            "fewer steps; check that chosen and rejected answers are not trivially different.",
-            "평가용 쌍을 따로 두세요. 학습률을 낮추거나 beta를 높이고, 스텝을 줄이세요. "
-            "선택/거절 답변이 너무 쉽게 구분되지 않는지 확인하세요.",
-        ),
-        metric=ctx.loss.key,
-        step_start=int(st[0]),
-        step_end=int(st[-1]),
-        evidence=tr(
-            "preference loss {a} → {b} at step {s}; reward accuracy 1.0",
-            "선호 손실 {a} → {b}({s} 스텝); 보상 정확도 1.0",
-            **kw,
-        ),
-        values={"loss_start": float(v[0]), "loss_end": float(v[-1])},
-        onset_step=int(st[near_zero_onset(v, r.params.near_zero)]),
-    )
-
-
 @rule(
     "LL153",
     "memorization",
@@ -369,9 +302,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     p: MemoParams = r.params
     end = float(np.median(signals.tail(v, 0.1, lo=min(3, v.size))))
     if ctx.task == "preference":
-        sev = _preference_saturated(ctx, p, end)
+        sev = saturated_grade(ctx, end, p.pref_accuracy, p.near_zero, p.one_eval_ratio)
         if sev is not None:
-            yield _preference_finding(r, ctx, st, v, end, sev)
+            yield saturated_finding(r, ctx, (st, v), end, sev, p.near_zero)
         return
     if ctx.task == "classification":
         # near zero is how an easy classification ends: memorised only on eval harm

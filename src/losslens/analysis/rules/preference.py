@@ -1,4 +1,6 @@
-"""Preference tuning (DPO and the like): does the policy learn to prefer the chosen answers?"""
+"""Preference tuning (DPO and the like): does the policy learn to prefer the chosen answers?
+
+Also the saturated preference objective that memorization (LL153) grades."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
-from losslens.analysis.rules.common import finite, reward_accuracies
+from losslens.analysis.rules.common import finite, near_zero_onset, reward_accuracies
 from losslens.model import Finding, Severity
 
 #: A preference loss at chance: -log sigmoid(0), both answers equally likely.
@@ -119,4 +122,82 @@ def preference_at_chance(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         ),
         values={"accuracy_first_half": a0, "accuracy_second_half": a1, "loss": loss_half},
         onset_step=int(st[0]),
+    )
+
+
+def _reward_accuracy(ctx: RunContext) -> float | None:
+    """The train reward accuracy of a preference run (the mean of its last 10% of logs, at
+    least 3): the share of pairs whose chosen answer the policy prefers; None when not
+    logged."""
+    a = reward_accuracies(ctx)
+    if a is None:
+        return None
+    return float(np.mean(signals.tail(a, 0.1, lo=min(3, a.size))))
+
+
+def saturated_grade(
+    ctx: RunContext, end: float, accuracy: float, near_zero: float, eval_ratio: float
+) -> Severity | None:
+    """The grade of a preference run that separated every training pair with near certainty
+    (every loss of the last 10% of logs below ``near_zero`` on its own scale, ln 2 at chance,
+    and the reward accuracy at ``accuracy`` or more), else None: a warning with no eval set or
+    an eval loss above ``eval_ratio`` times the train loss ``end``, info when it follows (LL153
+    reads it)."""
+    acc = _reward_accuracy(ctx)
+    _, v = finite(ctx.loss)
+    # held over the last 10% of logs: every one near zero, not a median a blow-up hides in
+    top = float(np.max(signals.tail(v, 0.1, lo=min(3, v.size)))) if v.size else end
+    if acc is None or acc < accuracy or not top < near_zero:
+        return None
+    _, ev = finite(ctx.eval_loss)
+    if ev.size and float(ev[-1]) < max(eval_ratio * end, near_zero):
+        return Severity.INFO  # the held-out pairs are separated as well
+    return Severity.WARNING
+
+
+def saturated_finding(
+    r: Rule,
+    ctx: RunContext,
+    curve: tuple[np.ndarray, np.ndarray],
+    end: float,
+    sev: Severity,
+    near_zero: float,
+) -> Finding:
+    """LL153's finding for a saturated preference objective (``curve``: steps, losses)."""
+    assert ctx.loss is not None
+    st, v = curve
+    kw = {"a": num(float(v[0])), "b": num(end), "s": int(st[-1])}
+    return r.finding(
+        severity=sev,
+        title=tr(
+            "The preference loss collapsed to zero (loss {a} → {b})",
+            "선호 손실이 0으로 무너졌습니다(손실 {a} → {b})",
+            **kw,
+        ),
+        explanation=tr(
+            "The preference loss is {b} (ln 2 ≈ 0.69 at chance) and the reward accuracy is 1: "
+            "the policy separates every training pair with near certainty. The objective is "
+            "saturated; the margins can only grow by drifting from the reference model, "
+            "which over-fits the training pairs rather than the preference.",
+            "선호 손실이 {b}(무작위 수준 ln 2 ≈ 0.69)이고 보상 정확도가 1입니다. 정책이 모든 "
+            "학습 쌍을 거의 확실하게 구분합니다. 목적 함수가 포화되어, 마진은 참조 모델에서 "
+            "멀어지는 방식으로만 커지며 이는 선호가 아니라 학습 쌍에 과적합하는 것입니다.",
+            **kw,
+        ),
+        suggestion=tr(
+            "Hold out an eval split of pairs; lower the learning rate or raise beta; train "
+            "fewer steps; check that chosen and rejected answers are not trivially different.",
+            "평가용 쌍을 따로 두세요. 학습률을 낮추거나 beta를 높이고, 스텝을 줄이세요. "
+            "선택/거절 답변이 너무 쉽게 구분되지 않는지 확인하세요.",
+        ),
+        metric=ctx.loss.key,
+        step_start=int(st[0]),
+        step_end=int(st[-1]),
+        evidence=tr(
+            "preference loss {a} → {b} at step {s}; reward accuracy 1.0",
+            "선호 손실 {a} → {b}({s} 스텝); 보상 정확도 1.0",
+            **kw,
+        ),
+        values={"loss_start": float(v[0]), "loss_end": float(v[-1])},
+        onset_step=int(st[near_zero_onset(v, near_zero)]),
     )
