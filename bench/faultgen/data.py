@@ -319,6 +319,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 2,
         "num_key_value_heads": 1,
     },
+    # the sealed block v21g
+    "qwen2-h72-l2": {
+        "arch": "qwen2",
+        "hidden_size": 72,
+        "intermediate_size": 144,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "llama-h48-l3": {
+        "arch": "llama",
+        "hidden_size": 48,
+        "intermediate_size": 96,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

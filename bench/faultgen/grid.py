@@ -34,6 +34,7 @@ SEALED_BLOCKS = {
     "v18g": ["llama-h64-l1", "qwen2-h48-l1"],
     "v19g": ["qwen2-h32-l2", "llama-h56-l1"],
     "v20g": ["llama-h32-l3", "qwen2-h40-l1"],
+    "v21g": ["qwen2-h72-l2", "llama-h48-l3"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -51,6 +51,8 @@ SEALED_SIZES = {
     "llama-h56-l1": "v19g",
     "llama-h32-l3": "v20g",
     "qwen2-h40-l1": "v20g",
+    "qwen2-h72-l2": "v21g",
+    "llama-h48-l3": "v21g",
 }
 RETIRED = {
     "v7g",
