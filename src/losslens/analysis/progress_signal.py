@@ -133,7 +133,7 @@ def eval_held_stretch(
     lr_share: float,
     gains: tuple[float, float],
     high_share: float,
-) -> tuple[Text, int] | None:
+) -> tuple[Text, int, float, float] | None:
     """A plateau read on the eval loss, the measure of what carries over: over the second
     half of 6 evals or more (3 or more evals, at least ``epochs`` long, started while the LR
     was at least ``lr_share`` of the schedule's peak) the eval loss gains and loses less
@@ -141,7 +141,8 @@ def eval_held_stretch(
     ``gains[1]`` per epoch (and loses less than ``gains[0]``) at ``high_share`` of its first
     value or more: the train loss creeps down, the model learns nothing that generalizes.
     An eval loss that rises is overfitting, read by other rules. ``curve`` is ``(steps,
-    values, first value)`` of the train loss; the note and the onset, or None."""
+    values, first value)`` of the train loss; the note, the onset, the train loss's gain per
+    epoch over the stretch (log) and the stretch's length in epochs, or None."""
     st, v, first = curve
     flat, creep = gains
     spe = ctx.steps_per_epoch or 0.0
@@ -169,17 +170,18 @@ def eval_held_stretch(
         and float(np.exp(np.median(ys))) >= high_share * first
     ):
         return None
+    span = float(es[-1] - es[0]) / spe
     note = tr(
         "over the last {e} epochs the eval loss gains {g}% per epoch at ≈{l} while the train "
         "loss creeps down {t}% per epoch",
         "마지막 {e} 에폭 동안 평가 손실은 ≈{l}에서 에폭당 {g}%만 줄었고 학습 손실은 에폭당 "
         "{t}%씩 조금 내려갔습니다",
-        e=num(float(es[-1] - es[0]) / spe, 2),
+        e=num(span, 2),
         g=f"{(1 - math.exp(-e_gain)) * 100:.1f}",
         l=num(float(np.median(ev))),
         t=f"{(1 - math.exp(-t_gain)) * 100:.1f}",
     )
-    return note, int(es[0])
+    return note, int(es[0]), t_gain, span
 
 
 #: A token cross-entropy at or above this (nats; perplexity e^3 ≈ 20) is a high level: a

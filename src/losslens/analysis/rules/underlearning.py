@@ -267,8 +267,10 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         started late, if at all (a warmup far too long, an LR too low at first);
         in (b), (c) and (d) the severity says whether the model still learns: a loss still
         declining by 1% per epoch or more over the second half (in (d), over the stretch the
-        finding reports: the gain it shows is the gain that grades it) is a slow but steady
-        decline, a warning only at a high level (a text task's token cross-entropy of 3
+        finding reports: the gain it shows is the gain that grades it; read on the eval loss,
+        the train loss's creep over that stretch, so an eval loss flat for fewer than 5
+        epochs while the train loss still declines is diminishing returns) is a slow but
+        steady decline, a warning only at a high level (a text task's token cross-entropy of 3
         nats or more, perplexity ≈ 20; any level in other tasks), info below it (the
         conventions: "a slow but steady decline" is info, "a plateau at a high level" a
         warning), and so is, below that level, a loss whose eval loss is best at its last
@@ -466,7 +468,18 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             high_share=p.high_level,
         )
         if held is not None:
-            note, onset = held
+            note, onset, train_gain, span = held
+            # the boundary of (b)-(d) on the train loss's gain over the stretch (the eval
+            # loss was just measured flat there): one still declining by `slow_gain` per
+            # epoch below a high level is diminishing returns on the held-out set, unless
+            # the eval loss stayed put for `long_stretch` epochs or more (waste whatever
+            # the cause)
+            if (
+                train_gain >= p.slow_gain
+                and span < p.long_stretch
+                and not high_level(ctx, last, p.text_high)
+            ):
+                severity = Severity.INFO
     # (e) a flat start: the loss stayed at its first value for the first epochs, or (g) a
     # loss that started at chance stayed near it for most of the run
     if note is None and from_start and ctx.steps_per_epoch:
