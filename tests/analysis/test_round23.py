@@ -1,10 +1,14 @@
-"""Round 23: LL135's reading on the eval loss is graded by the boundary of its other readings.
+"""Round 23.
 
-An eval loss flat for a few epochs while the train loss still declines by 1% per epoch or
-more is, below a high level, diminishing returns on the held-out set (info), as a slow but
-steady decline of the train loss is; in a task with no token level (every level counts as
-high) it stays a plateau (warning), as does an eval loss that stays put for 5 epochs or more
-(`test_plateau_as_read.py`).
+- LL135's reading on the eval loss is graded by the boundary of its other readings: an eval
+  loss flat for a few epochs while the train loss still declines by 1% per epoch or more is,
+  below a high level, diminishing returns on the held-out set (info), as a slow but steady
+  decline of the train loss is; in a task with no token level (every level counts as high)
+  it stays a plateau (warning), as does an eval loss that stays put for 5 epochs or more
+  (`test_plateau_as_read.py`).
+- LL101: fp16's loss scaler calibrates at the run's start; a log that starts far into
+  training (an excerpt numbered from 1) holds no start, so a NaN gradient norm in its first
+  lines is an overflow mid-run (warning), not a start-up skip (info).
 """
 
 from __future__ import annotations
@@ -47,3 +51,30 @@ def test_an_eval_loss_flat_in_a_task_with_no_token_level_is_a_warning() -> None:
     f = rule(_eval_flat(0.6, "classification"), "LL135")
     assert f is not None and f.severity is Severity.WARNING
     assert "the eval loss gains" in f.evidence.text["en"]
+
+
+def _nan_grad_at_line(six_epochs_from: float) -> RunData:
+    """Six console lines numbered 1-6 (no step numbers), the LR decaying by 1e-6 a line, a
+    finite loss and a NaN gradient norm at the last line; the logged epoch starts at
+    ``six_epochs_from`` and moves 0.02 a line."""
+    steps = np.arange(1, 7)
+    grad = np.array([0.59, 4.25, 1.34, 5.62, 5.28, np.nan])
+    return run_of(
+        {
+            "train/loss": (steps, np.array([0.062, 0.19, 0.11, 0.10, 0.15, 0.21])),
+            "train/grad_norm": (steps, grad),
+            "train/learning_rate": (steps, 2.65e-4 - 1e-6 * (steps - 1)),
+            "train/epoch": (steps, six_epochs_from + 0.02 * steps),
+        },
+    )
+
+
+def test_a_nan_grad_norm_in_a_log_that_starts_mid_run_is_not_a_start_up_skip() -> None:
+    # an excerpt from epoch 5.27 on: its first lines are not the run's first steps
+    f = rule(_nan_grad_at_line(5.25), "LL101")
+    assert f is not None and f.severity is Severity.WARNING
+
+
+def test_a_nan_grad_norm_in_the_first_steps_of_a_run_is_a_start_up_skip() -> None:
+    f = rule(_nan_grad_at_line(0.0), "LL101")
+    assert f is not None and f.severity is Severity.INFO

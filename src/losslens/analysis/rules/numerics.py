@@ -11,7 +11,7 @@ import numpy as np
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
-from losslens.analysis.progress_signal import loss_measures_progress
+from losslens.analysis.progress_signal import log_from_start, loss_measures_progress
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.model import Finding, Series, Severity
 
@@ -88,7 +88,8 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         are finite and the eval loss keeps improving (the Trainer's running sum kept one NaN).
         NaN/inf gradient norms while the loss stays finite: info in the first 2% of the run
         or the first 10 optimizer steps when they form one unbroken block there (fp16's loss
-        scaler halving its scale from its large start, whatever the run's length) or when
+        scaler halving its scale from its large start, whatever the run's length; a log that
+        starts far into training, by its steps or its logged epoch, holds no start) or when
         rare and known to be scaler skips (fp16 in the config, or the logged LR held at that
         step while the schedule moves around it: the optimizer step was skipped; under a
         constant LR every log holds it, so that says nothing); a warning otherwise (an
@@ -196,6 +197,10 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     first = np.flatnonzero(bad & ~late)
     if first.size and int(first[-1] - first[0]) + 1 != first.size:
         late = steps > p.early * horizon
+    if not log_from_start(ctx):
+        # the scaler calibrates at the run's start: a log that starts far into training (an
+        # excerpt numbered from 1, a resumed run) holds no start, so its overflows are mid-run
+        late = np.ones(steps.size, dtype=bool)
     frac = float(bad[late].sum()) / max(1, int(late.sum()))
     run_len = signals.longest_run(bad)
     n_late = int(bad[late].sum())
