@@ -336,6 +336,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v22g
+    "llama-h80-l1": {
+        "arch": "llama",
+        "hidden_size": 80,
+        "intermediate_size": 160,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 1,
+    },
+    "qwen2-h96-l2": {
+        "arch": "qwen2",
+        "hidden_size": 96,
+        "intermediate_size": 192,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

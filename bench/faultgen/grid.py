@@ -35,6 +35,7 @@ SEALED_BLOCKS = {
     "v19g": ["qwen2-h32-l2", "llama-h56-l1"],
     "v20g": ["llama-h32-l3", "qwen2-h40-l1"],
     "v21g": ["qwen2-h72-l2", "llama-h48-l3"],
+    "v22g": ["llama-h80-l1", "qwen2-h96-l2"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -53,6 +53,8 @@ SEALED_SIZES = {
     "qwen2-h40-l1": "v20g",
     "qwen2-h72-l2": "v21g",
     "llama-h48-l3": "v21g",
+    "llama-h80-l1": "v22g",
+    "qwen2-h96-l2": "v22g",
 }
 RETIRED = {
     "v7g",
