@@ -130,10 +130,21 @@ def _epochs_spanned(ctx: RunContext, st: np.ndarray) -> float:
     return b - a if a is not None and b is not None else 0.0
 
 
+def _loss_unreadable(ctx: RunContext) -> bool:
+    """Whether a numerical or divergence finding says the train loss cannot be read for
+    progress: any of them, except LL101 findings on another series (a non-finite gradient norm
+    or eval loss beside a finite train loss leaves the train loss readable)."""
+    key = ctx.loss.key if ctx.loss is not None else None
+    return any(
+        f.rule_id in BROKEN and (f.rule_id != "LL101" or f.evidence.metric == key)
+        for f in ctx.found
+    )
+
+
 def no_progress(ctx: RunContext, p: ProgressParams = PROGRESS) -> tuple[float, float, float] | None:
     """(first, last, improvement) when the loss did not really fall over a full-length log."""
     st, v = finite(ctx.loss)
-    if v.size < p.min_logs or any(ctx.has(x) for x in BROKEN):
+    if v.size < p.min_logs or _loss_unreadable(ctx):
         return None
     if not loss_measures_progress(ctx):  # an RL loss (beta x KL) is no progress measure
         return None
@@ -221,7 +232,11 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         by less than 5% as well (two estimates of the change over many logs, both under the
         bar; a short noisy log is not reported). Skipped: runs that start below 0.3 (nothing
         left to learn), runs whose LR is below the usual range (see lr-too-low), online RL
-        runs (a sampled reward is logged: the loss is ``beta`` x KL, no progress measure).
+        runs (a sampled reward is logged: the loss is ``beta`` x KL, no progress measure),
+        runs where a numerical or divergence rule (LL101–LL104, LL111) reported on the train
+        loss (a non-finite gradient norm or eval loss beside a finite train loss leaves the
+        train loss readable: inf at every step means no update was applied, and a loss that
+        never moves is then its harm).
         A loss that repeats a pattern every few logs (a batch effect: length-grouped
         batching, epoch boundaries; found by the autocorrelation of the detrended log-loss,
         4 whole periods or more, see ``analysis/periodic.py``) is read as one mean per whole
