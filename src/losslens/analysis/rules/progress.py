@@ -233,10 +233,10 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         bar; a short noisy log is not reported). Skipped: runs that start below 0.3 (nothing
         left to learn), runs whose LR is below the usual range (see lr-too-low), online RL
         runs (a sampled reward is logged: the loss is ``beta`` x KL, no progress measure),
-        runs where a numerical or divergence rule (LL101–LL104, LL111) reported on the train
-        loss (a non-finite gradient norm or eval loss beside a finite train loss leaves the
-        train loss readable: inf at every step means no update was applied, and a loss that
-        never moves is then its harm).
+        runs where a numerical or divergence rule reported (LL102–LL104, LL111, or LL101 on
+        the train loss: a non-finite gradient norm or eval loss beside a finite train loss
+        leaves the train loss readable; inf at every step means no update was applied, and a
+        loss that never moves is then its harm).
         A loss that repeats a pattern every few logs (a batch effect: length-grouped
         batching, epoch boundaries; found by the autocorrelation of the detrended log-loss,
         4 whole periods or more, see ``analysis/periodic.py``) is read as one mean per whole
