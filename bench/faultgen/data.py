@@ -353,6 +353,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v23g
+    "qwen2-h88-l1": {
+        "arch": "qwen2",
+        "hidden_size": 88,
+        "intermediate_size": 176,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "llama-h96-l1": {
+        "arch": "llama",
+        "hidden_size": 96,
+        "intermediate_size": 192,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

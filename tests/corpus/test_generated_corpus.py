@@ -55,6 +55,8 @@ SEALED_SIZES = {
     "llama-h48-l3": "v21g",
     "llama-h80-l1": "v22g",
     "qwen2-h96-l2": "v22g",
+    "qwen2-h88-l1": "v23g",
+    "llama-h96-l1": "v23g",
 }
 RETIRED = {
     "v7g",
