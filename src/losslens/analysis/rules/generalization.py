@@ -134,15 +134,18 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         for 2 epochs or more (no gain beyond the noise) while the train loss falls 10% or
         more (the bar raised by two standard errors of the ratio of the two train levels: a
         fall on the edge must not appear when the run logs half as often) and the eval–train
-        gap widens; judged by size, 3 evals or more after the best, all above it, whose
-        median is twice the best or more (a held-out loss that doubled and stayed, however
-        wide its scatter: a tiny eval set near zero); or every eval since the best (2 or
-        more) higher than the one before by 1% (and 2 noise sds) or more while the train
-        level fell 10% or more from the best eval to the last (the two losses moved apart at
-        every eval); or, as two levels, 4 evals or more after the best whose later half has
-        a median 1% and 3 standard errors above that of the best and its neighbours, while
-        the train loss over the same two stretches fell 10% and 3 standard errors (a small
-        step up that holds, on curves smooth enough to make it certain). An error when the
+        gap widens (info when the evals after the curve's minimum sit within 1% of it,
+        median, or the minimum is the last eval: the held-out loss did not get worse, so the
+        widening gap is worth knowing but no harm is shown); judged by size, 3 evals or more
+        after the best, all above it, whose median is twice the best or more (a held-out
+        loss that doubled and stayed, however wide its scatter: a tiny eval set near zero);
+        or every eval since the best (2 or more) higher than the one before by 1% (and 2
+        noise sds) or more while the train level fell 10% or more from the best eval to the
+        last (the two losses moved apart at every eval); or, as two levels, 4 evals or more
+        after the best whose later half has a median 1% and 3 standard errors above that of
+        the best and its neighbours, while the train loss over the same two stretches fell
+        10% and 3 standard errors (a small step up that holds, on curves smooth enough to
+        make it certain). An error when the
         last eval is 20% or more above the best with 3 evals or more after it. A logged task
         metric (accuracy, F1, WER, BLEU, ROUGE …) still at its best at the last eval (or at
         the eval before, within 2% of its range), having gained since the eval-loss minimum
@@ -301,6 +304,13 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     rise = float(ev[-1]) / float(ev[b]) - 1
     best = float(ev[b])
     sev = Severity.ERROR if rise >= p.error_rise and ev.size - 1 - b >= 3 else Severity.WARNING
+    if not rose and (
+        view.after.size == 0 or float(np.median(view.after)) <= (1 + p.small_rise) * view.best_value
+    ):
+        # stalled, and the evals after the curve's minimum sit within 1% of it (median; or
+        # the minimum is the last eval): the held-out loss did not get worse, so the gap the
+        # falling train loss opens is worth knowing but shows no harm yet
+        sev = Severity.INFO
     # a task metric still at its best at the last eval excuses a rise no larger than the eval
     # curve's own movement (tau, or a few standard errors of the level after the best): info.
     # A larger rise is overfitting visible in eval: the model's probabilities got measurably
