@@ -183,11 +183,13 @@ def test_a_task_metric_still_improving_lowers_the_severity() -> None:
     assert "eval/accuracy" in f.explanation["en"]
 
 
-def test_eval_stalled_for_epochs_while_train_falls_is_overfitting() -> None:
+def test_eval_stalled_for_epochs_while_train_falls_is_reported() -> None:
+    # the eval loss holds its minimum (within 1%) while the train loss keeps falling: the
+    # gap is reported, at info, since the held-out loss did not get worse (round 25)
     train = noisy(np.geomspace(2.0, 0.5, 100), 0.005, seed=4)
     evals = np.array([1.5, 1.3, 1.2, 1.15, 1.14, 1.142, 1.141, 1.143, 1.142, 1.144])
     f = by_rule(analyze(epochs_run(train, evals)), "LL151")
-    assert f is not None and f.severity is Severity.WARNING
+    assert f is not None and f.severity is Severity.INFO
 
 
 def test_eval_best_at_first_eval_with_flat_train_is_not_learning_not_overfitting() -> None:

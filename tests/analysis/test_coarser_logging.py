@@ -132,7 +132,8 @@ def _stall_run(fall: float, noise: float, seed: int = 7) -> object:
 
 
 def _stall(run: object) -> list[object]:
-    return [f for f in _by_rule(analyze(run), "LL151") if f.severity is not Severity.INFO]  # type: ignore[arg-type]
+    # any severity: a stall that holds its minimum is reported at info (round 25)
+    return list(_by_rule(analyze(run), "LL151"))  # type: ignore[arg-type]
 
 
 def test_a_noisy_train_fall_on_the_edge_of_the_bar_does_not_make_a_stall() -> None:
@@ -145,7 +146,7 @@ def test_a_noisy_train_fall_on_the_edge_of_the_bar_does_not_make_a_stall() -> No
             assert not _stall(transforms.coarser(run, 2))  # type: ignore[arg-type]
 
 
-def test_a_clear_train_fall_under_a_stalled_eval_loss_is_still_overfitting() -> None:
+def test_a_clear_train_fall_under_a_stalled_eval_loss_is_still_read() -> None:
     for every in (1, 2):
         run = _stall_run(0.9, 0.01)
         run = run if every == 1 else transforms.coarser(run, 2)  # type: ignore[arg-type]
