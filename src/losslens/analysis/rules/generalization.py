@@ -53,7 +53,11 @@ class OverfitParams:
     floor: float = param(0.05, "a rise of the last two evals above the best by this much (or")
     floor_noise: float = param(2.0, "... this many median eval-to-eval changes) is overfitting")
     consecutive: int = param(3, "consecutive eval rises after the best that count as overfitting")
-    small_rise: float = param(0.01, "... when the last eval is also this much above the best")
+    small_rise: float = param(
+        0.01,
+        "... when the last eval is also this much above the best (and a stalled eval loss is "
+        "a warning only when the evals after its minimum sit this much above it, median)",
+    )
     noise_k: float = param(2.0, "... and this many eval noise sds (MAD of log differences)")
     climb_z: float = param(1.96, "Mann-Kendall z of the evals after the best (4 or more)")
     stall_epochs: float = param(2.0, "epochs of a stalled eval loss (no gain beyond the noise)")
@@ -145,8 +149,8 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         after the best whose later half has a median 1% and 3 standard errors above that of
         the best and its neighbours, while the train loss over the same two stretches fell
         10% and 3 standard errors (a small step up that holds, on curves smooth enough to
-        make it certain). An error when the
-        last eval is 20% or more above the best with 3 evals or more after it. A logged task
+        make it certain). An error when the last eval is 20% or more above the best with 3
+        evals or more after it. A logged task
         metric (accuracy, F1, WER, BLEU, ROUGE …) still at its best at the last eval (or at
         the eval before, within 2% of its range), having gained since the eval-loss minimum
         more than its own median eval-to-eval move (a smaller gain is the metric wobbling,
