@@ -150,21 +150,20 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         the best and its neighbours, while the train loss over the same two stretches fell
         10% and 3 standard errors (a small step up that holds, on curves smooth enough to
         make it certain). An error when the last eval is 20% or more above the best with 3
-        evals or more after it. A logged task
-        metric (accuracy, F1, WER, BLEU, ROUGE …) still at its best at the last eval (or at
-        the eval before, within 2% of its range), having gained since the eval-loss minimum
-        more than its own median eval-to-eval move (a smaller gain is the metric wobbling,
-        not improving), excuses a rise no larger than the eval curve's own movement: the
-        level after the best (the median of the later evals) at most ``τ`` or 3 standard
-        errors of that median (``1.25 × noise / sqrt(n)``) above the best, and never a
-        doubling: info (a metric that never left its floor, below 1% right, shows no task
-        learned and excuses nothing). A larger rise is overfitting visible in eval: the
-        model's probabilities got worse by more than the eval's movement even if its answers
-        did not, a warning (an error lowered one level). An error becomes a warning when the
-        metrics mostly improved since the eval-loss minimum but stalled since. Only the
-        evals where the train loss is known count (up to one logging interval after its last
-        finite log). A best at the first eval with a train loss that hardly falls is not
-        learning.
+        evals or more after it. A logged task metric (accuracy, F1, WER, BLEU, ROUGE …)
+        still at its best at the last eval (or at the eval before, within 2% of its range),
+        having gained since the eval-loss minimum more than its own median eval-to-eval move
+        (a smaller gain is the metric wobbling, not improving), excuses a rise no larger
+        than the eval curve's own movement: the level after the best (the median of the
+        later evals) at most ``τ`` or 3 standard errors of that median (``1.25 × noise /
+        sqrt(n)``) above the best, and never a doubling: info (a metric that never left its
+        floor, below 1% right, shows no task learned and excuses nothing). A larger rise is
+        overfitting visible in eval: the model's probabilities got worse by more than the
+        eval's movement even if its answers did not, a warning (an error lowered one level).
+        An error becomes a warning when the metrics mostly improved since the eval-loss
+        minimum but stalled since. Only the evals where the train loss is known count (up to
+        one logging interval after its last finite log). A best at the first eval with a
+        train loss that hardly falls is not learning.
     Why it matters:
         After the best step the model learns specifics of the training examples that do not
         carry over. Part of a rising eval loss is over-confidence, so a task metric may
@@ -308,12 +307,10 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     rise = float(ev[-1]) / float(ev[b]) - 1
     best = float(ev[b])
     sev = Severity.ERROR if rise >= p.error_rise and ev.size - 1 - b >= 3 else Severity.WARNING
-    if not rose and (
-        view.after.size == 0 or float(np.median(view.after)) <= (1 + p.small_rise) * view.best_value
-    ):
-        # stalled, and the evals after the curve's minimum sit within 1% of it (median; or
-        # the minimum is the last eval): the held-out loss did not get worse, so the gap the
-        # falling train loss opens is worth knowing but shows no harm yet
+    if not rose and level_excused(view.values[view.best :], p.small_rise, view.noise, k=0.0):
+        # stalled, and the evals after the curve's minimum sit within 1% of it (median, no
+        # noise allowance; or the minimum is the last eval): the held-out loss did not get
+        # worse, so the gap the falling train loss opens is worth knowing but shows no harm
         sev = Severity.INFO
     # a task metric still at its best at the last eval excuses a rise no larger than the eval
     # curve's own movement (tau, or a few standard errors of the level after the best): info.

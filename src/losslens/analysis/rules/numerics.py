@@ -190,14 +190,15 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if not bad.any():
         return
     steps = g.steps
-    horizon = max(ctx.planned_steps or 0, ctx.last_step, int(steps[-1]))
-    # the scaler's calibration is one unbroken block of skipped steps at the start; non-finite
-    # norms that stop and start again inside the first steps are not a calibration
-    late = steps > max(p.early * horizon, p.early_steps)
-    first = np.flatnonzero(bad & ~late)
-    if first.size and int(first[-1] - first[0]) + 1 != first.size:
-        late = steps > p.early * horizon
-    if not log_from_start(ctx):
+    if log_from_start(ctx):
+        horizon = max(ctx.planned_steps or 0, ctx.last_step, int(steps[-1]))
+        # the scaler's calibration is one unbroken block of skipped steps at the start;
+        # non-finite norms that stop and start again inside the first steps are not one
+        late = steps > max(p.early * horizon, p.early_steps)
+        first = np.flatnonzero(bad & ~late)
+        if first.size and int(first[-1] - first[0]) + 1 != first.size:
+            late = steps > p.early * horizon
+    else:
         # the scaler calibrates at the run's start: a log that starts far into training (an
         # excerpt numbered from 1, a resumed run) holds no start, so its overflows are mid-run
         late = np.ones(steps.size, dtype=bool)
