@@ -57,6 +57,8 @@ SEALED_SIZES = {
     "qwen2-h96-l2": "v22g",
     "qwen2-h88-l1": "v23g",
     "llama-h96-l1": "v23g",
+    "llama-h88-l2": "v24g",
+    "qwen2-h32-l3": "v24g",
 }
 RETIRED = {
     "v7g",
