@@ -463,6 +463,7 @@ class ExplosionParams:
     head: float = param(0.25, "share of the logs in the first window")
     tail: float = param(0.2, "share of the logs in the last window")
     trend_z: float = param(2.5, "Mann-Kendall z of the log grad norm")
+    loss_gain: float = param(0.05, "a loss that fell less than this share has stopped improving")
 
 
 @rule(
@@ -481,8 +482,9 @@ def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         The median gradient norm of the last 20% of logs is at least 10× that of the first
         25%, with a significant rising trend (Mann-Kendall z ≥ 2.5) or, on logs too few for a
         trend test to reach significance, with every log of the last half at 10× the first
-        25% or more (a jump held that consistently is a trend), while the loss is not
-        falling (its last 20% is no lower than its first 25%). Error when the loss also
+        25% or more (a jump held that consistently is a trend), while the loss has stopped
+        improving: its last 20% is less than 5% below its first 25% (judged by size: a loss
+        flat at 11.3 nats that ends 1% lower has not improved). Error when the loss also
         diverges or becomes NaN. A gradient norm that grows while the loss keeps falling is
         normal late in a decaying schedule and is not reported.
     Why it matters:
@@ -504,7 +506,7 @@ def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     loss_early = float(np.median(signals.head(lv, p.head)))
     loss_late = float(np.median(signals.tail(lv, p.tail)))
-    if loss_late < loss_early:
+    if loss_late < loss_early * (1.0 - p.loss_gain):
         return
     # few logs: a trend test cannot reach significance; a jump held on every log of the
     # last half (each tenfold the first window's level or more) is as consistent
