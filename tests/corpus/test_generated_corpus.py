@@ -59,6 +59,8 @@ SEALED_SIZES = {
     "llama-h96-l1": "v23g",
     "llama-h88-l2": "v24g",
     "qwen2-h32-l3": "v24g",
+    "qwen2-h24-l2": "v25g",
+    "llama-h56-l3": "v25g",
 }
 RETIRED = {
     "v7g",
