@@ -68,6 +68,9 @@ class OverfitParams:
     )
     pass_train_drop: float = param(0.10, "... while the train loss fell this much over that epoch")
     error_rise: float = param(0.20, "last eval this far above the best (3+ evals after) is error")
+    error_noise_k: float = param(
+        3.0, "... and this many noise sds of one eval above it (beyond the curve's own movement)"
+    )
     first_best_train_drop: float = param(
         0.10, "best at the first eval: the train loss must fall this much (else not learning)"
     )
@@ -150,8 +153,11 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         the best and its neighbours, while the train loss over the same two stretches fell
         10% and 3 standard errors (a small step up that holds, on curves smooth enough to
         make it certain). An error when the last eval is 20% or more above the best with 3
-        evals or more after it. A logged task metric (accuracy, F1, WER, BLEU, ROUGE …)
-        still at its best at the last eval (or at the eval before, within 2% of its range),
+        evals or more after it, and the rise is 3 noise standard deviations of one eval or more
+        (damage is a rise beyond the curve's own movement: on an eval loss that swings 30%
+        from eval to eval a 20% rise is overfitting visible in eval, a warning). A logged task
+        metric (accuracy, F1, WER, BLEU, ROUGE …) still at its best at the last eval (or at
+        the eval before, within 2% of its range),
         having gained since the eval-loss minimum more than its own median eval-to-eval move
         (a smaller gain is the metric wobbling, not improving), excuses a rise no larger
         than the eval curve's own movement: the level after the best (the median of the
@@ -306,7 +312,10 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         b, t0, t1 = stall
     rise = float(ev[-1]) / float(ev[b]) - 1
     best = float(ev[b])
-    sev = Severity.ERROR if rise >= p.error_rise and ev.size - 1 - b >= 3 else Severity.WARNING
+    # damage is a rise beyond the curve's own movement: 20% on an eval loss that swings 30%
+    # from eval to eval is overfitting visible in eval, not a certain loss of the result
+    damaged = rise >= p.error_rise and math.log1p(rise) >= p.error_noise_k * view.noise
+    sev = Severity.ERROR if damaged and ev.size - 1 - b >= 3 else Severity.WARNING
     if not rose and level_excused(view.values[view.best :], p.small_rise, view.noise, k=0.0):
         # stalled, and the evals after the curve's minimum sit within 1% of it (median, no
         # noise allowance; or the minimum is the last eval): the held-out loss did not get

@@ -103,8 +103,9 @@ class MemoParams:
     )
     recipe_epochs: float = param(
         3.0,
-        "no eval set: up to this many epochs (the usual 1-3) a near-zero loss is info; past "
-        "them, one first reached between `first_pass` and `after_epoch` is read too",
+        "no eval set: up to this many epochs (the usual 1-3) a near-zero loss is a warning, "
+        "past them an error, and one first reached between `first_pass` and `after_epoch` is "
+        "read too",
     )
     first_pass_many: float = param(
         10.0,
@@ -245,9 +246,11 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         repeated examples fitted them, not the task). Graded by the harm shown: with overfitting
         (LL151) at warning or above, an error when the harm is of the size LL151 grades an error
         (LL151 an error, or the evals after the best 20% or more above it, median), a warning for a
-        smaller one; an error with no eval set after more than 3 epochs (or an unknown count); info
-        with no eval set within the usual 1–3 epochs (the recipe this rule advises: a low loss at
-        the end of a standard fine-tune, an easy target or a classifier, shows no harm by itself); a
+        smaller one; an error with no eval set after more than 3 epochs (or an unknown count); a
+        warning with no eval set within the usual 1–3 epochs (a loss near zero over examples seen
+        before, with nothing held out to show the model generalizes, is the issue's and the
+        conventions' evidence of harm: the user should add an eval set or train less; the usual
+        pass count keeps it below an error; a known classifier is read as below); a
         warning when the eval loss moved away from its best, info while it still improves or holds
         its best within its noise (1% and 2 noise standard deviations, as the gap rule reads it);
         with a single eval (no trend to read), info when it is below 1.5× the train loss (the
@@ -353,9 +356,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         elif view is None and (ctx.epochs is None or ctx.epochs > p.recipe_epochs):
             sev = Severity.ERROR  # near zero and nothing to show it generalizes
         elif view is None:
-            # within the usual 1-3 passes, the recipe this rule would advise: a low loss
-            # at the end of a standard fine-tune (an easy target, a classifier) shows no harm
-            sev = Severity.INFO
+            # within the usual 1-3 passes: near zero over repeated examples with nothing held
+            # out is likely harm (add an eval set, train less); the usual count keeps it a
+            # warning, not an error
+            sev = Severity.WARNING
         elif _overfits(ctx):
             sev = _harm_grade(ctx, view, p)  # harm shown: eval rose after its best
         elif still_improving(ctx, view) or within_noise(view, p.flat_gain, p.flat_noise):
