@@ -267,6 +267,22 @@ def table(title: str, scores: dict[str, Scores], families: bool = False) -> list
     return lines
 
 
+def family_f1_rows(head: str, scores: dict[str, Scores]) -> list[str]:
+    """One row per score set, one column per family with a positive: F1 (positives)."""
+    families = sorted(
+        {f for s in scores.values() for f, c in s.families.items() if c.f1 is not None}
+    )
+    lines = [f"| {head} | " + " | ".join(families) + " |", "|---|" + "---:|" * len(families)]
+    for name, s in scores.items():
+        cells = []
+        for fam in families:
+            c = s.families.get(fam)
+            f1 = None if c is None else c.f1
+            cells.append("-" if c is None or f1 is None else f"{f1:.2f} ({c.tp + c.fn})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _zero() -> Any:
     from losslens.analysis.scoring import Counts
 

@@ -106,19 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     scores = {name: score(_cases(truth, tool, ids), "warning") for name, truth, tool in rows}
     for name, s in scores.items():
         print(_row(name, s))
-    families = sorted(
-        {f for s in scores.values() for f, c in s.families.items() if c.f1 is not None}
-    )
     print("\nPer family (F1 >= warning; positives on the truth side in brackets):\n")
-    print("| truth \\ measured | " + " | ".join(families) + " |")
-    print("|---|" + "---:|" * len(families))
-    for name, s in scores.items():
-        cells = []
-        for fam in families:
-            c = s.families.get(fam)
-            f1 = None if c is None else c.f1
-            cells.append("-" if c is None or f1 is None else f"{f1:.2f} ({c.tp + c.fn})")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\n".join(diagnosis.family_f1_rows("truth \\ measured", scores)))
     return 0
 
 

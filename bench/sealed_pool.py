@@ -139,18 +139,7 @@ def pool(lines: Iterable[dict[str, Any]], versions: set[str] | None) -> int:
         together = f"**{order[0]}–{order[-1]} together, {role}**"
         print(_row(together, len(rows), "as above", s))
     print("\nPooled, per family (F1 >= warning; positives in brackets):\n")
-    families = sorted(
-        {f for s in pooled.values() for f, c in s.families.items() if c.f1 is not None}
-    )
-    print("| role | " + " | ".join(families) + " |")
-    print("|---|" + "---:|" * len(families))
-    for role, s in pooled.items():
-        cells = []
-        for fam in families:
-            c = s.families.get(fam)
-            f1 = None if c is None else c.f1
-            cells.append("-" if c is None or f1 is None else f"{f1:.2f} ({c.tp + c.fn})")
-        print(f"| {role} | " + " | ".join(cells) + " |")
+    print("\n".join(diagnosis.family_f1_rows("role", pooled)))
     return 0
 
 
