@@ -99,6 +99,13 @@ def _row(name: str, runs: int, engines: str, s: Scores) -> str:
     )
 
 
+def _case(r: dict[str, Any], index: dict[str, dict[str, Any]]) -> Case:
+    """A recorded run's findings against its labels as they are in corpus/real."""
+    labels = index[r["id"]]["labels"]
+    preds = [Pred(k, sev) for k, sev in r["findings"]]
+    return Case(r["id"], labels["verdict"], labels.get("findings", []), preds)
+
+
 def pool(lines: Iterable[dict[str, Any]], versions: set[str] | None) -> int:
     """Print the per-split and pooled scores of each role, and the pooled families."""
     index = real_index(ROOT)
@@ -119,25 +126,20 @@ def pool(lines: Iterable[dict[str, Any]], versions: set[str] | None) -> int:
     print("|---|---:|---|---:|---|---|---|")
     pooled: dict[str, Scores] = {}
     for role in ROLES:
-        rows = [r for r in chosen if r["role"] == role]
-        if not rows:
+        cases = [
+            (r["test_version"], r["engine"], _case(r, index)) for r in chosen if r["role"] == role
+        ]
+        if not cases:
             continue
-
-        def case(r: dict[str, Any]) -> Case:
-            labels = index[r["id"]]["labels"]
-            preds = [Pred(k, s) for k, s in r["findings"]]
-            return Case(r["id"], labels["verdict"], labels.get("findings", []), preds)
-
         for v in order:
-            part = [r for r in rows if r["test_version"] == v]
+            part = [(engine, c) for tv, engine, c in cases if tv == v]
             if part:
-                engines = ", ".join(sorted({r["engine"] for r in part}))
-                name = f"{v}, {role}"
-                print(_row(name, len(part), engines, score([case(r) for r in part], "warning")))
-        s = score([case(r) for r in rows], "warning")
-        pooled[role] = s
+                engines = ", ".join(sorted({engine for engine, _ in part}))
+                s = score([c for _, c in part], "warning")
+                print(_row(f"{v}, {role}", len(part), engines, s))
+        pooled[role] = score([c for _, _, c in cases], "warning")
         together = f"**{order[0]}–{order[-1]} together, {role}**"
-        print(_row(together, len(rows), "as above", s))
+        print(_row(together, len(cases), "as above", pooled[role]))
     print("\nPooled, per family (F1 >= warning; positives in brackets):\n")
     print("\n".join(diagnosis.family_f1_rows("role", pooled)))
     return 0

@@ -157,19 +157,19 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         (damage is a rise beyond the curve's own movement: on an eval loss that swings 30%
         from eval to eval a 20% rise is overfitting visible in eval, a warning). A logged task
         metric (accuracy, F1, WER, BLEU, ROUGE …) still at its best at the last eval (or at
-        the eval before, within 2% of its range),
-        having gained since the eval-loss minimum more than its own median eval-to-eval move
-        (a smaller gain is the metric wobbling, not improving), excuses a rise no larger
-        than the eval curve's own movement: the level after the best (the median of the
-        later evals) at most ``τ`` or 3 standard errors of that median (``1.25 × noise /
-        sqrt(n)``) above the best, and never a doubling: info (a metric that never left its
-        floor, below 1% right, shows no task learned and excuses nothing). A larger rise is
-        overfitting visible in eval: the model's probabilities got worse by more than the
-        eval's movement even if its answers did not, a warning (an error lowered one level).
-        An error becomes a warning when the metrics mostly improved since the eval-loss
-        minimum but stalled since. Only the evals where the train loss is known count (up to
-        one logging interval after its last finite log). A best at the first eval with a
-        train loss that hardly falls is not learning.
+        the eval before, within 2% of its range), having gained since the eval-loss minimum
+        more than its own median eval-to-eval move (a smaller gain is the metric wobbling,
+        not improving), excuses a rise no larger than the eval curve's own movement: the
+        level after the best (the median of the later evals) at most ``τ`` or 3 standard
+        errors of that median (``1.25 × noise / sqrt(n)``) above the best, and never a
+        doubling: info (a metric that never left its floor, below 1% right, shows no task
+        learned and excuses nothing). A larger rise is overfitting visible in eval: the
+        model's probabilities got worse by more than the eval's movement even if its answers
+        did not, a warning (an error lowered one level). An error becomes a warning when the
+        metrics mostly improved since the eval-loss minimum but stalled since. Only the
+        evals where the train loss is known count (up to one logging interval after its last
+        finite log). A best at the first eval with a train loss that hardly falls is not
+        learning.
     Why it matters:
         After the best step the model learns specifics of the training examples that do not
         carry over. Part of a rising eval loss is over-confidence, so a task metric may
