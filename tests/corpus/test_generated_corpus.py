@@ -61,6 +61,8 @@ SEALED_SIZES = {
     "qwen2-h32-l3": "v24g",
     "qwen2-h24-l2": "v25g",
     "llama-h56-l3": "v25g",
+    "llama-h24-l3": "v26g",
+    "qwen2-h64-l1": "v26g",
 }
 RETIRED = {
     "v7g",
