@@ -107,6 +107,13 @@ class MemoParams:
         "past them an error, and one first reached between `first_pass` and `after_epoch` is "
         "read too",
     )
+    first_pass_gap: float = param(
+        3.0,
+        "no eval at all: a loss near zero already in the first pass is read too once the run "
+        "went past `after_epoch` and its end is this many times below the lowest log of the "
+        "first pass from the near-zero onset (examples not yet seen: a held-out measure; the "
+        "gap rule's ratio)",
+    )
     first_pass_many: float = param(
         10.0,
         "no eval at all: a loss near zero already in the first pass is read too after this "
@@ -132,6 +139,23 @@ class MemoParams:
         "preference loss: reward accuracy (mean of the last 10%) at least this, every pair "
         "separated, with every loss of the last 10% near zero",
     )
+
+
+def _first_pass_gap(
+    ctx: RunContext, st: np.ndarray, v: np.ndarray, i: int, end: float
+) -> float | None:
+    """How many times the end level sits below the first pass's best near-zero log.
+
+    Every batch of the first pass is one the model has not seen yet, so the loss logged
+    there is a held-out measure. Its stretch from the near-zero onset ``i`` to the end of
+    the pass (3 logs or more) is read at its lowest log: the most favourable reading of how
+    well unseen examples were predicted, which a spike there cannot raise. None when that
+    stretch is not resolved."""
+    eps = np.array([ctx.epoch_at(float(s)) or 0.0 for s in st[i:]])
+    held_out = v[i:][eps < 1.0]
+    if held_out.size < 3 or end <= 0:
+        return None
+    return float(held_out.min()) / end
 
 
 def _classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | None:
@@ -237,7 +261,12 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         of the next tenth of the logs, at least 3, are below it, so one lucky batch does not date
         it; first that low within the first pass, on examples not yet seen, it is not memorization
         at all, see LL155, unless the run has no eval at all and went on for 10 epochs or more (many
-        passes, as for classifiers): those passes learn the examples by heart like any others;
+        passes, as for classifiers): those passes learn the examples by heart like any others; or
+        has no eval at all, went past 1.5 epochs and ends 3 times or more below the lowest log of
+        the first pass from the point it got near zero (3 logs or more): every batch of the first
+        pass is one the model had not seen, so that loss is the held-out measure of a run with
+        no eval set, and repeated examples fitted 3 times tighter than unseen ones (the gap
+        rule's ratio) are learned by heart;
         between epochs 1 and 1.5 only the gap and staircase readings below apply, a drop on
         re-seeing the examples being repetition itself, unless the run has no eval at all and went
         past the usual 3 passes: the passes after it are over examples already seen, as later; and,
@@ -340,7 +369,19 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # a loss kept near zero over the repeated examples while the eval loss rose from its best
     # beyond its noise fitted them, not the task, however early it got there
     harm_shown = _overfits(ctx) and e is not None and e >= p.after_epoch
-    beyond = many_passes or harm_shown
+    # with no eval at all, the first pass's own loss is the held-out measure: repeated
+    # examples fitted far tighter than unseen ones were are learned by heart
+    ratio = (
+        _first_pass_gap(ctx, st, v, i, end)
+        if end < p.near_zero
+        and first
+        and not one_eval.size
+        and e is not None
+        and e >= p.after_epoch
+        else None
+    )
+    held_out_gap = ratio is not None and ratio >= p.first_pass_gap
+    beyond = many_passes or harm_shown or held_out_gap
     if end < p.near_zero and ep is not None and ep < p.first_pass and not beyond:
         return  # near zero on examples not yet seen: no learning by heart (see LL155)
     # near zero only once the data repeated but before 1.5 epochs: not read as near zero,
