@@ -40,6 +40,7 @@ SEALED_BLOCKS = {
     "v24g": ["llama-h88-l2", "qwen2-h32-l3"],
     "v25g": ["qwen2-h24-l2", "llama-h56-l3"],
     "v26g": ["llama-h24-l3", "qwen2-h64-l1"],
+    "v27g": ["llama-h48-l1", "qwen2-h80-l3"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

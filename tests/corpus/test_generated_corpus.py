@@ -63,6 +63,8 @@ SEALED_SIZES = {
     "llama-h56-l3": "v25g",
     "llama-h24-l3": "v26g",
     "qwen2-h64-l1": "v26g",
+    "llama-h48-l1": "v27g",
+    "qwen2-h80-l3": "v27g",
 }
 RETIRED = {
     "v7g",
