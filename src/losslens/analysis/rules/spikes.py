@@ -13,6 +13,7 @@ from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite_raw
+from losslens.analysis.rules.numerics import hidden_nan_steps
 from losslens.analysis.spikefind import (
     CLEAR,
     WIDE,
@@ -479,14 +480,16 @@ def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The gradient norm grows tenfold or more while the loss stops improving.
 
     What it detects:
-        The median gradient norm of the last 20% of logs is at least 10× that of the first
-        25%, with a significant rising trend (Mann-Kendall z ≥ 2.5) or, on logs too few for a
+        The median gradient norm of the last 20% of finite logs is at least 10× that of the
+        first 25%, with a significant rising trend (Mann-Kendall z ≥ 2.5) or, on logs too few for a
         trend test to reach significance, with every log of the last half at 10× the first
         25% or more (a jump held that consistently is a trend), while the loss has stopped
         improving: its last 20% is less than 5% below its first 25% (judged by size: a loss
-        flat at 11.3 nats that ends 1% lower has not improved). Error when the loss also
-        diverges or becomes NaN. A gradient norm that grows while the loss keeps falling is
-        normal late in a decaying schedule and is not reported.
+        flat at 11.3 nats that ends 1% lower has not improved), read over the same span as
+        the finite gradient norms and without the zeros the Trainer logs for a NaN loss
+        (LL102): a loss hidden as 0.0 after the norm turned NaN did not improve. Error when
+        the loss also diverges or becomes NaN. A gradient norm that grows while the loss
+        keeps falling is normal late in a decaying schedule and is not reported.
     Why it matters:
         Exploding gradients make each update huge; the loss follows, then NaN.
     Evidence:
@@ -495,7 +498,15 @@ def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Clip gradients (max_grad_norm 0.3–1.0), lower the learning rate, use bf16, add warmup.
     """
     st, g = finite_raw(ctx.grad_norm)
-    _lst, lv = finite_raw(ctx.loss)
+    lst, lv = finite_raw(ctx.loss)
+    if st.size:
+        # the loss over the same span as the finite gradient norms, without the zeros the
+        # Trainer logs for a NaN loss (LL102): neither is a loss that improved
+        keep = lst <= st[-1]
+        hidden = hidden_nan_steps(ctx)
+        if hidden:
+            keep &= ~np.isin(lst, np.asarray(hidden, dtype=np.int64))
+        lv = lv[keep]
     if ctx.grad_norm is None or g.size < 8 or lv.size < 4:
         return
     p: ExplosionParams = r.params

@@ -100,6 +100,12 @@ class UnderParams:
         "a high level: for a text task, a token cross-entropy at or above this (perplexity "
         "e^3 ≈ 20); below it, a slow but steady decline is info",
     )
+    converged_evals: int = param(
+        3,
+        "(b)-(d): below `text_high`, an eval loss (this many evals or more) that fell from its "
+        "first eval beyond its noise and whose last this many evals (median) sit within 1% and "
+        "2 noise sds of its best converged: diminishing returns, info",
+    )
     first_best_evals: int = param(3, "evals with the best at the first: not learning")
     first_best_train_gain: float = param(0.10, "... when the train loss gains less than this")
     uniform_low: float = param(
@@ -169,13 +175,33 @@ def _still_learning(ctx: RunContext, p: UnderParams, last: float, gain: float | 
     per epoch (a slow but steady decline) or an eval loss still improving at its last evals
     (diminishing returns) is info; a task with no token level (classification, speech ...)
     is judged by its eval loss alone, and a text task at a high level by its eval loss and a
-    task metric improving together."""
+    task metric improving together. Below a high level, an eval loss that fell to its best
+    and holds it within its noise converged: the model learned what this data gives it
+    (diminishing returns, info); whether the later epochs were waste is the epoch rule's
+    call (LL154), not a model learning too little."""
     improving = eval_improving(ctx, p.improving_evals)
     if not high_level(ctx, last, p.text_high):
-        return improving or (gain is not None and gain >= p.slow_gain)
+        return (
+            improving
+            or _eval_converged(ctx, p.converged_evals)
+            or (gain is not None and gain >= p.slow_gain)
+        )
     # at a high level too, when a task metric (BLEU, accuracy ...) is still improving beside
     # it: two measures of the held-out set say the model still learns
     return improving and (not ctx.text_task or improving_metric(ctx) is not None)
+
+
+def _eval_converged(ctx: RunContext, n: int) -> bool:
+    """Whether the eval loss (``n`` evals or more) fell from its first eval beyond its noise
+    and holds its best at the end: the level of its last ``n`` evals (their median, so one
+    lucky last eval does not decide) within 1% and 2 noise sds of the best."""
+    view = eval_view(ctx)
+    if view is None or view.n < n or view.best == 0 or view.best_value <= 0:
+        return False
+    bar = max(0.01, 2.0 * view.noise)
+    fell = math.log(float(view.values[0]) / view.best_value) > bar
+    level = float(np.median(view.values[-n:])) / view.best_value - 1
+    return fell and level <= bar
 
 
 def _slow_cause(ctx: RunContext) -> Text | None:
@@ -280,8 +306,14 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         what the whole curve shows); in a task with no token level (classification, speech
         ...) such an eval loss makes it info at any level, and in a text task too when a
         logged task metric (BLEU, accuracy ...) is still improving beside it (two measures of
-        the held-out set say the model still learns); a loss gaining less than 1% per
-        epoch is otherwise a warning at any level, and so is one that barely moved (j);
+        the held-out set say the model still learns); below that level, in a text task, an
+        eval loss (3 evals or more) that fell from its first eval beyond its noise and holds
+        its best at the end (the median of its last 3 evals within 1% and 2 noise sds of the
+        best, so one lucky last eval does not decide) makes it info too, however
+        long it held: it converged, the model learned what the data gives it, and whether the
+        later epochs were waste is the epoch rule's call (LL154), not too little learning; a
+        loss gaining less than 1% per epoch is otherwise a warning at any level, and so is
+        one that barely moved (j);
         in (b)–(d) the eval loss, when it has 3 evals in the second half of the log, must
         not gain faster than the bar either (a model whose eval loss still improves is
         learning);
@@ -474,10 +506,9 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             # epoch below a high level is diminishing returns on the held-out set, unless
             # the eval loss stayed put for `long_stretch` epochs or more (waste whatever
             # the cause)
-            if (
-                train_gain >= p.slow_gain
-                and span < p.long_stretch
-                and not high_level(ctx, last, p.text_high)
+            if not high_level(ctx, last, p.text_high) and (
+                (train_gain >= p.slow_gain and span < p.long_stretch)
+                or _eval_converged(ctx, p.converged_evals)
             ):
                 severity = Severity.INFO
     # (e) a flat start: the loss stayed at its first value for the first epochs, or (g) a
