@@ -370,7 +370,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # beyond its noise fitted them, not the task, however early it got there
     harm_shown = _overfits(ctx) and e is not None and e >= p.after_epoch
     # with no eval at all, the first pass's own loss is the held-out measure: repeated
-    # examples fitted far tighter than unseen ones were are learned by heart
+    # examples fitted far tighter than the unseen ones were are learned by heart
     ratio = (
         _first_pass_gap(ctx, st, v, i, end)
         if end < p.near_zero
