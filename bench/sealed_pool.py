@@ -6,6 +6,10 @@
     .venv/bin/python bench/sealed_pool.py --record v23 --role "issue start" \\
         --engine "issue start (fe466fd)" --engine-src /tmp/fe466fd/src
 
+The blind second reading of each split (``corpus/real/second-reading-vN.jsonl``), scored against
+the labels as if it were a tool, is printed beside them: the ceiling two readers reach on the
+same runs.
+
 A sealed real split is scored once, on the engine of its day, and then retired into dev, where
 later rounds may read its runs. Re-scoring it on a later engine is no longer a sealed
 measurement, so pooling several splits needs what each engine reported when its split was
@@ -106,8 +110,25 @@ def _case(r: dict[str, Any], index: dict[str, dict[str, Any]]) -> Case:
     return Case(r["id"], labels["verdict"], labels.get("findings", []), preds)
 
 
+def second_reading(
+    version: str, ids: set[str], index: dict[str, dict[str, Any]]
+) -> list[tuple[str, str, Case]]:
+    """The blind second reading of ``version`` (``corpus/real/second-reading-vN.jsonl``) as
+    if it were a tool, against the corpus labels: the ceiling two readers reach on the same
+    runs. Only the runs in ``ids``; none when the split has no second reading."""
+    path = ROOT / "corpus" / "real" / f"second-reading-{version}.jsonl"
+    out = []
+    for r in read_record(path):
+        if r["id"] in ids:
+            found = r["labels"].get("findings", [])
+            line = {"id": r["id"], "findings": [[f["kind"], f["severity"]] for f in found]}
+            out.append((version, "read blind", _case(line, index)))
+    return out
+
+
 def pool(lines: Iterable[dict[str, Any]], versions: set[str] | None) -> int:
-    """Print the per-split and pooled scores of each role, and the pooled families."""
+    """Print the per-split and pooled scores of each role and of the blind second reading,
+    and the pooled families."""
     index = real_index(ROOT)
     chosen = [r for r in lines if versions is None or r["test_version"] in versions]
     if not chosen:
@@ -125,10 +146,16 @@ def pool(lines: Iterable[dict[str, Any]], versions: set[str] | None) -> int:
     )
     print("|---|---:|---|---:|---|---|---|")
     pooled: dict[str, Scores] = {}
-    for role in ROLES:
-        cases = [
-            (r["test_version"], r["engine"], _case(r, index)) for r in chosen if r["role"] == role
-        ]
+    scored = {r["id"] for r in chosen if r["role"] == "scored"}
+    for role in (*ROLES, "second reading"):
+        if role == "second reading":
+            cases = [c for v in order for c in second_reading(v, scored, index)]
+        else:
+            cases = [
+                (r["test_version"], r["engine"], _case(r, index))
+                for r in chosen
+                if r["role"] == role
+            ]
         if not cases:
             continue
         for v in order:
