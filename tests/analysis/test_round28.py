@@ -33,7 +33,11 @@ def test_repeated_examples_fitted_far_below_the_first_pass_are_memorised() -> No
     # tighter than the model predicted them when unseen
     later = noisy(0.02 * np.exp(-np.log(20.0) * np.arange(1, 41) / 40), 0.05, 4)
     rep = analyze(epoch_run(np.concatenate([_first_pass(), later]), spe=SPE, every=2))
-    assert one(rep, "LL153").severity is Severity.WARNING
+    f = one(rep, "LL153")
+    assert f.severity is Severity.WARNING
+    # the evidence names the held-out measure it was read against
+    assert f.evidence.values["first_pass_ratio"] >= 3.0
+    assert "first pass" in f.evidence.text["en"] and "첫 패스" in f.evidence.text["ko"]
 
 
 def test_repeated_examples_fitted_as_well_as_unseen_ones_are_not() -> None:

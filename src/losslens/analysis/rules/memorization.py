@@ -412,6 +412,17 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         sev = _metric_lowered(ctx, sev)
         what = _epochs_text(ctx)
         ep_txt = tr(" (epoch {e})", " (에폭 {e})", e=num(ep, 3)) if ep is not None else tr("", "")
+        held_txt = (
+            tr(
+                "; the end level {y} is {r}× below the first pass's lowest {x} (unseen examples)",
+                "; 끝 수준 {y}는 첫 패스(아직 보지 않은 예제)의 최저 {x}보다 {r}배 낮음",
+                y=num(end),
+                r=num(ratio, 2),
+                x=num(end * ratio),
+            )
+            if held_out_gap and ratio is not None
+            else tr("", "")
+        )
         yield r.finding(
             severity=sev,
             title=tr(
@@ -437,8 +448,8 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             step_start=int(st[i]),
             step_end=int(st[-1]),
             evidence=tr(
-                "train loss {a} at step {s0} → {c} at step {s1}{e} → {b} at step {s2}",
-                "학습 손실 {s0} 스텝 {a} → {s1} 스텝 {c}{e} → {s2} 스텝 {b}",
+                "train loss {a} at step {s0} → {c} at step {s1}{e} → {b} at step {s2}{h}",
+                "학습 손실 {s0} 스텝 {a} → {s1} 스텝 {c}{e} → {s2} 스텝 {b}{h}",
                 a=num(float(v[0])),
                 s0=int(st[0]),
                 c=num(float(v[i])),
@@ -446,6 +457,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                 e=ep_txt,
                 b=num(float(v[-1])),
                 s2=int(st[-1]),
+                h=held_txt,
             ),
             values={
                 "loss_start": float(v[0]),
@@ -453,6 +465,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                 "near_zero_step": int(st[i]),
                 "threshold": p.near_zero,
             }
+            | ({"first_pass_ratio": ratio} if held_out_gap and ratio is not None else {})
             | ({"epochs": ctx.epochs} if ctx.epochs is not None else {})
             | ({"examples": ctx.dataset_size} if ctx.dataset_size else {}),
             onset_step=int(st[i]),
