@@ -380,8 +380,8 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and e >= p.after_epoch
         else None
     )
-    held_out_gap = ratio is not None and ratio >= p.first_pass_gap
-    beyond = many_passes or harm_shown or held_out_gap
+    held_out = ratio if ratio is not None and ratio >= p.first_pass_gap else None
+    beyond = many_passes or harm_shown or held_out is not None
     if end < p.near_zero and ep is not None and ep < p.first_pass and not beyond:
         return  # near zero on examples not yet seen: no learning by heart (see LL155)
     # near zero only once the data repeated but before 1.5 epochs: not read as near zero,
@@ -417,10 +417,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                 "; the end level {y} is {r}× below the first pass's lowest {x} (unseen examples)",
                 "; 끝 수준 {y}는 첫 패스(아직 보지 않은 예제)의 최저 {x}보다 {r}배 낮음",
                 y=num(end),
-                r=num(ratio, 2),
-                x=num(end * ratio),
+                r=num(held_out, 2),
+                x=num(end * held_out),
             )
-            if held_out_gap and ratio is not None
+            if held_out is not None
             else tr("", "")
         )
         yield r.finding(
@@ -465,7 +465,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                 "near_zero_step": int(st[i]),
                 "threshold": p.near_zero,
             }
-            | ({"first_pass_ratio": ratio} if held_out_gap and ratio is not None else {})
+            | ({"first_pass_ratio": held_out} if held_out is not None else {})
             | ({"epochs": ctx.epochs} if ctx.epochs is not None else {})
             | ({"examples": ctx.dataset_size} if ctx.dataset_size else {}),
             onset_step=int(st[i]),

@@ -481,9 +481,9 @@ def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         The median gradient norm of the last 20% of finite logs is at least 10× that of the
-        first 25%, with a significant rising trend (Mann-Kendall z ≥ 2.5) or, on logs too few for a
-        trend test to reach significance, with every log of the last half at 10× the first
-        25% or more (a jump held that consistently is a trend), while the loss has stopped
+        first 25%, with a significant rising trend (Mann-Kendall z ≥ 2.5) or, on logs too few
+        for a trend test to reach significance, with every log of the last half at 10× the
+        first 25% or more (a jump held that consistently is a trend), while the loss has stopped
         improving: its last 20% is less than 5% below its first 25% (judged by size: a loss
         flat at 11.3 nats that ends 1% lower has not improved), read over the same span as
         the finite gradient norms and without the zeros the Trainer logs for a NaN loss
@@ -498,22 +498,23 @@ def grad_explosion(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Clip gradients (max_grad_norm 0.3–1.0), lower the learning rate, use bf16, add warmup.
     """
     st, g = finite_raw(ctx.grad_norm)
-    lst, lv = finite_raw(ctx.loss)
-    if st.size:
-        # the loss over the same span as the finite gradient norms, without the zeros the
-        # Trainer logs for a NaN loss (LL102): neither is a loss that improved
-        keep = lst <= st[-1]
-        hidden = hidden_nan_steps(ctx)
-        if hidden:
-            keep &= ~np.isin(lst, np.asarray(hidden, dtype=np.int64))
-        lv = lv[keep]
-    if ctx.grad_norm is None or g.size < 8 or lv.size < 4:
+    if ctx.grad_norm is None or g.size < 8:
         return
     p: ExplosionParams = r.params
     # the cheap tests first; the trend (over every log) only when they pass
     early = float(np.median(signals.safe_log(signals.head(g, p.head), 1e-12)))
     late = float(np.median(signals.safe_log(signals.tail(g, p.tail), 1e-12)))
     if late - early < math.log(p.growth):
+        return
+    # the loss over the same span as the finite gradient norms, without the zeros the
+    # Trainer logs for a NaN loss (LL102): neither is a loss that improved
+    lst, lv = finite_raw(ctx.loss)
+    keep = lst <= st[-1]
+    hidden = hidden_nan_steps(ctx)
+    if hidden:
+        keep &= ~np.isin(lst, np.asarray(hidden, dtype=np.int64))
+    lv = lv[keep]
+    if lv.size < 4:
         return
     loss_early = float(np.median(signals.head(lv, p.head)))
     loss_late = float(np.median(signals.tail(lv, p.tail)))
