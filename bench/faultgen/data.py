@@ -438,6 +438,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v28g
+    "qwen2-h72-l3": {
+        "arch": "qwen2",
+        "hidden_size": 72,
+        "intermediate_size": 144,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "llama-h64-l2": {
+        "arch": "llama",
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

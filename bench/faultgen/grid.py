@@ -41,6 +41,7 @@ SEALED_BLOCKS = {
     "v25g": ["qwen2-h24-l2", "llama-h56-l3"],
     "v26g": ["llama-h24-l3", "qwen2-h64-l1"],
     "v27g": ["llama-h48-l1", "qwen2-h80-l3"],
+    "v28g": ["qwen2-h72-l3", "llama-h64-l2"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -65,6 +65,8 @@ SEALED_SIZES = {
     "qwen2-h64-l1": "v26g",
     "llama-h48-l1": "v27g",
     "qwen2-h80-l3": "v27g",
+    "qwen2-h72-l3": "v28g",
+    "llama-h64-l2": "v28g",
 }
 RETIRED = {
     "v7g",
