@@ -307,24 +307,33 @@ def eval_gain_per_epoch(ctx: RunContext) -> float | None:
     return gain_per_epoch(ctx, view.steps, view.values)
 
 
-def eval_improving(ctx: RunContext, last_evals: int) -> bool:
+def eval_improving(ctx: RunContext, last_evals: int, min_gain: float = 0.0) -> bool:
     """Whether the eval loss is still improving when the log ends: best at its last eval and
     lower at each of its last ``last_evals`` evals than at the one before (all of them when
     fewer; 2 evals or more), or, on a long curve (``2 (last_evals + 1)`` evals or more in its
     second half), trending down over its second half (Theil-Sen slope below 0): one noisy
     eval must not decide what the whole curve shows. The model still learns, however slowly
-    the train loss moves."""
+    the train loss moves, when the eval loss gains ``min_gain`` per epoch or more over those
+    evals (log units; the Theil-Sen slope on a long curve): judged by size, an eval loss
+    creeping down by less is as flat as a train loss would be (an unknown epoch scale cannot
+    say, and counts as improving)."""
     view = eval_view(ctx)
     if view is None or view.n < 2 or int(view.best) != view.n - 1:
         return False
-    tail = view.values[-min(view.n, last_evals + 1) :]
+    k = min(view.n, last_evals + 1)
+    tail = view.values[-k:]
     if bool(np.all(np.diff(tail) < 0)):
-        return True
+        span = epoch_span(ctx, float(view.steps[-k]), float(view.steps[-1]))
+        return not span or math.log(float(tail[0]) / float(tail[-1])) / span >= min_gain
     half = view.n // 2
     if view.n - half < 2 * (last_evals + 1):
         return False
     slope, _ = signals.theil_sen(view.steps[half:], signals.safe_log(view.values[half:]))
-    return slope < 0
+    span = epoch_span(ctx, float(view.steps[half]), float(view.steps[-1]))
+    if slope >= 0:
+        return False
+    per_epoch = -slope * float(view.steps[-1] - view.steps[half]) / span if span else math.inf
+    return per_epoch >= min_gain
 
 
 __all__ = [

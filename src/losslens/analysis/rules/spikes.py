@@ -13,6 +13,7 @@ from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite_raw
+from losslens.analysis.rules.generalization import NEAR_ZERO
 from losslens.analysis.rules.numerics import hidden_nan_steps
 from losslens.analysis.spikefind import (
     CLEAR,
@@ -193,13 +194,16 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         level, or with 90% of the jump undone) and is under 100× the level around it is info
         (as the severity conventions grade a spike that comes straight back), also when the
         gradient norm spikes (finite) at the same step, if it is the only spike event: that
-        is one bad batch, not harm. One 100× or more, one that does not come back, one with
-        a NaN gradient norm, or spike events that recur (2 or more) with a gradient-norm
-        spike at one of them, is a warning.
+        is one bad batch, not harm. One 100× or more (over a level below 0.105 nats, the
+        memorization rule's near zero, only one that climbs back to the first logged loss),
+        one that does not come back, one with a NaN gradient norm, or spike events that
+        recur (2 or more) with a gradient-norm spike at one of them, is a warning.
 
     Principle: an isolated spike that comes straight back is worth knowing (info) unless it
     reaches the conventions' bar (≥ 100× the surrounding level, a NaN gradient norm); spikes
-    that recur with gradient spikes are a repeated problem the user should act on.
+    that recur with gradient spikes are a repeated problem the user should act on. A ratio
+    over a level near zero measures nothing (a bump of 0.3 over 2e-4 is 1,500×): there, the
+    bar is a spike that undoes the training, back to where the run started.
     Why it matters:
         One bad batch (garbage text, a very long or mislabelled example) produces a large
         loss. If the model recovers at once it is usually harmless; if the loss stays up, the
@@ -234,7 +238,12 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             if s.step in gsteps or prev in gsteps:
                 co = True
     unrecovered = [s for s in spikes if s.recovered is False]
-    huge = [x for x in spikes if x.ratio >= p.huge]
+    # a ratio over a level near zero measures nothing: there a spike is huge only when it
+    # climbs back to where the run started (its first log)
+    start = float(v[0])
+    huge = [
+        x for x in spikes if x.ratio >= p.huge and (x.baseline >= NEAR_ZERO or x.value >= start)
+    ]
     sev = Severity.WARNING if unrecovered or co or huge or with_nan else Severity.INFO
     big = max(spikes, key=lambda s: s.ratio)
     listing = ", ".join(f"{num(s.value)}@{s.step}" for s in spikes[:5]) + (

@@ -56,7 +56,10 @@ class UnderParams:
     passes: float = param(2.0, "epochs after which a loss still near its start is under-learning")
     still_high: float = param(0.70, "... near its start: at least this share of its first value")
     slow_gain: float = param(
-        0.01, "... while gaining less than this per epoch over the second half (log)"
+        0.01,
+        "... while gaining less than this per epoch over the second half (log); an eval loss "
+        "still improving at its last evals says the model still learns when it gains this "
+        "much per epoch over them",
     )
     max_rise: float = param(
         0.05, "... and rising less than this per epoch (a rising loss is another problem)"
@@ -173,13 +176,14 @@ def _still_learning(ctx: RunContext, p: UnderParams, last: float, gain: float | 
     Principle: a slow loss is "a plateau at a high level" (warning) only when nothing says
     the model still learns; below a high level, a train loss still falling by `slow_gain`
     per epoch (a slow but steady decline) or an eval loss still improving at its last evals
-    (diminishing returns) is info; a task with no token level (classification, speech ...)
-    is judged by its eval loss alone, and a text task at a high level by its eval loss and a
-    task metric improving together. Below a high level, an eval loss that fell to its best
-    and holds it within its noise converged: the model learned what this data gives it
-    (diminishing returns, info); whether the later epochs were waste is the epoch rule's
-    call (LL154), not a model learning too little."""
-    improving = eval_improving(ctx, p.improving_evals)
+    (diminishing returns; by `slow_gain` per epoch or more, the same bar by size) is info; a
+    task with no token level (classification, speech ...) is judged by its eval loss alone,
+    and a text task at a high level by its eval loss and a task metric improving together.
+    Below a high level, an eval loss that fell to its best and holds it within its noise
+    converged: the model learned what this data gives it (diminishing returns, info);
+    whether the later epochs were waste is the epoch rule's call (LL154), not a model
+    learning too little."""
+    improving = eval_improving(ctx, p.improving_evals, p.slow_gain)
     if not high_level(ctx, last, p.text_high):
         return (
             improving
@@ -303,8 +307,10 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         eval and fell at each of its last 2 evals (2 evals or more: diminishing returns,
         the model still learns; on a long curve, 6 evals or more in its second half, a
         Theil-Sen trend down over that half instead, since one noisy eval must not decide
-        what the whole curve shows); in a task with no token level (classification, speech
-        ...) such an eval loss makes it info at any level, and in a text task too when a
+        what the whole curve shows), by 1% per epoch or more over them (judged by size: an
+        eval loss creeping down by less is as flat as the train loss); in a task with no
+        token level (classification, speech ...) such an eval loss makes it info at any
+        level, and in a text task too when a
         logged task metric (BLEU, accuracy ...) is still improving beside it (two measures of
         the held-out set say the model still learns); below that level, in a text task, an
         eval loss (3 evals or more) that fell from its first eval beyond its noise and holds
