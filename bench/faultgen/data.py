@@ -455,6 +455,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v29g
+    "llama-h72-l3": {
+        "arch": "llama",
+        "hidden_size": 72,
+        "intermediate_size": 144,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h88-l3": {
+        "arch": "qwen2",
+        "hidden_size": 88,
+        "intermediate_size": 176,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

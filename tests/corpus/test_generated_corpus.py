@@ -67,6 +67,8 @@ SEALED_SIZES = {
     "qwen2-h80-l3": "v27g",
     "qwen2-h72-l3": "v28g",
     "llama-h64-l2": "v28g",
+    "llama-h72-l3": "v29g",
+    "qwen2-h88-l3": "v29g",
 }
 RETIRED = {
     "v7g",
@@ -90,6 +92,7 @@ RETIRED = {
     "v25g",
     "v26g",
     "v27g",
+    "v28g",
 }
 
 
