@@ -320,20 +320,20 @@ def eval_improving(ctx: RunContext, last_evals: int, min_gain: float = 0.0) -> b
     view = eval_view(ctx)
     if view is None or view.n < 2 or int(view.best) != view.n - 1:
         return False
-    k = min(view.n, last_evals + 1)
-    tail = view.values[-k:]
+    i = view.n - min(view.n, last_evals + 1)
+    tail = view.values[i:]
     if bool(np.all(np.diff(tail) < 0)):
-        span = epoch_span(ctx, float(view.steps[-k]), float(view.steps[-1]))
-        return not span or math.log(float(tail[0]) / float(tail[-1])) / span >= min_gain
-    half = view.n // 2
-    if view.n - half < 2 * (last_evals + 1):
-        return False
-    slope, _ = signals.theil_sen(view.steps[half:], signals.safe_log(view.values[half:]))
-    span = epoch_span(ctx, float(view.steps[half]), float(view.steps[-1]))
-    if slope >= 0:
-        return False
-    per_epoch = -slope * float(view.steps[-1] - view.steps[half]) / span if span else math.inf
-    return per_epoch >= min_gain
+        gain = math.log(float(tail[0]) / float(tail[-1]))
+    else:
+        i = view.n // 2
+        if view.n - i < 2 * (last_evals + 1):
+            return False
+        slope, _ = signals.theil_sen(view.steps[i:], signals.safe_log(view.values[i:]))
+        if slope >= 0:
+            return False
+        gain = -slope * float(view.steps[-1] - view.steps[i])
+    span = epoch_span(ctx, float(view.steps[i]), float(view.steps[-1]))
+    return not span or gain / span >= min_gain
 
 
 __all__ = [

@@ -310,16 +310,15 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         what the whole curve shows), by 1% per epoch or more over them (judged by size: an
         eval loss creeping down by less is as flat as the train loss); in a task with no
         token level (classification, speech ...) such an eval loss makes it info at any
-        level, and in a text task too when a
-        logged task metric (BLEU, accuracy ...) is still improving beside it (two measures of
-        the held-out set say the model still learns); below that level, in a text task, an
-        eval loss (3 evals or more) that fell from its first eval beyond its noise and holds
-        its best at the end (the median of its last 3 evals within 1% and 2 noise sds of the
-        best, so one lucky last eval does not decide) makes it info too, however long it
-        held: it converged, the model learned what the data gives it, and whether the later
-        epochs were waste is the epoch rule's call (LL154), not too little learning; a loss
-        gaining less than 1% per epoch is otherwise a warning at any level, and so is one
-        that barely moved (j);
+        level, and in a text task too when a logged task metric (BLEU, accuracy ...) is still
+        improving beside it (two measures of the held-out set say the model still learns);
+        below that level, in a text task, an eval loss (3 evals or more) that fell from its
+        first eval beyond its noise and holds its best at the end (the median of its last 3
+        evals within 1% and 2 noise sds of the best, so one lucky last eval does not decide)
+        makes it info too, however long it held: it converged, the model learned what the
+        data gives it, and whether the later epochs were waste is the epoch rule's call
+        (LL154), not too little learning; a loss gaining less than 1% per epoch is otherwise
+        a warning at any level, and so is one that barely moved (j);
         in (b)–(d) the eval loss, when it has 3 evals in the second half of the log, must
         not gain faster than the bar either (a model whose eval loss still improves is
         learning);
