@@ -122,6 +122,15 @@ def load(log: LabelledLog) -> RunData:
     return run
 
 
+def real_logs(corpus: Path) -> dict[str, LabelledLog]:
+    """Every labelled run of ``corpus/real``, in the dev split or a sealed one, by its id."""
+    return {
+        log.id.removeprefix("real:"): log
+        for log in index_logs(corpus, splits=("dev", "test"))
+        if log.group == "real"
+    }
+
+
 def losslens_preds(run: RunData) -> list[Pred]:
     rep = analyze(run)
     return [Pred(f.kind, str(f.severity), f.onset_step) for f in rep.findings]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import diagnosis  # the benchmark's loader and losslens runner (puts losslens on sys.path)
-from losslens.analysis.scoring import Case, Pred, Scores, index_logs, score
+from losslens.analysis.scoring import Case, Pred, Scores, score
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,11 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return 2
-    logs = {
-        log.id.removeprefix("real:"): log
-        for log in index_logs(ROOT / "corpus", splits=("dev", "test"))
-        if log.group == "real"
-    }
+    logs = diagnosis.real_logs(ROOT / "corpus")
     missing = sorted(set(second) - set(logs))
     if missing:
         print(f"not in corpus/real: {missing}", file=sys.stderr)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import diagnosis  # the benchmark's loader and runner (puts the measured losslens on sys.path)
-from losslens.analysis.scoring import Case, Pred, Scores, index_logs, score
+from losslens.analysis.scoring import Case, Pred, Scores, score
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = ROOT / "bench" / "sealed_predictions.jsonl"
@@ -75,11 +75,7 @@ def record(version: str, role: str, engine: str, path: Path) -> int:
     if any((i, role) in have for i in ids):
         print(f"{version} already has {role!r} lines in {path.name}", file=sys.stderr)
         return 2
-    logs = {
-        log.id.removeprefix("real:"): log
-        for log in index_logs(ROOT / "corpus", splits=("dev", "test"))
-        if log.group == "real"
-    }
+    logs = diagnosis.real_logs(ROOT / "corpus")
     with path.open("a", encoding="utf-8") as out:
         for i in ids:
             preds = diagnosis.losslens_preds(diagnosis.load(logs[i]))
@@ -103,11 +99,10 @@ def _row(name: str, runs: int, engines: str, s: Scores) -> str:
     )
 
 
-def _case(r: dict[str, Any], index: dict[str, dict[str, Any]]) -> Case:
-    """A recorded run's findings against its labels as they are in corpus/real."""
-    labels = index[r["id"]]["labels"]
-    preds = [Pred(k, sev) for k, sev in r["findings"]]
-    return Case(r["id"], labels["verdict"], labels.get("findings", []), preds)
+def _case(rid: str, preds: list[Pred], index: dict[str, dict[str, Any]]) -> Case:
+    """Findings reported for run ``rid`` against its labels as they are in corpus/real."""
+    labels = index[rid]["labels"]
+    return Case(rid, labels["verdict"], labels.get("findings", []), preds)
 
 
 def second_reading(
@@ -120,9 +115,8 @@ def second_reading(
     out = []
     for r in read_record(path):
         if r["id"] in ids:
-            found = r["labels"].get("findings", [])
-            line = {"id": r["id"], "findings": [[f["kind"], f["severity"]] for f in found]}
-            out.append((version, "read blind", _case(line, index)))
+            found = [Pred(f["kind"], f["severity"]) for f in r["labels"].get("findings", [])]
+            out.append((version, "read blind", _case(r["id"], found, index)))
     return out
 
 
@@ -152,7 +146,11 @@ def pool(lines: Iterable[dict[str, Any]], versions: set[str] | None) -> int:
             cases = [c for v in order for c in second_reading(v, scored, index)]
         else:
             cases = [
-                (r["test_version"], r["engine"], _case(r, index))
+                (
+                    r["test_version"],
+                    r["engine"],
+                    _case(r["id"], [Pred(k, sev) for k, sev in r["findings"]], index),
+                )
                 for r in chosen
                 if r["role"] == role
             ]
