@@ -472,6 +472,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v30g
+    "llama-h80-l3": {
+        "arch": "llama",
+        "hidden_size": 80,
+        "intermediate_size": 160,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h40-l3": {
+        "arch": "qwen2",
+        "hidden_size": 40,
+        "intermediate_size": 80,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+    },
 }
 
 

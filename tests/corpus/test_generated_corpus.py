@@ -69,6 +69,8 @@ SEALED_SIZES = {
     "llama-h64-l2": "v28g",
     "llama-h72-l3": "v29g",
     "qwen2-h88-l3": "v29g",
+    "llama-h80-l3": "v30g",
+    "qwen2-h40-l3": "v30g",
 }
 RETIRED = {
     "v7g",
