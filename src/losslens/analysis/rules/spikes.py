@@ -53,6 +53,11 @@ class SpikeParams:
         "spike events from which a gradient-norm spike at one of them makes them a warning "
         "(one isolated spike that comes straight back is info with it)",
     )
+    recurring_size: float = param(
+        4.0,
+        "... or each this many times the level around it (over a level above near zero): "
+        "judged by size, with or without a gradient-norm spike",
+    )
 
 
 def nan_grad_steps(ctx: RunContext) -> set[int]:
@@ -196,12 +201,15 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         gradient norm spikes (finite) at the same step, if it is the only spike event: that
         is one bad batch, not harm. One 100× or more (over a level below 0.105 nats, the
         memorization rule's near zero, only one that climbs back to the first logged loss),
-        one that does not come back, one with a NaN gradient norm, or spike events that
-        recur (2 or more) with a gradient-norm spike at one of them, is a warning.
+        one that does not come back, one with a NaN gradient norm, spike events that
+        recur (2 or more) with a gradient-norm spike at one of them, or 2 spike events or
+        more each 4× the level around it or more (a level above near zero), with or without
+        a gradient-norm spike, is a warning.
 
     Principle: an isolated spike that comes straight back is worth knowing (info) unless it
     reaches the conventions' bar (≥ 100× the surrounding level, a NaN gradient norm); spikes
-    that recur with gradient spikes are a repeated problem the user should act on. A ratio
+    that recur are a repeated problem the user should act on, shown by a gradient-norm spike
+    at one of them or, judged by size, by each being several times the level. A ratio
     over a level near zero measures nothing (a bump of 0.3 over 2e-4 is 1,500×): there, the
     bar is a spike that undoes the training, back to where the run started.
     Why it matters:
@@ -244,6 +252,10 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     huge = [
         x for x in spikes if x.ratio >= p.huge and (x.baseline >= NEAR_ZERO or x.value >= start)
     ]
+    # spikes that recur, each several times the level around it, are a repeated problem
+    # judged by size (bad batches in the data), whether or not the gradient norm shows them
+    sized = [x for x in spikes if x.ratio >= p.recurring_size and x.baseline >= NEAR_ZERO]
+    co = co or len(sized) >= p.recurring
     sev = Severity.WARNING if unrecovered or co or huge or with_nan else Severity.INFO
     big = max(spikes, key=lambda s: s.ratio)
     listing = ", ".join(f"{num(s.value)}@{s.step}" for s in spikes[:5]) + (
