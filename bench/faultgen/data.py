@@ -489,6 +489,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 2,
         "num_key_value_heads": 1,
     },
+    # the sealed block v31g
+    "qwen2-h56-l2": {
+        "arch": "qwen2",
+        "hidden_size": 56,
+        "intermediate_size": 112,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 2,
+    },
+    "llama-h96-l3": {
+        "arch": "llama",
+        "hidden_size": 96,
+        "intermediate_size": 192,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

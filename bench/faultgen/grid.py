@@ -44,6 +44,7 @@ SEALED_BLOCKS = {
     "v28g": ["qwen2-h72-l3", "llama-h64-l2"],
     "v29g": ["llama-h72-l3", "qwen2-h88-l3"],
     "v30g": ["llama-h80-l3", "qwen2-h40-l3"],
+    "v31g": ["qwen2-h56-l2", "llama-h96-l3"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -71,6 +71,8 @@ SEALED_SIZES = {
     "qwen2-h88-l3": "v29g",
     "llama-h80-l3": "v30g",
     "qwen2-h40-l3": "v30g",
+    "qwen2-h56-l2": "v31g",
+    "llama-h96-l3": "v31g",
 }
 RETIRED = {
     "v7g",
