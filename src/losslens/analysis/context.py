@@ -161,7 +161,12 @@ class RunContext:
         if self.epoch is not None and len(self.epoch.finite) >= 1:
             e = self.epoch.finite
             if len(e) >= 2:
-                return signals.interp(e.steps.astype(float), e.values, step)
+                st = e.steps.astype(float)
+                if step > st[-1] and self.steps_per_epoch:
+                    # past the last train log (an eval or the end of the run after it): the
+                    # epoch keeps growing with the step, it does not stop at that log
+                    return float(e.values[-1]) + (step - float(st[-1])) / self.steps_per_epoch
+                return signals.interp(st, e.values, step)
             if self.steps_per_epoch:
                 return step / self.steps_per_epoch
             return float(e.values[0])

@@ -474,3 +474,28 @@ def train_around(ctx: RunContext, step: float, eval_steps: FloatArray) -> float 
     if idx < 0 or step - st[idx] > 3 * tol:
         return None
     return float(v[idx])
+
+
+def train_levels(ctx: RunContext, view: EvalView) -> tuple[float, float] | None:
+    """The train level over the same stretch of training as the eval best and as the last
+    eval (the train logs within half an eval interval of each), None when not known."""
+    t0 = train_around(ctx, float(view.steps[view.best]), view.steps)
+    t1 = train_around(ctx, float(view.steps[-1]), view.steps)
+    return None if t0 is None or t1 is None else (t0, t1)
+
+
+def gap_growth(ctx: RunContext, view: EvalView) -> float:
+    """How many times the eval-train gap at the last eval is its size at the eval best (0
+    when the train levels are not known or the gap at the best is not positive)."""
+    levels = train_levels(ctx, view)
+    if levels is None:
+        return 0.0
+    g0, g1 = view.best_value - levels[0], float(view.values[-1]) - levels[1]
+    return g1 / g0 if g0 > 0 else 0.0
+
+
+def train_fell(ctx: RunContext, view: EvalView, drop: float) -> bool:
+    """Whether the train level at the last eval is ``drop`` (a share) or more below its
+    level at the eval best."""
+    levels = train_levels(ctx, view)
+    return levels is not None and levels[1] <= (1 - drop) * levels[0]

@@ -15,6 +15,7 @@ from losslens.analysis.evalview import (
     EvalView,
     TaskMetric,
     eval_view,
+    gap_growth,
     improving_metric,
     level_excused,
     log_noise,
@@ -22,6 +23,7 @@ from losslens.analysis.evalview import (
     stalled,
     still_improving,
     train_around,
+    train_fell,
     train_known_until,
     within_noise,
     worse_metric,
@@ -68,6 +70,9 @@ class OverfitParams:
     )
     pass_train_drop: float = param(0.10, "... while the train loss fell this much over that epoch")
     error_rise: float = param(0.20, "last eval this far above the best (3+ evals after) is error")
+    held_rise: float = param(
+        0.20, "3+ evals after the best, every one above it, their median this far above it"
+    )
     error_noise_k: float = param(
         3.0, "... and this many noise sds of one eval above it (beyond the curve's own movement)"
     )
@@ -146,6 +151,10 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         widening gap is worth knowing but no harm is shown); judged by size, 3 evals or more
         after the best, all above it, whose median is twice the best or more (a held-out
         loss that doubled and stayed, however wide its scatter: a tiny eval set near zero);
+        the same with a median 20% above a best of 0.105 or more (above near zero, where a
+        ratio measures something) while the train level fell 10% or more from the best eval to
+        the last (a held-out loss a fifth worse at every eval while the train loss falls is
+        overfitting however much the evals scatter around that level);
         or every eval since the best (2 or more) higher than the one before by 1% (and 2
         noise sds) or more while the train level fell 10% or more from the best eval to the
         last (the two losses moved apart at every eval); or, as two levels, 4 evals or more
@@ -239,7 +248,7 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         after.size >= p.confirmed_evals
         and bool(np.all(after > (1 + p.small_rise) * best))
         and float(ev[-1]) > (1 + p.floor) * best
-        and _gap_growth(ctx, view) >= p.gap_growth
+        and gap_growth(ctx, view) >= p.gap_growth
     )
     # one eval after the best, a full epoch later (evals once per epoch), nothing to confirm
     # it: twice the confirmed rise, while that pass lowered the train loss by 10%
@@ -264,6 +273,16 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and bool(np.all(after > (1 + p.small_rise) * best))
         and float(np.median(after)) >= (1 + p.metric_damage_rise) * best
     )
+    # or, judged by size, it rose a fifth and stayed while the train loss fell a tenth (a
+    # scatter that hides a trend does not hide a level that far up at every eval; over a
+    # best near zero a ratio measures nothing, and only a doubling counts)
+    raised = (
+        best >= NEAR_ZERO
+        and after.size >= p.consecutive
+        and bool(np.all(after > (1 + p.small_rise) * best))
+        and float(np.median(after)) >= (1 + p.held_rise) * best
+        and train_fell(ctx, view, p.pass_train_drop)
+    )
     # or every eval after the best (2 or more) higher than the one before by 1% or more
     # while the train loss fell 10% or more over the same evals: the two losses moved apart
     # at every eval since the best
@@ -271,7 +290,7 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         after.size >= p.confirmed_evals
         and view.rising_run() == after.size
         and bool(np.all(np.diff(ev[b:]) >= small * ev[b:-1]))
-        and _train_fell(ctx, view, p.pass_train_drop)
+        and train_fell(ctx, view, p.pass_train_drop)
     )
     # or, as two levels: the later half of 4+ evals after the best sits above the best
     # and its neighbours by 1% and 3 standard errors, while the train level over the same
@@ -279,7 +298,7 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # enough to make it certain however small it is)
     shifted = _level_shift(ctx, view, p)
     rose = above or climbing or persistent or sustained or held or confirmed or shifted
-    rose = rose or doubled or steady or corroborated or parted or one_pass
+    rose = rose or doubled or raised or steady or corroborated or parted or one_pass
     if not rose and stall is None:
         return
     if rose:
@@ -420,31 +439,6 @@ def _shift(a: FloatArray, b: FloatArray, noise: float, effect: float, k: float) 
         return 0.0
     se = MEDIAN_SE * noise * math.sqrt(1 / a.size + 1 / b.size)
     return math.log(hi / lo) - max(math.log1p(effect), k * se)
-
-
-def _train_levels(ctx: RunContext, view: EvalView) -> tuple[float, float] | None:
-    """The train level over the same stretch of training as the eval best and as the last
-    eval (the train logs within half an eval interval of each), None when not known."""
-    t0 = train_around(ctx, float(view.steps[view.best]), view.steps)
-    t1 = train_around(ctx, float(view.steps[-1]), view.steps)
-    return None if t0 is None or t1 is None else (t0, t1)
-
-
-def _gap_growth(ctx: RunContext, view: EvalView) -> float:
-    """How many times the eval-train gap at the last eval is its size at the eval best (0
-    when the train levels are not known or the gap at the best is not positive)."""
-    levels = _train_levels(ctx, view)
-    if levels is None:
-        return 0.0
-    g0, g1 = view.best_value - levels[0], float(view.values[-1]) - levels[1]
-    return g1 / g0 if g0 > 0 else 0.0
-
-
-def _train_fell(ctx: RunContext, view: EvalView, drop: float) -> bool:
-    """Whether the train level at the last eval is ``drop`` (a share) or more below its
-    level at the eval best."""
-    levels = _train_levels(ctx, view)
-    return levels is not None and levels[1] <= (1 - drop) * levels[0]
 
 
 def _metric_note(m: TaskMetric | None) -> Text:
