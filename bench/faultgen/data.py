@@ -506,6 +506,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v32g
+    "llama-h40-l2": {
+        "arch": "llama",
+        "hidden_size": 40,
+        "intermediate_size": 80,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+    },
+    "qwen2-h48-l2": {
+        "arch": "qwen2",
+        "hidden_size": 48,
+        "intermediate_size": 96,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 2,
+    },
 }
 
 

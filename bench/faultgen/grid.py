@@ -45,6 +45,7 @@ SEALED_BLOCKS = {
     "v29g": ["llama-h72-l3", "qwen2-h88-l3"],
     "v30g": ["llama-h80-l3", "qwen2-h40-l3"],
     "v31g": ["qwen2-h56-l2", "llama-h96-l3"],
+    "v32g": ["llama-h40-l2", "qwen2-h48-l2"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

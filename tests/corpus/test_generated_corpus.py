@@ -73,6 +73,8 @@ SEALED_SIZES = {
     "qwen2-h40-l3": "v30g",
     "qwen2-h56-l2": "v31g",
     "llama-h96-l3": "v31g",
+    "llama-h40-l2": "v32g",
+    "qwen2-h48-l2": "v32g",
 }
 RETIRED = {
     "v7g",
