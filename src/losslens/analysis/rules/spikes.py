@@ -255,8 +255,8 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # spikes that recur, each several times the level around it, are a repeated problem
     # judged by size (bad batches in the data), whether or not the gradient norm shows them
     sized = [x for x in spikes if x.ratio >= p.recurring_size and x.baseline >= NEAR_ZERO]
-    co = co or len(sized) >= p.recurring
-    sev = Severity.WARNING if unrecovered or co or huge or with_nan else Severity.INFO
+    recurring = co or len(sized) >= p.recurring
+    sev = Severity.WARNING if unrecovered or recurring or huge or with_nan else Severity.INFO
     big = max(spikes, key=lambda s: s.ratio)
     listing = ", ".join(f"{num(s.value)}@{s.step}" for s in spikes[:5]) + (
         " …" if len(spikes) > 5 else ""
