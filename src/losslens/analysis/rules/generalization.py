@@ -233,23 +233,16 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # or it climbed 3+ evals in a row out of its minimum and held above it since (a rise
     # that levels off at the higher level, e.g. over a second epoch)
     sustained = view.sustained(p.consecutive, small)
-    # 2+ evals after the best, all above it, the last beyond the floor, the task metrics
-    # worse there too: two measures of the held-out set agree (tau, set by the descent, not)
-    corroborated = (
-        after.size >= p.confirmed_evals
-        and bool(np.all(after > (1 + p.small_rise) * best))
-        and float(ev[-1]) > (1 + p.floor) * best
-        and worse_metric(ctx, float(est[b])) is not None
-    )
-    # or the same with the eval-train gap standing in for the metrics: it grew several-fold
-    # from the best to the last eval, the two losses moving apart (tau, set by the descent
-    # before the best, not)
-    parted = (
-        after.size >= p.confirmed_evals
-        and bool(np.all(after > (1 + p.small_rise) * best))
-        and float(ev[-1]) > (1 + p.floor) * best
-        and gap_growth(ctx, view) >= p.gap_growth
-    )
+    # every eval after the best above it by 1%: the readings below that judge by size or by
+    # a second measure (not by tau) start from it
+    all_above = bool(np.all(after > (1 + p.small_rise) * best))
+    # 2+ such evals, the last beyond the floor, and the task metrics worse there too: two
+    # measures of the held-out set agree (tau, set by the descent, not); or the eval-train
+    # gap standing in for the metrics: it grew several-fold from the best to the last eval,
+    # the two losses moving apart
+    apart = after.size >= p.confirmed_evals and all_above and float(ev[-1]) > (1 + p.floor) * best
+    corroborated = apart and worse_metric(ctx, float(est[b])) is not None
+    parted = apart and gap_growth(ctx, view) >= p.gap_growth
     # one eval after the best, a full epoch later (evals once per epoch), nothing to confirm
     # it: twice the confirmed rise, while that pass lowered the train loss by 10%
     one_pass = one_pass_rise(ctx, view, p.pass_rise * tau, p.pass_train_drop)
@@ -265,22 +258,17 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and bool(np.all(after > (1 + small) * best))
         and float(ev[-1]) > (1 + tau) * best
     )
-    # or, judged by size, it doubled and stayed: 3+ evals after the best, every one above it,
-    # and their median twice the best or more (the eval's scatter, however wide, does not
-    # excuse a held-out loss that doubled while the train loss fell)
-    doubled = (
-        after.size >= p.consecutive
-        and bool(np.all(after > (1 + p.small_rise) * best))
-        and float(np.median(after)) >= (1 + p.metric_damage_rise) * best
-    )
-    # or, judged by size, it rose a fifth and stayed while the train loss fell a tenth (a
-    # scatter that hides a trend does not hide a level that far up at every eval; over a
-    # best near zero a ratio measures nothing, and only a doubling counts)
+    # or, judged by size, the level 3+ such evals hold (their median): doubled (the eval's
+    # scatter, however wide, does not excuse a held-out loss that doubled while the train
+    # loss fell), or a fifth up while the train loss fell a tenth (a scatter that hides a
+    # trend does not hide a level that far up at every eval; over a best near zero a ratio
+    # measures nothing, and only a doubling counts)
+    level = float(np.median(after)) if after.size >= p.consecutive and all_above else None
+    doubled = level is not None and level >= (1 + p.metric_damage_rise) * best
     raised = (
-        best >= NEAR_ZERO
-        and after.size >= p.consecutive
-        and bool(np.all(after > (1 + p.small_rise) * best))
-        and float(np.median(after)) >= (1 + p.held_rise) * best
+        level is not None
+        and best >= NEAR_ZERO
+        and level >= (1 + p.held_rise) * best
         and train_fell(ctx, view, p.pass_train_drop)
     )
     # or every eval after the best (2 or more) higher than the one before by 1% or more
