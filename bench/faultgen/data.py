@@ -523,6 +523,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 2,
         "num_key_value_heads": 2,
     },
+    # the sealed block v33g
+    "qwen2-h96-l3": {
+        "arch": "qwen2",
+        "hidden_size": 96,
+        "intermediate_size": 192,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "llama-h88-l3": {
+        "arch": "llama",
+        "hidden_size": 88,
+        "intermediate_size": 176,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

@@ -46,6 +46,7 @@ SEALED_BLOCKS = {
     "v30g": ["llama-h80-l3", "qwen2-h40-l3"],
     "v31g": ["qwen2-h56-l2", "llama-h96-l3"],
     "v32g": ["llama-h40-l2", "qwen2-h48-l2"],
+    "v33g": ["qwen2-h96-l3", "llama-h88-l3"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -75,6 +75,8 @@ SEALED_SIZES = {
     "llama-h96-l3": "v31g",
     "llama-h40-l2": "v32g",
     "qwen2-h48-l2": "v32g",
+    "qwen2-h96-l3": "v33g",
+    "llama-h88-l3": "v33g",
 }
 RETIRED = {
     "v7g",
