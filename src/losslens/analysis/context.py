@@ -166,6 +166,11 @@ class RunContext:
                     # past the last train log (an eval or the end of the run after it): the
                     # epoch keeps growing with the step, it does not stop at that log
                     return float(e.values[-1]) + (step - float(st[-1])) / self.steps_per_epoch
+                if step < st[0] and self.steps_per_epoch:
+                    # before the first train log (an eval at an early step of a coarse log):
+                    # the epoch is smaller there too, down to 0 at step 0
+                    back = (float(st[0]) - step) / self.steps_per_epoch
+                    return max(0.0, float(e.values[0]) - back)
                 return signals.interp(st, e.values, step)
             if self.steps_per_epoch:
                 return step / self.steps_per_epoch
