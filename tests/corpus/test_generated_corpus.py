@@ -77,6 +77,8 @@ SEALED_SIZES = {
     "qwen2-h48-l2": "v32g",
     "qwen2-h96-l3": "v33g",
     "llama-h88-l3": "v33g",
+    "llama-h32-l2": "v34g",
+    "qwen2-h24-l1": "v34g",
 }
 RETIRED = {
     "v7g",
