@@ -34,8 +34,12 @@ def test_passes_past_the_usual_three_over_a_loss_near_zero_since_the_second_are_
     assert f is not None and f.severity is Severity.ERROR
 
 
-def test_within_the_usual_three_they_are_not() -> None:
-    assert rule(_near_zero_in_the_second_pass(2.9), "LL153") is None
+def test_within_the_usual_three_they_are_a_warning_when_far_below_the_first_pass() -> None:
+    # round 33: the end sits far more than 3x below the first pass's lowest log (its held-out
+    # measure), so the repeated examples were learned by heart; the usual count of passes
+    # keeps it a warning, not the error of more passes
+    f = rule(_near_zero_in_the_second_pass(2.9), "LL153")
+    assert f is not None and f.severity is Severity.WARNING
 
 
 def _drops_to_zero(before: float) -> RunData:

@@ -99,6 +99,24 @@ def near_zero_onset(v: np.ndarray, level: float) -> int:
     return start + int(np.argmax(below[start:]))
 
 
+def first_pass_ratio(
+    ctx: RunContext, st: np.ndarray, v: np.ndarray, i: int, end: float
+) -> float | None:
+    """How many times the end level sits below the first pass's lowest log.
+
+    Every batch of the first pass is one the model has not seen yet, so the loss logged
+    there is a held-out measure. Its stretch from the near-zero onset ``i`` (from the start
+    when the loss got near zero only after the pass) to the end of the pass (3 logs or more)
+    is read at its lowest log: the most favourable reading of how well unseen examples were
+    predicted, which a spike there cannot raise. None when that stretch is not resolved."""
+    k = i if (ctx.epoch_at(float(st[i])) or 0.0) < 1.0 else 0
+    eps = np.array([ctx.epoch_at(float(s)) or 0.0 for s in st[k:]])
+    held_out = v[k:][eps < 1.0]
+    if held_out.size < 3 or end <= 0:
+        return None
+    return float(held_out.min()) / end
+
+
 def reward_accuracies(ctx: RunContext) -> FloatArray | None:
     """The finite train reward accuracies of a preference run (``rewards/accuracies``: the
     share of pairs whose chosen answer the policy prefers), None when not logged."""

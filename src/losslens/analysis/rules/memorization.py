@@ -22,6 +22,7 @@ from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import (
     finite,
     finite_raw,
+    first_pass_ratio,
     near_zero_onset,
     train_loss_near,
 )
@@ -112,7 +113,7 @@ class MemoParams:
         "no eval at all: a loss near zero already in the first pass is read too once the run "
         "went past `after_epoch` and its end is this many times below the lowest log of the "
         "first pass from the near-zero onset (examples not yet seen: a held-out measure; the "
-        "gap rule's ratio)",
+        "gap rule's ratio), or from its start when the onset came between epochs 1 and 1.5",
     )
     first_pass_many: float = param(
         10.0,
@@ -139,23 +140,6 @@ class MemoParams:
         "preference loss: reward accuracy (mean of the last 10%) at least this, every pair "
         "separated, with every loss of the last 10% near zero",
     )
-
-
-def _first_pass_gap(
-    ctx: RunContext, st: np.ndarray, v: np.ndarray, i: int, end: float
-) -> float | None:
-    """How many times the end level sits below the first pass's best near-zero log.
-
-    Every batch of the first pass is one the model has not seen yet, so the loss logged
-    there is a held-out measure. Its stretch from the near-zero onset ``i`` to the end of
-    the pass (3 logs or more) is read at its lowest log: the most favourable reading of how
-    well unseen examples were predicted, which a spike there cannot raise. None when that
-    stretch is not resolved."""
-    eps = np.array([ctx.epoch_at(float(s)) or 0.0 for s in st[i:]])
-    held_out = v[i:][eps < 1.0]
-    if held_out.size < 3 or end <= 0:
-        return None
-    return float(held_out.min()) / end
 
 
 def _classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | None:
@@ -269,7 +253,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         rule's ratio) are learned by heart;
         between epochs 1 and 1.5 only the gap and staircase readings below apply, a drop on
         re-seeing the examples being repetition itself, unless the run has no eval at all and went
-        past the usual 3 passes: the passes after it are over examples already seen, as later; and,
+        past the usual 3 passes: the passes after it are over examples already seen, as later, or
+        went past 1.5 epochs and ends 3 times or more below the lowest log of the first pass (the
+        same held-out measure, read over the whole pass); and,
         however early it got there, once the run went past 1.5 epochs while the eval loss rose from
         its best beyond its noise (LL151 at warning or above): the passes that kept it there over
         repeated examples fitted them, not the task). Graded by the harm shown: with overfitting
@@ -372,9 +358,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # with no eval at all, the first pass's own loss is the held-out measure: repeated
     # examples fitted far tighter than the unseen ones were are learned by heart
     ratio = (
-        _first_pass_gap(ctx, st, v, i, end)
+        first_pass_ratio(ctx, st, v, i, end)
         if end < p.near_zero
-        and first
+        and (first or (ep is not None and ep < p.after_epoch))
         and not one_eval.size
         and e is not None
         and e >= p.after_epoch

@@ -184,7 +184,8 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         robust standard deviations above them (median/MAD in log space, the point itself and
         spikes already found left out, in up to three passes so that neighbouring spikes do
         not hide each other; neighbourhood 5% of the log on each side), or 3 standard
-        deviations at a step whose gradient norm is NaN/inf (a skipped step), or a climb at
+        deviations at a step whose gradient norm is NaN/inf (a skipped step) or at the log
+        right after a run of such steps (the first update after them), or a climb at
         every log up to such a step reaching 2× the median of the logs before the climb (its
         own logs would hide it from the neighbour test), or at least
         100× the largest neighbour whatever their spread (no noise among them reaches it).
@@ -201,7 +202,8 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         gradient norm spikes (finite) at the same step, if it is the only spike event: that
         is one bad batch, not harm. One 100× or more (over a level below 0.105 nats, the
         memorization rule's near zero, only one that climbs back to the first logged loss),
-        one that does not come back, one with a NaN gradient norm, spike events that
+        one that does not come back, one with a NaN gradient norm (at its log or just
+        before it, as above), spike events that
         recur (2 or more) with a gradient-norm spike at one of them, or 2 spike events or
         more each 4× the level around it or more (a level above near zero), with or without
         a gradient-norm spike, is a warning.
@@ -228,12 +230,16 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     p: SpikeParams = r.params
     spikes = find_spikes(st, v, z_min=p.z, ratio_min=p.ratio, clear=p.clear, wide=p.wide)
     nan_steps = nan_grad_steps(ctx)
-    spikes += _nan_grad_spikes(st, v, nan_steps, p, {x.step for x in spikes})
+    # a NaN/inf gradient norm pairs with the loss at its own log and at the log right after
+    # a run of them: the first update after the skipped steps shows what they did
+    after = np.flatnonzero(np.isin(st[:-1], list(nan_steps)) & ~np.isin(st[1:], list(nan_steps)))
+    paired = nan_steps | {int(st[i + 1]) for i in after}
+    spikes += _nan_grad_spikes(st, v, paired, p, {x.step for x in spikes})
     spikes += _level_jumps(st, v, nan_steps, p, {x.step for x in spikes})
     spikes.sort(key=lambda x: x.step)
     if not spikes:
         return
-    with_nan = [x for x in spikes if x.step in nan_steps]
+    with_nan = [x for x in spikes if x.step in paired]
     # a finite gradient-norm spike at a loss spike is the same bad batch: it makes the spikes
     # a warning only when they recur (a repeated data or stability problem to act on); one
     # isolated spike that comes straight back is info with it, as the conventions grade it
