@@ -557,6 +557,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 2,
         "num_key_value_heads": 1,
     },
+    # the sealed block v35g
+    "llama-h32-l1": {
+        "arch": "llama",
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+    },
+    "qwen2-h104-l1": {
+        "arch": "qwen2",
+        "hidden_size": 104,
+        "intermediate_size": 208,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

@@ -79,6 +79,8 @@ SEALED_SIZES = {
     "llama-h88-l3": "v33g",
     "llama-h32-l2": "v34g",
     "qwen2-h24-l1": "v34g",
+    "llama-h32-l1": "v35g",
+    "qwen2-h104-l1": "v35g",
 }
 RETIRED = {
     "v7g",
