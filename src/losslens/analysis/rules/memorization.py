@@ -360,7 +360,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     ratio = (
         first_pass_ratio(ctx, st, v, i, end)
         if end < p.near_zero
-        and (first or (ep is not None and ep < p.after_epoch))
+        and (ep is None or ep < p.after_epoch)
         and not one_eval.size
         and e is not None
         and e >= p.after_epoch

@@ -232,8 +232,8 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     nan_steps = nan_grad_steps(ctx)
     # a NaN/inf gradient norm pairs with the loss at its own log and at the log right after
     # a run of them: the first update after the skipped steps shows what they did
-    after = np.flatnonzero(np.isin(st[:-1], list(nan_steps)) & ~np.isin(st[1:], list(nan_steps)))
-    paired = nan_steps | {int(st[i + 1]) for i in after}
+    skipped = np.isin(st, list(nan_steps))
+    paired = nan_steps | {int(st[i + 1]) for i in np.flatnonzero(skipped[:-1] & ~skipped[1:])}
     spikes += _nan_grad_spikes(st, v, paired, p, {x.step for x in spikes})
     spikes += _level_jumps(st, v, nan_steps, p, {x.step for x in spikes})
     spikes.sort(key=lambda x: x.step)
