@@ -162,15 +162,13 @@ class RunContext:
             e = self.epoch.finite
             if len(e) >= 2:
                 st = e.steps.astype(float)
-                if step > st[-1] and self.steps_per_epoch:
-                    # past the last train log (an eval or the end of the run after it): the
-                    # epoch keeps growing with the step, it does not stop at that log
-                    return float(e.values[-1]) + (step - float(st[-1])) / self.steps_per_epoch
-                if step < st[0] and self.steps_per_epoch:
-                    # before the first train log (an eval at an early step of a coarse log):
-                    # the epoch is smaller there too, down to 0 at step 0
-                    back = (float(st[0]) - step) / self.steps_per_epoch
-                    return max(0.0, float(e.values[0]) - back)
+                if self.steps_per_epoch and not st[0] <= step <= st[-1]:
+                    # outside the train log (an eval before its first line or after its
+                    # last): the epoch moves with the step from the nearer end, down to 0 at
+                    # step 0; it does not stop at that log's epoch
+                    edge = 0 if step < st[0] else -1
+                    moved = (step - float(st[edge])) / self.steps_per_epoch
+                    return max(0.0, float(e.values[edge]) + moved)
                 return signals.interp(st, e.values, step)
             if self.steps_per_epoch:
                 return step / self.steps_per_epoch
