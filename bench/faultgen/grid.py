@@ -49,6 +49,7 @@ SEALED_BLOCKS = {
     "v33g": ["qwen2-h96-l3", "llama-h88-l3"],
     "v34g": ["llama-h32-l2", "qwen2-h24-l1"],
     "v35g": ["llama-h32-l1", "qwen2-h104-l1"],
+    "v36g": ["llama-h24-l1", "qwen2-h104-l2"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

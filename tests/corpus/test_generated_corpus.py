@@ -81,6 +81,8 @@ SEALED_SIZES = {
     "qwen2-h24-l1": "v34g",
     "llama-h32-l1": "v35g",
     "qwen2-h104-l1": "v35g",
+    "llama-h24-l1": "v36g",
+    "qwen2-h104-l2": "v36g",
 }
 RETIRED = {
     "v7g",
