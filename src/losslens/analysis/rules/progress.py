@@ -10,14 +10,16 @@ import numpy as np
 
 from losslens.analysis import signals
 from losslens.analysis.advice import underlearning_suggestion
+from losslens.analysis.chance import near_uniform
 from losslens.analysis.context import RunContext
+from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.messages import lr as fmt_lr
-from losslens.analysis.messages import num, tr
 from losslens.analysis.periodic import periods
 from losslens.analysis.progress_signal import (
     eval_gain_over_log,
     head_count,
     log_from_start,
+    loss_is_cross_entropy,
     loss_measures_progress,
     peak_lr,
     usual_lr,
@@ -113,6 +115,13 @@ class VanishParams:
         0.98,
         "... and no longer falling: the last 30% of the second half of the loss logs "
         "is not below this share of its first 30%",
+    )
+    frozen_logs: int = param(5, "logs of loss and gradient norm needed for a frozen loss")
+    frozen: float = param(
+        0.005, "a frozen loss: every log within this share of its median (max - min)"
+    )
+    tiny: float = param(
+        0.01, "... at a uniform guess over a large vocabulary, with a median gradient below this"
     )
 
 
@@ -477,7 +486,16 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         below 1/1000 of the first 20% (3 logs each at least) while the loss is still above
         0.1 and no longer falling. Tiny
         gradients on a loss near zero are the consequence of having nothing left to learn
-        and are not reported.
+        and are not reported. With no earlier level to fall from: a token cross-entropy
+        frozen at a uniform guess over a large vocabulary (5 logs or more, every one within
+        0.5% of their median, which is ln 1000 ≈ 6.9 nats or more and a plausible per-token
+        mean) while the median gradient norm is above 0 and below 0.01.
+
+    Principle: a model that guesses uniformly misplaces nearly all of its probability on
+    every token, so the gradient of its loss is far from small; a loss that does not move
+    at all at that level, with a gradient norm in the thousandths, says the gradient does not
+    reach the weights that would change the output. The same frozen loss with an ordinary
+    gradient norm is a run that is not learning for another reason (LL131), not this one.
     Why it matters:
         Without gradient the weights do not change. The usual cause with PEFT is gradient
         checkpointing with frozen inputs, so no gradient reaches the adapters.
@@ -522,6 +540,17 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             onset_step=int(st[0]),
         )
         return
+    level = float(np.median(lv)) if lv.size else math.nan
+    if (
+        g.size >= p.frozen_logs
+        and lv.size >= p.frozen_logs
+        and loss_is_cross_entropy(ctx)
+        and near_uniform(level)
+        and float(np.ptp(lv)) <= p.frozen * level
+        and 0 < float(np.median(g)) < p.tiny
+    ):
+        yield _frozen(r, ctx, st, (float(np.median(g)), level, p.frozen), fix)
+        return
     if g.size < p.min_logs or lv.size < 4:
         return
     # at least 3 logs per window: the median of 2 is their mean, which one odd log (the
@@ -560,5 +589,42 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             l=num(loss_late),
         ),
         values={"grad_early": early, "grad_late": late, "loss_late": loss_late},
+        onset_step=int(st[0]),
+    )
+
+
+def _frozen(
+    r: Rule, ctx: RunContext, st: np.ndarray, read: tuple[float, float, float], fix: Text
+) -> Finding:
+    """LL134's finding for a loss frozen at a uniform guess with a gradient near 0;
+    ``read`` is (median gradient norm, loss level, the spread bar as a share)."""
+    assert ctx.grad_norm is not None
+    grad, level, share = read
+    return r.finding(
+        title=tr("The gradients vanish", "그래디언트가 사라집니다"),
+        explanation=tr(
+            "The loss does not move from {l}, the score of a uniform guess over about {k} "
+            "tokens, while the gradient norm stays near {g}: a model that guesses uniformly "
+            "should get a large gradient, so it does not reach the weights that would change "
+            "the output.",
+            "손실이 약 {k}개 토큰 중 균등 추측의 점수인 {l}에서 움직이지 않고 그래디언트 "
+            "노름은 {g} 근처에 머뭅니다. 균등하게 추측하는 모델은 큰 그래디언트를 받아야 "
+            "하므로, 출력을 바꿀 가중치에 그래디언트가 닿지 않고 있습니다.",
+            l=num(level),
+            k=f"{math.exp(level):,.0f}",
+            g=num(grad),
+        ),
+        suggestion=fix,
+        metric=ctx.grad_norm.key,
+        step_start=int(st[0]),
+        step_end=int(st[-1]),
+        evidence=tr(
+            "loss {l} at every log (within {w}); median grad_norm {g}",
+            "모든 로그에서 손실 {l}({w} 이내); grad_norm 중앙값 {g}",
+            l=num(level),
+            w=f"{share * 100:g}%",
+            g=num(grad),
+        ),
+        values={"loss_level": level, "grad_median": grad},
         onset_step=int(st[0]),
     )
