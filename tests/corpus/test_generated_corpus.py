@@ -83,6 +83,8 @@ SEALED_SIZES = {
     "qwen2-h104-l1": "v35g",
     "llama-h24-l1": "v36g",
     "qwen2-h104-l2": "v36g",
+    "qwen2-h112-l1": "v37g",
+    "llama-h104-l1": "v37g",
 }
 RETIRED = {
     "v7g",
