@@ -1,15 +1,21 @@
-"""Gradient norms that report no update: frozen at one value, or exactly zero."""
+"""Gradient norms that report no update: frozen at one value, exactly zero, or vanishing while
+the loss is still high."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from losslens.analysis import signals
+from losslens.analysis.chance import near_uniform
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
+from losslens.analysis.progress_signal import loss_is_cross_entropy
 from losslens.analysis.rules.base import Rule, param, rule
+from losslens.analysis.rules.common import finite
 from losslens.model import Finding, Severity
 
 
@@ -175,4 +181,178 @@ def zero_gradient_steps(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         ),
         values={"zero_grad_logs": n, "points": int(gv.size), "share": share},
         onset_step=int(gst[int(np.argmax(zero))]),
+    )
+
+
+@dataclass(frozen=True)
+class VanishParams:
+    min_logs: int = param(8, "gradient-norm logs needed for a collapse")
+    zero_logs: int = param(
+        3,
+        "... and for a norm of exactly 0 at every log (a level, not a trend: no noise to wait out)",
+    )
+    early: float = param(0.2, "the early level: median of this first share of the logs")
+    late: float = param(0.25, "the late level: median of this last share of the logs")
+    collapse: float = param(1e-3, "late below this share of early: the gradients vanished")
+    loss_floor: float = param(0.1, "... while the late loss is above this (not converged)")
+    falling: float = param(
+        0.98,
+        "... and no longer falling: the last 30% of the second half of the loss logs "
+        "is not below this share of its first 30%",
+    )
+    frozen_logs: int = param(5, "logs of loss and gradient norm needed for a frozen loss")
+    frozen: float = param(
+        0.005, "a frozen loss: every log within this share of its median (max - min)"
+    )
+    tiny: float = param(
+        0.01, "... at a uniform guess over a large vocabulary, with a median gradient below this"
+    )
+
+
+@rule(
+    "LL134",
+    "vanishing-gradients",
+    kind="grad_vanishing",
+    severity=Severity.WARNING,
+    family="progress",
+    requires=("LL103",),
+    params=VanishParams(),
+)
+def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The gradient norm is zero, or collapses, while the loss is still high.
+
+    What it detects:
+        Every logged gradient norm exactly 0 (3 logs or more; error: no gradient reaches
+        the trainable weights), or, over 8 logs or more, the median of the last 25% of logs
+        below 1/1000 of the first 20% (3 logs each at least) while the loss is still above
+        0.1 and no longer falling. Tiny
+        gradients on a loss near zero are the consequence of having nothing left to learn
+        and are not reported. With no earlier level to fall from: a token cross-entropy
+        frozen at a uniform guess over a large vocabulary (5 logs or more, every one within
+        0.5% of their median, which is ln 1000 ≈ 6.9 nats or more and a plausible per-token
+        mean) while the median gradient norm is above 0 and below 0.01.
+
+    Principle: a model that guesses uniformly misplaces nearly all of its probability on
+    every token, so the gradient of its loss is far from small; a loss that does not move
+    at all at that level, with a gradient norm in the thousandths, says the gradient does not
+    reach the weights that would change the output. The same frozen loss with an ordinary
+    gradient norm is a run that is not learning for another reason (LL131), not this one.
+    Why it matters:
+        Without gradient the weights do not change. The usual cause with PEFT is gradient
+        checkpointing with frozen inputs, so no gradient reaches the adapters.
+    Evidence:
+        Early and late median gradient norms and the loss.
+    What to try:
+        Call ``model.enable_input_require_grads()`` or use ``gradient_checkpointing_kwargs=
+        {"use_reentrant": False}``; check ``print_trainable_parameters()`` and the
+        ``target_modules`` names.
+    """
+    p: VanishParams = r.params
+    st, g = finite(ctx.grad_norm)
+    _lst, lv = finite(ctx.loss)
+    if ctx.grad_norm is None or g.size < p.zero_logs or ctx.has("LL103"):
+        return  # (a loss of 0 from the start has no gradient: LL103 says why)
+    fix = tr(
+        "Call model.enable_input_require_grads() or pass gradient_checkpointing_kwargs="
+        '{{"use_reentrant": False}}; check print_trainable_parameters() and the target_modules '
+        "names.",
+        "model.enable_input_require_grads()를 호출하거나 gradient_checkpointing_kwargs="
+        '{{"use_reentrant": False}}를 넘기세요. print_trainable_parameters()와 target_modules '
+        "이름을 확인하세요.",
+    )
+    if np.all(g == 0):
+        yield r.finding(
+            severity=Severity.ERROR,
+            title=tr("There is no gradient at all", "그래디언트가 전혀 없습니다"),
+            explanation=tr(
+                "Every logged gradient norm is exactly 0: no gradient reaches the trainable "
+                "weights, so the model cannot change.",
+                "기록된 그래디언트 노름이 모두 정확히 0입니다. 학습 가능한 가중치에 그래디언트가 "
+                "전혀 닿지 않아 모델이 바뀔 수 없습니다.",
+            ),
+            suggestion=fix,
+            metric=ctx.grad_norm.key,
+            step_start=int(st[0]),
+            step_end=int(st[-1]),
+            evidence=tr(
+                "grad_norm = 0 at all {n} logs", "grad_norm이 로그 {n}개 모두에서 0", n=g.size
+            ),
+            values={"points": int(g.size)},
+            onset_step=int(st[0]),
+        )
+        return
+    level = float(np.median(lv)) if lv.size else math.nan
+    grad = float(np.median(g))
+    if (
+        g.size >= p.frozen_logs
+        and lv.size >= p.frozen_logs
+        and loss_is_cross_entropy(ctx)
+        and near_uniform(level)
+        and float(np.ptp(lv)) <= p.frozen * level
+        and 0 < grad < p.tiny
+    ):
+        # no earlier level to fall from: the level itself says the gradient is missing
+        explanation = tr(
+            "The loss does not move from {l}, the score of a uniform guess over about {k} "
+            "tokens, while the gradient norm stays near {g}: a model that guesses uniformly "
+            "should get a large gradient, so it does not reach the weights that would change "
+            "the output.",
+            "손실이 약 {k}개 토큰 중 균등 추측의 점수인 {l}에서 움직이지 않고 그래디언트 "
+            "노름은 {g} 근처에 머뭅니다. 균등하게 추측하는 모델은 큰 그래디언트를 받아야 "
+            "하므로, 출력을 바꿀 가중치에 그래디언트가 닿지 않고 있습니다.",
+            l=num(level),
+            k=f"{math.exp(level):,.0f}",
+            g=num(grad),
+        )
+        evidence = tr(
+            "loss {l} at every log (within {w}); median grad_norm {g}",
+            "모든 로그에서 손실 {l}({w} 이내); grad_norm 중앙값 {g}",
+            l=num(level),
+            w=f"{p.frozen * 100:g}%",
+            g=num(grad),
+        )
+        values = {"loss_level": level, "grad_median": grad}
+    else:
+        if g.size < p.min_logs or lv.size < 4:
+            return
+        # at least 3 logs per window: the median of 2 is their mean, which one odd log (the
+        # first step's gradient before a collapse) sets on its own
+        early = float(np.median(signals.head(g, p.early, lo=3)))
+        late = float(np.median(signals.tail(g, p.late, lo=3)))
+        loss_late = float(np.median(signals.tail(lv, p.late, lo=min(3, lv.size))))
+        half = lv[lv.size // 2 :]
+        still_falling = half.size >= 4 and float(
+            np.median(signals.tail(half, 0.3))
+        ) < p.falling * float(np.median(signals.head(half, 0.3)))
+        if early <= 0 or late >= p.collapse * early or loss_late <= p.loss_floor or still_falling:
+            return
+        explanation = tr(
+            "The gradient norm fell from about {a} to {b} (more than {k}×) while the loss "
+            "stays at {l}: the weights have almost stopped changing, but the model has not "
+            "learned the data.",
+            "손실이 {l}에 머무는 동안 그래디언트 노름이 약 {a}에서 {b}까지({k}배 이상) "
+            "줄었습니다. 가중치가 거의 바뀌지 않지만 모델은 데이터를 배우지 못했습니다.",
+            a=num(early),
+            b=num(late),
+            l=num(loss_late),
+            k=f"{1 / p.collapse:.0f}",
+        )
+        evidence = tr(
+            "median grad_norm {a} (first 20%) → {b} (last 25%); loss {l}",
+            "grad_norm 중앙값 {a}(처음 20%) → {b}(마지막 25%); 손실 {l}",
+            a=num(early),
+            b=num(late),
+            l=num(loss_late),
+        )
+        values = {"grad_early": early, "grad_late": late, "loss_late": loss_late}
+    yield r.finding(
+        title=tr("The gradients vanish", "그래디언트가 사라집니다"),
+        explanation=explanation,
+        suggestion=fix,
+        metric=ctx.grad_norm.key,
+        step_start=int(st[0]),
+        step_end=int(st[-1]),
+        evidence=evidence,
+        values=values,
+        onset_step=int(st[0]),
     )
