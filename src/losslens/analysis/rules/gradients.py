@@ -241,7 +241,8 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Without gradient the weights do not change. The usual cause with PEFT is gradient
         checkpointing with frozen inputs, so no gradient reaches the adapters.
     Evidence:
-        Early and late median gradient norms and the loss.
+        Early and late median gradient norms and the loss; for a frozen loss, its level and
+        the median gradient norm.
     What to try:
         Call ``model.enable_input_require_grads()`` or use ``gradient_checkpointing_kwargs=
         {"use_reentrant": False}``; check ``print_trainable_parameters()`` and the
