@@ -51,6 +51,7 @@ SEALED_BLOCKS = {
     "v35g": ["llama-h32-l1", "qwen2-h104-l1"],
     "v36g": ["llama-h24-l1", "qwen2-h104-l2"],
     "v37g": ["qwen2-h112-l1", "llama-h104-l1"],
+    "v38g": ["llama-h112-l1", "qwen2-h104-l3"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

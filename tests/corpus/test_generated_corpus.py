@@ -85,6 +85,8 @@ SEALED_SIZES = {
     "qwen2-h104-l2": "v36g",
     "qwen2-h112-l1": "v37g",
     "llama-h104-l1": "v37g",
+    "llama-h112-l1": "v38g",
+    "qwen2-h104-l3": "v38g",
 }
 RETIRED = {
     "v7g",
