@@ -17,6 +17,7 @@ SOURCES = {
     "mlflow_sqlite": RUN / "mlflow.db",
     "trackio": RUN / "trackio" / "fixtures.db",
     "jsonl": OTHER / "log_history.jsonl",
+    "log_history_list": OTHER / "log_history.json",
 }
 
 CORPUS = DATA.parent.parent.parent / "corpus" / "shared"

@@ -11,7 +11,7 @@ import pytest
 from importer_data import OTHER
 
 from losslens import keys
-from losslens.errors import ImportError_
+from losslens.errors import ImportError_, UnknownFormatError
 from losslens.importers import FORMATS, load_path
 from losslens.importers.base import PartialImportError
 from losslens.ingest import ingest, load_into_memory
@@ -183,3 +183,21 @@ def test_a_trainer_log_total_steps_that_is_no_step_is_not_a_plan(tmp_path: Path)
     run = load_into_memory(p)[0]
     assert list(run.series[keys.LOSS].steps) == [10, 20]
     assert "max_steps" not in run.info.config
+
+
+def test_a_json_list_is_a_log_history_only_when_its_entries_are_trainer_logs(
+    tmp_path: Path,
+) -> None:
+    # json.dump(trainer.state.log_history, f) on one line: read as the trainer_state it came from
+    entries = json.loads((OTHER / "log_history.json").read_text())
+    one_line = tmp_path / "history.json"
+    one_line.write_text(json.dumps(entries))
+    (imported,) = load_path(one_line)
+    assert imported.format == "hf_trainer_state"
+    (run,) = load_into_memory(one_line)
+    assert len(run.series[keys.LOSS]) == 24
+    # a JSON list of data records is not a training log
+    records = tmp_path / "records.json"
+    records.write_text(json.dumps([{"text": "a b", "label": 1, "step": 3}] * 5))
+    with pytest.raises(UnknownFormatError):
+        load_path(records)

@@ -1,4 +1,5 @@
-"""Hugging Face Trainer ``trainer_state.json`` (top level or in ``checkpoint-N/``)."""
+"""Hugging Face Trainer ``trainer_state.json`` (top level or in ``checkpoint-N/``), or its
+``log_history`` list saved alone."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ from losslens.numeric import as_value
 
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 _GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
+#: The start of a bare ``log_history`` list, and keys every Trainer log entry has.
+_LOG_LIST = re.compile(rb'\[\s*\{\s*"')
+_ENTRY_KEYS = (b'"step"', b'"epoch"')
 
 #: TrainerState fields that describe the set-up (config) rather than the outcome (summary).
 CONFIG_FIELDS = (
@@ -56,7 +60,14 @@ class HFTrainerStateImporter:
         if path.is_dir():
             return False
         head = read_head(path, 4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-        return head.startswith(b"{") and b'"log_history"' in read_head(path)
+        if head.startswith(b"{"):
+            return b'"log_history"' in read_head(path)
+        # ``json.dump(trainer.state.log_history, f)``: a list of the Trainer's log entries
+        return (
+            _LOG_LIST.match(head) is not None
+            and all(k in head for k in _ENTRY_KEYS)
+            and (b'"loss"' in head or b'"eval_loss"' in head)
+        )
 
     def claims(self, path: Path) -> bool:
         return path.name == "trainer_state.json"
@@ -109,6 +120,8 @@ def parse_json_file(path: Path) -> Any:
 def read_trainer_state(path: Path) -> ImportedRun:
     state = parse_json_file(path)
     where = str(path)
+    if isinstance(state, list):  # the log_history alone, as people dump it themselves
+        state = {"log_history": state}
     if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):
         raise ImportError_(
             "not a trainer_state.json: no 'log_history' list",

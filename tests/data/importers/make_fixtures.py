@@ -151,6 +151,9 @@ def make_other(other: Path) -> None:
     with open(other / "log_history.jsonl", "w") as f:
         for entry in state["log_history"]:
             f.write(json.dumps(entry) + "\n")
+    # ... and the whole list in one file, as json.dump(trainer.state.log_history, f) writes it
+    with open(other / "log_history.json", "w") as f:
+        json.dump(state["log_history"], f, indent=2)
     import pandas as pd
 
     train = [e for e in state["log_history"] if "loss" in e]
