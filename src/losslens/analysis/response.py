@@ -71,6 +71,12 @@ class ResponseParams:
         2, "few logs: rising logs, each above the one before, while the LR is near its peak"
     )
     recovered_logs: int = param(2, "... and logs after the LR has decayed, each below the start")
+    held: float = param(
+        0.9,
+        "not when the loss falls back below its warmup minimum (the median of 3 logs in a "
+        "row) while the LR is still at this share of its peak (not yet decayed): a rise the "
+        "peak rate itself undoes is the start's transient, not the rate",
+    )
 
 
 PARAMS = ResponseParams()
@@ -138,6 +144,8 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
         return None
     if signals.mann_kendall_z(y[m:]) < p.trend_z and y.size - m >= 4:
         return None
+    if _undone_at_peak(ctx, st, v, float(smooth[m]), p):
+        return None
     return Response(
         "warmup",
         int(xs[m]),
@@ -165,6 +173,28 @@ def _recovers(
         return False
     late = float(np.median(signals.safe_log(v[sel])))
     return late <= at_peak - p.recovery * rise
+
+
+def _undone_at_peak(
+    ctx: RunContext, st: FloatArray, v: FloatArray, low: float, p: ResponseParams
+) -> bool:
+    """Whether the train loss falls back below its warmup minimum ``low`` (log units) while
+    the LR is still at ``held`` of its peak or more: the median of 3 logs in a row after the
+    peak, each at such a rate. A rate too high for the run cannot take the loss lower than
+    the small early rates did while it stays at its peak; a rise it undoes before the
+    schedule has decayed was the start's transient (the optimizer's moment estimates, a new
+    head settling). A loss that recovers only as the LR decays is the schedule response and
+    stays one."""
+    sched = ctx.schedule
+    lst, lv = finite(ctx.lr)
+    if sched is None or sched.warmup_end_step is None or lst.size < 2 or sched.peak <= 0:
+        return False
+    near = (st > sched.warmup_end_step) & (np.interp(st, lst, lv) >= p.held * sched.peak)
+    y = signals.safe_log(v)
+    for i in range(st.size - 2):
+        if near[i : i + 3].all() and float(np.median(y[i : i + 3])) < low:
+            return True
+    return False
 
 
 def _whole_log_noise(v: FloatArray, p: ResponseParams) -> float:

@@ -369,7 +369,10 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         linear trend; the minimum and the level at the peak on a running median of 3 logs
         where 3 logs span at most a quarter of the ramp in steps, so a log kept half as
         often reads the same dip; 30% when the ramp has fewer than 6
-        logs, and still 3 standard deviations of the whole log's log-to-log noise), or the
+        logs, and still 3 standard deviations of the whole log's log-to-log noise; not when
+        the loss falls back below that minimum, 3 logs in a row, while the LR is still at 90%
+        of its peak or more: a rise the peak rate itself undoes before the schedule decays is
+        the start's transient, not the rate), or the
         eval loss is best before the LR peak and jumps 20% (and 3 noise standard
         deviations) when the LR gets there, and stays up; not when that jump is
         less than half of its rise to the last eval (in log): an eval loss that climbs on
