@@ -78,14 +78,19 @@ def record(version: str, role: str, engine: str, path: Path) -> int:
     logs = diagnosis.real_logs(ROOT / "corpus")
     with path.open("a", encoding="utf-8") as out:
         for i in ids:
-            preds = diagnosis.losslens_preds(diagnosis.load(logs[i]))
+            # a file the engine cannot read counts as nothing reported, as in diagnosis.py
+            try:
+                preds = diagnosis.losslens_preds(diagnosis.load(logs[i]))
+                unreadable = False
+            except Exception:
+                preds, unreadable = [], True
             line = {
                 "id": i,
                 "test_version": version,
                 "role": role,
                 "engine": engine,
                 "findings": [[p.kind, p.severity] for p in preds],
-            }
+            } | ({"unreadable": True} if unreadable else {})
             out.write(json.dumps(line) + "\n")
     print(f"{len(ids)} runs of {version} recorded as {role!r} ({engine})")
     return 0
