@@ -625,6 +625,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v39g
+    "qwen2-h120-l1": {
+        "arch": "qwen2",
+        "hidden_size": 120,
+        "intermediate_size": 240,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "llama-h104-l2": {
+        "arch": "llama",
+        "hidden_size": 104,
+        "intermediate_size": 208,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

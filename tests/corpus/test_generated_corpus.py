@@ -87,6 +87,8 @@ SEALED_SIZES = {
     "llama-h104-l1": "v37g",
     "llama-h112-l1": "v38g",
     "qwen2-h104-l3": "v38g",
+    "qwen2-h120-l1": "v39g",
+    "llama-h104-l2": "v39g",
 }
 RETIRED = {
     "v7g",
