@@ -89,6 +89,8 @@ SEALED_SIZES = {
     "qwen2-h104-l3": "v38g",
     "qwen2-h120-l1": "v39g",
     "llama-h104-l2": "v39g",
+    "llama-h120-l1": "v40g",
+    "qwen2-h112-l2": "v40g",
 }
 RETIRED = {
     "v7g",
