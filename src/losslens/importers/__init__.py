@@ -18,6 +18,7 @@ from losslens.importers.csv_table import CSVImporter
 from losslens.importers.hf_console import HFConsoleImporter
 from losslens.importers.hf_notebook import HFNotebookImporter
 from losslens.importers.hf_state import HFTrainerStateImporter, checkpoint_rank, run_root
+from losslens.importers.jupyter import JupyterImporter
 from losslens.importers.mlflow_store import MLflowFileImporter, MLflowSQLImporter
 from losslens.importers.source_code import looks_like_source
 from losslens.importers.tfevents import TensorBoardImporter, is_event_file_name
@@ -36,6 +37,7 @@ IMPORTERS: tuple[Importer, ...] = (
     HFNotebookImporter(),
     CSVImporter(),
     HFConsoleImporter(),
+    JupyterImporter(),
 )
 _BY_NAME = {imp.name: imp for imp in IMPORTERS}
 _ALIASES = {
@@ -43,6 +45,7 @@ _ALIASES = {
     "trainer_state": "hf_trainer_state",
     "console": "hf_console",
     "notebook": "hf_notebook",
+    "ipynb": "jupyter",
     "tensorboard": "tensorboard",
     "tb": "tensorboard",
     "mlflow": "mlflow",
@@ -98,7 +101,10 @@ def detect(path: Path, fmt: str | None = None, *, explicit: bool = False) -> Imp
     (``trainer_state.json``, ``*.wandb``, ``events.out.tfevents.*``; for a file the user
     named, also ``.csv``/``.jsonl``/``.txt``/``.log``), or None."""
     candidates = get_importer(fmt) if fmt else list(IMPORTERS)
-    if path.is_file() and looks_like_source(path):
+    if path.is_file() and path.suffix.lower() == ".ipynb":
+        # a notebook is read only for its saved outputs, never for dicts in its code
+        candidates = [imp for imp in candidates if imp.name == "jupyter"]
+    elif path.is_file() and looks_like_source(path):
         return None  # a script can print dicts that look logged; it is never a log itself
     for imp in candidates:
         try:

@@ -499,6 +499,35 @@ def read_console(path: Path) -> ImportedRun:
         text = raw.decode("utf-8", errors="replace")
         warnings.append(f"invalid UTF-8 at byte {exc.start} (and maybe after) was replaced")
     text = text.removeprefix("\ufeff")
+    run = console_run(
+        text,
+        name=path.stem,
+        source=display_path(path),
+        source_id="hf_console:" + file_hash(path),
+        mtime=path.stat().st_mtime,
+        warnings=warnings,
+    )
+    if run is None:
+        raise ImportError_(
+            "no Trainer log lines ({'loss': ...}) found",
+            "is this the console output of a transformers Trainer run?",
+            path=str(path),
+        )
+    return run
+
+
+def console_run(
+    text: str,
+    *,
+    name: str,
+    source: str,
+    source_id: str,
+    mtime: float,
+    warnings: list[str],
+    fmt: str = "hf_console",
+) -> ImportedRun | None:
+    """The run of the Trainer log lines in ``text`` (None when there are none); ``mtime`` is
+    when the log was written, the run's end unless the log itself says when it started."""
     p = _parse(text)
     if p.cut_lines:
         lines = ", ".join(str(n) for n in p.cut_lines[:5]) + (
@@ -509,11 +538,7 @@ def read_console(path: Path) -> ImportedRun:
             "kept their complete values"
         )
     if not p.dicts:
-        raise ImportError_(
-            "no Trainer log lines ({'loss': ...}) found",
-            "is this the console output of a transformers Trainer run?",
-            path=str(path),
-        )
+        return None
     how = _assign_steps(p)
     if how == "order":
         warnings.append(
@@ -538,7 +563,6 @@ def read_console(path: Path) -> ImportedRun:
         for step in (guard(d.step or 0),)
         if step is not None
     ]
-    mtime = path.stat().st_mtime
     runtime = summary.get("train_runtime")
     if not (isinstance(runtime, float) and 0 <= runtime < 1e9):
         runtime = None
@@ -549,10 +573,10 @@ def read_console(path: Path) -> ImportedRun:
         end = start + runtime if isinstance(runtime, float) else None
     config = dict(p.config)
     return run_from_rows(
-        name=p.name or path.stem,
-        fmt="hf_console",
-        source=display_path(path),
-        source_id="hf_console:" + file_hash(path),
+        name=p.name or name,
+        fmt=fmt,
+        source=source,
+        source_id=source_id,
         rows=rows,
         keymap=KeyMap(),
         config=config,

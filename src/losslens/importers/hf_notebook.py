@@ -104,13 +104,26 @@ class HFNotebookImporter:
 def read_notebook_table(path: Path) -> ImportedRun:
     check_readable(path)
     text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
-    found = _table(text)
-    if found is None:
+    run = table_run(
+        text, name=path.stem, source=display_path(path), source_id="hf_notebook:" + file_hash(path)
+    )
+    if run is None:
         raise ImportError_(
             "no Trainer notebook table (Step | Training Loss ...) with 2 rows or more found",
             "copy the whole table from the notebook, its header line included",
             path=str(path),
         )
+    return run
+
+
+def table_run(
+    text: str, *, name: str, source: str, source_id: str, fmt: str = "hf_notebook"
+) -> ImportedRun | None:
+    """The run of the first Trainer table in ``text`` (its progress line above it gives the
+    planned steps and epochs), or None when there is no table of 2 rows or more."""
+    found = _table(text)
+    if found is None:
+        return None
     cols, table = found
     warnings: list[str] = []
     config: dict[str, Any] = {}
@@ -146,10 +159,10 @@ def read_notebook_table(path: Path) -> ImportedRun:
         if evals:
             rows.append((step, None, evals))
     return run_from_rows(
-        name=path.stem,
-        fmt="hf_notebook",
-        source=display_path(path),
-        source_id="hf_notebook:" + file_hash(path),
+        name=name,
+        fmt=fmt,
+        source=source,
+        source_id=source_id,
         rows=rows,
         keymap=KeyMap(),
         config=config,

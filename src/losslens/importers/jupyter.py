@@ -1,0 +1,209 @@
+"""A Jupyter or Colab notebook (``.ipynb``) saved with the outputs of its training cell.
+
+In a notebook the Hugging Face Trainer draws its progress as an HTML table (``Step`` or
+``Epoch``, ``Training Loss``, ``Validation Loss``, the metrics) under a ``[N/N mm:ss, Epoch
+E/E]`` progress line, and the notebook file keeps the last state of that table as a
+``text/html`` output. With ``disable_tqdm=True``, or when the cell runs a script
+(``!python train.py``), the Trainer prints its ``{'loss': ...}`` lines into a ``stream``
+output instead. Each code cell whose outputs hold either is one run; when a cell holds both,
+the one with more train losses is read (a table gives the exact steps, the printed lines
+the learning rate and gradient norm).
+
+The notebook's JSON is read with the standard library; the table with its HTML parser. The
+rows then go through the same readers as a copied table (``hf_notebook``) and a console
+log (``hf_console``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from losslens import keys
+from losslens.errors import ImportError_
+from losslens.importers.base import (
+    check_readable,
+    chunked,
+    display_path,
+    file_hash,
+    read_regular,
+)
+from losslens.importers.hf_console import console_run
+from losslens.importers.hf_notebook import table_run
+from losslens.model import ImportedRun
+
+_TABLE_MARK = "Training Loss</th>"
+_PRINTED_MARK = "'loss': "
+
+
+class _TableText(HTMLParser):
+    """The Trainer's HTML progress output as the text a user would copy: the progress
+    line, then one tab-separated line per table row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._row is not None and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()) or "No log")
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.lines.append("\t".join(self._row))
+            self._row = None
+        elif tag == "div":
+            line = " ".join("".join(self._text).split())
+            if line:
+                self.lines.append(line)
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        elif self._row is None:
+            self._text.append(data)
+
+
+def _joined(value: Any) -> str:
+    """A notebook text field: one string, or a list of lines."""
+    if isinstance(value, list):
+        return "".join(v for v in value if isinstance(v, str))
+    return value if isinstance(value, str) else ""
+
+
+def _cells(nb: Any) -> list[dict[str, Any]]:
+    """The code cells of an nbformat 4 notebook (or the first worksheet of an nbformat 3 one)."""
+    if not isinstance(nb, dict):
+        return []
+    cells = nb.get("cells")
+    if cells is None:
+        sheets = nb.get("worksheets")
+        cells = sheets[0].get("cells") if isinstance(sheets, list) and sheets else None
+    if not isinstance(cells, list):
+        return []
+    return [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
+
+
+def _outputs(cell: dict[str, Any]) -> tuple[list[str], str]:
+    """The HTML outputs of a cell that hold a Trainer table, and its printed text."""
+    tables: list[str] = []
+    printed: list[str] = []
+    outputs = cell.get("outputs")
+    for out in outputs if isinstance(outputs, list) else []:
+        if not isinstance(out, dict):
+            continue
+        if out.get("output_type") == "stream":
+            printed.append(_joined(out.get("text")))
+        data = out.get("data")
+        html = _joined(data.get("text/html")) if isinstance(data, dict) else ""
+        if not html and "html" in out:  # nbformat 3 keeps the mime types on the output itself
+            html = _joined(out.get("html"))
+        if _TABLE_MARK in html:
+            tables.append(html)
+    return tables, "".join(printed)
+
+
+def _train_losses(run: ImportedRun | None) -> int:
+    """How many train losses ``run`` holds (its points are read into memory, a notebook's
+    log being small, and handed back as fresh batches)."""
+    if run is None:
+        return 0
+    points = list(run.points())
+    run.batches = chunked(points)
+    return sum(p.key == keys.LOSS for p in points)
+
+
+def _load(path: Path) -> Any:
+    check_readable(path)
+    raw = read_regular(path)
+    try:
+        return json.loads(raw.decode("utf-8", errors="replace").removeprefix("\ufeff"))
+    except (ValueError, RecursionError) as exc:
+        raise ImportError_(
+            f"not a readable notebook: {exc}",
+            "is the .ipynb file complete? Save it again from Jupyter or Colab",
+            path=str(path),
+        ) from None
+
+
+def notebook_runs(path: Path) -> Iterator[ImportedRun]:
+    """Every training run in the saved outputs of the notebook at ``path``."""
+    cells = _cells(_load(path))
+    found: list[tuple[int, ImportedRun]] = []
+    source = display_path(path)
+    digest = file_hash(path)
+    for number, cell in enumerate(cells, 1):
+        tables, printed = _outputs(cell)
+        table: ImportedRun | None = None
+        if tables:
+            parser = _TableText()
+            parser.feed(tables[-1])  # a redrawn display keeps its last state
+            table = table_run(
+                "\n".join(parser.lines),
+                name=path.stem,
+                source=source,
+                source_id=f"jupyter:{digest}:{number}",
+                fmt="jupyter",
+            )
+        lines: ImportedRun | None = None
+        if _PRINTED_MARK in printed:
+            lines = console_run(
+                printed,
+                name=path.stem,
+                source=source,
+                source_id=f"jupyter:{digest}:{number}",
+                mtime=path.stat().st_mtime,
+                warnings=[],
+                fmt="jupyter",
+            )
+        counts = {id(run): _train_losses(run) for run in (table, lines)}
+        best = max((table, lines), key=lambda run: counts[id(run)])
+        if best is not None and counts[id(best)]:
+            found.append((number, best))
+    if not found:
+        raise ImportError_(
+            "no Hugging Face Trainer log in this notebook's saved outputs",
+            "run the training cell and save the notebook with its outputs "
+            "(in Colab: File > Download > .ipynb), or save trainer.state.log_history as JSON",
+            path=str(path),
+        )
+    for number, run in found:
+        if len(found) > 1:
+            run.name = f"{path.stem} (cell {number})"
+        yield run
+
+
+class JupyterImporter:
+    name = "jupyter"
+    description = "Jupyter/Colab notebook (.ipynb) with the Trainer's table or log in its outputs"
+
+    def sniff(self, path: Path) -> bool:
+        if path.suffix.lower() != ".ipynb":
+            return False
+        try:
+            nb = _load(path)
+        except ImportError_:
+            return False
+        for cell in _cells(nb):
+            tables, printed = _outputs(cell)
+            if tables or _PRINTED_MARK in printed:
+                return True
+        return False
+
+    def claims(self, path: Path) -> bool:
+        return path.suffix.lower() == ".ipynb"
+
+    def read(self, path: Path) -> Iterator[ImportedRun]:
+        yield from notebook_runs(path)

@@ -1,0 +1,85 @@
+"""A notebook (.ipynb) saved with the Trainer's outputs, as a real Jupyter kernel wrote it.
+
+``other/trainer_run.ipynb`` (``make_notebook.py``) trains the same tiny run twice: cell 2
+draws the Trainer's HTML table, cell 3 prints its ``{'loss': ...}`` lines.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from importer_data import OTHER
+
+from losslens import keys
+from losslens.errors import ImportError_
+from losslens.importers import detect, scan
+from losslens.ingest import load_into_memory
+
+NOTEBOOK = OTHER / "trainer_run.ipynb"
+
+
+def _notebook() -> dict[str, Any]:
+    nb: dict[str, Any] = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    return nb
+
+
+def _write(tmp_path: Path, nb: dict[str, Any], name: str = "colab.ipynb") -> Path:
+    p = tmp_path / name
+    p.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+    return p
+
+
+def test_the_table_and_the_printed_lines_of_one_run_agree() -> None:
+    assert detect(NOTEBOOK).name == "jupyter"
+    table, printed = load_into_memory(NOTEBOOK)
+    assert (table.info.name, printed.info.name) == ("trainer_run (cell 2)", "trainer_run (cell 3)")
+    # with an eval set the notebook table has a row at each evaluation only
+    assert list(table.series[keys.LOSS].steps) == [8, 16, 24]
+    assert list(table.series[keys.EVAL_LOSS].steps) == [8, 16, 24]
+    assert list(printed.series[keys.LOSS].steps) == list(range(1, 25))
+    assert list(printed.series[keys.EVAL_LOSS].steps) == [8, 16, 24]
+    assert table.info.config["max_steps"] == printed.info.config["max_steps"] == 24
+    assert table.info.config["num_train_epochs"] == 4
+    at = dict(zip(printed.series[keys.LOSS].steps, printed.series[keys.LOSS].values, strict=True))
+    for step, value in zip(
+        table.series[keys.LOSS].steps, table.series[keys.LOSS].values, strict=True
+    ):
+        assert value == pytest.approx(at[step], abs=6e-4)  # printed with 4 significant digits
+    for a, b in zip(
+        table.series[keys.EVAL_LOSS].values, printed.series[keys.EVAL_LOSS].values, strict=True
+    ):
+        assert a == pytest.approx(b, abs=6e-4)
+    assert keys.LR in printed.series and keys.LR not in table.series
+
+
+def test_one_training_cell_is_one_run_named_after_the_notebook(tmp_path: Path) -> None:
+    nb = _notebook()
+    del nb["cells"][3]
+    (run,) = load_into_memory(_write(tmp_path, nb))
+    assert run.info.name == "colab"
+    assert len(run.series[keys.LOSS].values) == 3
+
+
+def test_a_notebook_without_outputs_says_what_to_do(tmp_path: Path) -> None:
+    nb = _notebook()
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = []
+            cell["source"] = "".join(cell["source"]) + "\nprint({'loss': 2.8, 'epoch': 0.1})"
+    p = _write(tmp_path, nb)
+    assert "print({'loss': 2.8" in p.read_text(encoding="utf-8")
+    with pytest.raises(ImportError_, match="no Hugging Face Trainer log in this notebook's saved"):
+        load_into_memory(p)
+    # in a folder, a notebook with no training output is skipped, never read as a log from
+    # the dicts in its code
+    assert scan(tmp_path).found == []
+
+
+def test_a_damaged_notebook_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    p = tmp_path / "cut.ipynb"
+    p.write_text(NOTEBOOK.read_text(encoding="utf-8")[:5000], encoding="utf-8")
+    with pytest.raises(ImportError_, match="not a readable notebook"):
+        load_into_memory(p)
