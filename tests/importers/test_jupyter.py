@@ -83,3 +83,14 @@ def test_a_damaged_notebook_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     p.write_text(NOTEBOOK.read_text(encoding="utf-8")[:5000], encoding="utf-8")
     with pytest.raises(ImportError_, match="not a readable notebook"):
         load_into_memory(p)
+
+
+def test_a_notebook_exported_to_markdown_keeps_its_html_table() -> None:
+    exported = OTHER / "trainer_run_table.md"  # nbconvert --to markdown of cells 1-2
+    assert detect(exported).name == "hf_notebook"
+    (md,) = load_into_memory(exported)
+    table = load_into_memory(NOTEBOOK)[0]
+    for key in (keys.LOSS, keys.EVAL_LOSS):
+        assert list(md.series[key].steps) == list(table.series[key].steps) == [8, 16, 24]
+        assert list(md.series[key].values) == list(table.series[key].values)
+    assert md.info.config == {"max_steps": 24, "num_train_epochs": 4}

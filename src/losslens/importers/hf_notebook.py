@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,56 @@ _TWO_WORD = ("Training Loss", "Validation Loss")
 _NO_LOG = "No log"
 #: the table's own names, as the rows of a trainer_state.json would have them
 _KEYS = {"Training Loss": "loss", "Validation Loss": "eval_loss", "Epoch": "epoch"}
+
+
+#: The header cell that marks the Trainer's table in a notebook's HTML output.
+HTML_TABLE_MARK = "Training Loss</th>"
+
+
+class _HTMLTable(HTMLParser):
+    """The Trainer's HTML progress output as the text a user would copy: the progress
+    line, then one tab-separated line per table row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._row is not None and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()) or "No log")
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.lines.append("\t".join(self._row))
+            self._row = None
+        elif tag == "div":
+            line = " ".join("".join(self._text).split())
+            if line:
+                self.lines.append(line)
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        elif self._row is None:
+            self._text.append(data)
+
+
+def html_table_text(html: str) -> str:
+    """The Trainer's HTML progress output (a notebook's saved display, or a notebook exported
+    to Markdown or HTML) as the text a user would copy out of it."""
+    parser = _HTMLTable()
+    parser.feed(html)
+    parser.close()
+    return "\n".join(parser.lines)
 
 
 def _columns(header: str) -> list[str]:
@@ -92,7 +143,10 @@ class HFNotebookImporter:
 
     def sniff(self, path: Path) -> bool:
         head = text_log_head(path, 1 << 16)
-        return head is not None and _table(head.decode("utf-8", "replace")) is not None
+        if head is None:
+            return False
+        text = head.decode("utf-8", "replace")
+        return _table(_plain(text)) is not None
 
     def claims(self, path: Path) -> bool:
         return False  # a .txt is a console paste first; the table is found by its content
@@ -101,11 +155,20 @@ class HFNotebookImporter:
         yield read_notebook_table(path)
 
 
+def _plain(text: str) -> str:
+    """``text``, or the table text of the Trainer's HTML table in it (a notebook exported to
+    Markdown or HTML keeps the table as HTML)."""
+    return html_table_text(text) if HTML_TABLE_MARK in text else text
+
+
 def read_notebook_table(path: Path) -> ImportedRun:
     check_readable(path)
     text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
     run = table_run(
-        text, name=path.stem, source=display_path(path), source_id="hf_notebook:" + file_hash(path)
+        _plain(text),
+        name=path.stem,
+        source=display_path(path),
+        source_id="hf_notebook:" + file_hash(path),
     )
     if run is None:
         raise ImportError_(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -32,48 +31,10 @@ from losslens.importers.base import (
     read_regular,
 )
 from losslens.importers.hf_console import console_run
-from losslens.importers.hf_notebook import table_run
+from losslens.importers.hf_notebook import HTML_TABLE_MARK, html_table_text, table_run
 from losslens.model import ImportedRun
 
-_TABLE_MARK = "Training Loss</th>"
 _PRINTED_MARK = "'loss': "
-
-
-class _TableText(HTMLParser):
-    """The Trainer's HTML progress output as the text a user would copy: the progress
-    line, then one tab-separated line per table row."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-        self._row: list[str] | None = None
-        self._cell: list[str] | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "tr":
-            self._row = []
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._row is not None and self._cell is not None:
-            self._row.append(" ".join("".join(self._cell).split()) or "No log")
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            self.lines.append("\t".join(self._row))
-            self._row = None
-        elif tag == "div":
-            line = " ".join("".join(self._text).split())
-            if line:
-                self.lines.append(line)
-            self._text = []
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-        elif self._row is None:
-            self._text.append(data)
 
 
 def _joined(value: Any) -> str:
@@ -110,7 +71,7 @@ def _outputs(cell: dict[str, Any]) -> tuple[list[str], str]:
         html = _joined(data.get("text/html")) if isinstance(data, dict) else ""
         if not html and "html" in out:  # nbformat 3 keeps the mime types on the output itself
             html = _joined(out.get("html"))
-        if _TABLE_MARK in html:
+        if HTML_TABLE_MARK in html:
             tables.append(html)
     return tables, "".join(printed)
 
@@ -148,10 +109,8 @@ def notebook_runs(path: Path) -> Iterator[ImportedRun]:
         tables, printed = _outputs(cell)
         table: ImportedRun | None = None
         if tables:
-            parser = _TableText()
-            parser.feed(tables[-1])  # a redrawn display keeps its last state
             table = table_run(
-                "\n".join(parser.lines),
+                html_table_text(tables[-1]),  # a redrawn display keeps its last state
                 name=path.stem,
                 source=source,
                 source_id=f"jupyter:{digest}:{number}",

@@ -1,14 +1,17 @@
 """Regenerate ``other/trainer_run.ipynb``: a notebook run by a real Jupyter kernel.
 
-    pip install --target /tmp/nbpkgs nbclient ipykernel nbformat
+    pip install --target /tmp/nbpkgs nbclient ipykernel nbformat nbconvert
     PYTHONPATH=/tmp/nbpkgs .venv/bin/python tests/data/importers/make_notebook.py
 
-(nbclient and ipykernel are needed only here, so they are not in the project's extras.)
+(nbclient, ipykernel and nbconvert are needed only here, so they are not in the project's
+extras.)
 The notebook trains the same tiny random Qwen2 twice with ``transformers.Trainer`` (24
 steps, logging_steps=1, eval every 8 steps, CPU, same seed): first as in any notebook, where
 the Trainer draws its HTML progress table, then with ``disable_tqdm=True``, where it prints
 its ``{'loss': ...}`` lines. nbclient executes it in an ipykernel, as Jupyter does, and the
-notebook is saved with its outputs.
+notebook is saved with its outputs. nbconvert then exports its first training cell to
+Markdown (``other/trainer_run_table.md``), as people do to show a notebook on GitHub: the
+table stays HTML there.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbconvert import MarkdownExporter
 
 HERE = Path(__file__).resolve().parent
 
@@ -70,6 +74,9 @@ def main() -> None:
         child.rmdir() if child.is_dir() else child.unlink()
     work.rmdir()
     nbformat.write(nb, HERE / "other" / "trainer_run.ipynb")
+    first = nbformat.from_dict({**nb, "cells": nb.cells[:3]})
+    markdown, _ = MarkdownExporter().from_notebook_node(first)
+    (HERE / "other" / "trainer_run_table.md").write_text(markdown, encoding="utf-8")
 
 
 if __name__ == "__main__":
