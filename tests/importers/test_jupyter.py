@@ -53,6 +53,11 @@ def test_the_table_and_the_printed_lines_of_one_run_agree() -> None:
     ):
         assert a == pytest.approx(b, abs=6e-4)
     assert keys.LR in printed.series and keys.LR not in table.series
+    # the table's rows carry the epoch the progress line implies, as the printed lines say it
+    ep, tab = printed.series[keys.EPOCH], table.series[keys.EPOCH]
+    epochs = dict(zip(ep.steps, ep.values, strict=True))
+    for step, value in zip(tab.steps, tab.values, strict=True):
+        assert value == pytest.approx(epochs[step], abs=1e-3)
 
 
 def test_one_training_cell_is_one_run_named_after_the_notebook(tmp_path: Path) -> None:

@@ -74,3 +74,21 @@ def test_a_row_whose_first_cell_is_not_a_step_is_dropped_with_a_warning(tmp_path
     run = load_into_memory(_write(tmp_path, text, "again.txt"))[0]
     assert list(run.series[keys.LOSS].steps) == [2, 3]
     assert any("dropped 1 record" in w for w in imported.warnings)
+
+
+def test_a_step_table_gets_the_epoch_of_each_row_from_the_progress_line(tmp_path: Path) -> None:
+    (run,) = load_into_memory(_write(tmp_path, STEP_TABLE))  # [60/60 ..., Epoch 2/2]
+    assert list(run.series[keys.EPOCH].steps) == [20, 40, 60]
+    assert list(run.series[keys.EPOCH].values) == pytest.approx([2 / 3, 4 / 3, 2.0])
+    # saved mid-run: the Trainer writes the epoch with two decimals
+    text = STEP_TABLE.replace("[60/60 00:40, Epoch 2/2]", "[40/90 00:40 < 00:50, Epoch 1.33/3]")
+    (run,) = load_into_memory(_write(tmp_path, text, "mid.txt"))
+    assert run.series[keys.EPOCH].values[-1] == pytest.approx(60 / (40 / 1.33))
+    # a run cut short by max_steps ends showing int(epoch): it stopped inside the next epoch
+    text = STEP_TABLE.replace("[60/60 00:40, Epoch 2/2]", "[60/60 00:40, Epoch 1/2]")
+    (run,) = load_into_memory(_write(tmp_path, text, "cut.txt"))
+    assert run.series[keys.EPOCH].values[-1] == pytest.approx(1.5)
+    # a run still in its first epoch at the end does not say how long an epoch is
+    text = STEP_TABLE.replace("[60/60 00:40, Epoch 2/2]", "[60/60 00:40, Epoch 0/1]")
+    (run,) = load_into_memory(_write(tmp_path, text, "short.txt"))
+    assert keys.EPOCH not in run.series

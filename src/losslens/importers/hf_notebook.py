@@ -10,8 +10,10 @@ Copied, each row becomes a line of tab- (or space-) separated cells. The first c
 ``Step``, or ``Epoch`` when the Trainer evaluates once per epoch; then ``Training Loss``,
 ``Validation Loss`` and the eval metrics (the ``compute_metrics`` names without ``eval_``,
 title-cased). ``No log`` is a cell with no value. The progress line above the table gives the
-planned steps and epochs; an epoch table is placed at ``epoch × steps per epoch`` from them
-(at the epoch number itself, with a warning, when the line is missing).
+planned steps and epochs and the steps per epoch; each row then carries both its step and its
+epoch, as a ``trainer_state.json`` entry does: an epoch table is placed at ``epoch × steps per
+epoch`` (at the epoch number itself, with a warning, when the line is missing), and a step
+table's row gets ``epoch = step / steps per epoch`` (no epoch without the line).
 """
 
 from __future__ import annotations
@@ -179,6 +181,21 @@ def read_notebook_table(path: Path) -> ImportedRun:
     return run
 
 
+def _steps_per_epoch(progress: re.Match[str]) -> float:
+    """Optimizer steps per epoch from the progress line ``[n/N ..., Epoch e/E]`` (0 when it
+    cannot tell). During training the Trainer writes the epoch with two decimals (an integral
+    one as an integer), so ``n / e``; at the end it writes ``int(epoch)``: a run that did all
+    ``E`` planned epochs ends at ``e == E`` (``N / E`` exactly), one cut short by ``max_steps``
+    ended inside epoch ``e + 1``, taken at its middle (at most half an epoch off). A run still
+    in its first epoch at the end (``e`` 0) does not say."""
+    n, total, shown, planned = (float(progress.group(i)) for i in (1, 2, 3, 4))
+    if n <= 0 or shown <= 0 or not math.isfinite(shown):
+        return 0.0
+    if n < total or "." in progress.group(3):
+        return n / shown
+    return n / shown if shown >= planned else n / (shown + 0.5)
+
+
 def table_run(
     text: str, *, name: str, source: str, source_id: str, fmt: str = "hf_notebook"
 ) -> ImportedRun | None:
@@ -191,11 +208,12 @@ def table_run(
     warnings: list[str] = []
     config: dict[str, Any] = {}
     progress = _PROGRESS.search(text)
+    spe = 0.0
     if progress and as_step(progress.group(2)) and as_step(progress.group(4)):
         config["max_steps"] = as_step(progress.group(2))
         config["num_train_epochs"] = as_step(progress.group(4))
+        spe = _steps_per_epoch(progress)
     per_epoch = cols[0] == "Epoch"
-    spe = config["max_steps"] / config["num_train_epochs"] if config.get("num_train_epochs") else 0
     if per_epoch and not spe:
         warnings.append(
             "an epoch table without its progress line ([N/N ..., Epoch E/E]): "
@@ -209,7 +227,8 @@ def table_run(
         step = guard(round(at) if math.isfinite(at) else at)
         if step is None:
             continue
-        train: dict[str, Any] = {"epoch": first} if per_epoch else {}
+        epoch = first if per_epoch else first / spe if spe else None
+        train: dict[str, Any] = {} if epoch is None else {"epoch": epoch}
         evals: dict[str, Any] = {}
         for col, cell in zip(cols[1:], cells[1:], strict=True):
             value = scalar(cell)
