@@ -659,6 +659,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v41g
+    "llama-h112-l2": {
+        "arch": "llama",
+        "hidden_size": 112,
+        "intermediate_size": 224,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h120-l2": {
+        "arch": "qwen2",
+        "hidden_size": 120,
+        "intermediate_size": 240,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

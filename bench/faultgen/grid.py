@@ -54,6 +54,7 @@ SEALED_BLOCKS = {
     "v38g": ["llama-h112-l1", "qwen2-h104-l3"],
     "v39g": ["qwen2-h120-l1", "llama-h104-l2"],
     "v40g": ["llama-h120-l1", "qwen2-h112-l2"],
+    "v41g": ["llama-h112-l2", "qwen2-h120-l2"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -91,6 +91,8 @@ SEALED_SIZES = {
     "llama-h104-l2": "v39g",
     "llama-h120-l1": "v40g",
     "qwen2-h112-l2": "v40g",
+    "llama-h112-l2": "v41g",
+    "qwen2-h120-l2": "v41g",
 }
 RETIRED = {
     "v7g",
