@@ -92,3 +92,8 @@ def test_a_step_table_gets_the_epoch_of_each_row_from_the_progress_line(tmp_path
     text = STEP_TABLE.replace("[60/60 00:40, Epoch 2/2]", "[60/60 00:40, Epoch 0/1]")
     (run,) = load_into_memory(_write(tmp_path, text, "short.txt"))
     assert keys.EPOCH not in run.series
+    # a damaged epoch in the progress line is no epoch, not a crash
+    text = STEP_TABLE.replace("[60/60 00:40, Epoch 2/2]", "[60/60 00:40, Epoch 1.2.3/2]")
+    (run,) = load_into_memory(_write(tmp_path, text, "damaged.txt"))
+    assert keys.EPOCH not in run.series
+    assert list(run.series[keys.LOSS].steps) == [20, 40, 60]

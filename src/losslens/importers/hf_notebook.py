@@ -188,8 +188,9 @@ def _steps_per_epoch(progress: re.Match[str]) -> float:
     ``E`` planned epochs ends at ``e == E`` (``N / E`` exactly), one cut short by ``max_steps``
     ended inside epoch ``e + 1``, taken at its middle (at most half an epoch off). A run still
     in its first epoch at the end (``e`` 0) does not say."""
-    n, total, shown, planned = (float(progress.group(i)) for i in (1, 2, 3, 4))
-    if n <= 0 or shown <= 0 or not math.isfinite(shown):
+    n, total, planned = (float(progress.group(i)) for i in (1, 2, 4))  # digits only
+    shown = scalar(progress.group(3))  # digits and dots: "1.2.3" is no epoch
+    if n <= 0 or shown is None or shown <= 0:
         return 0.0
     if n < total or "." in progress.group(3):
         return n / shown

@@ -99,31 +99,18 @@ def notebook_runs(path: Path) -> Iterator[ImportedRun]:
     found: list[tuple[int, ImportedRun]] = []
     source = display_path(path)
     digest = file_hash(path)
+    mtime = path.stat().st_mtime
     for number, cell in enumerate(cells, 1):
         tables, printed = _outputs(cell)
-        table: ImportedRun | None = None
-        if tables:
-            table = table_run(
-                html_table_text(tables[-1]),  # a redrawn display keeps its last state
-                name=path.stem,
-                source=source,
-                source_id=f"jupyter:{digest}:{number}",
-                fmt="jupyter",
-            )
-        lines: ImportedRun | None = None
+        where = {"name": path.stem, "source": source, "source_id": f"jupyter:{digest}:{number}"}
+        # a redrawn display keeps its last state
+        table = table_run(html_table_text(tables[-1]), **where, fmt="jupyter") if tables else None
+        lines = None
         if _PRINTED_MARK in printed:
-            lines = console_run(
-                printed,
-                name=path.stem,
-                source=source,
-                source_id=f"jupyter:{digest}:{number}",
-                mtime=path.stat().st_mtime,
-                warnings=[],
-                fmt="jupyter",
-            )
-        counts = {id(run): _train_losses(run) for run in (table, lines)}
-        best = max((table, lines), key=lambda run: counts[id(run)])
-        if best is not None and counts[id(best)]:
+            lines = console_run(printed, **where, mtime=mtime, warnings=[], fmt="jupyter")
+        n_table, n_lines = _train_losses(table), _train_losses(lines)
+        best = table if n_table >= n_lines else lines
+        if best is not None and max(n_table, n_lines):
             found.append((number, best))
     if not found:
         raise ImportError_(
