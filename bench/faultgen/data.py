@@ -676,6 +676,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v42g
+    "qwen2-h120-l3": {
+        "arch": "qwen2",
+        "hidden_size": 120,
+        "intermediate_size": 240,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "llama-h120-l2": {
+        "arch": "llama",
+        "hidden_size": 120,
+        "intermediate_size": 240,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

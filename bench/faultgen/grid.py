@@ -55,6 +55,7 @@ SEALED_BLOCKS = {
     "v39g": ["qwen2-h120-l1", "llama-h104-l2"],
     "v40g": ["llama-h120-l1", "qwen2-h112-l2"],
     "v41g": ["llama-h112-l2", "qwen2-h120-l2"],
+    "v42g": ["qwen2-h120-l3", "llama-h120-l2"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2
