@@ -196,6 +196,17 @@ def test_a_json_list_is_a_log_history_only_when_its_entries_are_trainer_logs(
     assert imported.format == "hf_trainer_state"
     (run,) = load_into_memory(one_line)
     assert len(run.series[keys.LOSS]) == 24
+    # the same dump filtered to the keys its author wanted, the epoch dropped: still the
+    # Trainer's entries (step, loss, learning rate, grad norm), read with the same losses
+    kept = ("step", "loss", "grad_norm", "learning_rate", "eval_loss")
+    filtered = tmp_path / "training_metrics.json"
+    filtered.write_text(
+        json.dumps([{k: e[k] for k in kept if k in e} for e in entries], indent=2)
+    )
+    assert load_path(filtered)[0].format == "hf_trainer_state"
+    (run_f,) = load_into_memory(filtered)
+    assert list(run_f.series[keys.LOSS].values) == list(run.series[keys.LOSS].values)
+    assert keys.EPOCH not in run_f.series
     # a JSON list of data records is not a training log
     records = tmp_path / "records.json"
     records.write_text(json.dumps([{"text": "a b", "label": 1, "step": 3}] * 5))

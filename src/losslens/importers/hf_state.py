@@ -28,9 +28,11 @@ from losslens.numeric import as_value
 
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 _GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
-#: The start of a bare ``log_history`` list, and keys every Trainer log entry has.
+#: The start of a bare ``log_history`` list, the key every Trainer log entry has, and keys
+#: only its entries carry (a dump filtered to a few keys may have dropped any one of them)
 _LOG_LIST = re.compile(rb'\[\s*\{\s*"')
-_ENTRY_KEYS = (b'"step"', b'"epoch"')
+_STEP_KEY = b'"step"'
+_TRAINER_KEYS = (b'"epoch"', b'"learning_rate"', b'"grad_norm"')
 
 #: TrainerState fields that describe the set-up (config) rather than the outcome (summary).
 CONFIG_FIELDS = (
@@ -62,10 +64,12 @@ class HFTrainerStateImporter:
         head = read_head(path, 4096).lstrip(b"\xef\xbb\xbf \t\r\n")
         if head.startswith(b"{"):
             return b'"log_history"' in read_head(path)
-        # ``json.dump(trainer.state.log_history, f)``: a list of the Trainer's log entries
+        # ``json.dump(trainer.state.log_history, f)``: a list of the Trainer's log entries,
+        # maybe filtered to the keys the author wanted (the epoch dropped, say)
         return (
             _LOG_LIST.match(head) is not None
-            and all(k in head for k in _ENTRY_KEYS)
+            and _STEP_KEY in head
+            and any(k in head for k in _TRAINER_KEYS)
             and (b'"loss"' in head or b'"eval_loss"' in head)
         )
 
