@@ -200,9 +200,7 @@ def test_a_json_list_is_a_log_history_only_when_its_entries_are_trainer_logs(
     # Trainer's entries (step, loss, learning rate, grad norm), read with the same losses
     kept = ("step", "loss", "grad_norm", "learning_rate", "eval_loss")
     filtered = tmp_path / "training_metrics.json"
-    filtered.write_text(
-        json.dumps([{k: e[k] for k in kept if k in e} for e in entries], indent=2)
-    )
+    filtered.write_text(json.dumps([{k: e[k] for k in kept if k in e} for e in entries], indent=2))
     assert load_path(filtered)[0].format == "hf_trainer_state"
     (run_f,) = load_into_memory(filtered)
     assert list(run_f.series[keys.LOSS].values) == list(run.series[keys.LOSS].values)

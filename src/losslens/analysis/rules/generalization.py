@@ -69,6 +69,11 @@ class OverfitParams:
         2.0, "a single eval after the best, a full epoch later, above (1 + this x tau) x the best"
     )
     pass_train_drop: float = param(0.10, "... while the train loss fell this much over that epoch")
+    apart_rise: float = param(
+        0.025,
+        "2+ evals after the best, every one above it (by small_rise), the last this far above "
+        "it, while the train level fell pass_train_drop: the two losses moved apart",
+    )
     error_rise: float = param(0.20, "last eval this far above the best (3+ evals after) is error")
     held_rise: float = param(
         0.20, "3+ evals after the best, every one above it, their median this far above it"
@@ -118,67 +123,64 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     own movement while the train loss falls is overfitting visible in eval, however small.
 
     What it detects:
-        At least 3 evaluations (2, see below) and a train loss falling from the best eval
-        step to the end (with no train log at that step, from the lowest within one logging
-        interval: a coarse log must not show a fall a finer one would not) and lower around
-        the last eval than around the best (the train logs within half an eval interval of
-        each: a flat, noisy train loss does not look falling), and one of: the last two
-        evals above ``(1+τ)×`` the best, ``τ = max(5%, 2× the median eval-to-eval change
-        before the best)``; 3 or more consecutive rises after the best ending at the last
-        eval, the last at least 1% and 2 noise sds above the best (the robust spread of the
-        eval-to-eval changes: a smooth curve shows a small rise, a noisy one needs a larger
-        one); 3 or more consecutive rises out of the minimum and every eval since the top of
-        that climb above the best by the same margin (a rise that levels off, e.g. over a
-        second epoch); a steady rise (Mann-Kendall z ≥ 1.96 over 4 evals or more, the last
-        above the best by that margin); 3 evals or more after the best all above it by that
-        margin, the last above ``(1+τ)×`` it; a single eval after the best above ``(1+τ)×``
-        it when the logged task metrics are mostly worse there too (with two evals too: the
-        metrics stand in for a third), or, with nothing to confirm it, above ``(1+2τ)×`` it
-        a full epoch later while that pass lowered the train loss 10% or more (evals once
-        per epoch; with the task metrics worse there too, a rise beyond 1% is enough: two
-        measures of the held-out set agree over a whole pass); 2 evals or more after the
-        best, every one above it by 1% and the last by the 5% floor, with the task metrics
-        mostly worse at the last eval than at the eval-loss minimum (two measures of the
-        held-out set agree, so the rise is not noise, and ``τ``, which a fast descent before
-        the best inflates, does not apply); the same with the eval–train gap (the train
-        level over the stretch of each eval) grown 3× or more from the best to the last eval
-        standing in for the metrics (the two losses moving apart); or an eval loss stalled
-        for 2 epochs or more (no gain beyond the noise) while the train loss falls 10% or
-        more (the bar raised by two standard errors of the ratio of the two train levels: a
-        fall on the edge must not appear when the run logs half as often) and the eval–train
-        gap widens (info when the evals after the curve's minimum sit within 1% of it,
-        median, or the minimum is the last eval: the held-out loss did not get worse, so the
-        widening gap is worth knowing but no harm is shown); judged by size, 3 evals or more
-        after the best, all above it, whose median is twice the best or more (a held-out
-        loss that doubled and stayed, however wide its scatter: a tiny eval set near zero);
-        the same with a median 20% above a best of 0.105 or more (above near zero, where a
-        ratio measures something) while the train level fell 10% or more from the best eval to
-        the last (a held-out loss a fifth worse at every eval while the train loss falls is
-        overfitting however much the evals scatter around that level);
-        or every eval since the best (2 or more) higher than the one before by 1% (and 2
-        noise sds) or more while the train level fell 10% or more from the best eval to the
-        last (the two losses moved apart at every eval); or, as two levels, 4 evals or more
-        after the best whose later half has a median 1% and 3 standard errors above that of
-        the best and its neighbours, while the train loss over the same two stretches fell
-        10% and 3 standard errors (a small step up that holds, on curves smooth enough to
-        make it certain). An error when the last eval is 20% or more above the best with 3
-        evals or more after it, and the rise is 3 noise standard deviations of one eval or more
-        (damage is a rise beyond the curve's own movement: on an eval loss that swings 30%
-        from eval to eval a 20% rise is overfitting visible in eval, a warning). A logged task
-        metric (accuracy, F1, WER, BLEU, ROUGE …) still at its best at the last eval (or at
-        the eval before, within 2% of its range), having gained since the eval-loss minimum
-        more than its own median eval-to-eval move (a smaller gain is the metric wobbling,
-        not improving), excuses a rise no larger than the eval curve's own movement: the
-        level after the best (the median of the later evals) at most ``τ`` or 3 standard
-        errors of that median (``1.25 × noise / sqrt(n)``) above the best, and never a
-        doubling: info (a metric that never left its floor, below 1% right, shows no task
-        learned and excuses nothing). A larger rise is overfitting visible in eval: the
-        model's probabilities got worse by more than the eval's movement even if its answers
-        did not, a warning (an error lowered one level). An error becomes a warning when the
-        metrics mostly improved since the eval-loss minimum but stalled since. Only the
-        evals where the train loss is known count (up to one logging interval after its last
-        finite log). A best at the first eval with a train loss that hardly falls is not
-        learning.
+        At least 3 evaluations (2, see below) and a train loss falling from the best eval step to
+        the end (with no train log at that step, from the lowest within one logging interval: a
+        coarse log must not show a fall a finer one would not) and lower around the last eval than
+        around the best (the train logs within half an eval interval of each: a flat, noisy train
+        loss does not look falling), and one of: the last two evals above ``(1+τ)×`` the best, ``τ =
+        max(5%, 2× the median eval-to-eval change before the best)``; 3 or more consecutive rises
+        after the best ending at the last eval, the last at least 1% and 2 noise sds above the best
+        (the robust spread of the eval-to-eval changes: a smooth curve shows a small rise, a noisy
+        one needs a larger one); 3 or more consecutive rises out of the minimum and every eval since
+        the top of that climb above the best by the same margin (a rise that levels off, e.g. over a
+        second epoch); a steady rise (Mann-Kendall z ≥ 1.96 over 4 evals or more, the last above the
+        best by that margin); 3 evals or more after the best all above it by that margin, the last
+        above ``(1+τ)×`` it; a single eval after the best above ``(1+τ)×`` it when the logged task
+        metrics are mostly worse there too (with two evals too: the metrics stand in for a third),
+        or, with nothing to confirm it, above ``(1+2τ)×`` it a full epoch later while that pass
+        lowered the train loss 10% or more (evals once per epoch; with the task metrics worse there
+        too, a rise beyond 1% is enough: two measures of the held-out set agree over a whole pass);
+        2 evals or more after the best, every one above it by 1% and the last by the 5% floor, with
+        the task metrics mostly worse at the last eval than at the eval-loss minimum (two measures
+        of the held-out set agree, so the rise is not noise, and ``τ``, which a fast descent before
+        the best inflates, does not apply); the same with the eval–train gap (the train level over
+        the stretch of each eval) grown 3× or more from the best to the last eval standing in for
+        the metrics (the two losses moving apart); or an eval loss stalled for 2 epochs or more (no
+        gain beyond the noise) while the train loss falls 10% or more (the bar raised by two
+        standard errors of the ratio of the two train levels: a fall on the edge must not appear
+        when the run logs half as often) and the eval–train gap widens (info when the evals after
+        the curve's minimum sit within 1% of it, median, or the minimum is the last eval: the
+        held-out loss did not get worse, so the widening gap is worth knowing but no harm is shown);
+        judged by size, 3 evals or more after the best, all above it, whose median is twice the best
+        or more (a held-out loss that doubled and stayed, however wide its scatter: a tiny eval set
+        near zero); the same with a median 20% above a best of 0.105 or more (above near zero, where
+        a ratio measures something) while the train level fell 10% or more from the best eval to the
+        last (a held-out loss a fifth worse at every eval while the train loss falls is overfitting
+        however much the evals scatter around that level); or every eval since the best (2 or more)
+        higher than the one before by 1% (and 2 noise sds) or more while the train level fell 10% or
+        more from the best eval to the last (the two losses moved apart at every eval); or every
+        eval since the best (2 or more) above it by 1%, the last by 2.5% and 2 noise sds, while the
+        train level fell 10% or more (worse on held-out data at every eval while the training loss
+        improved: the common three-epoch run with its best at the first eval seldom rises 5%); or,
+        as two levels, 4 evals or more after the best whose later half has a median 1% and 3
+        standard errors above that of the best and its neighbours, while the train loss over the
+        same two stretches fell 10% and 3 standard errors (a small step up that holds, on curves
+        smooth enough to make it certain). An error when the last eval is 20% or more above the best
+        with 3 evals or more after it, and the rise is 3 noise standard deviations of one eval or
+        more (damage is a rise beyond the curve's own movement: on an eval loss that swings 30% from
+        eval to eval a 20% rise is overfitting visible in eval, a warning). A logged task metric
+        (accuracy, F1, WER, BLEU, ROUGE …) still at its best at the last eval (or at the eval
+        before, within 2% of its range), having gained since the eval-loss minimum more than its own
+        median eval-to-eval move (a smaller gain is the metric wobbling, not improving), excuses a
+        rise no larger than the eval curve's own movement: the level after the best (the median of
+        the later evals) at most ``τ`` or 3 standard errors of that median (``1.25 × noise /
+        sqrt(n)``) above the best, and never a doubling: info (a metric that never left its floor,
+        below 1% right, shows no task learned and excuses nothing). A larger rise is overfitting
+        visible in eval: the model's probabilities got worse by more than the eval's movement even
+        if its answers did not, a warning (an error lowered one level). An error becomes a warning
+        when the metrics mostly improved since the eval-loss minimum but stalled since. Only the
+        evals where the train loss is known count (up to one logging interval after its last finite
+        log). A best at the first eval with a train loss that hardly falls is not learning.
     Why it matters:
         After the best step the model learns specifics of the training examples that do not
         carry over. Part of a rising eval loss is over-confidence, so a task metric may
@@ -243,6 +245,16 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     apart = after.size >= p.confirmed_evals and all_above and float(ev[-1]) > (1 + p.floor) * best
     corroborated = apart and worse_metric(ctx, float(est[b])) is not None
     parted = apart and gap_growth(ctx, view) >= p.gap_growth
+    # or, without a second measure, every eval since the best above it and the last 2.5%
+    # (and 2 noise sds) above it while the train level fell 10%: worse on held-out data at
+    # every eval while the training loss kept improving, the two losses moving apart over
+    # the whole stretch
+    diverged = (
+        after.size >= p.confirmed_evals
+        and all_above
+        and float(ev[-1]) > (1 + max(p.apart_rise, small)) * best
+        and train_fell(ctx, view, p.pass_train_drop)
+    )
     # one eval after the best, a full epoch later (evals once per epoch), nothing to confirm
     # it: twice the confirmed rise, while that pass lowered the train loss by 10%
     one_pass = one_pass_rise(ctx, view, p.pass_rise * tau, p.pass_train_drop)
@@ -286,7 +298,7 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # enough to make it certain however small it is)
     shifted = _level_shift(ctx, view, p)
     rose = above or climbing or persistent or sustained or held or confirmed or shifted
-    rose = rose or doubled or raised or steady or corroborated or parted or one_pass
+    rose = rose or doubled or raised or steady or corroborated or parted or one_pass or diverged
     if not rose and stall is None:
         return
     if rose:
