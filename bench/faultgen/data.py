@@ -693,6 +693,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v43g
+    "llama-h112-l3": {
+        "arch": "llama",
+        "hidden_size": 112,
+        "intermediate_size": 224,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h112-l3": {
+        "arch": "qwen2",
+        "hidden_size": 112,
+        "intermediate_size": 224,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

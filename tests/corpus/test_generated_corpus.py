@@ -95,6 +95,8 @@ SEALED_SIZES = {
     "qwen2-h120-l2": "v41g",
     "qwen2-h120-l3": "v42g",
     "llama-h120-l2": "v42g",
+    "llama-h112-l3": "v43g",
+    "qwen2-h112-l3": "v43g",
 }
 RETIRED = {
     "v7g",
