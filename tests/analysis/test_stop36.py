@@ -6,6 +6,10 @@ stretch: the held-out loss got worse at every eval while the training loss kept 
 Before, such a rise needed the 5% floor (or a task metric, or a gap grown 3x, to confirm
 it), so the common three-epoch run with one eval per epoch and its best at the first never
 showed a small overfitting that readers grade a warning.
+
+And the epochs fix (LL154) for such a run: with the eval loss best at epoch 1 of 3, "train 3
+epochs or fewer" tells the user to do what they did; the fix is the passes the eval says
+helped, with the best checkpoint kept.
 """
 
 from __future__ import annotations
@@ -49,3 +53,23 @@ def test_a_small_rise_inside_a_noisy_eval_curve_is_noise() -> None:
         noisy(train, 0.01, 4), spe=8000, every=10, evals=(np.arange(100, 1001, 100), evals)
     )
     assert rule(run, "LL151") is None
+
+
+# -- LL154: the fix trains the passes the eval says helped ----------------------------------
+
+
+def test_the_epochs_fix_trains_up_to_the_eval_best_when_there_is_one() -> None:
+    from losslens.analysis.advice import epochs_suggestion
+
+    text = epochs_suggestion(1058, 16, 5, target_epochs=1, best_epoch=1.0)
+    assert text is not None
+    assert "best at epoch 1.0" in text["en"] and "--max_steps 67" in text["en"]
+    assert "--num_train_epochs 1" in text["en"] and "--max_steps 67" in text["ko"]
+
+
+def test_a_three_epoch_run_overfitting_after_the_first_is_told_to_train_one() -> None:
+    run = _three_epochs([0.2843, 0.2914, 0.2942], 0.22)
+    run.info.config.update(dataset_size=6400, per_device_train_batch_size=16)
+    f = rule(run, "LL154")
+    assert f is not None and f.severity is Severity.INFO
+    assert "--max_steps 400" in f.suggestion["en"] and "--num_train_epochs 1" in f.suggestion["en"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from losslens.analysis.messages import Text, tr
+from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.messages import lr as fmt_lr
 
 #: How many train records a run should leave for the diagnosis to read a curve.
@@ -116,24 +116,37 @@ def epochs_suggestion(
     effective_batch: int | None,
     logging_steps: float | None = None,
     target_epochs: int = 3,
+    best_epoch: float | None = None,
 ) -> Text | None:
     """The too-many-epochs fix as numbers and flags to paste, or None when the run does not
-    say its dataset size and effective batch."""
+    say its dataset size and effective batch. With ``best_epoch`` (where the eval loss was
+    best) the target is the passes the eval says helped, not the usual 1-3."""
     if not examples or not effective_batch or examples < 1 or effective_batch < 1:
         return None
     log = int(logging_steps) if logging_steps and logging_steps >= 1 else None
     fix = fewer_epochs(target_epochs, examples, effective_batch, 1, logging_steps=log)
-    text = tr(
-        "Train {t} epochs or fewer: with {n} examples and an effective batch of {b}, one epoch "
-        "is {p} steps, so {t} epochs are {m} steps: --max_steps {m} (or --num_train_epochs {t}).",
-        "{t} 에폭 이하로 학습하세요: 예제 {n}개, 유효 배치 {b}이면 1 에폭이 {p} 스텝이므로 "
-        "{t} 에폭은 {m} 스텝입니다: --max_steps {m} (또는 --num_train_epochs {t}).",
-        t=target_epochs,
-        n=examples,
-        b=effective_batch,
-        p=fix.steps_per_epoch,
-        m=fix.max_steps,
-    )
+    nums = {"t": target_epochs, "n": examples, "b": effective_batch}
+    nums |= {"p": fix.steps_per_epoch, "m": fix.max_steps}
+    if best_epoch is None:
+        text = tr(
+            "Train {t} epochs or fewer: with {n} examples and an effective batch of {b}, one "
+            "epoch is {p} steps, so {t} epochs are {m} steps: --max_steps {m} (or "
+            "--num_train_epochs {t}).",
+            "{t} 에폭 이하로 학습하세요: 예제 {n}개, 유효 배치 {b}이면 1 에폭이 {p} 스텝이므로 "
+            "{t} 에폭은 {m} 스텝입니다: --max_steps {m} (또는 --num_train_epochs {t}).",
+            **nums,
+        )
+    else:
+        text = tr(
+            "The eval loss was best at epoch {e}: train {t} epoch(s) and keep the best "
+            "checkpoint. With {n} examples and an effective batch of {b}, one epoch is {p} "
+            "steps, so {t} epoch(s) are {m} steps: --max_steps {m} (or --num_train_epochs {t}).",
+            "평가 손실은 에폭 {e}에서 가장 낮았습니다: {t} 에폭만 학습하고 가장 좋은 "
+            "체크포인트를 남기세요. 예제 {n}개, 유효 배치 {b}이면 1 에폭이 {p} 스텝이므로 "
+            "{t} 에폭은 {m} 스텝입니다: --max_steps {m} (또는 --num_train_epochs {t}).",
+            e=num(best_epoch, 2),
+            **nums,
+        )
     if log is not None and fix.logging_steps != log:
         why = (
             tr("would log nothing", "아무것도 기록되지 않습니다")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -43,6 +44,11 @@ class EpochParams:
         0.105,
         "or, on text tasks, the train level over the last tenth of the first epoch below this "
         "(training tokens at ~90% probability before any example was seen twice)",
+    )
+    epoch_slack: float = param(
+        0.1,
+        "the fix trains the whole epochs up to the eval's best (a task metric's, when later), "
+        "an epoch end read this far past it still counting as that epoch",
     )
 
 
@@ -92,7 +98,9 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         The number of epochs and how it follows from steps, batch and data size when known.
     What to try:
         1–3 epochs (``num_train_epochs``), or ``max_steps`` ≈ epochs × examples / effective
-        batch; add more data rather than more passes.
+        batch; add more data rather than more passes. When the eval loss was best at epoch
+        ``b`` (LL151), the passes up to it (``ceil(b)``, or up to a task metric's later best)
+        with the best checkpoint kept, in the same numbers and flags.
     """
     p: EpochParams = r.params
     e = ctx.epochs
@@ -198,7 +206,14 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         e=ecount,
         d=data,
     )
-    suggestion = epochs_suggestion(n, bs, ctx.cfg_num("logging_steps") or ctx.log_interval)
+    # with the eval's best (or a task metric's, later) the fix is the passes that helped
+    reach = max(best_epoch or 0.0, useful_epoch or 0.0)
+    target = max(1, math.ceil(reach - p.epoch_slack))
+    log_every = ctx.cfg_num("logging_steps") or ctx.log_interval
+    if best_epoch is not None and target < e:
+        suggestion = epochs_suggestion(n, bs, log_every, target, best_epoch=reach)
+    else:
+        suggestion = epochs_suggestion(n, bs, log_every)
     if solved is not None:
         title = tr(
             "Passes over a solved task: {w} of {e} epochs",
