@@ -360,17 +360,24 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         severity=sev,
         title=tr("The model overfits after step {s}", "{s} 스텝 이후 과적합입니다", s=best_step),
         explanation=tr(
-            "The eval loss {h} at step {s}{e}, while the train loss kept falling: the model now "
-            "learns details of the training examples that do not carry over. The checkpoint at "
-            "step {s} is probably the best one.{m}",
+            "The eval loss {h}, while the train loss kept falling: the model now learns "
+            "details of the training examples that do not carry over. The checkpoint at step "
+            "{s} is probably the best one.{m}",
             "평가 손실은 {s} 스텝{e} 이후 {h}, 학습 손실은 계속 내려갔습니다. 모델이 일반화되지 "
             "않는 학습 예제의 세부 사항을 외우고 있습니다. {s} 스텝 체크포인트가 아마 가장 "
             "좋습니다.{m}",
             s=best_step,
             e=ep_txt,
-            h=tr("was best and has risen since", "오르는 반면")
+            h=tr(
+                "was best at step {s}{e} and has risen since",
+                "오르는 반면",
+                s=best_step,
+                e=ep_txt,
+            )
             if rose
-            else tr("stopped improving", "나아지지 않는 반면"),
+            else tr(
+                "stopped improving at step {s}{e}", "나아지지 않는 반면", s=best_step, e=ep_txt
+            ),
             m=_metric_note(metric_ok),
         ),
         suggestion=_EARLY_STOP,
