@@ -65,6 +65,10 @@ def test_the_epochs_fix_trains_up_to_the_eval_best_when_there_is_one() -> None:
     assert text is not None
     assert "best at epoch 1.0" in text["en"] and "--max_steps 67" in text["en"]
     assert "--num_train_epochs 1" in text["en"] and "--max_steps 67" in text["ko"]
+    # a task metric best later: the passes up to it, and both epochs named as they are
+    later = epochs_suggestion(238, 8, 10, target_epochs=9, best_epoch=7.0, metric_epoch=9.0)
+    assert later is not None and "--max_steps 270" in later["en"]
+    assert "best at epoch 7.0 (a task metric at epoch 9.0)" in later["en"]
 
 
 def test_a_three_epoch_run_overfitting_after_the_first_is_told_to_train_one() -> None:

@@ -117,10 +117,12 @@ def epochs_suggestion(
     logging_steps: float | None = None,
     target_epochs: int = 3,
     best_epoch: float | None = None,
+    metric_epoch: float | None = None,
 ) -> Text | None:
     """The too-many-epochs fix as numbers and flags to paste, or None when the run does not
     say its dataset size and effective batch. With ``best_epoch`` (where the eval loss was
-    best) the target is the passes the eval says helped, not the usual 1-3."""
+    best; ``metric_epoch``, where a task metric was, when later) the target is the passes
+    the eval says helped, not the usual 1-3."""
     if not examples or not effective_batch or examples < 1 or effective_batch < 1:
         return None
     log = int(logging_steps) if logging_steps and logging_steps >= 1 else None
@@ -137,14 +139,24 @@ def epochs_suggestion(
             **nums,
         )
     else:
+        metric = (
+            tr(
+                " (a task metric at epoch {x})",
+                " (과제 지표는 에폭 {x}에서 최고)",
+                x=num(metric_epoch, 2),
+            )
+            if metric_epoch is not None
+            else tr("", "")
+        )
         text = tr(
-            "The eval loss was best at epoch {e}: train {t} epoch(s) and keep the best "
+            "The eval loss was best at epoch {e}{x}: train {t} epoch(s) and keep the best "
             "checkpoint. With {n} examples and an effective batch of {b}, one epoch is {p} "
             "steps, so {t} epoch(s) are {m} steps: --max_steps {m} (or --num_train_epochs {t}).",
-            "평가 손실은 에폭 {e}에서 가장 낮았습니다: {t} 에폭만 학습하고 가장 좋은 "
+            "평가 손실은 에폭 {e}에서 가장 낮았습니다{x}: {t} 에폭만 학습하고 가장 좋은 "
             "체크포인트를 남기세요. 예제 {n}개, 유효 배치 {b}이면 1 에폭이 {p} 스텝이므로 "
             "{t} 에폭은 {m} 스텝입니다: --max_steps {m} (또는 --num_train_epochs {t}).",
             e=num(best_epoch, 2),
+            x=metric,
             **nums,
         )
     if log is not None and fix.logging_steps != log:

@@ -211,7 +211,10 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     target = max(1, math.ceil(reach - p.epoch_slack))
     log_every = ctx.cfg_num("logging_steps") or ctx.log_interval
     if best_epoch is not None and target < e:
-        suggestion = epochs_suggestion(n, bs, log_every, target, best_epoch=reach)
+        later = useful_epoch if useful_epoch is not None and useful_epoch > best_epoch else None
+        suggestion = epochs_suggestion(
+            n, bs, log_every, target, best_epoch=best_epoch, metric_epoch=later
+        )
     else:
         suggestion = epochs_suggestion(n, bs, log_every)
     if solved is not None:
