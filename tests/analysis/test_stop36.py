@@ -9,13 +9,14 @@ showed a small overfitting that readers grade a warning.
 
 And the epochs fix (LL154) for such a run: with the eval loss best at epoch 1 of 3, "train 3
 epochs or fewer" tells the user to do what they did; the fix is the passes the eval says
-helped, with the best checkpoint kept.
+helped, with the best checkpoint kept. And a healthy run's one-line summary names the loss's
+end as its reading does (the median of the last tenth), not one noisy last batch.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from analysis_curves import epoch_run, noisy, rule
+from analysis_curves import epoch_run, noisy, rule, run_of
 
 from losslens.model import RunData, Severity
 
@@ -77,3 +78,20 @@ def test_a_three_epoch_run_overfitting_after_the_first_is_told_to_train_one() ->
     f = rule(run, "LL154")
     assert f is not None and f.severity is Severity.INFO
     assert "--max_steps 400" in f.suggestion["en"] and "--num_train_epochs 1" in f.suggestion["en"]
+
+
+# -- the healthy summary and the loss reading name the same end -----------------------------
+
+
+def test_a_healthy_summary_ends_where_the_loss_reading_does() -> None:
+    from losslens.analysis import analyze
+
+    # a falling loss whose last log is one noisy batch well above the level it ended at
+    steps = np.arange(10, 1001, 10)
+    loss = 2.0 * np.exp(-steps / 400.0) + 0.5
+    loss[-1] = 0.9
+    report = analyze(run_of({"train/loss": (steps, loss)}))
+    (reading,) = [m for m in report.readings if m.metric == "train/loss"]
+    end = reading.summary["en"].split("→ ")[1].split(" ")[0]
+    assert report.summary["en"].startswith("The train loss went from")
+    assert f"to {end} over" in report.summary["en"] and end != "0.900"
