@@ -10,7 +10,8 @@ showed a small overfitting that readers grade a warning.
 And the epochs fix (LL154) for such a run: with the eval loss best at epoch 1 of 3, "train 3
 epochs or fewer" tells the user to do what they did; the fix is the passes the eval says
 helped, with the best checkpoint kept. And a healthy run's one-line summary names the loss's
-end as its reading does (the median of the last tenth), not one noisy last batch.
+end as its reading does (the median of the last tenth), not one noisy last batch; and tiny
+gradients at a loss near zero read as its consequence, not as learning that stalled.
 """
 
 from __future__ import annotations
@@ -95,3 +96,19 @@ def test_a_healthy_summary_ends_where_the_loss_reading_does() -> None:
     end = reading.summary["en"].split("→ ")[1].split(" ")[0]
     assert report.summary["en"].startswith("The train loss went from")
     assert f"to {end} over" in report.summary["en"] and end != "0.900"
+
+
+def _grad_reading(loss_end: float) -> str:
+    from losslens.analysis import analyze
+
+    steps = np.arange(10, 501, 10)
+    loss = loss_end + (0.5 - loss_end) * np.exp(-steps / 50.0)
+    grad = np.full(steps.size, 0.002)
+    report = analyze(run_of({"train/loss": (steps, loss), "train/grad_norm": (steps, grad)}))
+    (reading,) = [m for m in report.readings if m.metric == "train/grad_norm"]
+    return reading.summary["en"]
+
+
+def test_tiny_gradients_at_a_loss_near_zero_are_expected_not_a_stall() -> None:
+    assert "as expected with the loss near zero" in _grad_reading(0.0002)
+    assert "learning may have stalled" in _grad_reading(0.4)

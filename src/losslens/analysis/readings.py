@@ -17,6 +17,7 @@ from losslens.analysis.messages import Text, join, num, tr
 from losslens.analysis.messages import lr as fmt_lr
 from losslens.analysis.progress_signal import TEXT_FAR, rewards_logged
 from losslens.analysis.rules.common import finite
+from losslens.analysis.rules.generalization import NEAR_ZERO
 from losslens.analysis.rules.schedule import SHAPE_NAMES
 from losslens.model import Finding, FloatArray, MetricReading, Series, Severity
 
@@ -232,6 +233,14 @@ def _lr(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
     )
 
 
+def _loss_near_zero(ctx: RunContext) -> bool:
+    """Whether the train loss ended below ln(1/0.9): training tokens at ~90% probability."""
+    if ctx.loss is None:
+        return False
+    _st, v = finite(ctx.loss)
+    return v.size > 0 and end_level(v) < NEAR_ZERO
+
+
 def _grad(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
     _st, v = finite(s)
     if v.size == 0:
@@ -243,6 +252,12 @@ def _grad(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
     if med > 10:
         level = tr(
             "high level: explosion risk if it keeps growing", "높은 수준: 계속 커지면 폭주 위험"
+        )
+    elif med < 0.01 and _loss_near_zero(ctx):
+        # a loss near zero leaves little to correct: small gradients are its consequence
+        level = tr(
+            "very small, as expected with the loss near zero",
+            "매우 작음: 손실이 0에 가까우므로 예상되는 수준",
         )
     elif med < 0.01:
         level = tr("very small: learning may have stalled", "매우 작음: 학습이 멈췄을 수 있음")
