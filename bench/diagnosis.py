@@ -136,6 +136,15 @@ def losslens_preds(run: RunData) -> list[Pred]:
     return [Pred(f.kind, str(f.severity), f.onset_step) for f in rep.findings]
 
 
+def read_preds(log: LabelledLog) -> list[Pred] | None:
+    """What losslens reports on ``log``, or None when it cannot read the file (the scripts
+    count that as nothing reported)."""
+    try:
+        return losslens_preds(load(log))
+    except Exception:
+        return None
+
+
 def trainer_state_for(log: LabelledLog, run: RunData, folder: Path) -> Path:
     """The log as a trainer_state.json: the original, or rebuilt from our parse."""
     if log.path.suffix == ".json":

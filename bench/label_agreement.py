@@ -49,15 +49,6 @@ def _row(name: str, s: Scores) -> str:
     )
 
 
-def _engine_preds(log: diagnosis.LabelledLog) -> list[Pred]:
-    """What losslens reports; a file it cannot read counts as nothing reported, as in
-    ``diagnosis.py`` and ``sealed_pool.py``."""
-    try:
-        return diagnosis.losslens_preds(diagnosis.load(log))
-    except Exception:
-        return []
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("second", type=Path, help="JSONL of independent labels (id, labels)")
@@ -88,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ids = sorted(second)
     first = {i: logs[i].labels for i in ids}
-    engine = {i: _engine_preds(logs[i]) for i in ids}
+    # a file losslens cannot read counts as nothing reported, as in diagnosis.py
+    engine = {i: diagnosis.read_preds(logs[i]) or [] for i in ids}
     firsts = {i: _preds(first[i]) for i in ids}
     seconds = {i: _preds(second[i]) for i in ids}
     both = [

@@ -79,11 +79,8 @@ def record(version: str, role: str, engine: str, path: Path) -> int:
     with path.open("a", encoding="utf-8") as out:
         for i in ids:
             # a file the engine cannot read counts as nothing reported, as in diagnosis.py
-            try:
-                preds = diagnosis.losslens_preds(diagnosis.load(logs[i]))
-                unreadable = False
-            except Exception:
-                preds, unreadable = [], True
+            read = diagnosis.read_preds(logs[i])
+            preds, unreadable = read or [], read is None
             line = {
                 "id": i,
                 "test_version": version,

@@ -89,7 +89,7 @@ def _loss(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
         band = tr("still high: much left to learn", "아직 높음: 배울 것이 많이 남음")
     elif end >= 0.5:
         band = tr("a typical range for fine-tuning", "파인튜닝에서 흔한 범위")
-    elif end >= 0.105:
+    elif end >= NEAR_ZERO:
         band = tr("low: the model fits its training data well", "낮음: 학습 데이터를 잘 맞힘")
     else:
         band = tr(

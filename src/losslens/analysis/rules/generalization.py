@@ -238,23 +238,25 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # every eval after the best above it by 1%: the readings below that judge by size or by
     # a second measure (not by tau) start from it
     all_above = bool(np.all(after > (1 + p.small_rise) * best))
+
+    def held_above(last_rise: float) -> bool:
+        """2+ such evals, the last more than ``last_rise`` above the best."""
+        return (
+            after.size >= p.confirmed_evals and all_above and float(ev[-1]) > (1 + last_rise) * best
+        )
+
     # 2+ such evals, the last beyond the floor, and the task metrics worse there too: two
     # measures of the held-out set agree (tau, set by the descent, not); or the eval-train
     # gap standing in for the metrics: it grew several-fold from the best to the last eval,
     # the two losses moving apart
-    apart = after.size >= p.confirmed_evals and all_above and float(ev[-1]) > (1 + p.floor) * best
+    apart = held_above(p.floor)
     corroborated = apart and worse_metric(ctx, float(est[b])) is not None
     parted = apart and gap_growth(ctx, view) >= p.gap_growth
     # or, without a second measure, every eval since the best above it and the last 2.5%
     # (and 2 noise sds) above it while the train level fell 10%: worse on held-out data at
     # every eval while the training loss kept improving, the two losses moving apart over
     # the whole stretch
-    diverged = (
-        after.size >= p.confirmed_evals
-        and all_above
-        and float(ev[-1]) > (1 + max(p.apart_rise, small)) * best
-        and train_fell(ctx, view, p.pass_train_drop)
-    )
+    diverged = held_above(max(p.apart_rise, small)) and train_fell(ctx, view, p.pass_train_drop)
     # one eval after the best, a full epoch later (evals once per epoch), nothing to confirm
     # it: twice the confirmed rise, while that pass lowered the train loss by 10%
     one_pass = one_pass_rise(ctx, view, p.pass_rise * tau, p.pass_train_drop)
