@@ -710,6 +710,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v44g
+    "llama-h120-l3": {
+        "arch": "llama",
+        "hidden_size": 120,
+        "intermediate_size": 240,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h128-l1": {
+        "arch": "qwen2",
+        "hidden_size": 128,
+        "intermediate_size": 256,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

@@ -97,6 +97,8 @@ SEALED_SIZES = {
     "llama-h120-l2": "v42g",
     "llama-h112-l3": "v43g",
     "qwen2-h112-l3": "v43g",
+    "llama-h120-l3": "v44g",
+    "qwen2-h128-l1": "v44g",
 }
 RETIRED = {
     "v7g",
