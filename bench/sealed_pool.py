@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/sealed_pool.py                    # the pooled table, from the record
     .venv/bin/python bench/sealed_pool.py --versions v21,v22 # some splits only
+    .venv/bin/python bench/sealed_pool.py --consensus        # runs the two readers agree on
     .venv/bin/python bench/sealed_pool.py --record v23 --engine "round 28 (abc1234)"
     .venv/bin/python bench/sealed_pool.py --record v23 --role "issue start" \\
         --engine "issue start (fe466fd)" --engine-src /tmp/fe466fd/src
 
 The blind second reading of each split (``corpus/real/second-reading-vN.jsonl``), scored against
 the labels as if it were a tool, is printed beside them: the ceiling two readers reach on the
-same runs.
+same runs. ``--consensus`` keeps only the runs whose blind reading gives the labels' verdict
+(both healthy or both problematic): how the engine does where two readers agree.
 
 A sealed real split is scored once, on the engine of its day, and then retired into dev, where
 later rounds may read its runs. Re-scoring it on a later engine is no longer a sealed
@@ -122,11 +124,28 @@ def second_reading(
     return out
 
 
-def pool(lines: Iterable[dict[str, Any]], versions: set[str] | None) -> int:
+def consensus(index: dict[str, dict[str, Any]]) -> set[str]:
+    """Runs whose blind second reading gives the same verdict as the labels, healthy or
+    problematic (an unclear verdict on either side agrees with nothing)."""
+    out = set()
+    for path in (ROOT / "corpus" / "real").glob("second-reading-v*.jsonl"):
+        for r in read_record(path):
+            label = index.get(r["id"], {}).get("labels", {}).get("verdict")
+            if label in ("healthy", "problematic") and r["labels"]["verdict"] == label:
+                out.add(r["id"])
+    return out
+
+
+def pool(lines: Iterable[dict[str, Any]], versions: set[str] | None, agreed: bool = False) -> int:
     """Print the per-split and pooled scores of each role and of the blind second reading,
-    and the pooled families."""
+    and the pooled families; with ``agreed``, on the runs the two readers agree on only."""
     index = real_index(ROOT)
-    chosen = [r for r in lines if versions is None or r["test_version"] in versions]
+    keep = consensus(index) if agreed else None
+    chosen = [
+        r
+        for r in lines
+        if (versions is None or r["test_version"] in versions) and (keep is None or r["id"] in keep)
+    ]
     if not chosen:
         print("nothing recorded for those splits", file=sys.stderr)
         return 2
@@ -135,7 +154,8 @@ def pool(lines: Iterable[dict[str, Any]], versions: set[str] | None) -> int:
         print(f"recorded runs no longer in corpus/real: {missing}", file=sys.stderr)
         return 2
     order = sorted({r["test_version"] for r in chosen}, key=lambda v: int(v.lstrip("v")))
-    print("# Sealed real splits, each scored once on the engine of its day\n")
+    title = "# Sealed real splits, each scored once on the engine of its day"
+    print(title + (" (runs whose two readers agree on the verdict)" if agreed else "") + "\n")
     print(
         "| split | runs | engine | family macro-F1 >= warning | problematic detected | "
         "healthy warned | healthy with error |"
@@ -180,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine", help="how the engine is named in the record (with --record)")
     ap.add_argument("--engine-src", type=Path, help="the src/ folder of the losslens to measure")
     ap.add_argument("--file", type=Path, default=RECORD, help="the record (JSONL)")
+    ap.add_argument(
+        "--consensus", action="store_true", help="only runs whose blind reading gives their verdict"
+    )
     args = ap.parse_args(argv)
     if args.record:
         if not args.engine:
@@ -187,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return record(args.record, args.role, args.engine, args.file)
     versions = set(args.versions.split(",")) if args.versions else None
-    return pool(read_record(args.file), versions)
+    return pool(read_record(args.file), versions, args.consensus)
 
 
 if __name__ == "__main__":
