@@ -133,12 +133,18 @@ def _eval(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
             t=_trend(float(v[0]), float(v[-1])),
         )
     else:
+        # the rise from the best says how far the end is from it; the epoch says when
+        e = ctx.epoch_at(float(st[i]))
+        rise = f"{(float(v[-1]) / float(v[i]) - 1) * 100:+.1f}%" if v[i] > 0 else None
         summary = tr(
-            "best {b} at step {s}, {l} at the last eval",
-            "{s} 스텝에서 최저 {b}, 마지막 평가 {l}",
+            "best {b} at step {s}{e}, {l} at the last eval{p}",
+            "{s} 스텝{e}에서 최저 {b}, 마지막 평가 {l}{pk}",
             b=num(float(v[i])),
             s=int(st[i]),
+            e=f" (epoch {e:.2f})".replace(".00)", ")") if e is not None else "",
             l=num(float(v[-1])),
+            p=f" ({rise} from the best)" if rise else "",
+            pk=f"(최저 대비 {rise})" if rise else "",
         )
     return MetricReading(
         s.key,
