@@ -149,8 +149,9 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         gain beyond the noise) while the train loss falls 10% or more (the bar raised by two
         standard errors of the ratio of the two train levels: a fall on the edge must not appear
         when the run logs half as often) and the eval–train gap widens (info when the evals after
-        the curve's minimum sit within 1% of it, median, or the minimum is the last eval: the
-        held-out loss did not get worse, so the widening gap is worth knowing but no harm is shown);
+        the curve's minimum sit within 1% of it, median, or the minimum is the last eval, or
+        the last eval is back within 1% of it: the held-out loss was no worse at the end, so
+        the widening gap is worth knowing but no harm is shown);
         judged by size, 3 evals or more after the best, all above it, whose median is twice the best
         or more (a held-out loss that doubled and stayed, however wide its scatter: a tiny eval set
         near zero); the same with a median 20% above a best of 0.105 or more (above near zero, where
@@ -337,10 +338,15 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # from eval to eval is overfitting visible in eval, not a certain loss of the result
     damaged = rise >= p.error_rise and math.log1p(rise) >= p.error_noise_k * view.noise
     sev = Severity.ERROR if damaged and ev.size - 1 - b >= 3 else Severity.WARNING
-    if not rose and level_excused(view.values[view.best :], p.small_rise, view.noise, k=0.0):
+    stalled_at = view.values[view.best :]
+    if not rose and (
+        level_excused(stalled_at, p.small_rise, view.noise, k=0.0)
+        or float(stalled_at[-1]) <= (1 + p.small_rise) * float(stalled_at[0])
+    ):
         # stalled, and the evals after the curve's minimum sit within 1% of it (median, no
-        # noise allowance; or the minimum is the last eval): the held-out loss did not get
-        # worse, so the gap the falling train loss opens is worth knowing but shows no harm
+        # noise allowance; or the minimum is the last eval), or the last eval is back within
+        # 1% of it: the held-out loss was no worse at the end, so the gap the falling train
+        # loss opens is worth knowing but shows no harm
         sev = Severity.INFO
     # a task metric still at its best at the last eval excuses a rise no larger than the eval
     # curve's own movement (tau, or a few standard errors of the level after the best): info.
