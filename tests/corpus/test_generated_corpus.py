@@ -99,6 +99,8 @@ SEALED_SIZES = {
     "qwen2-h112-l3": "v43g",
     "llama-h120-l3": "v44g",
     "qwen2-h128-l1": "v44g",
+    "llama-h104-l3": "v45g",
+    "qwen2-h128-l2": "v45g",
 }
 RETIRED = {
     "v7g",
