@@ -30,7 +30,7 @@ def _eval_reading(evals: list[float]) -> dict[str, str]:
 def test_the_eval_reading_names_the_rise_from_the_best_and_its_epoch() -> None:
     text = _eval_reading([0.30, 0.28, 0.29])
     assert text["en"] == (
-        "best 0.280 at step 800 (epoch 2), 0.290 at the last eval (+3.6% from the best)"
+        "best 0.280 at step 800 (epoch 2.0), 0.290 at the last eval (+3.6% from the best)"
     )
     assert "최저 대비 +3.6%" in text["ko"]
 

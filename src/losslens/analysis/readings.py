@@ -141,7 +141,7 @@ def _eval(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
             "{s} 스텝{e}에서 최저 {b}, 마지막 평가 {l}{pk}",
             b=num(float(v[i])),
             s=int(st[i]),
-            e=f" (epoch {e:.2f})".replace(".00)", ")") if e is not None else "",
+            e=tr(" (epoch {e})", " (에폭 {e})", e=num(e, 2)) if e is not None else "",
             l=num(float(v[-1])),
             p=f" ({rise} from the best)" if rise else "",
             pk=f"(최저 대비 {rise})" if rise else "",
