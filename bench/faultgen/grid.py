@@ -59,6 +59,7 @@ SEALED_BLOCKS = {
     "v43g": ["llama-h112-l3", "qwen2-h112-l3"],
     "v44g": ["llama-h120-l3", "qwen2-h128-l1"],
     "v45g": ["llama-h104-l3", "qwen2-h128-l2"],
+    "v46g": ["llama-h128-l1", "qwen2-h128-l3"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

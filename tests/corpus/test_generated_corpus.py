@@ -101,6 +101,8 @@ SEALED_SIZES = {
     "qwen2-h128-l1": "v44g",
     "llama-h104-l3": "v45g",
     "qwen2-h128-l2": "v45g",
+    "llama-h128-l1": "v46g",
+    "qwen2-h128-l3": "v46g",
 }
 RETIRED = {
     "v7g",
