@@ -12,9 +12,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from losslens.analysis import signals
 from losslens.analysis.context import RunContext, build_context
 from losslens.analysis.messages import LANGS, num, tr
-from losslens.analysis.readings import end_level, readings
+from losslens.analysis.readings import readings
 from losslens.analysis.rules import RULES, Rule, ordered_rules
 from losslens.analysis.rules.artifacts import rescale_loss
 from losslens.errors import ConfigError
@@ -120,7 +121,7 @@ def summarize(ctx: RunContext, verdict: Verdict, findings: Sequence[Finding]) ->
                 "The train loss went from {a} to {b} over {n} steps and no problem was found",
                 "{n} 스텝 동안 학습 손실이 {a}에서 {b}까지 변했고 문제는 발견되지 않았습니다",
                 a=num(float(v.values[0])),
-                b=num(end_level(v.values)),
+                b=num(signals.end_median(v.values)),
                 n=int(v.steps[-1] - v.steps[0]),
             )
         else:

@@ -19,7 +19,7 @@ from losslens.analysis.progress_signal import TEXT_FAR, rewards_logged
 from losslens.analysis.rules.common import finite
 from losslens.analysis.rules.generalization import NEAR_ZERO
 from losslens.analysis.rules.schedule import SHAPE_NAMES
-from losslens.model import Finding, FloatArray, MetricReading, Series, Severity
+from losslens.model import Finding, MetricReading, Series, Severity
 
 _FINETUNE = {
     "lora": {"en": "LoRA/QLoRA", "ko": "LoRA/QLoRA"},
@@ -57,19 +57,13 @@ def _trend(first: float, last: float) -> Text:
     return tr("flat around {a}", "{a} 부근에서 평평", a=num(last))
 
 
-def end_level(v: FloatArray) -> float:
-    """Where a logged loss ended: the median of its last 10% (3 logs at least), so that one
-    noisy last batch does not stand for the run's end (the summary and the reading agree)."""
-    return float(np.median(signals.tail(v, 0.1, lo=min(3, v.size))))
-
-
 def _loss(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:
     st, v = finite(s)
     if v.size == 0:
         return MetricReading(
             s.key, _status(findings, s.key, "problem"), tr("no finite values", "유한한 값 없음")
         )
-    end = end_level(v)
+    end = signals.end_median(v)
     first = float(v[0])
     if not ctx.text_task:
         band = tr("", "")
@@ -244,7 +238,7 @@ def _loss_near_zero(ctx: RunContext) -> bool:
     if ctx.loss is None:
         return False
     _st, v = finite(ctx.loss)
-    return v.size > 0 and end_level(v) < NEAR_ZERO
+    return v.size > 0 and signals.end_median(v) < NEAR_ZERO
 
 
 def _grad(ctx: RunContext, s: Series, findings: list[Finding]) -> MetricReading:

@@ -220,6 +220,12 @@ def tail(y: FloatArray, frac: float, lo: int = 2) -> FloatArray:
     return y[-max(lo, round(frac * y.size)) :]
 
 
+def end_median(y: FloatArray) -> float:
+    """Where a logged series ended: the median of its last 10% (3 points at least, or all of
+    fewer), so that one noisy last batch does not stand for the end."""
+    return float(np.median(tail(y, 0.1, lo=min(3, y.size))))
+
+
 def log_weights(steps: FloatArray) -> FloatArray:
     """The steps each log stands for: a logged loss averages the steps since the log before
     it, the first log those since the run began (its step, at least 1, at most the next

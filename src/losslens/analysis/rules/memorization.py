@@ -318,7 +318,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if ctx.loss is None or v.size < 3 or any(ctx.has(x) for x in ("LL102", "LL103", "LL111")):
         return
     p: MemoParams = r.params
-    end = float(np.median(signals.tail(v, 0.1, lo=min(3, v.size))))
+    end = signals.end_median(v)
     if ctx.task == "preference":
         sev = saturated_grade(ctx, end, p.pref_accuracy, p.near_zero, p.one_eval_ratio)
         if sev is not None:

@@ -385,7 +385,7 @@ def lr_too_low(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     if res is None:
         first = float(np.median(signals.head(v, 0.05, lo=1)))
-        last = float(np.median(signals.tail(v, 0.1, lo=min(3, v.size))))
+        last = signals.end_median(v)
         imp = 1.0 - last / first if first > 0 else 0.0
     else:
         first, last, imp = res

@@ -537,7 +537,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         _, lv = finite(ctx.loss)
         if view is not None and view.n >= p.first_best_evals and view.best == 0 and lv.size:
             t0 = train_level_near(ctx, float(view.steps[0]))
-            t1 = float(np.median(signals.tail(lv, 0.1, lo=min(3, lv.size))))
+            t1 = signals.end_median(lv)
             if t0 and t1 > (1 - p.first_best_train_gain) * t0 and view.rise() > 0:
                 note = tr(
                     "the eval loss was best at the first eval ({a} at step {s}) and the train "
