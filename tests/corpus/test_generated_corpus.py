@@ -103,6 +103,8 @@ SEALED_SIZES = {
     "qwen2-h128-l2": "v45g",
     "llama-h128-l1": "v46g",
     "qwen2-h128-l3": "v46g",
+    "llama-h128-l2": "v47g",
+    "qwen2-h136-l1": "v47g",
 }
 RETIRED = {
     "v7g",
