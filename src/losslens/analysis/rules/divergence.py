@@ -50,6 +50,11 @@ class DivergenceParams:
         "a turn inside the first window: the log after the lowest one is at most this share of "
         "the rise (in log) above it",
     )
+    floor: float = param(
+        0.01,
+        "an end level below this (nats) is no divergence: ratios between losses this small "
+        "measure the log's rounding",
+    )
 
 
 @rule(
@@ -59,6 +64,7 @@ class DivergenceParams:
     severity=Severity.ERROR,
     family="divergence",
     params=DivergenceParams(),
+    requires=("LL102",),
 )
 def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The training loss rises and stays up, or reaches absurd values.
@@ -88,7 +94,11 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         before the new rate could move the weights far, so a jump there is new data or a
         changed model, not updates running away), and not in online RL (a sampled reward is
         logged): there the loss is β × KL to the reference model, 0 at the start and growing
-        as the policy moves.
+        as the policy moves. A loss that ends below 0.01 nats has not diverged, whatever the
+        ratio: the model still gives its training tokens 99% probability, and ratios between
+        values that small (0.0001 against a logged 0.0) measure the log's rounding. A huge
+        value at the first log only, never reached again, is a bad start, not a breakdown,
+        unless the logs after it are NaNs the Trainer hid as 0.0 (LL102).
     Why it matters:
         The model is getting worse at the very data it trains on: the updates are too large
         and each step undoes the last. It does not come back by itself.
@@ -112,7 +122,7 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         "상승 전에 저장된 체크포인트에서 다시 시작하세요.",
     )
     big = v > p.absurd
-    if big.any() and _absurd_is_transient(v, big, p):
+    if big.any() and _absurd_is_transient(v, big, p, hidden_nan=ctx.has("LL102") is not None):
         big = np.zeros_like(big)  # a spike (LL121) or a bad start, not a run that broke
     if big.any():
         i = int(np.argmax(big))
@@ -209,6 +219,8 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # the best point inside the best window marks where the rise starts
     i0 = turn if first_low else best_k + int(np.argmin(y[best_k : best_k + w]))
     best_v, end_v = float(v[i0]), float(np.exp(med[-1]))
+    if end_v < p.floor:
+        return  # still ~0: the ratio measures the log's rounding, not a run falling apart
     sev = Severity.ERROR if ratio >= p.ratio else Severity.WARNING
     yield r.finding(
         severity=sev,
@@ -250,16 +262,21 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
 
 
-def _absurd_is_transient(v: np.ndarray, big: np.ndarray, p: DivergenceParams) -> bool:
+def _absurd_is_transient(
+    v: np.ndarray, big: np.ndarray, p: DivergenceParams, hidden_nan: bool
+) -> bool:
     """Absurd values that do not last: one bad log the loss comes straight back from, or a
-    huge first value followed by a steady descent (a bad start)."""
+    huge first value followed by a steady descent, or never reached again while the logs
+    after it are real values, not NaNs hidden as 0.0 (a bad start)."""
     idx = np.flatnonzero(big)
     first, last = int(idx[0]), int(idx[-1])
     if first == 0:
         # from the first log: a bad start (or a loss on another scale, e.g. a summed CTC
-        # loss) when the loss then falls steadily
+        # loss) when the loss then falls steadily, or when only the first log is that high
         if v.size < 3:
             return False
+        if idx.size == 1 and not hidden_nan:
+            return True
         slope, _ = signals.theil_sen(np.arange(v.size, dtype=np.float64), signals.safe_log(v))
         return slope < 0 and float(v[-1]) < float(v[0])
     after = v[last + 1 :]
@@ -329,6 +346,9 @@ class LRHighParams(ResponseParams):
     no_symptom: float = param(25.0, "a peak LR this many times the usual, kind known: warning")
     unknown_high: float = param(1e-3, "kind of run unknown: a peak LR above this with a symptom")
     rise_after_peak: float = param(0.05, "loss median after the LR peak this much above before")
+    floor: float = param(
+        0.01, "a loss still below this (nats) where the LR peaks has not responded to the schedule"
+    )
     peak_share: float = param(
         0.5, "the eval jump at the LR peak is at least this share of its rise to the end (log)"
     )
@@ -384,7 +404,8 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         LR peak, the train loss rises at every log (2 or more, 15% in all) while the LR is
         still at half its peak or more, and every log (2 or more) after the LR has decayed
         below half its peak lies below that lowest log: all of the run's progress comes as
-        the schedule lowers the rate.
+        the schedule lowers the rate. A loss still below 0.01 nats where the LR peaks has not
+        responded to anything (from 0.0001 to 0.001 is the log's rounding).
     Why it matters:
         Too large a step overshoots: the loss becomes unstable, rises or turns into NaN. The
         same LR can be normal for LoRA and far too high for a full fine-tune, so the range
@@ -449,6 +470,8 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     response = warmup_response(ctx, p) or high_lr_response(ctx, p) or peak_eval_jump(ctx, p)
     if response is not None and response.kind == "peak" and _climbs_on(ctx, response, p):
         response = None  # the first step of overfitting that goes on, not the schedule
+    if response is not None and response.after < p.floor:
+        response = None  # from 0.0001 to 0.001 is the log's rounding, not a worse model
     if strong and symptom is not None and peak > threshold:
         response = None  # the symptom above says more
     if response is not None:

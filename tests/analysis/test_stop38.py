@@ -1,0 +1,59 @@
+"""Stop 38: ratios between losses near zero measure the log's rounding, not the run.
+
+A loss logged to four decimals that sits at 0.0000–0.0003 for a whole run is 100× "its
+best" at 0.0001, and a rise from 0.0000 to 0.0001 while the LR ramps up is a "response to
+the schedule": neither is a model getting worse. A loss of 122 at the first log only,
+followed by logs that never come near it, is a bad start, not a numerical breakdown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from analysis_curves import rule, run_of
+
+
+def _near_zero_run() -> dict[str, tuple[object, object]]:
+    """75 logs every 10 steps of a loss printed to 4 decimals that never leaves ~0, the LR
+    ramping to 2e-4 over the first 100 steps and then decaying."""
+    steps = np.arange(10, 760, 10)
+    rng = np.random.default_rng(3)
+    loss = np.round(np.abs(rng.normal(0.0, 0.00012, steps.size)), 4)
+    loss[:6] = [0.0003, 0.0002, 0.0, 0.0001, 0.0, 0.0]
+    loss[-12:] = [0.0002, 0.0001, 0.0001, 0.0003, 0.0001, 0.0001] * 2
+    lr = np.where(steps <= 100, 2e-4 * steps / 100, 2e-4 * (750 - steps) / 650)
+    return {"train/loss": (steps, loss), "train/learning_rate": (steps, lr)}
+
+
+def test_a_loss_that_never_leaves_zero_does_not_diverge() -> None:
+    assert rule(run_of(_near_zero_run()), "LL111") is None
+
+
+def test_a_rise_from_0_to_0_during_warmup_is_not_a_response_to_the_lr() -> None:
+    series = _near_zero_run()
+    steps, loss = series["train/loss"]
+    loss = np.array(loss, dtype=float)
+    loss[:10] = [0.0, 0.0, 0.0, 0.0001, 0.0001, 0.0002, 0.0002, 0.0003, 0.0003, 0.0004]
+    series["train/loss"] = (steps, loss)
+    assert rule(run_of(series, config={"peft": "lora"}), "LL112") is None
+
+
+def test_one_huge_first_log_never_reached_again_is_a_bad_start() -> None:
+    steps = np.arange(10, 380, 10)
+    loss = np.r_[122.1, np.zeros(steps.size - 1)]
+    assert rule(run_of({"train/loss": (steps, loss)}), "LL111") is None
+
+
+def test_a_loss_that_stays_absurd_is_still_a_breakdown() -> None:
+    steps = np.arange(10, 380, 10)
+    loss = np.r_[122.1, 150.0, np.full(steps.size - 2, 180.0)]
+    f = rule(run_of({"train/loss": (steps, loss)}), "LL111")
+    assert f is not None and "exploded" in f.text("title")
+
+
+def test_a_huge_first_log_followed_by_hidden_nans_is_still_a_breakdown() -> None:
+    steps = np.arange(50, 1300, 50)
+    loss = np.r_[1.3e11, np.zeros(steps.size - 1)]
+    grad = np.full(steps.size, np.nan)
+    run = run_of({"train/loss": (steps, loss), "train/grad_norm": (steps, grad)})
+    f = rule(run, "LL111")
+    assert f is not None and "exploded" in f.text("title")
