@@ -173,12 +173,19 @@ class Labeller:
                 "weights are finite."
             )
         else:
+            # a lone non-finite grad norm with a finite loss that the run comes back from
+            # never reached the weights (a NaN there leaves every later value NaN): the update
+            # was skipped, as the fp16 loss scaler does by design; one lost step harms nothing
+            isolated = all(b - a > 1 for a, b in itertools.pairwise(bad_grad))
+            rare = len(bad_grad) == 1 or len(bad_grad) < 0.05 * len(c.grad)
+            skipped = not bad_loss and isolated and rare
             self.add(
                 "nan_or_inf",
-                "warning",
+                "info" if skipped else "warning",
                 step,
                 f"one non-finite value at step {step} (loss {_f(c.loss[first])}, grad_norm "
-                f"{_f(c.grad[first])}); {tail}",
+                f"{_f(c.grad[first])}); {tail}"
+                + ("; a skipped update the run came back from" if skipped else ""),
             )
 
     def _first_bad_eval(self) -> int | None:
@@ -316,13 +323,16 @@ class Labeller:
             self._schedule_response()
 
         # spikes
+        # a spike at a step whose gradient norm is NaN/inf is a warning (the conventions)
+        nan_grad = {st for st, g in zip(self.c.steps, self.c.grad, strict=True) if not fin(g)}
         for st, r in self.spikes():
-            sev = "warning" if r >= T["spike_warning"] else "info"
+            paired = st in nan_grad
+            sev = "warning" if r >= T["spike_warning"] or paired else "info"
             cause = (
                 " (a corrupted batch)"
                 if any(st - s.logging_steps < k <= st for k in s.corrupt_steps)
                 else ""
-            )
+            ) + (" with a NaN/inf gradient norm" if paired else "")
             if self.has("loss_spike"):
                 f = next(f for f in self.findings if f["kind"] == "loss_spike")
                 f["evidence"] += f"; {r:.1f}x at step {st}{cause}"

@@ -376,9 +376,10 @@ def test_confusion_counts_misnamed_missed_and_false_families() -> None:
 def test_a_nan_grad_norm_where_the_lr_held_is_a_skipped_step_info() -> None:
     steps = np.arange(1, 101)
     lr = np.linspace(2e-4, 1e-5, 100)
-    lr[50] = lr[49]  # the scheduler did not step: the optimizer step was skipped
+    lr[50] = lr[49]  # the scheduler did not step: the optimizer steps were skipped
+    lr[51] = lr[49]
     grad = noisy(np.full(100, 1.0), 0.05, seed=12)
-    grad[50] = float("nan")
+    grad[50:52] = float("nan")  # two in a row: a lone one is a skip whatever the LR did
     series = {
         "train/loss": (steps, _base(100, seed=12)),
         "train/learning_rate": (steps, lr),
@@ -386,7 +387,7 @@ def test_a_nan_grad_norm_where_the_lr_held_is_a_skipped_step_info() -> None:
     }
     f = by_rule(analyze(run_of(series)), "LL101")
     assert f is not None and f.severity is Severity.INFO
-    lr[50] = (lr[49] + lr[51]) / 2  # the LR advanced: an overflow that was not skipped
+    lr[50:52] = lr[49] + (lr[52] - lr[49]) * np.array([1, 2]) / 3  # the LR advanced
     f = by_rule(analyze(run_of(series)), "LL101")
     assert f is not None and f.severity is Severity.WARNING
 

@@ -35,7 +35,9 @@ def _kl_loss() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     steps = np.arange(10, 251, 10)
     kl = noisy(np.minimum(0.02, 2e-4 * (steps - 5)), 0.2, seed=4)
     kl[:3] = [7e-6, 9e-5, 8e-4]
-    loss = np.round(0.04 * kl, 4)  # beta 0.04, printed with 4 decimals: 0.0 at the start
+    # beta x KL printed with 4 decimals (0.0 at the start), large enough to end above 0.01
+    # nats: below that a rise is rounding, not divergence, with or without a reward
+    loss = np.round(10 * kl, 4)
     lr = np.where(steps <= 25, 1e-5 * steps / 25, 1e-5 * (250 - steps) / 225)
     return steps, loss, lr
 

@@ -4,12 +4,19 @@ A loss logged to four decimals that sits at 0.0000–0.0003 for a whole run is 1
 best" at 0.0001, and a rise from 0.0000 to 0.0001 while the LR ramps up is a "response to
 the schedule": neither is a model getting worse. A loss of 122 at the first log only,
 followed by logs that never come near it, is a bad start, not a numerical breakdown.
+
+A gradient norm that is NaN at one log, with the loss finite and every value after it finite,
+never reached the weights (a NaN there leaves every later value NaN): the update was skipped,
+as the fp16 loss scaler does, and one lost step harms nothing (info); in a row, frequent or at
+the end of the log it stays a warning.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from analysis_curves import rule, run_of
+
+from losslens.model import RunData, Severity
 
 
 def _near_zero_run() -> dict[str, tuple[object, object]]:
@@ -57,3 +64,32 @@ def test_a_huge_first_log_followed_by_hidden_nans_is_still_a_breakdown() -> None
     run = run_of({"train/loss": (steps, loss), "train/grad_norm": (steps, grad)})
     f = rule(run, "LL111")
     assert f is not None and "exploded" in f.text("title")
+
+
+def _skips(bad: list[int]) -> RunData:
+    """200 logs of a falling loss (always finite) with the gradient norm NaN at ``bad``."""
+    steps = np.arange(10, 2010, 10)
+    loss = np.interp(steps, [10, 2000], [2.0, 0.9])
+    grad = np.full(steps.size, 0.8)
+    grad[bad] = np.nan
+    lr = np.interp(steps, [10, 2000], [2e-4, 0.0])
+    return run_of(
+        {
+            "train/loss": (steps, loss),
+            "train/grad_norm": (steps, grad),
+            "train/learning_rate": (steps, lr),
+        }
+    )
+
+
+def test_a_lone_nan_grad_norm_the_run_comes_back_from_is_a_skipped_step() -> None:
+    f = rule(_skips([90]), "LL101")
+    assert f is not None and f.severity is Severity.INFO
+    f = rule(_skips([60, 120, 170]), "LL101")
+    assert f is not None and f.severity is Severity.INFO
+
+
+def test_nan_grad_norms_in_a_row_or_at_the_end_stay_a_warning() -> None:
+    for bad in ([90, 91], [199]):
+        f = rule(_skips(bad), "LL101")
+        assert f is not None and f.severity is Severity.WARNING, bad

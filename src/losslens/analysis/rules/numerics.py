@@ -92,11 +92,15 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         starts far into training, by its steps or its logged epoch, holds no start) or when
         rare and known to be scaler skips (fp16 in the config, or the logged LR held at that
         step while the schedule moves around it: the optimizer step was skipped; under a
-        constant LR every log holds it, so that says nothing); a warning otherwise (an
-        overflow mid-run). A loss spike at that step is the same event: the loss-spike
-        finding (LL121) carries its warning. A single loss the Trainer hid as 0.0 with a NaN
-        gradient norm at that step, in a log long enough that LL102 leaves it, is read as
-        that gradient overflow.
+        constant LR every log holds it, so that says nothing), or when each is a single log
+        the run comes back from (the next gradient norm finite, none at the last log) and
+        they are rare (under 5% of the later logs, or just one): a NaN that reached the
+        weights would leave every later value NaN, so a run that carries on finite skipped
+        that update, which costs one step and harms nothing; a warning otherwise (overflows
+        that repeat in a row, are frequent, or end the log). A loss spike at that step is the
+        same event: the loss-spike finding (LL121) carries its warning. A single loss the
+        Trainer hid as 0.0 with a NaN gradient norm at that step, in a log long enough that
+        LL102 leaves it, is read as that gradient overflow.
     Why it matters:
         Once a NaN reaches the weights every later update is garbage: the run is lost from that
         step on. Occasional skipped steps only slow training down, but many mean fp16 overflows.
@@ -212,7 +216,10 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # LR held at that step (the scheduler did not step because the optimizer step was skipped)
     fp16 = bool(ctx.cfg("fp16")) or _lr_held(ctx, [int(x) for x in steps[bad & late].tolist()])
     rare = run_len < p.run and (frac < p.share or n_late < 3)
-    sev = Severity.INFO if n_late == 0 or (fp16 and rare) else Severity.WARNING
+    # a lone non-finite norm the next log is finite again after never reached the weights
+    # (a NaN there leaves every later value NaN): that update was skipped, one step lost
+    skipped = run_len == 1 and not bool(bad[-1]) and (frac < p.share or n_late == 1)
+    sev = Severity.INFO if n_late == 0 or (fp16 and rare) or skipped else Severity.WARNING
     bad_steps = [int(s) for s in steps[bad].tolist()]
     spike = ctx.has("LL121")
     spiked: set[int] = set()
@@ -228,10 +235,12 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "일부 옵티마이저 스텝이 건너뛰어졌습니다(grad_norm NaN/inf)",
         )
         expl = tr(
-            "At a few steps the gradients overflowed and the update was skipped, which is "
-            "what the fp16 loss scaler does by design. Training continued normally.",
-            "몇몇 스텝에서 그래디언트가 넘쳐 업데이트를 건너뛰었습니다. fp16 손실 스케일러가 "
-            "원래 하는 동작이며, 학습은 정상적으로 이어졌습니다.",
+            "At a few steps the gradients overflowed and the update was skipped (as the fp16 "
+            "loss scaler does by design): the values after them are finite, so no NaN reached "
+            "the weights. Training continued normally.",
+            "몇몇 스텝에서 그래디언트가 넘쳐 업데이트를 건너뛰었습니다(fp16 손실 스케일러가 "
+            "원래 하는 동작). 그 뒤의 값이 유한하므로 NaN이 가중치에 닿지 않았고, 학습은 "
+            "정상적으로 이어졌습니다.",
         )
         if spiked & set(bad_steps):
             expl = tr(
