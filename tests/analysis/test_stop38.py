@@ -93,3 +93,15 @@ def test_nan_grad_norms_in_a_row_or_at_the_end_stay_a_warning() -> None:
     for bad in ([90, 91], [199]):
         f = rule(_skips(bad), "LL101")
         assert f is not None and f.severity is Severity.WARNING, bad
+
+
+def test_two_skips_in_a_short_log_read_the_same_at_any_step_scale() -> None:
+    # 2 of 10 logs is no rare skip; the first optimizer steps must not make one of them
+    # "early" at a step scale where it falls inside them, and the other "just one"
+    for scale in (1, 3):
+        steps = np.arange(1, 11) * scale
+        loss = np.linspace(2.0, 1.5, 10)
+        grad = np.full(10, 0.8)
+        grad[[0, 3]] = np.nan
+        f = rule(run_of({"train/loss": (steps, loss), "train/grad_norm": (steps, grad)}), "LL101")
+        assert f is not None and f.severity is Severity.WARNING, scale

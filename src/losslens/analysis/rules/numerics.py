@@ -94,13 +94,13 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         step while the schedule moves around it: the optimizer step was skipped; under a
         constant LR every log holds it, so that says nothing), or when each is a single log
         the run comes back from (the next gradient norm finite, none at the last log) and
-        they are rare (under 5% of the later logs, or just one): a NaN that reached the
-        weights would leave every later value NaN, so a run that carries on finite skipped
-        that update, which costs one step and harms nothing; a warning otherwise (overflows
-        that repeat in a row, are frequent, or end the log). A loss spike at that step is the
-        same event: the loss-spike finding (LL121) carries its warning. A single loss the
-        Trainer hid as 0.0 with a NaN gradient norm at that step, in a log long enough that
-        LL102 leaves it, is read as that gradient overflow.
+        they are rare (under 5% of the later logs, or just one in the whole log): a NaN that
+        reached the weights would leave every later value NaN, so a run that carries on
+        finite skipped that update, which costs one step and harms nothing; a warning
+        otherwise (overflows that repeat in a row, are frequent, or end the log). A loss
+        spike at that step is the same event: the loss-spike finding (LL121) carries its
+        warning. A single loss the Trainer hid as 0.0 with a NaN gradient norm at that step,
+        in a log long enough that LL102 leaves it, is read as that gradient overflow.
     Why it matters:
         Once a NaN reaches the weights every later update is garbage: the run is lost from that
         step on. Occasional skipped steps only slow training down, but many mean fp16 overflows.
@@ -218,7 +218,7 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     rare = run_len < p.run and (frac < p.share or n_late < 3)
     # a lone non-finite norm the next log is finite again after never reached the weights
     # (a NaN there leaves every later value NaN): that update was skipped, one step lost
-    skipped = run_len == 1 and not bool(bad[-1]) and (frac < p.share or n_late == 1)
+    skipped = run_len == 1 and not bool(bad[-1]) and (frac < p.share or int(bad.sum()) == 1)
     sev = Severity.INFO if n_late == 0 or (fp16 and rare) or skipped else Severity.WARNING
     bad_steps = [int(s) for s in steps[bad].tolist()]
     spike = ctx.has("LL121")
