@@ -210,3 +210,28 @@ def test_a_json_list_is_a_log_history_only_when_its_entries_are_trainer_logs(
     records.write_text(json.dumps([{"text": "a b", "label": 1, "step": 3}] * 5))
     with pytest.raises(UnknownFormatError):
         load_path(records)
+
+
+def test_a_report_that_keeps_the_log_history_under_a_key_of_its_own(tmp_path: Path) -> None:
+    # an author's JSON report: the Trainer's entries under "loss_history", the run's
+    # TrainingArguments in a nested object, other results beside them
+    entries = json.loads((OTHER / "log_history.json").read_text())
+    report = {
+        "phase": 3,
+        "model": "some/model",
+        "training": {"num_train_epochs": 2, "learning_rate": 2e-4, "max_grad_norm": 0.3},
+        "final_train_loss": 0.03,
+        "loss_history": entries,
+        "smoke_test": {"n": 5, "examples": [{"step": 1, "text": "a"}]},
+    }
+    p = tmp_path / "phase3_training.json"
+    p.write_text(json.dumps(report, indent=2))
+    (imported,) = load_path(p)
+    assert imported.format == "hf_trainer_state"
+    (run,) = load_into_memory(p)
+    assert len(run.series[keys.LOSS]) == 24
+    assert run.info.config["max_grad_norm"] == 0.3
+    # an object whose lists hold no Trainer entries is still no training log
+    p.write_text(json.dumps({"results": [{"step": 1, "text": "a"}] * 3}))
+    with pytest.raises(UnknownFormatError):
+        load_path(p)

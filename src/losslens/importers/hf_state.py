@@ -1,5 +1,6 @@
-"""Hugging Face Trainer ``trainer_state.json`` (top level or in ``checkpoint-N/``), or its
-``log_history`` list saved alone."""
+"""Hugging Face Trainer ``trainer_state.json`` (top level or in ``checkpoint-N/``), its
+``log_history`` list saved alone, or that list kept under a key of its own in a JSON report an
+author wrote (with the TrainingArguments of a nested object as the run's config)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,29 @@ _GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
 _LOG_LIST = re.compile(rb'\[\s*\{\s*"')
 _STEP_KEY = b'"step"'
 _TRAINER_KEYS = (b'"epoch"', b'"learning_rate"', b'"grad_norm"')
+#: A list of objects under some key of a JSON object: where a report an author wrote keeps
+#: the Trainer's log history under a name of its own ("loss_history", "history" ...)
+_KEYED_LIST = re.compile(rb'"[^"\\]{1,64}"\s*:\s*\[\s*\{')
+#: TrainingArguments names; a nested object holding several of them is the run's set-up
+_ARGS_KEYS = frozenset(
+    (
+        "learning_rate",
+        "num_train_epochs",
+        "max_steps",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "lr_scheduler_type",
+        "warmup_ratio",
+        "warmup_steps",
+        "max_grad_norm",
+        "weight_decay",
+        "logging_steps",
+        "eval_steps",
+        "optim",
+        "fp16",
+        "bf16",
+    )
+)
 
 #: TrainerState fields that describe the set-up (config) rather than the outcome (summary).
 CONFIG_FIELDS = (
@@ -63,21 +87,67 @@ class HFTrainerStateImporter:
             return False
         head = read_head(path, 4096).lstrip(b"\xef\xbb\xbf \t\r\n")
         if head.startswith(b"{"):
-            return b'"log_history"' in read_head(path)
+            whole = read_head(path)
+            if b'"log_history"' in whole:
+                return True
+            # a report that keeps the log under a key of its own; never a notebook's cells,
+            # whose printed output may hold the same keys
+            return b'"cell_type"' not in whole and any(
+                _looks_like_log(whole[m.end() - 1 : m.end() + 2048])
+                for m in _KEYED_LIST.finditer(whole)
+            )
         # ``json.dump(trainer.state.log_history, f)``: a list of the Trainer's log entries,
         # maybe filtered to the keys the author wanted (the epoch dropped, say)
-        return (
-            _LOG_LIST.match(head) is not None
-            and _STEP_KEY in head
-            and any(k in head for k in _TRAINER_KEYS)
-            and (b'"loss"' in head or b'"eval_loss"' in head)
-        )
+        return _LOG_LIST.match(head) is not None and _looks_like_log(head)
 
     def claims(self, path: Path) -> bool:
         return path.name == "trainer_state.json"
 
     def read(self, path: Path) -> Iterator[ImportedRun]:
         yield read_trainer_state(path)
+
+
+def _looks_like_log(text: bytes) -> bool:
+    """Whether the start of a JSON list holds the Trainer's log entries: a step, one of the
+    keys only they carry, and a loss."""
+    return (
+        _STEP_KEY in text
+        and any(k in text for k in _TRAINER_KEYS)
+        and (b'"loss"' in text or b'"eval_loss"' in text)
+    )
+
+
+def _is_log_entry(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and "step" in entry
+        and any(k in entry for k in ("epoch", "learning_rate", "grad_norm"))
+        and ("loss" in entry or "eval_loss" in entry)
+    )
+
+
+def _history_key(state: dict[str, Any]) -> str | None:
+    """The key of the log history: ``log_history``, or in a report an author wrote, the
+    first list whose first entries are Trainer log entries."""
+    if isinstance(state.get("log_history"), list):
+        return "log_history"
+    for key, value in state.items():
+        if isinstance(value, list) and any(_is_log_entry(e) for e in value[:5]):
+            return str(key)
+    return None
+
+
+def _args_config(state: dict[str, Any]) -> dict[str, Any]:
+    """The scalar TrainingArguments of a nested object that holds several of them (a report's
+    ``"training": {"learning_rate": ..., "num_train_epochs": ...}``)."""
+    for value in state.values():
+        if isinstance(value, dict) and len(_ARGS_KEYS.intersection(value)) >= 3:
+            return {
+                k: jsonable(v)
+                for k, v in value.items()
+                if k in _ARGS_KEYS and isinstance(v, (int, float, str, bool))
+            }
+    return {}
 
 
 def checkpoint_rank(path: Path) -> tuple[int, int]:
@@ -126,14 +196,16 @@ def read_trainer_state(path: Path) -> ImportedRun:
     where = str(path)
     if isinstance(state, list):  # the log_history alone, as people dump it themselves
         state = {"log_history": state}
-    if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):
+    key = _history_key(state) if isinstance(state, dict) else None
+    if key is None:
         raise ImportError_(
             "not a trainer_state.json: no 'log_history' list",
             "pass the trainer_state.json written by transformers' Trainer",
             path=where,
         )
-    history: list[Any] = state["log_history"]
-    config = {k: jsonable(state[k]) for k in CONFIG_FIELDS if state.get(k) is not None}
+    history: list[Any] = state[key]
+    config = _args_config(state) if key != "log_history" else {}
+    config.update({k: jsonable(state[k]) for k in CONFIG_FIELDS if state.get(k) is not None})
     summary = {k: jsonable(state[k]) for k in SUMMARY_FIELDS if state.get(k) is not None}
     rows: list[tuple[int, float | None, dict[str, Any]]] = []
     warnings: list[str] = []
