@@ -105,3 +105,24 @@ def test_two_skips_in_a_short_log_read_the_same_at_any_step_scale() -> None:
         grad[[0, 3]] = np.nan
         f = rule(run_of({"train/loss": (steps, loss), "train/grad_norm": (steps, grad)}), "LL101")
         assert f is not None and f.severity is Severity.WARNING, scale
+
+
+def _jump(climbing: bool) -> RunData:
+    """240 logs, no eval: the loss at ~1.0 (or climbing from 0.3 to 1.0 over the run so far)
+    jumps 4x at step 1200 and stays there."""
+    steps = np.arange(10, 2410, 10)
+    rng = np.random.default_rng(5)
+    before = np.interp(steps, [10, 1200], [0.3, 1.0]) if climbing else np.full(steps.size, 1.0)
+    loss = np.where(steps <= 1200, before, 4.0) * np.exp(rng.normal(0, 0.02, steps.size))
+    return run_of({"train/loss": (steps, loss)})
+
+
+def test_a_jump_from_a_settled_level_is_a_change_of_scale() -> None:
+    f = rule(_jump(climbing=False), "LL161")
+    assert f is not None and "4×" in f.text("title")
+
+
+def test_a_jump_at_the_end_of_a_climb_is_no_change_of_scale() -> None:
+    assert rule(_jump(climbing=True), "LL161") is None
+    f = rule(_jump(climbing=True), "LL111")
+    assert f is not None and f.severity is Severity.ERROR

@@ -43,6 +43,11 @@ class RescaleParams:
     )
     jump_window: float = param(0.05, "no eval set: logs each side of a jump (share, at least 3)")
     jump_noise: float = param(6.0, "... the jump in robust sds of the log-to-log changes")
+    jump_settled: float = param(
+        1.25,
+        "... from a level at most this x the lowest before it (a loss climbing into the jump "
+        "is diverging, not changing scale)",
+    )
 
 
 PARAMS = RescaleParams()
@@ -107,7 +112,10 @@ def detect_jump(ctx: RunContext, p: RescaleParams = PARAMS) -> tuple[int, int] |
     within ``tolerance`` of ``log k`` for an integer ``k`` ≥ 2 (``k`` = GA when the config
     names it), ``jump_noise`` robust standard deviations of the log-to-log changes, and
     every later window of ``w`` logs must stay above the midpoint between the two levels,
-    so a loss that rises and falls back (a spike, a bump) is not rescaled.
+    so a loss that rises and falls back (a spike, a bump) is not rescaled. The level before
+    the jump must be within ``jump_settled`` of the lowest window before it: a logging change
+    multiplies a loss where it stands, while a loss that was already climbing into the jump
+    is a run falling apart (LL111), which a rescale would hide.
     """
     s = ctx.loss
     if s is None:
@@ -137,6 +145,8 @@ def detect_jump(ctx: RunContext, p: RescaleParams = PARAMS) -> tuple[int, int] |
     if d < p.jump_noise * max(noise, 1e-6):
         return None
     before = float(med[i + 1 - w])
+    if before - float(np.min(med[: i + 2 - w])) > math.log(p.jump_settled):
+        return None  # already climbing: divergence, not a change of scale
     later = med[i + 1 :]
     if later.size == 0 or float(np.min(later)) < before + d / 2:
         return None  # it came back: a bump, not a change of scale
@@ -245,9 +255,11 @@ def ga_loss_scale(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         when the model later fits its examples and the ratio falls. With no eval set: the
         train loss jumps up at one log by an integer factor k ≥ 2 (the change between the
         medians of the 5% of logs, at least 3, on each side; within 12% of k, k = GA when
-        known, and 6 robust standard deviations of the log-to-log changes) and never comes
-        back below halfway (a resumed run under another release or accumulation), so the
-        jump is not read as divergence. Info: the model trains as it should and the engine
+        known, and 6 robust standard deviations of the log-to-log changes) from a level the
+        loss had settled at (within 1.25× of its lowest before the jump: a loss already
+        climbing into it is diverging, and a rescale would hide that) and never comes back
+        below halfway (a resumed run under another release or accumulation), so the jump is
+        not read as divergence. Info: the model trains as it should and the engine
         reads the loss divided back; only the printed numbers are off (worth knowing when
         comparing runs), no harm to the run is shown.
     Why it matters:
