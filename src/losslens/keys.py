@@ -27,6 +27,25 @@ SUMMARY_ONLY = frozenset(
     }
 )
 
+#: TrainingArguments names the importers read as a run's config (from a console banner or a
+#: report's nested object).
+TRAINING_ARGS = (
+    "logging_steps",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_train_epochs",
+    "learning_rate",
+    "warmup_steps",
+    "warmup_ratio",
+    "eval_steps",
+    "save_steps",
+    "weight_decay",
+    "max_grad_norm",
+    "lr_scheduler_type",
+    "seed",
+)
+
 _ALIASES = {
     "loss": LOSS,
     "train_loss": LOSS,

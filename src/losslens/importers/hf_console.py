@@ -74,22 +74,7 @@ _BANNER_RE = re.compile(
     re.I,
 )
 _BANNER_START = re.compile(r"\*{3,}\s*Running (training|evaluation|prediction)", re.I)
-_ARG_NAMES = (
-    "logging_steps",
-    "max_steps",
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "num_train_epochs",
-    "learning_rate",
-    "warmup_steps",
-    "warmup_ratio",
-    "eval_steps",
-    "save_steps",
-    "weight_decay",
-    "max_grad_norm",
-    "lr_scheduler_type",
-    "seed",
-)
+_ARG_NAMES = keys.TRAINING_ARGS
 _ARG_RE = re.compile(
     r"(?<![\w.'\"])(" + "|".join(_ARG_NAMES) + r")\s*[=:]\s*"
     r"(?:<[\w.]+:\s*)?'?([-+]?\d[\d.eE+\-]*|[A-Za-z_][\w.]*)"

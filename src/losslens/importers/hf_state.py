@@ -33,30 +33,13 @@ _GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
 #: only its entries carry (a dump filtered to a few keys may have dropped any one of them)
 _LOG_LIST = re.compile(rb'\[\s*\{\s*"')
 _STEP_KEY = b'"step"'
-_TRAINER_KEYS = (b'"epoch"', b'"learning_rate"', b'"grad_norm"')
+_ENTRY_KEYS = ("epoch", "learning_rate", "grad_norm")
+_TRAINER_KEYS = tuple(f'"{k}"'.encode() for k in _ENTRY_KEYS)
 #: A list of objects under some key of a JSON object: where a report an author wrote keeps
 #: the Trainer's log history under a name of its own ("loss_history", "history" ...)
 _KEYED_LIST = re.compile(rb'"[^"\\]{1,64}"\s*:\s*\[\s*\{')
 #: TrainingArguments names; a nested object holding several of them is the run's set-up
-_ARGS_KEYS = frozenset(
-    (
-        "learning_rate",
-        "num_train_epochs",
-        "max_steps",
-        "per_device_train_batch_size",
-        "gradient_accumulation_steps",
-        "lr_scheduler_type",
-        "warmup_ratio",
-        "warmup_steps",
-        "max_grad_norm",
-        "weight_decay",
-        "logging_steps",
-        "eval_steps",
-        "optim",
-        "fp16",
-        "bf16",
-    )
-)
+_ARGS_KEYS = frozenset(keys.TRAINING_ARGS) | {"optim", "fp16", "bf16"}
 
 #: TrainerState fields that describe the set-up (config) rather than the outcome (summary).
 CONFIG_FIELDS = (
@@ -121,7 +104,7 @@ def _is_log_entry(entry: Any) -> bool:
     return (
         isinstance(entry, dict)
         and "step" in entry
-        and any(k in entry for k in ("epoch", "learning_rate", "grad_norm"))
+        and any(k in entry for k in _ENTRY_KEYS)
         and ("loss" in entry or "eval_loss" in entry)
     )
 
