@@ -105,6 +105,8 @@ SEALED_SIZES = {
     "qwen2-h128-l3": "v46g",
     "llama-h128-l2": "v47g",
     "qwen2-h136-l1": "v47g",
+    "llama-h128-l3": "v48g",
+    "qwen2-h136-l2": "v48g",
 }
 RETIRED = {
     "v7g",
