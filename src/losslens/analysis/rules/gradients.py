@@ -194,6 +194,14 @@ class VanishParams:
     early: float = param(0.2, "the early level: median of this first share of the logs")
     late: float = param(0.25, "the late level: median of this last share of the logs")
     collapse: float = param(1e-3, "late below this share of early: the gradients vanished")
+    short_logs: int = param(
+        5, "fewer logs than min_logs, but at least this many: the first log is the early level"
+    )
+    short_collapse: float = param(
+        1e-4,
+        "... and the last 3 logs' median must be below this share of it (a log too short"
+        " for two windows: ten times the bar, so one odd first log cannot make a collapse)",
+    )
     loss_floor: float = param(0.1, "... while the late loss is above this (not converged)")
     falling: float = param(
         0.98,
@@ -225,14 +233,20 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Every logged gradient norm exactly 0 (3 logs or more; error: no gradient reaches
         the trainable weights), or, over 8 logs or more, the median of the last 25% of logs
         below 1/1000 of the first 20% (3 logs each at least) while the loss is still above
-        0.1 and no longer falling. Tiny
+        0.1 and no longer falling. A log of 5 to 7 gradient norms is too short for two windows
+        of 3: there the median of the last 3 must be below 1/10,000 of the first log, and the
+        loss no longer falling means its second half is no lower than the best of its first
+        half. Tiny
         gradients on a loss near zero are the consequence of having nothing left to learn
         and are not reported. With no earlier level to fall from: a token cross-entropy
         frozen at a uniform guess over a large vocabulary (5 logs or more, every one within
         0.5% of their median, which is ln 1000 ≈ 6.9 nats or more and a plausible per-token
         mean) while the median gradient norm is above 0 and below 0.01.
 
-    Principle: a model that guesses uniformly misplaces nearly all of its probability on
+    Principle: a gradient norm that falls four decades from the first log (a first step may
+    be ten times the usual level, not ten thousand) has vanished however few the logs, and a
+    loss that then does not get below its early best is not converging. A model that guesses
+    uniformly misplaces nearly all of its probability on
     every token, so the gradient of its loss is far from small; a loss that does not move
     at all at that level, with a gradient norm in the thousandths, says the gradient does not
     reach the weights that would change the output. The same frozen loss with an ordinary
@@ -314,18 +328,25 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         )
         values = {"loss_level": level, "grad_median": grad}
     else:
-        if g.size < p.min_logs or lv.size < 4:
+        short = g.size < p.min_logs
+        if g.size < (p.short_logs if short else p.min_logs) or lv.size < 4:
             return
-        # at least 3 logs per window: the median of 2 is their mean, which one odd log (the
-        # first step's gradient before a collapse) sets on its own
-        early = float(np.median(signals.head(g, p.early, lo=3)))
         late = float(np.median(signals.tail(g, p.late, lo=3)))
         loss_late = float(np.median(signals.tail(lv, p.late, lo=min(3, lv.size))))
         half = lv[lv.size // 2 :]
-        still_falling = half.size >= 4 and float(
-            np.median(signals.tail(half, 0.3))
-        ) < p.falling * float(np.median(signals.head(half, 0.3)))
-        if early <= 0 or late >= p.collapse * early or loss_late <= p.loss_floor or still_falling:
+        if short:
+            # too few logs for two windows of 3: the first log is the early level, with a
+            # bar ten times as strict
+            early, bar = float(g[0]), p.short_collapse
+            still_falling = float(np.median(half)) < p.falling * float(lv[: lv.size // 2].min())
+        else:
+            # at least 3 logs per window: the median of 2 is their mean, which one odd log
+            # (the first step's gradient before a collapse) sets on its own
+            early, bar = float(np.median(signals.head(g, p.early, lo=3))), p.collapse
+            still_falling = half.size >= 4 and float(
+                np.median(signals.tail(half, 0.3))
+            ) < p.falling * float(np.median(signals.head(half, 0.3)))
+        if early <= 0 or late >= bar * early or loss_late <= p.loss_floor or still_falling:
             return
         explanation = tr(
             "The gradient norm fell from about {a} to {b} (more than {k}×) while the loss "
@@ -336,11 +357,15 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             a=num(early),
             b=num(late),
             l=num(loss_late),
-            k=f"{1 / p.collapse:.0f}",
+            k=f"{1 / bar:,.0f}",
         )
         evidence = tr(
-            "median grad_norm {a} (first 20%) → {b} (last 25%); loss {l}",
-            "grad_norm 중앙값 {a}(처음 20%) → {b}(마지막 25%); 손실 {l}",
+            "grad_norm {a} ({w}) → median {b} ({z}); loss {l}",
+            "grad_norm {a}({w}) → 중앙값 {b}({z}); 손실 {l}",
+            w=tr("first log", "첫 로그")
+            if short
+            else tr("median of the first 20%", "처음 20% 중앙값"),
+            z=tr("last 3 logs", "마지막 로그 3개") if short else tr("last 25%", "마지막 25%"),
             a=num(early),
             b=num(late),
             l=num(loss_late),
