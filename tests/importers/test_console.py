@@ -162,3 +162,23 @@ def test_a_first_step_log_keeps_its_step_when_steps_come_from_epochs(tmp_path: P
     run = load_into_memory(_write(tmp_path, text))[0]
     assert list(run.series[keys.LOSS].steps) == [1, *range(10, 151, 10)]
     assert run.info.config["logging_steps"] == 10
+
+
+def test_console_lines_that_carry_a_running_train_runtime_stay_train_logs(tmp_path: Path) -> None:
+    # a Trainer with token throughput on prints train_runtime on every log line (v37's
+    # qd001): each is a log, and only the end-of-training line (train_loss, no loss) is
+    # the summary, as in trainer_state.json
+    lines = [
+        f"{{'loss': {12.0 / s:.4f}, 'grad_norm': 2.5, 'learning_rate': 0.0035, "
+        f"'epoch': {s / 600}, 'num_input_tokens_seen': {92160 * s}, "
+        f"'train_runtime': {14.0 * s:.4f}, 'train_tokens_per_second': 5119.183}}"
+        for s in range(1, 8)
+    ]
+    lines.append(
+        "{'train_runtime': 100.5, 'train_samples_per_second': 9.1, "
+        "'train_steps_per_second': 0.07, 'train_loss': 5.2174, 'epoch': 0.0117}"
+    )
+    run = load_into_memory(_write(tmp_path, "\n".join(lines) + "\n"))[0]
+    assert run.series[keys.LOSS].values.size == 7
+    assert "train/train_runtime" not in run.series
+    assert run.info.summary["train_loss"] == 5.2174

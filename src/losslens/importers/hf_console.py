@@ -185,7 +185,9 @@ def _value(v: Any) -> Any:
 
 
 def _classify(row: dict[str, Any]) -> str:
-    if any(k in keys.SUMMARY_ONLY for k in row):
+    # the end-of-training line (train_loss, train_runtime ...); a train log that also carries
+    # a running train_runtime (some Trainers log throughput on every line) is still a log
+    if "loss" not in row and any(k in keys.SUMMARY_ONLY for k in row):
         return "summary"
     metric = [k for k in row if k != "epoch"]
     if metric and all(keys.is_eval_key(keys.normalize_key(k)) for k in metric):
@@ -224,7 +226,10 @@ def _parse(text: str) -> _Parse:
                     continue
                 if not _is_trainer_row(row):
                     continue
-                d = _Dict(_classify(row), row, lineno, seg[: m.start()].strip(), cut)
+                kind = _classify(row)
+                if kind != "summary":  # without the running end-of-run counters
+                    row = {k: v for k, v in row.items() if k not in keys.SUMMARY_ONLY}
+                d = _Dict(kind, row, lineno, seg[: m.start()].strip(), cut)
                 d.before = since_last[-20:]
                 if cut:
                     out.cut_lines.append(lineno)
