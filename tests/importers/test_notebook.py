@@ -97,3 +97,27 @@ def test_a_step_table_gets_the_epoch_of_each_row_from_the_progress_line(tmp_path
     (run,) = load_into_memory(_write(tmp_path, text, "damaged.txt"))
     assert keys.EPOCH not in run.series
     assert list(run.series[keys.LOSS].steps) == [20, 40, 60]
+
+
+def test_a_table_pasted_into_a_github_issue_is_a_markdown_pipe_table(tmp_path: Path) -> None:
+    # GitHub's editor turns a table pasted from a notebook into Markdown: with outer pipes
+    # and a |---| rule, or without them and a -- rule, an empty cell where "No log" was
+    outer = (
+        "My run overfits:\n\n [60/60 00:31, Epoch 3/3]\n"
+        "| Step | Training Loss | Validation Loss | Accuracy |\n|---|---|---|---|\n"
+        "| 20 | 2.345600 | 2.123400 | 0.51 |\n| 40 | 2.100000 | 2.000000 | 0.55 |\n"
+        "| 60 | 1.900000 | 2.050000 | 0.54 |\n\nAny idea?\n"
+    )
+    bare = (
+        "Step | Training Loss | Validation Loss\n-- | -- | --\n"
+        "10 | 2.3456 | \n20 | 2.1 | 2.0\n30 | 1.9 | 1.95\n"
+    )
+    for name, text in (("issue.md", outer), ("paste.txt", bare)):
+        p = _write(tmp_path, text, name)
+        assert detect(p).name == "hf_notebook"
+        run = load_into_memory(p)[0]
+        assert list(run.series[keys.LOSS].steps) == (
+            [20, 40, 60] if name == "issue.md" else [10, 20, 30]
+        )
+        assert run.series[keys.EVAL_LOSS].values.size == (3 if name == "issue.md" else 2)
+    assert list(load_into_memory(tmp_path / "issue.md")[0].series[keys.EPOCH].values) == [1, 2, 3]

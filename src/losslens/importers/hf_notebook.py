@@ -43,6 +43,10 @@ from losslens.numeric import as_step
 _HEADER = re.compile(r"^[ \t]*(Step|Epoch)[ \t]+Training Loss\b.*$", re.MULTILINE)
 _PROGRESS = re.compile(r"\[\s*(\d+)/(\d+)\b[^\]]*?Epoch\s+([\d.]+)/(\d+)\s*\]")
 _TWO_WORD = ("Training Loss", "Validation Loss")
+_PIPE_HEADER = re.compile(
+    r"^[ \t]*\|?[ \t]*(?:Step|Epoch)[ \t]*\|[ \t]*Training Loss\b", re.MULTILINE
+)
+_RULE = re.compile(r":?-+:?")
 _NO_LOG = "No log"
 #: the table's own names, as the rows of a trainer_state.json would have them
 _KEYS = {"Training Loss": "loss", "Validation Loss": "eval_loss", "Epoch": "epoch"}
@@ -159,8 +163,32 @@ class HFNotebookImporter:
 
 def _plain(text: str) -> str:
     """``text``, or the table text of the Trainer's HTML table in it (a notebook exported to
-    Markdown or HTML keeps the table as HTML)."""
-    return html_table_text(text) if HTML_TABLE_MARK in text else text
+    Markdown or HTML keeps the table as HTML), or of a Markdown pipe table."""
+    if HTML_TABLE_MARK in text:
+        return html_table_text(text)
+    return _unpipe(text) if _PIPE_HEADER.search(text) else text
+
+
+def _unpipe(text: str) -> str:
+    """A Markdown pipe table as the tab-separated lines of the copied table: GitHub's editor
+    turns a table pasted from a notebook into one (``Step | Training Loss | ...`` with or
+    without outer pipes, a ``-- | --`` rule under the header, an empty cell where the
+    notebook had none). Lines that are not table rows stay as they are."""
+    header = _PIPE_HEADER.search(text)
+    outer = header is not None and header.group(0).strip().startswith("|")
+    out: list[str] = []
+    for line in text.splitlines():
+        s = line.strip()
+        if s.count("|") < 2:
+            out.append(line)
+            continue
+        if outer:  # | a | b |: the outer pipes close the row (else a last "|" ends an empty cell)
+            s = s.removeprefix("|").removesuffix("|")
+        cells = [c.strip() for c in s.split("|")]
+        if all(_RULE.fullmatch(c) for c in cells):
+            continue  # the rule under the header
+        out.append("\t".join(c or _NO_LOG for c in cells))
+    return "\n".join(out)
 
 
 def read_notebook_table(path: Path) -> ImportedRun:
