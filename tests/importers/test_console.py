@@ -182,3 +182,17 @@ def test_console_lines_that_carry_a_running_train_runtime_stay_train_logs(tmp_pa
     assert run.series[keys.LOSS].values.size == 7
     assert "train/train_runtime" not in run.series
     assert run.info.summary["train_loss"] == 5.2174
+
+
+def test_a_bar_drawn_on_the_line_of_a_log_gives_its_step(tmp_path: Path) -> None:
+    # ms-swift and scripts that print after a bar without a newline: the counter before the
+    # dict on its line is the step of that log (not a counter after the one before)
+    lines = [
+        f"Train: {s}%|#         | {s}/100 [00:47<07:06,  4.74s/it]"
+        f"{{'loss': {2.0 / s**0.3:.5f}, 'grad_norm': 1.2, 'learning_rate': 9.9e-05, "
+        f"'epoch': {s / 100:.2f}, 'global_step/max_steps': '{s}/100'}}"
+        for s in range(10, 101, 10)
+    ]
+    run = load_into_memory(_write(tmp_path, "\n".join(lines) + "\n"))[0]
+    assert list(run.series[keys.LOSS].steps) == list(range(10, 101, 10))
+    assert run.info.config["max_steps"] == 100

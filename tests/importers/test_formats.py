@@ -12,7 +12,7 @@ from importer_data import OTHER
 
 from losslens import keys
 from losslens.errors import ImportError_, UnknownFormatError
-from losslens.importers import FORMATS, load_path
+from losslens.importers import FORMATS, detect, load_path
 from losslens.importers.base import PartialImportError
 from losslens.ingest import ingest, load_into_memory
 from losslens.store import Store
@@ -235,3 +235,31 @@ def test_a_report_that_keeps_the_log_history_under_a_key_of_its_own(tmp_path: Pa
     p.write_text(json.dumps({"results": [{"step": 1, "text": "a"}] * 3}))
     with pytest.raises(UnknownFormatError):
         load_path(p)
+
+
+def test_a_log_history_as_python_prints_it(tmp_path: Path) -> None:
+    # print(trainer.state.log_history) on one line, or a notebook's pretty-printed output
+    # pasted into an issue with text around it: single quotes, bare nan and inf
+    import pprint
+
+    hist: list[dict[str, object]] = [
+        {"loss": 2.0 / s, "grad_norm": 1.5, "learning_rate": 1e-4, "epoch": s / 50, "step": s}
+        for s in range(10, 101, 10)
+    ]
+    hist[3]["grad_norm"] = float("nan")
+    hist[4]["grad_norm"] = float("inf")
+    hist.append({"eval_loss": 1.2, "eval_runtime": 1.0, "epoch": 2.0, "step": 100})
+    hist.append({"train_runtime": 99.0, "train_loss": 0.9, "epoch": 2.0, "step": 100})
+    for name, text in (
+        ("printed.txt", repr(hist)),
+        ("issue.md", "My log_history:\n\n```\n" + pprint.pformat(hist) + "\n```\nthanks\n"),
+    ):
+        p = tmp_path / name
+        p.write_text(text, encoding="utf-8")
+        run = load_into_memory(p)[0]
+        assert detect(p).name == "hf_trainer_state"
+        assert list(run.series[keys.LOSS].steps) == list(range(10, 101, 10))
+        grad = run.series[keys.GRAD_NORM].values
+        assert np.isnan(grad[3]) and np.isinf(grad[4])
+        assert list(run.series[keys.EVAL_LOSS].steps) == [100]
+        assert run.info.summary["train_loss"] == 0.9

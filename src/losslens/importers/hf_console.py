@@ -204,6 +204,23 @@ def _arg_value(name: str, raw: str) -> Any:
     return int(f) if name in _INT_ARGS and f == int(f) else f
 
 
+def _read_bars(seg: str, out: _Parse, since_last: list[int], previous: _Dict | None) -> bool:
+    """Record the tqdm counters in ``seg`` (encoded value, total) since the last dict and
+    after ``previous`` (None: not after it); whether ``seg`` held a bar."""
+    bars = list(_TQDM.finditer(seg))
+    for t in bars:
+        n, total, rate = int(t.group(2)), int(t.group(3)), t.group(4) or ""
+        if "examples" in rate or "ba/s" in rate or total >= 10_000_000:
+            continue
+        if "it" in rate or not rate:
+            out.it_totals.add(total)
+        encoded = n * 10_000_000 + total
+        since_last.append(encoded)
+        if previous is not None and len(previous.after) < 8:
+            previous.after.append(encoded)
+    return bool(bars)
+
+
 def _parse(text: str) -> _Parse:
     out = _Parse()
     since_last: list[int] = []  # tqdm counters (encoded value, total) since the last dict
@@ -218,6 +235,9 @@ def _parse(text: str) -> _Parse:
                 continue
             m = _DICT_START.search(seg)
             if m is not None:
+                # a bar drawn on the same line before the dict (``Train: 10%|█| 10/100 [...]
+                # {'loss': ...}``) is the counter at this log, not one after the last
+                _read_bars(seg[: m.start()], out, since_last, None)
                 row, cut = parse_dict(seg[m.start() :])
                 row = {k: _value(v) for k, v in row.items()}
                 if not row:
@@ -238,18 +258,7 @@ def _parse(text: str) -> _Parse:
                 out.dicts.append(d)
                 previous, since_last = d, []
                 continue
-            bars = list(_TQDM.finditer(seg))
-            if bars:
-                for t in bars:
-                    n, total, rate = int(t.group(2)), int(t.group(3)), t.group(4) or ""
-                    if "examples" in rate or "ba/s" in rate or total >= 10_000_000:
-                        continue
-                    if "it" in rate or not rate:
-                        out.it_totals.add(total)
-                    encoded = n * 10_000_000 + total
-                    since_last.append(encoded)
-                    if previous is not None and len(previous.after) < 8:
-                        previous.after.append(encoded)
+            if _read_bars(seg, out, since_last, previous):
                 continue
             stripped = seg.strip()
             if stripped.startswith("wandb:"):

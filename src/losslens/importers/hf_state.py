@@ -1,9 +1,12 @@
 """Hugging Face Trainer ``trainer_state.json`` (top level or in ``checkpoint-N/``), its
-``log_history`` list saved alone, or that list kept under a key of its own in a JSON report an
-author wrote (with the TrainingArguments of a nested object as the run's config)."""
+``log_history`` list saved alone, that list kept under a key of its own in a JSON report an
+author wrote (with the TrainingArguments of a nested object as the run's config), or that list
+as Python prints it (``print(trainer.state.log_history)``, a notebook's or ``pprint``'s
+output, pasted into a file or an issue with text around it)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Iterator
@@ -38,6 +41,10 @@ _TRAINER_KEYS = tuple(f'"{k}"'.encode() for k in _ENTRY_KEYS)
 #: A list of objects under some key of a JSON object: where a report an author wrote keeps
 #: the Trainer's log history under a name of its own ("loss_history", "history" ...)
 _KEYED_LIST = re.compile(rb'"[^"\\]{1,64}"\s*:\s*\[\s*\{')
+#: The log history as Python prints it: single quotes, bare ``nan``/``inf``
+_PY_LOG_LIST = re.compile(r"\[\s*\{\s*'")
+_NAN = "<nan>"  # a bare nan, read as a string first (a literal has no NaN)
+_PY_NONFINITE = re.compile(r"(?<![\w'\".])(nan|inf)(?![\w'\"])")
 #: TrainingArguments names; a nested object holding several of them is the run's set-up
 _ARGS_KEYS = frozenset(keys.TRAINING_ARGS) | {"optim", "fp16", "bf16"}
 
@@ -81,7 +88,12 @@ class HFTrainerStateImporter:
             )
         # ``json.dump(trainer.state.log_history, f)``: a list of the Trainer's log entries,
         # maybe filtered to the keys the author wanted (the epoch dropped, say)
-        return _LOG_LIST.match(head) is not None and _looks_like_log(head)
+        if _LOG_LIST.match(head) is not None and _looks_like_log(head):
+            return True
+        # the same list as Python prints it, maybe with text around it
+        text = read_head(path).decode("utf-8", "replace")
+        m = _PY_LOG_LIST.search(text)
+        return m is not None and _looks_like_log(text[m.start() :].replace("'", '"').encode())
 
     def claims(self, path: Path) -> bool:
         return path.name == "trainer_state.json"
@@ -174,8 +186,42 @@ def parse_json_file(path: Path) -> Any:
         raise ImportError_(f"unreadable JSON ({exc})", path=str(path)) from exc
 
 
+def printed_log_history(text: str) -> list[Any] | None:
+    """The log history in ``text`` as Python prints it (``[{'loss': 0.5, ..., 'step': 10},
+    ...]``, on one line or pretty-printed over many), or None. Read as a Python literal (never
+    run); a bare ``nan``/``inf`` (Python's repr of those floats) is read as that float."""
+    m = _PY_LOG_LIST.search(text)
+    end = text.rfind("}]")
+    if m is None or end < m.start():
+        return None
+    src = _PY_NONFINITE.sub(
+        lambda x: f"'{_NAN}'" if x.group(1) == "nan" else "1e999", text[m.start() : end + 2]
+    )
+    try:
+        value = ast.literal_eval(src)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if not isinstance(value, list) or not any(_is_log_entry(e) for e in value[:5]):
+        return None
+    return [
+        {k: float("nan") if v == _NAN else v for k, v in e.items()} if isinstance(e, dict) else e
+        for e in value
+    ]
+
+
+def _parse_state(path: Path) -> Any:
+    """The JSON of ``path``, or the log history printed in it as a Python literal."""
+    try:
+        return parse_json_file(path)
+    except ImportError_:
+        printed = printed_log_history(read_regular(path).decode("utf-8", "replace"))
+        if printed is None:
+            raise
+        return printed
+
+
 def read_trainer_state(path: Path) -> ImportedRun:
-    state = parse_json_file(path)
+    state = _parse_state(path)
     where = str(path)
     if isinstance(state, list):  # the log_history alone, as people dump it themselves
         state = {"log_history": state}
