@@ -263,3 +263,20 @@ def test_a_log_history_as_python_prints_it(tmp_path: Path) -> None:
         assert np.isnan(grad[3]) and np.isinf(grad[4])
         assert list(run.series[keys.EVAL_LOSS].steps) == [100]
         assert run.info.summary["train_loss"] == 0.9
+
+
+def test_a_trainer_state_pasted_with_text_around_it(tmp_path: Path) -> None:
+    # a trainer_state.json pasted into an issue between a sentence and a code fence, and a
+    # bare log_history the same way; a paste cut short stays an error (test_import_cli)
+    rows = [
+        {"loss": 2.0 / s, "grad_norm": 1.5, "learning_rate": 1e-4, "epoch": s / 50, "step": s}
+        for s in range(10, 101, 10)
+    ]
+    state = json.dumps({"global_step": 100, "max_steps": 100, "log_history": rows}, indent=2)
+    for name, text in (("issue.txt", state), ("list.md", json.dumps(rows))):
+        pasted = tmp_path / name
+        pasted.write_text(f"My log:\n```json\n{text}\n```\nWhy?\n", encoding="utf-8")
+        assert detect(pasted).name == "hf_trainer_state"
+        run = load_into_memory(pasted)[0]
+        assert list(run.series[keys.LOSS].steps) == list(range(10, 101, 10))
+    assert load_into_memory(tmp_path / "issue.txt")[0].info.config["max_steps"] == 100

@@ -41,6 +41,9 @@ _TRAINER_KEYS = tuple(f'"{k}"'.encode() for k in _ENTRY_KEYS)
 #: A list of objects under some key of a JSON object: where a report an author wrote keeps
 #: the Trainer's log history under a name of its own ("loss_history", "history" ...)
 _KEYED_LIST = re.compile(rb'"[^"\\]{1,64}"\s*:\s*\[\s*\{')
+#: Where the log history starts in text that is not one JSON document (a paste with text
+#: around it): the ``log_history`` key, else a bare list of entries
+_HISTORY_START = re.compile(r'"log_history"\s*:\s*\[|\[\s*(?=\{\s*")')
 #: The log history as Python prints it: single quotes, bare ``nan``/``inf``
 _PY_LOG_LIST = re.compile(r"\[\s*\{\s*'")
 _NAN = "<nan>"  # a bare nan, read as a string first (a literal has no NaN)
@@ -90,8 +93,11 @@ class HFTrainerStateImporter:
         # maybe filtered to the keys the author wanted (the epoch dropped, say)
         if _LOG_LIST.match(head) is not None and _looks_like_log(head):
             return True
-        # the same list as Python prints it, maybe with text around it
+        # either, pasted with text around it, or the list as Python prints it
         text = read_head(path).decode("utf-8", "replace")
+        m = _HISTORY_START.search(text)
+        if m is not None and _looks_like_log(text[m.start() :].encode()):
+            return True
         m = _PY_LOG_LIST.search(text)
         return m is not None and _looks_like_log(text[m.start() :].replace("'", '"').encode())
 
@@ -209,15 +215,38 @@ def printed_log_history(text: str) -> list[Any] | None:
     ]
 
 
+def embedded_state(text: str) -> Any:
+    """The trainer state or log history pasted in ``text`` with text around it (an issue
+    comment, a code fence): the JSON from the ``{`` before ``"log_history"`` (or the ``[``
+    of a bare list of entries) to its last ``}`` (or ``]``); None when there is none. A
+    paste cut short stays an error: a part of a log is not the run."""
+    m = _HISTORY_START.search(text)
+    if m is None:
+        return None
+    keyed = m.group(0).startswith('"')
+    start = text.rfind("{", 0, m.start()) if keyed else m.start()
+    end = text.rfind("}" if keyed else "]")
+    if start < 0 or end <= start:
+        return None
+    try:
+        return json.loads(text[start : end + 1])
+    except (ValueError, RecursionError):
+        return None
+
+
 def _parse_state(path: Path) -> Any:
-    """The JSON of ``path``, or the log history printed in it as a Python literal."""
+    """The JSON of ``path``, or the log history printed in it as a Python literal, or the
+    JSON pasted in it with text around it."""
     try:
         return parse_json_file(path)
     except ImportError_:
-        printed = printed_log_history(read_regular(path).decode("utf-8", "replace"))
-        if printed is None:
+        text = read_regular(path).decode("utf-8", "replace")
+        found = printed_log_history(text)
+        if found is None:
+            found = embedded_state(text)
+        if found is None:
             raise
-        return printed
+        return found
 
 
 def read_trainer_state(path: Path) -> ImportedRun:
