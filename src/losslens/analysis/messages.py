@@ -124,6 +124,7 @@ HEADINGS: dict[str, Text] = {
     "rule": {"en": "rule", "ko": "규칙"},
     "severity": {"en": "severity", "ko": "심각도"},
     "charts": {"en": "Charts", "ko": "차트"},
+    "import_notes": {"en": "Import notes", "ko": "가져오기 참고"},
 }
 
 

@@ -3,7 +3,8 @@
 Schema (``schema_version`` 1)::
 
     {"schema_version": 1, "lang": "en",
-     "run": {"id", "project", "name", "status", "source", "start_time", "end_time"},
+     "run": {"id", "project", "name", "status", "source", "start_time", "end_time",
+             "import_notes"},
      "verdict": "healthy" | "needs_attention" | "failed",
      "summary": {"en": ..., "ko": ...},
      "counts": {"error": n, "warning": n, "info": n},
@@ -30,6 +31,7 @@ from typing import Any
 
 from losslens.model import MetricReading, Report, finding_to_dict
 from losslens.numeric import encode_nonfinite
+from losslens.render import import_notes
 
 SCHEMA_VERSION = 1
 
@@ -59,6 +61,7 @@ def report_to_dict(report: Report, lang: str = "en") -> dict[str, Any]:
             "source": i.source,
             "start_time": i.start_time,
             "end_time": i.end_time,
+            "import_notes": import_notes(i),
         },
         "verdict": str(report.verdict),
         "summary": dict(report.summary),

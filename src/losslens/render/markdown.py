@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from losslens.analysis.messages import SEVERITY, STATUS, VERDICT, heading, steps_range
 from losslens.model import Finding, Report, RunData
+from losslens.render import import_notes
 from losslens.textsafe import safe
 
 _MARK = {"error": "✖", "warning": "▲", "info": "•"}
@@ -96,6 +97,9 @@ def render_markdown(
         f"{md_text(report.summary.get(lang) or report.summary.get('en', ''))}",
         "",
     ]
+    notes = import_notes(i)
+    if notes:
+        lines += [f"> {heading('import_notes', lang)}: {md_text(n)}" for n in notes] + [""]
     if report.readings:
         lines += [
             f"## {heading('metrics', lang)}",

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from losslens.analysis.messages import SEVERITY, STATUS, VERDICT, heading, steps_range
 from losslens.model import Finding, Report, RunData, Severity
+from losslens.render import import_notes
 from losslens.render.sparkline import sparkline
 from losslens.textsafe import is_safe, safe
 
@@ -67,6 +68,11 @@ def render_terminal(report: Report, *, lang: str = "en", run: RunData | None = N
             safe(report.summary.get(lang) or report.summary.get("en", "")),
         ),
     ]
+    notes = import_notes(i)
+    if notes:
+        parts += [
+            Text(f"{heading('import_notes', lang)}: {safe(n)}", style="yellow") for n in notes
+        ]
     if report.readings:
         table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
         table.add_column(no_wrap=True)
