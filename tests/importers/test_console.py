@@ -196,3 +196,22 @@ def test_a_bar_drawn_on_the_line_of_a_log_gives_its_step(tmp_path: Path) -> None
     run = load_into_memory(_write(tmp_path, "\n".join(lines) + "\n"))[0]
     assert list(run.series[keys.LOSS].steps) == list(range(10, 101, 10))
     assert run.info.config["max_steps"] == 100
+
+
+def test_a_printed_sample_of_chat_messages_leaves_a_console_log_a_console_log(
+    tmp_path: Path,
+) -> None:
+    # lists of objects printed before training (a dataset sample, as JSON or as Python
+    # prints it) are no log history, even with a "step" and "loss" later in the text
+    head = (
+        '[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]\n'
+        "[{'role': 'user', 'content': 'hi'}]\n"
+        '{"logging_steps": 10, "step": "see below", "loss": "causal_lm", "epoch": 3}\n'
+    )
+    lines = "".join(
+        f"{{'loss': {2.0 - 0.1 * i:.2f}, 'learning_rate': 0.0001, 'epoch': {0.1 * i:.1f}}}\n"
+        for i in range(1, 7)
+    )
+    p = _write(tmp_path, head + lines)
+    assert detect(p).name == "hf_console"
+    assert load_into_memory(p)[0].series[keys.LOSS].values.size == 6

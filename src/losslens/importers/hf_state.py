@@ -32,9 +32,8 @@ from losslens.numeric import as_value
 
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 _GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
-#: The start of a bare ``log_history`` list, the key every Trainer log entry has, and keys
-#: only its entries carry (a dump filtered to a few keys may have dropped any one of them)
-_LOG_LIST = re.compile(rb'\[\s*\{\s*"')
+#: The key every Trainer log entry has, and keys only its entries carry (a dump filtered to
+#: a few keys may have dropped any one of them)
 _STEP_KEY = b'"step"'
 _ENTRY_KEYS = ("epoch", "learning_rate", "grad_norm")
 _TRAINER_KEYS = tuple(f'"{k}"'.encode() for k in _ENTRY_KEYS)
@@ -90,16 +89,15 @@ class HFTrainerStateImporter:
                 for m in _KEYED_LIST.finditer(whole)
             )
         # ``json.dump(trainer.state.log_history, f)``: a list of the Trainer's log entries,
-        # maybe filtered to the keys the author wanted (the epoch dropped, say)
-        if _LOG_LIST.match(head) is not None and _looks_like_log(head):
-            return True
-        # either, pasted with text around it, or the list as Python prints it
+        # maybe filtered to the keys the author wanted (the epoch dropped, say); either
+        # pasted with text around it; or the list as Python prints it. Its first object
+        # must be a log entry: a list of other objects (chat messages) is not one, whatever
+        # keys the text after it names
         text = read_head(path).decode("utf-8", "replace")
-        m = _HISTORY_START.search(text)
-        if m is not None and _looks_like_log(text[m.start() :].encode()):
-            return True
-        m = _PY_LOG_LIST.search(text)
-        return m is not None and _looks_like_log(text[m.start() :].replace("'", '"').encode())
+        return (
+            _log_start(text, _HISTORY_START) is not None
+            or _log_start(text, _PY_LOG_LIST) is not None
+        )
 
     def claims(self, path: Path) -> bool:
         return path.name == "trainer_state.json"
@@ -116,6 +114,28 @@ def _looks_like_log(text: bytes) -> bool:
         and any(k in text for k in _TRAINER_KEYS)
         and (b'"loss"' in text or b'"eval_loss"' in text)
     )
+
+
+def _log_start(text: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
+    """The first place ``pattern`` matches in ``text`` where a list of the Trainer's log
+    entries starts (its first object is one): other lists of objects before it (a printed
+    dataset sample, chat messages) are passed over."""
+    for m in pattern.finditer(text):
+        brace = text.find("{", m.start())
+        close = text.find("}", brace)
+        if brace < 0 or close < 0:
+            return None
+        first = text[brace : close + 1]
+        try:
+            if first.startswith('{"') or '"' in first[:2]:
+                entry = json.loads(first)
+            else:
+                entry = ast.literal_eval(_PY_NONFINITE.sub("0.0", first))
+        except (ValueError, SyntaxError, RecursionError, MemoryError):
+            continue
+        if _is_log_entry(entry):
+            return m
+    return None
 
 
 def _is_log_entry(entry: Any) -> bool:
@@ -196,7 +216,7 @@ def printed_log_history(text: str) -> list[Any] | None:
     """The log history in ``text`` as Python prints it (``[{'loss': 0.5, ..., 'step': 10},
     ...]``, on one line or pretty-printed over many), or None. Read as a Python literal (never
     run); a bare ``nan``/``inf`` (Python's repr of those floats) is read as that float."""
-    m = _PY_LOG_LIST.search(text)
+    m = _log_start(text, _PY_LOG_LIST)
     end = text.rfind("}]")
     if m is None or end < m.start():
         return None
@@ -220,7 +240,7 @@ def embedded_state(text: str) -> Any:
     comment, a code fence): the JSON from the ``{`` before ``"log_history"`` (or the ``[``
     of a bare list of entries) to its last ``}`` (or ``]``); None when there is none. A
     paste cut short stays an error: a part of a log is not the run."""
-    m = _HISTORY_START.search(text)
+    m = _log_start(text, _HISTORY_START)
     if m is None:
         return None
     keyed = m.group(0).startswith('"')
