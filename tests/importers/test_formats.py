@@ -272,6 +272,7 @@ def test_a_trainer_state_pasted_with_text_around_it(tmp_path: Path) -> None:
         {"loss": 2.0 / s, "grad_norm": 1.5, "learning_rate": 1e-4, "epoch": s / 50, "step": s}
         for s in range(10, 101, 10)
     ]
+    rows[0]["grad_norm"] = None  # JSON's null: the first entry is read as JSON, not Python
     state = json.dumps({"global_step": 100, "max_steps": 100, "log_history": rows}, indent=2)
     for name, text in (("issue.txt", state), ("list.md", json.dumps(rows))):
         pasted = tmp_path / name

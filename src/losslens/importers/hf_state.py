@@ -125,17 +125,21 @@ def _log_start(text: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
         close = text.find("}", brace)
         if brace < 0 or close < 0:
             return None
-        first = text[brace : close + 1]
-        try:
-            if first.startswith('{"') or '"' in first[:2]:
-                entry = json.loads(first)
-            else:
-                entry = ast.literal_eval(_PY_NONFINITE.sub("0.0", first))
-        except (ValueError, SyntaxError, RecursionError, MemoryError):
-            continue
-        if _is_log_entry(entry):
+        if _is_log_entry(_object(text[brace : close + 1])):
             return m
     return None
+
+
+def _object(text: str) -> Any:
+    """One flat object as JSON writes it, else as Python prints it; None when it is neither."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        pass
+    try:
+        return ast.literal_eval(_PY_NONFINITE.sub("0.0", text))
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
+        return None
 
 
 def _is_log_entry(entry: Any) -> bool:
