@@ -8,6 +8,8 @@ known aliases onto them; the original name is always kept next to the series.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 LOSS = "train/loss"
 EVAL_LOSS = "eval/loss"
 LR = "train/learning_rate"
@@ -26,6 +28,15 @@ SUMMARY_ONLY = frozenset(
         "train_loss",
     }
 )
+
+
+def is_run_summary(entry: Iterable[str]) -> bool:
+    """Whether a Trainer log entry (its keys) is the end-of-training record (``train_loss``,
+    ``train_runtime`` ...): one without a ``loss``. A train log that also carries a running
+    ``train_runtime`` (some Trainers log throughput on every log) is still a log."""
+    names = set(entry)
+    return "loss" not in names and not SUMMARY_ONLY.isdisjoint(names)
+
 
 #: TrainingArguments names the importers read as a run's config (from a console banner or a
 #: report's nested object).

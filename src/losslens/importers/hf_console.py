@@ -185,9 +185,7 @@ def _value(v: Any) -> Any:
 
 
 def _classify(row: dict[str, Any]) -> str:
-    # the end-of-training line (train_loss, train_runtime ...); a train log that also carries
-    # a running train_runtime (some Trainers log throughput on every line) is still a log
-    if "loss" not in row and any(k in keys.SUMMARY_ONLY for k in row):
+    if keys.is_run_summary(row):
         return "summary"
     metric = [k for k in row if k != "epoch"]
     if metric and all(keys.is_eval_key(keys.normalize_key(k)) for k in metric):

@@ -135,11 +135,29 @@ def _object(text: str) -> Any:
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
-        pass
+        return _python_literal(text)
+
+
+def _python_literal(text: str) -> Any:
+    """``text`` read as a Python literal (never run), a bare ``nan``/``inf`` (Python's repr
+    of those floats) read as that float; None when it is not one."""
+    src = _PY_NONFINITE.sub(lambda x: f"'{_NAN}'" if x.group(1) == "nan" else "1e999", text)
     try:
-        return ast.literal_eval(_PY_NONFINITE.sub("0.0", text))
-    except (ValueError, SyntaxError, RecursionError, MemoryError):
+        value = ast.literal_eval(src)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None
+    return _with_nan(value)
+
+
+def _with_nan(value: Any) -> Any:
+    """``value`` with the placeholder of a bare ``nan`` turned back into the float."""
+    if value == _NAN:
+        return float("nan")
+    if isinstance(value, dict):
+        return {k: _with_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_nan(v) for v in value]
+    return value
 
 
 def _is_log_entry(entry: Any) -> bool:
@@ -224,19 +242,10 @@ def printed_log_history(text: str) -> list[Any] | None:
     end = text.rfind("}]")
     if m is None or end < m.start():
         return None
-    src = _PY_NONFINITE.sub(
-        lambda x: f"'{_NAN}'" if x.group(1) == "nan" else "1e999", text[m.start() : end + 2]
-    )
-    try:
-        value = ast.literal_eval(src)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
+    value = _python_literal(text[m.start() : end + 2])
     if not isinstance(value, list) or not any(_is_log_entry(e) for e in value[:5]):
         return None
-    return [
-        {k: float("nan") if v == _NAN else v for k, v in e.items()} if isinstance(e, dict) else e
-        for e in value
-    ]
+    return value
 
 
 def embedded_state(text: str) -> Any:
@@ -307,10 +316,8 @@ def read_trainer_state(path: Path) -> ImportedRun:
                 continue
             step = checked
         last_step = step
-        # the end-of-training entry (train_loss, train_runtime ...); a train log that also
-        # carries a running train_runtime (some Trainers log throughput on every row) stays
-        # a row, without those counters
-        if "loss" not in entry and any(k in keys.SUMMARY_ONLY for k in entry):
+        # the end-of-training entry; a train log with running counters stays a row without them
+        if keys.is_run_summary(entry):
             summary.update({k: jsonable(v) for k, v in entry.items() if k != "step"})
             continue
         row = {k: v for k, v in entry.items() if k != "step" and k not in keys.SUMMARY_ONLY}
