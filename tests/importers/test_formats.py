@@ -281,3 +281,17 @@ def test_a_trainer_state_pasted_with_text_around_it(tmp_path: Path) -> None:
         run = load_into_memory(pasted)[0]
         assert list(run.series[keys.LOSS].steps) == list(range(10, 101, 10))
     assert load_into_memory(tmp_path / "issue.txt")[0].info.config["max_steps"] == 100
+
+
+def test_a_pasted_log_history_cut_short_says_so(tmp_path: Path) -> None:
+    # not a JSON parse error at "line 1, column 1" of the sentence before it
+    cuts = {
+        "printed.txt": "[{'loss': 2.0, 'learning_rate': 1e-4, 'epoch': 0.1, 'step': 10}, {'lo",
+        "issue.md": 'see:\n{"log_history": [{"loss": 2.0, "learning_rate": 1e-4, "epoch": 0.1, '
+        '"step": 10}, {"lo\n',
+    }
+    for name, text in cuts.items():
+        p = tmp_path / name
+        p.write_text(text, encoding="utf-8")
+        with pytest.raises(ImportError_, match="that is not whole: the paste is cut short"):
+            list(load_path(p))

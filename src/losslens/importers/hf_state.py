@@ -277,9 +277,19 @@ def _parse_state(path: Path) -> Any:
         found = printed_log_history(text)
         if found is None:
             found = embedded_state(text)
-        if found is None:
-            raise
-        return found
+        if found is not None:
+            return found
+        printed = _log_start(text, _PY_LOG_LIST) is not None
+        pasted = not text.lstrip("\ufeff \t\r\n").startswith(("{", "["))
+        if not printed and not (pasted and _log_start(text, _HISTORY_START) is not None):
+            raise  # a JSON file (or not a log): its own error says where it breaks
+        raise ImportError_(
+            "a Trainer log history "
+            + ("as Python prints it" if printed else "pasted with text around it")
+            + " that is not whole: the paste is cut short or has something else inside it",
+            "paste the whole trainer_state.json or log_history, or save it with json.dump",
+            path=str(path),
+        ) from None
 
 
 def read_trainer_state(path: Path) -> ImportedRun:
