@@ -795,6 +795,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v49g
+    "llama-h136-l1": {
+        "arch": "llama",
+        "hidden_size": 136,
+        "intermediate_size": 272,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h136-l3": {
+        "arch": "qwen2",
+        "hidden_size": 136,
+        "intermediate_size": 272,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

@@ -107,6 +107,8 @@ SEALED_SIZES = {
     "qwen2-h136-l1": "v47g",
     "llama-h128-l3": "v48g",
     "qwen2-h136-l2": "v48g",
+    "llama-h136-l1": "v49g",
+    "qwen2-h136-l3": "v49g",
 }
 RETIRED = {
     "v7g",
