@@ -143,6 +143,18 @@ def test_trainer_state_rows_that_carry_a_running_train_runtime_stay_train_logs(
     assert run.info.summary["train_runtime"] == 1.6
 
 
+def test_jsonl_train_logs_with_a_running_runtime_are_series(tmp_path: Path) -> None:
+    # throughput logged on every train line: only the line without a loss is the summary
+    p = tmp_path / "log.jsonl"
+    lines = [{"step": s, "loss": 2.0 / s, "train_runtime": 0.5 * s} for s in (1, 2, 3)]
+    lines.append({"step": 3, "train_loss": 1.2, "train_runtime": 1.6})
+    p.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    run = load_into_memory(p)[0]
+    assert list(run.series[keys.LOSS].steps) == [1, 2, 3]
+    assert not any("runtime" in k for k in run.series)
+    assert run.info.summary == {"train_loss": 1.2, "train_runtime": 1.6}
+
+
 def test_llama_factory_trainer_log_jsonl(tmp_path: Path) -> None:
     # LLaMA-Factory writes trainer_log.jsonl: current_steps is the step, total_steps the plan
     p = tmp_path / "trainer_log.jsonl"

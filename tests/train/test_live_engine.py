@@ -55,3 +55,27 @@ def test_the_engine_keeps_every_point_for_the_full_rules() -> None:
     assert len(data.series["train/epoch"]) == 40  # the eval record's epoch is not repeated
     assert isinstance(engine.findings(), list)
     assert engine.feed(41, {"train_runtime": 3.0, "train_loss": 0.5}) == []  # end record
+
+
+def test_a_train_log_with_a_running_runtime_is_still_a_log() -> None:
+    # some Trainers log throughput (train_runtime & co.) on every log: the end record has no loss
+    engine = LiveEngine()
+    for step in range(1, 6):
+        engine.feed(step, {"loss": 2.0 / step, "train_runtime": 1.5 * step, "epoch": step / 5})
+    series = engine.analyzer.run_data().series
+    assert series["train/loss"].steps.tolist() == [1, 2, 3, 4, 5]
+    assert not any("runtime" in key for key in series)
+
+
+def test_the_terminal_view_shows_a_train_log_with_a_running_runtime() -> None:
+    needs("transformers", "train")
+    from losslens.train.progress import LiveProgress
+
+    live = LiveProgress(Console(file=io.StringIO()))
+    args = SimpleNamespace(eval_strategy="no")
+    control = SimpleNamespace(should_training_stop=False)
+    live.on_train_begin(args, _state(0), control)
+    live.on_log(args, _state(1), control, logs={"loss": 1.25, "train_runtime": 0.5})
+    assert live.loss == 1.25
+    live.on_log(args, _state(1), control, logs={"train_loss": 1.0, "train_runtime": 0.6})
+    assert live.loss == 1.25  # the end record is not a log

@@ -104,6 +104,44 @@ def test_callback_records_every_logged_step(tmp_path: Path) -> None:
     json.dumps(cfg)  # JSON-safe
 
 
+def test_train_logs_with_a_running_runtime_are_recorded(tmp_path: Path) -> None:
+    """A Trainer that logs throughput on every log (a running ``train_runtime``): its logs are
+    still series for the store and the guard; only the record without a loss is the summary."""
+    import time
+
+    from transformers import Trainer
+
+    from losslens.integrations.hf import GuardCallback, LosslensCallback
+
+    class ThroughputTrainer(Trainer):  # type: ignore[misc]
+        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            if "loss" in logs:
+                logs = {**logs, "train_runtime": round(time.time() - self.started, 4)}
+            super().log(logs, start_time)
+
+    model, args, train_ds, eval_ds = _setup(tmp_path)
+    recorder, guard = LosslensCallback(), GuardCallback()
+    trainer = ThroughputTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        callbacks=[recorder, guard],
+    )
+    trainer.started = time.time()
+    trainer.train()
+    assert recorder.run is not None
+    with Store(default_store_path(), create=False) as store:
+        data = store.load(recorder.run.id)
+    assert data.series["train/loss"].steps.tolist() == [2, 4, 6, 8, 10]
+    assert not any("runtime" in key for key in data.series if not key.startswith("eval/"))
+    assert data.info.summary["train_loss"] == pytest.approx(
+        trainer.state.log_history[-1]["train_loss"]
+    )
+    guard_data = guard.engine.analyzer.run_data()
+    assert guard_data.series["train/loss"].steps.tolist() == [2, 4, 6, 8, 10]
+
+
 def test_guard_early_stops_and_keeps_best(tmp_path: Path) -> None:
     from transformers import Trainer
 

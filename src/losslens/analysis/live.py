@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from losslens.analysis.engine import Analyzer
-from losslens.keys import SUMMARY_ONLY, normalize_key
+from losslens.keys import SUMMARY_ONLY, is_run_summary, normalize_key
 from losslens.model import Finding, as_float
 
 #: Consecutive log records above the divergence line before it counts as divergence.
@@ -211,9 +211,9 @@ class LiveEngine:
         self.listeners: list[Callable[[Alert], None]] = [on_alert] if on_alert else []
 
     def feed(self, step: int, logs: Mapping[str, Any]) -> list[Alert]:
-        if not logs or any(k in SUMMARY_ONLY for k in logs):
+        if not logs or is_run_summary(logs):
             return []
-        values = {normalize_key(k): as_float(v) for k, v in logs.items()}
+        values = {normalize_key(k): as_float(v) for k, v in logs.items() if k not in SUMMARY_ONLY}
         numbers = {k: v for k, v in values.items() if v is not None}
         if any(k.startswith("eval/") for k in numbers):  # epoch & co. repeat the train record
             numbers = {k: v for k, v in numbers.items() if k.startswith("eval/")}

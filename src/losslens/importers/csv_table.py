@@ -329,11 +329,12 @@ def _jsonl_points(path: Path, keymap: KeyMap, imported: ImportedRun) -> Iterator
         s = guard(raw_step)
         if s is None:
             continue
-        if any(k in keys.SUMMARY_ONLY for k in row):
+        if keys.is_run_summary(row):
             imported.summary.update(
                 {k: jsonable(v) for k, v in row.items() if k.lower() not in STEP_COLUMNS}
             )
             continue
+        row = {k: v for k, v in row.items() if k not in keys.SUMMARY_ONLY}
         if step_col.lower() == "current_steps":
             planned = as_step(row.get("total_steps"))
             if planned is not None and planned >= 1:

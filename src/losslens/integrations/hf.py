@@ -28,7 +28,7 @@ from typing import Any
 
 from losslens.analysis.live import Alert, LiveEngine
 from losslens.errors import GuardStop, MissingExtraError
-from losslens.keys import SUMMARY_ONLY, is_eval_key, normalize_key
+from losslens.keys import SUMMARY_ONLY, is_eval_key, is_run_summary, normalize_key
 from losslens.model import RunStatus, as_float
 from losslens.tracking.run import Run
 
@@ -213,7 +213,7 @@ class LosslensCallback(TrainerCallback):
         run = self.run
         if run is None or self.done or not state.is_world_process_zero or not logs:
             return
-        is_final = any(k in SUMMARY_ONLY for k in logs)
+        is_final = is_run_summary(logs)
         is_eval = any(normalize_key(k).startswith(("eval/", "test/")) for k in logs)
         points: dict[str, float] = {}
         for key, value in logs.items():
@@ -224,6 +224,8 @@ class LosslensCallback(TrainerCallback):
                 if key != "epoch":
                     run.summary[key] = number
                 continue
+            if key in SUMMARY_ONLY:
+                continue  # a running train_runtime & co. on a train log: counters, not series
             canonical = normalize_key(key)
             if is_eval and not is_eval_key(canonical):
                 continue  # epoch & co. repeat the train record of the same step
@@ -321,7 +323,7 @@ class GuardCallback(TrainerCallback):
         logs: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not logs or any(k in SUMMARY_ONLY for k in logs):
+        if not logs or is_run_summary(logs):
             return
         step = state.global_step
         for alert in self.engine.feed(step, logs):

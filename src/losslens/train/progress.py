@@ -19,7 +19,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from transformers import TrainerCallback
 
 from losslens.analysis.live import Alert
-from losslens.keys import SUMMARY_ONLY
+from losslens.keys import is_run_summary
 from losslens.model import as_float
 
 
@@ -91,7 +91,7 @@ class LiveProgress(TrainerCallback):
         logs: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not self._main or not logs or any(k in SUMMARY_ONLY for k in logs):
+        if not self._main or not logs or is_run_summary(logs):
             return
         step = int(state.global_step)
         is_eval = "eval_loss" in logs
