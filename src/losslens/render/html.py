@@ -15,6 +15,7 @@ from losslens.present.config import config_view
 from losslens.present.strings import ui_text
 from losslens.present.style import run_color
 from losslens.present.templates import UPLOT_VERSION, inline_script, render, static_text
+from losslens.render import import_notes
 from losslens.render.groups import chart_groups, group_payload, report_payload
 
 #: Pixel columns the inlined data is downsampled to (the report cannot ask for more on zoom).
@@ -55,7 +56,11 @@ def render_report(
         inline=True,
         run=run.info,
         status=str(run.info.status),
-        report={"verdict": rp["verdict"], "summary": rp["summary"]},
+        report={
+            "verdict": rp["verdict"],
+            "summary": rp["summary"],
+            "notes": import_notes(run.info),
+        },
         payload=payload,
         cfg=config_view(run.info.config, lang),
         uplot_css=inline_script(static_text(f"uPlot-{UPLOT_VERSION}.min.css")),

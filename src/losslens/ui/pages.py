@@ -24,6 +24,7 @@ from losslens.present.templates import (
     render,
     static_bytes,
 )
+from losslens.render import import_notes
 from losslens.render.downsample import bucket_means
 from losslens.render.groups import report_payload
 from losslens.ui import api
@@ -174,11 +175,11 @@ def run_page(request: Request) -> Response:
     ds = api._ds(request)
     info = ds.run(request.path_params["ref"])
     lang = api._lang(request)
-    report = {"verdict": None, "summary": ""}
+    report: dict[str, Any] = {"verdict": None, "summary": "", "notes": import_notes(info)}
     cached = ds.cached_report(info)
     if cached is not None:
         summary = cached.summary.get(lang) or cached.summary.get("en", "")
-        report = {"verdict": str(cached.verdict), "summary": summary}
+        report.update(verdict=str(cached.verdict), summary=summary)
     status = str(info.status)
     config = {
         "run": info.id,
