@@ -68,6 +68,47 @@ def test_one_training_cell_is_one_run_named_after_the_notebook(tmp_path: Path) -
     assert len(run.series[keys.LOSS].values) == 3
 
 
+def _history() -> list[dict[str, Any]]:
+    """The log history of the printed run, as ``trainer.state.log_history`` holds it."""
+    printed = load_into_memory(NOTEBOOK)[1]
+    loss, lr, ep = (printed.series[k] for k in (keys.LOSS, keys.LR, keys.EPOCH))
+    history: list[dict[str, Any]] = []
+    for step, value, rate, epoch in zip(loss.steps, loss.values, lr.values, ep.values, strict=True):
+        at = {"epoch": float(epoch), "step": int(step)}
+        history.append({"loss": float(value), "learning_rate": float(rate), **at})
+        if step % 8 == 0:
+            history.append({"eval_loss": 5.0 + int(step) / 100, **at})
+    history.append({"train_runtime": 3.5, "train_loss": 2.0, "epoch": 4.0, "step": 24})
+    return history
+
+
+@pytest.mark.parametrize("shown", ["displayed", "printed as JSON"])
+def test_a_cell_that_shows_the_log_history_is_the_run(tmp_path: Path, shown: str) -> None:
+    import pprint
+
+    history = _history()
+    nb = _notebook()
+    del nb["cells"][3]
+    cell = nb["cells"][2]
+    if shown == "displayed":  # the cell's last line is trainer.state.log_history
+        out = {"output_type": "execute_result", "execution_count": 9, "metadata": {}}
+        out["data"] = {"text/plain": pprint.pformat(history).splitlines(keepends=True)}
+    else:  # print(json.dumps(trainer.state.log_history, indent=2))
+        text = json.dumps(history, indent=2) + "\n"
+        out = {"output_type": "stream", "name": "stdout", "text": text}
+    cell["outputs"].append(out)
+    p = _write(tmp_path, nb)
+    assert detect(p).name == "jupyter"
+    (run,) = load_into_memory(p)
+    # the history has every log; the cell's table has a row at each evaluation only
+    assert list(run.series[keys.LOSS].steps) == list(range(1, 25))
+    assert list(run.series[keys.EVAL_LOSS].steps) == [8, 16, 24]
+    assert keys.LR in run.series and run.info.summary["train_runtime"] == 3.5
+    del cell["outputs"][:-1]  # the history alone
+    (alone,) = load_into_memory(_write(tmp_path, nb, "alone.ipynb"))
+    assert list(alone.series[keys.LOSS].steps) == list(range(1, 25))
+
+
 def test_a_notebook_without_outputs_says_what_to_do(tmp_path: Path) -> None:
     nb = _notebook()
     for cell in nb["cells"]:

@@ -293,8 +293,30 @@ def _parse_state(path: Path) -> Any:
 
 
 def read_trainer_state(path: Path) -> ImportedRun:
-    state = _parse_state(path)
-    where = str(path)
+    return state_run(
+        _parse_state(path),
+        where=str(path),
+        name=run_name_for(path) if path.name == "trainer_state.json" else path.stem,
+        source=display_path(path),
+        source_id="hf_trainer_state:" + file_hash(path),
+        mtime=path.stat().st_mtime,
+        checkpoint=path.parent.name if _CHECKPOINT.search(path.parent.name) else None,
+    )
+
+
+def state_run(
+    state: Any,
+    *,
+    where: str,
+    name: str,
+    source: str,
+    source_id: str,
+    mtime: float,
+    checkpoint: str | None = None,
+    fmt: str = "hf_trainer_state",
+) -> ImportedRun:
+    """The run of a parsed trainer state (or of its ``log_history`` list alone), wherever it
+    was read from: a file, a paste, a notebook's displayed output."""
     if isinstance(state, list):  # the log_history alone, as people dump it themselves
         state = {"log_history": state}
     key = _history_key(state) if isinstance(state, dict) else None
@@ -335,19 +357,16 @@ def read_trainer_state(path: Path) -> ImportedRun:
         if metric_keys and all(keys.is_eval_key(keys.normalize_key(k)) for k in metric_keys):
             row.pop("epoch", None)  # the train rows carry the epoch already
         rows.append((step, None, row))
-    mtime = path.stat().st_mtime
     runtime = summary.get("train_runtime")
     seconds = as_value(runtime)
     start = mtime - seconds if seconds is not None and 0 <= seconds < 1e9 else mtime
-    name = run_name_for(path) if path.name == "trainer_state.json" else path.stem
-    m = _CHECKPOINT.search(path.parent.name)
-    if m:
-        config.setdefault("checkpoint", path.parent.name)
+    if checkpoint:
+        config.setdefault("checkpoint", checkpoint)
     return run_from_rows(
         name=name,
-        fmt="hf_trainer_state",
-        source=display_path(path),
-        source_id="hf_trainer_state:" + file_hash(path),
+        fmt=fmt,
+        source=source,
+        source_id=source_id,
         rows=rows,
         keymap=KeyMap(),
         config=config,

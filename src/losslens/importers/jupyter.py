@@ -5,9 +5,11 @@ In a notebook the Hugging Face Trainer draws its progress as an HTML table (``St
 E/E]`` progress line, and the notebook file keeps the last state of that table as a
 ``text/html`` output. With ``disable_tqdm=True``, or when the cell runs a script
 (``!python train.py``), the Trainer prints its ``{'loss': ...}`` lines into a ``stream``
-output instead. Each code cell whose outputs hold either is one run; when a cell holds both,
-the one with more train losses is read (a table gives the exact steps, the printed lines
-the learning rate and gradient norm).
+output instead. A cell that shows ``trainer.state.log_history`` (its value displayed, or
+printed as Python or JSON) holds the whole log history. Each code cell whose outputs hold
+any of these is one run; when a cell holds several, the one with more train losses is read
+(a table gives the exact steps, the printed lines and the log history the learning rate and
+gradient norm).
 
 The notebook's JSON is read with the standard library; the table with its HTML parser. The
 rows then go through the same readers as a copied table (``hf_notebook``) and a console
@@ -32,6 +34,7 @@ from losslens.importers.base import (
 )
 from losslens.importers.hf_console import console_run
 from losslens.importers.hf_notebook import HTML_TABLE_MARK, html_table_text, table_run
+from losslens.importers.hf_state import embedded_state, printed_log_history, state_run
 from losslens.model import ImportedRun
 
 _PRINTED_MARK = "'loss': "
@@ -53,21 +56,39 @@ def _cells(nb: Any) -> list[dict[str, Any]]:
     return [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
 
 
-def _outputs(cell: dict[str, Any]) -> tuple[list[str], str]:
-    """The HTML outputs of a cell that hold a Trainer table, and its printed text."""
+def _outputs(cell: dict[str, Any]) -> tuple[list[str], str, str]:
+    """The HTML outputs of a cell that hold a Trainer table, its printed text, and its
+    printed text with the values it displayed (``text/plain``)."""
     tables: list[str] = []
     printed: list[str] = []
+    shown: list[str] = []
     outputs = cell.get("outputs")
     for out in outputs if isinstance(outputs, list) else []:
         if not isinstance(out, dict):
             continue
         if out.get("output_type") == "stream":
             printed.append(_joined(out.get("text")))
+            shown.append(printed[-1])
         data = out.get("data")
         html = _joined(data.get("text/html")) if isinstance(data, dict) else ""
         if HTML_TABLE_MARK in html:
             tables.append(html)
-    return tables, "".join(printed)
+        if isinstance(data, dict):
+            shown.append(_joined(data.get("text/plain")))
+    return tables, "".join(printed), "\n".join(shown)
+
+
+def _shown_history(text: str) -> Any:
+    """The log history a cell shows (``trainer.state.log_history`` displayed or printed as
+    Python, or printed as JSON), or None."""
+    if "loss" not in text:
+        return None
+    found = printed_log_history(text)
+    if found is None:
+        found = embedded_state(text)
+    if isinstance(found, dict) and isinstance(found.get("log_history"), list):
+        return found
+    return found if isinstance(found, list) and found and isinstance(found[0], dict) else None
 
 
 def _train_losses(run: ImportedRun | None) -> int:
@@ -101,16 +122,20 @@ def notebook_runs(path: Path) -> Iterator[ImportedRun]:
     digest = file_hash(path)
     mtime = path.stat().st_mtime
     for number, cell in enumerate(cells, 1):
-        tables, printed = _outputs(cell)
+        tables, printed, shown = _outputs(cell)
         where = {"name": path.stem, "source": source, "source_id": f"jupyter:{digest}:{number}"}
         # a redrawn display keeps its last state
         table = table_run(html_table_text(tables[-1]), **where, fmt="jupyter") if tables else None
         lines = None
         if _PRINTED_MARK in printed:
             lines = console_run(printed, **where, mtime=mtime, warnings=[], fmt="jupyter")
-        n_table, n_lines = _train_losses(table), _train_losses(lines)
-        best = table if n_table >= n_lines else lines
-        if best is not None and max(n_table, n_lines):
+        history = _shown_history(shown)
+        logged = None
+        if history is not None:
+            logged = state_run(history, where=str(path), mtime=mtime, fmt="jupyter", **where)
+        counted = [(_train_losses(r), i, r) for i, r in enumerate((table, lines, logged))]
+        n, _, best = max(counted, key=lambda c: (c[0], -c[1]))
+        if best is not None and n:
             found.append((number, best))
     if not found:
         raise ImportError_(
@@ -127,7 +152,7 @@ def notebook_runs(path: Path) -> Iterator[ImportedRun]:
 
 class JupyterImporter:
     name = "jupyter"
-    description = "Jupyter/Colab notebook (.ipynb) with the Trainer's table or log in its outputs"
+    description = "Jupyter/Colab notebook (.ipynb) whose outputs hold the Trainer's log"
 
     def sniff(self, path: Path) -> bool:
         if path.suffix.lower() != ".ipynb":
@@ -137,8 +162,8 @@ class JupyterImporter:
         except ImportError_:
             return False
         for cell in _cells(nb):
-            tables, printed = _outputs(cell)
-            if tables or _PRINTED_MARK in printed:
+            tables, printed, shown = _outputs(cell)
+            if tables or _PRINTED_MARK in printed or _shown_history(shown) is not None:
                 return True
         return False
 
