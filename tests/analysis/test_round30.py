@@ -49,20 +49,28 @@ def test_an_eval_loss_still_falling_by_a_few_percent_an_epoch_keeps_it_info() ->
 # -- LL121: a ratio over a near-zero level measures nothing ------------------------------------
 
 
-def _near_zero_with_bumps(bump: float) -> RunData:
+def _near_zero_with_bumps(bump: float, *, evals: bool = True) -> RunData:
     """A classifier whose loss falls from 0.68 to about 2e-4 within its first tenth and then
-    shows single-log bumps of ``bump`` that come straight back, over 3 epochs of 100 logs."""
+    shows single-log bumps of ``bump`` that come straight back, over 3 epochs of 100 logs;
+    with ``evals``, an eval loss at each epoch end that improves to its best at the last."""
     n = 300
     loss = np.full(n, 2e-4) * noisy(np.ones(n), 0.2, 3)
     loss[:30] = 0.68 * np.exp(-np.arange(30) / 3.0) + 2e-4
     for i in (80, 140, 200, 260):
         loss[i] = bump
-    return epoch_run(loss, spe=1000, every=10)
+    at = ([1000, 2000, 3000], [0.011, 0.0041, 0.0031]) if evals else None
+    return epoch_run(loss, spe=1000, every=10, evals=at)
 
 
-def test_bumps_from_a_near_zero_level_below_the_first_loss_are_info() -> None:
+def test_bumps_from_near_zero_with_the_eval_loss_improving_after_them_are_info() -> None:
     f = one(analyze(_near_zero_with_bumps(0.3)), "LL121")
     assert f.severity is Severity.INFO
+
+
+def test_bumps_from_near_zero_with_no_eval_to_rule_out_harm_are_a_warning() -> None:
+    # 1,500x a level of 2e-4, as the conventions' 100x bar says; nothing shows it did no harm
+    f = one(analyze(_near_zero_with_bumps(0.3, evals=False)), "LL121")
+    assert f.severity is Severity.WARNING
 
 
 def test_a_bump_from_near_zero_back_to_the_first_loss_is_still_a_warning() -> None:

@@ -12,7 +12,7 @@ from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
-from losslens.analysis.rules.common import finite_raw
+from losslens.analysis.rules.common import finite, finite_raw
 from losslens.analysis.rules.generalization import NEAR_ZERO
 from losslens.analysis.rules.numerics import hidden_nan_steps
 from losslens.analysis.spikefind import (
@@ -168,6 +168,13 @@ def _level_jumps(
     return out
 
 
+def _eval_improved_after(ctx: RunContext, step: int) -> bool:
+    """Whether the eval loss improved after ``step``: an eval after it, and the best eval the
+    last one."""
+    est, ev = finite(ctx.eval_loss)
+    return bool(ev.size >= 2 and est[-1] > step and float(ev[-1]) <= float(ev.min()))
+
+
 @rule(
     "LL121",
     "loss-spike",
@@ -201,8 +208,9 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         (as the severity conventions grade a spike that comes straight back), also when the
         gradient norm spikes (finite) at the same step, if it is the only spike event: that
         is one bad batch, not harm. One 100× or more (over a level below 0.105 nats, the
-        memorization rule's near zero, only one that climbs back to the first logged loss),
-        one that does not come back, one with a NaN gradient norm (at its log or just
+        memorization rule's near zero, not one after which the eval loss improved to its best
+        at the last eval, unless it climbs back to the first logged loss), one that does not
+        come back, one with a NaN gradient norm (at its log or just
         before it, as above), spike events that
         recur (2 or more) with a gradient-norm spike at one of them, or 2 spike events or
         more each 4× the level around it or more (a level above near zero), with or without
@@ -212,8 +220,10 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     reaches the conventions' bar (≥ 100× the surrounding level, a NaN gradient norm); spikes
     that recur are a repeated problem the user should act on, shown by a gradient-norm spike
     at one of them or, judged by size, by each being several times the level. A ratio
-    over a level near zero measures nothing (a bump of 0.3 over 2e-4 is 1,500×): there, the
-    bar is a spike that undoes the training, back to where the run started.
+    over a level near zero measures nothing (a bump of 0.3 over 2e-4 is 1,500×): there, as
+    for memorization, harm is taken as shown unless an eval loss rules it out (one that kept
+    improving after the spike, to its best at the last eval); a spike that undoes the
+    training, back to where the run started, is a warning whatever the eval says.
     Why it matters:
         One bad batch (garbage text, a very long or mislabelled example) produces a large
         loss. If the model recovers at once it is usually harmless; if the loss stays up, the
@@ -252,11 +262,15 @@ def loss_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             if s.step in gsteps or prev in gsteps:
                 co = True
     unrecovered = [s for s in spikes if s.recovered is False]
-    # a ratio over a level near zero measures nothing: there a spike is huge only when it
-    # climbs back to where the run started (its first log)
+    # a ratio over a level near zero measures nothing: there a huge spike is harm the log
+    # must not rule out, as with memorization; an eval loss that improved after it, to its
+    # best at the last eval, rules it out unless the spike climbed back to the first loss
     start = float(v[0])
     huge = [
-        x for x in spikes if x.ratio >= p.huge and (x.baseline >= NEAR_ZERO or x.value >= start)
+        x
+        for x in spikes
+        if x.ratio >= p.huge
+        and (x.baseline >= NEAR_ZERO or x.value >= start or not _eval_improved_after(ctx, x.step))
     ]
     # spikes that recur, each several times the level around it, are a repeated problem
     # judged by size (bad batches in the data), whether or not the gradient norm shows them
