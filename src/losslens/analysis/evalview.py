@@ -23,6 +23,7 @@ from losslens.model import FloatArray, Series
 #: Task metrics where higher is better, by the end of their name.
 HIGHER_BETTER = (
     "accuracy",
+    "accuracies",  # TRL's rewards/accuracies: the share of held-out preference pairs ranked right
     "acc",
     "f1",
     "bleu",
