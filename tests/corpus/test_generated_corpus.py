@@ -109,6 +109,8 @@ SEALED_SIZES = {
     "qwen2-h136-l2": "v48g",
     "llama-h136-l1": "v49g",
     "qwen2-h136-l3": "v49g",
+    "llama-h136-l2": "v50g",
+    "qwen2-h144-l1": "v50g",
 }
 RETIRED = {
     "v7g",
