@@ -267,6 +267,14 @@ def embedded_state(text: str) -> Any:
         return None
 
 
+def pasted_history(text: str) -> Any:
+    """The log history in ``text`` that is not one JSON document: as Python prints it, else
+    as JSON pasted with text around it (:func:`printed_log_history`, :func:`embedded_state`);
+    None when there is neither."""
+    found = printed_log_history(text)
+    return embedded_state(text) if found is None else found
+
+
 def _parse_state(path: Path) -> Any:
     """The JSON of ``path``, or the log history printed in it as a Python literal, or the
     JSON pasted in it with text around it."""
@@ -274,9 +282,7 @@ def _parse_state(path: Path) -> Any:
         return parse_json_file(path)
     except ImportError_:
         text = read_regular(path).decode("utf-8", "replace")
-        found = printed_log_history(text)
-        if found is None:
-            found = embedded_state(text)
+        found = pasted_history(text)
         if found is not None:
             return found
         printed = _log_start(text, _PY_LOG_LIST) is not None

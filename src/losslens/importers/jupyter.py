@@ -34,7 +34,7 @@ from losslens.importers.base import (
 )
 from losslens.importers.hf_console import console_run
 from losslens.importers.hf_notebook import HTML_TABLE_MARK, html_table_text, table_run
-from losslens.importers.hf_state import embedded_state, printed_log_history, state_run
+from losslens.importers.hf_state import pasted_history, state_run
 from losslens.model import ImportedRun
 
 _PRINTED_MARK = "'loss': "
@@ -81,11 +81,7 @@ def _outputs(cell: dict[str, Any]) -> tuple[list[str], str, str]:
 def _shown_history(text: str) -> Any:
     """The log history a cell shows (``trainer.state.log_history`` displayed or printed as
     Python, or printed as JSON), or None."""
-    if "loss" not in text:
-        return None
-    found = printed_log_history(text)
-    if found is None:
-        found = embedded_state(text)
+    found = pasted_history(text) if "loss" in text else None
     if isinstance(found, dict) and isinstance(found.get("log_history"), list):
         return found
     return found if isinstance(found, list) and found and isinstance(found[0], dict) else None
