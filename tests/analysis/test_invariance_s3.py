@@ -149,3 +149,18 @@ def test_a_log_too_short_to_measure_its_noise_keeps_the_sparse_bar() -> None:
     loss = np.array([1.24, 1.84, 1.80, 1.59, 2.41, 2.45])
     found = _found(run_of({"train/loss": (steps, loss), "train/learning_rate": (steps, lr)}))
     assert found.get("LL112") is not None and found["LL112"] is not Severity.INFO
+
+
+def test_a_sparse_ramp_rise_the_peak_rate_undoes_is_the_start_transient() -> None:
+    """As in a dense ramp: the loss jumps 60% at the LR peak (3 logs in the ramp), then falls
+    below its lowest ramp log while a constant schedule holds the LR at its peak (g2503-like).
+    The same loss with the LR decaying after the peak stays a response to the schedule."""
+    steps = np.arange(5, 101, 5)
+    loss = np.array([1.51, 1.44, 2.30, 1.51, 1.52, 1.40, 1.20, 1.35, 1.30, 1.25])
+    loss = np.concatenate([loss, np.linspace(1.2, 0.9, 10)])
+    held = 3e-3 * np.minimum(steps / 15, 1.0)
+    run = run_of({"train/loss": (steps, loss), "train/learning_rate": (steps, held)})
+    assert "LL112" not in _found(run)
+    decayed = np.where(steps <= 15, held, 3e-3 * (100 - steps) / 85 * 0.5)
+    run = run_of({"train/loss": (steps, loss), "train/learning_rate": (steps, decayed)})
+    assert _found(run).get("LL112") is Severity.WARNING

@@ -116,7 +116,11 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
     sel = st <= sched.warmup_end_step
     noise = log_noise(v)  # around a local linear trend: not larger for a coarser log
     if 2 <= int(sel.sum()) < p.min_warmup_logs:
-        return _sparse_warmup(ctx, st[sel], v[sel], _whole_log_noise(v, p), p)
+        sparse = _sparse_warmup(ctx, st[sel], v[sel], _whole_log_noise(v, p), p)
+        # a rise the peak rate itself undoes is the start's transient at any log density
+        if sparse is None or _undone_at_peak(ctx, st, v, float(signals.safe_log(sparse.before)), p):
+            return None
+        return sparse
     if int(sel.sum()) < p.min_warmup_logs:
         return None
     xs, y = st[sel], signals.safe_log(v[sel])
