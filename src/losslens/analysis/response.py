@@ -118,7 +118,7 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
     if 2 <= int(sel.sum()) < p.min_warmup_logs:
         sparse = _sparse_warmup(ctx, st[sel], v[sel], _whole_log_noise(v, p), p)
         # a rise the peak rate itself undoes is the start's transient at any log density
-        if sparse is None or _undone_at_peak(ctx, st, v, float(signals.safe_log(sparse.before)), p):
+        if sparse is None or _undone_at_peak(ctx, st, v, math.log(max(sparse.before, 1e-12)), p):
             return None
         return sparse
     if int(sel.sum()) < p.min_warmup_logs:
