@@ -829,6 +829,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v51g
+    "llama-h136-l3": {
+        "arch": "llama",
+        "hidden_size": 136,
+        "intermediate_size": 272,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h144-l2": {
+        "arch": "qwen2",
+        "hidden_size": 144,
+        "intermediate_size": 288,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

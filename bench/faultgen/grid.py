@@ -64,6 +64,7 @@ SEALED_BLOCKS = {
     "v48g": ["llama-h128-l3", "qwen2-h136-l2"],
     "v49g": ["llama-h136-l1", "qwen2-h136-l3"],
     "v50g": ["llama-h136-l2", "qwen2-h144-l1"],
+    "v51g": ["llama-h136-l3", "qwen2-h144-l2"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -111,6 +111,8 @@ SEALED_SIZES = {
     "qwen2-h136-l3": "v49g",
     "llama-h136-l2": "v50g",
     "qwen2-h144-l1": "v50g",
+    "llama-h136-l3": "v51g",
+    "qwen2-h144-l2": "v51g",
 }
 RETIRED = {
     "v7g",
