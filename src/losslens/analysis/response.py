@@ -27,7 +27,11 @@ import numpy as np
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import eval_view, log_noise
-from losslens.analysis.progress_signal import loss_measures_progress
+from losslens.analysis.progress_signal import (
+    MAX_TOKEN_CE,
+    loss_is_cross_entropy,
+    loss_measures_progress,
+)
 from losslens.analysis.rules.base import param
 from losslens.analysis.rules.common import finite
 from losslens.model import FloatArray
@@ -114,6 +118,8 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
         return None
     st, v = finite(ctx.loss)
     sel = st <= sched.warmup_end_step
+    if _falls_from_a_bad_start(ctx, v, v[sel]):
+        return None
     noise = log_noise(v)  # around a local linear trend: not larger for a coarser log
     if 2 <= int(sel.sum()) < p.min_warmup_logs:
         sparse = _sparse_warmup(ctx, st[sel], v[sel], _whole_log_noise(v, p), p)
@@ -158,6 +164,17 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
         _lr_at(ctx, float(xs[m])),
         _lr_at(ctx, float(xs[-1])),
     )
+
+
+def _falls_from_a_bad_start(ctx: RunContext, v: FloatArray, ramp: FloatArray) -> bool:
+    """Whether the cross-entropy starts above every per-token level (``MAX_TOKEN_CE``, ln 2^18
+    ≈ 12.5 nats: logits far off scale, a bad start) and falls below it inside the ramp. The
+    fall from such a start and the rebound after it are the initialisation settling, whatever
+    the rate; the lowest ramp log is not a level the small early rates reached by learning. A
+    loss that stays above that line is summed or scaled, and is read as any other."""
+    if v.size == 0 or ramp.size == 0 or not loss_is_cross_entropy(ctx):
+        return False
+    return float(v[0]) > MAX_TOKEN_CE >= float(np.min(ramp))
 
 
 def _recovers(
