@@ -846,6 +846,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v52g
+    "llama-h144-l1": {
+        "arch": "llama",
+        "hidden_size": 144,
+        "intermediate_size": 288,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h144-l3": {
+        "arch": "qwen2",
+        "hidden_size": 144,
+        "intermediate_size": 288,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

@@ -113,6 +113,8 @@ SEALED_SIZES = {
     "qwen2-h144-l1": "v50g",
     "llama-h136-l3": "v51g",
     "qwen2-h144-l2": "v51g",
+    "llama-h144-l1": "v52g",
+    "qwen2-h144-l3": "v52g",
 }
 RETIRED = {
     "v7g",
