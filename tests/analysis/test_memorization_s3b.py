@@ -122,3 +122,12 @@ def test_two_evals_rise_the_task_metric_confirms_is_overfitting() -> None:
 def test_two_evals_rise_with_the_task_metric_improving_is_not_a_warning() -> None:
     rep = _two_evals((0.914, 0.930))
     assert "LL151" not in serious(rep)
+
+
+def test_the_log_at_the_end_of_the_first_pass_is_a_held_out_measure() -> None:
+    """of002-like: 15 steps per epoch logged every 5th step, no eval set. The log at epoch
+    1.0 is the mean over steps 11-15, all first-pass batches: with it the first pass has
+    three logs (lowest 0.139), and the second pass ends 5x below that: learned by heart."""
+    train = np.array([2.16, 1.38, 0.139, 0.0289, 0.0171, 0.0256])
+    f = one(analyze(epoch_run(train, spe=15, every=5)), "LL153")
+    assert f.severity is Severity.WARNING

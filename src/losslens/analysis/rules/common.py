@@ -108,10 +108,12 @@ def first_pass_ratio(
     there is a held-out measure. Its stretch from the near-zero onset ``i`` (from the start
     when the loss got near zero only after the pass) to the end of the pass (3 logs or more)
     is read at its lowest log: the most favourable reading of how well unseen examples were
-    predicted, which a spike there cannot raise. None when that stretch is not resolved."""
+    predicted, which a spike there cannot raise. The log at the pass's last step (epoch 1.0)
+    belongs to it: a logged loss is the mean over the interval that ends at its step, all of
+    it first-pass batches. None when that stretch is not resolved."""
     k = i if (ctx.epoch_at(float(st[i])) or 0.0) < 1.0 else 0
     eps = np.array([ctx.epoch_at(float(s)) or 0.0 for s in st[k:]])
-    held_out = v[k:][eps < 1.0]
+    held_out = v[k:][eps <= 1.0]
     if held_out.size < 3 or end <= 0:
         return None
     return float(held_out.min()) / end
