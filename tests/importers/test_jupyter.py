@@ -126,9 +126,27 @@ def test_a_notebook_without_outputs_says_what_to_do(tmp_path: Path) -> None:
 
 def test_a_damaged_notebook_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     p = tmp_path / "cut.ipynb"
-    p.write_text(NOTEBOOK.read_text(encoding="utf-8")[:5000], encoding="utf-8")
+    p.write_text(NOTEBOOK.read_text(encoding="utf-8")[:300], encoding="utf-8")
     with pytest.raises(ImportError_, match="not a readable notebook"):
         load_into_memory(p)
+
+
+def test_the_outputs_of_a_notebook_broken_elsewhere_are_read_with_a_note(tmp_path: Path) -> None:
+    """A quote left unescaped in a code cell's source (oc001's source) breaks the JSON of the
+    whole file; the training cell's outputs still parse on their own and are read."""
+    nb = _notebook()
+    del nb["cells"][3]
+    (whole,) = load_into_memory(_write(tmp_path, nb, "whole.ipynb"))
+    nb["cells"][0]["source"] = ["x = 'SPLIT_HERE'\n"]
+    text = json.dumps(nb, indent=1).replace("SPLIT_HERE", 'a": "b')
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError):
+        json.loads(text)
+    assert detect(broken).name == "jupyter"
+    (run,) = load_into_memory(broken)
+    assert list(run.series[keys.LOSS].values) == list(whole.series[keys.LOSS].values)
+    assert any("JSON is broken" in w for w in run.info.summary["import_warnings"])
 
 
 def test_a_notebook_exported_to_markdown_keeps_its_html_table() -> None:

@@ -11,7 +11,9 @@ any of these is one run; when a cell holds several, the one with more train loss
 (a table gives the exact steps, the printed lines and the log history the learning rate and
 gradient norm).
 
-The notebook's JSON is read with the standard library; the table with its HTML parser. The
+The notebook's JSON is read with the standard library; when it is broken elsewhere (a quote
+left unescaped in a cell's source, a file cut short), each cell's ``"outputs"`` array that
+parses on its own is read, with an import note. The table is read with the HTML parser; the
 rows then go through the same readers as a copied table (``hf_notebook``) and a console
 log (``hf_console``).
 """
@@ -38,6 +40,7 @@ from losslens.importers.hf_state import pasted_history, state_run
 from losslens.model import ImportedRun
 
 _PRINTED_MARK = "'loss': "
+_OUTPUTS_KEY = '"outputs"'
 
 
 def _joined(value: Any) -> str:
@@ -97,12 +100,44 @@ def _train_losses(run: ImportedRun | None) -> int:
     return sum(p.key == keys.LOSS for p in points)
 
 
-def _load(path: Path) -> Any:
+def _salvaged(text: str) -> list[dict[str, Any]]:
+    """The cell outputs that still parse in a notebook whose JSON is broken elsewhere (a
+    cell's source saved with a quote left unescaped): each ``"outputs": [...]`` array decoded
+    on its own, as the code cell it belongs to."""
+    decoder = json.JSONDecoder()
+    cells: list[dict[str, Any]] = []
+    at = text.find(_OUTPUTS_KEY)
+    while at >= 0:
+        start = at + len(_OUTPUTS_KEY)
+        colon = text.find(":", start)
+        bracket = text.find("[", start)
+        end = start
+        if colon >= 0 and bracket > colon and not text[start:bracket].replace(":", "").strip():
+            try:
+                outputs, end = decoder.raw_decode(text, bracket)
+            except (ValueError, RecursionError):
+                outputs = None
+            if isinstance(outputs, list) and outputs:
+                cells.append({"cell_type": "code", "outputs": outputs})
+        at = text.find(_OUTPUTS_KEY, end)
+    return cells
+
+
+def _load(path: Path) -> tuple[Any, str | None]:
+    """The notebook's JSON, and a note when only the cell outputs that parse on their own
+    could be read from it."""
     check_readable(path)
-    raw = read_regular(path)
+    text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
     try:
-        return json.loads(raw.decode("utf-8", errors="replace").removeprefix("\ufeff"))
+        return json.loads(text), None
     except (ValueError, RecursionError) as exc:
+        cells = _salvaged(text)
+        if any(_has_log(c) for c in cells):
+            note = (
+                f"the notebook's JSON is broken ({exc}): read from the {len(cells)} cell "
+                "outputs that parse on their own; save it again from Jupyter to read it whole"
+            )
+            return {"cells": cells}, note
         raise ImportError_(
             f"not a readable notebook: {exc}",
             "is the .ipynb file complete? Save it again from Jupyter or Colab",
@@ -110,9 +145,17 @@ def _load(path: Path) -> Any:
         ) from None
 
 
+def _has_log(cell: dict[str, Any]) -> bool:
+    """Whether a code cell's outputs hold a Trainer table, printed log lines or a shown log
+    history."""
+    tables, printed, shown = _outputs(cell)
+    return bool(tables) or _PRINTED_MARK in printed or _shown_history(shown) is not None
+
+
 def notebook_runs(path: Path) -> Iterator[ImportedRun]:
     """Every training run in the saved outputs of the notebook at ``path``."""
-    cells = _cells(_load(path))
+    nb, note = _load(path)
+    cells = _cells(nb)
     found: list[tuple[int, ImportedRun]] = []
     source = display_path(path)
     digest = file_hash(path)
@@ -143,6 +186,8 @@ def notebook_runs(path: Path) -> Iterator[ImportedRun]:
     for number, run in found:
         if len(found) > 1:
             run.name = f"{path.stem} (cell {number})"
+        if note:
+            run.warnings.append(note)
         yield run
 
 
@@ -154,14 +199,10 @@ class JupyterImporter:
         if path.suffix.lower() != ".ipynb":
             return False
         try:
-            nb = _load(path)
+            nb, _ = _load(path)
         except ImportError_:
             return False
-        for cell in _cells(nb):
-            tables, printed, shown = _outputs(cell)
-            if tables or _PRINTED_MARK in printed or _shown_history(shown) is not None:
-                return True
-        return False
+        return any(_has_log(cell) for cell in _cells(nb))
 
     def claims(self, path: Path) -> bool:
         return path.suffix.lower() == ".ipynb"
