@@ -66,6 +66,7 @@ SEALED_BLOCKS = {
     "v50g": ["llama-h136-l2", "qwen2-h144-l1"],
     "v51g": ["llama-h136-l3", "qwen2-h144-l2"],
     "v52g": ["llama-h144-l1", "qwen2-h144-l3"],
+    "v53g": ["llama-h144-l2", "qwen2-h152-l1"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -115,6 +115,8 @@ SEALED_SIZES = {
     "qwen2-h144-l2": "v51g",
     "llama-h144-l1": "v52g",
     "qwen2-h144-l3": "v52g",
+    "llama-h144-l2": "v53g",
+    "qwen2-h152-l1": "v53g",
 }
 RETIRED = {
     "v7g",
