@@ -75,6 +75,11 @@ class ResponseParams:
         2, "few logs: rising logs, each above the one before, while the LR is near its peak"
     )
     recovered_logs: int = param(2, "... and logs after the LR has decayed, each below the start")
+    bad_start_fall: float = param(
+        1 / 3,
+        "a cross-entropy whose first log is above every per-token level (ln 2^18) and whose "
+        "ramp falls to this share of it: a bad start settling, no response read",
+    )
     held: float = param(
         0.9,
         "not when the loss falls back below its warmup minimum (the median of 3 logs in a "
@@ -118,7 +123,7 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
         return None
     st, v = finite(ctx.loss)
     sel = st <= sched.warmup_end_step
-    if _falls_from_a_bad_start(ctx, v, v[sel]):
+    if _falls_from_a_bad_start(ctx, v, v[sel], p):
         return None
     noise = log_noise(v)  # around a local linear trend: not larger for a coarser log
     if 2 <= int(sel.sum()) < p.min_warmup_logs:
@@ -166,15 +171,19 @@ def warmup_response(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | N
     )
 
 
-def _falls_from_a_bad_start(ctx: RunContext, v: FloatArray, ramp: FloatArray) -> bool:
+def _falls_from_a_bad_start(
+    ctx: RunContext, v: FloatArray, ramp: FloatArray, p: ResponseParams
+) -> bool:
     """Whether the cross-entropy starts above every per-token level (``MAX_TOKEN_CE``, ln 2^18
-    ≈ 12.5 nats: logits far off scale, a bad start) and falls below it inside the ramp. The
-    fall from such a start and the rebound after it are the initialisation settling, whatever
-    the rate; the lowest ramp log is not a level the small early rates reached by learning. A
-    loss that stays above that line is summed or scaled, and is read as any other."""
+    ≈ 12.5 nats: logits far off scale, a bad start) and falls to ``bad_start_fall`` of that
+    first value or lower inside the ramp. The fall from such a start and the rebound after it
+    are the initialisation settling, whatever the rate; the lowest ramp log is not a level the
+    small early rates reached by learning. The fall is a ratio, so a loss logged at twice or
+    half its scale reads the same."""
     if v.size == 0 or ramp.size == 0 or not loss_is_cross_entropy(ctx):
         return False
-    return float(v[0]) > MAX_TOKEN_CE >= float(np.min(ramp))
+    first = float(v[0])
+    return first > MAX_TOKEN_CE and float(np.min(ramp)) <= p.bad_start_fall * first
 
 
 def _recovers(

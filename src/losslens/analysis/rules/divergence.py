@@ -393,9 +393,9 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         the loss falls back below that minimum, 3 logs in a row, while the LR is still at 90%
         of its peak or more: a rise the peak rate itself undoes before the schedule decays is
         the start's transient, not the rate; nor when a cross-entropy starts above every
-        per-token level, ln 2^18 ≈ 12.5 nats, and falls below it in the ramp: a bad start,
-        whose fall and rebound are the initialisation settling), or the
-        eval loss is best before the LR peak and jumps 20% (and 3 noise standard
+        per-token level, ln 2^18 ≈ 12.5 nats, and falls to a third of that first log or lower
+        in the ramp: a bad start, whose fall and rebound are the initialisation settling), or
+        the eval loss is best before the LR peak and jumps 20% (and 3 noise standard
         deviations) when the LR gets there, and stays up; not when that jump is
         less than half of its rise to the last eval (in log): an eval loss that climbs on
         while the LR decays is overfitting (LL151), not the schedule; nor when the train loss
