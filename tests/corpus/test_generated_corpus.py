@@ -117,6 +117,8 @@ SEALED_SIZES = {
     "qwen2-h144-l3": "v52g",
     "llama-h144-l2": "v53g",
     "qwen2-h152-l1": "v53g",
+    "llama-h152-l1": "v54g",
+    "qwen2-h152-l2": "v54g",
 }
 RETIRED = {
     "v7g",
