@@ -111,6 +111,9 @@ class UnderParams:
     )
     first_best_evals: int = param(3, "evals with the best at the first: not learning")
     first_best_train_gain: float = param(0.10, "... when the train loss gains less than this")
+    first_best_flat: float = param(
+        0.01, "(f) or an eval loss never this much below its first eval, the train loss as above"
+    )
     uniform_low: float = param(
         UNIFORM_1000,
         "(h) a cross-entropy ending at or above this (nats; ln 1000: a uniform guess over "
@@ -323,7 +326,10 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         not gain faster than the bar either (a model whose eval loss still improves is
         learning);
         (f) with 3 evals or more, the eval loss was best at the first eval while the train
-        loss gained less than 10% (the model is not learning, it is not overfitting);
+        loss gained less than 10% (the model is not learning, it is not overfitting); or it
+        never got 1% below its first eval (judged by size: a held-out loss that never moved)
+        while the train loss gained less than 10% from its first logs (the median of the
+        first 5%): the model never learned, neither measure moved from the start;
         (g) a loss that starts at chance, ``ln k`` for k outcomes (within 5%: a fresh
         classification head, a DPO policy equal to its reference; k from ``num_labels`` /
         ``id2label`` or ``vocab_size``, else guessed from the first value for classification
@@ -387,10 +393,8 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         plateau is not None and plateau.severity is not Severity.INFO
     ):
         return
-    # a loss that ends near zero is memorization, not under-learning: only a flat start (e)
-    # can still be said of it. An info staircase (a small drop on re-seeing the examples,
-    # how any second pass looks) says nothing of the level: it is read at one cadence and
-    # not at another, so it may not decide whether the loss learned too little
+    # a loss that ends near zero is memorization: only a flat start (e) can still be said of
+    # it. An info staircase (read at one cadence and not at another) does not decide that
     mem = ctx.has("LL153")
     memorized = mem is not None and not (
         mem.severity is Severity.INFO and "boundaries" in mem.evidence.values
@@ -411,9 +415,8 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     last = end_level(st, v)
     if first <= 0 or last <= 0:
         return
-    # the share is a ratio of two medians of a few noisy logs: a loss this close to the bar
-    # could fall on either side of it with another logging interval, so the bar is raised by
-    # the share's own uncertainty (2 standard errors)
+    # the share is a ratio of two medians of noisy logs: the bar is raised by its own
+    # uncertainty (2 standard errors), so another logging interval does not flip it
     margin = math.exp(2 * share_se(v))
     high_bar = p.still_high * margin
     epochs = epoch_span(ctx, float(st[0]), float(st[-1]))
@@ -531,14 +534,17 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         )
         if kept is not None:
             note, onset = kept
-    # (f) best at the first eval and the train loss hardly moves
+    # (f) not learning: the eval loss best at its first eval and above it since, or never 1%
+    # below it, while the train loss hardly moved (since that eval, or since its start)
     if note is None and not memorized:
         view = eval_view(ctx)
         _, lv = finite(ctx.loss)
-        if view is not None and view.n >= p.first_best_evals and view.best == 0 and lv.size:
+        if view is not None and view.n >= p.first_best_evals and lv.size:
             t0 = train_level_near(ctx, float(view.steps[0]))
             t1 = signals.end_median(lv)
-            if t0 and t1 > (1 - p.first_best_train_gain) * t0 and view.rise() > 0:
+            start = float(np.median(lv[: head_count(lv.size)]))
+            first_eval, bar = float(view.values[0]), 1 - p.first_best_train_gain
+            if t0 and t1 > bar * t0 and view.best == 0 < view.rise():
                 note = tr(
                     "the eval loss was best at the first eval ({a} at step {s}) and the train "
                     "loss hardly moved ({c} → {d})",
@@ -550,6 +556,20 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                     d=num(t1),
                 )
                 onset = view.best_step
+            elif view.best_value >= (1 - p.first_best_flat) * first_eval > 0 and t1 > bar * start:
+                note = tr(
+                    "the eval loss never got {x}% below its first eval ({a} → best {b} in {n} "
+                    "evals) and the train loss hardly moved from its start ({c} → {d})",
+                    "평가 손실이 {n}번의 평가 동안 첫 평가보다 {x}% 이상 낮아진 적이 없고({a} → "
+                    "최저 {b}) 학습 손실도 시작부터 거의 움직이지 않았습니다({c} → {d})",
+                    x=f"{p.first_best_flat * 100:.0f}",
+                    a=num(first_eval),
+                    b=num(view.best_value),
+                    n=view.n,
+                    c=num(start),
+                    d=num(t1),
+                )
+                onset = int(view.steps[0])
     # (i) a regression model that never beat predicting the mean
     r2 = best_r_squared(ctx, p.r2_evals) if note is None else None
     if r2 is not None and r2[0] <= 0:
