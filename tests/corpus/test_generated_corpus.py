@@ -119,6 +119,8 @@ SEALED_SIZES = {
     "qwen2-h152-l1": "v53g",
     "llama-h152-l1": "v54g",
     "qwen2-h152-l2": "v54g",
+    "llama-h152-l2": "v55g",
+    "qwen2-h152-l3": "v55g",
 }
 RETIRED = {
     "v7g",
