@@ -340,9 +340,17 @@ def peak_eval_jump(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | No
     jump = float(nxt) / view.best_value - 1
     if jump < max(p.eval_jump, p.eval_noise_k * view.noise):
         return None
-    # it must stay up (not one noisy eval)
-    if float(np.median(view.values[view.best + 1 :])) < (1 + p.eval_jump / 2) * view.best_value:
+    # it must stay up (not one noisy eval), and the peak rate must not undo it: an eval back
+    # near its best while the LR is still at `held` of its peak was not pushed up by the rate
+    up = (1 + p.eval_jump / 2) * view.best_value
+    if float(np.median(view.values[view.best + 1 :])) < up:
         return None
+    for step, value in zip(view.steps[view.best + 2 :], view.values[view.best + 2 :], strict=True):
+        lr = _lr_at(ctx, float(step))
+        if lr is None or lr < p.held * sched.peak:
+            break
+        if float(value) < up:
+            return None
     if _train_fell_across(
         ctx, view.best_step, float(view.steps[view.best + 1]), p.eval_jump_train_fall
     ):

@@ -396,7 +396,9 @@ def lr_too_high(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         per-token level, ln 2^18 ≈ 12.5 nats, and falls to a third of that first log or lower
         in the ramp: a bad start, whose fall and rebound are the initialisation settling), or
         the eval loss is best before the LR peak and jumps 20% (and 3 noise standard
-        deviations) when the LR gets there, and stays up; not when that jump is
+        deviations) when the LR gets there, and stays up (the median of the later evals
+        10% above the best, and no eval back below that while the LR is still at 90% of its
+        peak: a jump the peak rate itself undoes is not the rate's); not when that jump is
         less than half of its rise to the last eval (in log): an eval loss that climbs on
         while the LR decays is overfitting (LL151), not the schedule; nor when the train loss
         median fell 15% or more from the logs before the best eval to those up to the next
