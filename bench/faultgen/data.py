@@ -914,6 +914,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v56g
+    "llama-h152-l3": {
+        "arch": "llama",
+        "hidden_size": 152,
+        "intermediate_size": 304,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h160-l1": {
+        "arch": "qwen2",
+        "hidden_size": 160,
+        "intermediate_size": 320,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

@@ -69,6 +69,7 @@ SEALED_BLOCKS = {
     "v53g": ["llama-h144-l2", "qwen2-h152-l1"],
     "v54g": ["llama-h152-l1", "qwen2-h152-l2"],
     "v55g": ["llama-h152-l2", "qwen2-h152-l3"],
+    "v56g": ["llama-h152-l3", "qwen2-h160-l1"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

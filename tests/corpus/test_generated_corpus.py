@@ -121,6 +121,8 @@ SEALED_SIZES = {
     "qwen2-h152-l2": "v54g",
     "llama-h152-l2": "v55g",
     "qwen2-h152-l3": "v55g",
+    "llama-h152-l3": "v56g",
+    "qwen2-h160-l1": "v56g",
 }
 RETIRED = {
     "v7g",
