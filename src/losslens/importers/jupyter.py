@@ -21,6 +21,7 @@ log (``hf_console``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from losslens.importers.hf_state import pasted_history, state_run
 from losslens.model import ImportedRun
 
 _PRINTED_MARK = "'loss': "
-_OUTPUTS_KEY = '"outputs"'
+_OUTPUTS = re.compile(r'"outputs"\s*:\s*\[')
 
 
 def _joined(value: Any) -> str:
@@ -106,20 +107,13 @@ def _salvaged(text: str) -> list[dict[str, Any]]:
     on its own, as the code cell it belongs to."""
     decoder = json.JSONDecoder()
     cells: list[dict[str, Any]] = []
-    at = text.find(_OUTPUTS_KEY)
-    while at >= 0:
-        start = at + len(_OUTPUTS_KEY)
-        colon = text.find(":", start)
-        bracket = text.find("[", start)
-        end = start
-        if colon >= 0 and bracket > colon and not text[start:bracket].replace(":", "").strip():
-            try:
-                outputs, end = decoder.raw_decode(text, bracket)
-            except (ValueError, RecursionError):
-                outputs = None
-            if isinstance(outputs, list) and outputs:
-                cells.append({"cell_type": "code", "outputs": outputs})
-        at = text.find(_OUTPUTS_KEY, end)
+    for found in _OUTPUTS.finditer(text):
+        try:
+            outputs, _ = decoder.raw_decode(text, found.end() - 1)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(outputs, list) and outputs:
+            cells.append({"cell_type": "code", "outputs": outputs})
     return cells
 
 
