@@ -345,11 +345,12 @@ def peak_eval_jump(ctx: RunContext, p: ResponseParams = PARAMS) -> Response | No
     up = (1 + p.eval_jump / 2) * view.best_value
     if float(np.median(view.values[view.best + 1 :])) < up:
         return None
-    for step, value in zip(view.steps[view.best + 2 :], view.values[view.best + 2 :], strict=True):
-        lr = _lr_at(ctx, float(step))
-        if lr is None or lr < p.held * sched.peak:
-            break
-        if float(value) < up:
+    lst, lv = finite(ctx.lr)
+    if lst.size:
+        later = slice(view.best + 2, None)
+        # the evals after the jump up to the first at which the LR fell below `held`
+        held = np.cumprod(np.interp(view.steps[later], lst, lv) >= p.held * sched.peak) > 0
+        if bool(np.any(view.values[later][held] < up)):
             return None
     if _train_fell_across(
         ctx, view.best_step, float(view.steps[view.best + 1]), p.eval_jump_train_fall
