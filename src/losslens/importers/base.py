@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, Protocol
 from losslens import keys
 from losslens.errors import ImportError_
 from losslens.importers.source_code import looks_like_source
+from losslens.importers.textutil import as_utf8
 from losslens.model import ImportedRun, MetricPoint
 from losslens.numeric import as_step, as_value, step_problem
 
@@ -122,7 +123,7 @@ def read_regular(path: Path, limit: int = MAX_WHOLE_FILE) -> bytes:
                     f"the file is too large to read whole ({size:,} bytes, limit {limit:,})",
                     path=str(path),
                 )
-            return f.read(limit + 1)[:limit]
+            return as_utf8(f.read(limit + 1)[:limit])
     except OSError as exc:
         raise open_error(path, exc) from exc
 
@@ -131,7 +132,7 @@ def read_head(path: Path, n: int = SNIFF_BYTES) -> bytes:
     """The first ``n`` bytes of a regular file, or ``b""`` when it cannot be read."""
     try:
         with open_regular(path) as f:
-            return f.read(n)
+            return as_utf8(f.read(n), whole=False)
     except OSError:
         return b""
 

@@ -43,6 +43,7 @@ _KEYED_LIST = re.compile(rb'"[^"\\]{1,64}"\s*:\s*\[\s*\{')
 #: Where the log history starts in text that is not one JSON document (a paste with text
 #: around it): the ``log_history`` key, else a bare list of entries
 _HISTORY_START = re.compile(r'"log_history"\s*:\s*\[|\[\s*(?=\{\s*")')
+_HISTORY_KEY = re.compile(r'"log_history"\s*:\s*\[')
 #: The log history as Python prints it: single quotes, bare ``nan``/``inf``
 _PY_LOG_LIST = re.compile(r"\[\s*\{\s*'")
 _NAN = "<nan>"  # a bare nan, read as a string first (a literal has no NaN)
@@ -275,18 +276,65 @@ def pasted_history(text: str) -> Any:
     return embedded_state(text) if found is None else found
 
 
-def _parse_state(path: Path) -> Any:
+def cut_short_history(text: str) -> tuple[Any, int] | None:
+    """The complete log entries of a JSON trainer state (or log-history list) whose JSON
+    breaks inside its log history, a file cut short as a copy or a crash leaves it, with the
+    fields before the history: (the state, the number of entries read); None when its
+    first entries are not Trainer log entries. Entries are decoded one by one from the
+    start of the list and the reading stops at the first that does not decode, as
+    TensorBoard and W&B readers stop at a damaged record: what comes before it is the run
+    as it was logged."""
+    m = _HISTORY_KEY.search(text)
+    body = text.lstrip("\ufeff \t\r\n")
+    if m is None and not body.startswith("["):
+        return None
+    i = m.end() if m is not None else len(text) - len(body) + 1
+    decoder = json.JSONDecoder()
+    entries: list[Any] = []
+    while True:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] != "{":
+            break
+        try:
+            entry, i = decoder.raw_decode(text, i)
+        except (ValueError, RecursionError):
+            break
+        entries.append(entry)
+    if not any(_is_log_entry(e) for e in entries[:5]):
+        return None
+    state: dict[str, Any] = {}
+    if m is not None:  # the scalar fields written before the history, when they parse
+        try:
+            head = json.loads(text[: m.start()] + '"log_history": []}')
+        except (ValueError, RecursionError):
+            head = None
+        state = head if isinstance(head, dict) else {}
+    state["log_history"] = entries
+    return state, len(entries)
+
+
+def _parse_state(path: Path) -> tuple[Any, str | None]:
     """The JSON of ``path``, or the log history printed in it as a Python literal, or the
-    JSON pasted in it with text around it."""
+    JSON pasted in it with text around it; with a note when a JSON file cut short inside
+    its log history was read up to the break."""
     try:
-        return parse_json_file(path)
-    except ImportError_:
+        return parse_json_file(path), None
+    except ImportError_ as exc:
         text = read_regular(path).decode("utf-8", "replace")
+        pasted = not text.lstrip("\ufeff \t\r\n").startswith(("{", "["))
+        cut = None if pasted else cut_short_history(text)
+        if cut is not None:
+            where = f" ({exc.location})" if exc.location else ""
+            note = (
+                f"{exc.message}{where}: read the {cut[1]} complete log entries "
+                "before it; copy the file again from the run's output folder to read it whole"
+            )
+            return cut[0], note
         found = pasted_history(text)
         if found is not None:
-            return found
+            return found, None
         printed = _log_start(text, _PY_LOG_LIST) is not None
-        pasted = not text.lstrip("\ufeff \t\r\n").startswith(("{", "["))
         if not printed and not (pasted and _log_start(text, _HISTORY_START) is not None):
             raise  # a JSON file (or not a log): its own error says where it breaks
         raise ImportError_(
@@ -299,8 +347,9 @@ def _parse_state(path: Path) -> Any:
 
 
 def read_trainer_state(path: Path) -> ImportedRun:
-    return state_run(
-        _parse_state(path),
+    state, note = _parse_state(path)
+    run = state_run(
+        state,
         where=str(path),
         name=run_name_for(path) if path.name == "trainer_state.json" else path.stem,
         source=display_path(path),
@@ -308,6 +357,9 @@ def read_trainer_state(path: Path) -> ImportedRun:
         mtime=path.stat().st_mtime,
         checkpoint=path.parent.name if _CHECKPOINT.search(path.parent.name) else None,
     )
+    if note is not None:
+        run.warnings.append(note)
+    return run
 
 
 def state_run(

@@ -12,6 +12,32 @@ from losslens.errors import ImportError_
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]")
 
 
+#: Byte-order marks of the wide Unicode encodings, longest first (UTF-32's little-endian mark
+#: starts with UTF-16's). PowerShell 5's ``>`` and ``Out-File`` write UTF-16 with a BOM.
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def as_utf8(raw: bytes, *, whole: bool = True) -> bytes:
+    """``raw`` as UTF-8 when it is UTF-16 or UTF-32 text with a byte-order mark (a console
+    log saved by Windows PowerShell), so that every text importer reads it like any other
+    file; other bytes unchanged. ``whole=False`` for the head of a file: a character cut at
+    its end is dropped. Bytes behind a mark that do not decode to text (an error, or a NUL
+    character, which no text log holds) are left as they are: binary data stays binary."""
+    for bom, codec in _WIDE_BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw[len(bom) :].decode(codec, "strict" if whole else "ignore")
+            except UnicodeDecodeError:
+                return raw
+            return raw if "\0" in text[:4096] else text.encode("utf-8")
+    return raw
+
+
 def decode_utf8(raw: bytes, path: Path) -> str:
     """Bytes as UTF-8 text (a BOM is dropped); invalid bytes raise with their offset."""
     try:
