@@ -123,6 +123,8 @@ SEALED_SIZES = {
     "qwen2-h152-l3": "v55g",
     "llama-h152-l3": "v56g",
     "qwen2-h160-l1": "v56g",
+    "llama-h160-l1": "v57g",
+    "qwen2-h160-l2": "v57g",
 }
 RETIRED = {
     "v7g",
