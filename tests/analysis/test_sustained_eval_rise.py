@@ -117,3 +117,25 @@ def test_a_rise_within_an_epoch_is_not_read_as_one_more_pass() -> None:
 def test_a_rise_one_epoch_later_with_a_flat_train_loss_is_not_overfitting() -> None:
     # the train loss hardly moves (0.65 -> 0.62 over two epochs): not overfitting
     assert _overfit(analyze(_per_epoch([0.300, 0.336], train_end=0.62))) is None
+
+
+def _per_epoch_evals(evals: list[float]) -> Any:
+    """One eval per epoch of 100 steps, the train loss falling throughout."""
+    train = noisy(np.geomspace(0.9, 0.06, 10 * len(evals)), 0.01, seed=14)
+    return train_eval_run(train, evals, eval_every=100)
+
+
+def test_a_rise_one_epoch_after_a_steep_descent_is_overfitting() -> None:
+    # 0.50 -> 0.147 -> 0.165: +12% one pass after the best while the train loss fell by
+    # two thirds. The 70% fall before the best was learning, not the curve's own movement:
+    # it must not set a bar (2 x 2 x 70%) no rise could pass
+    f = _overfit(analyze(_per_epoch_evals([0.50, 0.147, 0.165])))
+    assert f is not None and f.severity is Severity.WARNING
+    assert f.onset_step == 200
+
+
+def test_a_rise_one_epoch_after_a_curve_that_moved_both_ways_is_within_its_movement() -> None:
+    # the same +12% after a curve that rose and fell before its best: within its own
+    # movement (about 2 x 2 x 25%), nothing to call overfitting from one eval
+    f = _overfit(analyze(_per_epoch_evals([0.20, 0.25, 0.147, 0.165])))
+    assert f is None or f.severity is Severity.INFO

@@ -138,7 +138,9 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         above ``(1+τ)×`` it; a single eval after the best above ``(1+τ)×`` it when the logged task
         metrics are mostly worse there too (with two evals too: the metrics stand in for a third),
         or, with nothing to confirm it, above ``(1+2τ)×`` it a full epoch later while that pass
-        lowered the train loss 10% or more (evals once per epoch; with the task metrics worse there
+        lowered the train loss 10% or more (evals once per epoch; ``τ`` is the 5% floor when every
+        eval before the best was lower than the one before: a curve that only fell moved by
+        learning, not by itself, so its steps measure no noise; with the task metrics worse there
         too, a rise beyond 1% is enough: two measures of the held-out set agree over a whole pass);
         2 evals or more after the best, every one above it by 1% and the last by the 5% floor, with
         the task metrics mostly worse at the last eval than at the eval-loss minimum (two measures
@@ -260,7 +262,13 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     diverged = held_above(max(p.apart_rise, small)) and train_fell(ctx, view, p.pass_train_drop)
     # one eval after the best, a full epoch later (evals once per epoch), nothing to confirm
     # it: twice the confirmed rise, while that pass lowered the train loss by 10%
-    one_pass = one_pass_rise(ctx, view, p.pass_rise * tau, p.pass_train_drop)
+    # (a curve that only fell before the best moved by learning, not by itself: the floor
+    # stands in for its movement, as when nothing came before the best)
+    pre = ev[: b + 1]
+    descent = pre.size >= 2 and bool(np.all(np.diff(pre) < 0))
+    one_pass = one_pass_rise(
+        ctx, view, p.pass_rise * (p.floor if descent else tau), p.pass_train_drop
+    )
     # the same pass with the task metrics worse there too: two measures of the held-out set
     # agree over a whole epoch of training, so a rise beyond the 1% floor is overfitting
     one_pass = one_pass or (
