@@ -158,3 +158,44 @@ def test_a_notebook_exported_to_markdown_keeps_its_html_table() -> None:
         assert list(md.series[key].steps) == list(table.series[key].steps) == [8, 16, 24]
         assert list(md.series[key].values) == list(table.series[key].values)
     assert md.info.config == {"max_steps": 24, "num_train_epochs": 4}
+
+
+def _with_dict_cells(tmp_path: Path, column: str, cells: list[str]) -> Path:
+    """The fixture notebook with one more column in its Trainer table, each cell holding a
+    dict as ``compute_metrics`` returning ``evaluate``'s result under a key shows it."""
+    nb = _notebook()
+    out = next(o for o in nb["cells"][2]["outputs"] if "text/html" in o.get("data", {}))
+    html = "".join(out["data"]["text/html"])
+    html = html.replace("<th>Validation Loss</th>", f"<th>Validation Loss</th><th>{column}</th>")
+    parts = html.split("</tr>")
+    rows = [i for i, part in enumerate(parts) if "<td>" in part]
+    for i, cell in zip(rows, cells, strict=True):
+        parts[i] += f"<td>{cell}</td>\n"
+    out["data"]["text/html"] = "</tr>".join(parts)
+    nb["cells"] = nb["cells"][:3]  # the table's cell only
+    return _write(tmp_path, nb)
+
+
+@pytest.mark.parametrize(
+    ("column", "cells", "want"),
+    [
+        (
+            "Accuracy",
+            ["{'accuracy': 0.862}", "{'accuracy': 0.849}", "{'accuracy': 0.885}"],
+            {"eval/accuracy": [0.862, 0.849, 0.885]},
+        ),
+        (
+            "Scores",
+            ["{'precision': 0.5, 'recall': 0.25}"] * 3,
+            {"eval/precision": [0.5] * 3, "eval/recall": [0.25] * 3},
+        ),
+    ],
+)
+def test_metric_cells_that_hold_a_dict_are_read_as_their_numbers(
+    tmp_path: Path, column: str, cells: list[str], want: dict[str, list[float]]
+) -> None:
+    (run,) = load_into_memory(_with_dict_cells(tmp_path, column, cells))
+    assert list(run.series[keys.LOSS].steps) == [8, 16, 24]
+    assert list(run.series[keys.EVAL_LOSS].steps) == [8, 16, 24]
+    for key, values in want.items():
+        assert list(run.series[key].values) == values

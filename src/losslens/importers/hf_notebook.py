@@ -18,6 +18,7 @@ table's row gets ``epoch = step / steps per epoch`` (no epoch without the line).
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from collections.abc import Iterator
@@ -48,6 +49,8 @@ _PIPE_HEADER = re.compile(
 )
 _RULE = re.compile(r":?-+:?")
 _NO_LOG = "No log"
+#: A cell holding a small dict literal of names and numbers, as a metric that returned a dict
+_DICT_CELL = re.compile(r"\{\s*'[\w\-/ .]{1,64}'\s*:[^{}]{1,400}\}")
 #: the table's own names, as the rows of a trainer_state.json would have them
 _KEYS = {"Training Loss": "loss", "Validation Loss": "eval_loss", "Epoch": "epoch"}
 
@@ -116,7 +119,31 @@ def _columns(header: str) -> list[str]:
 
 
 def _cells(line: str) -> list[str]:
+    """A row's cells: tab-separated when the row has tabs (the HTML table's own cells, which
+    may hold spaces: ``{'accuracy': 0.862}``), else whitespace-separated."""
+    if "\t" in line:
+        return [c.strip() for c in line.strip().split("\t")]
     return line.replace(_NO_LOG, "NoLog").split()
+
+
+def _cell_values(column: str, cell: str) -> dict[str, float]:
+    """The metric values of one cell: a number under its column's key; a dict of numbers
+    (``{'accuracy': 0.862}``, a ``compute_metrics`` that returned ``evaluate``'s result
+    inside a key) under the column's key when it holds one, else under each of its own keys;
+    nothing for ``No log`` or any other text."""
+    value = scalar(cell)
+    if value is not None:
+        return {_key(column): value}
+    if not _DICT_CELL.fullmatch(cell):
+        return {}
+    try:
+        found = ast.literal_eval(cell)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return {}
+    numbers = {str(k): v for k, v in found.items() if scalar(v) is not None}
+    if len(numbers) == 1 and len(found) == 1:
+        return {_key(column): float(next(iter(numbers.values())))}
+    return {_key(k): float(v) for k, v in numbers.items()}
 
 
 def _key(column: str) -> str:
@@ -260,11 +287,8 @@ def table_run(
         train: dict[str, Any] = {} if epoch is None else {"epoch": epoch}
         evals: dict[str, Any] = {}
         for col, cell in zip(cols[1:], cells[1:], strict=True):
-            value = scalar(cell)
-            if value is None:
-                continue  # "No log", or a cell that is not a number
-            key = _key(col)
-            (train if key == "loss" else evals)[key] = value
+            for key, value in _cell_values(col, cell).items():
+                (train if key == "loss" else evals)[key] = value
         if train.keys() - {"epoch"}:
             rows.append((step, None, train))
         if evals:
