@@ -71,6 +71,7 @@ SEALED_BLOCKS = {
     "v55g": ["llama-h152-l2", "qwen2-h152-l3"],
     "v56g": ["llama-h152-l3", "qwen2-h160-l1"],
     "v57g": ["llama-h160-l1", "qwen2-h160-l2"],
+    "v58g": ["llama-h160-l2", "qwen2-h160-l3"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

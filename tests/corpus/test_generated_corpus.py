@@ -125,6 +125,8 @@ SEALED_SIZES = {
     "qwen2-h160-l1": "v56g",
     "llama-h160-l1": "v57g",
     "qwen2-h160-l2": "v57g",
+    "llama-h160-l2": "v58g",
+    "qwen2-h160-l3": "v58g",
 }
 RETIRED = {
     "v7g",
