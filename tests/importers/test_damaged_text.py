@@ -22,13 +22,22 @@ def _losses(path: Path) -> list[float]:
 
 
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
-@pytest.mark.parametrize("source", ["console.txt", "output/trainer_state.json"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "hf_run/console.txt",
+        "hf_run/output/trainer_state.json",
+        "other/log_history.jsonl",
+        "other/wandb_export.csv",
+        "other/trainer_run.ipynb",
+    ],
+)
 def test_a_log_saved_as_utf16_or_utf32_with_a_bom_reads_as_its_utf8_original(
     tmp_path: Path, codec: str, source: str
 ) -> None:
     # PowerShell 5's `python train.py > train.log` writes UTF-16LE with a BOM; Python's
     # "utf-16" codec writes that mark, "utf-16-be" does not, so it is added by hand
-    original = RUN / source
+    original = DATA / source
     text = original.read_text(encoding="utf-8")
     raw = text.encode(codec)
     if codec == "utf-16-be":

@@ -9,6 +9,7 @@ Rows stream line by line; invalid UTF-8 is reported with its line and byte.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -26,8 +27,10 @@ from losslens.importers.base import (
     file_hash,
     open_regular,
     read_head,
+    read_regular,
     scalar,
 )
+from losslens.importers.textutil import wide_text
 from losslens.model import ImportedRun, MetricPoint, jsonable
 from losslens.numeric import as_step
 
@@ -157,7 +160,10 @@ def _lines(path: Path, warnings: list[str] | None = None) -> Iterator[tuple[int,
     while being written, perhaps mid-number) is read, with a warning."""
     offset = 0
     with open_regular(path) as f:
-        for lineno, raw in enumerate(_raw_lines(f), 1):
+        # UTF-16/32 text (Windows PowerShell's ``>``) is read whole, as UTF-8
+        src: BinaryIO = io.BytesIO(read_regular(path)) if wide_text(f.read(4)) else f
+        f.seek(0)
+        for lineno, raw in enumerate(_raw_lines(src), 1):
             if len(raw) > MAX_LINE_BYTES:
                 raise ImportError_(
                     f"line longer than {MAX_LINE_BYTES:,} bytes",

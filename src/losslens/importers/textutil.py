@@ -22,6 +22,12 @@ _WIDE_BOMS = (
 )
 
 
+def wide_text(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is UTF-16 or UTF-32 text with a byte-order
+    mark (read it whole through :func:`as_utf8`)."""
+    return any(head.startswith(bom) for bom, _ in _WIDE_BOMS)
+
+
 def as_utf8(raw: bytes, *, whole: bool = True) -> bytes:
     """``raw`` as UTF-8 when it is UTF-16 or UTF-32 text with a byte-order mark (a console
     log saved by Windows PowerShell), so that every text importer reads it like any other
