@@ -947,7 +947,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_hidden_layers": 2,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
-    },    # the sealed block v58g
+    },
+    # the sealed block v58g
     "llama-h160-l2": {
         "arch": "llama",
         "hidden_size": 160,
