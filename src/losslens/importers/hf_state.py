@@ -43,6 +43,7 @@ _KEYED_LIST = re.compile(rb'"[^"\\]{1,64}"\s*:\s*\[\s*\{')
 #: Where the log history starts in text that is not one JSON document (a paste with text
 #: around it): the ``log_history`` key, else a bare list of entries
 _HISTORY_START = re.compile(r'"log_history"\s*:\s*\[|\[\s*(?=\{\s*")')
+#: Where the log history of a JSON trainer state starts (the file cut short inside it)
 _HISTORY_KEY = re.compile(r'"log_history"\s*:\s*\[')
 #: The log history as Python prints it: single quotes, bare ``nan``/``inf``
 _PY_LOG_LIST = re.compile(r"\[\s*\{\s*'")
