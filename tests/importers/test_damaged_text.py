@@ -77,6 +77,8 @@ def test_a_trainer_state_cut_inside_its_history_gives_the_entries_before_the_bre
     assert want and list(run.series[keys.LOSS].steps) == want
     notes = run.info.summary["import_warnings"]
     assert any("not valid JSON" in n and "read the 5 complete log entries" in n for n in notes)
+    # the file and the place its JSON breaks are named once
+    assert all(n.count("(line ") == 1 for n in notes if "complete log entries" in n)
     # the fields written before the history are kept
     assert run.info.summary.get("global_step") is not None
 

@@ -326,9 +326,8 @@ def _parse_state(path: Path) -> tuple[Any, str | None]:
         pasted = not text.lstrip("\ufeff \t\r\n").startswith(("{", "["))
         cut = None if pasted else cut_short_history(text)
         if cut is not None:
-            where = f" ({exc.location})" if exc.location else ""
-            note = (
-                f"{exc.message}{where}: read the {cut[1]} complete log entries "
+            note = (  # the message names the file and where its JSON breaks
+                f"{exc.message}: read the {cut[1]} complete log entries "
                 "before it; copy the file again from the run's output folder to read it whole"
             )
             return cut[0], note
