@@ -40,11 +40,11 @@ _TRAINER_KEYS = tuple(f'"{k}"'.encode() for k in _ENTRY_KEYS)
 #: A list of objects under some key of a JSON object: where a report an author wrote keeps
 #: the Trainer's log history under a name of its own ("loss_history", "history" ...)
 _KEYED_LIST = re.compile(rb'"[^"\\]{1,64}"\s*:\s*\[\s*\{')
-#: Where the log history starts in text that is not one JSON document (a paste with text
-#: around it): the ``log_history`` key, else a bare list of entries
-_HISTORY_START = re.compile(r'"log_history"\s*:\s*\[|\[\s*(?=\{\s*")')
 #: Where the log history of a JSON trainer state starts (the file cut short inside it)
 _HISTORY_KEY = re.compile(r'"log_history"\s*:\s*\[')
+#: Where the log history starts in text that is not one JSON document (a paste with text
+#: around it): the ``log_history`` key, else a bare list of entries
+_HISTORY_START = re.compile(_HISTORY_KEY.pattern + r'|\[\s*(?=\{\s*")')
 #: The log history as Python prints it: single quotes, bare ``nan``/``inf``
 _PY_LOG_LIST = re.compile(r"\[\s*\{\s*'")
 _NAN = "<nan>"  # a bare nan, read as a string first (a literal has no NaN)
