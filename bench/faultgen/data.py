@@ -965,6 +965,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v59g
+    "llama-h160-l3": {
+        "arch": "llama",
+        "hidden_size": 160,
+        "intermediate_size": 320,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h168-l1": {
+        "arch": "qwen2",
+        "hidden_size": 168,
+        "intermediate_size": 336,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

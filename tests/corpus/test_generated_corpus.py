@@ -127,6 +127,8 @@ SEALED_SIZES = {
     "qwen2-h160-l2": "v57g",
     "llama-h160-l2": "v58g",
     "qwen2-h160-l3": "v58g",
+    "llama-h160-l3": "v59g",
+    "qwen2-h168-l1": "v59g",
 }
 RETIRED = {
     "v7g",
