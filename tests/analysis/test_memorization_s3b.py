@@ -131,3 +131,14 @@ def test_the_log_at_the_end_of_the_first_pass_is_a_held_out_measure() -> None:
     train = np.array([2.16, 1.38, 0.139, 0.0289, 0.0171, 0.0256])
     f = one(analyze(epoch_run(train, spe=15, every=5)), "LL153")
     assert f.severity is Severity.WARNING
+
+
+def test_a_late_onset_in_a_resolved_first_pass_is_a_held_out_measure() -> None:
+    """of005-like: 28 steps per epoch logged every 5th step, no eval set. The first pass has
+    five logs and reaches near zero only at its last (0.0496, epoch 0.89): that one log is
+    the held-out level, and the second pass ends 25x below it: learned by heart."""
+    train = np.array([2.53, 0.421, 0.198, 0.121, 0.0496, 0.0505, 0.0142, 0.0097, 0.00196])
+    train = np.concatenate([train, [0.0022, 0.00034]])
+    f = one(analyze(epoch_run(train, spe=28, every=5)), "LL153")
+    assert f.severity is Severity.WARNING
+    assert "25× below the first pass's lowest 0.0496" in f.evidence.text["en"]

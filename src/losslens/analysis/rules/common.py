@@ -106,15 +106,18 @@ def first_pass_ratio(
 
     Every batch of the first pass is one the model has not seen yet, so the loss logged
     there is a held-out measure. Its stretch from the near-zero onset ``i`` (from the start
-    when the loss got near zero only after the pass) to the end of the pass (3 logs or more)
-    is read at its lowest log: the most favourable reading of how well unseen examples were
-    predicted, which a spike there cannot raise. The log at the pass's last step (epoch 1.0)
-    belongs to it: a logged loss is the mean over the interval that ends at its step, all of
-    it first-pass batches. None when that stretch is not resolved."""
-    k = i if (ctx.epoch_at(float(st[i])) or 0.0) < 1.0 else 0
-    eps = np.array([ctx.epoch_at(float(s)) or 0.0 for s in st[k:]])
-    held_out = v[k:][eps <= 1.0]
-    if held_out.size < 3 or end <= 0:
+    when the loss got near zero only after the pass) to the end of the pass is read at its
+    lowest log: the most favourable reading of how well unseen examples were predicted,
+    which a spike there cannot raise. The log at the pass's last step (epoch 1.0) belongs to
+    it: a logged loss is the mean over the interval that ends at its step, all of it
+    first-pass batches. The pass must be resolved, 3 logs or more in it, so that the onset
+    is dated inside it; the stretch from a late onset may hold a single log (a coarse log is
+    the mean over more batches, a steadier reading of the level than the lowest of several
+    finer ones). None when the pass is not resolved."""
+    eps = np.array([ctx.epoch_at(float(s)) or 0.0 for s in st])
+    k = i if eps[i] < 1.0 else 0
+    held_out = v[k:][eps[k:] <= 1.0]
+    if np.count_nonzero(eps <= 1.0) < 3 or not held_out.size or end <= 0:
         return None
     return float(held_out.min()) / end
 

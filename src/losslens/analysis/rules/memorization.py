@@ -247,8 +247,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         at all, see LL155, unless the run has no eval at all and went on for 10 epochs or more (many
         passes, as for classifiers): those passes learn the examples by heart like any others; or
         has no eval at all, went past 1.5 epochs and ends 3 times or more below the lowest log of
-        the first pass from the point it got near zero (3 logs or more; the log at epoch 1.0
-        counts, a mean over first-pass batches): every batch of the first
+        the first pass from the point it got near zero (the pass resolved by 3 logs or more, the
+        stretch by one or more; the log at epoch 1.0 counts, a mean over first-pass batches):
+        every batch of the first
         pass is one the model had not seen, so that loss is the held-out measure of a run with
         no eval set, and repeated examples fitted 3 times tighter than unseen ones (the gap
         rule's ratio) are learned by heart;
