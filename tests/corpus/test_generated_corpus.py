@@ -129,6 +129,8 @@ SEALED_SIZES = {
     "qwen2-h160-l3": "v58g",
     "llama-h160-l3": "v59g",
     "qwen2-h168-l1": "v59g",
+    "llama-h168-l1": "v60g",
+    "qwen2-h168-l2": "v60g",
 }
 RETIRED = {
     "v7g",
