@@ -249,10 +249,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         has no eval at all, went past 1.5 epochs and ends 3 times or more below the lowest log of
         the first pass from the point it got near zero (the pass resolved by 3 logs or more, the
         stretch by one or more; the log at epoch 1.0 counts, a mean over first-pass batches):
-        every batch of the first
-        pass is one the model had not seen, so that loss is the held-out measure of a run with
-        no eval set, and repeated examples fitted 3 times tighter than unseen ones (the gap
-        rule's ratio) are learned by heart;
+        every batch of the first pass is one the model had not seen, so that loss is the
+        held-out measure of a run with no eval set, and repeated examples fitted 3 times
+        tighter than unseen ones (the gap rule's ratio) are learned by heart;
         between epochs 1 and 1.5 only the gap and staircase readings below apply, a drop on
         re-seeing the examples being repetition itself, unless the run has no eval at all and went
         past the usual 3 passes: the passes after it are over examples already seen, as later, or
