@@ -400,18 +400,7 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         metric=ctx.eval_loss.key,
         step_start=best_step,
         step_end=int(est[-1]),
-        evidence=tr(
-            "eval loss min {a} at step {s}, {b} at step {t} ({p}); train loss still falling "
-            "({c} → {d})",
-            "평가 손실 최저 {a}({s} 스텝), {t} 스텝 {b}({p}); 학습 손실은 계속 감소 ({c} → {d})",
-            a=num(best),
-            s=best_step,
-            b=num(float(ev[-1])),
-            t=int(est[-1]),
-            p=f"{rise * 100:+.0f}%",
-            c=num(t0),
-            d=num(t1),
-        ),
+        evidence=_evidence(ctx, view, b, rose, best_step, (t0, t1)),
         values={
             "best_eval_loss": best,
             "best_step": best_step,
@@ -462,6 +451,47 @@ def _shift(a: FloatArray, b: FloatArray, noise: float, effect: float, k: float) 
         return 0.0
     se = MEDIAN_SE * noise * math.sqrt(1 / a.size + 1 / b.size)
     return math.log(hi / lo) - max(math.log1p(effect), k * se)
+
+
+def _evidence(
+    ctx: RunContext, view: EvalView, b: int, rose: bool, step: int, train: tuple[float, float]
+) -> Text:
+    """LL151's evidence: the eval loss at its minimum ``b`` (a rise), or, for a stall, at
+    the eval ``b`` from which it never got more than the noise lower, with the best since
+    (the stall is read from that eval, not from the minimum), then the last eval and the
+    train loss over the same stretch."""
+    ev, est = view.values, view.steps
+    rise = float(ev[-1]) / float(ev[b]) - 1
+    common = {
+        "a": num(float(ev[b])),
+        "s": step,
+        "b": num(float(ev[-1])),
+        "t": int(est[-1]),
+        "p": f"{rise * 100:+.0f}%",
+        "c": num(train[0]),
+        "d": num(train[1]),
+    }
+    if rose:
+        return tr(
+            "eval loss min {a} at step {s}, {b} at step {t} ({p}); train loss still falling "
+            "({c} → {d})",
+            "평가 손실 최저 {a}({s} 스텝), {t} 스텝 {b}({p}); 학습 손실은 계속 감소 ({c} → {d})",
+            **common,
+        )
+    k = b + 1 + int(np.argmin(ev[b + 1 :]))
+    e0, e1 = ctx.epoch_at(float(est[b])), ctx.epoch_at(float(est[-1]))
+    n = num(e1 - e0, 2) if e0 is not None and e1 is not None else "?"
+    return tr(
+        "eval loss {a} at step {s} and at most {g} lower in the {n} epochs since (best {m} at "
+        "step {u}), {b} at step {t} ({p}); train loss still falling ({c} → {d})",
+        "평가 손실 {a}({s} 스텝), 이후 {n} 에폭 동안 최대 {g} 낮아짐(최저 {m}, {u} 스텝), "
+        "{t} 스텝 {b}({p}); 학습 손실은 계속 감소 ({c} → {d})",
+        g=f"{(1 - float(ev[k]) / float(ev[b])) * 100:.1f}%",
+        n=n,
+        m=num(float(ev[k])),
+        u=int(est[k]),
+        **common,
+    )
 
 
 def _metric_note(m: TaskMetric | None) -> Text:
