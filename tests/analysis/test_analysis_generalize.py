@@ -195,6 +195,11 @@ def test_eval_stalled_for_epochs_while_train_falls_is_reported() -> None:
     text = f.evidence.text["en"]
     assert "eval loss min" not in text
     assert "lower in the" in text and "(best 1.14 at step" in text
+    # and where nothing after it was lower, it says that instead of a negative gain
+    evals = np.array([1.5, 1.3, 1.2, 1.15, 1.145, 1.142, 1.141, 1.140, 1.142, 1.144])
+    f = by_rule(analyze(epochs_run(train, evals)), "LL151")
+    assert f is not None
+    assert "1.14 at step 800 and no lower in the 2.0 epochs since" in f.evidence.text["en"]
 
 
 def test_eval_best_at_first_eval_with_flat_train_is_not_learning_not_overfitting() -> None:

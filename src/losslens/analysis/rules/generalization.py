@@ -481,6 +481,15 @@ def _evidence(
     k = b + 1 + int(np.argmin(ev[b + 1 :]))
     e0, e1 = ctx.epoch_at(float(est[b])), ctx.epoch_at(float(est[-1]))
     n = num(e1 - e0, 2) if e0 is not None and e1 is not None else "?"
+    if ev[k] >= ev[b]:
+        return tr(
+            "eval loss {a} at step {s} and no lower in the {n} epochs since, {b} at step {t} "
+            "({p}); train loss still falling ({c} → {d})",
+            "평가 손실 {a}({s} 스텝), 이후 {n} 에폭 동안 더 낮아지지 않음, {t} 스텝 {b}({p}); "
+            "학습 손실은 계속 감소 ({c} → {d})",
+            n=n,
+            **common,
+        )
     return tr(
         "eval loss {a} at step {s} and at most {g} lower in the {n} epochs since (best {m} at "
         "step {u}), {b} at step {t} ({p}); train loss still falling ({c} → {d})",
