@@ -195,6 +195,8 @@ def test_eval_stalled_for_epochs_while_train_falls_is_reported() -> None:
     text = f.evidence.text["en"]
     assert "eval loss min" not in text
     assert "lower in the" in text and "(best 1.14 at step" in text
+    # and the checkpoint it points to is the lowest eval (1.14 at step 500), not the stall's
+    assert "The checkpoint at step 500 is probably the best one" in f.explanation["en"]
     # and where nothing after it was lower, it says that instead of a negative gain
     evals = np.array([1.5, 1.3, 1.2, 1.15, 1.145, 1.142, 1.141, 1.140, 1.142, 1.144])
     f = by_rule(analyze(epochs_run(train, evals)), "LL151")

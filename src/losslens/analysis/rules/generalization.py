@@ -378,9 +378,9 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         explanation=tr(
             "The eval loss {h}, while the train loss kept falling: the model now learns "
             "details of the training examples that do not carry over. The checkpoint at step "
-            "{s} is probably the best one.{m}",
+            "{k} is probably the best one.{m}",
             "평가 손실은 {s} 스텝{e} 이후 {h}, 학습 손실은 계속 내려갔습니다. 모델이 일반화되지 "
-            "않는 학습 예제의 세부 사항을 외우고 있습니다. {s} 스텝 체크포인트가 아마 가장 "
+            "않는 학습 예제의 세부 사항을 외우고 있습니다. {k} 스텝 체크포인트가 아마 가장 "
             "좋습니다.{m}",
             s=best_step,
             e=ep_txt,
@@ -392,8 +392,13 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             )
             if rose
             else tr(
-                "stopped improving at step {s}{e}", "나아지지 않는 반면", s=best_step, e=ep_txt
+                "gained no more than its noise after step {s}{e}",
+                "노이즈 이상으로 나아지지 않는 반면",
+                s=best_step,
+                e=ep_txt,
             ),
+            # the lowest eval (a stall is read from an eval that need not be the minimum)
+            k=view.best_step,
             m=_metric_note(metric_ok),
         ),
         suggestion=_EARLY_STOP,
