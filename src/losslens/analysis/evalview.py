@@ -90,6 +90,12 @@ class EvalView:
             return None
         return float(np.median(np.abs(np.diff(pre)) / pre[:-1]))
 
+    def only_fell(self) -> bool:
+        """Whether every eval up to the best (2 or more) was lower than the one before: a curve
+        moved by learning, whose steps (:meth:`move`) measure no noise."""
+        pre = self.values[: self.best + 1]
+        return pre.size >= 2 and bool(np.all(np.diff(pre) < 0))
+
     def climb(self) -> int:
         """Consecutive increases starting at the best (the climb out of the minimum)."""
         v = self.values[self.best :]

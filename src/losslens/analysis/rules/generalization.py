@@ -264,10 +264,8 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # it: twice the confirmed rise, while that pass lowered the train loss by 10%
     # (a curve that only fell before the best moved by learning, not by itself: the floor
     # stands in for its movement, as when nothing came before the best)
-    pre = ev[: b + 1]
-    descent = pre.size >= 2 and bool(np.all(np.diff(pre) < 0))
     one_pass = one_pass_rise(
-        ctx, view, p.pass_rise * (p.floor if descent else tau), p.pass_train_drop
+        ctx, view, p.pass_rise * (p.floor if view.only_fell() else tau), p.pass_train_drop
     )
     # the same pass with the task metrics worse there too: two measures of the held-out set
     # agree over a whole epoch of training, so a rise beyond the 1% floor is overfitting
