@@ -998,6 +998,22 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_hidden_layers": 2,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
+    },    # the sealed block v61g
+    "llama-h168-l2": {
+        "arch": "llama",
+        "hidden_size": 168,
+        "intermediate_size": 336,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h168-l3": {
+        "arch": "qwen2",
+        "hidden_size": 168,
+        "intermediate_size": 336,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
     },
 }
 

@@ -131,6 +131,8 @@ SEALED_SIZES = {
     "qwen2-h168-l1": "v59g",
     "llama-h168-l1": "v60g",
     "qwen2-h168-l2": "v60g",
+    "llama-h168-l2": "v61g",
+    "qwen2-h168-l3": "v61g",
 }
 RETIRED = {
     "v7g",
