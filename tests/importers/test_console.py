@@ -164,6 +164,26 @@ def test_a_first_step_log_keeps_its_step_when_steps_come_from_epochs(tmp_path: P
     assert run.info.config["logging_steps"] == 10
 
 
+def test_a_first_step_log_at_half_the_logging_interval_keeps_its_step(tmp_path: Path) -> None:
+    # logging_first_step with logging_steps 2: step 1 is half a grid step, not a second log
+    # at step 2 (v61g's g3064 lost its whole step axis to it); 100 steps per epoch, an eval
+    # at each epoch end, 150 steps in 4.817 s x 31.14 steps/s
+    epochs = [0.01] + [s / 100 for s in range(2, 151, 2)]
+    text = ""
+    for i, e in enumerate(epochs):
+        text += f"{{'loss': '{9.0 / (i + 1):.4g}', 'epoch': '{e:.4g}'}}\n"
+        if e in (1.0, 1.5):
+            text += f"{{'eval_loss': '{1.0 + e:.4g}', 'epoch': '{e:.4g}'}}\n"
+    text += (
+        "{'train_runtime': '4.817', 'train_samples_per_second': '249.1', "
+        "'train_steps_per_second': '31.14', 'train_loss': '3.0', 'epoch': '1.5'}\n"
+    )
+    run = load_into_memory(_write(tmp_path, text))[0]
+    assert list(run.series[keys.LOSS].steps) == [1, *range(2, 151, 2)]
+    assert list(run.series[keys.EVAL_LOSS].steps) == [100, 150]
+    assert run.info.config["logging_steps"] == 2
+
+
 def test_console_lines_that_carry_a_running_train_runtime_stay_train_logs(tmp_path: Path) -> None:
     # a Trainer with token throughput on prints train_runtime on every log line (v37's
     # qd001): each is a log, and only the end-of-training line (train_loss, no loss) is

@@ -101,7 +101,38 @@ def test_callback_records_every_logged_step(tmp_path: Path) -> None:
     assert cfg["effective_batch_size"] == 4 and cfg["world_size"] == 1
     assert cfg["train_dataset_size"] == 16 and cfg["eval_dataset_size"] == 4
     assert cfg["training_args"]["learning_rate"] == 5e-3
+    assert cfg["architecture"] == "Qwen2ForCausalLM" and "num_labels" not in cfg
     json.dumps(cfg)  # JSON-safe
+
+
+def test_callback_records_a_classification_head(tmp_path: Path) -> None:
+    """The model class and its number of labels: the analysis reads the task and the chance
+    level ln k from them."""
+    import torch
+    from datasets import Dataset
+    from transformers import Qwen2Config, Qwen2ForSequenceClassification, Trainer
+
+    from losslens.analysis.context import build_context
+    from losslens.integrations.hf import LosslensCallback
+    from losslens.train.tiny import TINY_SHAPE
+
+    _, args, _, _ = _setup(tmp_path, eval_strategy="no", run_name="classifier")
+    torch.manual_seed(0)
+    model = Qwen2ForSequenceClassification(
+        Qwen2Config(vocab_size=64, num_labels=3, pad_token_id=0, **TINY_SHAPE)
+    )
+    rows = [{"input_ids": [1 + i % 7, 2, 3, 4], "labels": i % 3} for i in range(16)]
+    callback = LosslensCallback(project="hf")
+    Trainer(
+        model=model, args=args, train_dataset=Dataset.from_list(rows), callbacks=[callback]
+    ).train()
+    assert callback.run is not None
+    with Store(default_store_path(), create=False) as store:
+        data = store.load(callback.run.id)
+    cfg = data.info.config
+    assert cfg["architecture"] == "Qwen2ForSequenceClassification" and cfg["num_labels"] == 3
+    ctx = build_context(data)
+    assert ctx.task == "classification" and not ctx.text_task
 
 
 def test_train_logs_with_a_running_runtime_are_recorded(tmp_path: Path) -> None:

@@ -261,6 +261,8 @@ def _detect_finetune(run: RunData, cfg: dict[str, Any]) -> tuple[str, bool]:
 
 
 def _detect_task(run: RunData, cfg: dict[str, Any]) -> str:
+    """The kind of loss: from the metrics logged (rewards, WER, accuracy ...) or what the
+    config says (the task name, the model class, the PEFT task type)."""
     ks = [k.lower() for k in run.series]
     task = str(cfg.get("task") or cfg.get("trainer") or "").lower()
     if any(w in task for w in ("dpo", "orpo", "kto", "preference", "reward")):
@@ -276,9 +278,20 @@ def _detect_task(run: RunData, cfg: dict[str, Any]) -> str:
         for k in ks
     ) and not any("token_accuracy" in k for k in ks):
         return "classification"
-    if "classif" in task:
+    if _says_classifier(cfg, task):
         return "classification"
     return "lm"
+
+
+#: A classification head, by the model class (``BertForSequenceClassification``), the PEFT
+#: ``task_type`` (``SEQ_CLS``, ``TOKEN_CLS``) or a task name (``text-classification``, ``cls``).
+_CLASSIFIER = re.compile(r"classif|(?:^|[^a-z])(?:seq_|token_)?cls(?:$|[^a-z])")
+
+
+def _says_classifier(cfg: dict[str, Any], task: str) -> bool:
+    """Whether the config names a classifier: its task, model class or PEFT task type."""
+    said = [task, *(str(cfg.get(k) or "") for k in ("architecture", "architectures", "task_type"))]
+    return any(_CLASSIFIER.search(x.lower()) for x in said)
 
 
 def _schedule(lr: Series | None, planned: int | None) -> Schedule | None:

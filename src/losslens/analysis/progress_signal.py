@@ -37,7 +37,7 @@ import numpy as np
 
 from losslens.analysis import signals
 from losslens.analysis.context import LR_BANDS, RunContext
-from losslens.analysis.evalview import eval_view
+from losslens.analysis.evalview import eval_view, within_noise
 from losslens.analysis.messages import Text, num, tr
 from losslens.model import FloatArray
 
@@ -336,6 +336,33 @@ def eval_improving(ctx: RunContext, last_evals: int, min_gain: float = 0.0) -> b
     return not span or gain / span >= min_gain
 
 
+def eval_converged(ctx: RunContext, n: int) -> bool:
+    """Whether the eval loss (``n`` evals or more) fell from its first eval beyond its noise
+    and holds its best at the end: the level of its last ``n`` evals (their median, so one
+    lucky last eval does not decide) within 1% and 2 noise sds of the best."""
+    view = eval_view(ctx)
+    if view is None or view.n < n or view.best == 0 or view.best_value <= 0:
+        return False
+    bar = max(0.01, 2.0 * view.noise)
+    fell = math.log(float(view.values[0]) / view.best_value) > bar
+    level = float(np.median(view.values[-n:])) / view.best_value - 1
+    return fell and level <= bar
+
+
+def progress_points(ctx: RunContext, min_logs: int) -> tuple[FloatArray, FloatArray, str] | None:
+    """The train loss, or the eval loss when train logs are too sparse to judge."""
+    if ctx.loss is not None and len(f := ctx.loss.finite) >= min_logs:
+        return f.steps.astype(np.float64), f.values, ctx.loss.key
+    view = eval_view(ctx)
+    if view is not None and view.n >= min_logs and ctx.eval_loss is not None:
+        # an eval loss that fell to a best and ended above it beyond its noise learned, then
+        # overfit (LL151 reads that): its end over its first value measures no plateau
+        if view.best > 0 and not within_noise(view):
+            return None
+        return view.steps, view.values, ctx.eval_loss.key
+    return None
+
+
 __all__ = [
     "MAX_TOKEN_CE",
     "TEXT_FAR",
@@ -343,6 +370,7 @@ __all__ = [
     "best_r_squared",
     "end_level",
     "epoch_span",
+    "eval_converged",
     "eval_gain_over_log",
     "eval_gain_per_epoch",
     "eval_held_stretch",
@@ -356,6 +384,7 @@ __all__ = [
     "loss_measures_progress",
     "passes_made",
     "peak_lr",
+    "progress_points",
     "rewards_logged",
     "share_se",
     "usual_lr",

@@ -426,10 +426,14 @@ def _assign_steps(p: _Parse) -> str:
         if not isinstance(grid, int) or grid < 1:
             diffs = [b - a for a, b in itertools.pairwise(est) if b > a]
             grid = max(1, round(statistics.median(diffs))) if diffs else 1
-        # on the grid; a first log under half a grid step is the Trainer's first-step log
-        # (``logging_first_step``), kept at its own step
+        # on the grid; a first log under half a grid step, or at step 1 (half a step of a
+        # grid of 2), is the Trainer's first-step log (``logging_first_step``), kept at its
+        # own step
         steps: list[int] = [
-            max(grid, grid * round(x / grid)) if x >= grid / 2 else max(1, round(x)) for x in est
+            max(grid, grid * round(x / grid))
+            if x >= grid / 2 and not (i == 0 and x < 1.5)
+            else max(1, round(x))
+            for i, x in enumerate(est)
         ]
         if all(a < b for a, b in itertools.pairwise(steps)):
             for d, s in zip(train, steps, strict=True):

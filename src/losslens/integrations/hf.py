@@ -68,13 +68,37 @@ def _model_name(model: Any) -> str | None:
     return None
 
 
+def _head(model: Any) -> dict[str, Any]:
+    """The model class under any PEFT wrapper and, for a classification head, its number of
+    labels: what the analysis reads the task and the chance level ``ln k`` from (every
+    config has a ``num_labels``, so it is recorded only where a head uses it)."""
+    base = getattr(model, "get_base_model", None)
+    inner = base() if callable(base) else model
+    if inner is None:
+        return {}
+    arch = type(inner).__name__
+    out: dict[str, Any] = {"architecture": arch}
+    labels = getattr(getattr(inner, "config", None), "num_labels", None)
+    if "Classification" in arch and isinstance(labels, int) and labels > 1:
+        out["num_labels"] = labels
+    return out
+
+
 def _peft_config(model: Any) -> dict[str, Any] | None:
     configs = getattr(model, "peft_config", None)
     if not isinstance(configs, dict) or not configs:
         return None
     cfg = next(iter(configs.values()))
     out: dict[str, Any] = {"type": str(getattr(cfg, "peft_type", "") or "")}
-    for key in ("r", "lora_alpha", "lora_dropout", "target_modules", "bias", "use_rslora"):
+    for key in (
+        "task_type",
+        "r",
+        "lora_alpha",
+        "lora_dropout",
+        "target_modules",
+        "bias",
+        "use_rslora",
+    ):
         value = getattr(cfg, key, None)
         if isinstance(value, set | frozenset):
             value = sorted(value)
@@ -143,6 +167,7 @@ class LosslensCallback(TrainerCallback):
             "seed": args.seed,
             "training_args": _json_safe(_args_dict(args)),
         }
+        cfg.update(_head(model))
         peft = _peft_config(model)
         if peft is not None:
             cfg["peft"] = peft

@@ -293,8 +293,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         is one level lower when a logged task metric (accuracy, F1, WER …) is still improving or
         improved after the eval-loss minimum (more of the metrics got better than worse): the
         held-out task shows the model still generalizes. Speech recognition counts as a text task
-        here (it decodes text). Classifiers: a near-zero train loss is how fitting an easy task
-        ends, so it shows nothing by itself; it is memorization when the run went over the examples
+        here (it decodes text). Classifiers with an eval set: a near-zero train loss is how
+        fitting an easy task ends, so it shows nothing by itself (with no eval set nothing shows
+        the classifier generalizes, and it is read as above, like any task); it is memorization
+        when the run went over the examples
         10 epochs or more (the count LL154 calls many) while the eval loss, best at least one epoch
         before the end, stayed above that best (overfitting at warning, or the median of the later
         evals beyond 1% and 3 standard errors of its noise): an error or a warning by the size of
@@ -325,14 +327,19 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         if sev is not None:
             yield saturated_finding(r, ctx, (st, v), end, sev, p.near_zero)
         return
-    if ctx.task == "classification":
-        # near zero is how an easy classification ends: memorised only on eval harm
+    # near zero is how an easy classification ends: memorised only on eval harm. With no
+    # eval set (no eval series at all) nothing shows the classifier generalizes, and it is
+    # read as any other task
+    blind = ctx.task == "classification" and not any(
+        k.lower().startswith(("eval/", "eval_")) for k in ctx.run.series
+    )
+    if ctx.task == "classification" and not blind:
         view = _classifier_harm(ctx, p, end)
         if view is not None:
             yield _classifier_finding(r, ctx, st, v, end, view, p)
         return
     # speech recognition decodes text too: a near-zero loss there is memorised transcripts
-    if not (ctx.text_task or ctx.task == "speech"):
+    if not (ctx.text_task or ctx.task == "speech" or blind):
         return
     fix = tr(
         "Train 1–3 epochs with an eval split and early stopping; lower the learning rate; add "

@@ -24,7 +24,8 @@ from losslens.analysis.progress_signal import (
     usual_lr,
 )
 from losslens.analysis.rules.common import finite, lr_at
-from losslens.model import FloatArray
+from losslens.analysis.rules.schedule import CLIP, saturated_clipping
+from losslens.model import FloatArray, Severity
 
 if TYPE_CHECKING:
     from losslens.analysis.rules.underlearning import UnderParams
@@ -153,3 +154,24 @@ def flat_start(
         g=f"{(1 - math.exp(-per_epoch)) * 100:.1f}",
     )
     return note, int(xs[0])
+
+
+def slow_cause(ctx: RunContext) -> Text | None:
+    """Why the learning rate that acted was a fraction of the one set, when the log says."""
+    warm = ctx.has("LL142")
+    if warm is not None and warm.severity is not Severity.INFO:
+        return tr(
+            "the run ended still in warmup, so the LR never reached the one set",
+            "실행이 워밍업 중에 끝나 학습률이 설정값에 한 번도 닿지 않았습니다",
+        )
+    clip = saturated_clipping(ctx, CLIP)
+    if clip is not None:
+        return tr(
+            "every update was clipped to max_grad_norm {m} (median grad norm {g}), so the "
+            "steps were a fraction of what the LR asks",
+            "모든 업데이트가 max_grad_norm {m}로 잘려(그래디언트 노름 중앙값 {g}) 스텝이 "
+            "학습률이 뜻하는 크기의 일부에 그쳤습니다",
+            m=num(clip.max_grad_norm),
+            g=num(clip.median),
+        )
+    return None

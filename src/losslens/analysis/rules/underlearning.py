@@ -21,13 +21,14 @@ from losslens.analysis.chance import (
     uniform_note,
 )
 from losslens.analysis.context import RunContext
-from losslens.analysis.evalview import eval_view, improving_metric, within_noise
+from losslens.analysis.evalview import eval_view, improving_metric
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.progress_signal import (
     TEXT_HIGH,
     best_r_squared,
     end_level,
     epoch_span,
+    eval_converged,
     eval_gain_per_epoch,
     eval_held_stretch,
     eval_improving,
@@ -38,14 +39,20 @@ from losslens.analysis.progress_signal import (
     loss_measures_progress,
     passes_made,
     peak_lr,
+    progress_points,
     share_se,
     usual_lr,
 )
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, train_level_near
-from losslens.analysis.rules.schedule import CLIP, saturated_clipping
-from losslens.analysis.rules.stretches import Said, few_logs_level, flat_start, last_stretch
-from losslens.model import Finding, FloatArray, Severity
+from losslens.analysis.rules.stretches import (
+    Said,
+    few_logs_level,
+    flat_start,
+    last_stretch,
+    slow_cause,
+)
+from losslens.model import Finding, Severity
 
 _PROGRESS = ("LL112", "LL131", "LL132", "LL133")
 _BROKEN = ("LL101", "LL102", "LL103", "LL104", "LL111")
@@ -158,21 +165,6 @@ class UnderParams:
     )
 
 
-def _points(ctx: RunContext, p: UnderParams) -> tuple[FloatArray, FloatArray, str] | None:
-    """The train loss, or the eval loss when train logs are too sparse to judge."""
-    st, v = finite(ctx.loss)
-    if v.size >= p.min_logs and ctx.loss is not None:
-        return st, v, ctx.loss.key
-    view = eval_view(ctx)
-    if view is not None and view.n >= p.min_logs and ctx.eval_loss is not None:
-        # an eval loss that fell to a best and ended above it beyond its noise learned, then
-        # overfit (LL151 reads that): its end over its first value measures no plateau
-        if view.best > 0 and not within_noise(view):
-            return None
-        return view.steps, view.values, ctx.eval_loss.key
-    return None
-
-
 def _still_learning(ctx: RunContext, p: UnderParams, last: float, gain: float | None) -> bool:
     """The severity boundary of (b)-(d): info, not a warning, for a model still learning.
 
@@ -190,46 +182,12 @@ def _still_learning(ctx: RunContext, p: UnderParams, last: float, gain: float | 
     if not high_level(ctx, last, p.text_high):
         return (
             improving
-            or _eval_converged(ctx, p.converged_evals)
+            or eval_converged(ctx, p.converged_evals)
             or (gain is not None and gain >= p.slow_gain)
         )
     # at a high level too, when a task metric (BLEU, accuracy ...) is still improving beside
     # it: two measures of the held-out set say the model still learns
     return improving and (not ctx.text_task or improving_metric(ctx) is not None)
-
-
-def _eval_converged(ctx: RunContext, n: int) -> bool:
-    """Whether the eval loss (``n`` evals or more) fell from its first eval beyond its noise
-    and holds its best at the end: the level of its last ``n`` evals (their median, so one
-    lucky last eval does not decide) within 1% and 2 noise sds of the best."""
-    view = eval_view(ctx)
-    if view is None or view.n < n or view.best == 0 or view.best_value <= 0:
-        return False
-    bar = max(0.01, 2.0 * view.noise)
-    fell = math.log(float(view.values[0]) / view.best_value) > bar
-    level = float(np.median(view.values[-n:])) / view.best_value - 1
-    return fell and level <= bar
-
-
-def _slow_cause(ctx: RunContext) -> Text | None:
-    """Why the learning rate that acted was a fraction of the one set, when the log says."""
-    warm = ctx.has("LL142")
-    if warm is not None and warm.severity is not Severity.INFO:
-        return tr(
-            "the run ended still in warmup, so the LR never reached the one set",
-            "실행이 워밍업 중에 끝나 학습률이 설정값에 한 번도 닿지 않았습니다",
-        )
-    clip = saturated_clipping(ctx, CLIP)
-    if clip is not None:
-        return tr(
-            "every update was clipped to max_grad_norm {m} (median grad norm {g}), so the "
-            "steps were a fraction of what the LR asks",
-            "모든 업데이트가 max_grad_norm {m}로 잘려(그래디언트 노름 중앙값 {g}) 스텝이 "
-            "학습률이 뜻하는 크기의 일부에 그쳤습니다",
-            m=num(clip.max_grad_norm),
-            g=num(clip.median),
-        )
-    return None
 
 
 @rule(
@@ -244,11 +202,13 @@ def _slow_cause(ctx: RunContext) -> Text | None:
 def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The loss improves too little for the passes made over the data.
 
-    Principle: the verdict may not depend on which measure a sparse train log leaves to
-    read: read on the eval loss (fewer than 5 train logs), a curve that fell to its best and
-    rose from it beyond its noise is learning then overfitting, never a plateau. Judged by
-    size: a loss that moved less than a tenth of its first value in a full pass, at a high
-    level, has not learned, however steady its small decline.
+    Principle: a loss at the level of a uniform guess is a warning at any gain, not
+    silenced by another reading's info; the verdict may not depend on which measure a
+    sparse train log leaves to read: read on the eval loss (fewer than 5 train logs), a
+    curve that fell to its best and rose from it beyond its noise is learning then
+    overfitting, never a plateau. Judged by size: a loss that moved less than a tenth of its
+    first value in a full pass, at a high level, has not learned, however steady its small
+    decline.
 
     What it detects:
         Judged by size, not by statistical significance, once the other progress rules
@@ -359,6 +319,12 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         more (perplexity ≈ 12: the readers' "high level" for a fine-tune, above the 1-2
         nats they call ordinary; any level in other tasks): a warning, a plateau at a high
         level even when the decline is steady.
+        A reading of (b)–(d) graded info because the model still learns does not hide the
+        readings of a level that are a warning at any gain: a loss at chance (g) or near a
+        uniform guess (h), an R² never above 0 (i). When one of them holds, it is the finding
+        (a classifier still at chance after 2 epochs has learned nothing, however its eval loss
+        creeps down), unless a logged task metric (accuracy, F1 ...) is still improving: then
+        the model is not guessing.
         With fewer than 5 train logs and no eval curve to read instead, only (h) is judged,
         on the first and last logs (2 logs or more): a level needs no trend.
     Why it matters:
@@ -399,7 +365,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     memorized = mem is not None and not (
         mem.severity is Severity.INFO and "boundaries" in mem.evidence.values
     )
-    pts = _points(ctx, p)
+    pts = progress_points(ctx, p.min_logs)
     if pts is None:
         # (h) read on a few train logs: a level needs no trend
         few = None if memorized else few_logs_level(ctx, p)
@@ -432,7 +398,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     note: Text | None = None
     severity = Severity.WARNING
     onset = int(st[0])
-    cause = _slow_cause(ctx)
+    cause = slow_cause(ctx)
     # what to try depends on the LR level: raising an LR already at usual values (1e-3 on a
     # tiny model) is not the fix; the data, the loss masking or the model size are
     fix = underlearning_suggestion(peak_lr(ctx), usual_lr(ctx), lr_held_back=cause is not None)
@@ -482,6 +448,12 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                 s=still,
                 g=f"{(1 - math.exp(-gain)) * 100:.1f}",
             )
+    # a reading graded info because the model still learns is set aside: the readings of a
+    # loss at the level of a uniform guess ((g), (h)) and of R² (i) are warnings at any gain
+    # and still have their say; it stands if none speaks
+    soft = None
+    if note is not None and severity is Severity.INFO:
+        soft, note, severity = (note, onset), None, Severity.WARNING
     # (h) a cross-entropy still near a uniform guess over a large vocabulary
     if note is None and judged and passes is not None:
         note = uniform_note(
@@ -492,13 +464,13 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             band=(p.uniform_low, p.uniform_high),
         )
     # (d) a stretch at the end with a small gain per epoch at a high level
-    if note is None and judged and ctx.steps_per_epoch:
+    if note is None and soft is None and judged and ctx.steps_per_epoch:
         note, onset, stretch_gain = last_stretch(ctx, p, st, v, first, onset, ev)
         # the same boundary as (b), (c), judged on the gain the stretch reports: a slow
         # stretch of a loss still learning is info
         if note is not None and _still_learning(ctx, p, last, stretch_gain):
             severity = Severity.INFO
-    if note is None and judged and ctx.loss is not None and key == ctx.loss.key:
+    if note is None and soft is None and judged and ctx.loss is not None and key == ctx.loss.key:
         held = eval_held_stretch(
             ctx,
             (st, v, first),
@@ -516,14 +488,18 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             # the cause)
             if not high_level(ctx, last, p.text_high) and (
                 (train_gain >= p.slow_gain and span < p.long_stretch)
-                or _eval_converged(ctx, p.converged_evals)
+                or eval_converged(ctx, p.converged_evals)
             ):
                 severity = Severity.INFO
+    if note is not None and severity is Severity.INFO:
+        soft, note, severity = (note, onset), None, Severity.WARNING
     # (e) a flat start: the loss stayed at its first value for the first epochs, or (g) a
     # loss that started at chance stayed near it for most of the run
-    if note is None and from_start and ctx.steps_per_epoch:
+    if note is None and soft is None and from_start and ctx.steps_per_epoch:
         note, onset = flat_start(ctx, p, st, v, first, onset)
-    if note is None and from_start and ctx.steps_per_epoch:
+    # a task metric improving beside a model still learning says it is not guessing
+    guessing = soft is None or improving_metric(ctx) is None
+    if note is None and guessing and from_start and ctx.steps_per_epoch:
         kept = stayed_at_chance(
             ctx,
             (st, v, first),
@@ -536,7 +512,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             note, onset = kept
     # (f) not learning: the eval loss best at its first eval and above it since, or never 1%
     # below it, while the train loss hardly moved (since that eval, or since its start)
-    if note is None and not memorized:
+    if note is None and soft is None and not memorized:
         view = eval_view(ctx)
         _, lv = finite(ctx.loss)
         if view is not None and view.n >= p.first_best_evals and lv.size:
@@ -582,6 +558,8 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             b=num(r2[0]),
             s=r2[1],
         )
+    if note is None and soft is not None:
+        (note, onset), severity = soft, Severity.INFO
     if note is None:
         return
     yield _report(
