@@ -21,6 +21,7 @@ from losslens.importers.hf_state import HFTrainerStateImporter, checkpoint_rank,
 from losslens.importers.jupyter import JupyterImporter
 from losslens.importers.mlflow_store import MLflowFileImporter, MLflowSQLImporter
 from losslens.importers.source_code import looks_like_source
+from losslens.importers.text_log import TextLogImporter
 from losslens.importers.tfevents import TensorBoardImporter, is_event_file_name
 from losslens.importers.trackio_db import TrackioImporter
 from losslens.importers.wandb_log import WandbImporter
@@ -37,6 +38,7 @@ IMPORTERS: tuple[Importer, ...] = (
     HFNotebookImporter(),
     CSVImporter(),
     HFConsoleImporter(),
+    TextLogImporter(),
     JupyterImporter(),
 )
 _BY_NAME = {imp.name: imp for imp in IMPORTERS}

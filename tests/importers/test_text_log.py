@@ -1,0 +1,88 @@
+"""Progress lines of custom training loops (``step 10 | loss 2.3 | lr 1e-4``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from losslens import keys
+from losslens.errors import ImportError_
+from losslens.importers import detect
+from losslens.importers.text_log import read_text_log
+from losslens.ingest import load_into_memory
+
+
+def _write(tmp_path: Path, text: str, name: str = "train.log") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_pipe_separated_counter_lines_with_samples_between(tmp_path: Path) -> None:
+    text = 'Device: cuda\nArgs: {\n  "max_steps": 300\n}\n'
+    for step in (1, 100, 200, 300):
+        loss = 9.0 - step / 100
+        text += f"step {step:5d}/300 | lr {step * 1e-6:.3e} | loss {loss:.4f} | tok/s 3585.9\n"
+        text += f"[sample @ step {step}] the cat sat on\n"
+    path = _write(tmp_path, text)
+    assert detect(path).name == "text_log"  # type: ignore[union-attr]
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [1, 100, 200, 300]
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([8.99, 8.0, 7.0, 6.0])
+    assert run.series[keys.LR].values.tolist() == pytest.approx([1e-6, 1e-4, 2e-4, 3e-4])
+    assert run.series["tok/s"].values.tolist() == [3585.9] * 4
+    assert run.info.config["max_steps"] == 300
+
+
+def test_markdown_rows_with_thousands_and_an_epoch_index(tmp_path: Path) -> None:
+    text = "| Step | Loss | Learning Rate |\n|------|------|------|\n"
+    for step in (500, 1000, 1500):
+        loss = 8 - step / 1000
+        text += (
+            f"| Step {step:,}/50,000 | Epoch 0 | Loss: {loss:.4f} | LR: 2.00e-05 | GPU: 6.1GB |\n"
+        )
+    (run,) = load_into_memory(_write(tmp_path, text, "training_log.md"))
+    assert run.series[keys.LOSS].steps.tolist() == [500, 1000, 1500]
+    assert run.info.config["max_steps"] == 50_000
+    # ``Epoch 0`` for the whole first pass is an index, not the Trainer's progress
+    assert (
+        keys.EPOCH not in run.series and run.series["train/epoch_index"].values.tolist() == [0] * 3
+    )
+    assert "train/gpu" not in run.series  # 6.1GB: a number with a unit is no metric
+
+
+def test_a_batch_counter_that_restarts_each_epoch_runs_on(tmp_path: Path) -> None:
+    text = ""
+    for ep in (0, 1):
+        for batch in (20, 40, 60):
+            loss = 10 - ep - batch / 100
+            text += f"ep: {ep}, batch: {batch}, time: 8.5, ntokens: 485.20/513, loss: {loss:.6f}\n"
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].steps.tolist() == [20, 40, 60, 80, 100, 120]
+    assert run.series["train/ntokens"].values.tolist() == [485.2] * 6
+    assert "max_steps" not in run.info.config  # a batch's total is its tokens, not the run's
+
+
+def test_validation_loss_on_the_same_line_is_the_eval_loss(tmp_path: Path) -> None:
+    text = "".join(
+        f"iter {it}: loss {3 - it / 1000:.4f}, val loss {3.1 - it / 2000:.4f}, lr 6.0e-04\n"
+        for it in (100, 200, 300)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([3.05, 3.0, 2.95])
+    assert run.series[keys.LOSS].steps.tolist() == [100, 200, 300]
+
+
+def test_trainer_console_output_stays_the_trainer_readers(tmp_path: Path) -> None:
+    text = "".join(
+        f"{{'loss': {2 - s / 10}, 'epoch': {s / 10}}}\nstep {s} loss 1.0\n" for s in range(1, 6)
+    )
+    assert detect(_write(tmp_path, text)).name == "hf_console"  # type: ignore[union-attr]
+
+
+def test_a_log_without_progress_lines_is_not_this_format(tmp_path: Path) -> None:
+    path = _write(tmp_path, "loading model\nloss function: cross entropy\nstep size 3\n")
+    assert detect(path) is None or detect(path).name != "text_log"  # type: ignore[union-attr]
+    with pytest.raises(ImportError_, match="no progress lines"):
+        read_text_log(path)
