@@ -1014,6 +1014,22 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_hidden_layers": 3,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
+    },    # the sealed block v62g
+    "llama-h168-l3": {
+        "arch": "llama",
+        "hidden_size": 168,
+        "intermediate_size": 336,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h176-l1": {
+        "arch": "qwen2",
+        "hidden_size": 176,
+        "intermediate_size": 352,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
     },
 }
 

@@ -75,6 +75,7 @@ SEALED_BLOCKS = {
     "v59g": ["llama-h160-l3", "qwen2-h168-l1"],
     "v60g": ["llama-h168-l1", "qwen2-h168-l2"],
     "v61g": ["llama-h168-l2", "qwen2-h168-l3"],
+    "v62g": ["llama-h168-l3", "qwen2-h176-l1"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -133,6 +133,8 @@ SEALED_SIZES = {
     "qwen2-h168-l2": "v60g",
     "llama-h168-l2": "v61g",
     "qwen2-h168-l3": "v61g",
+    "llama-h168-l3": "v62g",
+    "qwen2-h176-l1": "v62g",
 }
 RETIRED = {
     "v7g",
