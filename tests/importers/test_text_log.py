@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,55 @@ def test_a_log_without_progress_lines_is_not_this_format(tmp_path: Path) -> None
     assert detect(path) is None or detect(path).name != "text_log"  # type: ignore[union-attr]
     with pytest.raises(ImportError_, match="no progress lines"):
         read_text_log(path)
+
+
+def test_a_nan_loss_is_kept(tmp_path: Path) -> None:
+    text = "step 0: train loss 4.2367, val loss 4.2475\n" + "".join(
+        f"iter {i}: loss {'nan' if i >= 15 else f'{4 - i / 10:.4f}'}, time 1431.27ms, mfu 0.01%\n"
+        for i in range(0, 25, 5)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    values = run.series[keys.LOSS].values.tolist()
+    assert values[:3] == pytest.approx([4.2367, 3.5, 3.0]) and math.isnan(values[-1])
+    assert run.series[keys.EVAL_LOSS].values.tolist() == [4.2475]
+    assert "train/time" not in run.series  # 1431.27ms: a number with a unit
+
+
+def test_an_epoch_counter_opens_a_log_the_lines_below_fill(tmp_path: Path) -> None:
+    # ``epoch 1`` alone, then the loss and a held-out accuracy on lines of their own; the
+    # run resumed from epoch 2 after epoch 3: the later lines replace epochs 2-3
+    text = ""
+    for ep, loss in ((1, 6.6), (2, 5.5), (3, 4.9), (2, 5.0), (3, 4.1), (4, 3.8)):
+        text += f"epoch {ep:3d}\nloss: {loss}\ntest accuracy: {20 + ep}.5%, (5/9)\n"
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3, 4]
+    assert run.series[keys.LOSS].values.tolist() == [6.6, 5.0, 4.1, 3.8]
+    assert run.series[keys.EPOCH].values.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert run.series["eval/accuracy"].values.tolist() == [21.5, 22.5, 23.5, 24.5]
+    assert any("starts again at step 2" in w for w in run.info.summary["import_warnings"])
+
+
+def test_per_epoch_lines_with_the_epoch_as_their_only_counter(tmp_path: Path) -> None:
+    text = "".join(
+        f"Epoch {ep}, loss {0.7 - ep / 100}, train accuracy: {50 + ep}.00%\n"
+        f"Validation accuracy: {49 + ep}.00%\nBest Valid accuracy: {49 + ep}.00%\n"
+        for ep in range(1, 6)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3, 4, 5]
+    assert run.series["eval/accuracy"].values.tolist() == [50.0, 51.0, 52.0, 53.0, 54.0]
+
+
+def test_an_accumulation_step_under_an_epoch_header_runs_on(tmp_path: Path) -> None:
+    text = ""
+    for ep in (0, 1):
+        text += f"[Epoch {ep}] Training ====\n"
+        for acc in (1, 5, 9):
+            text += (
+                f"Epoch Step: {acc * 10 - 9:6d} | Accumulation Step: {acc:3d} | "
+                f"Loss: {7 - ep - acc / 10:.2f} | Learning Rate: 1.1e-06\n"
+            )
+        text += f"[Epoch {ep}] Validation ====\n"
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].steps.tolist() == [1, 5, 9, 10, 14, 18]
+    assert run.series["train/epoch_index"].values.tolist() == [0, 0, 0, 1, 1, 1]

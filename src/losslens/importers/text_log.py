@@ -7,9 +7,13 @@ Many scripts print their own lines instead of the Trainer's dicts::
     ep: 0, batch: 20, time: 9.17, ntokens: 485.20/513, loss: 10.984375
     iter 300: loss 2.1044, val loss 2.2031, lr 6.0e-04
 
-A line is a log when it names a loss (train or validation) and a step counter (``step``,
-``iter``, ``iteration``, ``global_step``, ``batch``) with a number beside each: ``key value``,
-``key: value`` or ``key=value``, the fields apart by ``|``, ``,``, ``;`` or spaces. A counter
+A line opens a log when it names a step counter (``step``, ``iter``, ``iteration``,
+``global_step``, ``batch``) with a number, or, in a log where no line pairs a loss with such a
+counter, an epoch counter (``Epoch 3``, a log at the end of that epoch): ``key value``,
+``key: value`` or ``key=value``, the fields apart by ``|``, ``,``, ``;`` or spaces; lines with a
+loss or a held-out value (``val loss``, ``test accuracy`` -> ``eval_...``) and no counter fill
+the log above them. ``nan`` and ``inf`` are values. A counter that goes back is a resumed run:
+its lines replace the logs from that step on. A counter
 written ``n/N`` gives the planned length (``max_steps``); ``1,000`` is a thousand, not two
 fields. The other numeric fields keep their names (``tok/s``, ``time``); an epoch printed as a
 whole number is an index (``Epoch 0`` for the whole first pass), kept as ``epoch_index``,
@@ -38,49 +42,55 @@ from losslens.importers.base import (
 )
 from losslens.model import ImportedRun
 
-_NUM = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+(?:[eE][-+]?\d+)?"
+_NUM = (
+    r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+(?:[eE][-+]?\d+)?"
+    r"|[-+]?(?:nan|inf(?:inity)?)"
+)
 #: One field: a key of one or two words, then its number (``n/N`` for a counter).
 _FIELD = re.compile(
     rf"(?<![\w/.])(?P<key>[A-Za-z][\w/.\-]*(?: [A-Za-z][\w/.\-]*)?)\s*[:=]?\s*"
-    rf"(?P<num>{_NUM})(?:\s*/\s*(?P<total>{_NUM}))?(?![\w.])"
+    rf"(?P<num>{_NUM})(?:\s*/\s*(?P<total>{_NUM}))?(?![\w.])",
+    re.IGNORECASE,
 )
-_STEP_KEYS = ("global_step", "step", "iteration", "iter", "it", "update", "batch")
+#: Step counters, the most global first; the last three start again each epoch.
+_STEP_KEYS = (
+    "global_step",
+    "global step",
+    "step",
+    "iteration",
+    "iter",
+    "it",
+    "update",
+    "train step",
+    "accumulation step",
+    "epoch step",
+    "batch",
+)
+_WITHIN = ("accumulation step", "epoch step", "batch")
 _EPOCH_KEYS = ("epoch", "ep")
 _TRAIN_LOSS = ("loss", "train loss", "train_loss", "training loss", "tr_loss")
-_EVAL_LOSS = (
-    "val loss",
-    "val_loss",
-    "valid loss",
-    "valid_loss",
-    "validation loss",
-    "validation_loss",
-    "eval loss",
-    "eval_loss",
-    "dev loss",
-    "test loss",
-)
-#: Names as the Trainer writes them, so the key map gives the canonical series.
+#: A held-out value: its key starts with one of these (``val loss``, ``test accuracy``).
+_EVAL_PREFIX = ("validation", "valid", "val", "eval", "test", "dev")
 _RENAME = {
     **{k: "loss" for k in _TRAIN_LOSS},
-    **{k: "eval_loss" for k in _EVAL_LOSS},
     "lr": "learning_rate",
     "learning rate": "learning_rate",
     "grad norm": "grad_norm",
     "gnorm": "grad_norm",
-    "grad_norm": "grad_norm",
-    "ep": "epoch",
 }
-#: Lines read when sniffing, and the log lines needed among them.
-_SNIFF_LINES, _SNIFF_LOGS = 400, 3
+#: Bytes read when sniffing, and the logs needed in them.
+_SNIFF_BYTES, _SNIFF_LOGS = 1 << 18, 3
+
+Fields = dict[str, tuple[float, float | None]]
 
 
 def _number(text: str) -> float:
     return float(text.replace(",", ""))
 
 
-def _fields(line: str) -> dict[str, tuple[float, float | None]]:
+def _fields(line: str) -> Fields:
     """The ``key -> (value, total)`` fields of one line, keys lowercased."""
-    out: dict[str, tuple[float, float | None]] = {}
+    out: Fields = {}
     for m in _FIELD.finditer(line):
         key = m.group("key").lower()
         total = m.group("total")
@@ -88,16 +98,28 @@ def _fields(line: str) -> dict[str, tuple[float, float | None]]:
     return out
 
 
-def _log_fields(line: str) -> dict[str, tuple[float, float | None]] | None:
-    """The fields of a progress line (a loss and a step counter), else None."""
-    if "loss" not in line.lower():
-        return None
-    f = _fields(line)
-    if not any(k in f for k in (*_TRAIN_LOSS, *_EVAL_LOSS)):
-        return None
-    if not any(k in f for k in _STEP_KEYS):
-        return None
-    return f
+def _held_out(key: str) -> str | None:
+    """``eval_<rest>`` for a held-out value's key (``val loss`` -> ``eval_loss``)."""
+    head, _, rest = key.replace("_", " ").partition(" ")
+    return f"eval_{rest.replace(' ', '_')}" if head in _EVAL_PREFIX and rest else None
+
+
+def _name(key: str) -> str:
+    """The Trainer's name for a field (``val loss`` -> ``eval_loss``, ``lr`` ->
+    ``learning_rate``)."""
+    return _RENAME.get(key) or _held_out(key) or key.replace(" ", "_")
+
+
+def _counter(f: Fields) -> str | None:
+    return next((k for k in _STEP_KEYS if k in f), None)
+
+
+def _epoch(f: Fields) -> float | None:
+    return next((f[k][0] for k in _EPOCH_KEYS if k in f), None)
+
+
+def _has_loss(f: Fields) -> bool:
+    return any(k in _TRAIN_LOSS or _held_out(k) == "eval_loss" for k in f)
 
 
 class TextLogImporter:
@@ -105,11 +127,11 @@ class TextLogImporter:
     description = "progress lines of a custom training loop (step 10 | loss 2.3 | lr 1e-4)"
 
     def sniff(self, path: Path) -> bool:
-        head = text_log_head(path, 1 << 20)
+        head = text_log_head(path, _SNIFF_BYTES)
         if head is None:
             return False
-        lines = head.decode("utf-8", "replace").splitlines()[:_SNIFF_LINES]
-        return sum(_log_fields(line) is not None for line in lines) >= _SNIFF_LOGS
+        rows, _ = _rows(head.decode("utf-8", "replace"), [])
+        return len(rows) >= _SNIFF_LOGS
 
     def claims(self, path: Path) -> bool:
         return False  # a .txt or .log with no progress line is the Trainer console's to refuse
@@ -119,40 +141,65 @@ class TextLogImporter:
 
 
 def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any]]], int | None]:
-    """``(step, row)`` for every progress line, and the planned step count when a counter
-    says it."""
-    rows: list[tuple[int, dict[str, Any]]] = []
+    """``(step, row)`` for every log, and the planned step count when a counter says it.
+
+    A line with a step counter opens a log at its step (the epoch counter when no line pairs a
+    loss with a step counter, each log then at the end of its epoch); a line with a loss or a
+    held-out value and no counter belongs to the log above it (``epoch 3`` then ``loss: 4.9``
+    then ``test accuracy: 27.4%``). A counter that goes back restarts the run (resumed from a
+    checkpoint): its later lines replace the logs after that point, as the Trainer's own log
+    history does.
+    """
+    lines = [f for line in text.splitlines() if (f := _fields(line))]
+    by_epoch = not any(_has_loss(f) and _counter(f) for f in lines)
+    logs: dict[int, dict[str, Any]] = {}
     planned: int | None = None
-    offset, last_count, last_epoch = 0, -1.0, None
-    for line in text.splitlines():
-        f = _log_fields(line)
-        if f is None:
+    offset, last, epoch_ctx, cur = 0, -1.0, None, None
+    first_epoch: float | None = None
+    for f in lines:
+        key, ep = _counter(f), _epoch(f)
+        if ep is not None:
+            epoch_ctx = ep
+        if key is not None and not by_epoch:
+            count, total = f[key]
+            if key in _WITHIN and count < last:
+                offset += int(last)  # a count within the epoch: the steps run on
+            last = count
+            step: int | None = offset + int(count)
+            if total is not None and key not in _WITHIN:
+                planned = int(total)
+        elif by_epoch and ep is not None and key is None:
+            first_epoch = ep if first_epoch is None else first_epoch
+            step = int(ep) + (1 if first_epoch == 0 else 0)  # a log at the end of its epoch
+        elif cur is not None and (_has_loss(f) or any(_held_out(k) for k in f)):
+            step = cur
+        else:
             continue
-        key = next(k for k in _STEP_KEYS if k in f)
-        count, total = f[key]
-        epoch = next((f[k][0] for k in _EPOCH_KEYS if k in f), None)
-        # a batch counter that starts again in a later epoch counts within the epoch
-        restarted = key == "batch" and count < last_count
-        if restarted and epoch is not None and last_epoch is not None and epoch > last_epoch:
-            offset += int(last_count)
-        last_count, last_epoch = count, epoch
-        if total is not None and key != "batch":
-            planned = int(total)
-        row: dict[str, Any] = {}
+        if cur is not None and step is not None and step < cur:
+            dropped = [s for s in logs if s >= step]
+            for s in dropped:
+                del logs[s]
+            warnings.append(
+                f"the log starts again at step {step} (a resumed run): its lines replace the "
+                f"{len(dropped)} logs from that step on"
+            )
+        cur = step
+        row = logs.setdefault(int(step or 0), {})
         for k, (v, _) in f.items():
-            if k in _STEP_KEYS:
-                continue
-            row[_RENAME.get(k, k.replace(" ", "_"))] = v
-        rows.append((offset + int(count), row))
-    # whole numbers are an epoch index (``Epoch 0`` for the whole first pass), not the
-    # Trainer's fractional progress: kept under their own name, never read as progress
-    if all(float(r["epoch"]).is_integer() for _, r in rows if "epoch" in r):
+            # another step number on the line (``saved at step 2000``) is no metric
+            if k not in _EPOCH_KEYS and k.split()[-1] not in ("step", "iter", "batch"):
+                row.setdefault(_name(k), v)  # two lines at one step: the first one's value
+        if by_epoch:
+            row["epoch"] = float(step or 0)
+        elif epoch_ctx is not None:
+            row.setdefault("epoch", epoch_ctx)
+    rows = [(s, r) for s, r in sorted(logs.items()) if "loss" in r or "eval_loss" in r]
+    # whole numbers beside a step counter are an epoch index (``Epoch 0`` for the whole first
+    # pass), not the Trainer's fractional progress: kept under their own name
+    if not by_epoch and all(float(r["epoch"]).is_integer() for _, r in rows if "epoch" in r):
         for _, r in rows:
             if "epoch" in r:
                 r["epoch_index"] = r.pop("epoch")
-    if rows and all(s == rows[0][0] for s, _ in rows):
-        warnings.append("every log line has the same step: steps are the order of the lines")
-        rows = [(i, r) for i, (_, r) in enumerate(rows, 1)]
     return rows, planned
 
 
@@ -164,7 +211,7 @@ def read_text_log(path: Path) -> ImportedRun:
     rows, planned = _rows(text, warnings)
     if not rows:
         raise ImportError_(
-            "no progress lines (a loss and a step on one line) found",
+            "no progress lines (a loss with a step or epoch counter) found",
             "is this the log of a training loop?",
             path=str(path),
         )
