@@ -998,7 +998,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_hidden_layers": 2,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
-    },    # the sealed block v61g
+    },
+    # the sealed block v61g
     "llama-h168-l2": {
         "arch": "llama",
         "hidden_size": 168,
@@ -1014,7 +1015,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_hidden_layers": 3,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
-    },    # the sealed block v62g
+    },
+    # the sealed block v62g
     "llama-h168-l3": {
         "arch": "llama",
         "hidden_size": 168,
