@@ -139,3 +139,12 @@ def test_an_accumulation_step_under_an_epoch_header_runs_on(tmp_path: Path) -> N
     (run,) = load_into_memory(_write(tmp_path, text))
     assert run.series[keys.LOSS].steps.tolist() == [1, 5, 9, 10, 14, 18]
     assert run.series["train/epoch_index"].values.tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_counters_that_are_no_numbers_are_skipped_not_a_traceback(tmp_path: Path) -> None:
+    text = "step nan | loss 1.0\nstep inf/inf | loss 2.0\nepoch nan\n" + "".join(
+        f"step {s}/1e400 | loss {3 - s / 10}\n" for s in (1, 2, 3)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3]
+    assert "max_steps" not in run.info.config

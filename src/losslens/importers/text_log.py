@@ -9,21 +9,21 @@ Many scripts print their own lines instead of the Trainer's dicts::
 
 A line opens a log when it names a step counter (``step``, ``iter``, ``iteration``,
 ``global_step``, ``batch``) with a number, or, in a log where no line pairs a loss with such a
-counter, an epoch counter (``Epoch 3``, a log at the end of that epoch): ``key value``,
-``key: value`` or ``key=value``, the fields apart by ``|``, ``,``, ``;`` or spaces; lines with a
-loss or a held-out value (``val loss``, ``test accuracy`` -> ``eval_...``) and no counter fill
-the log above them. ``nan`` and ``inf`` are values. A counter that goes back is a resumed run:
-its lines replace the logs from that step on. A counter
-written ``n/N`` gives the planned length (``max_steps``); ``1,000`` is a thousand, not two
-fields. The other numeric fields keep their names (``tok/s``, ``time``); an epoch printed as a
-whole number is an index (``Epoch 0`` for the whole first pass), kept as ``epoch_index``,
-not read as the Trainer's fractional progress. A ``batch`` counter
-that starts again while the epoch grows counts batches within the epoch: the steps run on
-across epochs. Lines of any other kind (samples, checkpoints, banners) are skipped.
+counter, an epoch counter (``Epoch 3``: a log at the end of that epoch). Fields are ``key
+value``, ``key: value`` or ``key=value``, apart by ``|``, ``,``, ``;`` or spaces; ``1,000`` is a
+thousand, ``n/N`` on a counter gives the planned length (``max_steps``), ``nan`` and ``inf`` are
+values and a number with a unit (``6.1GB``) is none. Lines with a loss or a held-out value
+(``val loss``, ``test accuracy``, named ``eval_...``) and no counter fill the log above them.
+A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``) runs on
+across epochs; any other counter that goes back is a resumed run, whose lines replace the logs
+from that step on. An epoch printed as a whole number beside a step counter is an index
+(``Epoch 0`` for the whole first pass), kept as ``epoch_index``, not read as the Trainer's
+fractional progress. Lines of any other kind (samples, checkpoints, banners) are skipped.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,6 +155,7 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
     logs: dict[int, dict[str, Any]] = {}
     planned: int | None = None
     offset, last, epoch_ctx, cur = 0, -1.0, None, None
+    step = 0
     first_epoch: float | None = None
     for f in lines:
         key, ep = _counter(f), _epoch(f)
@@ -162,20 +163,22 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
             epoch_ctx = ep
         if key is not None and not by_epoch:
             count, total = f[key]
+            if not math.isfinite(count):
+                continue
             if key in _WITHIN and count < last:
                 offset += int(last)  # a count within the epoch: the steps run on
             last = count
-            step: int | None = offset + int(count)
-            if total is not None and key not in _WITHIN:
+            step = offset + int(count)
+            if total is not None and 0 < total < 1e12 and key not in _WITHIN:
                 planned = int(total)
-        elif by_epoch and ep is not None and key is None:
+        elif by_epoch and ep is not None and key is None and math.isfinite(ep):
             first_epoch = ep if first_epoch is None else first_epoch
             step = int(ep) + (1 if first_epoch == 0 else 0)  # a log at the end of its epoch
         elif cur is not None and (_has_loss(f) or any(_held_out(k) for k in f)):
             step = cur
         else:
             continue
-        if cur is not None and step is not None and step < cur:
+        if cur is not None and step < cur:
             dropped = [s for s in logs if s >= step]
             for s in dropped:
                 del logs[s]
@@ -184,13 +187,13 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
                 f"{len(dropped)} logs from that step on"
             )
         cur = step
-        row = logs.setdefault(int(step or 0), {})
+        row = logs.setdefault(step, {})
         for k, (v, _) in f.items():
             # another step number on the line (``saved at step 2000``) is no metric
             if k not in _EPOCH_KEYS and k.split()[-1] not in ("step", "iter", "batch"):
                 row.setdefault(_name(k), v)  # two lines at one step: the first one's value
         if by_epoch:
-            row["epoch"] = float(step or 0)
+            row["epoch"] = float(step)
         elif epoch_ctx is not None:
             row.setdefault("epoch", epoch_ctx)
     rows = [(s, r) for s, r in sorted(logs.items()) if "loss" in r or "eval_loss" in r]
