@@ -117,7 +117,7 @@ def test_a_notebook_without_outputs_says_what_to_do(tmp_path: Path) -> None:
             cell["source"] = "".join(cell["source"]) + "\nprint({'loss': 2.8, 'epoch': 0.1})"
     p = _write(tmp_path, nb)
     assert "print({'loss': 2.8" in p.read_text(encoding="utf-8")
-    with pytest.raises(ImportError_, match="no Hugging Face Trainer log in this notebook's saved"):
+    with pytest.raises(ImportError_, match="no training log in this notebook's saved"):
         load_into_memory(p)
     # in a folder, a notebook with no training output is skipped, never read as a log from
     # the dicts in its code
@@ -199,3 +199,28 @@ def test_metric_cells_that_hold_a_dict_are_read_as_their_numbers(
     assert list(run.series[keys.EVAL_LOSS].steps) == [8, 16, 24]
     for key, values in want.items():
         assert list(run.series[key].values) == values
+
+
+def test_a_cell_printing_a_custom_loop_s_progress_is_read_as_a_text_log(tmp_path: Path) -> None:
+    # a Keras fit printed in a cell: ``Epoch e/E``, then a bar redrawn through the epoch that
+    # ends on the epoch's summary (loss, accuracy, val_loss, val_accuracy)
+    text = ""
+    for ep in range(1, 5):
+        text += f"Epoch {ep}/4\n"
+        for batch in (1, 50, 100):
+            loss = 0.7 - ep / 20 - batch / 10_000
+            text += f"\r{batch:3d}/100 [======] - ETA: 0s - loss: {loss:.4f} - accuracy: 0.6"
+        text += f" - val_loss: {0.7 - ep / 40:.4f} - val_accuracy: 0.{60 + ep}\n"
+    nb = _notebook()
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    for cell in code:
+        cell["outputs"] = []
+    code[0]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": text}]
+    p = _write(tmp_path, nb)
+    assert detect(p).name == "jupyter"  # type: ignore[union-attr]
+    (run,) = load_into_memory(p)
+    assert list(run.series[keys.LOSS].steps) == [1, 2, 3, 4]
+    assert list(run.series[keys.LOSS].values) == pytest.approx([0.64, 0.59, 0.54, 0.49])
+    assert list(run.series[keys.EVAL_LOSS].values) == pytest.approx([0.675, 0.65, 0.625, 0.6])
+    assert list(run.series[keys.EPOCH].values) == [1.0, 2.0, 3.0, 4.0]
+    assert run.info.config["max_steps"] == 4

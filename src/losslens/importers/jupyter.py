@@ -15,7 +15,9 @@ The notebook's JSON is read with the standard library; when it is broken elsewhe
 left unescaped in a cell's source, a file cut short), each cell's ``"outputs"`` array that
 parses on its own is read, with an import note. The table is read with the HTML parser; the
 rows then go through the same readers as a copied table (``hf_notebook``) and a console
-log (``hf_console``).
+log (``hf_console``). A cell with none of these whose printed output holds the progress lines
+of a custom loop (``Epoch 1/10`` and Keras' ``loss: 0.69 - val_loss: 0.71``, ``step 100 |
+loss 2.3``) is read as a ``text_log``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from losslens.importers.base import (
 from losslens.importers.hf_console import console_run
 from losslens.importers.hf_notebook import HTML_TABLE_MARK, html_table_text, table_run
 from losslens.importers.hf_state import pasted_history, state_run
+from losslens.importers.text_log import has_progress, text_run
 from losslens.model import ImportedRun
 
 _PRINTED_MARK = "'loss': "
@@ -143,7 +146,9 @@ def _has_log(cell: dict[str, Any]) -> bool:
     """Whether a code cell's outputs hold a Trainer table, printed log lines or a shown log
     history."""
     tables, printed, shown = _outputs(cell)
-    return bool(tables) or _PRINTED_MARK in printed or _shown_history(shown) is not None
+    if tables or _PRINTED_MARK in printed or _shown_history(shown) is not None:
+        return True
+    return has_progress(printed)
 
 
 def notebook_runs(path: Path) -> Iterator[ImportedRun]:
@@ -168,11 +173,14 @@ def notebook_runs(path: Path) -> Iterator[ImportedRun]:
             logged = state_run(history, where=str(path), mtime=mtime, fmt="jupyter", **where)
         counted = [(_train_losses(r), i, r) for i, r in enumerate((table, lines, logged))]
         n, _, best = max(counted, key=lambda c: (c[0], -c[1]))
+        if not n:  # no Trainer log: the progress lines of a custom loop (Keras, PyTorch)
+            best = text_run(printed, **where, mtime=mtime, fmt="jupyter")
+            n = _train_losses(best)
         if best is not None and n:
             found.append((number, best))
     if not found:
         raise ImportError_(
-            "no Hugging Face Trainer log in this notebook's saved outputs",
+            "no training log in this notebook's saved outputs",
             "run the training cell and save the notebook with its outputs "
             "(in Colab: File > Download > .ipynb), or save trainer.state.log_history as JSON",
             path=str(path),

@@ -130,8 +130,7 @@ class TextLogImporter:
         head = text_log_head(path, _SNIFF_BYTES)
         if head is None:
             return False
-        rows, _ = _rows(head.decode("utf-8", "replace"), [])
-        return len(rows) >= _SNIFF_LOGS
+        return has_progress(head.decode("utf-8", "replace"))
 
     def claims(self, path: Path) -> bool:
         return False  # a .txt or .log with no progress line is the Trainer console's to refuse
@@ -174,6 +173,9 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
         elif by_epoch and ep is not None and key is None and math.isfinite(ep):
             first_epoch = ep if first_epoch is None else first_epoch
             step = int(ep) + (1 if first_epoch == 0 else 0)  # a log at the end of its epoch
+            total = next((f[k][1] for k in _EPOCH_KEYS if k in f), None)
+            if total is not None and 0 < total < 1e12:
+                planned = int(total)  # ``Epoch 3/10``: one log per epoch, 10 planned
         elif cur is not None and (_has_loss(f) or any(_held_out(k) for k in f)):
             step = cur
         else:
@@ -190,7 +192,11 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
         row = logs.setdefault(step, {})
         for k, (v, _) in f.items():
             # another step number on the line (``saved at step 2000``) is no metric
-            if k not in _EPOCH_KEYS and k.split()[-1] not in ("step", "iter", "batch"):
+            if k in _EPOCH_KEYS or k.split()[-1] in ("step", "iter", "batch"):
+                continue
+            if by_epoch:
+                row[_name(k)] = v  # a bar redrawn through the epoch ends on its summary
+            else:
                 row.setdefault(_name(k), v)  # two lines at one step: the first one's value
         if by_epoch:
             row["epoch"] = float(step)
@@ -206,31 +212,50 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
     return rows, planned
 
 
-def read_text_log(path: Path) -> ImportedRun:
-    check_readable(path)
-    raw = read_regular(path)
+def has_progress(text: str) -> bool:
+    """Whether ``text`` holds 3 progress logs or more."""
+    return len(_rows(text, [])[0]) >= _SNIFF_LOGS
+
+
+def text_run(
+    text: str, *, name: str, source: str, source_id: str, mtime: float, fmt: str = "text_log"
+) -> ImportedRun | None:
+    """The run of the progress lines in ``text`` (a file, or a notebook cell's printed
+    output), or None when it holds fewer than 3 logs."""
     warnings: list[str] = []
-    text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
     rows, planned = _rows(text, warnings)
-    if not rows:
-        raise ImportError_(
-            "no progress lines (a loss with a step or epoch counter) found",
-            "is this the log of a training loop?",
-            path=str(path),
-        )
+    if len(rows) < _SNIFF_LOGS:
+        return None
     guard = StepGuard(warnings)
     kept = [(s, None, row) for step, row in rows if (s := guard(step)) is not None]
-    config: dict[str, Any] = {"max_steps": planned} if planned else {}
-    mtime = path.stat().st_mtime
     return run_from_rows(
-        name=path.stem,
-        fmt=TextLogImporter.name,
-        source=display_path(path),
-        source_id="text_log:" + file_hash(path),
+        name=name,
+        fmt=fmt,
+        source=source,
+        source_id=source_id,
         rows=kept,
         keymap=KeyMap(),
-        config=config,
+        config={"max_steps": planned} if planned else {},
         start_time=mtime,
         end_time=mtime,
         warnings=warnings,
     )
+
+
+def read_text_log(path: Path) -> ImportedRun:
+    check_readable(path)
+    text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
+    run = text_run(
+        text,
+        name=path.stem,
+        source=display_path(path),
+        source_id="text_log:" + file_hash(path),
+        mtime=path.stat().st_mtime,
+    )
+    if run is None:
+        raise ImportError_(
+            "no progress lines (3 logs or more: a loss with a step or epoch counter) found",
+            "is this the log of a training loop?",
+            path=str(path),
+        )
+    return run
