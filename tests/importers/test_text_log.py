@@ -148,3 +148,12 @@ def test_counters_that_are_no_numbers_are_skipped_not_a_traceback(tmp_path: Path
     (run,) = load_into_memory(_write(tmp_path, text))
     assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3]
     assert "max_steps" not in run.info.config
+
+
+def test_the_counters_are_no_metrics(tmp_path: Path) -> None:
+    text = "".join(
+        f"iteration {i} | global_step {i} | it {i} | loss {3 - i / 10}\n" for i in (1, 2, 3)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert sorted(run.series) == [keys.LOSS]
+    assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3]

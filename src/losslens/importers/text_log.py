@@ -191,8 +191,9 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
         cur = step
         row = logs.setdefault(step, {})
         for k, (v, _) in f.items():
-            # another step number on the line (``saved at step 2000``) is no metric
-            if k in _EPOCH_KEYS or k.split()[-1] in ("step", "iter", "batch"):
+            # the counters, and another step number on the line (``saved at step 2000``), are
+            # no metric
+            if k in _STEP_KEYS or k in _EPOCH_KEYS or k.split()[-1] in ("step", "iter", "batch"):
                 continue
             if by_epoch:
                 row[_name(k)] = v  # a bar redrawn through the epoch ends on its summary
