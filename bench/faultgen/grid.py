@@ -76,6 +76,7 @@ SEALED_BLOCKS = {
     "v60g": ["llama-h168-l1", "qwen2-h168-l2"],
     "v61g": ["llama-h168-l2", "qwen2-h168-l3"],
     "v62g": ["llama-h168-l3", "qwen2-h176-l1"],
+    "v63g": ["llama-h176-l1", "qwen2-h176-l2"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -135,6 +135,8 @@ SEALED_SIZES = {
     "qwen2-h168-l3": "v61g",
     "llama-h168-l3": "v62g",
     "qwen2-h176-l1": "v62g",
+    "llama-h176-l1": "v63g",
+    "qwen2-h176-l2": "v63g",
 }
 RETIRED = {
     "v7g",
