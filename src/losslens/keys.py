@@ -112,6 +112,12 @@ def is_eval_key(key: str) -> bool:
     return key.startswith(("eval/", "test/"))
 
 
+def is_held_out(key: str) -> bool:
+    """Whether a logged series, under any spelling (``eval_loss``, ``eval/accuracy``,
+    ``val/f1``, ``test_wer``), is measured on held-out data."""
+    return normalize_key(key).lower().startswith(("eval/", "test/", "val/", "valid/"))
+
+
 def resolve(available: list[str] | set[str] | dict[str, object], canonical: str) -> str | None:
     """Which of ``available`` holds the quantity ``canonical`` (exact name first, then aliases).
 

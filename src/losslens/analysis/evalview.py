@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from losslens import keys
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext, first_per_step
 from losslens.model import FloatArray, Series
@@ -345,7 +346,7 @@ def task_metrics(ctx: RunContext) -> list[TaskMetric]:
     """
     out = []
     for key, s in ctx.run.series.items():
-        if not key.lower().startswith(("eval/", "test/", "val/")):
+        if not keys.is_held_out(key):
             continue
         up = _direction(key)
         if up is None:

@@ -1,8 +1,10 @@
-"""CSV/TSV and JSONL tables with a step column.
+"""CSV/TSV and JSONL tables with a step column, or one row per epoch.
 
-Covers hand-written logs, ``log_history`` dumped one JSON object per line, W&B's "Export
-CSV" (``Step`` plus ``<run> - train/loss`` columns, with ``__MIN``/``__MAX`` companions;
-one run per ``<run>`` prefix) and TensorBoard's CSV download (``Wall time,Step,Value``).
+Covers hand-written logs, Keras' ``CSVLogger`` file (``training.log``: an ``epoch`` column
+counted from 0, ``loss``, ``val_loss`` and the metrics, one row per epoch), ``log_history``
+dumped one JSON object per line, W&B's "Export CSV" (``Step`` plus ``<run> - train/loss``
+columns, with ``__MIN``/``__MAX`` companions; one run per ``<run>`` prefix) and TensorBoard's
+CSV download (``Wall time,Step,Value``).
 Rows stream line by line; invalid UTF-8 is reported with its line and byte.
 """
 
@@ -47,6 +49,9 @@ STEP_COLUMNS = (
 #: LLaMA-Factory's progress columns beside ``current_steps``: ``total_steps`` is the planned
 #: length (config ``max_steps``), the others restate the step or the time.
 _PROGRESS = ("total_steps", "percentage", "elapsed_time", "remaining_time")
+#: With no step column, a table of one row per epoch (Keras' ``CSVLogger``) is stepped by its
+#: epoch column when another column holds a loss.
+EPOCH_COLUMN = "epoch"
 TIME_COLUMNS = ("_timestamp", "timestamp", "wall_time", "wall time", "walltime")
 _SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
 _WANDB_COL = re.compile(r"^(?P<run>.+?) - (?P<key>.+)$")
@@ -58,6 +63,14 @@ def _step_column(names: list[str]) -> str | None:
     for c in STEP_COLUMNS:
         if c in low:
             return low[c]
+    return None
+
+
+def _epoch_column(names: list[str]) -> str | None:
+    """The epoch column of a table with no step column and a loss column, else None."""
+    low = {n.strip().lower(): n for n in names}
+    if _step_column(names) is None and EPOCH_COLUMN in low and any("loss" in n for n in low):
+        return low[EPOCH_COLUMN]
     return None
 
 
@@ -86,7 +99,10 @@ def _dialect(header: str) -> str:
 
 class CSVImporter:
     name = "csv"
-    description = "CSV/TSV or JSONL table with a step column (W&B/TensorBoard CSV exports too)"
+    description = (
+        "CSV/TSV or JSONL table with a step column (W&B/TensorBoard CSV exports too), or one "
+        "row per epoch (Keras CSVLogger)"
+    )
 
     def sniff(self, path: Path) -> bool:
         if path.is_dir():
@@ -104,7 +120,7 @@ class CSVImporter:
             names = next(csv.reader([line], delimiter=_dialect(line)))
         except csv.Error:
             return False
-        return len(names) > 1 and _step_column(names) is not None
+        return len(names) > 1 and (_step_column(names) or _epoch_column(names)) is not None
 
     def claims(self, path: Path) -> bool:
         return path.suffix.lower() in _SUFFIXES
@@ -204,6 +220,7 @@ def _csv_runs(path: Path, header: str) -> Iterator[ImportedRun]:
     delim = _dialect(header)
     names = next(csv.reader([header], delimiter=delim))
     step_col = _step_column(names)
+    per_epoch = step_col is None and (step_col := _epoch_column(names)) is not None
     if step_col is None:
         raise _no_step(path, names)
     time_col = _time_column(names)
@@ -248,7 +265,9 @@ def _csv_runs(path: Path, header: str) -> Iterator[ImportedRun]:
             batches=iter(()),
             original_keys=keymap.originals,
         )
-        imported.batches = batched(_csv_points(path, delim, step_i, time_i, cols, keymap, imported))
+        imported.batches = batched(
+            _csv_points(path, delim, step_i, time_i, cols, keymap, imported, per_epoch)
+        )
         yield imported
 
 
@@ -260,11 +279,20 @@ def _csv_points(
     cols: list[tuple[int, str]],
     keymap: KeyMap,
     imported: ImportedRun,
+    per_epoch: bool = False,
 ) -> Iterator[MetricPoint]:
+    """The points of a table's rows. ``per_epoch``: the step column is an epoch count, each
+    row logged at the end of its epoch; counted from 0 (Keras), the row of epoch 0 is step
+    1, so the step is the number of epochs done, recorded as ``train/epoch`` too."""
     lines = (text for _, text in _lines(path, imported.warnings))
+    offset: int | None = None
     reader = csv.reader(lines, delimiter=delim)
     guard = StepGuard(imported.warnings)
     mapped = [(i, raw, keymap(raw)) for i, raw in cols]
+    # the Trainer's end-of-run record (``train_loss``, ``train_runtime`` ...) in a dump of its
+    # log history, which has a ``loss`` column; with none, ``train_loss`` is the loss per row
+    dumped = any(raw.strip().lower() == "loss" for _, raw in cols)
+    summary = {raw for _, raw in cols if raw in keys.SUMMARY_ONLY} if dumped else set()
     while True:
         try:
             row = next(reader, None)
@@ -280,13 +308,17 @@ def _csv_points(
         if s is None:
             continue
         wall = scalar(row[time_i]) if time_i is not None and time_i < len(row) else None
+        if per_epoch:
+            offset = (1 if s == 0 else 0) if offset is None else offset
+            s += offset
+            yield MetricPoint(keys.EPOCH, s, float(s), wall)
         for i, raw, key in mapped:
             if i >= len(row) or not row[i].strip():
                 continue
             v = scalar(row[i])
             if v is None:
                 continue
-            if raw in keys.SUMMARY_ONLY:
+            if raw in summary:
                 imported.summary[raw] = jsonable(v)
                 continue
             yield MetricPoint(key, s, v, wall)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from losslens import keys
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import (
@@ -108,6 +109,12 @@ class MemoParams:
         "past them an error, and one first reached between `first_pass` and `after_epoch` is "
         "read too",
     )
+    error_level: float = param(
+        0.05,
+        "no eval set: past `recipe_epochs` an error only with the train loss at or below this "
+        "(half the near-zero level: ~95% probability on the next training token) ...",
+    )
+    error_epochs: float = param(10.0, "... or after this many epochs (many passes); else a warning")
     first_pass_gap: float = param(
         3.0,
         "no eval at all: a loss near zero already in the first pass is read too once the run "
@@ -262,7 +269,11 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         repeated examples fitted them, not the task). Graded by the harm shown: with overfitting
         (LL151) at warning or above, an error when the harm is of the size LL151 grades an error
         (LL151 an error, or the evals after the best 20% or more above it, median), a warning for a
-        smaller one; an error with no eval set after more than 3 epochs (or an unknown count); a
+        smaller one; an error with no eval set after more than 3 epochs (or an unknown count)
+        when the loss is near zero beyond doubt (0.05 nats or less, ~95% probability on the next
+        training token) or the run went over the examples 10 times or more (the count LL154
+        calls many); else a warning: a loss of 0.06-0.1 after a few passes with nothing held out
+        may be a low-entropy target (SQL, labels as text), not the damaged result an error names; a
         warning with no eval set within the usual 1–3 epochs (a loss near zero over examples seen
         before, with nothing held out to show the model generalizes, is the issue's and the
         conventions' evidence of harm: the user should add an eval set or train less; the usual
@@ -330,9 +341,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # near zero is how an easy classification ends: memorised only on eval harm. With no
     # eval set (no eval series at all) nothing shows the classifier generalizes, and it is
     # read as any other task
-    blind = ctx.task == "classification" and not any(
-        k.lower().startswith(("eval/", "eval_")) for k in ctx.run.series
-    )
+    blind = ctx.task == "classification" and not any(map(keys.is_held_out, ctx.run.series))
     if ctx.task == "classification" and not blind:
         view = _classifier_harm(ctx, p, end)
         if view is not None:
@@ -389,7 +398,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                 Severity.INFO if float(one_eval[-1]) < p.one_eval_ratio * end else Severity.WARNING
             )
         elif view is None and (ctx.epochs is None or ctx.epochs > p.recipe_epochs):
-            sev = Severity.ERROR  # near zero and nothing to show it generalizes
+            # near zero and nothing to show it generalizes: an error asks for a loss near
+            # zero beyond doubt, a warning for one just below the near-zero level
+            sure = end <= p.error_level or (ctx.epochs or 0.0) >= p.error_epochs
+            sev = Severity.ERROR if sure else Severity.WARNING
         elif view is None:
             # within the usual 1-3 passes: near zero over repeated examples with nothing held
             # out is likely harm (add an eval set, train less); the usual count keeps it a

@@ -1,0 +1,69 @@
+"""Keras' logs: the ``CSVLogger`` file (``training.log``, one row per epoch counted from 0)
+and the ``fit(verbose=2)`` console output, both written by Keras 3 (``make_keras.py``)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from tests.importers.importer_data import OTHER
+
+from losslens import keys
+from losslens.analysis import analyze
+from losslens.errors import ImportError_
+from losslens.importers import detect
+from losslens.ingest import load_into_memory
+
+KERAS = OTHER / "keras"
+
+
+def _rows() -> list[dict[str, str]]:
+    with open(KERAS / "training.log", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_csvlogger_file_is_stepped_by_its_epochs() -> None:
+    path = KERAS / "training.log"
+    assert detect(path).name == "csv"  # type: ignore[union-attr]
+    (run,) = load_into_memory(path)
+    rows = _rows()
+    # the row of epoch 0 is logged when the first epoch is done: step 1, epoch 1
+    done = [int(r["epoch"]) + 1 for r in rows]
+    assert done == list(range(1, 13))  # the resumed fit appended epochs 8-11
+    for key, col in (
+        (keys.LOSS, "loss"),
+        (keys.EVAL_LOSS, "val_loss"),
+        (keys.LR, "learning_rate"),
+        ("train/accuracy", "accuracy"),
+        ("eval/accuracy", "val_accuracy"),
+    ):
+        assert run.series[key].steps.tolist() == done, key
+        assert run.series[key].values.tolist() == pytest.approx([float(r[col]) for r in rows])
+    assert run.series[keys.EPOCH].values.tolist() == done
+
+
+def test_the_console_and_the_csvlogger_file_tell_the_same_run() -> None:
+    csv_run, console_run = (load_into_memory(KERAS / n)[0] for n in ("training.log", "console.txt"))
+    for key in (keys.LOSS, keys.EVAL_LOSS):
+        a, b = csv_run.series[key], console_run.series[key]
+        assert a.steps.tolist() == b.steps.tolist()
+        assert b.values.tolist() == pytest.approx(a.values.tolist(), abs=5e-5)  # 4 decimals
+    verdicts = [sorted(f.rule_id for f in analyze(r).findings) for r in (csv_run, console_run)]
+    assert verdicts[0] == verdicts[1]
+
+
+def test_an_epoch_column_counted_from_one_keeps_its_count(tmp_path: Path) -> None:
+    path = tmp_path / "log.txt"
+    path.write_text("epoch\ttrain_loss\tval_loss\n1\t0.9\t0.95\n2\t0.7\t0.8\n3\t0.6\t0.75\n")
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3]
+    assert run.series[keys.EPOCH].values.tolist() == [1, 2, 3]
+
+
+def test_an_epoch_column_without_a_loss_is_no_log(tmp_path: Path) -> None:
+    path = tmp_path / "table.csv"
+    path.write_text("epoch,score\n0,0.5\n1,0.6\n")
+    assert detect(path) is None or detect(path).name != "csv"  # type: ignore[union-attr]
+    with pytest.raises(ImportError_, match="no step column"):
+        load_into_memory(path, fmt="csv")
