@@ -60,3 +60,38 @@ def test_held_out_series_are_named_one_way() -> None:
         assert keys.is_held_out(key), key
     for key in ("loss", "train/loss", "rewards/accuracies", "validity"):
         assert not keys.is_held_out(key), key
+
+
+def test_a_summed_loss_is_absurd_only_on_its_own_scale() -> None:
+    # a loss summed over tokens: ~90 at the start, batch-to-batch swings past 100; not a
+    # breakdown, while the same swings on a per-token scale would be
+    rng = np.random.default_rng(0)
+    summed = 90 * np.exp(-np.arange(60) / 150) * rng.lognormal(0, 0.35, 60)
+    assert float(summed.max()) > 100
+    rep = analyze(epoch_run(summed, spe=1000, every=2))
+    assert "LL111" not in {f.rule_id for f in rep.findings}
+    per_token = np.concatenate([np.linspace(3.0, 2.0, 30), [150.0, 160.0, 170.0, 180.0]])
+    assert "LL111" in {f.rule_id for f in analyze(epoch_run(per_token, spe=1000, every=2)).findings}
+
+
+def test_an_eval_rise_within_the_logs_rounding_is_no_overfitting() -> None:
+    # a regression-like loss printed to 4 decimals: 0.0003 -> 0.0005 is two steps of rounding
+    train = np.geomspace(0.07, 0.001, 200)
+    ev = np.round(np.concatenate([np.geomspace(0.07, 0.0003, 170), [0.0004, 0.0005] * 15]), 4)
+    rep = analyze(epoch_run(train, spe=1, every=1, evals=(np.arange(1, 201), ev)))
+    assert "LL151" not in {f.rule_id for f in rep.findings}
+    # the same curve at full precision, ten times higher, is read as it is
+    ev10 = np.concatenate([np.geomspace(0.7, 0.003, 170), [0.004, 0.005] * 15])
+    rep = analyze(epoch_run(train * 10, spe=1, every=1, evals=(np.arange(1, 201), ev10)))
+    assert "LL151" in {f.rule_id for f in rep.findings}
+
+
+@pytest.mark.parametrize(("end", "read"), [(0.06, False), (0.004, True)])
+def test_a_classifier_with_no_eval_set_is_read_at_its_own_near_zero(end: float, read: bool) -> None:
+    # a Keras classifier (``acc`` logged, nothing held out) over 25 epochs
+    an = Analyzer()
+    for ep in range(1, 26):
+        an.log({"loss": end + 0.3 * math.exp(-ep / 3), "acc": 0.9 + ep / 300, "epoch": ep}, ep)
+    an.check()
+    assert an.report is not None
+    assert ("LL153" in {f.rule_id for f in an.report.findings}) is read

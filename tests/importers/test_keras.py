@@ -67,3 +67,16 @@ def test_an_epoch_column_without_a_loss_is_no_log(tmp_path: Path) -> None:
     assert detect(path) is None or detect(path).name != "csv"  # type: ignore[union-attr]
     with pytest.raises(ImportError_, match="no step column"):
         load_into_memory(path, fmt="csv")
+
+
+def test_a_bare_table_in_a_file_named_for_its_loss(tmp_path: Path) -> None:
+    rows = "".join(f"{s},{5 - s / 100:.4f}\n" for s in range(100, 600, 100))
+    path = tmp_path / "loss_log.txt"
+    path.write_text(rows)
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [100, 200, 300, 400, 500]
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([4.0, 3.0, 2.0, 1.0, 0.0])
+    # the same rows under another name say nothing of what the value is
+    other = tmp_path / "log.txt"
+    other.write_text(rows)
+    assert detect(other) is None

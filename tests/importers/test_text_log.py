@@ -157,3 +157,59 @@ def test_the_counters_are_no_metrics(tmp_path: Path) -> None:
     (run,) = load_into_memory(_write(tmp_path, text))
     assert sorted(run.series) == [keys.LOSS]
     assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3]
+
+
+def test_loss_names_with_qualifiers_and_camel_case(tmp_path: Path) -> None:
+    text = "".join(
+        f"2025-06-30 20:14:0{ep},000 [INFO]: Epoch {ep}: Average Loss = {9 - ep:.4f}\n"
+        for ep in range(1, 6)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].values.tolist() == [8.0, 7.0, 6.0, 5.0, 4.0]
+    text = "".join(
+        f"INFO | Epoch [{ep:03d}/30] TrainLoss={1 - ep / 10:.4f} TrainAcc={50 + ep}.00% | "
+        f"ValLoss={1.1 - ep / 20:.4f} ValAcc={49 + ep}.00% | LR=1.00e-04\n"
+        for ep in range(1, 5)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3, 4]
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([1.05, 1.0, 0.95, 0.9])
+    assert run.series["eval/acc"].values.tolist() == [50.0, 51.0, 52.0, 53.0]
+    assert run.info.config["max_steps"] == 30  # ``[001/30]``: 30 epochs planned
+
+
+def test_a_step_within_a_bracketed_epoch_counter(tmp_path: Path) -> None:
+    # ``Epoch:[e/E](s/S)``: the step within the epoch, which starts again each epoch
+    text = "".join(
+        f"Epoch:[{ep}/2]({s}/300) loss:{5 - ep - s / 1000:.3f} lr:0.0000100 epoch_Time:80.0min:\n"
+        for ep in (0, 1)
+        for s in (0, 100, 200)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].steps.tolist() == [0, 100, 200, 300, 400, 500]  # 300 an epoch
+    assert run.series[keys.LR].values.tolist() == pytest.approx([1e-5] * 6)
+
+
+def test_opennmt_lines_read_xent_as_the_loss(tmp_path: Path) -> None:
+    text = ""
+    for step in (50, 100, 150, 200):
+        text += (
+            f"[2024-05-08 04:06:17,722 INFO] Step {step}/100000; acc:  {step / 5:.2f}; "
+            f"ppl: {40 - step / 10:.2f}; xent: {3.3 - step / 100:.2f}; lr: 1.00000; "
+            "11270/8704 tok/s;      4 sec\n"
+        )
+    text += "[2024-05-08 04:06:28,463 INFO] Validation perplexity: 5.45281\n"
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([2.8, 2.3, 1.8, 1.3])
+    assert run.series["eval/perplexity"].steps.tolist() == [200]
+
+
+def test_a_note_naming_an_earlier_epoch_is_no_restart(tmp_path: Path) -> None:
+    # the best checkpoint loaded for a test after the run: its epoch and val_loss are a note
+    text = "".join(
+        f"Epoch [{ep}/5] TrainLoss={1 - ep / 10:.2f} ValLoss=1.0\n" for ep in range(1, 6)
+    )
+    text += "[Checkpoint] Loaded best_model.pth  (epoch=3, val_loss=0.9500)\nTest acc: 71.0\n"
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3, 4, 5]
+    assert "import_warnings" not in run.info.summary

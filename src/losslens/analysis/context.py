@@ -274,7 +274,7 @@ def _detect_task(run: RunData, cfg: dict[str, Any]) -> str:
     if any(("pearson" in k or "spearman" in k) for k in ks):
         return "embedding"
     if any(
-        k.endswith(("/accuracy", "/f1", "/matthews_correlation", "/precision", "/recall"))
+        k.endswith(("/accuracy", "/acc", "/f1", "/matthews_correlation", "/precision", "/recall"))
         for k in ks
     ) and not any("token_accuracy" in k for k in ks):
         return "classification"

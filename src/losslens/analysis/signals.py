@@ -331,3 +331,14 @@ def theil_sen_interval(
     low = float(slopes[lo_rank]) if 0 <= lo_rank < n_pairs else -math.inf
     high = float(slopes[hi_rank]) if 0 <= hi_rank < n_pairs else math.inf
     return slope, low, high
+
+
+def rounding_step(x: FloatArray, max_decimals: int = 8) -> float | None:
+    """The step of the rounding every value of ``x`` was logged at (``1e-4`` for values
+    printed to 4 decimals), or None when they carry more than ``max_decimals`` decimals."""
+    v = np.abs(x[np.isfinite(x)])
+    for d in range(max_decimals + 1):
+        q = 10.0**-d
+        if np.all(np.abs(v / q - np.round(v / q)) < 1e-6):
+            return q
+    return None

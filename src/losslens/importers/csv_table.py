@@ -74,6 +74,16 @@ def _epoch_column(names: list[str]) -> str | None:
     return None
 
 
+#: A first line of two numbers, a step and a value (no header).
+_BARE_ROW = re.compile(r"^\s*\d+\s*[,;\t]\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
+
+
+def _bare_loss_table(path: Path, line: str) -> bool:
+    """Whether ``path`` is a table of ``step,loss`` rows with no header, its name naming the
+    loss (``loss_log.txt``, ``losses.csv``): what many training scripts append to."""
+    return "loss" in path.stem.lower() and _BARE_ROW.match(line) is not None
+
+
 def _time_column(names: list[str]) -> str | None:
     low = {n.strip().lower(): n for n in names}
     for c in TIME_COLUMNS:
@@ -116,6 +126,8 @@ class CSVImporter:
             except ValueError:
                 return False
             return isinstance(row, dict) and _step_column(list(row)) is not None
+        if _bare_loss_table(path, line):
+            return True
         try:
             names = next(csv.reader([line], delimiter=_dialect(line)))
         except csv.Error:
@@ -218,7 +230,8 @@ def _no_step(path: Path, names: list[str]) -> ImportError_:
 
 def _csv_runs(path: Path, header: str) -> Iterator[ImportedRun]:
     delim = _dialect(header)
-    names = next(csv.reader([header], delimiter=delim))
+    bare = _bare_loss_table(path, header)
+    names = ["step", "loss"] if bare else next(csv.reader([header], delimiter=delim))
     step_col = _step_column(names)
     per_epoch = step_col is None and (step_col := _epoch_column(names)) is not None
     if step_col is None:
@@ -266,7 +279,7 @@ def _csv_runs(path: Path, header: str) -> Iterator[ImportedRun]:
             original_keys=keymap.originals,
         )
         imported.batches = batched(
-            _csv_points(path, delim, step_i, time_i, cols, keymap, imported, per_epoch)
+            _csv_points(path, delim, step_i, time_i, cols, keymap, imported, per_epoch, bare)
         )
         yield imported
 
@@ -280,10 +293,12 @@ def _csv_points(
     keymap: KeyMap,
     imported: ImportedRun,
     per_epoch: bool = False,
+    bare: bool = False,
 ) -> Iterator[MetricPoint]:
     """The points of a table's rows. ``per_epoch``: the step column is an epoch count, each
     row logged at the end of its epoch; counted from 0 (Keras), the row of epoch 0 is step
-    1, so the step is the number of epochs done, recorded as ``train/epoch`` too."""
+    1, so the step is the number of epochs done, recorded as ``train/epoch`` too. ``bare``:
+    no header line, the first row is data."""
     lines = (text for _, text in _lines(path, imported.warnings))
     offset: int | None = None
     reader = csv.reader(lines, delimiter=delim)
@@ -302,7 +317,7 @@ def _csv_points(
             ) from exc
         if row is None:
             break
-        if reader.line_num == 1 or len(row) <= step_i or not row[step_i].strip():
+        if (reader.line_num == 1 and not bare) or len(row) <= step_i or not row[step_i].strip():
             continue
         s = guard(row[step_i])
         if s is None:

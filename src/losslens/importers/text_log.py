@@ -48,10 +48,13 @@ _NUM = (
 )
 #: One field: a key of one or two words, then its number (``n/N`` for a counter).
 _FIELD = re.compile(
-    rf"(?<![\w/.])(?P<key>[A-Za-z][\w/.\-]*(?: [A-Za-z][\w/.\-]*)?)\s*[:=]?\s*"
-    rf"(?P<num>{_NUM})(?:\s*/\s*(?P<total>{_NUM}))?(?![\w.])",
+    rf"(?<![\w/.])(?P<key>[A-Za-z][\w/.\-]*(?: [A-Za-z][\w/.\-]*)?)\s*[:=]?\s*(?P<open>\[\s*)?"
+    rf"(?P<num>{_NUM})(?:\s*/\s*(?P<total>{_NUM}))?(?(open)\s*\])(?![\w.])"
+    rf"(?:\((?P<inner>\d+)/(?P<inner_total>\d+)\))?",
     re.IGNORECASE,
 )
+#: Words around ``loss`` that still name the train loss (``Average Loss``, ``TrainLoss``).
+_LOSS_WORDS = frozenset({"train", "training", "tr", "avg", "average", "mean", "total", "running"})
 #: Step counters, the most global first; the last three start again each epoch.
 _STEP_KEYS = (
     "global_step",
@@ -68,7 +71,7 @@ _STEP_KEYS = (
 )
 _WITHIN = ("accumulation step", "epoch step", "batch")
 _EPOCH_KEYS = ("epoch", "ep")
-_TRAIN_LOSS = ("loss", "train loss", "train_loss", "training loss", "tr_loss")
+_TRAIN_LOSS = ("loss", "train loss", "train_loss", "training loss", "tr_loss", "xent")
 #: A held-out value: its key starts with one of these (``val loss``, ``test accuracy``).
 _EVAL_PREFIX = ("validation", "valid", "val", "eval", "test", "dev")
 _RENAME = {
@@ -82,6 +85,7 @@ _RENAME = {
 _SNIFF_BYTES, _SNIFF_LOGS = 1 << 18, 3
 
 Fields = dict[str, tuple[float, float | None]]
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def _number(text: str) -> float:
@@ -92,9 +96,14 @@ def _fields(line: str) -> Fields:
     """The ``key -> (value, total)`` fields of one line, keys lowercased."""
     out: Fields = {}
     for m in _FIELD.finditer(line):
-        key = m.group("key").lower()
+        key = _CAMEL.sub(" ", m.group("key")).lower()  # ``TrainLoss`` is ``train loss``
+        if key != "loss" and set(re.split(r"[\s_]+", key)) - _LOSS_WORDS == {"loss"}:
+            key = "loss"  # ``Average Loss``, ``avg_loss``: the train loss
         total = m.group("total")
         out.setdefault(key, (_number(m.group("num")), _number(total) if total else None))
+        if m.group("inner") and key in _EPOCH_KEYS:
+            # ``Epoch:[0/19](100/61701)``: the step within the epoch, of its steps
+            out.setdefault("epoch step", (float(m.group("inner")), float(m.group("inner_total"))))
     return out
 
 
@@ -165,7 +174,9 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
             if not math.isfinite(count):
                 continue
             if key in _WITHIN and count < last:
-                offset += int(last)  # a count within the epoch: the steps run on
+                # a count within the epoch: the steps run on, by the epoch's length when the
+                # counter gives it (``(100/61701)``), else past the last count
+                offset += int(total) if total else int(last) + (1 if count == 0 else 0)
             last = count
             step = offset + int(count)
             if total is not None and 0 < total < 1e12 and key not in _WITHIN:
@@ -181,6 +192,11 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
         else:
             continue
         if cur is not None and step < cur:
+            if len(f) > 1 and not any(k in _TRAIN_LOSS for k in f):
+                # a note naming an earlier count (``loaded best model (epoch=20,
+                # val_loss=1.05)``) is no restart: a resumed run logs its train loss again,
+                # on the line or below a bare ``epoch 2``
+                continue
             dropped = [s for s in logs if s >= step]
             for s in dropped:
                 del logs[s]

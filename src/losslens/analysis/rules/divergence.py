@@ -33,7 +33,12 @@ ABSURD_LOSS = 100.0
 
 @dataclass(frozen=True)
 class DivergenceParams:
-    absurd: float = param(ABSURD_LOSS, "a loss above this is a numerical breakdown")
+    absurd: float = param(ABSURD_LOSS, "a loss above this is a numerical breakdown ...")
+    token_scale: float = param(
+        10.0,
+        "... times the first log over this, when above it (a loss that starts beyond the "
+        "per-token scale is summed over tokens or a batch)",
+    )
     window: float = param(0.15, "share of the logs in the end window (at least 3)")
     ratio: float = param(1.5, "end window median / best earlier window median: error")
     trend_ratio: float = param(1.25, "... or this ratio with a rising trend: warning")
@@ -71,7 +76,9 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         A finite loss above 100 (no language model loss gets there by honest learning:
-        guessing uniformly over a 256k vocabulary is 12.5), or a sustained rise: the median of
+        guessing uniformly over a 256k vocabulary is 12.5; a loss whose first log is between 10
+        and 100, beyond the per-token scale, is summed over tokens or a batch, and the 100
+        scales with it: 100 × that log / 10), or a sustained rise: the median of
         the last 15% of logs is at least 1.5× the best median over any window of the same
         length earlier (or 1.25× with a significant rising trend, Mann-Kendall z ≥ 2.5), and
         the rise is at least 3 standard errors of the log-to-log noise plus the expected
@@ -121,7 +128,10 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         "(warmup_ratio 0.03~0.1)을 추가하세요. 데이터에 깨진 배치가 없는지 확인하고, "
         "상승 전에 저장된 체크포인트에서 다시 시작하세요.",
     )
-    big = v > p.absurd
+    # a loss that starts above the per-token scale (a sum over tokens or a batch) is absurd
+    # only that many times higher; a first log already absurd is read as before (bad start)
+    scale = float(v[0]) / p.token_scale if float(v[0]) <= p.absurd else 1.0
+    big = v > p.absurd * max(1.0, scale)
     if big.any() and _absurd_is_transient(v, big, p, hidden_nan=ctx.has("LL102") is not None):
         big = np.zeros_like(big)  # a spike (LL121) or a bad start, not a run that broke
     if big.any():

@@ -52,6 +52,9 @@ class OverfitParams:
     min_evals: int = param(
         3, "evaluations needed at all (2 when the second rises and the task metrics confirm it)"
     )
+    resolution: float = param(
+        10.0, "the best eval at least this many steps of the log's rounding (else nothing to read)"
+    )
     floor: float = param(0.05, "a rise of the last two evals above the best by this much (or")
     floor_noise: float = param(2.0, "... this many median eval-to-eval changes) is overfitting")
     consecutive: int = param(3, "consecutive eval rises after the best that count as overfitting")
@@ -123,7 +126,9 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     own movement while the train loss falls is overfitting visible in eval, however small.
 
     What it detects:
-        At least 3 evaluations (2, see below) and a train loss falling from the best eval step to
+        At least 3 evaluations (2, see below), a best eval of 10 steps of the log's rounding
+        or more (0.0003 printed to 4 decimals is 3: a rise from it measures the rounding), and
+        a train loss falling from the best eval step to
         the end (with no train log at that step, from the lowest within one logging interval: a
         coarse log must not show a fall a finer one would not) and lower around the last eval than
         around the best (the train logs within half an eval interval of each: a flat, noisy train
@@ -209,7 +214,10 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     after = view.after
     best = view.best_value
     lst, lv = finite(ctx.loss)
-    if lv.size < 2:
+    q = signals.rounding_step(ev)
+    if lv.size < 2 or (q is not None and best < p.resolution * q):
+        # a best of fewer than 10 steps of the log's rounding (0.0003 printed to 4 decimals):
+        # a rise from it measures the rounding, not the model
         return
     # stalled: no gain beyond the noise (capped: a curve that still gains 5% has not stalled)
     margin = max(p.small_rise, min(p.noise_k * view.noise, p.floor))

@@ -5,16 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
-
 from losslens import keys
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import (
-    EvalView,
     eval_view,
-    improving_metric,
-    level_excused,
     still_improving,
     within_noise,
 )
@@ -28,40 +23,16 @@ from losslens.analysis.rules.common import (
     train_loss_near,
 )
 from losslens.analysis.rules.generalization import NEAR_ZERO
+from losslens.analysis.rules.memorization_harm import (
+    classifier_finding,
+    classifier_harm,
+    harm_grade,
+    metric_lowered,
+    overfits,
+)
 from losslens.analysis.rules.preference import saturated_finding, saturated_grade
 from losslens.analysis.staircase import staircase
 from losslens.model import Finding, Severity
-
-
-def _overfits(ctx: RunContext) -> bool:
-    """Whether overfitting (LL151) was found at warning or above: harm shown by eval."""
-    of = ctx.has("LL151")
-    return of is not None and of.severity is not Severity.INFO
-
-
-def _harm_grade(ctx: RunContext, view: EvalView, p: MemoParams) -> Severity:
-    """The grade of memorization that the eval loss shows harm for: an error (the result is
-    damaged) with a harm of the size LL151 grades an error (LL151 an error, or the evals after
-    the best ``error_rise`` or more above it, median); a smaller one, a stall or a few
-    percent, a warning."""
-    of = ctx.has("LL151")
-    later = view.values[view.best + 1 :]
-    big = later.size > 0 and float(np.median(later)) >= (1 + p.error_rise) * view.best_value
-    if big or (of is not None and of.severity is Severity.ERROR):
-        return Severity.ERROR
-    return Severity.WARNING
-
-
-def _metric_lowered(ctx: RunContext, sev: Severity) -> Severity:
-    """One level lower when a logged task metric (accuracy, F1, WER ...) is still improving
-    at the last eval, or improved after the eval-loss minimum: the held-out task shows the
-    model still generalizes better, whatever the train loss says."""
-    if sev is Severity.INFO:
-        return sev
-    view = eval_view(ctx)
-    if view is None or improving_metric(ctx, since=float(view.best_step)) is None:
-        return sev
-    return Severity.WARNING if sev is Severity.ERROR else Severity.INFO
 
 
 def _epochs_text(ctx: RunContext) -> Text:
@@ -109,6 +80,11 @@ class MemoParams:
         "past them an error, and one first reached between `first_pass` and `after_epoch` is "
         "read too",
     )
+    blind_class_level: float = param(
+        0.01,
+        "a classifier with no eval series is read only with its train loss at or below this "
+        "(every label at 99%): one label's log-loss, unlike a text's, can near zero by fitting",
+    )
     error_level: float = param(
         0.05,
         "no eval set: past `recipe_epochs` an error only with the train loss at or below this "
@@ -146,89 +122,6 @@ class MemoParams:
         0.99,
         "preference loss: reward accuracy (mean of the last 10%) at least this, every pair "
         "separated, with every loss of the last 10% near zero",
-    )
-
-
-def _classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | None:
-    """The eval curve of a classifier that learned its examples by heart, else None.
-
-    A classifier's train loss near zero is the normal end of fitting an easy task, so it
-    shows nothing by itself; it is learning by heart when the run went on over the same
-    examples many times (``class_epochs``, the count the epoch rule calls many) while the
-    eval loss, best at least ``class_best_before`` epochs before the end, stayed above that
-    best (overfitting at warning, or the level after the best beyond its noise)."""
-    e = ctx.epochs
-    if e is None or e < p.class_epochs or not end < p.near_zero:
-        return None
-    view = eval_view(ctx)
-    if view is None or view.best + 1 >= view.n:
-        return None
-    best_epoch = ctx.epoch_at(float(view.best_step))
-    if best_epoch is None or e - best_epoch < p.class_best_before:
-        return None
-    if _overfits(ctx) or not level_excused(view.values[view.best :], p.flat_gain, view.noise):
-        return view
-    return None
-
-
-def _classifier_finding(
-    r: Rule,
-    ctx: RunContext,
-    st: np.ndarray,
-    v: np.ndarray,
-    end: float,
-    view: EvalView,
-    p: MemoParams,
-) -> Finding:
-    assert ctx.loss is not None and ctx.epochs is not None
-    level = float(np.median(view.values[view.best + 1 :]))
-    kw = {
-        "a": num(float(v[0])),
-        "b": num(end),
-        "e": num(ctx.epochs, 3),
-        "m": num(view.best_value),
-        "be": num(ctx.epoch_at(float(view.best_step)) or 0.0, 2),
-        "l": num(level),
-    }
-    return r.finding(
-        severity=_metric_lowered(ctx, _harm_grade(ctx, view, p)),
-        title=tr(
-            "The classifier memorised its training examples (loss {a} → {b})",
-            "분류기가 학습 예제를 암기했습니다(손실 {a} → {b})",
-            **kw,
-        ),
-        explanation=tr(
-            "After {e} epochs the train loss is {b}: the model fits its training examples "
-            "almost perfectly, while the eval loss, best at epoch {be} ({m}), stayed above it "
-            "since (median {l}): the passes after the eval best fitted the examples, not the task.",
-            "{e} 에폭 후 학습 손실이 {b}입니다. 모델이 학습 예제를 거의 완벽하게 맞히지만, 평가 "
-            "손실은 에폭 {be}에서 최저({m})를 찍은 뒤 계속 그보다 높습니다(중앙값 {l}). 그 뒤의 "
-            "반복은 과제가 아니라 예제를 맞추는 데 쓰였습니다.",
-            **kw,
-        ),
-        suggestion=tr(
-            "Stop at the eval best (early stopping, load_best_model_at_end); train fewer "
-            "epochs; add regularization or more examples.",
-            "평가 최저점에서 멈추세요(조기 종료, load_best_model_at_end). 에폭을 줄이고, "
-            "정규화를 더하거나 예제를 늘리세요.",
-        ),
-        metric=ctx.loss.key,
-        step_start=view.best_step,
-        step_end=int(st[-1]),
-        evidence=tr(
-            "train loss {a} → {b} over {e} epochs; eval loss best {m} at epoch {be}, median {l} "
-            "after it",
-            "{e} 에폭 동안 학습 손실 {a} → {b}; 평가 손실 최저 {m}(에폭 {be}), 그 뒤 중앙값 {l}",
-            **kw,
-        ),
-        values={
-            "loss_start": float(v[0]),
-            "loss_end": float(v[-1]),
-            "epochs": ctx.epochs,
-            "eval_best_step": view.best_step,
-            "eval_level_after": level,
-        },
-        onset_step=view.best_step,
     )
 
 
@@ -306,7 +199,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         held-out task shows the model still generalizes. Speech recognition counts as a text task
         here (it decodes text). Classifiers with an eval set: a near-zero train loss is how
         fitting an easy task ends, so it shows nothing by itself (with no eval set nothing shows
-        the classifier generalizes, and it is read as above, like any task); it is memorization
+        the classifier generalizes, and it is read as above, like any task, once its loss is
+        0.01 or less: every label at 99%; the log-loss of one label, unlike a text's, gets to
+        0.02-0.1 by fitting an easy task well); it is memorization
         when the run went over the examples
         10 epochs or more (the count LL154 calls many) while the eval loss, best at least one epoch
         before the end, stayed above that best (overfitting at warning, or the median of the later
@@ -343,10 +238,12 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # read as any other task
     blind = ctx.task == "classification" and not any(map(keys.is_held_out, ctx.run.series))
     if ctx.task == "classification" and not blind:
-        view = _classifier_harm(ctx, p, end)
+        view = classifier_harm(ctx, p, end)
         if view is not None:
-            yield _classifier_finding(r, ctx, st, v, end, view, p)
+            yield classifier_finding(r, ctx, st, v, end, view, p)
         return
+    if blind and end > p.blind_class_level:
+        return  # a classifier sure of its labels at 90-99%: a good fit, not learned by heart
     # speech recognition decodes text too: a near-zero loss there is memorised transcripts
     if not (ctx.text_task or ctx.task == "speech" or blind):
         return
@@ -371,7 +268,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
     # a loss kept near zero over the repeated examples while the eval loss rose from its best
     # beyond its noise fitted them, not the task, however early it got there
-    harm_shown = _overfits(ctx) and e is not None and e >= p.after_epoch
+    harm_shown = overfits(ctx) and e is not None and e >= p.after_epoch
     # with no eval at all, the first pass's own loss is the held-out measure: repeated
     # examples fitted far tighter than the unseen ones were are learned by heart
     ratio = (
@@ -407,15 +304,15 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             # out is likely harm (add an eval set, train less); the usual count keeps it a
             # warning, not an error
             sev = Severity.WARNING
-        elif _overfits(ctx):
-            sev = _harm_grade(ctx, view, p)  # harm shown: eval rose after its best
+        elif overfits(ctx):
+            sev = harm_grade(ctx, view, p)  # harm shown: eval rose after its best
         elif still_improving(ctx, view) or within_noise(view, p.flat_gain, p.flat_noise):
             # eval still improving, or holding its best within its noise (as the gap rule
             # reads it): the held-out loss shows no harm from training on
             sev = Severity.INFO
         else:
             sev = Severity.WARNING
-        sev = _metric_lowered(ctx, sev)
+        sev = metric_lowered(ctx, sev)
         what = _epochs_text(ctx)
         ep_txt = tr(" (epoch {e})", " (에폭 {e})", e=num(ep, 3)) if ep is not None else tr("", "")
         held_txt = (
@@ -491,11 +388,11 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             Severity.INFO
             if view is not None
             and (still_improving(ctx, view) or within_noise(view, p.flat_gain, p.flat_noise))
-            and not _overfits(ctx)
+            and not overfits(ctx)
             else Severity.WARNING
         )
         yield r.finding(
-            severity=_metric_lowered(ctx, gap_sev),
+            severity=metric_lowered(ctx, gap_sev),
             title=tr(
                 "The model learned its training examples, not the task",
                 "모델이 과제가 아니라 학습 예제를 외웠습니다",
@@ -545,9 +442,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     no_eval = no_eval and stairs.resolved
     # with no eval set the staircase is the only evidence: a larger drop is asked of it
     shown = (no_eval and stairs.excess >= p.stair_excess_alone) or (
-        stairs.excess >= p.stair_excess and (_overfits(ctx) or gap_shown)
+        stairs.excess >= p.stair_excess and (overfits(ctx) or gap_shown)
     )
-    stair_sev = _metric_lowered(ctx, Severity.WARNING if shown else Severity.INFO)
+    stair_sev = metric_lowered(ctx, Severity.WARNING if shown else Severity.INFO)
     parts = []
     for b, d in sorted(stairs.drops[:3]):
         before = train_loss_near(ctx, b - ctx.log_interval)
