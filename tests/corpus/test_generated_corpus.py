@@ -137,6 +137,8 @@ SEALED_SIZES = {
     "qwen2-h176-l1": "v62g",
     "llama-h176-l1": "v63g",
     "qwen2-h176-l2": "v63g",
+    "llama-h176-l2": "v64g",
+    "qwen2-h176-l3": "v64g",
 }
 RETIRED = {
     "v7g",
