@@ -8,6 +8,7 @@ known aliases onto them; the original name is always kept next to the series.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 LOSS = "train/loss"
@@ -83,12 +84,28 @@ _ALIASES = {
     "validation/loss": EVAL_LOSS,
 }
 
-_PREFIXES = (("eval_", "eval/"), ("test_", "test/"), ("val_", "eval/"), ("train_", "train/"))
+_PREFIXES = (
+    ("eval_", "eval/"),
+    ("test_", "test/"),
+    ("val_", "eval/"),
+    ("valid_", "eval/"),
+    ("dev_", "eval/"),
+    ("train_", "train/"),
+    ("training_", "train/"),
+)
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def normalize_key(key: str) -> str:
-    """The canonical name of a metric key (``eval_loss`` -> ``eval/loss``)."""
+    """The canonical name of a metric key (``eval_loss`` -> ``eval/loss``); a camel-case key
+    is read as its snake-case form when that names a known quantity or split (``ValLoss`` ->
+    ``eval/loss``, ``ValReconstructRate`` -> ``eval/reconstruct_rate``)."""
     k = key.strip()
+    snake = _CAMEL.sub("_", k)
+    if "/" not in k and snake != k:
+        low = snake.lower()
+        if low in _ALIASES or low.startswith(tuple(p for p, _ in _PREFIXES)):
+            k = snake
     low = k.lower()
     if low in _ALIASES:
         return _ALIASES[low]

@@ -72,7 +72,7 @@ def test_wandb_export_with_two_runs(tmp_path: Path) -> None:
 
 def test_csv_without_step_column(tmp_path: Path) -> None:
     p = tmp_path / "table.csv"
-    p.write_text("run,loss\nA,2.0\n")
+    p.write_text("run,score\nA,2.0\n")
     with pytest.raises(ImportError_, match=r"no step column.*line 1|line 1.*no step column"):
         list(load_path(p)[0].points())
 

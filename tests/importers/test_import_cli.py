@@ -59,7 +59,7 @@ def test_bad_inputs_one_line_each(cli: CLI, tmp_path: Path) -> None:
     binary.parent.mkdir()
     binary.write_bytes(b"\x00\x01\x02\xff" * 64)
     (bad / "noutf8.csv").write_bytes(b"step,loss\n1,\xff\n")
-    (bad / "nostep.csv").write_text("run,loss\nA,2\n")
+    (bad / "nostep.csv").write_text("run,score\nA,2\n")
     nothing = bad / "nothing"
     nothing.mkdir()
     (nothing / "README").write_text("hello\n")

@@ -80,3 +80,32 @@ def test_a_bare_table_in_a_file_named_for_its_loss(tmp_path: Path) -> None:
     other = tmp_path / "log.txt"
     other.write_text(rows)
     assert detect(other) is None
+
+
+def test_a_saved_history_reads_as_the_csvlogger_file() -> None:
+    # the first fit's ``History`` saved with json.dump and with pandas' to_csv (its index
+    # column unnamed): one record per epoch, counted from 0, like CSVLogger's rows 0-7
+    logger = load_into_memory(KERAS / "training.log")[0]
+    for name, fmt in (("history.json", "json_history"), ("history.csv", "csv")):
+        path = KERAS / name
+        assert detect(path).name == fmt  # type: ignore[union-attr]
+        (run,) = load_into_memory(path)
+        for key in (keys.LOSS, keys.EVAL_LOSS, "eval/accuracy", keys.EPOCH):
+            assert run.series[key].steps.tolist() == list(range(1, 9)), (name, key)
+            want = logger.series[key].values.tolist()[:8]
+            assert run.series[key].values.tolist() == pytest.approx(want), (name, key)
+
+
+def test_a_table_with_no_step_or_epoch_column_steps_by_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "training_loss, training_acc, val_loss, val_acc\n0.9,0.5,1.0,0.4\n0.7,0.6,0.8,0.5\n"
+    )
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [1, 2]
+    assert run.series[keys.EVAL_LOSS].values.tolist() == [1.0, 0.8]
+    assert run.series["train/acc"].values.tolist() == [0.5, 0.6]
+    # a first line of values is no header: such a file is not read as a table
+    other = tmp_path / "train.txt"
+    other.write_text("epoch 1, loss 0.5, acc 0.9\nepoch 2, loss 0.4, acc 0.92\n")
+    assert detect(other) is None or detect(other).name != "csv"  # type: ignore[union-attr]

@@ -18,6 +18,7 @@ from losslens.importers.csv_table import CSVImporter
 from losslens.importers.hf_console import HFConsoleImporter
 from losslens.importers.hf_notebook import HFNotebookImporter
 from losslens.importers.hf_state import HFTrainerStateImporter, checkpoint_rank, run_root
+from losslens.importers.json_history import JSONHistoryImporter
 from losslens.importers.jupyter import JupyterImporter
 from losslens.importers.mlflow_store import MLflowFileImporter, MLflowSQLImporter
 from losslens.importers.source_code import looks_like_source
@@ -35,6 +36,7 @@ IMPORTERS: tuple[Importer, ...] = (
     MLflowSQLImporter(),
     TrackioImporter(),
     HFTrainerStateImporter(),
+    JSONHistoryImporter(),
     HFNotebookImporter(),
     CSVImporter(),
     HFConsoleImporter(),
@@ -255,7 +257,7 @@ def nothing_found(path: Path, result: Scan) -> UnknownFormatError:
     return UnknownFormatError(
         f"nothing importable found (looked at {n} file{'s' if n != 1 else ''})",
         "point at a trainer_state.json, console log, wandb/, runs/ (TensorBoard), mlruns/, "
-        "a trackio .db or a CSV/JSONL with a step column",
+        "a trackio .db, a CSV/JSONL table of steps or epochs or a JSON training history",
         path=str(path),
     )
 

@@ -45,6 +45,8 @@ STEP_COLUMNS = (
     "step",
     "_step",
     "current_steps",
+    "iter",
+    "iteration",
 )
 #: LLaMA-Factory's progress columns beside ``current_steps``: ``total_steps`` is the planned
 #: length (config ``max_steps``), the others restate the step or the time.
@@ -66,12 +68,24 @@ def _step_column(names: list[str]) -> str | None:
     return None
 
 
+def _number_in_cell(cell: str) -> bool:
+    """Whether a word of the cell is a number: a data row (``epoch 1, loss 0.5``), not a
+    header of names (``metrics/mAP50-95(B)`` is a name)."""
+    return any(scalar(word) is not None for word in cell.split())
+
+
 def _epoch_column(names: list[str]) -> str | None:
-    """The epoch column of a table with no step column and a loss column, else None."""
+    """With no step column, what steps a table of one row per epoch that has a loss column:
+    its ``epoch`` column, else an unnamed first column (the index pandas writes with
+    ``DataFrame.to_csv``), else ``""`` (the rows in order); None when it is no such table."""
     low = {n.strip().lower(): n for n in names}
-    if _step_column(names) is None and EPOCH_COLUMN in low and any("loss" in n for n in low):
+    if _step_column(names) is not None or not any("loss" in n for n in low):
+        return None
+    if any(map(_number_in_cell, names)):
+        return None  # a data row (``epoch 1, loss 0.5``), not a header of names
+    if EPOCH_COLUMN in low:
         return low[EPOCH_COLUMN]
-    return None
+    return names[0] if names[0].strip().lower() in ("", "unnamed: 0") else ""
 
 
 #: A first line of two numbers, a step and a value (no header).
@@ -237,7 +251,8 @@ def _csv_runs(path: Path, header: str) -> Iterator[ImportedRun]:
     if step_col is None:
         raise _no_step(path, names)
     time_col = _time_column(names)
-    step_i = names.index(step_col)
+    # no column at all: the rows in order, one per epoch
+    step_i = -1 if per_epoch and step_col == "" and names[0] != "" else names.index(step_col)
     time_i = names.index(time_col) if time_col else None
     metric_cols = [(i, n) for i, n in enumerate(names) if i not in (step_i, time_i) and n.strip()]
     # W&B export: "<run> - <key>" columns, one run per prefix; drop __MIN/__MAX companions
@@ -297,10 +312,12 @@ def _csv_points(
 ) -> Iterator[MetricPoint]:
     """The points of a table's rows. ``per_epoch``: the step column is an epoch count, each
     row logged at the end of its epoch; counted from 0 (Keras), the row of epoch 0 is step
-    1, so the step is the number of epochs done, recorded as ``train/epoch`` too. ``bare``:
-    no header line, the first row is data."""
+    1, so the step is the number of epochs done, recorded as ``train/epoch`` too (a table
+    with no epoch column counts its rows from 0 the same way, ``step_i`` -1). ``bare``: no
+    header line, the first row is data."""
     lines = (text for _, text in _lines(path, imported.warnings))
     offset: int | None = None
+    rows = 0  # data rows read: the epoch of a table with no step or epoch column, from 0
     reader = csv.reader(lines, delimiter=delim)
     guard = StepGuard(imported.warnings)
     mapped = [(i, raw, keymap(raw)) for i, raw in cols]
@@ -317,9 +334,12 @@ def _csv_points(
             ) from exc
         if row is None:
             break
-        if (reader.line_num == 1 and not bare) or len(row) <= step_i or not row[step_i].strip():
+        if (reader.line_num == 1 and not bare) or not any(c.strip() for c in row):
             continue
-        s = guard(row[step_i])
+        if step_i >= 0 and (len(row) <= step_i or not row[step_i].strip()):
+            continue
+        s = guard(row[step_i] if step_i >= 0 else str(rows))
+        rows += 1
         if s is None:
             continue
         wall = scalar(row[time_i]) if time_i is not None and time_i < len(row) else None

@@ -1,7 +1,8 @@
 """Write the Keras fixtures in ``other/keras/`` (see README.md).
 
 Keras is not one of losslens' dependencies; run this with a Python that has ``keras`` 3 and
-``torch`` (e.g. ``python -m venv /tmp/kv && /tmp/kv/bin/pip install keras torch``):
+``torch`` and ``pandas`` (e.g. ``python -m venv /tmp/kv``, then
+``/tmp/kv/bin/pip install keras torch pandas``):
 
     KERAS_BACKEND=torch /tmp/kv/bin/python tests/data/importers/make_keras.py
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 from pathlib import Path
 
@@ -17,6 +19,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import keras
 import numpy as np
+import pandas as pd
 
 OUT = Path(__file__).resolve().parent / "other" / "keras"
 
@@ -42,10 +45,11 @@ def main() -> None:
     log = OUT / "training.log"
     log.unlink(missing_ok=True)
     console = io.StringIO()
+    histories = []
     with contextlib.redirect_stdout(console):
         # 8 epochs, then the run resumed for 4 more: CSVLogger(append=True) adds rows 8-11
         for first, last in ((0, 8), (8, 12)):
-            model.fit(
+            h = model.fit(
                 x[:384],
                 y[:384],
                 validation_data=(x[384:], y[384:]),
@@ -59,7 +63,12 @@ def main() -> None:
                     keras.callbacks.CSVLogger(str(log), append=first > 0),
                 ],
             )
+            histories.append(h.history)
     (OUT / "console.txt").write_text(console.getvalue())
+    # the first fit's History, as scripts save it: json.dump and pandas' to_csv (with its index)
+    with open(OUT / "history.json", "w") as f:
+        json.dump(histories[0], f)
+    pd.DataFrame(histories[0]).to_csv(OUT / "history.csv")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,175 @@
+"""Training histories a script saved as JSON.
+
+Three shapes, found by content::
+
+    {"loss": [0.9, 0.7, ...], "val_loss": [1.0, 0.8, ...]}          # Keras' history.history
+    [{"epoch": 1, "loss": 0.9, "val_loss": 1.0}, {"epoch": 2, ...}]  # one record per log
+    {"config": {...}, "history": <either of the above>}              # with the run's settings
+
+A record's step is its ``step`` (``global_step``, ``iter``, ``iteration``) when it has one,
+else its ``epoch`` (counted from 0, the record of epoch 0 is logged when one epoch is done),
+else its place in the list (one record per epoch: Keras writes one per epoch). Lists of
+different lengths (a loss per step, an eval per epoch) are spread over the longest one's
+steps, each ending with it. Keys are named as everywhere else (``val_loss`` is
+``eval/loss``); in a file named for its loss (``loss_history.json``), series named only for
+their split (``train``, ``val``) are that split's loss. A history needs a train or eval loss to
+be a run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from losslens import keys
+from losslens.errors import ImportError_
+from losslens.importers.base import (
+    KeyMap,
+    check_readable,
+    display_path,
+    file_hash,
+    read_head,
+    read_regular,
+    run_from_rows,
+)
+from losslens.model import ImportedRun, jsonable
+
+#: Keys a history sits under beside the run's settings.
+HISTORY_KEYS = ("history", "training_history", "train_history", "metrics", "logs")
+STEP_KEYS = ("step", "steps", "global_step", "iter", "iteration", "iterations")
+EPOCH_KEYS = ("epoch", "epochs")
+#: A list this many times shorter than the longest is a setting, not a series.
+SHORT = 20
+#: Series named only for their split, in a file named for its loss (``loss_history.json``).
+SPLIT_LOSS = {
+    "train": "loss",
+    "val": "eval_loss",
+    "valid": "eval_loss",
+    "validation": "eval_loss",
+    "dev": "eval_loss",
+    "test": "test_loss",
+}
+#: Largest file read whole (a history is a few numbers per log).
+MAX_BYTES = 64 * 1024 * 1024
+
+Record = dict[str, float]
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _history(doc: Any) -> tuple[Any, dict[str, Any]]:
+    """The history in ``doc`` and the config beside it."""
+    if isinstance(doc, dict):
+        for k in HISTORY_KEYS:
+            if isinstance(doc.get(k), (list, dict)):
+                cfg = doc.get("config")
+                return doc[k], cfg if isinstance(cfg, dict) else {}
+    return doc, {}
+
+
+def _columns(hist: dict[str, Any]) -> list[Record]:
+    """Records from a dict of number lists, shorter lists spread to end with the longest."""
+    cols = {
+        k: v
+        for k, v in hist.items()
+        if isinstance(v, list) and v and all(_number(x) or x is None for x in v)
+    }
+    if not cols:
+        return []
+    n = max(len(v) for v in cols.values())
+    # a list far shorter than the history (``phase_starts: [0, 15, 40]``) is a setting
+    cols = {k: v for k, v in cols.items() if len(v) >= max(2, n / SHORT)}
+    out: list[Record] = [{} for _ in range(n)]
+    for k, v in cols.items():
+        for i, x in enumerate(v):
+            if x is not None:
+                out[round((i + 1) * n / len(v)) - 1][k] = float(x)
+    return out
+
+
+def _records(hist: Any) -> list[Record]:
+    if isinstance(hist, dict):
+        return _columns(hist)
+    if isinstance(hist, list) and hist and all(isinstance(r, dict) for r in hist):
+        return [{k: float(v) for k, v in r.items() if _number(v)} for r in hist]
+    return []
+
+
+def _has_loss(records: list[Record]) -> bool:
+    names = {keys.normalize_key(k) for r in records[:50] for k in r}
+    return keys.LOSS in names or keys.EVAL_LOSS in names
+
+
+def _stepped(records: list[Record]) -> list[tuple[int, Record]]:
+    """``(step, record)``: by the records' step key, else their epoch, else their place."""
+    low = {k.lower(): k for r in records for k in r}
+    step_key = next((low[k] for k in STEP_KEYS if k in low), None)
+    epoch_key = next((low[k] for k in EPOCH_KEYS if k in low), None)
+    if step_key is not None:
+        return [(int(r[step_key]), r) for r in records if step_key in r]
+    if epoch_key is not None:
+        first = min(r[epoch_key] for r in records if epoch_key in r)
+        shift = 1 if first == 0 else 0
+        out = []
+        for r in records:
+            if epoch_key in r and float(r[epoch_key]).is_integer():
+                done = int(r[epoch_key]) + shift  # the record of epoch 0 ends the first epoch
+                rest = {k: v for k, v in r.items() if k != epoch_key}
+                out.append((done, {**rest, "epoch": float(done)}))
+        return out
+    return [(i + 1, {**r, "epoch": float(i + 1)}) for i, r in enumerate(records)]
+
+
+def _parse(path: Path) -> tuple[list[tuple[int, Record]], dict[str, Any]] | None:
+    try:
+        doc = json.loads(read_regular(path, MAX_BYTES).decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    hist, cfg = _history(doc)
+    records = _records(hist)
+    if records and not _has_loss(records) and "loss" in path.stem.lower():
+        records = [{SPLIT_LOSS.get(k.lower(), k): v for k, v in r.items()} for r in records]
+    if len(records) < 2 or not _has_loss(records):
+        return None
+    return _stepped(records), cfg
+
+
+class JSONHistoryImporter:
+    name = "json_history"
+    description = "a training history saved as JSON ({'loss': [...], 'val_loss': [...]})"
+
+    def sniff(self, path: Path) -> bool:
+        if path.is_dir() or path.suffix.lower() != ".json":
+            return False
+        head = read_head(path, 64).removeprefix(b"\xef\xbb\xbf").lstrip()
+        return head.startswith((b"{", b"[")) and _parse(path) is not None
+
+    def claims(self, path: Path) -> bool:
+        return False
+
+    def read(self, path: Path) -> Iterator[ImportedRun]:
+        check_readable(path)
+        parsed = _parse(path)
+        if parsed is None:
+            raise ImportError_(
+                "no training history (lists or records holding a loss) in this JSON file",
+                "save history.history (Keras) or a list of {'epoch': ..., 'loss': ...} records",
+                path=str(path),
+            )
+        rows, cfg = parsed
+        mtime = path.stat().st_mtime
+        yield run_from_rows(
+            name=path.stem,
+            fmt=self.name,
+            source=display_path(path),
+            source_id="json_history:" + file_hash(path),
+            rows=[(s, None, r) for s, r in sorted(rows, key=lambda x: x[0])],
+            keymap=KeyMap(),
+            config={k: jsonable(v) for k, v in cfg.items()},
+            start_time=mtime,
+            end_time=mtime,
+        )

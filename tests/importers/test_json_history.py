@@ -1,0 +1,56 @@
+"""Training histories saved as JSON: lists per metric, records per log, under ``history``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from losslens import keys
+from losslens.errors import ImportError_, UnknownFormatError
+from losslens.importers import detect
+from losslens.ingest import load_into_memory
+
+
+def _write(tmp_path: Path, doc: object, name: str = "history.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_records_with_a_step_and_a_config_beside_them(tmp_path: Path) -> None:
+    history = [
+        {"step": s, "train_loss": 5 - s / 1000, "dev_loss": 5.1 - s / 1000, "learning_rate": 1e-3}
+        for s in (250, 500, 750)
+    ]
+    path = _write(tmp_path, {"config": {"lr": 0.001, "epochs": 5}, "history": history})
+    assert detect(path).name == "json_history"  # type: ignore[union-attr]
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [250, 500, 750]
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([4.85, 4.6, 4.35])
+    assert run.info.config["epochs"] == 5
+
+
+def test_lists_of_different_lengths_end_together(tmp_path: Path) -> None:
+    # a train loss per step (8) and an eval loss per epoch (2); a short setting list is dropped
+    doc = {"loss": [8 - i for i in range(8)], "val_loss": [5.0, 3.0], "phase_starts": [0]}
+    (run,) = load_into_memory(_write(tmp_path, doc))
+    assert run.series[keys.LOSS].steps.tolist() == list(range(1, 9))
+    assert run.series[keys.EVAL_LOSS].steps.tolist() == [4, 8]
+    assert "train/phase_starts" not in run.series
+
+
+def test_split_named_series_are_a_loss_only_in_a_file_named_for_it(tmp_path: Path) -> None:
+    doc = {"steps": [0, 100, 200], "train": [5.7, 4.1, 3.4], "val": [5.8, 4.3, 3.6]}
+    (run,) = load_into_memory(_write(tmp_path, doc, "loss_history.json"))
+    assert run.series[keys.EVAL_LOSS].steps.tolist() == [0, 100, 200]
+    with pytest.raises(UnknownFormatError):
+        load_into_memory(_write(tmp_path, doc, "metrics.json"))
+
+
+def test_a_json_file_with_no_loss_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"accuracy": [0.5, 0.6, 0.7]})
+    assert detect(path) is None
+    with pytest.raises(ImportError_, match="no training history"):
+        load_into_memory(path, fmt="json_history")
