@@ -6,17 +6,23 @@ Many scripts print their own lines instead of the Trainer's dicts::
     | Step 1,000/50,000 | Epoch 0 | Loss: 6.1849 | LR: 1.98e-05 | GPU: 6.1GB | - |
     ep: 0, batch: 20, time: 9.17, ntokens: 485.20/513, loss: 10.984375
     iter 300: loss 2.1044, val loss 2.2031, lr 6.0e-04
+    Epoch [003/30] TrainLoss=1.3743 TrainAcc=57.59% | ValLoss=1.2125 ValAcc=62.21%
+    Epoch:[0/19](100/61701) loss:2.683 lr:0.0000100
 
 A line opens a log when it names a step counter (``step``, ``iter``, ``iteration``,
 ``global_step``, ``batch``) with a number, or, in a log where no line pairs a loss with such a
 counter, an epoch counter (``Epoch 3``: a log at the end of that epoch). Fields are ``key
-value``, ``key: value`` or ``key=value``, apart by ``|``, ``,``, ``;`` or spaces; ``1,000`` is a
+value``, ``key: value`` or ``key=value``, apart by ``|``, ``,``, ``;`` or spaces, a number
+possibly in brackets (``Epoch:[0/19](100/61701)``: then the step within the epoch, of its
+length); a loss key with qualifiers or in camel case (``Average Loss``, ``TrainLoss``) and
+OpenNMT's ``xent`` are the train loss; ``1,000`` is a
 thousand, ``n/N`` on a counter gives the planned length (``max_steps``), ``nan`` and ``inf`` are
 values and a number with a unit (``6.1GB``) is none. Lines with a loss or a held-out value
 (``val loss``, ``test accuracy``, named ``eval_...``) and no counter fill the log above them.
 A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``) runs on
 across epochs; any other counter that goes back is a resumed run, whose lines replace the logs
-from that step on. An epoch printed as a whole number beside a step counter is an index
+from that step on (a note with other values and no train loss, ``loaded best model (epoch=20,
+val_loss=1.05)``, is none). An epoch printed as a whole number beside a step counter is an index
 (``Epoch 0`` for the whole first pass), kept as ``epoch_index``, not read as the Trainer's
 fractional progress. Lines of any other kind (samples, checkpoints, banners) are skipped.
 """
