@@ -236,7 +236,7 @@ def _no_step(path: Path, names: list[str]) -> ImportError_:
     shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
     return ImportError_(
         f"no step column (found: {shown})",
-        "add a column named step (or Step, _step, global_step)",
+        "add a step column (step, global_step, iter), or a loss column to read one row per epoch",
         path=str(path),
         location="line 1",
     )
