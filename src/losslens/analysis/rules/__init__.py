@@ -6,6 +6,7 @@ from losslens.analysis.rules import (  # noqa: F401  (registration side effect)
     artifacts,
     divergence,
     epochs,
+    eval_gap,
     evalset,
     generalization,
     gradients,
