@@ -54,3 +54,12 @@ def test_a_json_file_with_no_loss_is_refused_in_one_line(tmp_path: Path) -> None
     assert detect(path) is None
     with pytest.raises(ImportError_, match="no training history"):
         load_into_memory(path, fmt="json_history")
+
+
+def test_a_step_that_is_no_integer_is_dropped_with_a_note(tmp_path: Path) -> None:
+    # 1e400 is inf to json; it was a traceback (int(inf)) instead of an import note
+    path = tmp_path / "history.json"
+    path.write_text('{"loss": [1.0, 0.8, 0.6], "steps": [1e400, 2, 3]}')
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [2, 3]
+    assert "could not be kept" in run.info.summary["import_warnings"][0]

@@ -27,6 +27,7 @@ from losslens import keys
 from losslens.errors import ImportError_
 from losslens.importers.base import (
     KeyMap,
+    StepGuard,
     check_readable,
     display_path,
     file_hash,
@@ -104,27 +105,28 @@ def _has_loss(records: list[Record]) -> bool:
     return keys.LOSS in names or keys.EVAL_LOSS in names
 
 
-def _stepped(records: list[Record]) -> list[tuple[int, Record]]:
-    """``(step, record)``: by the records' step key, else their epoch, else their place."""
+def _stepped(records: list[Record]) -> list[tuple[float, Record]]:
+    """``(step, record)``: by the records' step key, else their epoch, else their place; the
+    steps as written (:class:`StepGuard` drops those that are no 64-bit integer)."""
     low = {k.lower(): k for r in records for k in r}
     step_key = next((low[k] for k in STEP_KEYS if k in low), None)
     epoch_key = next((low[k] for k in EPOCH_KEYS if k in low), None)
     if step_key is not None:
-        return [(int(r[step_key]), r) for r in records if step_key in r]
+        return [(r[step_key], r) for r in records if step_key in r]
     if epoch_key is not None:
         first = min(r[epoch_key] for r in records if epoch_key in r)
         shift = 1 if first == 0 else 0
         out = []
         for r in records:
             if epoch_key in r and float(r[epoch_key]).is_integer():
-                done = int(r[epoch_key]) + shift  # the record of epoch 0 ends the first epoch
+                done = r[epoch_key] + shift  # the record of epoch 0 ends the first epoch
                 rest = {k: v for k, v in r.items() if k != epoch_key}
-                out.append((done, {**rest, "epoch": float(done)}))
+                out.append((done, {**rest, "epoch": done}))
         return out
     return [(i + 1, {**r, "epoch": float(i + 1)}) for i, r in enumerate(records)]
 
 
-def _parse(path: Path) -> tuple[list[tuple[int, Record]], dict[str, Any]] | None:
+def _parse(path: Path) -> tuple[list[tuple[float, Record]], dict[str, Any]] | None:
     try:
         doc = json.loads(read_regular(path, MAX_BYTES).decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError):
@@ -161,15 +163,21 @@ class JSONHistoryImporter:
                 path=str(path),
             )
         rows, cfg = parsed
+        warnings: list[str] = []
+        guard = StepGuard(warnings)
+        kept = sorted(
+            ((s, None, r) for raw, r in rows if (s := guard(raw)) is not None), key=lambda x: x[0]
+        )
         mtime = path.stat().st_mtime
         yield run_from_rows(
             name=path.stem,
             fmt=self.name,
             source=display_path(path),
             source_id="json_history:" + file_hash(path),
-            rows=[(s, None, r) for s, r in sorted(rows, key=lambda x: x[0])],
+            rows=kept,
             keymap=KeyMap(),
             config={k: jsonable(v) for k, v in cfg.items()},
             start_time=mtime,
             end_time=mtime,
+            warnings=warnings,
         )
