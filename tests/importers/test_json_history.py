@@ -63,3 +63,9 @@ def test_a_step_that_is_no_integer_is_dropped_with_a_note(tmp_path: Path) -> Non
     (run,) = load_into_memory(path)
     assert run.series[keys.LOSS].steps.tolist() == [2, 3]
     assert "could not be kept" in run.info.summary["import_warnings"][0]
+
+
+def test_a_json_file_too_large_to_be_a_history_is_not_claimed(tmp_path: Path) -> None:
+    big = tmp_path / "data.json"
+    big.write_bytes(b"[" + b" " * (65 << 20) + b"]")
+    assert detect(big) is None  # was an error out of sniffing ("too large to read whole")

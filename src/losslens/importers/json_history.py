@@ -148,7 +148,10 @@ class JSONHistoryImporter:
         if path.is_dir() or path.suffix.lower() != ".json":
             return False
         head = read_head(path, 64).removeprefix(b"\xef\xbb\xbf").lstrip()
-        return head.startswith((b"{", b"[")) and _parse(path) is not None
+        try:
+            return head.startswith((b"{", b"[")) and _parse(path) is not None
+        except ImportError_:
+            return False  # too large to be a history: some other JSON, not this format's
 
     def claims(self, path: Path) -> bool:
         return False
