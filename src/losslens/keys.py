@@ -93,7 +93,8 @@ _PREFIXES = (
     ("train_", "train/"),
     ("training_", "train/"),
 )
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+#: Where a camel-case name starts a new word (``ValLoss``: before the ``L``).
+CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def normalize_key(key: str) -> str:
@@ -101,7 +102,7 @@ def normalize_key(key: str) -> str:
     is read as its snake-case form when that names a known quantity or split (``ValLoss`` ->
     ``eval/loss``, ``ValReconstructRate`` -> ``eval/reconstruct_rate``)."""
     k = key.strip()
-    snake = _CAMEL.sub("_", k)
+    snake = CAMEL.sub("_", k)
     if "/" not in k and snake != k:
         low = snake.lower()
         if low in _ALIASES or low.startswith(tuple(p for p, _ in _PREFIXES)):

@@ -75,11 +75,12 @@ def _number_in_cell(cell: str) -> bool:
 
 
 def _epoch_column(names: list[str]) -> str | None:
-    """With no step column, what steps a table of one row per epoch that has a loss column:
-    its ``epoch`` column, else an unnamed first column (the index pandas writes with
-    ``DataFrame.to_csv``), else ``""`` (the rows in order); None when it is no such table."""
+    """For a table with no step column (its callers look for one first), what steps it as one
+    row per epoch when it has a loss column: its ``epoch`` column, else an unnamed first column
+    (the index pandas writes with ``DataFrame.to_csv``), else ``""`` (the rows in order); None
+    when it is no such table."""
     low = {n.strip().lower(): n for n in names}
-    if _step_column(names) is not None or not any("loss" in n for n in low):
+    if not any("loss" in n for n in low):
         return None
     if any(map(_number_in_cell, names)):
         return None  # a data row (``epoch 1, loss 0.5``), not a header of names

@@ -43,15 +43,9 @@ STEP_KEYS = ("step", "steps", "global_step", "iter", "iteration", "iterations")
 EPOCH_KEYS = ("epoch", "epochs")
 #: A list this many times shorter than the longest is a setting, not a series.
 SHORT = 20
-#: Series named only for their split, in a file named for its loss (``loss_history.json``).
-SPLIT_LOSS = {
-    "train": "loss",
-    "val": "eval_loss",
-    "valid": "eval_loss",
-    "validation": "eval_loss",
-    "dev": "eval_loss",
-    "test": "test_loss",
-}
+#: Series named only for their split, in a file named for its loss (``loss_history.json``):
+#: each is ``<split>_loss``, named as any other key (``val_loss`` is ``eval/loss``).
+SPLITS = frozenset({"train", "val", "valid", "validation", "dev", "test"})
 #: Largest file read whole (a history is a few numbers per log).
 MAX_BYTES = 64 * 1024 * 1024
 
@@ -134,7 +128,9 @@ def _parse(path: Path) -> tuple[list[tuple[float, Record]], dict[str, Any]] | No
     hist, cfg = _history(doc)
     records = _records(hist)
     if records and not _has_loss(records) and "loss" in path.stem.lower():
-        records = [{SPLIT_LOSS.get(k.lower(), k): v for k, v in r.items()} for r in records]
+        records = [
+            {f"{k}_loss" if k.lower() in SPLITS else k: v for k, v in r.items()} for r in records
+        ]
     if len(records) < 2 or not _has_loss(records):
         return None
     return _stepped(records), cfg

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from losslens import keys
 from losslens.errors import ImportError_
 from losslens.importers.base import (
     KeyMap,
@@ -91,7 +92,6 @@ _RENAME = {
 _SNIFF_BYTES, _SNIFF_LOGS = 1 << 18, 3
 
 Fields = dict[str, tuple[float, float | None]]
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def _number(text: str) -> float:
@@ -102,7 +102,7 @@ def _fields(line: str) -> Fields:
     """The ``key -> (value, total)`` fields of one line, keys lowercased."""
     out: Fields = {}
     for m in _FIELD.finditer(line):
-        key = _CAMEL.sub(" ", m.group("key")).lower()  # ``TrainLoss`` is ``train loss``
+        key = keys.CAMEL.sub(" ", m.group("key")).lower()  # ``TrainLoss`` is ``train loss``
         if key != "loss" and set(re.split(r"[\s_]+", key)) - _LOSS_WORDS == {"loss"}:
             key = "loss"  # ``Average Loss``, ``avg_loss``: the train loss
         total = m.group("total")
