@@ -78,6 +78,7 @@ SEALED_BLOCKS = {
     "v62g": ["llama-h168-l3", "qwen2-h176-l1"],
     "v63g": ["llama-h176-l1", "qwen2-h176-l2"],
     "v64g": ["llama-h176-l2", "qwen2-h176-l3"],
+    "v65g": ["llama-h176-l3", "qwen2-h184-l1"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

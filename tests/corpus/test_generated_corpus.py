@@ -139,6 +139,8 @@ SEALED_SIZES = {
     "qwen2-h176-l2": "v63g",
     "llama-h176-l2": "v64g",
     "qwen2-h176-l3": "v64g",
+    "llama-h176-l3": "v65g",
+    "qwen2-h184-l1": "v65g",
 }
 RETIRED = {
     "v7g",
