@@ -11,6 +11,7 @@ from losslens.analysis.rules import (  # noqa: F401  (registration side effect)
     generalization,
     gradients,
     memorization,
+    metric_stall,
     numerics,
     plateau,
     preference,

@@ -122,6 +122,18 @@ def first_pass_ratio(
     return float(held_out.min()) / end
 
 
+def first_pass_level(ctx: RunContext, st: np.ndarray, v: np.ndarray) -> float | None:
+    """The loss at the end of the first pass: the median of the logs from epoch 0.75 to 1.0.
+
+    Every batch of the first pass is one the model has not seen yet, so its loss is a
+    held-out measure, read where most of the pass's learning is done. A log at epoch 1.0 is
+    the mean over the interval that ends there (a per-epoch log: the whole pass, its early
+    batches too), which can only read it higher. None when no log falls in that stretch."""
+    eps = np.array([np.nan if (e := ctx.epoch_at(float(s))) is None else e for s in st])
+    held_out = v[(eps >= 0.75) & (eps <= 1.0)]
+    return float(np.median(held_out)) if held_out.size else None
+
+
 def reward_accuracies(ctx: RunContext) -> FloatArray | None:
     """The finite train reward accuracies of a preference run (``rewards/accuracies``: the
     share of pairs whose chosen answer the policy prefers), None when not logged."""

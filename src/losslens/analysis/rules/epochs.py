@@ -24,6 +24,11 @@ class EpochParams:
     min_epochs_after_best: float = param(
         1.0, "the eval best at least this many epochs before the end shows harm"
     )
+    wasted_share: float = param(
+        1 / 3,
+        "... and the passes after it at least this share of the run (the run 1.5x as long as "
+        "it needed): fewer are overfitting that early stopping fixes (LL151), not the count",
+    )
     recipe_epochs: float = param(
         3.0, "up to this many epochs (the usual 1-3) the count is never too many: info at most"
     )
@@ -73,7 +78,9 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     What it detects:
         The epochs reached (logged, or steps × effective batch / examples). An epoch count
         alone is worth an info (10 or more); it is escalated only on evidence of harm: the
-        eval loss was best one epoch or more before the end and rose after it (overfitting,
+        eval loss was best one epoch or more before the end, and a third of the run or more
+        before it (the run 1.5× as long as it needed: fewer passes past the best are
+        overfitting, which early stopping fixes, not the count), and rose after it (overfitting,
         LL151, at warning or above; an error when that is an error) after 10 epochs or more
         (the many passes the count is about; below that the rise is overfitting, LL151, and
         the count an info), or the model memorised
@@ -113,7 +120,11 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         best_epoch = ctx.epoch_at(of.onset_step)
         # the passes up to the best of a task metric that kept improving were not wasted
         useful_epoch = ctx.epoch_at(useful_until(ctx, float(of.onset_step)))
-    harm = useful_epoch is not None and e - useful_epoch >= p.min_epochs_after_best
+    harm = (
+        useful_epoch is not None
+        and e - useful_epoch >= p.min_epochs_after_best
+        and e - useful_epoch >= p.wasted_share * e
+    )
     mem_harm = mem is not None and mem.severity is not Severity.INFO
     # no eval set, and the examples memorised (LL153 at warning or above) over more than the
     # usual passes: nothing else dates the harm, the passes beyond the recipe did it, however

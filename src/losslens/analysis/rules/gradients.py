@@ -233,10 +233,11 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Every logged gradient norm exactly 0 (3 logs or more; error: no gradient reaches
         the trainable weights), or, over 8 logs or more, the median of the last 25% of logs
         below 1/1000 of the first 20% (3 logs each at least) while the loss is still above
-        0.1 and no longer falling. A log of 5 to 7 gradient norms is too short for two windows
-        of 3: there the median of the last 3 must be below 1/10,000 of the first log, and the
-        loss no longer falling means its second half is no lower than the best of its first
-        half. Tiny
+        0.1 and no longer falling, or above 0 and below 1/10,000 of the first log (a collapse
+        inside the first 20%, which its median hides). A log of 5 to 7 gradient norms is too
+        short for two windows of 3: there the median of the last 3 must be below 1/10,000 of
+        the first log, and the loss no longer falling means its second half is no lower than
+        the best of its first half. Tiny
         gradients on a loss near zero are the consequence of having nothing left to learn
         and are not reported. With no earlier level to fall from: a token cross-entropy
         frozen at a uniform guess over a large vocabulary (5 logs or more, every one within
@@ -328,7 +329,7 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         )
         values = {"loss_level": level, "grad_median": grad}
     else:
-        short = g.size < p.min_logs
+        short = first = g.size < p.min_logs
         if g.size < (p.short_logs if short else p.min_logs) or lv.size < 4:
             return
         late = float(np.median(signals.tail(g, p.late, lo=3)))
@@ -343,6 +344,11 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             # at least 3 logs per window: the median of 2 is their mean, which one odd log
             # (the first step's gradient before a collapse) sets on its own
             early, bar = float(np.median(signals.head(g, p.early, lo=3))), p.collapse
+            if late >= bar * early and 0 < late < p.short_collapse * float(g[0]):
+                # collapsed within the first window: four decades below the first log (the
+                # short log's bar) is a collapse however long the log (to exactly 0 for
+                # good: a dead network, which the divergence and LR readings describe)
+                early, bar, first = float(g[0]), p.short_collapse, True
             still_falling = half.size >= 4 and float(
                 np.median(signals.tail(half, 0.3))
             ) < p.falling * float(np.median(signals.head(half, 0.3)))
@@ -363,7 +369,7 @@ def vanishing_gradients(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "grad_norm {a} ({w}) → median {b} ({z}); loss {l}",
             "grad_norm {a}({w}) → 중앙값 {b}({z}); 손실 {l}",
             w=tr("first log", "첫 로그")
-            if short
+            if first
             else tr("median of the first 20%", "처음 20% 중앙값"),
             z=tr("last 3 logs", "마지막 로그 3개") if short else tr("last 25%", "마지막 25%"),
             a=num(early),

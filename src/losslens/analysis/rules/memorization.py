@@ -18,6 +18,7 @@ from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import (
     finite,
     finite_raw,
+    first_pass_level,
     first_pass_ratio,
     near_zero_onset,
     train_loss_near,
@@ -63,6 +64,11 @@ class MemoParams:
     gap_epochs: float = param(3.0, "... after this many epochs")
     one_eval_ratio: float = param(
         1.5, "one eval only: below this many times the train loss it follows (info), else warning"
+    )
+    first_pass_follows: float = param(
+        1.5,
+        "no eval at all: the loss at the end of the first pass (unseen batches) below this "
+        "many times the end level shows nothing learned by heart (as `one_eval_ratio`)",
     )
     stair_excess: float = param(
         0.2,
@@ -211,7 +217,12 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         10% of logs near zero (the same 0.105) with the reward accuracy at 1 (their mean ≥ 0.99)
         means every training pair is separated with near certainty, the objective saturated: a
         warning with no eval set or an eval loss above 1.5× the train loss (and above 0.105), info
-        when the eval loss follows.
+        when the eval loss follows. Not read: a loss that goes below zero (no likelihood, a
+        policy-gradient surrogate, whose near zero is no certainty). A near-zero end is not read
+        either, with no eval at all, when the first pass already ended (median of the logs from
+        epoch 0.75 to 1.0, batches not yet seen: the held-out measure) below 1.5× that end
+        level: the repeated examples are fitted no tighter than unseen ones were, a low-entropy
+        target, not learning by heart (the gap and staircase readings still apply).
     Why it matters:
         A language model cannot predict natural text that well unless it has seen it: it
         reproduces its training examples verbatim and tends to answer everything in their
@@ -247,6 +258,16 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # speech recognition decodes text too: a near-zero loss there is memorised transcripts
     if not (ctx.text_task or ctx.task == "speech" or blind):
         return
+    # a loss below zero is no likelihood (a policy-gradient surrogate): near zero is no certainty
+    if float(v.min()) < 0:
+        return
+    _, one_eval = finite(ctx.eval_loss)
+    # no eval at all: the end of the first pass, batches not yet seen, is the held-out
+    # measure. Predicted within `first_pass_follows` of the end level, the repeated examples
+    # are fitted no tighter than unseen ones were (a low-entropy target): a near-zero end
+    # shows no learning by heart (the staircase and gap readings below still apply)
+    level = first_pass_level(ctx, st, v) if not one_eval.size else None
+    follows = level is not None and level < p.first_pass_follows * end
     fix = tr(
         "Train 1–3 epochs with an eval split and early stopping; lower the learning rate; add "
         "more, and more varied, examples.",
@@ -255,7 +276,6 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
     i = near_zero_onset(v, p.near_zero)
     ep = ctx.epoch_at(float(st[i]))
-    _, one_eval = finite(ctx.eval_loss)
     e = ctx.epochs
     first = ep is None or ep < p.first_pass
     # with no eval at all, many passes over examples the model already predicted near
@@ -286,7 +306,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return  # near zero on examples not yet seen: no learning by heart (see LL155)
     # near zero only once the data repeated but before 1.5 epochs: not read as near zero,
     # but the gap and the staircase below still are (a drop on re-seeing the examples)
-    if end < p.near_zero and (ep is None or ep >= p.after_epoch or beyond):
+    if end < p.near_zero and not follows and (ep is None or ep >= p.after_epoch or beyond):
         view = eval_view(ctx)
         if view is None and one_eval.size:
             # a single eval shows no trend, but whether it follows the train loss: at its

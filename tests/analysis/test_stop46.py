@@ -1,0 +1,127 @@
+"""Stop 46: memorization (LL153) needs the repeated examples fitted tighter than unseen ones.
+
+With no eval set, the loss at the end of the first pass, on batches the model had not seen,
+is the held-out measure. A run that already ended that pass within 1.5x of its final level
+fits the repeated examples no tighter than the unseen ones: a low-entropy target, not learning
+by heart. A loss that goes below zero is no likelihood (a policy-gradient surrogate), so its
+near zero is no certainty about the training examples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tests.analysis.analysis_curves import epoch_run, noisy, one, run_of
+
+from losslens.analysis import analyze
+from losslens.model import Severity
+
+
+def _per_epoch(train: list[float]) -> object:
+    """One train-loss log per epoch, no eval set."""
+    return epoch_run(np.array(train), spe=1, every=1)
+
+
+def test_a_loss_already_low_after_the_first_pass_is_not_memorization() -> None:
+    # 0.095 on unseen batches, 0.080 after five passes: no tighter fit of the repeated ones
+    rep = analyze(_per_epoch([0.0952, 0.0866, 0.0835, 0.0815, 0.0799]))
+    assert "LL153" not in {f.rule_id for f in rep.findings}
+
+
+def test_a_loss_far_below_its_first_pass_is_still_memorization() -> None:
+    # 0.60 on unseen batches, 0.04 after five passes: the repeated examples are learned
+    rep = analyze(_per_epoch([0.60, 0.30, 0.12, 0.06, 0.04]))
+    assert one(rep, "LL153").kind == "memorization"
+
+
+def test_a_loss_that_goes_below_zero_is_not_read_as_near_zero() -> None:
+    # a policy-gradient surrogate wanders around zero: it measures no fit to the examples
+    loss = noisy(np.full(40, 0.02), 0.01, seed=2) - np.linspace(0.0, 0.05, 40)
+    rep = analyze(epoch_run(loss, spe=4, every=1))
+    assert "LL153" not in {f.rule_id for f in rep.findings}
+
+
+# -- LL154: the count is too many when a sizeable share of the run came after the eval best ---
+
+
+def _late_best_run(best_at: int) -> object:
+    """30 epochs logged once each (train 2.0 -> 0.5), an eval loss per epoch that falls to its
+    best at epoch ``best_at`` and rises 2% per epoch after it."""
+    ep = np.arange(1, 31)
+    train = np.linspace(2.0, 0.5, 30)
+    evals = np.where(ep <= best_at, 1.6 - 0.02 * ep, 1.6 - 0.02 * best_at) * np.where(
+        ep > best_at, 1.0 + 0.02 * (ep - best_at), 1.0
+    )
+    return epoch_run(train, spe=1, every=1, evals=(ep, evals))
+
+
+def test_a_few_passes_past_a_late_best_leave_the_count_at_info() -> None:
+    # best at epoch 25 of 30: five passes too many, which early stopping fixes (LL151)
+    rep = analyze(_late_best_run(25))
+    assert one(rep, "LL151").severity.rank >= Severity.WARNING.rank
+    assert one(rep, "LL154").severity is Severity.INFO
+
+
+def test_a_third_of_the_run_past_the_best_makes_the_count_a_warning() -> None:
+    # best at epoch 12 of 30: the run was 2.5x as long as it needed
+    rep = analyze(_late_best_run(12))
+    assert one(rep, "LL154").severity.rank >= Severity.WARNING.rank
+
+
+# -- LL157: a held-out task metric that stalls while the train loss keeps falling ------------
+
+
+def _metric_run(acc: list[float], with_eval_loss: bool = False) -> object:
+    """20 epochs logged once each, the train loss 2.0 -> 0.55, a validation accuracy per
+    epoch and no eval loss (unless asked)."""
+    ep = np.arange(1, 21)
+    extra: dict[str, tuple[object, object]] = {"eval/accuracy": (ep, np.array(acc))}
+    if with_eval_loss:
+        extra["eval/loss"] = (ep, np.linspace(1.9, 1.2, 20))
+    return epoch_run(np.geomspace(2.0, 0.55, 20), spe=1, every=1, extra=extra)
+
+
+#: rises to 0.48 by epoch 12, then wobbles within 0.005 of it for eight epochs
+_STALLED = [0.28, 0.33, 0.35, 0.38, 0.41, 0.43, 0.45, 0.46, 0.47, 0.475, 0.478, 0.482]
+_STALLED += [0.470, 0.476, 0.474, 0.478, 0.479, 0.483, 0.479, 0.480]
+
+
+def test_a_metric_stalled_while_the_train_loss_falls_is_overfitting() -> None:
+    f = one(analyze(_metric_run(_STALLED)), "LL157")
+    assert f.kind == "overfitting" and f.severity is Severity.WARNING
+    assert f.onset_step == 11  # within one typical eval-to-eval move of the best from here
+
+
+def test_a_metric_still_improving_is_no_stall() -> None:
+    rising = list(np.linspace(0.28, 0.60, 20))
+    assert "LL157" not in {f.rule_id for f in analyze(_metric_run(rising)).findings}
+
+
+def test_with_an_eval_loss_the_metric_is_not_read_as_the_eval_curve() -> None:
+    rep = analyze(_metric_run(_STALLED, with_eval_loss=True))
+    assert "LL157" not in {f.rule_id for f in rep.findings}
+
+
+def test_a_metric_at_its_best_at_the_last_eval_is_still_improving() -> None:
+    # a coarse metric (16 validation samples) that steps up once more at the end
+    late = [*_STALLED[:-1], 0.49]
+    assert "LL157" not in {f.rule_id for f in analyze(_metric_run(late)).findings}
+
+
+# -- LL134: a gradient that collapses inside the first window of a long log ------------------
+
+
+def test_a_gradient_collapsed_early_in_a_long_log_has_vanished() -> None:
+    # 200 logs: the norm falls from ~25 to ~0.002 within the first 10 logs (inside the first
+    # 20%, whose median it sets) while the loss stays at ~1.0
+    steps = np.arange(50, 10_001, 50)
+    grad = np.where(np.arange(200) < 10, 25.0, noisy(np.full(200, 0.002), 0.3, seed=4))
+    loss = noisy(np.full(200, 1.0), 0.03, seed=5)
+    run = run_of(
+        {
+            "train/loss": (steps, loss),
+            "train/grad_norm": (steps, grad),
+            "train/epoch": (steps, steps / 1000),
+        }
+    )
+    f = one(analyze(run), "LL134")
+    assert f.kind == "grad_vanishing" and f.evidence.values["grad_early"] == 25.0
