@@ -9,6 +9,7 @@ from losslens.analysis.rules import (  # noqa: F401  (registration side effect)
     eval_gap,
     evalset,
     generalization,
+    grad_explosion,
     gradients,
     memorization,
     metric_stall,
