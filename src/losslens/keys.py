@@ -93,6 +93,11 @@ _PREFIXES = (
     ("train_", "train/"),
     ("training_", "train/"),
 )
+#: PyTorch Lightning logs a value asked for both per step and per epoch twice, as
+#: ``<name>_step`` and ``<name>_epoch`` (the epoch mean). The per-step series is the quantity
+#: itself; the epoch mean keeps its suffix (``train/loss_epoch``) and stands in for it only
+#: when no per-step series was logged (see :func:`resolve`).
+STEP_SUFFIX, EPOCH_SUFFIX = "_step", "_epoch"
 #: Where a camel-case name starts a new word (``ValLoss``: before the ``L``).
 CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
@@ -110,6 +115,10 @@ def normalize_key(key: str) -> str:
     low = k.lower()
     if low in _ALIASES:
         return _ALIASES[low]
+    if low.endswith(STEP_SUFFIX) and len(k) > len(STEP_SUFFIX):
+        stem = normalize_key(k[: -len(STEP_SUFFIX)])
+        if stem in _CANONICAL:
+            return stem  # Lightning's per-step copy of a known quantity
     if "/" in k:
         head, _, tail = k.partition("/")
         if head in ("train", "eval", "test") and tail.lower() in _ALIASES:
@@ -126,6 +135,9 @@ def normalize_key(key: str) -> str:
     return "train/" + k
 
 
+_CANONICAL = frozenset(_ALIASES.values())
+
+
 def is_eval_key(key: str) -> bool:
     return key.startswith(("eval/", "test/"))
 
@@ -137,7 +149,8 @@ def is_held_out(key: str) -> bool:
 
 
 def resolve(available: list[str] | set[str] | dict[str, object], canonical: str) -> str | None:
-    """Which of ``available`` holds the quantity ``canonical`` (exact name first, then aliases).
+    """Which of ``available`` holds the quantity ``canonical`` (exact name first, then aliases,
+    then its epoch mean: Lightning's ``<name>_epoch`` when no per-step series was logged).
 
     Runs logged through ``losslens.log`` keep the user's names (``loss``, ``val_loss``);
     analysis uses this to find them without renaming anything.
@@ -147,5 +160,8 @@ def resolve(available: list[str] | set[str] | dict[str, object], canonical: str)
         return canonical
     for name in names:
         if normalize_key(name) == canonical:
+            return name
+    for name in names:  # only an epoch mean was logged (Lightning's ``train_loss_epoch``)
+        if normalize_key(name) == canonical + EPOCH_SUFFIX:
             return name
     return None

@@ -1,18 +1,24 @@
-"""Stop 46: memorization (LL153) needs the repeated examples fitted tighter than unseen ones.
+"""Stop 46.
 
-With no eval set, the loss at the end of the first pass, on batches the model had not seen,
-is the held-out measure. A run that already ended that pass within 1.5x of its final level
-fits the repeated examples no tighter than the unseen ones: a low-entropy target, not learning
-by heart. A loss that goes below zero is no likelihood (a policy-gradient surrogate), so its
-near zero is no certainty about the training examples.
+Memorization (LL153) needs the repeated examples fitted tighter than unseen ones: with no eval
+set, the loss at the end of the first pass, on batches the model had not seen, is the held-out
+measure, and a run that ended within 1.5x of it fits a low-entropy target, not its examples. A
+loss that goes below zero is no likelihood. The epoch count (LL154) is too many on eval harm
+only when a third of the run came after the best. A held-out task metric is the eval curve of
+a run that logs no eval loss (LL157). A gradient that collapsed inside the first window of a
+long log has vanished (LL134). Lightning's ``<name>_step`` copy is the quantity itself.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from tests.analysis.analysis_curves import epoch_run, noisy, one, run_of
 
 from losslens.analysis import analyze
+from losslens.analysis.engine import build_context
+from losslens.ingest import load_into_memory
 from losslens.model import Severity
 
 
@@ -125,3 +131,42 @@ def test_a_gradient_collapsed_early_in_a_long_log_has_vanished() -> None:
     )
     f = one(analyze(run), "LL134")
     assert f.kind == "grad_vanishing" and f.evidence.values["grad_early"] == 25.0
+
+
+# -- Lightning's per-step and per-epoch copies of one logged value ---------------------------
+
+
+def _lightning_csv(path: Path, *, with_step: bool) -> Path:
+    """A ``metrics.csv`` as Lightning's CSVLogger writes it for ``self.log("train_loss", ...,
+    on_step=True, on_epoch=True)``: ``train_loss_step`` rows every 10 steps and one
+    ``train_loss_epoch`` row per epoch (only the epoch rows without ``with_step``)."""
+    cols = ["epoch", "step", "train_loss_step", "train_loss_epoch", "val_loss"]
+    rows, step = [",".join(cols)], 0
+    for ep in range(8):
+        for _ in range(5):
+            step += 10
+            if with_step:
+                rows.append(f"{ep},{step - 1},{2.0 * 0.98 ** (step / 10):.4f},,")
+        rows.append(f"{ep},{step - 1},,,{1.8 * 0.95**ep:.4f}")
+        rows.append(f"{ep},{step - 1},,{2.0 * 0.98 ** (step / 10 - 2):.4f},")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_lightning_per_step_copy_is_the_train_loss(tmp_path: Path) -> None:
+    run = load_into_memory(_lightning_csv(tmp_path / "metrics.csv", with_step=True))[0]
+    assert len(run.series["train/loss"]) == 40  # the per-step copy, not the epoch means
+    assert "train/loss_epoch" in run.series
+    assert build_context(run).loss is run.series["train/loss"]
+
+
+def test_lightning_epoch_mean_stands_in_when_no_step_copy(tmp_path: Path) -> None:
+    run = load_into_memory(_lightning_csv(tmp_path / "metrics.csv", with_step=False))[0]
+    ctx = build_context(run)
+    assert ctx.loss is not None and len(ctx.loss) == 8 and ctx.eval_loss is not None
+
+
+def test_a_run_with_no_train_loss_says_so_instead_of_an_all_clear() -> None:
+    steps = np.arange(1, 6)
+    run = run_of({"train/acc": (steps, np.linspace(0.5, 0.85, 5)), "train/epoch": (steps, steps)})
+    assert analyze(run).summary["en"].startswith("No train loss was found")

@@ -124,6 +124,14 @@ def summarize(ctx: RunContext, verdict: Verdict, findings: Sequence[Finding]) ->
                 b=num(signals.end_median(v.values)),
                 n=int(v.steps[-1] - v.steps[0]),
             )
+        elif ctx.loss is None:
+            # no train loss under any name losslens knows: say so rather than an all-clear
+            body = tr(
+                "No train loss was found among the logged series, so the training curve was "
+                "not read; nothing else showed a problem",
+                "기록된 시리즈에서 학습 손실을 찾지 못해 학습 곡선을 읽지 못했습니다. 다른 "
+                "곳에서는 문제가 보이지 않았습니다",
+            )
         else:
             body = tr("No problem was found", "문제가 발견되지 않았습니다")
         return {lang: body[lang] + "." for lang in LANGS}
