@@ -170,3 +170,29 @@ def test_a_run_with_no_train_loss_says_so_instead_of_an_all_clear() -> None:
     steps = np.arange(1, 6)
     run = run_of({"train/acc": (steps, np.linspace(0.5, 0.85, 5)), "train/epoch": (steps, steps)})
     assert analyze(run).summary["en"].startswith("No train loss was found")
+
+
+# -- LL153 on a classifier: the held-out loss must sit well above the train loss -------------
+
+
+def _classifier_run(eval_after: float) -> object:
+    """A classifier over 40 epochs (one log each): train loss 1.6 -> ~0.04, an eval loss best
+    0.03 at epoch 25 and ``eval_after`` from epoch 27 on, with an eval accuracy that slips."""
+    ep = np.arange(1, 41)
+    train = 0.04 + 1.56 * np.exp(-(ep - 1) / 4.0)
+    evals = np.where(ep < 25, 0.03 + 1.2 * np.exp(-(ep - 1) / 4.0), eval_after)
+    evals[24] = 0.03
+    acc = np.where(ep <= 25, 0.5 + 0.018 * ep, 0.94)
+    extra = {"eval/accuracy": (ep, acc)}
+    return epoch_run(train, spe=1, every=1, evals=(ep, evals), extra=extra)
+
+
+def test_a_classifier_whose_held_out_loss_follows_the_train_loss_memorised_nothing() -> None:
+    # the eval loss after its best (0.06) is 1.5x the train loss: unseen examples are
+    # predicted about as well as the training ones
+    assert "LL153" not in {f.rule_id for f in analyze(_classifier_run(0.06)).findings}
+
+
+def test_a_classifier_fitting_its_examples_far_tighter_than_held_out_ones_memorised() -> None:
+    # the eval loss after its best (0.30) is 7.5x the train loss
+    assert one(analyze(_classifier_run(0.30)), "LL153").kind == "memorization"

@@ -102,7 +102,9 @@ class MemoParams:
         "no eval at all: a loss near zero already in the first pass is read too once the run "
         "went past `after_epoch` and its end is this many times below the lowest log of the "
         "first pass from the near-zero onset (examples not yet seen: a held-out measure; the "
-        "gap rule's ratio), or from its start when the onset came between epochs 1 and 1.5",
+        "gap rule's ratio), or from its start when the onset came between epochs 1 and 1.5; "
+        "a classifier with an eval set is memorised only with its eval loss after the best "
+        "this many times its train loss",
     )
     first_pass_many: float = param(
         10.0,
@@ -211,10 +213,13 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         when the run went over the examples
         10 epochs or more (the count LL154 calls many) while the eval loss, best at least one epoch
         before the end, stayed above that best (overfitting at warning, or the median of the later
-        evals beyond 1% and 3 standard errors of its noise): an error or a warning by the size of
-        that harm, as above; one level lower while a task metric still improves. Preference losses
-        (DPO and the like) are read on their own scale, ln 2 at chance: every train loss of the last
-        10% of logs near zero (the same 0.105) with the reward accuracy at 1 (their mean ≥ 0.99)
+        evals beyond 1% and 3 standard errors of its noise) and that median is 3 times the train
+        loss or more (the training examples fitted 3 times tighter than held-out ones, the
+        first-pass reading's ratio; closer, unseen examples are predicted about as well and the
+        rise is overfitting, LL151): an error or a warning by the size of that harm, as above;
+        one level lower while a task metric still improves. Preference losses (DPO and the
+        like) are read on their own scale, ln 2 at chance: every train loss of the last 10% of
+        logs near zero (the same 0.105) with the reward accuracy at 1 (their mean ≥ 0.99)
         means every training pair is separated with near certainty, the objective saturated: a
         warning with no eval set or an eval loss above 1.5× the train loss (and above 0.105), info
         when the eval loss follows. Not read: a loss that goes below zero (no likelihood, a

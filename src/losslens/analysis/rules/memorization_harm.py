@@ -55,7 +55,11 @@ def classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | No
     shows nothing by itself; it is learning by heart when the run went on over the same
     examples many times (``class_epochs``, the count the epoch rule calls many) while the
     eval loss, best at least ``class_best_before`` epochs before the end, stayed above that
-    best (overfitting at warning, or the level after the best beyond its noise)."""
+    best (overfitting at warning, or the level after the best beyond its noise), and the
+    training examples are fitted ``first_pass_gap`` times tighter than the held-out ones
+    (the median eval loss after the best that many times the train loss): a held-out loss
+    closer to the train loss shows unseen examples predicted about as well, an eval rise
+    that is overfitting (LL151), not learning by heart."""
     e = ctx.epochs
     if e is None or e < p.class_epochs or not end < p.near_zero:
         return None
@@ -65,6 +69,8 @@ def classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | No
     best_epoch = ctx.epoch_at(float(view.best_step))
     if best_epoch is None or e - best_epoch < p.class_best_before:
         return None
+    if float(np.median(view.values[view.best + 1 :])) < p.first_pass_gap * end:
+        return None  # the held-out examples predicted about as well: nothing learned by heart
     if overfits(ctx) or not level_excused(view.values[view.best :], p.flat_gain, view.noise):
         return view
     return None
