@@ -196,3 +196,36 @@ def test_a_classifier_whose_held_out_loss_follows_the_train_loss_memorised_nothi
 def test_a_classifier_fitting_its_examples_far_tighter_than_held_out_ones_memorised() -> None:
     # the eval loss after its best (0.30) is 7.5x the train loss
     assert one(analyze(_classifier_run(0.30)), "LL153").kind == "memorization"
+
+
+def test_a_nan_in_a_component_loss_is_a_nan_in_their_sum() -> None:
+    # a GAN logs no single loss: its generator loss turns NaN at step 30 and stays NaN
+    steps = np.arange(1, 61)
+    gen = np.where(steps < 30, 2.0, np.nan)
+    disc = np.where(steps < 31, 0.7, np.nan)
+    run = run_of({"train/gen_loss": (steps, gen), "train/disc_loss": (steps, disc)})
+    f = one(analyze(run), "LL101")
+    assert (
+        f.severity is Severity.ERROR
+        and f.onset_step == 30
+        and f.evidence.metric == "train/gen_loss"
+    )
+
+
+def test_a_huge_first_value_descending_through_zero_is_a_bad_start() -> None:
+    # a VAE's negative ELBO: 40,000 at the first log, below zero from the 10th log on and
+    # still falling (a log scale would clamp those logs flat)
+    steps = np.arange(10, 1001, 10)
+    loss = 42_500.0 * np.exp(-steps / 25.0) - 2_500.0 - 0.5 * steps
+    rep = analyze(run_of({"train/loss": (steps, loss), "train/epoch": (steps, steps / 100)}))
+    assert not {"LL111", "LL161"} & {f.rule_id for f in rep.findings}
+
+
+def test_a_loss_that_goes_below_zero_is_never_rescaled() -> None:
+    # its positive logs alone (1.0, then 2.0 after a stretch below zero) look like a loss
+    # multiplied by 2; a loss below zero has no scale that logging could have multiplied
+    steps = np.arange(1, 121)
+    level = np.repeat([1.0, -0.5, 2.0], 40)
+    loss = level * noisy(np.ones(120), 0.01, seed=8)
+    rep = analyze(run_of({"train/loss": (steps, loss)}))
+    assert "LL161" not in {f.rule_id for f in rep.findings}

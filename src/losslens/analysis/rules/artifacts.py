@@ -112,7 +112,8 @@ def detect_jump(ctx: RunContext, p: RescaleParams = PARAMS) -> tuple[int, int] |
     within ``tolerance`` of ``log k`` for an integer ``k`` ≥ 2 (``k`` = GA when the config
     names it), ``jump_noise`` robust standard deviations of the log-to-log changes, and
     every later window of ``w`` logs must stay above the midpoint between the two levels,
-    so a loss that rises and falls back (a spike, a bump) is not rescaled. The level before
+    so a loss that rises and falls back (a spike, a bump) is not rescaled; a loss that goes
+    below zero has no scale to multiply and is never rescaled. The level before
     the jump must be within ``jump_settled`` of the lowest window before it: a logging change
     multiplies a loss where it stands, while a loss that was already climbing into the jump
     is a run falling apart (LL111), which a rescale would hide.
@@ -121,6 +122,8 @@ def detect_jump(ctx: RunContext, p: RescaleParams = PARAMS) -> tuple[int, int] |
     if s is None:
         return None
     st0, v0 = finite(s)
+    if v0.size and float(v0.min()) < 0:
+        return None  # a loss below zero (a negative ELBO, a surrogate) has no scale to multiply
     keep = v0 > 0
     st0, v0 = st0[keep], v0[keep]
     # bucket medians keep a long per-step log cheap and keep a change of level
@@ -259,7 +262,8 @@ def ga_loss_scale(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         loss had settled at (within 1.25× of its lowest before the jump: a loss already
         climbing into it is diverging, and a rescale would hide that) and never comes back
         below halfway (a resumed run under another release or accumulation), so the jump is
-        not read as divergence. Info: the model trains as it should and the engine
+        not read as divergence (a loss that goes below zero, a negative ELBO, has no scale to
+        multiply and is never rescaled). Info: the model trains as it should and the engine
         reads the loss divided back; only the printed numbers are off (worth knowing when
         comparing runs), no harm to the run is shown.
     Why it matters:

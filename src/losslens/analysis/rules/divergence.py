@@ -105,7 +105,9 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         ratio: the model still gives its training tokens 99% probability, and ratios between
         values that small (0.0001 against a logged 0.0) measure the log's rounding. A huge
         value at the first log only, never reached again, is a bad start, not a breakdown,
-        unless the logs after it are NaNs the Trainer hid as 0.0 (LL102).
+        unless the logs after it are NaNs the Trainer hid as 0.0 (LL102), and so is a huge
+        first value that starts a steady descent (its Theil-Sen slope in log units, or on the
+        values themselves for a loss that crosses zero, such as a negative ELBO).
     Why it matters:
         The model is getting worse at the very data it trains on: the updates are too large
         and each step undoes the last. It does not come back by itself.
@@ -287,7 +289,10 @@ def _absurd_is_transient(
             return False
         if idx.size == 1 and not hidden_nan:
             return True
-        slope, _ = signals.theil_sen(np.arange(v.size, dtype=np.float64), signals.safe_log(v))
+        # read in log units, the scale of a positive loss; one that crosses zero (a negative
+        # ELBO, a surrogate) on its own values, which the log would clamp flat
+        y = signals.safe_log(v) if float(v.min()) > 0 else v
+        slope, _ = signals.theil_sen(np.arange(v.size, dtype=np.float64), y)
         return slope < 0 and float(v[-1]) < float(v[0])
     after = v[last + 1 :]
     if after.size < 2 or float(np.median(after[:5])) > p.absurd:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from losslens import keys
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
@@ -65,6 +66,21 @@ class NanParams:
     back_within: float = param(2.0, "... when the loss carries on within this x its level")
 
 
+def _component_nan(ctx: RunContext) -> Series | None:
+    """With no single train loss, the component loss (``train/*_loss``: a GAN's generator
+    and discriminator, a VAE's terms) that first turned non-finite: a NaN in any component is
+    a NaN in their sum, the objective the optimizer follows. None when every one is finite."""
+    first: tuple[int, Series] | None = None
+    for key, s in ctx.run.series.items():
+        name = keys.normalize_key(key)
+        if not (name.startswith("train/") and name.endswith("loss")) or not len(s):
+            continue
+        bad = np.flatnonzero(~np.isfinite(s.values))
+        if bad.size and (first is None or int(s.steps[bad[0]]) < first[0]):
+            first = (int(s.steps[bad[0]]), s)
+    return first[1] if first is not None else None
+
+
 @rule(
     "LL101",
     "nan-inf",
@@ -82,7 +98,9 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     peak too).
 
     What it detects:
-        Any NaN or infinite train or eval loss (error; eval-only: warning). A train loss that
+        Any NaN or infinite train or eval loss (error; eval-only: warning); with no single
+        train loss, any component loss logged instead (``*_loss``: a NaN in a component is a
+        NaN in the sum the optimizer follows). A train loss that
         is NaN at a few logs (2% at most) and carries on at its level after is a warning, not a
         broken run, and so is a logged loss that stays NaN while the gradient norms after it
         are finite and the eval loss keeps improving (the Trainer's running sum kept one NaN).
@@ -117,7 +135,7 @@ def nan_inf(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if hidden and not _hidden_reported(ctx, len(hidden), HiddenNanParams().min_logs):
         hidden = set()
     loss_bad = False
-    for s, which in ((ctx.loss, "train"), (ctx.eval_loss, "eval")):
+    for s, which in ((ctx.loss or _component_nan(ctx), "train"), (ctx.eval_loss, "eval")):
         if s is None:
             continue
         bad = ~np.isfinite(s.values)
