@@ -69,3 +69,13 @@ def test_a_json_file_too_large_to_be_a_history_is_not_claimed(tmp_path: Path) ->
     big = tmp_path / "data.json"
     big.write_bytes(b"[" + b" " * (65 << 20) + b"]")
     assert detect(big) is None  # was an error out of sniffing ("too large to read whole")
+
+
+def test_component_losses_in_place_of_one_loss(tmp_path: Path) -> None:
+    # a GAN's history: no single loss, a generator's and a discriminator's
+    doc = {"G_loss": [42.5, 41.1, 40.4], "D_loss": [0.37, 0.35, 0.34], "epoch_seconds": [60] * 3}
+    path = _write(tmp_path, doc, "training_history.json")
+    assert detect(path).name == "json_history"  # type: ignore[union-attr]
+    (run,) = load_into_memory(path)
+    assert run.series["train/G_loss"].values.tolist() == pytest.approx([42.5, 41.1, 40.4])
+    assert keys.LOSS not in run.series

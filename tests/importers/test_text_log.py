@@ -213,3 +213,13 @@ def test_a_note_naming_an_earlier_epoch_is_no_restart(tmp_path: Path) -> None:
     (run,) = load_into_memory(_write(tmp_path, text))
     assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3, 4, 5]
     assert "import_warnings" not in run.info.summary
+
+
+def test_a_phase_name_before_the_step_counter(tmp_path: Path) -> None:
+    # ``SFT Step 0010 | Loss: 46.5``: the phase's name is not part of the counter's
+    text = "PHASE 1.5: SFT\n" + "".join(
+        f"SFT Step {s:04d} | Loss: {50 - s / 10:.4f} | Time: 0.24s\n" for s in (10, 20, 30, 40)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].steps.tolist() == [10, 20, 30, 40]
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([49.0, 48.0, 47.0, 46.0])

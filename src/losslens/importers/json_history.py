@@ -13,7 +13,7 @@ different lengths (a loss per step, an eval per epoch) are spread over the longe
 steps, each ending with it. Keys are named as everywhere else (``val_loss`` is
 ``eval/loss``); in a file named for its loss (``loss_history.json``), series named only for
 their split (``train``, ``val``) are that split's loss. A history needs a train or eval loss to
-be a run.
+be a run, or component losses in its place (``G_loss``, ``D_loss``).
 """
 
 from __future__ import annotations
@@ -95,8 +95,10 @@ def _records(hist: Any) -> list[Record]:
 
 
 def _has_loss(records: list[Record]) -> bool:
+    """A train or eval loss, or component losses in its place (a GAN's ``G_loss`` and
+    ``D_loss``: the analysis reads each for NaNs and says no single train loss was found)."""
     names = {keys.normalize_key(k) for r in records[:50] for k in r}
-    return keys.LOSS in names or keys.EVAL_LOSS in names
+    return any(n in (keys.LOSS, keys.EVAL_LOSS) or n.endswith("_loss") for n in names)
 
 
 def _stepped(records: list[Record]) -> list[tuple[float, Record]]:

@@ -77,6 +77,8 @@ _STEP_KEYS = (
     "batch",
 )
 _WITHIN = ("accumulation step", "epoch step", "batch")
+#: Counters a phase's name may precede (``SFT Step``, ``DPO iter``): the run's step.
+_PHASE_COUNTERS = ("step", "iteration", "iter")
 _EPOCH_KEYS = ("epoch", "ep")
 _TRAIN_LOSS = ("loss", "train loss", "train_loss", "training loss", "tr_loss", "xent")
 #: A held-out value: its key starts with one of these (``val loss``, ``test accuracy``).
@@ -105,6 +107,8 @@ def _fields(line: str) -> Fields:
         key = keys.CAMEL.sub(" ", m.group("key")).lower()  # ``TrainLoss`` is ``train loss``
         if key != "loss" and set(re.split(r"[\s_]+", key)) - _LOSS_WORDS == {"loss"}:
             key = "loss"  # ``Average Loss``, ``avg_loss``: the train loss
+        elif key not in _STEP_KEYS and key.rpartition(" ")[2] in _PHASE_COUNTERS:
+            key = "step"  # ``SFT Step 0010``: a phase's name before its step counter
         total = m.group("total")
         out.setdefault(key, (_number(m.group("num")), _number(total) if total else None))
         if m.group("inner") and key in _EPOCH_KEYS:
