@@ -98,6 +98,9 @@ _PREFIXES = (
 #: itself; the epoch mean keeps its suffix (``train/loss_epoch``) and stands in for it only
 #: when no per-step series was logged (see :func:`resolve`).
 STEP_SUFFIX, EPOCH_SUFFIX = "_step", "_epoch"
+#: Plural names a script gives the lists of a history (``train_losses``, ``val_accs``).
+_PLURALS_TO = {"losses": "loss", "accs": "acc", "accuracies": "accuracy"}
+_PLURAL = re.compile(r"(?:^|[_\- ])(losses|accs|accuracies)$")
 #: Where a camel-case name starts a new word (``ValLoss``: before the ``L``).
 CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
@@ -115,6 +118,11 @@ def normalize_key(key: str) -> str:
     low = k.lower()
     if low in _ALIASES:
         return _ALIASES[low]
+    plural = _PLURAL.search(low) if "/" not in k else None
+    if plural is not None:
+        # a history's lists named in the plural (``train_losses``, ``val_accs``): one value
+        # per log of the quantity the singular names
+        return normalize_key(k[: plural.start(1)] + _PLURALS_TO[plural.group(1)])
     if low.endswith(STEP_SUFFIX) and len(k) > len(STEP_SUFFIX):
         stem = normalize_key(k[: -len(STEP_SUFFIX)])
         if stem in _CANONICAL:

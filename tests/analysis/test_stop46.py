@@ -229,3 +229,23 @@ def test_a_loss_that_goes_below_zero_is_never_rescaled() -> None:
     loss = level * noisy(np.ones(120), 0.01, seed=8)
     rep = analyze(run_of({"train/loss": (steps, loss)}))
     assert "LL161" not in {f.rule_id for f in rep.findings}
+
+
+def test_a_negative_loss_is_no_objective_solved_in_the_first_pass() -> None:
+    # a negative log-likelihood of continuous targets: below zero from the first log
+    steps = np.arange(50, 25_001, 50)
+    loss = -0.97 - 4.5 * (1 - np.exp(-steps / 5000.0))
+    rep = analyze(epoch_run(loss, spe=5000, every=50))  # 5 epochs
+    found = {f.rule_id: f for f in rep.findings}
+    assert "LL155" not in found and "LL153" not in found
+    assert "LL154" not in found or found["LL154"].severity is Severity.INFO
+
+
+def test_a_regressor_near_zero_is_not_read_as_a_language_model() -> None:
+    # a PDE surrogate's MSE: 0.19 -> 0.0045 over 200 epochs, its val_mse still improving
+    ep = np.arange(1, 201)
+    loss = 0.0045 + 0.19 * np.exp(-ep / 20.0)
+    extra = {"eval/mse": (ep[::10], 0.0075 + 0.13 * np.exp(-ep[::10] / 25.0))}
+    run = epoch_run(loss, spe=1, every=1, extra=extra)
+    assert build_context(run).task == "regression"
+    assert "LL153" not in {f.rule_id for f in analyze(run).findings}

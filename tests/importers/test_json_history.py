@@ -79,3 +79,17 @@ def test_component_losses_in_place_of_one_loss(tmp_path: Path) -> None:
     (run,) = load_into_memory(path)
     assert run.series["train/G_loss"].values.tolist() == pytest.approx([42.5, 41.1, 40.4])
     assert keys.LOSS not in run.series
+
+
+def test_lists_named_in_the_plural(tmp_path: Path) -> None:
+    # ``train_losses``/``val_losses``: one loss per epoch, as a script names its lists
+    doc = {
+        "train_losses": [1.28, 0.90, 0.76],
+        "val_losses": [0.95, 0.91, 0.91],
+        "val_accs": [0.6] * 3,
+    }
+    (run,) = load_into_memory(_write(tmp_path, doc))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([1.28, 0.90, 0.76])
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([0.95, 0.91, 0.91])
+    assert "eval/acc" in run.series
+    assert keys.normalize_key("glosses") == "train/glosses"  # a word, not a plural of loss

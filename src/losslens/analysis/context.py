@@ -29,7 +29,7 @@ LR_BANDS: dict[str, tuple[float, float, float]] = {
 }
 
 #: Tasks whose loss is not next-token cross-entropy over natural text.
-NON_TEXT_TASKS = frozenset({"preference", "classification", "speech", "embedding"})
+NON_TEXT_TASKS = frozenset({"preference", "classification", "speech", "embedding", "regression"})
 
 _LORA_WORD = re.compile(r"(^|[^a-z])q?lora([^a-z]|$)")
 
@@ -97,7 +97,7 @@ class RunContext:
     #: Whether ``finetune`` comes from the config (else from the run's name, or unknown).
     #: A name is a hint for wording only: it never turns a finding on or off.
     finetune_from_config: bool = False
-    task: str = "lm"  # lm | preference | classification | speech | embedding
+    task: str = "lm"  # lm | preference | classification | speech | embedding | regression
     first_step: int = 0
     last_step: int = 0
     log_interval: float = 1.0
@@ -280,7 +280,14 @@ def _detect_task(run: RunData, cfg: dict[str, Any]) -> str:
         return "classification"
     if _says_classifier(cfg, task):
         return "classification"
+    if any(_REGRESSION.search(k) for k in ks):
+        return "regression"
     return "lm"
+
+
+#: Error metrics of continuous targets (``val_mse``, ``eval/mae``, ``r2``): a run that logs one
+#: trains a regressor, whose loss is an error in the targets' units, not a cross-entropy.
+_REGRESSION = re.compile(r"(?:^|[/_])(?:mse|rmse|mae|mape|smape|rmsle|r2|r2_score|l2re)$")
 
 
 #: A classification head, by the model class (``BertForSequenceClassification``), the PEFT

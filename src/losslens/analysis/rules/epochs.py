@@ -93,7 +93,8 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         zero stay info: no harm is shown. Up to 3 epochs (the usual 1–3 passes, the recipe
         this rule advises) the count is never too many, whatever the eval shows: info at
         most (an eval loss rising after its best there is overfitting, LL151), except when
-        the first pass solved the objective (the loss ~0 within it, LL155, or, on a text
+        the first pass solved the objective (a loss that never goes below zero: ~0 within it,
+        LL155, or, on a text
         task, the median of the last tenth of epoch 1 below 0.105 nats, dated where that
         level was first reached; from 10× that value or more) and the run went on for 2
         epochs or more with no eval set: those passes trained on a solved objective, a
@@ -281,8 +282,8 @@ def _solved_at(ctx: RunContext, p: EpochParams, epochs: float) -> float | None:
     if eval_view(ctx) is not None or ctx.loss is None:
         return None
     first = ctx.loss.finite.values
-    if not first.size:
-        return None
+    if not first.size or float(first.min()) < 0:
+        return None  # a loss below zero is no likelihood: its near zero solves nothing
     easy = ctx.has("LL155")
     if easy is not None:
         ep, level = easy.evidence.values.get("epoch"), float(easy.evidence.values["loss"])

@@ -33,7 +33,8 @@ def too_easy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The loss reaches ~0 before the model has seen the data once.
 
     What it detects:
-        A train loss below 0.01 before the end of the first epoch that stays there. Always
+        A train loss below 0.01 before the end of the first epoch that stays there (a loss
+        that goes below zero, no likelihood, is not read). Always
         info: a loss that low on examples the model has not seen yet cannot be memorization
         and damages nothing; it says the targets are easy (templated answers, a separable
         label), or leak, and an eval loss that follows it down is held-out data sharing that
@@ -53,6 +54,8 @@ def too_easy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     if any(ctx.has(x) for x in ("LL102", "LL103")):
         return
+    if float(v.min()) < 0:
+        return  # a loss below zero is no likelihood (as LL153): near zero is no certainty
     p: TooEasyParams = r.params
     near = v < p.zero
     if not near.any():
