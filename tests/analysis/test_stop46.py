@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from tests.analysis.analysis_curves import epoch_run, noisy, one, run_of
 
 from losslens.analysis import analyze
@@ -249,3 +250,26 @@ def test_a_regressor_near_zero_is_not_read_as_a_language_model() -> None:
     run = epoch_run(loss, spe=1, every=1, extra=extra)
     assert build_context(run).task == "regression"
     assert "LL153" not in {f.rule_id for f in analyze(run).findings}
+
+
+# -- LL158: a held-out accuracy that never changes ----------------------------------------
+
+
+def _accuracy_run(acc: list[float]) -> object:
+    ep = np.arange(1, len(acc) + 1)
+    loss = np.linspace(2.0, 1.76, len(acc))
+    extra = {
+        "eval/accuracy": (ep, np.array(acc)),
+        "eval/loss": (ep, np.linspace(3.9, 1.7, len(acc))),
+    }
+    return epoch_run(loss, spe=1, every=1, extra=extra)
+
+
+def test_an_accuracy_repeated_at_every_eval_means_the_predictions_never_moved() -> None:
+    f = one(analyze(_accuracy_run([0.2] * 8)), "LL158")  # one class of a balanced five
+    assert f.kind == "loss_not_decreasing" and f.severity is Severity.WARNING
+
+
+@pytest.mark.parametrize("acc", [[1.0] * 8, [0.0] * 8, [0.2, 0.21, 0.2, 0.22, 0.2, 0.2, 0.2, 0.2]])
+def test_a_solved_a_never_reached_or_a_moving_accuracy_is_not_frozen(acc: list[float]) -> None:
+    assert "LL158" not in {f.rule_id for f in analyze(_accuracy_run(acc)).findings}

@@ -8,6 +8,7 @@ from losslens.analysis.rules import (  # noqa: F401  (registration side effect)
     epochs,
     eval_gap,
     evalset,
+    frozen_metric,
     generalization,
     grad_explosion,
     gradients,

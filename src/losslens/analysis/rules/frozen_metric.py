@@ -1,0 +1,116 @@
+"""A held-out accuracy that never changes: the model's predictions never moved (LL158)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from losslens import keys
+from losslens.analysis.context import RunContext
+from losslens.analysis.messages import num, tr
+from losslens.analysis.rules.base import Rule, param, rule
+from losslens.model import Finding, Severity
+
+
+@dataclass(frozen=True)
+class FrozenMetricParams:
+    min_evals: int = param(5, "evals of the held-out accuracy needed, every one the same value")
+
+
+def _accuracy(key: str) -> bool:
+    name = key.rsplit("/", 1)[-1].lower()
+    return keys.is_held_out(key) and name.endswith(("acc", "accuracy"))
+
+
+@rule(
+    "LL158",
+    "frozen-accuracy",
+    kind="loss_not_decreasing",
+    severity=Severity.WARNING,
+    family="progress",
+    requires=("LL131",),
+    params=FrozenMetricParams(),
+)
+def frozen_accuracy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """The held-out accuracy is the same number at every evaluation.
+
+    Principle: an accuracy counts right answers, so it changes whenever one prediction
+    does; a value repeated to the last digit over many evaluations means the predictions
+    never changed, whatever the loss did.
+
+    What it detects:
+        A held-out accuracy (``val_accuracy``, ``eval_acc`` …) logged at 5 evaluations or
+        more with exactly the same value at every one, strictly between 0 and its ceiling
+        (1, or 100 for a percentage): the model gives the same answers all run, typically
+        one class for every example (a balanced 5-class set then reads 0.2). At the ceiling
+        the task is solved; at 0 the metric may be an exact match the model never reaches,
+        so neither is read. A warning; not read when the loss itself is reported as not
+        decreasing (LL131), which says it already.
+    Why it matters:
+        A classifier that predicts one class has learned nothing about the inputs: the loss
+        can still move (it calibrates the one answer's probability) while every prediction
+        stays the same.
+    Evidence:
+        The metric, its value and how many evaluations repeated it.
+    What to try:
+        Check the labels reach the loss (class indices, one-hot shape), the class balance
+        (weight the loss or resample), and the learning rate (too high collapses to the
+        majority class, too low never leaves it); check the inputs are not constant.
+    """
+    p: FrozenMetricParams = r.params
+    if ctx.has("LL131") is not None:
+        return
+    for key, s in ctx.run.series.items():
+        if not _accuracy(key):
+            continue
+        f = s.finite
+        v = f.values
+        if v.size < p.min_evals or float(np.ptp(v)) != 0.0:
+            continue
+        value = float(v[0])
+        ceiling = 100.0 if value > 1.0 else 1.0
+        if not 0.0 < value < ceiling:
+            continue
+        name = key.rsplit("/", 1)[-1]
+        yield r.finding(
+            title=tr(
+                "The held-out {k} never changed: the predictions stayed the same",
+                "검증 {k}이(가) 한 번도 바뀌지 않았습니다: 예측이 그대로였습니다",
+                k=name,
+            ),
+            explanation=tr(
+                "{k} was exactly {v} at all {n} evaluations. An accuracy changes as soon as one "
+                "prediction does, so the model gave the same answers all run (often one class "
+                "for every example), whatever its loss did.",
+                "{k}이(가) {n}번의 평가 모두에서 정확히 {v}였습니다. 정확도는 예측 하나만 바뀌어도 "
+                "달라지므로, 모델은 손실과 상관없이 실행 내내 같은 답(흔히 모든 예제에 한 클래스)"
+                "을 냈습니다.",
+                k=name,
+                v=num(value, 4),
+                n=v.size,
+            ),
+            suggestion=tr(
+                "Check that the labels reach the loss (class indices, one-hot shape), the class "
+                "balance (weight the loss or resample) and the learning rate; check the inputs "
+                "are not constant.",
+                "라벨이 손실에 제대로 들어가는지(클래스 인덱스, 원-핫 형태), 클래스 균형(손실 "
+                "가중치나 재표집), 학습률을 확인하고, 입력이 상수가 아닌지 확인하세요.",
+            ),
+            metric=key,
+            step_start=int(f.steps[0]),
+            step_end=int(f.steps[-1]),
+            evidence=tr(
+                "{k} = {v} at every one of {n} evals (steps {a}–{b})",
+                "{k} = {v}, 평가 {n}번 모두 (스텝 {a}–{b})",
+                k=name,
+                v=num(value, 4),
+                n=v.size,
+                a=int(f.steps[0]),
+                b=int(f.steps[-1]),
+            ),
+            values={"metric": key, "value": value, "evals": int(v.size)},
+            onset_step=int(f.steps[0]),
+        )
+        return
