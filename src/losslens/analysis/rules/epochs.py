@@ -93,12 +93,11 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         zero stay info: no harm is shown. Up to 3 epochs (the usual 1–3 passes, the recipe
         this rule advises) the count is never too many, whatever the eval shows: info at
         most (an eval loss rising after its best there is overfitting, LL151), except when
-        the first pass solved the objective (a loss that never goes below zero: ~0 within it,
-        LL155, or, on a text
-        task, the median of the last tenth of epoch 1 below 0.105 nats, dated where that
-        level was first reached; from 10× that value or more) and the run went on for 2
-        epochs or more with no eval set: those passes trained on a solved objective, a
-        warning at any count.
+        the first pass solved the objective (a loss that never goes below zero: ~0 within
+        it, LL155, or, on a text task, the median of the last tenth of epoch 1 below 0.105
+        nats, dated where that level was first reached; from 10× that value or more) and the
+        run went on for 2 epochs or more with no eval set: those passes trained on a solved
+        objective, a warning at any count.
     Why it matters:
         Fine-tuning usually needs 1–3 passes over the data. Each extra pass on a small
         dataset mostly teaches the model to reproduce those examples.
