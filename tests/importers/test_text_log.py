@@ -223,3 +223,17 @@ def test_a_phase_name_before_the_step_counter(tmp_path: Path) -> None:
     (run,) = load_into_memory(_write(tmp_path, text))
     assert run.series[keys.LOSS].steps.tolist() == [10, 20, 30, 40]
     assert run.series[keys.LOSS].values.tolist() == pytest.approx([49.0, 48.0, 47.0, 46.0])
+
+
+def test_tqdm_bars_are_read_as_the_logs_their_postfixes_are(tmp_path: Path) -> None:
+    # a bar redrawn every step (``\r``), its postfix set every 5 steps and drawn again at once
+    text, loss = "", 4.0
+    for n in range(1, 21):
+        text += f"SFT:  {n * 5}%|#   | {n}/20 [00:{n:02d}<00:10, 1.00it/s, loss {loss:.4f}]\r"
+        if n % 5 == 0:
+            loss /= 2
+            text += f"SFT:  {n * 5}%|#   | {n}/20 [00:{n:02d}<00:10, 1.00it/s, loss {loss:.4f}]\r"
+    (run,) = load_into_memory(_write(tmp_path, text + "\n"))
+    assert run.series[keys.LOSS].steps.tolist() == [1, 5, 10, 15, 20]
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([4.0, 2.0, 1.0, 0.5, 0.25])
+    assert run.info.config["max_steps"] == 20

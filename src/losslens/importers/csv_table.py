@@ -74,6 +74,10 @@ def _number_in_cell(cell: str) -> bool:
     return any(scalar(word) is not None for word in cell.split())
 
 
+#: A progress bar's percentage (tqdm's ``35%|███▌``): a console line, never a header.
+_PROGRESS_BAR = re.compile(r"\d%\|")
+
+
 def _epoch_column(names: list[str]) -> str | None:
     """For a table with no step column (its callers look for one first), what steps it as one
     row per epoch when it has a loss column: its ``epoch`` column, else an unnamed first column
@@ -82,8 +86,8 @@ def _epoch_column(names: list[str]) -> str | None:
     low = {n.strip().lower(): n for n in names}
     if not any("loss" in n for n in low):
         return None
-    if any(map(_number_in_cell, names)):
-        return None  # a data row (``epoch 1, loss 0.5``), not a header of names
+    if any(map(_number_in_cell, names)) or _PROGRESS_BAR.search(",".join(names)):
+        return None  # a data row (``epoch 1, loss 0.5``) or a progress bar, not a header
     if EPOCH_COLUMN in low:
         return low[EPOCH_COLUMN]
     return names[0] if names[0].strip().lower() in ("", "unnamed: 0") else ""

@@ -60,6 +60,9 @@ _FIELD = re.compile(
     rf"(?:\((?P<inner>\d+)/(?P<inner_total>\d+)\))?",
     re.IGNORECASE,
 )
+#: A tqdm progress bar, ``SFT:  3%|▎  | 10/375 [02:09<1:13:19, 12.05s/it, loss 6.05]``: the
+#: count done of the total, then elapsed<remaining, the rate and the postfix in brackets.
+_TQDM = re.compile(r"\d+%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+|\?)\s*\[(?P<inside>[^\]]*)\]")
 #: Words around ``loss`` that still name the train loss (``Average Loss``, ``TrainLoss``).
 _LOSS_WORDS = frozenset({"train", "training", "tr", "avg", "average", "mean", "total", "running"})
 #: Step counters, the most global first; the last three start again each epoch.
@@ -103,6 +106,12 @@ def _number(text: str) -> float:
 def _fields(line: str) -> Fields:
     """The ``key -> (value, total)`` fields of one line, keys lowercased."""
     out: Fields = {}
+    bar = _TQDM.search(line)
+    if bar is not None:
+        # a tqdm bar: its description and its postfix (after the rate) hold the fields, its
+        # ``n/N`` the counter; the percentage, the times and the rate are no metrics
+        post = bar.group("inside").split(", ", 2)[2:]
+        line = line[: bar.start()] + " " + " ".join(post)
     for m in _FIELD.finditer(line):
         key = keys.CAMEL.sub(" ", m.group("key")).lower()  # ``TrainLoss`` is ``train loss``
         if key != "loss" and set(re.split(r"[\s_]+", key)) - _LOSS_WORDS == {"loss"}:
@@ -114,6 +123,32 @@ def _fields(line: str) -> Fields:
         if m.group("inner") and key in _EPOCH_KEYS:
             # ``Epoch:[0/19](100/61701)``: the step within the epoch, of its steps
             out.setdefault("epoch step", (float(m.group("inner")), float(m.group("inner_total"))))
+    if bar is not None and out:
+        total = bar.group("total")
+        within = any(k in out for k in _EPOCH_KEYS)  # ``Epoch 3: 40%|…| 40/100``: its batches
+        counter = (float(bar.group("n")), float(total) if total.isdigit() else None)
+        out.setdefault("epoch step" if within else "step", counter)
+    return out
+
+
+def _new_postfixes(lines: list[tuple[Fields, bool]]) -> list[Fields]:
+    """The lines, tqdm bars read as the logs their postfixes are: a bar redrawn at the same
+    count stands once (its last drawing, after ``set_postfix``), and a bar whose postfix has
+    not changed since the last bar kept shows that log again, held, not a new one."""
+    out: list[Fields] = []
+    last: Fields | None = None  # the postfix of the last bar kept, without its counter
+    for i, (f, bar) in enumerate(lines):
+        if not bar:
+            out.append(f)
+            continue
+        key = _counter(f)
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        if nxt is not None and nxt[1] and key is not None and nxt[0].get(key) == f[key]:
+            continue  # redrawn at the same count: its last drawing stands
+        post = {k: v for k, v in f.items() if k != key}
+        if post != last:
+            out.append(f)
+            last = post
     return out
 
 
@@ -168,7 +203,9 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
     checkpoint): its later lines replace the logs after that point, as the Trainer's own log
     history does.
     """
-    lines = [f for line in text.splitlines() if (f := _fields(line))]
+    lines = _new_postfixes(
+        [(f, _TQDM.search(line) is not None) for line in text.splitlines() if (f := _fields(line))]
+    )
     by_epoch = not any(_has_loss(f) and _counter(f) for f in lines)
     logs: dict[int, dict[str, Any]] = {}
     planned: int | None = None
