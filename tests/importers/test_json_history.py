@@ -93,3 +93,15 @@ def test_lists_named_in_the_plural(tmp_path: Path) -> None:
     assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([0.95, 0.91, 0.91])
     assert "eval/acc" in run.series
     assert keys.normalize_key("glosses") == "train/glosses"  # a word, not a plural of loss
+
+
+def test_records_nested_by_split(tmp_path: Path) -> None:
+    # one record per epoch, its train and val numbers each under their split
+    doc = [
+        {"epoch": e, "train": {"loss": 1.0 / e, "f1": 0.5}, "val": {"loss": 1.2 / e, "iou": 0.1}}
+        for e in (1, 2, 3)
+    ]
+    (run,) = load_into_memory(_write(tmp_path, doc))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([1.0, 0.5, 1 / 3])
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([1.2, 0.6, 0.4])
+    assert "eval/iou" in run.series

@@ -237,3 +237,17 @@ def test_tqdm_bars_are_read_as_the_logs_their_postfixes_are(tmp_path: Path) -> N
     assert run.series[keys.LOSS].steps.tolist() == [1, 5, 10, 15, 20]
     assert run.series[keys.LOSS].values.tolist() == pytest.approx([4.0, 2.0, 1.0, 0.5, 0.25])
     assert run.info.config["max_steps"] == 20
+
+
+def test_lines_that_report_one_split_each_with_its_epoch(tmp_path: Path) -> None:
+    # Python logging's ``file[line:N]`` prefix, then a train line and a test line per epoch
+    text = ""
+    for e in (1, 2, 3):
+        text += f"2022-10-17 20:16:36,492 - train.py[line:123] - INFO: Train Epoch {e} --- "
+        text += f"train loss : {1 / e:.4f} --- train accuracy:0.8\n"
+        text += f"2022-10-17 20:16:37,746 - train.py[line:145] - INFO: Test Epoch {e} --- "
+        text += f"test loss : {1.2 / e:.4f} --- test accuracy:0.9\n"
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([1.0, 0.5, 0.3333])
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([1.2, 0.6, 0.4])
+    assert "train/line" not in run.series

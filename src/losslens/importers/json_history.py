@@ -90,8 +90,20 @@ def _records(hist: Any) -> list[Record]:
     if isinstance(hist, dict):
         return _columns(hist)
     if isinstance(hist, list) and hist and all(isinstance(r, dict) for r in hist):
-        return [{k: float(v) for k, v in r.items() if _number(v)} for r in hist]
+        return [_flat(r) for r in hist]
     return []
+
+
+def _flat(record: dict[str, Any]) -> Record:
+    """A record's numbers; one level of nesting by split is flattened into the names keys
+    read (``{"train": {"loss": ..}, "val": {"loss": ..}}`` is ``train_loss`` and ``val_loss``)."""
+    out: Record = {}
+    for k, v in record.items():
+        if _number(v):
+            out[k] = float(v)
+        elif isinstance(v, dict) and k.lower() in SPLITS:
+            out.update({f"{k}_{n}": float(x) for n, x in v.items() if _number(x)})
+    return out
 
 
 def _has_loss(records: list[Record]) -> bool:

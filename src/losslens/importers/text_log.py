@@ -80,12 +80,16 @@ _STEP_KEYS = (
     "batch",
 )
 _WITHIN = ("accumulation step", "epoch step", "batch")
+#: The source position Python's logging formats print (``%(lineno)d``), never a metric.
+_SOURCE_LINE = frozenset({"line", "lineno"})
 #: Counters a phase's name may precede (``SFT Step``, ``DPO iter``): the run's step.
 _PHASE_COUNTERS = ("step", "iteration", "iter")
 _EPOCH_KEYS = ("epoch", "ep")
 _TRAIN_LOSS = ("loss", "train loss", "train_loss", "training loss", "tr_loss", "xent")
 #: A held-out value: its key starts with one of these (``val loss``, ``test accuracy``).
 _EVAL_PREFIX = ("validation", "valid", "val", "eval", "test", "dev")
+#: ``<split> epoch``: the epoch counter of a line that reports one split (``Test Epoch 1``).
+_SPLIT_EPOCHS = {(split, "epoch") for split in ("train", "training", *_EVAL_PREFIX)}
 _RENAME = {
     **{k: "loss" for k in _TRAIN_LOSS},
     "lr": "learning_rate",
@@ -118,6 +122,10 @@ def _fields(line: str) -> Fields:
             key = "loss"  # ``Average Loss``, ``avg_loss``: the train loss
         elif key not in _STEP_KEYS and key.rpartition(" ")[2] in _PHASE_COUNTERS:
             key = "step"  # ``SFT Step 0010``: a phase's name before its step counter
+        elif key.partition(" ")[::2] in _SPLIT_EPOCHS:
+            key = "epoch"  # ``Train Epoch 1``, ``Test Epoch 1``: the epoch a split reports
+        if key in _SOURCE_LINE:
+            continue  # ``train.py[line:123]``: where a logging call sits, no metric
         total = m.group("total")
         out.setdefault(key, (_number(m.group("num")), _number(total) if total else None))
         if m.group("inner") and key in _EPOCH_KEYS:
