@@ -32,7 +32,7 @@ from losslens.importers.base import (
     read_regular,
     scalar,
 )
-from losslens.importers.textutil import wide_text
+from losslens.importers.textutil import TQDM_BAR, wide_text
 from losslens.model import ImportedRun, MetricPoint, jsonable
 from losslens.numeric import as_step
 
@@ -74,10 +74,6 @@ def _number_in_cell(cell: str) -> bool:
     return any(scalar(word) is not None for word in cell.split())
 
 
-#: A progress bar's percentage (tqdm's ``35%|███▌``): a console line, never a header.
-_PROGRESS_BAR = re.compile(r"\d%\|")
-
-
 def _epoch_column(names: list[str]) -> str | None:
     """For a table with no step column (its callers look for one first), what steps it as one
     row per epoch when it has a loss column: its ``epoch`` column, else an unnamed first column
@@ -86,7 +82,7 @@ def _epoch_column(names: list[str]) -> str | None:
     low = {n.strip().lower(): n for n in names}
     if not any("loss" in n for n in low):
         return None
-    if any(map(_number_in_cell, names)) or _PROGRESS_BAR.search(",".join(names)):
+    if any(map(_number_in_cell, names)) or TQDM_BAR.search(",".join(names)):
         return None  # a data row (``epoch 1, loss 0.5``) or a progress bar, not a header
     if EPOCH_COLUMN in low:
         return low[EPOCH_COLUMN]

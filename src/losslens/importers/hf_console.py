@@ -39,7 +39,7 @@ from losslens.importers.base import (
     scalar,
     text_log_head,
 )
-from losslens.importers.textutil import strip_ansi
+from losslens.importers.textutil import TQDM_BAR, strip_ansi
 from losslens.model import ImportedRun
 from losslens.numeric import as_step
 
@@ -55,9 +55,6 @@ _PAIR = re.compile(
     r"""\s*+(['"])(?P<key>[^'"]++)\1\s*+:\s*+"""
     r"""(?P<val>'(?:[^'\\]|\\.)*+'|"(?:[^"\\]|\\.)*+"|(?:tensor|np\.float(?:16|32|64)|np\.int64)\([^)]*+\)|[^,}'"]++)"""
     r"""(?P<end>[,}]|$)"""
-)
-_TQDM = re.compile(
-    r"(?<!\d)(\d{1,3})%\|[^|\n]*+\|\s*+(\d{1,15})/(\d{1,15})(?!\d)\s*+(?:\[([^\]\n]*+)\]?)?"
 )
 _BANNER = {
     "num examples": "num_examples",
@@ -205,7 +202,7 @@ def _arg_value(name: str, raw: str) -> Any:
 def _read_bars(seg: str, out: _Parse, since_last: list[int], previous: _Dict | None) -> bool:
     """Record the tqdm counters in ``seg`` (encoded value, total) since the last dict and
     after ``previous`` (None: not after it); whether ``seg`` held a bar."""
-    bars = list(_TQDM.finditer(seg))
+    bars = list(TQDM_BAR.finditer(seg))
     for t in bars:
         n, total, rate = int(t.group(2)), int(t.group(3)), t.group(4) or ""
         if "examples" in rate or "ba/s" in rate or total >= 10_000_000:

@@ -47,6 +47,7 @@ from losslens.importers.base import (
     run_from_rows,
     text_log_head,
 )
+from losslens.importers.textutil import TQDM_BAR
 from losslens.model import ImportedRun
 
 _NUM = (
@@ -60,9 +61,6 @@ _FIELD = re.compile(
     rf"(?:\((?P<inner>\d+)/(?P<inner_total>\d+)\))?",
     re.IGNORECASE,
 )
-#: A tqdm progress bar, ``SFT:  3%|▎  | 10/375 [02:09<1:13:19, 12.05s/it, loss 6.05]``: the
-#: count done of the total, then elapsed<remaining, the rate and the postfix in brackets.
-_TQDM = re.compile(r"\d+%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+|\?)\s*\[(?P<inside>[^\]]*)\]")
 #: Words around ``loss`` that still name the train loss (``Average Loss``, ``TrainLoss``).
 _LOSS_WORDS = frozenset({"train", "training", "tr", "avg", "average", "mean", "total", "running"})
 #: Step counters, the most global first; the last three start again each epoch.
@@ -107,14 +105,15 @@ def _number(text: str) -> float:
     return float(text.replace(",", ""))
 
 
-def _fields(line: str) -> Fields:
-    """The ``key -> (value, total)`` fields of one line, keys lowercased."""
+def _fields(line: str) -> tuple[Fields, bool]:
+    """The ``key -> (value, total)`` fields of one line, keys lowercased, and whether the
+    line is a tqdm bar."""
     out: Fields = {}
-    bar = _TQDM.search(line)
+    bar = TQDM_BAR.search(line)
     if bar is not None:
         # a tqdm bar: its description and its postfix (after the rate) hold the fields, its
         # ``n/N`` the counter; the percentage, the times and the rate are no metrics
-        post = bar.group("inside").split(", ", 2)[2:]
+        post = (bar.group(4) or "").split(", ", 2)[2:]
         line = line[: bar.start()] + " " + " ".join(post)
     for m in _FIELD.finditer(line):
         key = keys.CAMEL.sub(" ", m.group("key")).lower()  # ``TrainLoss`` is ``train loss``
@@ -132,11 +131,9 @@ def _fields(line: str) -> Fields:
             # ``Epoch:[0/19](100/61701)``: the step within the epoch, of its steps
             out.setdefault("epoch step", (float(m.group("inner")), float(m.group("inner_total"))))
     if bar is not None and out:
-        total = bar.group("total")
         within = any(k in out for k in _EPOCH_KEYS)  # ``Epoch 3: 40%|…| 40/100``: its batches
-        counter = (float(bar.group("n")), float(total) if total.isdigit() else None)
-        out.setdefault("epoch step" if within else "step", counter)
-    return out
+        out.setdefault("epoch step" if within else "step", (float(bar[2]), float(bar[3])))
+    return out, bar is not None
 
 
 def _new_postfixes(lines: list[tuple[Fields, bool]]) -> list[Fields]:
@@ -211,9 +208,7 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
     checkpoint): its later lines replace the logs after that point, as the Trainer's own log
     history does.
     """
-    lines = _new_postfixes(
-        [(f, _TQDM.search(line) is not None) for line in text.splitlines() if (f := _fields(line))]
-    )
+    lines = _new_postfixes([got for line in text.splitlines() if (got := _fields(line))[0]])
     by_epoch = not any(_has_loss(f) and _counter(f) for f in lines)
     logs: dict[int, dict[str, Any]] = {}
     planned: int | None = None

@@ -8,6 +8,12 @@ from pathlib import Path
 
 from losslens.errors import ImportError_
 
+#: A tqdm progress bar, ``35%|███▌  | 10/375 [02:09<1:13:19, 12.05s/it, loss 6.05]``: groups
+#: (1) the percentage, (2) the count done, (3) the total, (4) what the brackets hold (elapsed<
+#: remaining, rate, postfix). Linear in the line on any text: possessive runs, bounded digits.
+TQDM_BAR = re.compile(
+    r"(?<!\d)(\d{1,3})%\|[^|\n]*+\|\s*+(\d{1,15})/(\d{1,15})(?!\d)\s*+(?:\[([^\]\n]*+)\]?)?"
+)
 #: ANSI colour/cursor sequences (CSI and OSC) that terminals leave in pasted logs.
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]")
 
