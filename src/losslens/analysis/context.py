@@ -210,12 +210,21 @@ def first_per_step(s: Series) -> Series:
     return Series(s.key, s.steps[keep], s.values[keep], s.wall_times[keep])
 
 
+def component_losses(run: RunData) -> list[str]:
+    """The train series named ``*_loss`` (``embedding_loss``, a GAN's ``gen_loss`` and
+    ``disc_loss``), as logged."""
+    return [
+        k
+        for k in run.series
+        if (c := keys.normalize_key(k)).startswith("train/") and c.endswith("_loss")
+    ]
+
+
 def _named_train_loss(run: RunData) -> str | None:
     """The train loss of a run that logs no plain ``loss``, when exactly one train series is
     named ``*_loss``: SetFit logs its contrastive objective as ``embedding_loss``. With two or
     more (component losses such as ``mlm_loss`` and ``nsp_loss``) none is taken for the loss."""
-    canon = {k: keys.normalize_key(k) for k in run.series}
-    named = [k for k, c in canon.items() if c.startswith("train/") and c.endswith("_loss")]
+    named = component_losses(run)
     return named[0] if len(named) == 1 else None
 
 

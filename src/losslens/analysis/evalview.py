@@ -392,6 +392,19 @@ def _compare(ctx: RunContext, since: float) -> tuple[list[TaskMetric], list[Task
     return better, worse
 
 
+def metric_points(ctx: RunContext, m: TaskMetric) -> tuple[FloatArray, FloatArray]:
+    """Task metric ``m`` at its evals, one per step (as :func:`task_metrics` reads it), its
+    values oriented so that higher is better."""
+    st, raw = _per_step(ctx.run.series[m.key])
+    return st, raw if m.higher_better else -raw
+
+
+def eval_move(v: FloatArray) -> float:
+    """The typical eval-to-eval move of a metric: the median absolute change between
+    consecutive evals."""
+    return float(np.median(np.abs(np.diff(v))))
+
+
 def gained_beyond_move(ctx: RunContext, m: TaskMetric, since: float) -> bool:
     """Whether task metric ``m`` gained more after step ``since`` (its best later value
     against its value there) than its own typical eval-to-eval move (the median absolute
@@ -399,13 +412,11 @@ def gained_beyond_move(ctx: RunContext, m: TaskMetric, since: float) -> bool:
 
     Principle: a metric that moved less since the eval-loss minimum than it moves from one
     eval to the next has not improved; it wobbles, and excuses nothing."""
-    st, raw = _per_step(ctx.run.series[m.key])
-    v = raw if m.higher_better else -raw
+    st, v = metric_points(ctx, m)
     later = v[st > since]
     if v.size < 3 or later.size == 0:
         return True
-    move = float(np.median(np.abs(np.diff(v))))
-    return float(np.max(later)) - signals.value_at(st, v, since) > move
+    return float(np.max(later)) - signals.value_at(st, v, since) > eval_move(v)
 
 
 def improving_metric(ctx: RunContext, since: float | None = None) -> TaskMetric | None:

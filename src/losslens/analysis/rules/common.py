@@ -122,6 +122,13 @@ def first_pass_ratio(
     return float(held_out.min()) / end
 
 
+def is_likelihood(v: np.ndarray) -> bool:
+    """Whether a loss can be a likelihood (a negative log-probability): never below zero.
+    One that goes below zero (a policy-gradient surrogate, a negative ELBO) has no near zero
+    to read: its low values say nothing certain about the training examples."""
+    return not v.size or float(v.min()) >= 0
+
+
 def first_pass_level(ctx: RunContext, st: np.ndarray, v: np.ndarray) -> float | None:
     """The loss at the end of the first pass: the median of the logs from epoch 0.75 to 1.0.
 

@@ -13,7 +13,7 @@ from losslens.analysis.context import RunContext
 from losslens.analysis.evalview import eval_view, useful_until
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
-from losslens.analysis.rules.common import near_zero_onset
+from losslens.analysis.rules.common import is_likelihood, near_zero_onset
 from losslens.model import Finding, Severity
 
 
@@ -281,8 +281,8 @@ def _solved_at(ctx: RunContext, p: EpochParams, epochs: float) -> float | None:
     if eval_view(ctx) is not None or ctx.loss is None:
         return None
     first = ctx.loss.finite.values
-    if not first.size or float(first.min()) < 0:
-        return None  # a loss below zero is no likelihood: its near zero solves nothing
+    if not first.size or not is_likelihood(first):
+        return None
     easy = ctx.has("LL155")
     if easy is not None:
         ep, level = easy.evidence.values.get("epoch"), float(easy.evidence.values["loss"])

@@ -10,7 +10,7 @@ import numpy as np
 from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
-from losslens.analysis.rules.common import finite
+from losslens.analysis.rules.common import finite, is_likelihood
 from losslens.model import Finding, Severity
 
 
@@ -54,8 +54,8 @@ def too_easy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return
     if any(ctx.has(x) for x in ("LL102", "LL103")):
         return
-    if float(v.min()) < 0:
-        return  # a loss below zero is no likelihood (as LL153): near zero is no certainty
+    if not is_likelihood(v):
+        return
     p: TooEasyParams = r.params
     near = v < p.zero
     if not near.any():

@@ -20,6 +20,7 @@ from losslens.analysis.rules.common import (
     finite_raw,
     first_pass_level,
     first_pass_ratio,
+    is_likelihood,
     near_zero_onset,
     train_loss_near,
 )
@@ -263,15 +264,14 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # speech recognition decodes text too: a near-zero loss there is memorised transcripts
     if not (ctx.text_task or ctx.task == "speech" or blind):
         return
-    # a loss below zero is no likelihood (a policy-gradient surrogate): near zero is no certainty
-    if float(v.min()) < 0:
+    if not is_likelihood(v):
         return
     _, one_eval = finite(ctx.eval_loss)
     # no eval at all: the end of the first pass, batches not yet seen, is the held-out
     # measure. Predicted within `first_pass_follows` of the end level, the repeated examples
     # are fitted no tighter than unseen ones were (a low-entropy target): a near-zero end
     # shows no learning by heart (the staircase and gap readings below still apply)
-    level = first_pass_level(ctx, st, v) if not one_eval.size else None
+    level = first_pass_level(ctx, st, v) if end < p.near_zero and not one_eval.size else None
     follows = level is not None and level < p.first_pass_follows * end
     fix = tr(
         "Train 1–3 epochs with an eval split and early stopping; lower the learning rate; add "

@@ -9,7 +9,7 @@ import numpy as np
 
 from losslens import keys
 from losslens.analysis.context import RunContext
-from losslens.analysis.evalview import task_metrics, train_around
+from losslens.analysis.evalview import eval_move, metric_points, task_metrics, train_around
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite
@@ -79,12 +79,11 @@ def metric_stall(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if held_out_loss or (ctx.eval_loss is not None and finite(ctx.eval_loss)[1].size >= 2):
         return  # an eval loss is logged: it is the eval curve (LL151)
     for m in task_metrics(ctx):
-        f = ctx.run.series[m.key].finite
-        st, raw = f.steps.astype(np.float64), f.values
-        if raw.size < p.min_evals:
+        st, v = metric_points(ctx, m)
+        if v.size < p.min_evals:
             continue
-        v = raw if m.higher_better else -raw
-        move = float(np.median(np.abs(np.diff(v))))
+        raw = v if m.higher_better else -v
+        move = eval_move(v)
         if move <= 0 or float(np.max(v)) - float(v[0]) <= move:
             continue  # never moved: no level it stalled at (not learning is another rule's)
         if float(v[-1]) >= float(np.max(v)):

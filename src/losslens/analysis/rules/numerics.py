@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from losslens import keys
 from losslens.analysis import signals
-from losslens.analysis.context import RunContext
+from losslens.analysis.context import RunContext, component_losses
 from losslens.analysis.messages import num, tr
 from losslens.analysis.progress_signal import log_from_start, loss_measures_progress
 from losslens.analysis.rules.base import Rule, param, rule
@@ -71,10 +70,8 @@ def _component_nan(ctx: RunContext) -> Series | None:
     and discriminator, a VAE's terms) that first turned non-finite: a NaN in any component is
     a NaN in their sum, the objective the optimizer follows. None when every one is finite."""
     first: tuple[int, Series] | None = None
-    for key, s in ctx.run.series.items():
-        name = keys.normalize_key(key)
-        if not (name.startswith("train/") and name.endswith("loss")) or not len(s):
-            continue
+    for key in component_losses(ctx.run):
+        s = ctx.run.series[key]
         bad = np.flatnonzero(~np.isfinite(s.values))
         if bad.size and (first is None or int(s.steps[bad[0]]) < first[0]):
             first = (int(s.steps[bad[0]]), s)
