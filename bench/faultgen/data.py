@@ -1084,6 +1084,23 @@ SIZES: dict[str, dict[str, Any]] = {
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
     },
+    # the sealed block v66g
+    "llama-h184-l1": {
+        "arch": "llama",
+        "hidden_size": 184,
+        "intermediate_size": 368,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "qwen2-h184-l2": {
+        "arch": "qwen2",
+        "hidden_size": 184,
+        "intermediate_size": 368,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
 }
 
 

@@ -79,6 +79,7 @@ SEALED_BLOCKS = {
     "v63g": ["llama-h176-l1", "qwen2-h176-l2"],
     "v64g": ["llama-h176-l2", "qwen2-h176-l3"],
     "v65g": ["llama-h176-l3", "qwen2-h184-l1"],
+    "v66g": ["llama-h184-l1", "qwen2-h184-l2"],
 }
 #: Cells per family in a sealed block.
 SEALED_PER_FAMILY = 2

@@ -141,6 +141,8 @@ SEALED_SIZES = {
     "qwen2-h176-l3": "v64g",
     "llama-h176-l3": "v65g",
     "qwen2-h184-l1": "v65g",
+    "llama-h184-l1": "v66g",
+    "qwen2-h184-l2": "v66g",
 }
 RETIRED = {
     "v7g",
