@@ -144,6 +144,10 @@ def normalize_key(key: str) -> str:
 
 
 _CANONICAL = frozenset(_ALIASES.values())
+#: The learning rate as a monitor names each parameter group's: Lightning's
+#: ``LearningRateMonitor`` logs ``lr-AdamW`` (``lr-AdamW/pg1``, ``/pg2`` ... with several
+#: groups), ultralytics ``lr/pg0``, ``lr/pg1`` ...
+_LR_MONITOR = re.compile(r"(?:train/)?lr[-/][a-z0-9_]*(?:/pg(\d+))?", re.IGNORECASE)
 
 
 def is_eval_key(key: str) -> bool:
@@ -158,7 +162,8 @@ def is_held_out(key: str) -> bool:
 
 def resolve(available: list[str] | set[str] | dict[str, object], canonical: str) -> str | None:
     """Which of ``available`` holds the quantity ``canonical`` (exact name first, then aliases,
-    then its epoch mean: Lightning's ``<name>_epoch`` when no per-step series was logged).
+    then its epoch mean: Lightning's ``<name>_epoch`` when no per-step series was logged; for
+    the learning rate, a monitor's first parameter group).
 
     Runs logged through ``losslens.log`` keep the user's names (``loss``, ``val_loss``);
     analysis uses this to find them without renaming anything.
@@ -172,4 +177,7 @@ def resolve(available: list[str] | set[str] | dict[str, object], canonical: str)
     for name in names:  # only an epoch mean was logged (Lightning's ``train_loss_epoch``)
         if normalize_key(name) == canonical + EPOCH_SUFFIX:
             return name
+    if canonical == LR:  # a monitor's groups: the first group's is the run's schedule
+        groups = [(int(m.group(1) or 0), n) for n in names if (m := _LR_MONITOR.fullmatch(n))]
+        return min(groups)[1] if groups else None
     return None

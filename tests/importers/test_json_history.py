@@ -41,12 +41,14 @@ def test_lists_of_different_lengths_end_together(tmp_path: Path) -> None:
     assert "train/phase_starts" not in run.series
 
 
-def test_split_named_series_are_a_loss_only_in_a_file_named_for_it(tmp_path: Path) -> None:
+def test_split_named_series_are_a_loss_unless_the_name_says_otherwise(tmp_path: Path) -> None:
     doc = {"steps": [0, 100, 200], "train": [5.7, 4.1, 3.4], "val": [5.8, 4.3, 3.6]}
-    (run,) = load_into_memory(_write(tmp_path, doc, "loss_history.json"))
-    assert run.series[keys.EVAL_LOSS].steps.tolist() == [0, 100, 200]
-    with pytest.raises(UnknownFormatError):
-        load_into_memory(_write(tmp_path, doc, "metrics.json"))
+    for name in ("loss_history.json", "history.json", "run3.json"):
+        (run,) = load_into_memory(_write(tmp_path, doc, name))
+        assert run.series[keys.EVAL_LOSS].steps.tolist() == [0, 100, 200]
+    for name in ("metrics.json", "accuracy.json", "f1_scores.json"):
+        with pytest.raises(UnknownFormatError):
+            load_into_memory(_write(tmp_path, doc, name))
 
 
 def test_a_json_file_with_no_loss_is_refused_in_one_line(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from losslens import keys
-from losslens.analysis import signals
+from losslens.analysis import components, signals
 from losslens.model import Finding, RunData, Series
 
 #: Usual peak learning rates per kind of fine-tune: ``(typical, low_edge, high_edge)``.
@@ -186,6 +186,10 @@ class RunContext:
 
 def _series(run: RunData, canonical: str) -> Series | None:
     name = keys.resolve(list(run.series), canonical)
+    if name is None and canonical in (keys.LOSS, keys.EVAL_LOSS):
+        train, held = components.summed_losses(run)
+        if train is not None and keys.resolve(list(run.series), keys.LOSS) is None:
+            return train if canonical == keys.LOSS else held
     if name is None and canonical == keys.EVAL_LOSS:
         name = _named_eval_loss(run)
     if name is None and canonical == keys.LOSS:
@@ -210,21 +214,11 @@ def first_per_step(s: Series) -> Series:
     return Series(s.key, s.steps[keep], s.values[keep], s.wall_times[keep])
 
 
-def component_losses(run: RunData) -> list[str]:
-    """The train series named ``*_loss`` (``embedding_loss``, a GAN's ``gen_loss`` and
-    ``disc_loss``), as logged."""
-    return [
-        k
-        for k in run.series
-        if (c := keys.normalize_key(k)).startswith("train/") and c.endswith("_loss")
-    ]
-
-
 def _named_train_loss(run: RunData) -> str | None:
     """The train loss of a run that logs no plain ``loss``, when exactly one train series is
     named ``*_loss``: SetFit logs its contrastive objective as ``embedding_loss``. With two or
     more (component losses such as ``mlm_loss`` and ``nsp_loss``) none is taken for the loss."""
-    named = component_losses(run)
+    named = components.component_losses(run)
     return named[0] if len(named) == 1 else None
 
 

@@ -11,8 +11,10 @@ else its ``epoch`` (counted from 0, the record of epoch 0 is logged when one epo
 else its place in the list (one record per epoch: Keras writes one per epoch). Lists of
 different lengths (a loss per step, an eval per epoch) are spread over the longest one's
 steps, each ending with it. Keys are named as everywhere else (``val_loss`` is
-``eval/loss``); in a file named for its loss (``loss_history.json``), series named only for
-their split (``train``, ``val``) are that split's loss. A history needs a train or eval loss to
+``eval/loss``); series named only for their split (``train``, ``val``) are that split's loss,
+unless the file's name names another quantity (``accuracy.json``, ``metrics.json``): a
+history that names nothing but its splits logs one quantity per split, and the one every
+training logs is its loss. A history needs a train or eval loss to
 be a run, or component losses in its place (``G_loss``, ``D_loss``).
 """
 
@@ -43,9 +45,11 @@ STEP_KEYS = ("step", "steps", "global_step", "iter", "iteration", "iterations")
 EPOCH_KEYS = ("epoch", "epochs")
 #: A list this many times shorter than the longest is a setting, not a series.
 SHORT = 20
-#: Series named only for their split, in a file named for its loss (``loss_history.json``):
-#: each is ``<split>_loss``, named as any other key (``val_loss`` is ``eval/loss``).
+#: Series named only for their split are each ``<split>_loss``, named as any other key
+#: (``val_loss`` is ``eval/loss``) ...
 SPLITS = frozenset({"train", "val", "valid", "validation", "dev", "test"})
+#: ... unless the file's name holds one of these: it names what the lists hold.
+OTHER_QUANTITY = ("acc", "f1", "metric", "score", "reward", "bleu", "wer", "lr", "grad", "perp")
 #: Largest file read whole (a history is a few numbers per log).
 MAX_BYTES = 64 * 1024 * 1024
 
@@ -141,7 +145,8 @@ def _parse(path: Path) -> tuple[list[tuple[float, Record]], dict[str, Any]] | No
         return None
     hist, cfg = _history(doc)
     records = _records(hist)
-    if records and not _has_loss(records) and "loss" in path.stem.lower():
+    stem = path.stem.lower()
+    if records and not _has_loss(records) and not any(w in stem for w in OTHER_QUANTITY):
         records = [
             {f"{k}_loss" if k.lower() in SPLITS else k: v for k, v in r.items()} for r in records
         ]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from losslens.analysis import signals
-from losslens.analysis.context import RunContext, component_losses
+from losslens.analysis.components import component_losses
+from losslens.analysis.context import RunContext
 from losslens.analysis.messages import num, tr
 from losslens.analysis.progress_signal import log_from_start, loss_measures_progress
 from losslens.analysis.rules.base import Rule, param, rule

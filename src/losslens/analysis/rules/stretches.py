@@ -1,5 +1,6 @@
 """LL135's windows of a loss read by size: the last stretch of a run, a flat start, and a
-level judged on a few logs. Each returns what LL135 will say, or nothing."""
+level judged on a few logs. Each returns what LL135 will say, or nothing; and the severity
+boundary of a slow loss, whether the model still learns."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ from losslens.analysis import signals
 from losslens.analysis.advice import underlearning_suggestion
 from losslens.analysis.chance import uniform_note
 from losslens.analysis.context import RunContext
+from losslens.analysis.evalview import improving_metric
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.progress_signal import (
     epoch_span,
+    eval_converged,
+    eval_improving,
+    gain_per_epoch,
+    high_level,
     high_token_ce,
     log_from_start,
     passes_made,
@@ -175,3 +181,50 @@ def slow_cause(ctx: RunContext) -> Text | None:
             g=num(clip.median),
         )
     return None
+
+
+def fell_over_long_half(ctx: RunContext, p: UnderParams, st: FloatArray, v: FloatArray) -> bool:
+    """Whether the second half of a long log (``long_stretch`` epochs or more) still fell by
+    ``run_gain`` in all, by its Theil-Sen slope."""
+    span = epoch_span(ctx, float(st[0] + 0.5 * (st[-1] - st[0])), float(st[-1]))
+    gain = gain_per_epoch(ctx, st, v)
+    return (
+        gain is not None
+        and span is not None
+        and span >= p.long_stretch
+        and gain * span >= -math.log1p(-p.run_gain)
+    )
+
+
+def still_learning(
+    ctx: RunContext, p: UnderParams, last: float, gain: float | None, long_fall: bool
+) -> bool:
+    """The severity boundary of (b)-(d): info, not a warning, for a model still learning.
+
+    Judged by size over the run's length too: a gain per epoch shrinks with the number of
+    epochs a run is given, so a long log whose second half (``long_stretch`` epochs or more)
+    still fell by ``run_gain`` in all (``long_fall``: a 200-epoch run gaining 0.2% per epoch
+    over its last 100) is a slow but steady decline, at any level.
+
+    Principle: a slow loss is "a plateau at a high level" (warning) only when nothing says
+    the model still learns; below a high level, a train loss still falling by `slow_gain`
+    per epoch (a slow but steady decline) or an eval loss still improving at its last evals
+    (diminishing returns; by `slow_gain` per epoch or more, the same bar by size) is info; a
+    task with no token level (classification, speech ...) is judged by its eval loss alone,
+    and a text task at a high level by its eval loss and a task metric improving together.
+    Below a high level, an eval loss that fell to its best and holds it within its noise
+    converged: the model learned what this data gives it (diminishing returns, info);
+    whether the later epochs were waste is the epoch rule's call (LL154), not a model
+    learning too little."""
+    if long_fall:
+        return True
+    improving = eval_improving(ctx, p.improving_evals, p.slow_gain)
+    if not high_level(ctx, last, p.text_high):
+        return (
+            improving
+            or eval_converged(ctx, p.converged_evals)
+            or (gain is not None and gain >= p.slow_gain)
+        )
+    # at a high level too, when a task metric (BLEU, accuracy ...) is still improving beside
+    # it: two measures of the held-out set say the model still learns
+    return improving and (not ctx.text_task or improving_metric(ctx) is not None)

@@ -31,7 +31,6 @@ from losslens.analysis.progress_signal import (
     eval_converged,
     eval_gain_per_epoch,
     eval_held_stretch,
-    eval_improving,
     gain_per_epoch,
     head_count,
     high_level,
@@ -47,10 +46,12 @@ from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, train_level_near
 from losslens.analysis.rules.stretches import (
     Said,
+    fell_over_long_half,
     few_logs_level,
     flat_start,
     last_stretch,
     slow_cause,
+    still_learning,
 )
 from losslens.model import Finding, Severity
 
@@ -158,36 +159,17 @@ class UnderParams:
         "... at a token cross-entropy of this or more (nats, perplexity e^2.5 ≈ 12; any level "
         "in other tasks) has barely moved: a plateau at a high level (warning)",
     )
+    run_gain: float = param(
+        0.10,
+        "(b)-(d): a log whose second half spans `long_stretch` epochs or more and still fell "
+        "by this share in all is a slow but steady decline (info) at any level, however small "
+        "its gain per epoch",
+    )
     few_logs: int = param(
         2,
         "(h) is read on this many train logs or more when there are fewer than `min_logs` "
         "and no eval: a level needs no trend",
     )
-
-
-def _still_learning(ctx: RunContext, p: UnderParams, last: float, gain: float | None) -> bool:
-    """The severity boundary of (b)-(d): info, not a warning, for a model still learning.
-
-    Principle: a slow loss is "a plateau at a high level" (warning) only when nothing says
-    the model still learns; below a high level, a train loss still falling by `slow_gain`
-    per epoch (a slow but steady decline) or an eval loss still improving at its last evals
-    (diminishing returns; by `slow_gain` per epoch or more, the same bar by size) is info; a
-    task with no token level (classification, speech ...) is judged by its eval loss alone,
-    and a text task at a high level by its eval loss and a task metric improving together.
-    Below a high level, an eval loss that fell to its best and holds it within its noise
-    converged: the model learned what this data gives it (diminishing returns, info);
-    whether the later epochs were waste is the epoch rule's call (LL154), not a model
-    learning too little."""
-    improving = eval_improving(ctx, p.improving_evals, p.slow_gain)
-    if not high_level(ctx, last, p.text_high):
-        return (
-            improving
-            or eval_converged(ctx, p.converged_evals)
-            or (gain is not None and gain >= p.slow_gain)
-        )
-    # at a high level too, when a task metric (BLEU, accuracy ...) is still improving beside
-    # it: two measures of the held-out set say the model still learns
-    return improving and (not ctx.text_task or improving_metric(ctx) is not None)
 
 
 @rule(
@@ -280,8 +262,11 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         evals within 1% and 2 noise sds of the best, so one lucky last eval does not decide)
         makes it info too, however long it held: it converged, the model learned what the
         data gives it, and whether the later epochs were waste is the epoch rule's call
-        (LL154), not too little learning; a loss gaining less than 1% per epoch is otherwise
-        a warning at any level, and so is one that barely moved (j);
+        (LL154), not too little learning; judged over the run's length as well as per
+        epoch, a log whose second half spans 5 epochs or more and still fell 10% or more in
+        all (Theil-Sen) is a slow but steady decline (info) at any level, since the gain per
+        epoch shrinks with the epochs a run is given; a loss gaining less than 1% per epoch
+        is otherwise a warning at any level, and so is one that barely moved (j);
         in (b)–(d) the eval loss, when it has 3 evals in the second half of the log, must
         not gain faster than the bar either (a model whose eval loss still improves is
         learning);
@@ -412,6 +397,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     gain = gain_per_epoch(ctx, st, v)
     if gain is None and passes and last > 0:
         gain = math.log(first / last) / passes
+    long_fall = fell_over_long_half(ctx, p, st, v)
     ev_gain = eval_gain_per_epoch(ctx) if ctx.loss is not None and key == ctx.loss.key else None
     ev = -math.inf if ev_gain is None else ev_gain
     # (j) barely moved: after a full pass still at `barely` of its first value (the bar
@@ -439,7 +425,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             # a slow but steady decline, and one whose eval loss improved at every eval to
             # its best at the last shows diminishing returns: info (the conventions); a loss
             # that barely moved (j) stays a warning
-            if not barely and _still_learning(ctx, p, last, gain):
+            if not barely and still_learning(ctx, p, last, gain, long_fall):
                 severity = Severity.INFO
             note = tr(
                 "after {e} epochs {s}, gaining {g}% per epoch at the end",
@@ -468,7 +454,7 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         note, onset, stretch_gain = last_stretch(ctx, p, st, v, first, onset, ev)
         # the same boundary as (b), (c), judged on the gain the stretch reports: a slow
         # stretch of a loss still learning is info
-        if note is not None and _still_learning(ctx, p, last, stretch_gain):
+        if note is not None and still_learning(ctx, p, last, stretch_gain, long_fall):
             severity = Severity.INFO
     if note is None and soft is None and judged and ctx.loss is not None and key == ctx.loss.key:
         held = eval_held_stretch(
