@@ -251,3 +251,25 @@ def test_lines_that_report_one_split_each_with_its_epoch(tmp_path: Path) -> None
     assert run.series[keys.LOSS].values.tolist() == pytest.approx([1.0, 0.5, 0.3333])
     assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([1.2, 0.6, 0.4])
     assert "train/line" not in run.series
+
+
+def test_a_splits_name_alone_before_a_fraction_is_its_loss(tmp_path: Path) -> None:
+    text = "".join(
+        f"[INFO] [Step {s:6d}/159210] Train {9.7 - s / 1e5:.4f} | Val {9.71 - s / 1e5:.4f}\n"
+        for s in (500, 1000, 1500, 2000)
+    )
+    text += "Train: [10/391] time 0.2\n"  # a counter of the split's batches, no loss
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].steps.tolist() == [500, 1000, 1500, 2000]
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([9.705, 9.70, 9.695, 9.69])
+
+
+def test_lines_with_no_counter_at_all_are_one_log_each_in_order(tmp_path: Path) -> None:
+    text = "Namespace(lr=0.0002, max_epoch=200)\n"
+    for i, (tr, va) in enumerate([(0.382, 0.361), (0.361, 0.362), (0.359, 0.360)]):
+        text += f"TP:1783, TN:171, FP:23, FN:17\n[ ({i} ) Loss:  {tr}, valid_Loss: {va}]\n"
+    path = _write(tmp_path, text)
+    assert detect(path).name == "text_log"  # type: ignore[union-attr]
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3]
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([0.361, 0.362, 0.360])

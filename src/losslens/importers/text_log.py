@@ -17,7 +17,9 @@ possibly in brackets (``Epoch:[0/19](100/61701)``: then the step within the epoc
 length); a loss key with qualifiers or in camel case (``Average Loss``, ``TrainLoss``) and
 OpenNMT's ``xent`` are the train loss; ``1,000`` is a
 thousand, ``n/N`` on a counter gives the planned length (``max_steps``), ``nan`` and ``inf`` are
-values and a number with a unit (``6.1GB``) is none. Lines with a loss or a held-out value
+values and a number with a unit (``6.1GB``) is none. A split's name alone before a fraction
+(``Train 9.6801 | Val 9.6793``) is that split's loss. In a log with no counter on any line
+(``[ (0 ) Loss: 0.382, valid_Loss: 0.361]``), each line with a train loss is the next log. Lines with a loss or a held-out value
 (``val loss``, ``test accuracy``, named ``eval_...``) and no counter fill the log above them.
 A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``) runs on
 across epochs; any other counter that goes back is a resumed run, whose lines replace the logs
@@ -86,6 +88,9 @@ _EPOCH_KEYS = ("epoch", "ep")
 _TRAIN_LOSS = ("loss", "train loss", "train_loss", "training loss", "tr_loss", "xent")
 #: A held-out value: its key starts with one of these (``val loss``, ``test accuracy``).
 _EVAL_PREFIX = ("validation", "valid", "val", "eval", "test", "dev")
+#: A split's name alone before a fraction (``Train 9.6801 | Val 9.6793``) names that split's
+#: loss; before a whole number or ``n/N`` it is a counter (``Train: [10/391]``), no value.
+_SPLIT_LOSS = {"train": "loss", "training": "loss", **{s: f"{s} loss" for s in _EVAL_PREFIX}}
 #: ``<split> epoch``: the epoch counter of a line that reports one split (``Test Epoch 1``).
 _SPLIT_EPOCHS = {(split, "epoch") for split in ("train", "training", *_EVAL_PREFIX)}
 _RENAME = {
@@ -126,6 +131,10 @@ def _fields(line: str) -> tuple[Fields, bool]:
         if key in _SOURCE_LINE:
             continue  # ``train.py[line:123]``: where a logging call sits, no metric
         total = m.group("total")
+        if key in _SPLIT_LOSS:
+            if total or not re.search(r"[.eE]", m.group("num")):
+                continue  # ``Train: [10/391]``: a counter of the split's batches
+            key = _SPLIT_LOSS[key]
         out.setdefault(key, (_number(m.group("num")), _number(total) if total else None))
         if m.group("inner") and key in _EPOCH_KEYS:
             # ``Epoch:[0/19](100/61701)``: the step within the epoch, of its steps
@@ -202,7 +211,8 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
     """``(step, row)`` for every log, and the planned step count when a counter says it.
 
     A line with a step counter opens a log at its step (the epoch counter when no line pairs a
-    loss with a step counter, each log then at the end of its epoch); a line with a loss or a
+    loss with a step counter, each log then at the end of its epoch; with no counter on any
+    line, each line with a train loss opens the next log, in order); a line with a loss or a
     held-out value and no counter belongs to the log above it (``epoch 3`` then ``loss: 4.9``
     then ``test accuracy: 27.4%``). A counter that goes back restarts the run (resumed from a
     checkpoint): its later lines replace the logs after that point, as the Trainer's own log
@@ -210,6 +220,8 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
     """
     lines = _new_postfixes([got for line in text.splitlines() if (got := _fields(line))[0]])
     by_epoch = not any(_has_loss(f) and _counter(f) for f in lines)
+    # no counter on any line: each line with a train loss is the next log, in order
+    ordinal = not any(_counter(f) is not None or _epoch(f) is not None for f in lines)
     logs: dict[int, dict[str, Any]] = {}
     planned: int | None = None
     offset, last, epoch_ctx, cur = 0, -1.0, None, None
@@ -219,7 +231,9 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
         key, ep = _counter(f), _epoch(f)
         if ep is not None:
             epoch_ctx = ep
-        if key is not None and not by_epoch:
+        if ordinal and any(k in _TRAIN_LOSS for k in f):
+            step = (cur or 0) + 1
+        elif key is not None and not by_epoch:
             count, total = f[key]
             if not math.isfinite(count):
                 continue
