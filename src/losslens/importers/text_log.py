@@ -19,8 +19,9 @@ OpenNMT's ``xent`` are the train loss; ``1,000`` is a
 thousand, ``n/N`` on a counter gives the planned length (``max_steps``), ``nan`` and ``inf`` are
 values and a number with a unit (``6.1GB``) is none. A split's name alone before a fraction
 (``Train 9.6801 | Val 9.6793``) is that split's loss. In a log with no counter on any line
-(``[ (0 ) Loss: 0.382, valid_Loss: 0.361]``), each line with a train loss is the next log. Lines with a loss or a held-out value
-(``val loss``, ``test accuracy``, named ``eval_...``) and no counter fill the log above them.
+(``[ (0 ) Loss: 0.382, valid_Loss: 0.361]``), each line with a train loss is the next log.
+Lines with a loss or a held-out value (``val loss``, ``test accuracy``, named ``eval_...``) and
+no counter fill the log above them.
 A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``) runs on
 across epochs; any other counter that goes back is a resumed run, whose lines replace the logs
 from that step on (a note with other values and no train loss, ``loaded best model (epoch=20,
