@@ -123,3 +123,28 @@ def test_a_long_run_that_gained_a_trifle_over_its_second_half_is_a_plateau() -> 
     # 0.05% per epoch over the last 30 epochs: 1.5% in all
     f = one(analyze(_long_run(0.0005)), "LL135")  # type: ignore[arg-type]
     assert f.severity is Severity.WARNING
+
+
+# -- LL159: a held-out metric that is never a number ------------------------------------------
+
+
+def _dice_run(dice: list[float]) -> object:
+    ep = np.arange(1, len(dice) + 1)
+    return run_of(
+        {
+            "train/loss": (ep, 0.66 - 0.03 * ep),
+            "train/epoch": (ep, ep.astype(float)),
+            "eval/dice": (ep, np.array(dice)),
+        }
+    )
+
+
+def test_a_held_out_metric_never_a_number_is_reported() -> None:
+    f = one(analyze(_dice_run([float("nan")] * 10)), "LL159")  # type: ignore[arg-type]
+    assert f.kind == "nan_or_inf" and f.severity is Severity.WARNING
+    assert f.evidence.values["evals"] == 10
+
+
+def test_a_held_out_metric_with_one_number_is_not_never_finite() -> None:
+    dice = [float("nan")] * 9 + [0.4]
+    assert "LL159" not in {f.rule_id for f in analyze(_dice_run(dice)).findings}  # type: ignore[arg-type]

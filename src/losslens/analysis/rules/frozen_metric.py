@@ -1,4 +1,5 @@
-"""A held-out accuracy that never changes: the model's predictions never moved (LL158)."""
+"""Held-out metrics that say nothing: an accuracy that never changes, the model's predictions
+never moved (LL158); a metric that is never a number, the evaluation never worked (LL159)."""
 
 from __future__ import annotations
 
@@ -112,5 +113,92 @@ def frozen_accuracy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             ),
             values={"metric": key, "value": value, "evals": int(v.size)},
             onset_step=int(f.steps[0]),
+        )
+        return
+
+
+@dataclass(frozen=True)
+class NeverFiniteParams:
+    min_evals: int = param(3, "evals of a held-out metric needed, none of them a number")
+
+
+@rule(
+    "LL159",
+    "metric-never-finite",
+    kind="nan_or_inf",
+    severity=Severity.WARNING,
+    family="numerics",
+    requires=("LL101",),
+    params=NeverFiniteParams(),
+)
+def metric_never_finite(r: Rule, ctx: RunContext) -> Iterator[Finding]:
+    """A held-out metric is NaN or infinite at every evaluation.
+
+    Principle: a held-out metric measures the result of the run; one that never produced a
+    number at any evaluation measured nothing, so the run's result was never evaluated,
+    however well its training loss went.
+
+    What it detects:
+        A held-out series other than the eval loss (``val_dice``, ``eval_f1`` …; the eval
+        loss is LL101's) logged at 3 evaluations or more, every value NaN or infinite,
+        while the train loss has finite values. A warning; not read when LL101 already
+        reports a non-finite loss.
+    Why it matters:
+        Model selection, early stopping and the final report all read this metric: with no
+        number at any evaluation the run cannot be judged or its best checkpoint chosen.
+        The usual cause is a division by zero in the metric (an empty class, a mask with no
+        positives) or predictions that are NaN on the eval set only (mixed precision).
+    Evidence:
+        The metric and how many evaluations were not a number.
+    What to try:
+        Compute the metric on one eval batch by hand: guard its denominators (add a small
+        epsilon, skip empty classes), check the eval inputs and labels (a mask with no
+        positives), and run the eval in full precision to rule out overflow.
+    """
+    p: NeverFiniteParams = r.params
+    if ctx.has("LL101") is not None or ctx.loss is None or len(ctx.loss.finite) == 0:
+        return
+    eval_key = ctx.eval_loss.key if ctx.eval_loss is not None else None
+    for key, s in ctx.run.series.items():
+        if key == eval_key or not keys.is_held_out(key) or len(s) < p.min_evals:
+            continue
+        if bool(np.isfinite(s.values).any()):
+            continue
+        name = key.rsplit("/", 1)[-1]
+        yield r.finding(
+            title=tr(
+                "The held-out {k} was never a number",
+                "검증 {k}이(가) 한 번도 숫자가 아니었습니다",
+                k=name,
+            ),
+            explanation=tr(
+                "{k} was NaN or infinite at all {n} evaluations, while the train loss was "
+                "finite: the evaluation never measured the model, so the run's result cannot "
+                "be judged from it.",
+                "학습 손실은 유한했지만 {k}은(는) {n}번의 평가 모두에서 NaN 또는 무한대였습니다. "
+                "평가가 모델을 한 번도 측정하지 못했으므로 실행 결과를 판단할 수 없습니다.",
+                k=name,
+                n=len(s),
+            ),
+            suggestion=tr(
+                "Compute the metric on one eval batch by hand: guard its denominators (an "
+                "epsilon, skip empty classes), check the eval labels (a mask with no positives) "
+                "and run the eval in full precision.",
+                "평가 배치 하나로 지표를 직접 계산해 보세요: 분모를 보호하고(엡실론, 빈 클래스 "
+                "제외), 평가 라벨(양성이 없는 마스크)을 확인하고, 평가를 전체 정밀도로 실행하세요.",
+            ),
+            metric=key,
+            step_start=int(s.steps[0]),
+            step_end=int(s.steps[-1]),
+            evidence=tr(
+                "{k} not a number at all {n} evals (steps {a}–{b})",
+                "{k}: 평가 {n}번 모두 숫자 아님 (스텝 {a}–{b})",
+                k=name,
+                n=len(s),
+                a=int(s.steps[0]),
+                b=int(s.steps[-1]),
+            ),
+            values={"metric": key, "evals": len(s)},
+            onset_step=int(s.steps[0]),
         )
         return
