@@ -148,3 +148,54 @@ def test_a_held_out_metric_never_a_number_is_reported() -> None:
 def test_a_held_out_metric_with_one_number_is_not_never_finite() -> None:
     dice = [float("nan")] * 9 + [0.4]
     assert "LL159" not in {f.rule_id for f in analyze(_dice_run(dice)).findings}  # type: ignore[arg-type]
+
+
+# -- LL153: with no eval loss, a held-out task metric that holds its best shows no harm ------
+
+
+def _no_eval_loss_run(acc: list[float]) -> object:
+    """12 epochs of a train loss falling to 0.05 (near zero), no eval loss, and a held-out
+    accuracy per epoch."""
+    ep = np.arange(1, 13)
+    return run_of(
+        {
+            "train/loss": (ep, np.geomspace(1.0, 0.05, 12)),
+            "train/epoch": (ep, ep.astype(float)),
+            "eval/bleu": (ep, 30 * np.array(acc)),
+        }
+    )
+
+
+def test_near_zero_with_a_held_out_metric_at_its_best_is_no_harm() -> None:
+    acc = [0.70, 0.80, 0.85, 0.88, 0.90, 0.91, 0.915, 0.915, 0.92, 0.918, 0.921, 0.92]
+    assert one(analyze(_no_eval_loss_run(acc)), "LL153").severity is Severity.INFO  # type: ignore[arg-type]
+
+
+def test_near_zero_with_a_held_out_metric_that_fell_is_still_graded() -> None:
+    acc = [0.70, 0.80, 0.85, 0.88, 0.90, 0.91, 0.89, 0.86, 0.84, 0.82, 0.80, 0.78]
+    assert one(analyze(_no_eval_loss_run(acc)), "LL153").severity is not Severity.INFO  # type: ignore[arg-type]
+
+
+# -- LL124: an eval loss a hundred times its neighbours ---------------------------------------
+
+
+def _eval_run(evals: list[float]) -> object:
+    ep = np.arange(1, len(evals) + 1)
+    return run_of(
+        {
+            "train/loss": (ep, np.linspace(0.5, 0.05, ep.size)),
+            "train/epoch": (ep, ep.astype(float)),
+            "eval/loss": (ep, np.array(evals)),
+        }
+    )
+
+
+def test_an_eval_loss_a_hundredfold_its_neighbours_is_a_spike() -> None:
+    evals = [0.30, 0.12, 0.06, 0.0092, 1.18, 0.0061, 0.0073, 0.007, 0.0068, 0.0066]
+    f = one(analyze(_eval_run(evals)), "LL124")  # type: ignore[arg-type]
+    assert f.kind == "loss_spike" and f.severity is Severity.WARNING and f.onset_step == 5
+
+
+def test_an_eval_loss_ten_times_its_neighbours_is_not_this_spike() -> None:
+    evals = [0.30, 0.12, 0.06, 0.041, 0.41, 0.039, 0.037, 0.036, 0.035, 0.034]
+    assert "LL124" not in {f.rule_id for f in analyze(_eval_run(evals)).findings}  # type: ignore[arg-type]

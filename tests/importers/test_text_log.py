@@ -273,3 +273,19 @@ def test_lines_with_no_counter_at_all_are_one_log_each_in_order(tmp_path: Path) 
     (run,) = load_into_memory(path)
     assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3]
     assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([0.361, 0.362, 0.360])
+
+
+def test_an_epochs_loss_and_a_cost_are_the_train_loss(tmp_path: Path) -> None:
+    epochs = "".join(
+        f"2024-05-26 - INFO - train.py - 65 - \nEPOCH {e} of 30\n"
+        f"2024-05-26 - INFO - train.py - 128 - \nEPOCH loss: {0.6 - e / 100:.4f}\n"
+        for e in range(1, 5)
+    )
+    (run,) = load_into_memory(_write(tmp_path, epochs, "a.log"))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([0.59, 0.58, 0.57, 0.56])
+    batches = "".join(
+        f"Epoch: 002/200 | Batch {b:04d}/1017 | Cost: {20 - b / 100:.4f}\n"
+        for b in range(0, 400, 50)
+    )
+    (run,) = load_into_memory(_write(tmp_path, batches, "b.log"))
+    assert len(run.series[keys.LOSS]) == 8

@@ -14,14 +14,14 @@ A line opens a log when it names a step counter (``step``, ``iter``, ``iteration
 counter, an epoch counter (``Epoch 3``: a log at the end of that epoch). Fields are ``key
 value``, ``key: value`` or ``key=value``, apart by ``|``, ``,``, ``;`` or spaces, a number
 possibly in brackets (``Epoch:[0/19](100/61701)``: then the step within the epoch, of its
-length); a loss key with qualifiers or in camel case (``Average Loss``, ``TrainLoss``) and
-OpenNMT's ``xent`` are the train loss; ``1,000`` is a
-thousand, ``n/N`` on a counter gives the planned length (``max_steps``), ``nan`` and ``inf`` are
-values and a number with a unit (``6.1GB``) is none. A split's name alone before a fraction
-(``Train 9.6801 | Val 9.6793``) is that split's loss. In a log with no counter on any line
-(``[ (0 ) Loss: 0.382, valid_Loss: 0.361]``), each line with a train loss is the next log.
-Lines with a loss or a held-out value (``val loss``, ``test accuracy``, named ``eval_...``) and
-no counter fill the log above them.
+length); a loss key with qualifiers or in camel case (``Average Loss``, ``TrainLoss``,
+``EPOCH loss``), OpenNMT's ``xent`` and the ``Cost`` of older tutorials are the train loss;
+``1,000`` is a thousand, ``n/N`` on a counter gives the planned length (``max_steps``),
+``nan`` and ``inf`` are values and a number with a unit (``6.1GB``) is none. A split's name
+alone before a fraction (``Train 9.6801 | Val 9.6793``) is that split's loss. In a log with no
+counter on any line (``[ (0 ) Loss: 0.382, valid_Loss: 0.361]``), each line with a train loss
+is the next log. Lines with a loss or a held-out value (``val loss``, ``test accuracy``, named
+``eval_...``) and no counter fill the log above them.
 A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``) runs on
 across epochs; any other counter that goes back is a resumed run, whose lines replace the logs
 from that step on (a note with other values and no train loss, ``loaded best model (epoch=20,
@@ -65,7 +65,9 @@ _FIELD = re.compile(
     re.IGNORECASE,
 )
 #: Words around ``loss`` that still name the train loss (``Average Loss``, ``TrainLoss``).
-_LOSS_WORDS = frozenset({"train", "training", "tr", "avg", "average", "mean", "total", "running"})
+_LOSS_WORDS = frozenset(
+    {"train", "training", "tr", "avg", "average", "mean", "total", "running", "epoch"}
+)
 #: Step counters, the most global first; the last three start again each epoch.
 _STEP_KEYS = (
     "global_step",
@@ -86,7 +88,7 @@ _SOURCE_LINE = frozenset({"line", "lineno"})
 #: Counters a phase's name may precede (``SFT Step``, ``DPO iter``): the run's step.
 _PHASE_COUNTERS = ("step", "iteration", "iter")
 _EPOCH_KEYS = ("epoch", "ep")
-_TRAIN_LOSS = ("loss", "train loss", "train_loss", "training loss", "tr_loss", "xent")
+_TRAIN_LOSS = ("loss", "train loss", "train_loss", "training loss", "tr_loss", "xent", "cost")
 #: A held-out value: its key starts with one of these (``val loss``, ``test accuracy``).
 _EVAL_PREFIX = ("validation", "valid", "val", "eval", "test", "dev")
 #: A split's name alone before a fraction (``Train 9.6801 | Val 9.6793``) names that split's

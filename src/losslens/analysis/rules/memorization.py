@@ -29,6 +29,7 @@ from losslens.analysis.rules.memorization_harm import (
     classifier_finding,
     classifier_harm,
     harm_grade,
+    metric_holds,
     metric_lowered,
     overfits,
 )
@@ -98,6 +99,11 @@ class MemoParams:
         "(half the near-zero level: ~95% probability on the next training token) ...",
     )
     error_epochs: float = param(10.0, "... or after this many epochs (many passes); else a warning")
+    metric_evals: int = param(
+        3,
+        "with no eval loss, held-out task metrics (this many evals or more) that end at or "
+        "within their own eval-to-eval move of their best show no harm: info",
+    )
     first_pass_gap: float = param(
         3.0,
         "no eval at all: a loss near zero already in the first pass is read too once the run "
@@ -171,7 +177,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         repeated examples fitted them, not the task). Graded by the harm shown: with overfitting
         (LL151) at warning or above, an error when the harm is of the size LL151 grades an error
         (LL151 an error, or the evals after the best 20% or more above it, median), a warning for a
-        smaller one; an error with no eval set after more than 3 epochs (or an unknown count)
+        smaller one; with no eval loss but held-out task metrics (3 evals or more: accuracy,
+        Dice …) that each end at their best or within their own eval-to-eval move of it, info
+        (a held-out measure that holds shows no harm); an error with no eval set after more
+        than 3 epochs (or an unknown count)
         when the loss is near zero beyond doubt (0.05 nats or less, ~95% probability on the next
         training token) or the run went over the examples 10 times or more (the count LL154
         calls many); else a warning: a loss of 0.06-0.1 after a few passes with nothing held out
@@ -319,6 +328,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             sev = (
                 Severity.INFO if float(one_eval[-1]) < p.one_eval_ratio * end else Severity.WARNING
             )
+        elif view is None and not one_eval.size and metric_holds(ctx, p.metric_evals):
+            # no eval loss, but held-out task metrics that hold their best: no harm shown
+            sev = Severity.INFO
         elif view is None and (ctx.epochs is None or ctx.epochs > p.recipe_epochs):
             # near zero and nothing to show it generalizes: an error asks for a loss near
             # zero beyond doubt, a warning for one just below the near-zero level

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from losslens.analysis.context import RunContext
-from losslens.analysis.evalview import EvalView, eval_view, improving_metric, level_excused
+from losslens.analysis.evalview import (
+    EvalView,
+    eval_move,
+    eval_view,
+    improving_metric,
+    level_excused,
+    metric_points,
+    task_metrics,
+)
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule
 from losslens.model import Finding, Severity
@@ -46,6 +54,25 @@ def metric_lowered(ctx: RunContext, sev: Severity) -> Severity:
     if view is None or improving_metric(ctx, since=float(view.best_step)) is None:
         return sev
     return Severity.WARNING if sev is Severity.ERROR else Severity.INFO
+
+
+def metric_holds(ctx: RunContext, min_evals: int) -> bool:
+    """With no eval loss, whether the held-out task metrics show no harm: each one logged at
+    ``min_evals`` evals or more ends at its best, or within its own typical eval-to-eval move
+    of it (the median absolute change between consecutive evals).
+
+    Principle: a held-out metric is an eval set; one that holds its best while the train
+    loss went to near zero shows the model answers unseen examples as well as ever, so the
+    near-zero loss shows no harm (info), whatever the number of passes."""
+    held = False
+    for m in task_metrics(ctx):
+        _, v = metric_points(ctx, m)
+        if v.size < min_evals:
+            continue
+        if float(np.max(v)) - float(v[-1]) > eval_move(v):
+            return False  # worse at the end than its best beyond its own wobble: harm
+        held = True
+    return held
 
 
 def classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | None:
