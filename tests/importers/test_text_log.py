@@ -273,6 +273,7 @@ def test_lines_with_no_counter_at_all_are_one_log_each_in_order(tmp_path: Path) 
     (run,) = load_into_memory(path)
     assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3]
     assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([0.361, 0.362, 0.360])
+    assert keys.EPOCH not in run.series  # one log per line: its epoch is unknown
 
 
 def test_an_epochs_loss_and_a_cost_are_the_train_loss(tmp_path: Path) -> None:

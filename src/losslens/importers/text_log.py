@@ -282,8 +282,8 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
                 row[_name(k)] = v  # a bar redrawn through the epoch ends on its summary
             else:
                 row.setdefault(_name(k), v)  # two lines at one step: the first one's value
-        if by_epoch:
-            row["epoch"] = float(step)
+        if by_epoch and not ordinal:
+            row["epoch"] = float(step)  # a log per epoch; an ordinal log's epoch is unknown
         elif epoch_ctx is not None:
             row.setdefault("epoch", epoch_ctx)
     rows = [(s, r) for s, r in sorted(logs.items()) if "loss" in r or "eval_loss" in r]
