@@ -199,3 +199,19 @@ def test_an_eval_loss_a_hundredfold_its_neighbours_is_a_spike() -> None:
 def test_an_eval_loss_ten_times_its_neighbours_is_not_this_spike() -> None:
     evals = [0.30, 0.12, 0.06, 0.041, 0.41, 0.039, 0.037, 0.036, 0.035, 0.034]
     assert "LL124" not in {f.rule_id for f in analyze(_eval_run(evals)).findings}  # type: ignore[arg-type]
+
+
+# -- LL152: two evals, the second the better, show an eval loss not getting worse -------------
+
+
+def test_a_gap_over_two_evals_that_improved_is_info() -> None:
+    steps = np.arange(50, 5200, 50)
+    train = np.interp(steps, [50, 2600, 5150], [2.2, 0.45, 0.34])
+    run = run_of(
+        {
+            "train/loss": (steps, train),
+            "train/epoch": (steps, steps / 2581),
+            "eval/loss": ([2581, 5163], [0.973, 0.777]),
+        }
+    )
+    assert one(analyze(run), "LL152").severity is Severity.INFO

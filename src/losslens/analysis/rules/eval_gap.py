@@ -17,7 +17,7 @@ from losslens.model import Finding, Severity
 class GapParams:
     ratio: float = param(1.5, "eval loss at least this many times the train-loss level")
     gap: float = param(0.3, "... and at least this much higher (nats)")
-    min_evals: int = param(3, "evals needed to call the eval loss not getting worse (then info)")
+    min_evals: int = param(2, "evals needed to call the eval loss not getting worse (then info)")
     flat_gain: float = param(0.01, "the last eval within this much of the best (or ...")
     flat_noise: float = param(2.0, "... this many eval noise sds) is not getting worse")
 
@@ -44,7 +44,7 @@ def eval_gap(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         batch when logging often, and a wider window would mix in far-away logs when
         logging rarely. Eval loss below train loss (common with
         dropout or contrastive losses) is not reported, nor is a gap in a run that diverged
-        (LL111 error). Info when the eval loss (3 evals or more) is not getting worse: at the
+        (LL111 error). Info when the eval loss (2 evals or more) is not getting worse: at the
         last eval still at, or within 1% and 2 noise standard deviations of, its best (however
         long it has been flat), with no overfitting (LL151) at warning or above; info too
         when overfitting is found at warning or above, which names the harm. A gap that
