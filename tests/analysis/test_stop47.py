@@ -215,3 +215,18 @@ def test_a_gap_over_two_evals_that_improved_is_info() -> None:
         }
     )
     assert one(analyze(run), "LL152").severity is Severity.INFO
+
+
+# -- LL153: an eval loss below the train loss shows no learning by heart ---------------------
+
+
+def test_a_near_zero_train_loss_with_the_eval_loss_below_it_is_no_memorization() -> None:
+    ep = np.arange(1, 11)
+    run = run_of(
+        {
+            "train/loss": (ep, np.geomspace(1.65, 0.06, 10)),
+            "train/epoch": (ep, ep.astype(float)),
+            "eval/loss": (ep, np.geomspace(0.11, 0.0007, 10)),
+        }
+    )
+    assert "LL153" not in {f.rule_id for f in analyze(run).findings}

@@ -177,11 +177,12 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         repeated examples fitted them, not the task). Graded by the harm shown: with overfitting
         (LL151) at warning or above, an error when the harm is of the size LL151 grades an error
         (LL151 an error, or the evals after the best 20% or more above it, median), a warning for a
-        smaller one; with no eval loss but held-out task metrics (3 evals or more: accuracy,
-        Dice …) that each end at their best or within their own eval-to-eval move of it, info
-        (a held-out measure that holds shows no harm); an error with no eval set after more
-        than 3 epochs (or an unknown count)
-        when the loss is near zero beyond doubt (0.05 nats or less, ~95% probability on the next
+        smaller one; not when the last eval loss is at or below the train loss's end level
+        (unseen examples fitted as tightly as the repeated ones: no learning by heart, the
+        gap and staircase readings aside); with no eval loss but held-out task metrics (3
+        evals or more: accuracy, BLEU …) that each end at their best or within their own
+        eval-to-eval move of it, info (a held-out measure that holds shows no harm); an error
+        with no eval set after more than 3 epochs (or an unknown count) when the loss is near zero beyond doubt (0.05 nats or less, ~95% probability on the next
         training token) or the run went over the examples 10 times or more (the count LL154
         calls many); else a warning: a loss of 0.06-0.1 after a few passes with nothing held out
         may be a low-entropy target (SQL, labels as text), not the damaged result an error names; a
@@ -282,6 +283,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # shows no learning by heart (the staircase and gap readings below still apply)
     level = first_pass_level(ctx, st, v) if end < p.near_zero and not one_eval.size else None
     follows = level is not None and level < p.first_pass_follows * end
+    # an eval loss that ends at or below the train loss: unseen examples are fitted as
+    # tightly as the repeated ones, so the near-zero loss is no learning by heart
+    follows = follows or bool(one_eval.size and float(one_eval[-1]) <= end)
     fix = tr(
         "Train 1–3 epochs with an eval split and early stopping; lower the learning rate; add "
         "more, and more varied, examples.",
