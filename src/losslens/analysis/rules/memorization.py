@@ -182,8 +182,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         gap and staircase readings aside); with no eval loss but held-out task metrics (3
         evals or more: accuracy, BLEU …) that each end at their best or within their own
         eval-to-eval move of it, info (a held-out measure that holds shows no harm); an error
-        with no eval set after more than 3 epochs (or an unknown count) when the loss is near zero beyond doubt (0.05 nats or less, ~95% probability on the next
-        training token) or the run went over the examples 10 times or more (the count LL154
+        with no eval set after more than 3 epochs (or an unknown count) when the loss is
+        near zero beyond doubt (0.05 nats or less, ~95% probability on the next training
+        token) or the run went over the examples 10 times or more (the count LL154
         calls many); else a warning: a loss of 0.06-0.1 after a few passes with nothing held out
         may be a low-entropy target (SQL, labels as text), not the damaged result an error names; a
         warning with no eval set within the usual 1–3 epochs (a loss near zero over examples seen
