@@ -46,12 +46,16 @@ def _sum(run: RunData, names: list[str], key: str) -> Series | None:
     for n in names:
         s = run.series[n]
         steps, first = np.unique(s.steps, return_index=True)
-        parts.append(dict(zip(steps.tolist(), s.values[first].tolist(), strict=True)))
-    common = sorted(set(parts[0]).intersection(*parts[1:]))
-    if len(common) < 2:
+        parts.append((steps, s.values[first]))
+    common = parts[0][0]
+    for steps, _ in parts[1:]:
+        common = np.intersect1d(common, steps)
+    if common.size < 2:
         return None
-    values = [sum(p[st] for p in parts) for st in common]
-    return Series.from_lists(key, common, values)
+    total = np.zeros(common.size)
+    for steps, values in parts:
+        total += values[np.searchsorted(steps, common)]
+    return Series.from_lists(key, common.tolist(), total.tolist())
 
 
 def summed_losses(run: RunData) -> tuple[Series | None, Series | None]:
