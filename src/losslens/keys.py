@@ -101,6 +101,12 @@ STEP_SUFFIX, EPOCH_SUFFIX = "_step", "_epoch"
 #: Plural names a script gives the lists of a history (``train_losses``, ``val_accs``).
 _PLURALS_TO = {"losses": "loss", "accs": "acc", "accuracies": "accuracy"}
 _PLURAL = re.compile(r"(?:^|[_\- ])(losses|accs|accuracies)$")
+#: An average's qualifier before a split or the loss (``avg_val_loss``, ``mean_train_loss``,
+#: ``avg_loss``): the per-epoch average is the quantity as logged.
+_AVERAGED = re.compile(
+    r"(?:avg|average|mean)[_\- ]"
+    r"(?=(?:train|training|val|valid|validation|eval|test|dev)[_\- ]|loss$)"
+)
 #: Where a camel-case name starts a new word (``ValLoss``: before the ``L``).
 CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
@@ -118,6 +124,10 @@ def normalize_key(key: str) -> str:
     low = k.lower()
     if low in _ALIASES:
         return _ALIASES[low]
+    avg = _AVERAGED.match(low) if "/" not in k else None
+    if avg is not None:
+        # ``avg_val_loss``, ``mean_train_loss``: a per-epoch average is the quantity as logged
+        return normalize_key(k[avg.end() :])
     plural = _PLURAL.search(low) if "/" not in k else None
     if plural is not None:
         # a history's lists named in the plural (``train_losses``, ``val_accs``): one value

@@ -230,3 +230,10 @@ def test_a_near_zero_train_loss_with_the_eval_loss_below_it_is_no_memorization()
         }
     )
     assert "LL153" not in {f.rule_id for f in analyze(run).findings}
+
+
+def test_an_averages_qualifier_names_the_quantity_averaged() -> None:
+    assert keys.normalize_key("avg_val_loss") == keys.EVAL_LOSS
+    assert keys.normalize_key("mean_train_loss") == keys.LOSS
+    assert keys.normalize_key("avg_loss") == keys.LOSS
+    assert keys.normalize_key("avg_accuracy") == "train/avg_accuracy"  # no split, no loss

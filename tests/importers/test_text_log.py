@@ -290,3 +290,14 @@ def test_an_epochs_loss_and_a_cost_are_the_train_loss(tmp_path: Path) -> None:
     )
     (run,) = load_into_memory(_write(tmp_path, batches, "b.log"))
     assert len(run.series[keys.LOSS]) == 8
+
+
+def test_the_step_within_the_epoch_in_square_brackets(tmp_path: Path) -> None:
+    # the PyTorch ImageNet example's and many Kaggle notebooks' ``Epoch: [e][i/N]``
+    text = "".join(
+        f"Epoch: [{e}][{i:4d}/476] Elapsed 2m 41s Loss: {3 - e / 2 - i / 1000:.4f}(1.0) LR: 3e-05\n"
+        for e in (1, 2)
+        for i in (0, 200, 400)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].steps.tolist() == [0, 200, 400, 476, 676, 876]

@@ -13,15 +13,15 @@ A line opens a log when it names a step counter (``step``, ``iter``, ``iteration
 ``global_step``, ``batch``) with a number, or, in a log where no line pairs a loss with such a
 counter, an epoch counter (``Epoch 3``: a log at the end of that epoch). Fields are ``key
 value``, ``key: value`` or ``key=value``, apart by ``|``, ``,``, ``;`` or spaces, a number
-possibly in brackets (``Epoch:[0/19](100/61701)``: then the step within the epoch, of its
-length); a loss key with qualifiers or in camel case (``Average Loss``, ``TrainLoss``,
-``EPOCH loss``), OpenNMT's ``xent`` and the ``Cost`` of older tutorials are the train loss;
-``1,000`` is a thousand, ``n/N`` on a counter gives the planned length (``max_steps``),
-``nan`` and ``inf`` are values and a number with a unit (``6.1GB``) is none. A split's name
-alone before a fraction (``Train 9.6801 | Val 9.6793``) is that split's loss. In a log with no
-counter on any line (``[ (0 ) Loss: 0.382, valid_Loss: 0.361]``), each line with a train loss
-is the next log. Lines with a loss or a held-out value (``val loss``, ``test accuracy``, named
-``eval_...``) and no counter fill the log above them.
+possibly in brackets (``Epoch:[0/19](100/61701)``, ``Epoch: [1][100/476]``: then the step
+within the epoch, of its length); a loss key with qualifiers or in camel case (``Average
+Loss``, ``TrainLoss``, ``EPOCH loss``), OpenNMT's ``xent`` and the ``Cost`` of older tutorials
+are the train loss; ``1,000`` is a thousand, ``n/N`` on a counter gives the planned length
+(``max_steps``), ``nan`` and ``inf`` are values and a number with a unit (``6.1GB``) is none. A
+split's name alone before a fraction (``Train 9.6801 | Val 9.6793``) is that split's loss. In a
+log with no counter on any line (``[ (0 ) Loss: 0.382, valid_Loss: 0.361]``), each line with a
+train loss is the next log. Lines with a loss or a held-out value (``val loss``, ``test
+accuracy``, named ``eval_...``) and no counter fill the log above them.
 A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``) runs on
 across epochs; any other counter that goes back is a resumed run, whose lines replace the logs
 from that step on (a note with other values and no train loss, ``loaded best model (epoch=20,
@@ -61,7 +61,7 @@ _NUM = (
 _FIELD = re.compile(
     rf"(?<![\w/.])(?P<key>[A-Za-z][\w/.\-]*(?: [A-Za-z][\w/.\-]*)?)\s*[:=]?\s*(?P<open>\[\s*)?"
     rf"(?P<num>{_NUM})(?:\s*/\s*(?P<total>{_NUM}))?(?(open)\s*\])(?![\w.])"
-    rf"(?:\((?P<inner>\d+)/(?P<inner_total>\d+)\))?",
+    rf"(?:[(\[] *(?P<inner>\d+) */ *(?P<inner_total>\d+) *[)\]])?",
     re.IGNORECASE,
 )
 #: Words around ``loss`` that still name the train loss (``Average Loss``, ``TrainLoss``).
