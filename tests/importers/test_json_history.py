@@ -107,3 +107,19 @@ def test_records_nested_by_split(tmp_path: Path) -> None:
     assert run.series[keys.LOSS].values.tolist() == pytest.approx([1.0, 0.5, 1 / 3])
     assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([1.2, 0.6, 0.4])
     assert "eval/iou" in run.series
+
+
+def test_json_lines_of_records_in_a_json_file(tmp_path: Path) -> None:
+    lines = [{"epoch": e, "loss": 1.0 / e, "val_loss": 1.2 / e} for e in (1, 2, 3)]
+    path = tmp_path / "metrics.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (run,) = load_into_memory(path)
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([1.2, 0.6, 0.4])
+
+
+def test_one_run_under_its_own_name(tmp_path: Path) -> None:
+    doc = {
+        "512-256seq_250eps": {"loss": [0.27, 0.11, 0.10, 0.09], "val_loss": [0.3, 0.2, 0.2, 0.2]}
+    }
+    (run,) = load_into_memory(_write(tmp_path, doc))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([0.27, 0.11, 0.10, 0.09])

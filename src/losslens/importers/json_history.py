@@ -5,6 +5,9 @@ Three shapes, found by content::
     {"loss": [0.9, 0.7, ...], "val_loss": [1.0, 0.8, ...]}          # Keras' history.history
     [{"epoch": 1, "loss": 0.9, "val_loss": 1.0}, {"epoch": 2, ...}]  # one record per log
     {"config": {...}, "history": <either of the above>}              # with the run's settings
+    {"<run name>": {"loss": [...], ...}}                             # one run under its name
+
+or JSON lines, one record per line, in a ``.json`` file.
 
 A record's step is its ``step`` (``global_step``, ``iter``, ``iteration``) when it has one,
 else its ``epoch`` (counted from 0, the record of epoch 0 is logged when one epoch is done),
@@ -61,12 +64,17 @@ def _number(v: Any) -> bool:
 
 
 def _history(doc: Any) -> tuple[Any, dict[str, Any]]:
-    """The history in ``doc`` and the config beside it."""
+    """The history in ``doc`` and the config beside it; a document whose one key holds a
+    history (``{"<run name>": {"loss": [...]}}``) is that history."""
     if isinstance(doc, dict):
         for k in HISTORY_KEYS:
             if isinstance(doc.get(k), (list, dict)):
                 cfg = doc.get("config")
                 return doc[k], cfg if isinstance(cfg, dict) else {}
+        if len(doc) == 1:
+            (only,) = doc.values()
+            if isinstance(only, dict) and _records(only):
+                return only, {}
     return doc, {}
 
 
@@ -138,11 +146,33 @@ def _stepped(records: list[Record]) -> list[tuple[float, Record]]:
     return [(i + 1, {**r, "epoch": float(i + 1)}) for i, r in enumerate(records)]
 
 
+def _json_lines(text: str) -> list[Any] | None:
+    """The records of a JSON-lines file (one object per line, ``json.dumps(record)`` appended
+    each epoch), or None when a line is not a JSON object."""
+    out = []
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except (ValueError, RecursionError):
+                return None
+            if not isinstance(row, dict):
+                return None
+            out.append(row)
+    return out or None
+
+
 def _parse(path: Path) -> tuple[list[tuple[float, Record]], dict[str, Any]] | None:
     try:
-        doc = json.loads(read_regular(path, MAX_BYTES).decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError):
+        text = read_regular(path, MAX_BYTES).decode("utf-8-sig")
+    except UnicodeDecodeError:
         return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = _json_lines(text)
+        if doc is None:
+            return None
     hist, cfg = _history(doc)
     records = _records(hist)
     stem = path.stem.lower()
