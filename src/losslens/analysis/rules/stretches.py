@@ -20,7 +20,6 @@ from losslens.analysis.progress_signal import (
     epoch_span,
     eval_converged,
     eval_improving,
-    gain_per_epoch,
     high_level,
     high_token_ce,
     log_from_start,
@@ -183,11 +182,13 @@ def slow_cause(ctx: RunContext) -> Text | None:
     return None
 
 
-def fell_over_long_half(ctx: RunContext, p: UnderParams, st: FloatArray, v: FloatArray) -> bool:
+def fell_over_long_half(
+    ctx: RunContext, p: UnderParams, st: FloatArray, gain: float | None
+) -> bool:
     """Whether the second half of a long log (``long_stretch`` epochs or more) still fell by
-    ``run_gain`` in all, by its Theil-Sen slope."""
+    ``run_gain`` in all, by ``gain``, its Theil-Sen gain per epoch
+    (:func:`~losslens.analysis.progress_signal.gain_per_epoch`)."""
     span = epoch_span(ctx, float(st[0] + 0.5 * (st[-1] - st[0])), float(st[-1]))
-    gain = gain_per_epoch(ctx, st, v)
     return (
         gain is not None
         and span is not None

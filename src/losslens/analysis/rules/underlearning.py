@@ -395,9 +395,9 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # under-learning), one that fell early and then stopped has plateaued. An eval loss
     # still improving as fast as the bar says the model is still learning.
     gain = gain_per_epoch(ctx, st, v)
+    long_fall = fell_over_long_half(ctx, p, st, gain)
     if gain is None and passes and last > 0:
         gain = math.log(first / last) / passes
-    long_fall = fell_over_long_half(ctx, p, st, v)
     ev_gain = eval_gain_per_epoch(ctx) if ctx.loss is not None and key == ctx.loss.key else None
     ev = -math.inf if ev_gain is None else ev_gain
     # (j) barely moved: after a full pass still at `barely` of its first value (the bar
