@@ -186,10 +186,6 @@ class RunContext:
 
 def _series(run: RunData, canonical: str) -> Series | None:
     name = keys.resolve(list(run.series), canonical)
-    if name is None and canonical in (keys.LOSS, keys.EVAL_LOSS):
-        train, held = components.summed_losses(run)
-        if train is not None and keys.resolve(list(run.series), keys.LOSS) is None:
-            return train if canonical == keys.LOSS else held
     if name is None and canonical == keys.EVAL_LOSS:
         name = _named_eval_loss(run)
     if name is None and canonical == keys.LOSS:
@@ -198,6 +194,17 @@ def _series(run: RunData, canonical: str) -> Series | None:
         return None
     s = run.series[name]
     return s if len(s) else None
+
+
+def _losses(run: RunData) -> tuple[Series | None, Series | None]:
+    """The train and eval loss; with no train loss by name, the sums of an objective's parts
+    (:func:`components.summed_losses`, once for both), an eval loss by name standing."""
+    if keys.resolve(list(run.series), keys.LOSS) is None:
+        train, held = components.summed_losses(run)
+        if train is not None:
+            named = keys.resolve(list(run.series), keys.EVAL_LOSS) is not None
+            return train, _series(run, keys.EVAL_LOSS) if named else held
+    return _series(run, keys.LOSS), _series(run, keys.EVAL_LOSS)
 
 
 def first_per_step(s: Series) -> Series:
@@ -437,8 +444,7 @@ def build_context(run: RunData) -> RunContext:
     cfg = _flatten(run.info.config or {})
     summ = _flatten(run.info.summary or {})
     ctx = RunContext(run=run, config=cfg, summary=summ)
-    ctx.loss = _series(run, keys.LOSS)
-    ev = _series(run, keys.EVAL_LOSS)
+    ctx.loss, ev = _losses(run)
     ctx.eval_loss = first_per_step(ev) if ev is not None else None
     ctx.lr = _series(run, keys.LR)
     ctx.grad_norm = _series(run, keys.GRAD_NORM)
