@@ -7,6 +7,7 @@ from losslens.analysis.rules import (  # noqa: F401  (registration side effect)
     divergence,
     epochs,
     eval_gap,
+    eval_held,
     eval_spike,
     evalset,
     frozen_metric,

@@ -187,6 +187,10 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         when the metrics mostly improved since the eval-loss minimum but stalled since. Only the
         evals where the train loss is known count (up to one logging interval after its last finite
         log). A best at the first eval with a train loss that hardly falls is not learning.
+        Info when the best is one of the last 3 evals (with 3 or more before it), no task
+        metric is worse at the last eval, and the last eval is above the best by no more than
+        the largest rise from one eval to the next before the best: the curve already rebounded
+        that much and came back, so the minimum of a noisy curve is a low draw, not a turn.
     Why it matters:
         After the best step the model learns specifics of the training examples that do not
         carry over. Part of a rising eval loss is over-confidence, so a task metric may
@@ -373,6 +377,14 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         sev = Severity.WARNING
     else:
         metric_ok = None
+    # a best among the last evals, the curve back at the end within a rebound it made and
+    # recovered from before: the minimum of a noisy curve is a low draw, not a turn
+    if (
+        sev is not Severity.INFO
+        and _low_draw(ev, b, p.consecutive)
+        and worse_metric(ctx, float(est[b])) is None
+    ):
+        sev = Severity.INFO
     best_step = int(est[b])
     ep = ctx.epoch_at(best_step)
     ep_txt = tr(" (epoch {e})", " (에폭 {e})", e=num(ep, 2)) if ep is not None else tr("", "")
@@ -529,3 +541,16 @@ def _metric_note(m: TaskMetric | None) -> Text:
         "손실이 보여 주는 것보다 작습니다.",
         k=m.key,
     )
+
+
+def _low_draw(ev: FloatArray, b: int, max_after: int) -> bool:
+    """Whether the best eval ``b`` (3 evals or more before it) has at most ``max_after``
+    evals after it and the last is above it by no more than the largest rise from one eval
+    to the next before it: a rebound of that size the curve already made and recovered
+    from (the best came later) is its own movement."""
+    after = ev[b + 1 :]
+    if after.size == 0 or after.size > max_after or b < 2 or ev[b] <= 0:
+        return False
+    before = ev[: b + 1]
+    rebound = float(np.max(before[1:] / before[:-1])) - 1
+    return float(ev[-1]) / float(ev[b]) - 1 <= rebound

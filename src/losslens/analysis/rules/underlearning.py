@@ -28,9 +28,7 @@ from losslens.analysis.progress_signal import (
     best_r_squared,
     end_level,
     epoch_span,
-    eval_converged,
     eval_gain_per_epoch,
-    eval_held_stretch,
     gain_per_epoch,
     head_count,
     high_level,
@@ -230,21 +228,15 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         text task whose token cross-entropy there is 3 nats or more (perplexity ≈ 20, above
         the 1-3 nats a pretrained model fine-tuned on its kind of text reaches; a per-token
         mean, at most ln 2^18) gaining less than 5% per epoch, at any LR and whatever the
-        first value (a bad start far above it); or, read on the eval loss (averaged over a
-        whole set, the measure of what carries over), over the second half of 6 evals or
-        more, 2 epochs or longer and started while the LR was at least half its peak, the
-        eval loss gains and loses less than 1% per epoch while the train loss over the same
-        steps creeps down by less than 5% per epoch at half its first value or more (an
-        eval loss that rises is overfitting, read by other rules);
+        first value (a bad start far above it) (an eval loss that holds while the train
+        loss creeps down is the start of overfitting, LL160's, not under-learning);
         (e) the first 2 epochs and a quarter of the log (the longer) gain (or lose) less
         than 1% per epoch with the loss never below 90% of its first value (at least 4
         logs: a coarse log with fewer there judges its first 4, a longer flat start): learning
         started late, if at all (a warmup far too long, an LR too low at first);
         in (b), (c) and (d) the severity says whether the model still learns: a loss still
         declining by 1% per epoch or more over the second half (in (d), over the stretch the
-        finding reports: the gain it shows is the gain that grades it; read on the eval loss,
-        the train loss's creep over that stretch, so an eval loss flat for fewer than 5
-        epochs while the train loss still declines is diminishing returns) is a slow but
+        finding reports: the gain it shows is the gain that grades it) is a slow but
         steady decline, a warning only at a high level (a text task's token cross-entropy of 3
         nats or more, perplexity ≈ 20; any level in other tasks), info below it (the
         conventions: "a slow but steady decline" is info, "a plateau at a high level" a
@@ -456,27 +448,6 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         # stretch of a loss still learning is info
         if note is not None and still_learning(ctx, p, last, stretch_gain, long_fall):
             severity = Severity.INFO
-    if note is None and soft is None and judged and ctx.loss is not None and key == ctx.loss.key:
-        held = eval_held_stretch(
-            ctx,
-            (st, v, first),
-            epochs=p.stretch_epochs,
-            lr_share=p.lr_share,
-            gains=(p.per_epoch_gain, p.high_gain),
-            high_share=p.high_level,
-        )
-        if held is not None:
-            note, onset, train_gain, span = held
-            # the boundary of (b)-(d) on the train loss's gain over the stretch (the eval
-            # loss was just measured flat there): one still declining by `slow_gain` per
-            # epoch below a high level is diminishing returns on the held-out set, unless
-            # the eval loss stayed put for `long_stretch` epochs or more (waste whatever
-            # the cause)
-            if not high_level(ctx, last, p.text_high) and (
-                (train_gain >= p.slow_gain and span < p.long_stretch)
-                or eval_converged(ctx, p.converged_evals)
-            ):
-                severity = Severity.INFO
     if note is not None and severity is Severity.INFO:
         soft, note, severity = (note, onset), None, Severity.WARNING
     # (e) a flat start: the loss stayed at its first value for the first epochs, or (g) a

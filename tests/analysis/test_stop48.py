@@ -1,0 +1,71 @@
+"""Stop 48.
+
+An eval loss that holds while the train loss keeps creeping down is read as the start of
+overfitting (LL160), not as a plateau (LL135): the model still fits its training set, and
+the passes since buy nothing that carries over. An eval-loss minimum among the last evals of
+a noisy curve, with the curve back within a rebound it already made and recovered from, is a
+low draw, not overfitting (LL151 info).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tests.analysis.analysis_curves import PLATEAU_FAMILY, epoch_run, one
+
+from losslens.analysis import analyze
+from losslens.model import Severity
+
+_EPOCHS = np.arange(1, 19)
+#: a train loss that falls 3% per epoch for 18 epochs (4.7 → 2.8)
+_TRAIN = 4.7 * 0.97 ** (_EPOCHS - 1)
+
+
+def _held(end: float) -> object:
+    """One log and one eval per epoch: the eval loss falls to 3.526 at epoch 11, then moves
+    linearly to ``end`` at epoch 18."""
+    head = np.linspace(4.08, 3.526, 11)
+    tail = np.linspace(3.526, end, 8)[1:]
+    ev = np.concatenate([head, tail])
+    return epoch_run(_TRAIN, spe=1, every=1, evals=(_EPOCHS, ev))
+
+
+def test_an_eval_loss_that_holds_above_its_best_while_train_creeps_down_is_overfitting() -> None:
+    rep = analyze(_held(3.55))  # type: ignore[arg-type]
+    f = one(rep, "LL160")
+    assert f.kind == "overfitting" and f.severity is Severity.WARNING
+    assert f.onset_step >= 9
+    plateau = [g for g in rep.findings if g.kind in PLATEAU_FAMILY]
+    assert all(g.severity is Severity.INFO for g in plateau)
+
+
+def test_an_eval_loss_that_holds_and_ends_at_its_best_is_worth_knowing_only() -> None:
+    f = one(analyze(_held(3.50)), "LL160")  # type: ignore[arg-type]
+    assert f.severity is Severity.INFO
+
+
+def test_an_eval_loss_still_falling_with_the_train_loss_is_not_held() -> None:
+    ev = 4.08 * 0.975 ** (_EPOCHS - 1)
+    rep = analyze(epoch_run(_TRAIN, spe=1, every=1, evals=(_EPOCHS, ev)))
+    assert "LL160" not in {f.rule_id for f in rep.findings}
+
+
+# -- LL151: the minimum of a noisy curve, among its last evals, is a low draw --------------
+
+#: an eval loss that falls with rebounds of up to 12.5% (0.8 → 0.9) to a best of 0.36
+_NOISY_DESCENT = [1.0, 0.8, 0.9, 0.6, 0.65, 0.5, 0.55, 0.45, 0.48, 0.40, 0.36]
+
+
+def _after_best(tail: list[float]) -> object:
+    ev = np.array(_NOISY_DESCENT + tail)
+    ep = np.arange(1, ev.size + 1)
+    return epoch_run(1.2 * 0.9 ** (ep - 1), spe=1, every=1, evals=(ep, ev))
+
+
+def test_a_best_among_the_last_evals_back_within_an_earlier_rebound_is_info() -> None:
+    f = one(analyze(_after_best([0.39, 0.40, 0.395])), "LL151")  # type: ignore[arg-type]
+    assert f.severity is Severity.INFO
+
+
+def test_a_rise_beyond_every_earlier_rebound_is_still_overfitting() -> None:
+    f = one(analyze(_after_best([0.45, 0.44, 0.46])), "LL151")  # type: ignore[arg-type]
+    assert f.severity is Severity.WARNING
