@@ -95,8 +95,9 @@ _PREFIXES = (
 )
 #: PyTorch Lightning logs a value asked for both per step and per epoch twice, as
 #: ``<name>_step`` and ``<name>_epoch`` (the epoch mean). The per-step series is the quantity
-#: itself; the epoch mean keeps its suffix (``train/loss_epoch``) and stands in for it only
-#: when no per-step series was logged (see :func:`resolve`).
+#: itself; the epoch mean keeps its suffix (``train/loss_epoch``) and stands in for it when no
+#: per-step series was logged (see :func:`resolve`), or, for analysis, when the per-step one
+#: holds fewer points (``log_every_n_steps`` above an epoch's length; :func:`epoch_twin`).
 STEP_SUFFIX, EPOCH_SUFFIX = "_step", "_epoch"
 #: Plural names a script gives the lists of a history (``train_losses``, ``val_accs``).
 _PLURALS_TO = {"losses": "loss", "accs": "acc", "accuracies": "accuracy"}
@@ -168,6 +169,13 @@ def is_held_out(key: str) -> bool:
     """Whether a logged series, under any spelling (``eval_loss``, ``eval/accuracy``,
     ``val/f1``, ``test_wer``), is measured on held-out data."""
     return normalize_key(key).lower().startswith(("eval/", "test/", "val/", "valid/"))
+
+
+def epoch_twin(available: list[str] | set[str] | dict[str, object], name: str) -> str | None:
+    """The epoch mean logged beside ``name`` (Lightning's ``train_loss_epoch`` beside
+    ``train_loss_step``), or None."""
+    target = normalize_key(name) + EPOCH_SUFFIX
+    return next((n for n in available if n != name and normalize_key(n) == target), None)
 
 
 def resolve(available: list[str] | set[str] | dict[str, object], canonical: str) -> str | None:

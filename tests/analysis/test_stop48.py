@@ -4,15 +4,17 @@ An eval loss that holds while the train loss keeps creeping down is read as the 
 overfitting (LL160), not as a plateau (LL135): the model still fits its training set, and
 the passes since buy nothing that carries over. An eval-loss minimum among the last evals of
 a noisy curve, with the curve back within a rebound it already made and recovered from, is a
-low draw, not overfitting (LL151 info).
+low draw, not overfitting (LL151 info). Lightning's epoch means are the train loss when
+the per-step series logged fewer points.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from tests.analysis.analysis_curves import PLATEAU_FAMILY, epoch_run, one
+from tests.analysis.analysis_curves import PLATEAU_FAMILY, epoch_run, one, run_of
 
 from losslens.analysis import analyze
+from losslens.analysis.engine import build_context
 from losslens.model import Severity
 
 _EPOCHS = np.arange(1, 19)
@@ -69,3 +71,27 @@ def test_a_best_among_the_last_evals_back_within_an_earlier_rebound_is_info() ->
 def test_a_rise_beyond_every_earlier_rebound_is_still_overfitting() -> None:
     f = one(analyze(_after_best([0.45, 0.44, 0.46])), "LL151")  # type: ignore[arg-type]
     assert f.severity is Severity.WARNING
+
+
+# -- Lightning's epoch means stand in for a sparser per-step series ------------------------
+
+
+def test_the_epoch_mean_is_the_train_loss_when_the_per_step_series_logged_fewer_points() -> None:
+    ep = np.arange(20)
+    run = run_of(
+        {
+            "train_loss_step": (np.array([49, 99]), np.array([0.34, 0.42])),
+            "train_loss_epoch": (6 * ep + 5, 1.9 * 0.85**ep),
+            "epoch": (6 * ep + 5, ep.astype(float)),
+        }
+    )
+    ctx = build_context(run)
+    assert ctx.loss is not None and ctx.loss.key == "train_loss_epoch"
+    denser = run_of(
+        {
+            "train_loss_step": (np.arange(1, 121), np.linspace(2.0, 1.0, 120)),
+            "train_loss_epoch": (6 * ep + 5, 1.9 * 0.85**ep),
+        }
+    )
+    loss = build_context(denser).loss
+    assert loss is not None and loss.key == "train_loss_step"

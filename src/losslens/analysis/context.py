@@ -192,8 +192,10 @@ def _series(run: RunData, canonical: str) -> Series | None:
         name = _named_train_loss(run)
     if name is None:
         return None
-    s = run.series[name]
-    return s if len(s) else None
+    twin = keys.epoch_twin(list(run.series), name)  # Lightning's epoch means, when denser
+    if twin is not None and len(run.series[twin].finite) > len(run.series[name].finite):
+        name = twin
+    return run.series[name] if len(run.series[name]) else None
 
 
 def _losses(run: RunData) -> tuple[Series | None, Series | None]:

@@ -381,8 +381,8 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # recovered from before: the minimum of a noisy curve is a low draw, not a turn
     if (
         sev is not Severity.INFO
-        and _low_draw(ev, b, p.consecutive)
-        and worse_metric(ctx, float(est[b])) is None
+        and _low_draw(ev, view.best, p.consecutive)
+        and worse_metric(ctx, view.best_step) is None
     ):
         sev = Severity.INFO
     best_step = int(est[b])
