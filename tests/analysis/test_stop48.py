@@ -5,7 +5,8 @@ overfitting (LL160), not as a plateau (LL135): the model still fits its training
 the passes since buy nothing that carries over. An eval-loss minimum among the last evals of
 a noisy curve, with the curve back within a rebound it already made and recovered from, is a
 low draw, not overfitting (LL151 info). Lightning's epoch means are the train loss when
-the per-step series logged fewer points.
+the per-step series logged fewer points. A slow end whose eval loss fell and holds its best
+is diminishing returns in a task with no token level too (LL135 info).
 """
 
 from __future__ import annotations
@@ -95,3 +96,22 @@ def test_the_epoch_mean_is_the_train_loss_when_the_per_step_series_logged_fewer_
     )
     loss = build_context(denser).loss
     assert loss is not None and loss.key == "train_loss_step"
+
+
+# -- LL135: a classifier whose eval loss converged shows diminishing returns ----------------
+
+
+def _classifier(eval_end: float) -> object:
+    """30 epochs of a classifier: the train loss levels off at 0.6 (from 0.9); the eval loss
+    falls from 0.9 to 0.5 by epoch 8, then moves linearly to ``eval_end``."""
+    ep = np.arange(1, 31)
+    train = 0.6 + 0.3 * np.exp(-(ep - 1) / 3)
+    ev = np.where(ep <= 8, 0.9 - 0.4 * (ep - 1) / 7, 0.5 + (eval_end - 0.5) * (ep - 8) / 22)
+    ev = ev * (1 + 0.002 * np.sin(ep * 1.7))
+    acc = np.where(ep <= 8, 0.5 + 0.3 * (ep - 1) / 7, 0.8) + 0.002 * np.cos(ep)
+    return epoch_run(train, spe=1, every=1, evals=(ep, ev), extra={"eval/accuracy": (ep, acc)})
+
+
+def test_a_slow_end_with_a_converged_eval_loss_is_diminishing_returns_in_any_task() -> None:
+    f = one(analyze(_classifier(0.5)), "LL135")  # type: ignore[arg-type]
+    assert f.severity is Severity.INFO

@@ -212,11 +212,11 @@ def still_learning(
     per epoch (a slow but steady decline) or an eval loss still improving at its last evals
     (diminishing returns; by `slow_gain` per epoch or more, the same bar by size) is info; a
     task with no token level (classification, speech ...) is judged by its eval loss alone,
-    and a text task at a high level by its eval loss and a task metric improving together.
-    Below a high level, an eval loss that fell to its best and holds it within its noise
-    converged: the model learned what this data gives it (diminishing returns, info);
-    whether the later epochs were waste is the epoch rule's call (LL154), not a model
-    learning too little."""
+    still improving or converged, and a text task at a high level by its eval loss and a task
+    metric improving together. Below a high level (or with no token level), an eval loss that
+    fell to its best and holds it within its noise converged: the model learned what this
+    data gives it (diminishing returns, info); whether the later epochs were waste is the
+    epoch rule's call (LL154), not a model learning too little."""
     if long_fall:
         return True
     improving = eval_improving(ctx, p.improving_evals, p.slow_gain)
@@ -226,6 +226,10 @@ def still_learning(
             or eval_converged(ctx, p.converged_evals)
             or (gain is not None and gain >= p.slow_gain)
         )
+    if not ctx.text_task:
+        # no token level to call high: judged by the eval loss alone, still improving or
+        # converged (it fell and holds its best: the model learned what the data gives it)
+        return improving or eval_converged(ctx, p.converged_evals)
     # at a high level too, when a task metric (BLEU, accuracy ...) is still improving beside
     # it: two measures of the held-out set say the model still learns
-    return improving and (not ctx.text_task or improving_metric(ctx) is not None)
+    return improving and improving_metric(ctx) is not None

@@ -111,9 +111,10 @@ class UnderParams:
     )
     converged_evals: int = param(
         3,
-        "(b)-(d): below `text_high`, an eval loss (this many evals or more) that fell from its "
-        "first eval beyond its noise and whose last this many evals (median) sit within 1% and "
-        "2 noise sds of its best converged: diminishing returns, info",
+        "(b)-(d): below `text_high` (any level with no token level), an eval loss (this many "
+        "evals or more) that fell from its first eval beyond its noise and whose last this "
+        "many evals (median) sit within 1% and 2 noise sds of its best converged: diminishing "
+        "returns, info",
     )
     first_best_evals: int = param(3, "evals with the best at the first: not learning")
     first_best_train_gain: float = param(0.10, "... when the train loss gains less than this")
@@ -249,8 +250,9 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         token level (classification, speech ...) such an eval loss makes it info at any
         level, and in a text task too when a logged task metric (BLEU, accuracy ...) is still
         improving beside it (two measures of the held-out set say the model still learns);
-        below that level, in a text task, an eval loss (3 evals or more) that fell from its
-        first eval beyond its noise and holds its best at the end (the median of its last 3
+        below that level in a text task, and at any level in a task with no token level, an
+        eval loss (3 evals or more) that fell from its first eval beyond its noise and holds
+        its best at the end (the median of its last 3
         evals within 1% and 2 noise sds of the best, so one lucky last eval does not decide)
         makes it info too, however long it held: it converged, the model learned what the
         data gives it, and whether the later epochs were waste is the epoch rule's call
