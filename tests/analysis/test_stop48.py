@@ -6,7 +6,9 @@ the passes since buy nothing that carries over. An eval-loss minimum among the l
 a noisy curve, with the curve back within a rebound it already made and recovered from, is a
 low draw, not overfitting (LL151 info). Lightning's epoch means are the train loss when
 the per-step series logged fewer points. A slow end whose eval loss fell and holds its best
-is diminishing returns in a task with no token level too (LL135 info).
+is diminishing returns in a task with no token level too (LL135 info). With no eval set, a loss
+whose unit nothing names (a script's own table) is near zero only after a hundredfold fall
+(LL153 info above that).
 """
 
 from __future__ import annotations
@@ -115,3 +117,27 @@ def _classifier(eval_end: float) -> object:
 def test_a_slow_end_with_a_converged_eval_loss_is_diminishing_returns_in_any_task() -> None:
     f = one(analyze(_classifier(0.5)), "LL135")  # type: ignore[arg-type]
     assert f.severity is Severity.INFO
+
+
+# -- LL153: a loss of no known unit is near zero only after a hundredfold fall --------------
+
+
+def _script_table(end: float) -> object:
+    """A script's own per-epoch CSV (nothing names a task, tokens or a model), no eval: the
+    train loss falls geometrically from 0.34 to ``end`` over 10 epochs."""
+    ep = np.arange(1, 11)
+    run = run_of(
+        {"train/loss": (ep, 0.34 * (end / 0.34) ** ((ep - 1) / 9)), "train/epoch": (ep, ep)}
+    )
+    run.info.source = "csv:training_log.csv"  # type: ignore[attr-defined]
+    return run
+
+
+def test_a_small_loss_of_no_known_unit_with_no_eval_is_no_memorization() -> None:
+    f = one(analyze(_script_table(0.033)), "LL153")  # type: ignore[arg-type]
+    assert f.severity is Severity.INFO
+
+
+def test_a_hundredfold_fall_of_a_loss_of_no_known_unit_is_still_memorization() -> None:
+    f = one(analyze(_script_table(0.0002)), "LL153")  # type: ignore[arg-type]
+    assert f.severity is not Severity.INFO

@@ -301,3 +301,29 @@ def test_the_step_within_the_epoch_in_square_brackets(tmp_path: Path) -> None:
     )
     (run,) = load_into_memory(_write(tmp_path, text))
     assert run.series[keys.LOSS].steps.tolist() == [0, 200, 400, 476, 676, 876]
+
+
+def test_a_counter_line_with_split_tagged_losses_below_it(tmp_path: Path) -> None:
+    # the counter on its own line, each split's loss on a line tagged with its name below
+    blocks = [
+        f"epoch: 0, iteration: {i * 100}, step: {i * 100}\n"
+        f"[Train] loss: {2.4 / (i + 1):.6f}, score: 0.5\n"
+        f"[Dev] loss: {2.2 / (i + 1):.6f}, score: 0.6\n"
+        for i in range(5)
+    ]
+    (run,) = load_into_memory(_write(tmp_path, "Start training: mlp\n" + "".join(blocks)))
+    assert list(run.series[keys.LOSS].steps) == [0, 100, 200, 300, 400]
+    assert run.series[keys.LOSS].values[1] == pytest.approx(1.2)
+    assert run.series[keys.EVAL_LOSS].values[1] == pytest.approx(1.1)
+
+
+def test_a_tagged_line_whose_fields_name_their_splits_keeps_them(tmp_path: Path) -> None:
+    text = "".join(
+        f"iter {it}: loss {3 - it / 1000:.4f}\n[eval] iter {it}: train {2.9 - it / 1000:.4f} "
+        f"val {3.0 - it / 1000:.4f} lr 3.00e-04\n"
+        for it in (100, 200, 300)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([2.9, 2.8, 2.7])
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([2.9, 2.8, 2.7])
+    assert "eval/lr" not in run.series

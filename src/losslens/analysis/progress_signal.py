@@ -32,6 +32,7 @@ Seven readings shared by the under-learning rules (LL131–LL133, LL135):
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -85,6 +86,27 @@ def loss_is_cross_entropy(ctx: RunContext) -> bool:
     if ctx.task not in ("lm", "classification") or rewards_logged(ctx):
         return False
     return not any(name.lower().split("/")[-1] in _REGRESSION for name in ctx.run.series)
+
+
+#: Series names that say a loss is over tokens or text (perplexity, BLEU, WER ...).
+_TEXT_HINT = re.compile(r"ppl|perplexity|token|bpc|bits_per|bleu|rouge|wer\b|cer\b")
+#: Config keys of a language model or its tokenizer.
+_MODEL_KEYS = ("model_type", "architectures", "vocab_size", "model_name_or_path", "max_seq_length")
+
+
+def loss_unit_unknown(ctx: RunContext) -> bool:
+    """Whether nothing says what the loss's unit is: a table, history or console log of a
+    script of its own (``csv``, ``json_history``, ``text_log``; not a Trainer's log), no task
+    found from its metrics or config (the task is the default, a language model), no series
+    over tokens or text and no model or tokenizer in its config. Its level then says nothing
+    by itself: 0.04 is a near-certain next token in nats and an ordinary squared error."""
+    fmt = (ctx.run.info.source or "").partition(":")[0]
+    if ctx.task != "lm" or fmt not in ("csv", "json_history", "text_log"):
+        return False
+    cfg = ctx.run.info.config
+    if cfg.get("task") or any(k in cfg for k in _MODEL_KEYS):
+        return False
+    return not any(_TEXT_HINT.search(name.lower()) for name in ctx.run.series)
 
 
 def best_r_squared(ctx: RunContext, min_evals: int = 3) -> tuple[float, int, int] | None:
@@ -382,6 +404,7 @@ __all__ = [
     "log_from_start",
     "loss_is_cross_entropy",
     "loss_measures_progress",
+    "loss_unit_unknown",
     "passes_made",
     "peak_lr",
     "progress_points",

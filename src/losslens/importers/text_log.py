@@ -94,6 +94,10 @@ _EVAL_PREFIX = ("validation", "valid", "val", "eval", "test", "dev")
 #: A split's name alone before a fraction (``Train 9.6801 | Val 9.6793``) names that split's
 #: loss; before a whole number or ``n/N`` it is a counter (``Train: [10/391]``), no value.
 _SPLIT_LOSS = {"train": "loss", "training": "loss", **{s: f"{s} loss" for s in _EVAL_PREFIX}}
+#: A line that opens with a split's name in brackets (``[Train] loss: 2.41``, ``[Dev] ...``).
+_SPLIT_TAG = re.compile(
+    rf"\s*\[(?P<split>train|training|{'|'.join(_EVAL_PREFIX)})\]", re.IGNORECASE
+)
 #: ``<split> epoch``: the epoch counter of a line that reports one split (``Test Epoch 1``).
 _SPLIT_EPOCHS = {(split, "epoch") for split in ("train", "training", *_EVAL_PREFIX)}
 _RENAME = {
@@ -117,14 +121,17 @@ def _fields(line: str) -> tuple[Fields, bool]:
     """The ``key -> (value, total)`` fields of one line, keys lowercased, and whether the
     line is a tqdm bar."""
     out: Fields = {}
+    tag = _SPLIT_TAG.match(line)
     bar = TQDM_BAR.search(line)
     if bar is not None:
         # a tqdm bar: its description and its postfix (after the rate) hold the fields, its
         # ``n/N`` the counter; the percentage, the times and the rate are no metrics
         post = (bar.group(4) or "").split(", ", 2)[2:]
         line = line[: bar.start()] + " " + " ".join(post)
+    named = False  # a field names its split (``train 3.44 val 3.43``): a tag adds nothing
     for m in _FIELD.finditer(line):
         key = keys.CAMEL.sub(" ", m.group("key")).lower()  # ``TrainLoss`` is ``train loss``
+        named = named or key.replace("_", " ").split()[0] in _SPLIT_LOSS
         if key != "loss" and set(re.split(r"[\s_]+", key)) - _LOSS_WORDS == {"loss"}:
             key = "loss"  # ``Average Loss``, ``avg_loss``: the train loss
         elif key not in _STEP_KEYS and key.rpartition(" ")[2] in _PHASE_COUNTERS:
@@ -142,6 +149,12 @@ def _fields(line: str) -> tuple[Fields, bool]:
         if m.group("inner") and key in _EPOCH_KEYS:
             # ``Epoch:[0/19](100/61701)``: the step within the epoch, of its steps
             out.setdefault("epoch step", (float(m.group("inner")), float(m.group("inner_total"))))
+    if tag is not None and tag["split"].lower() in _EVAL_PREFIX and not named:
+        # ``[Dev] loss: 2.19``: a line tagged with a held-out split reports that split
+        out = {
+            k if _held_out(k) or k in _STEP_KEYS else f"{tag['split'].lower()} {k}": v
+            for k, v in out.items()
+        }
     if bar is not None and out:
         within = any(k in out for k in _EPOCH_KEYS)  # ``Epoch 3: 40%|…| 40/100``: its batches
         out.setdefault("epoch step" if within else "step", (float(bar[2]), float(bar[3])))
@@ -189,6 +202,11 @@ def _epoch(f: Fields) -> float | None:
     return next((f[k][0] for k in _EPOCH_KEYS if k in f), None)
 
 
+def _loss_below(f: Fields) -> bool:
+    """Whether a line holds a loss and no counter: it fills the log of the counter above."""
+    return _has_loss(f) and _counter(f) is None
+
+
 def _has_loss(f: Fields) -> bool:
     return any(k in _TRAIN_LOSS or _held_out(k) == "eval_loss" for k in f)
 
@@ -222,7 +240,12 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
     history does.
     """
     lines = _new_postfixes([got for line in text.splitlines() if (got := _fields(line))[0]])
-    by_epoch = not any(_has_loss(f) and _counter(f) for f in lines)
+    # a step counter pairs with a loss on its line, or on the lines just below its own
+    # (``epoch: 0, iteration: 100`` then ``[Train] loss: 0.68``)
+    by_epoch = not any(
+        _counter(f) and (_has_loss(f) or (i + 1 < len(lines) and _loss_below(lines[i + 1])))
+        for i, f in enumerate(lines)
+    )
     # no counter on any line: each line with a train loss is the next log, in order
     ordinal = not any(_counter(f) is not None or _epoch(f) is not None for f in lines)
     logs: dict[int, dict[str, Any]] = {}

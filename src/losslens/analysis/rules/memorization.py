@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from losslens import keys
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
@@ -14,6 +16,7 @@ from losslens.analysis.evalview import (
     within_noise,
 )
 from losslens.analysis.messages import Text, num, tr
+from losslens.analysis.progress_signal import loss_unit_unknown
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import (
     finite,
@@ -35,7 +38,7 @@ from losslens.analysis.rules.memorization_harm import (
 )
 from losslens.analysis.rules.preference import saturated_finding, saturated_grade
 from losslens.analysis.staircase import staircase
-from losslens.model import Finding, Severity
+from losslens.model import Finding, FloatArray, Severity
 
 
 def _epochs_text(ctx: RunContext) -> Text:
@@ -99,6 +102,12 @@ class MemoParams:
         "(half the near-zero level: ~95% probability on the next training token) ...",
     )
     error_epochs: float = param(10.0, "... or after this many epochs (many passes); else a warning")
+    unknown_fall: float = param(
+        0.01,
+        "no eval at all and a loss of no known unit (a script's own table or log, nothing "
+        "naming a task, tokens or a model): near zero only at this share of its start or "
+        "below (a hundredfold fall), else info",
+    )
     metric_evals: int = param(
         3,
         "with no eval loss, held-out task metrics (this many evals or more) that end at or "
@@ -185,12 +194,17 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         with no eval set after more than 3 epochs (or an unknown count) when the loss is
         near zero beyond doubt (0.05 nats or less, ~95% probability on the next training
         token) or the run went over the examples 10 times or more (the count LL154
-        calls many); else a warning: a loss of 0.06-0.1 after a few passes with nothing held out
-        may be a low-entropy target (SQL, labels as text), not the damaged result an error names; a
-        warning with no eval set within the usual 1–3 epochs (a loss near zero over examples seen
-        before, with nothing held out to show the model generalizes, is the issue's and the
-        conventions' evidence of harm: the user should add an eval set or train less; the usual
-        pass count keeps it below an error; a known classifier is read as below); a
+        calls many), but info when nothing says what the loss's unit is (a script's own
+        table, history or console log, with no task, tokens, text metric or model named: a
+        level of 0.04 is a near-certain token in nats and an ordinary squared error) and it
+        ends above 1% of its start (the median of its first 3 logs): near zero on a scale of
+        its own is a hundredfold fall; else a warning: a loss of 0.06-0.1 after a few passes
+        with nothing held out may be a low-entropy target (SQL, labels as text), not the
+        damaged result an error names; a warning with no eval set within the usual 1–3
+        epochs (a loss near zero over examples seen before, with nothing held out to show
+        the model generalizes, is the issue's and the conventions' evidence of harm: the
+        user should add an eval set or train less; the usual pass count keeps it below an
+        error; a known classifier is read as below); a
         warning when the eval loss moved away from its best, info while it still improves or holds
         its best within its noise (1% and 2 noise standard deviations, as the gap rule reads it);
         with a single eval (no trend to read), info when it is below 1.5× the train loss (the
@@ -335,6 +349,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             )
         elif view is None and not one_eval.size and metric_holds(ctx, p.metric_evals):
             # no eval loss, but held-out task metrics that hold their best: no harm shown
+            sev = Severity.INFO
+        elif view is None and not one_eval.size and _scale_free_fall(ctx, v, end, p):
+            # a loss of no known unit with nothing held out: near zero is a hundredfold fall
+            # on its own scale, not a level (0.04 is an ordinary squared error)
             sev = Severity.INFO
         elif view is None and (ctx.epochs is None or ctx.epochs > p.recipe_epochs):
             # near zero and nothing to show it generalizes: an error asks for a loss near
@@ -541,3 +559,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         },
         onset_step=min(b for b, _ in stairs.drops),
     )
+
+
+def _scale_free_fall(ctx: RunContext, v: FloatArray, end: float, p: MemoParams) -> bool:
+    """Whether the loss has no known unit (:func:`loss_unit_unknown`) and ends above
+    ``unknown_fall`` of its start (the median of its first 3 logs, past a bad first one)."""
+    start = float(np.median(v[:3]))
+    return loss_unit_unknown(ctx) and start > 0 and end > p.unknown_fall * start

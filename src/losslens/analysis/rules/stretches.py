@@ -14,7 +14,7 @@ from losslens.analysis import signals
 from losslens.analysis.advice import underlearning_suggestion
 from losslens.analysis.chance import uniform_note
 from losslens.analysis.context import RunContext
-from losslens.analysis.evalview import improving_metric
+from losslens.analysis.evalview import eval_view, improving_metric
 from losslens.analysis.messages import Text, num, tr
 from losslens.analysis.progress_signal import (
     epoch_span,
@@ -207,16 +207,17 @@ def still_learning(
     still fell by ``run_gain`` in all (``long_fall``: a 200-epoch run gaining 0.2% per epoch
     over its last 100) is a slow but steady decline, at any level.
 
-    Principle: a slow loss is "a plateau at a high level" (warning) only when nothing says
-    the model still learns; below a high level, a train loss still falling by `slow_gain`
-    per epoch (a slow but steady decline) or an eval loss still improving at its last evals
-    (diminishing returns; by `slow_gain` per epoch or more, the same bar by size) is info; a
-    task with no token level (classification, speech ...) is judged by its eval loss alone,
-    still improving or converged, and a text task at a high level by its eval loss and a task
-    metric improving together. Below a high level (or with no token level), an eval loss that
-    fell to its best and holds it within its noise converged: the model learned what this
-    data gives it (diminishing returns, info); whether the later epochs were waste is the
-    epoch rule's call (LL154), not a model learning too little."""
+    Principle: a slow loss is "a plateau at a high level" (warning) only when nothing
+    says the model still learns; below a high level, a train loss still falling by
+    `slow_gain` per epoch (a slow but steady decline) or an eval loss still improving at
+    its last evals (diminishing returns; by `slow_gain` per epoch or more, the same bar
+    by size) is info; a task with no token level (classification, speech ...) is judged
+    by its eval loss alone, still improving or converged after a fall of 10% or more,
+    and a text task at a high level by its eval loss and a task metric improving
+    together. Below a high level (or with no token level), an eval loss that fell to its
+    best and holds it within its noise converged: the model learned what this data gives
+    it (diminishing returns, info); whether the later epochs were waste is the epoch
+    rule's call (LL154), not a model learning too little."""
     if long_fall:
         return True
     improving = eval_improving(ctx, p.improving_evals, p.slow_gain)
@@ -228,8 +229,17 @@ def still_learning(
         )
     if not ctx.text_task:
         # no token level to call high: judged by the eval loss alone, still improving or
-        # converged (it fell and holds its best: the model learned what the data gives it)
-        return improving or eval_converged(ctx, p.converged_evals)
+        # converged after a fall of a size that counts (`first_best_train_gain`, the rule's
+        # bar for learning at all): the model learned what the data gives it
+        return improving or (
+            eval_converged(ctx, p.converged_evals) and _eval_fell(ctx, p.first_best_train_gain)
+        )
     # at a high level too, when a task metric (BLEU, accuracy ...) is still improving beside
     # it: two measures of the held-out set say the model still learns
     return improving and improving_metric(ctx) is not None
+
+
+def _eval_fell(ctx: RunContext, gain: float) -> bool:
+    """Whether the eval loss's best is ``gain`` (relative) or more below its first eval."""
+    view = eval_view(ctx)
+    return view is not None and view.best_value <= (1 - gain) * float(view.values[0])

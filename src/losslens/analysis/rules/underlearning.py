@@ -250,9 +250,9 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         token level (classification, speech ...) such an eval loss makes it info at any
         level, and in a text task too when a logged task metric (BLEU, accuracy ...) is still
         improving beside it (two measures of the held-out set say the model still learns);
-        below that level in a text task, and at any level in a task with no token level, an
-        eval loss (3 evals or more) that fell from its first eval beyond its noise and holds
-        its best at the end (the median of its last 3
+        below that level in a text task, and at any level in a task with no token level when
+        its best is 10% or more below its first eval, an eval loss (3 evals or more) that fell
+        from its first eval beyond its noise and holds its best at the end (the median of its last 3
         evals within 1% and 2 noise sds of the best, so one lucky last eval does not decide)
         makes it info too, however long it held: it converged, the model learned what the
         data gives it, and whether the later epochs were waste is the epoch rule's call
