@@ -186,10 +186,8 @@ class RunContext:
 
 def _series(run: RunData, canonical: str) -> Series | None:
     name = keys.resolve(list(run.series), canonical)
-    if name is None and canonical == keys.EVAL_LOSS:
-        name = _named_eval_loss(run)
-    if name is None and canonical == keys.LOSS:
-        name = _named_train_loss(run)
+    if name is None and canonical in (keys.LOSS, keys.EVAL_LOSS):
+        name = _named_train_loss(run) if canonical == keys.LOSS else _named_eval_loss(run)
     if name is None:
         return None
     twin = keys.epoch_twin(list(run.series), name)  # Lightning's epoch means, when denser
