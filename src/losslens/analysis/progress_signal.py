@@ -89,7 +89,7 @@ def loss_is_cross_entropy(ctx: RunContext) -> bool:
 
 
 #: Series names that say a loss is over tokens or text (perplexity, BLEU, WER ...).
-_TEXT_HINT = re.compile(r"ppl|perplexity|token|bpc|bits_per|bleu|rouge|wer\b|cer\b")
+_TEXT_HINT = re.compile(r"ppl|perplexity|token|bpc|bits_per|bleu|rouge|(?:^|[/_])(?:wer|cer)$")
 #: Config keys of a language model or its tokenizer.
 _MODEL_KEYS = ("model_type", "architectures", "vocab_size", "model_name_or_path", "max_seq_length")
 
@@ -156,15 +156,16 @@ def eval_held_stretch(
     gains: tuple[float, float],
     high_share: float,
 ) -> tuple[Text, int, float, float] | None:
-    """A plateau read on the eval loss, the measure of what carries over: over the second
-    half of 6 evals or more (3 or more evals, at least ``epochs`` long, started while the LR
-    was at least ``lr_share`` of the schedule's peak) the eval loss gains and loses less
-    than ``gains[0]`` per epoch while the train loss over the same steps gains less than
-    ``gains[1]`` per epoch (and loses less than ``gains[0]``) at ``high_share`` of its first
-    value or more: the train loss creeps down, the model learns nothing that generalizes.
-    An eval loss that rises is overfitting, read by other rules. ``curve`` is ``(steps,
-    values, first value)`` of the train loss; the note, the onset, the train loss's gain per
-    epoch over the stretch (log) and the stretch's length in epochs, or None."""
+    """An eval loss that holds while the train loss creeps down (LL160's reading, the start of
+    overfitting): over the second half of 6 evals or more (3 or more evals, at least
+    ``epochs`` long, started while the LR was at least ``lr_share`` of the schedule's peak)
+    the eval loss gains and loses less than ``gains[0]`` per epoch while the train loss over
+    the same steps gains less than ``gains[1]`` per epoch (and loses less than ``gains[0]``)
+    at ``high_share`` of its first value or more: the train loss creeps down, the model
+    learns nothing that generalizes. An eval loss that rises is overfitting, read by LL151.
+    ``curve`` is ``(steps, values, first value)`` of the train loss; the note, the onset,
+    the train loss's gain per epoch over the stretch (log) and the stretch's length in
+    epochs, or None."""
     st, v, first = curve
     flat, creep = gains
     spe = ctx.steps_per_epoch or 0.0

@@ -21,7 +21,10 @@ are the train loss; ``1,000`` is a thousand, ``n/N`` on a counter gives the plan
 split's name alone before a fraction (``Train 9.6801 | Val 9.6793``) is that split's loss. In a
 log with no counter on any line (``[ (0 ) Loss: 0.382, valid_Loss: 0.361]``), each line with a
 train loss is the next log. Lines with a loss or a held-out value (``val loss``, ``test
-accuracy``, named ``eval_...``) and no counter fill the log above them.
+accuracy``, named ``eval_...``) and no counter fill the log above them; a line that opens with a
+held-out split's name in brackets reports that split (``[Dev] loss: 2.19``) unless its fields
+name their splits, and a counter alone on its line pairs with the losses on the lines below it
+(``epoch: 0, iteration: 100`` then ``[Train] loss: 0.68``).
 A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``) runs on
 across epochs; any other counter that goes back is a resumed run, whose lines replace the logs
 from that step on (a note with other values and no train loss, ``loaded best model (epoch=20,
@@ -94,10 +97,8 @@ _EVAL_PREFIX = ("validation", "valid", "val", "eval", "test", "dev")
 #: A split's name alone before a fraction (``Train 9.6801 | Val 9.6793``) names that split's
 #: loss; before a whole number or ``n/N`` it is a counter (``Train: [10/391]``), no value.
 _SPLIT_LOSS = {"train": "loss", "training": "loss", **{s: f"{s} loss" for s in _EVAL_PREFIX}}
-#: A line that opens with a split's name in brackets (``[Train] loss: 2.41``, ``[Dev] ...``).
-_SPLIT_TAG = re.compile(
-    rf"\s*\[(?P<split>train|training|{'|'.join(_EVAL_PREFIX)})\]", re.IGNORECASE
-)
+#: A line that opens with a held-out split's name in brackets (``[Dev] loss: 2.19``).
+_SPLIT_TAG = re.compile(rf"\s*\[(?P<split>{'|'.join(_EVAL_PREFIX)})\]", re.IGNORECASE)
 #: ``<split> epoch``: the epoch counter of a line that reports one split (``Test Epoch 1``).
 _SPLIT_EPOCHS = {(split, "epoch") for split in ("train", "training", *_EVAL_PREFIX)}
 _RENAME = {
@@ -149,7 +150,7 @@ def _fields(line: str) -> tuple[Fields, bool]:
         if m.group("inner") and key in _EPOCH_KEYS:
             # ``Epoch:[0/19](100/61701)``: the step within the epoch, of its steps
             out.setdefault("epoch step", (float(m.group("inner")), float(m.group("inner_total"))))
-    if tag is not None and tag["split"].lower() in _EVAL_PREFIX and not named:
+    if tag is not None and not named:
         # ``[Dev] loss: 2.19``: a line tagged with a held-out split reports that split
         out = {
             k if _held_out(k) or k in _STEP_KEYS else f"{tag['split'].lower()} {k}": v

@@ -75,7 +75,7 @@ def eval_held(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         the last eval is above the eval curve's best (the epochs bought nothing on held-out
         data); info otherwise (a rise beyond the curve's noise is LL151's overfitting). Not
         read when the run is broken (non-finite loss, divergence), when LL151 already reads
-        the curve as overfitting, when the loss ends near zero (LL153), or in online RL
+        the curve as overfitting, when LL153 reads memorization, or in online RL
         (the loss is no progress measure).
     Why it matters:
         The epochs spent since the eval loss stopped improving fit only the training

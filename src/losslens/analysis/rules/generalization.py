@@ -187,7 +187,7 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         when the metrics mostly improved since the eval-loss minimum but stalled since. Only the
         evals where the train loss is known count (up to one logging interval after its last finite
         log). A best at the first eval with a train loss that hardly falls is not learning.
-        Info when the best is one of the last 3 evals (with 3 or more before it), no task
+        Info when the best is one of the last 3 evals (with 2 or more before it), no task
         metric is worse at the last eval, and the last eval is above the best by no more than
         the largest rise from one eval to the next before the best: the curve already rebounded
         that much and came back, so the minimum of a noisy curve is a low draw, not a turn.
@@ -544,7 +544,7 @@ def _metric_note(m: TaskMetric | None) -> Text:
 
 
 def _low_draw(ev: FloatArray, b: int, max_after: int) -> bool:
-    """Whether the best eval ``b`` (3 evals or more before it) has at most ``max_after``
+    """Whether the best eval ``b`` (2 evals or more before it) has at most ``max_after``
     evals after it and the last is above it by no more than the largest rise from one eval
     to the next before it: a rebound of that size the curve already made and recovered
     from (the best came later) is its own movement."""
