@@ -109,3 +109,13 @@ def test_a_table_with_no_step_or_epoch_column_steps_by_its_rows(tmp_path: Path) 
     other = tmp_path / "train.txt"
     other.write_text("epoch 1, loss 0.5, acc 0.9\nepoch 2, loss 0.4, acc 0.92\n")
     assert detect(other) is None or detect(other).name != "csv"  # type: ignore[union-attr]
+
+
+def test_a_header_whose_names_end_in_an_index_is_a_header(tmp_path: Path) -> None:
+    # per-class columns named ``Organ 1``, ``Organ 2``: names with an index, not values
+    path = tmp_path / "training_metrics.csv"
+    rows = "".join(f"{e},{2.0 / e:.6f},{0.1 * e:.4f},0.0,0.5\n" for e in range(1, 6))
+    path.write_text("Epoch,TrainLoss,MeanDice,Organ 1,Organ 2\n" + rows)
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([2.0, 1.0, 2 / 3, 0.5, 0.4])
+    assert "train/Organ 1" in run.series

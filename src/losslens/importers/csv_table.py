@@ -68,9 +68,16 @@ def _step_column(names: list[str]) -> str | None:
     return None
 
 
+#: A name that ends in an index (``Organ 1``, ``class 12``): a header's cell, not a value.
+_NAME_INDEX = re.compile(r"[A-Za-z][\w\-./]*(?:\s+[A-Za-z][\w\-./]*)*\s+\d+")
+
+
 def _number_in_cell(cell: str) -> bool:
     """Whether a word of the cell is a number: a data row (``epoch 1, loss 0.5``), not a
-    header of names (``metrics/mAP50-95(B)`` is a name)."""
+    header of names (``metrics/mAP50-95(B)`` is a name, and so is ``Organ 1``, a name that
+    ends in an index)."""
+    if _NAME_INDEX.fullmatch(cell.strip()):
+        return False
     return any(scalar(word) is not None for word in cell.split())
 
 
