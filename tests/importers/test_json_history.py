@@ -123,3 +123,17 @@ def test_one_run_under_its_own_name(tmp_path: Path) -> None:
     }
     (run,) = load_into_memory(_write(tmp_path, doc))
     assert run.series[keys.LOSS].values.tolist() == pytest.approx([0.27, 0.11, 0.10, 0.09])
+
+
+def test_lists_one_level_down_are_named_by_the_object_above_them(tmp_path: Path) -> None:
+    # spaCy's training history: component losses under ``losses``, scores under ``scores``
+    doc = {
+        "epochs": [0, 1, 2, 3, 4],
+        "losses": {"ner": [150.0, 100.0, 60.0, 40.0, 30.0]},
+        "scores": {"ents_f": [0.0, 0.2, 0.4, 0.5, 0.6]},
+    }
+    path = tmp_path / "training_history.json"
+    path.write_text(json.dumps(doc))
+    (run,) = load_into_memory(path)
+    assert run.series["train/ner_loss"].values.tolist() == [150.0, 100.0, 60.0, 40.0, 30.0]
+    assert run.series["train/scores_ents_f"].values.tolist()[-1] == 0.6

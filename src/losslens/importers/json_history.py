@@ -6,6 +6,7 @@ Three shapes, found by content::
     [{"epoch": 1, "loss": 0.9, "val_loss": 1.0}, {"epoch": 2, ...}]  # one record per log
     {"config": {...}, "history": <either of the above>}              # with the run's settings
     {"<run name>": {"loss": [...], ...}}                             # one run under its name
+    {"epochs": [...], "losses": {"ner": [...]}, "scores": {...}}     # lists one level down
 
 or JSON lines, one record per line, in a ``.json`` file.
 
@@ -78,13 +79,26 @@ def _history(doc: Any) -> tuple[Any, dict[str, Any]]:
     return doc, {}
 
 
+def _numbers(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(_number(x) or x is None for x in v)
+
+
+def _nested(hist: dict[str, Any]) -> dict[str, Any]:
+    """Lists one level down, named by the object above them: ``{"losses": {"ner": [...]}}``
+    (spaCy's history) is ``ner_loss``, ``{"scores": {"ents_f": [...]}}`` is ``scores_ents_f``."""
+    out: dict[str, Any] = {}
+    for k, v in hist.items():
+        if isinstance(v, dict):
+            loss = k.lower() in ("losses", "loss")
+            out.update(
+                {f"{n}_loss" if loss else f"{k}_{n}": x for n, x in v.items() if _numbers(x)}
+            )
+    return out
+
+
 def _columns(hist: dict[str, Any]) -> list[Record]:
     """Records from a dict of number lists, shorter lists spread to end with the longest."""
-    cols = {
-        k: v
-        for k, v in hist.items()
-        if isinstance(v, list) and v and all(_number(x) or x is None for x in v)
-    }
+    cols = {k: v for k, v in {**_nested(hist), **hist}.items() if _numbers(v)}
     if not cols:
         return []
     n = max(len(v) for v in cols.values())
