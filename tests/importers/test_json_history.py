@@ -137,3 +137,10 @@ def test_lists_one_level_down_are_named_by_the_object_above_them(tmp_path: Path)
     (run,) = load_into_memory(path)
     assert run.series["train/ner_loss"].values.tolist() == [150.0, 100.0, 60.0, 40.0, 30.0]
     assert run.series["train/scores_ents_f"].values.tolist()[-1] == 0.6
+
+
+def test_a_json_file_nested_deeper_than_any_history_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "history.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ImportError_, match="no training history"):
+        load_into_memory(path, fmt="json_history")

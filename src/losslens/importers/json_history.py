@@ -183,6 +183,8 @@ def _parse(path: Path) -> tuple[list[tuple[float, Record]], dict[str, Any]] | No
         return None
     try:
         doc = json.loads(text)
+    except RecursionError:
+        return None  # nested deeper than any history: not one
     except ValueError:
         doc = _json_lines(text)
         if doc is None:

@@ -62,6 +62,8 @@ def eval_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     spike = ctx.has("LL121")
     if spike is not None and spike.severity is not Severity.INFO:
         return
+    if ctx.eval_loss is None:
+        return
     st, v = finite(ctx.eval_loss)
     if v.size < 3 or float(np.min(v)) <= 0:
         return
@@ -99,7 +101,7 @@ def eval_spike(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             "그 평가 직전에 학습한 배치를 확인하고, 평가를 전체 정밀도로 실행하세요. 그 스텝의 "
             "체크포인트는 쓰지 마세요.",
         ),
-        metric=ctx.eval_loss.key if ctx.eval_loss is not None else "eval/loss",
+        metric=ctx.eval_loss.key,
         step_start=int(st[i - 1]),
         step_end=int(st[i + 1]),
         evidence=tr(
