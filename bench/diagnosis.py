@@ -26,15 +26,17 @@ log is one, else a ``trainer_state.json`` rebuilt from losslens' parse of the co
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from engine_src import use_engine_src
@@ -114,8 +116,44 @@ COVERS = {
 }
 
 
+@functools.cache
+def _source_names(folder: Path) -> dict[str, str]:
+    """``file`` -> the name the file had where it was found, from the ``source_path`` of
+    the real corpus' index lines (generated runs name their generator there, not a file)."""
+    names: dict[str, str] = {}
+    if folder.name != "real":
+        return names
+    for index in sorted(folder.glob("index*.jsonl")):
+        for line in index.read_text(encoding="utf-8").splitlines():
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(d, dict) and d.get("file") and d.get("source_path"):
+                names[str(d["file"])] = PurePosixPath(str(d["source_path"])).name
+    return names
+
+
+def source_name(path: Path) -> str:
+    """The name ``path`` had at its source ('' when unknown). The corpus stores files as
+    ``<id>.<ext>``; a user's file keeps its own name (``loss_log.txt``), which readers may use."""
+    folder = path.parent.parent
+    try:
+        return _source_names(folder).get(path.relative_to(folder).as_posix(), "")
+    except ValueError:
+        return ""
+
+
 def load(log: LabelledLog) -> RunData:
-    runs = load_into_memory(log.path)
+    """The first run of ``log``, read under the file's name at its source, as a user has it."""
+    name = source_name(log.path) if log.path.is_file() else ""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = log.path
+        # a file stored under another suffix is an extract (a log pasted in a README or a .py)
+        if name and name != path.name and PurePosixPath(name).suffix == path.suffix:
+            path = Path(tmp) / name
+            shutil.copyfile(log.path, path)
+        runs = load_into_memory(path)
     run = runs[0]
     if log.config:
         run.info.config = {**run.info.config, **log.config}

@@ -47,6 +47,7 @@ def _one_line_error(res: object, *needles: str) -> str:
     [
         "trainer_state.json",
         "console.txt",
+        "loss_log.txt",
         "log.csv",
         "log.jsonl",
         "run-abc.wandb",

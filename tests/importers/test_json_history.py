@@ -144,3 +144,50 @@ def test_a_json_file_nested_deeper_than_any_history_is_refused_in_one_line(tmp_p
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ImportError_, match="no training history"):
         load_into_memory(path, fmt="json_history")
+
+
+def test_loss_rows_in_a_file_named_for_its_losses(tmp_path: Path) -> None:
+    # loss_history.append([it, losses["train"], losses["val"]]); json.dump(loss_history, f)
+    rows = [[it, 6.0 - it / 1000, 6.1 - it / 1200] for it in range(200, 2001, 200)]
+    path = _write(tmp_path, rows, "loss_history.json")
+    assert detect(path).name == "json_history"  # type: ignore[union-attr]
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == list(range(200, 2001, 200))
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([r[2] for r in rows])
+    # the same rows under a name that says nothing of losses are not read as losses
+    with pytest.raises(ImportError_):
+        load_into_memory(_write(tmp_path, rows, "points.json"))
+
+
+def test_a_flat_list_in_a_loss_file_is_the_train_loss(tmp_path: Path) -> None:
+    (run,) = load_into_memory(_write(tmp_path, [2.0, 1.5, 1.2, 1.1, 1.05], "losses.json"))
+    assert run.series[keys.LOSS].values.tolist() == [2.0, 1.5, 1.2, 1.1, 1.05]
+
+
+def test_numbers_in_a_record_s_container_are_its_own(tmp_path: Path) -> None:
+    history = [
+        {"epoch": e, "path": f"ckpt_{e}.pt", "metrics": {"train_loss": 3 - e / 4, "val_loss": 2.9}}
+        for e in range(1, 6)
+    ]
+    (run,) = load_into_memory(_write(tmp_path, history, "training_history.json"))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([3 - e / 4 for e in range(1, 6)])
+    assert run.series[keys.EVAL_LOSS].steps.tolist() == [1, 2, 3, 4, 5]
+
+
+def test_a_total_loss_is_the_loss_only_where_no_plain_loss_is_logged(tmp_path: Path) -> None:
+    doc = {"epoch": [1, 2, 3, 4], "loss_total": [1.2, 1.0, 0.9, 0.85], "loss_box": [0.5] * 4}
+    (run,) = load_into_memory(_write(tmp_path, doc, "train_history.json"))
+    assert run.series[keys.LOSS].values.tolist() == [1.2, 1.0, 0.9, 0.85]
+    doc = {"loss": [1.1, 0.9, 0.8, 0.7], "total_loss": [1.2, 1.0, 0.9, 0.85]}
+    (run,) = load_into_memory(_write(tmp_path, doc, "train_history.json"))
+    assert run.series[keys.LOSS].values.tolist() == [1.1, 0.9, 0.8, 0.7]
+
+
+def test_a_history_under_a_key_named_for_it(tmp_path: Path) -> None:
+    doc = {
+        "config": {"lr": 3e-5},
+        "metrics_history": {"step": [25, 50, 75], "loss": [4.6, 4.4, 4.3]},
+    }
+    (run,) = load_into_memory(_write(tmp_path, doc, "training_metrics.json"))
+    assert run.series[keys.LOSS].steps.tolist() == [25, 50, 75]
+    assert run.info.config["lr"] == 3e-5

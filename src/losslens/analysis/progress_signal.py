@@ -95,13 +95,14 @@ _MODEL_KEYS = ("model_type", "architectures", "vocab_size", "model_name_or_path"
 
 
 def loss_unit_unknown(ctx: RunContext) -> bool:
-    """Whether nothing says what the loss's unit is: a table, history or console log of a
-    script of its own (``csv``, ``json_history``, ``text_log``; not a Trainer's log), no task
-    found from its metrics or config (the task is the default, a language model), no series
-    over tokens or text and no model or tokenizer in its config. Its level then says nothing
-    by itself: 0.04 is a near-certain next token in nats and an ordinary squared error."""
+    """Whether nothing says what the loss's unit is: a table, history, console log or loss
+    list of a script of its own (``csv``, ``json_history``, ``text_log``, ``loss_list``; not a
+    Trainer's log), no task found from its metrics or config (the task is the default, a
+    language model), no series over tokens or text and no model or tokenizer in its config.
+    Its level then says nothing by itself: 0.04 is a near-certain next token in nats and an
+    ordinary squared error."""
     fmt = (ctx.run.info.source or "").partition(":")[0]
-    if ctx.task != "lm" or fmt not in ("csv", "json_history", "text_log"):
+    if ctx.task != "lm" or fmt not in ("csv", "json_history", "text_log", "loss_list"):
         return False
     cfg = ctx.run.info.config
     if cfg.get("task") or any(k in cfg for k in _MODEL_KEYS):

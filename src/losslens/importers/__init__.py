@@ -15,11 +15,13 @@ from pathlib import Path
 from losslens.errors import ImportError_, LosslensError, UnknownFormatError
 from losslens.importers.base import Importer, check_readable, display_path, special_kind
 from losslens.importers.csv_table import CSVImporter
+from losslens.importers.gan_log import GanLogImporter
 from losslens.importers.hf_console import HFConsoleImporter
 from losslens.importers.hf_notebook import HFNotebookImporter
 from losslens.importers.hf_state import HFTrainerStateImporter, checkpoint_rank, run_root
 from losslens.importers.json_history import JSONHistoryImporter
 from losslens.importers.jupyter import JupyterImporter
+from losslens.importers.loss_list import LossListImporter
 from losslens.importers.mlflow_store import MLflowFileImporter, MLflowSQLImporter
 from losslens.importers.source_code import looks_like_source
 from losslens.importers.text_log import TextLogImporter
@@ -39,6 +41,8 @@ IMPORTERS: tuple[Importer, ...] = (
     JSONHistoryImporter(),
     HFNotebookImporter(),
     CSVImporter(),
+    LossListImporter(),
+    GanLogImporter(),
     HFConsoleImporter(),
     TextLogImporter(),
     JupyterImporter(),

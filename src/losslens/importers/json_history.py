@@ -7,6 +7,7 @@ Three shapes, found by content::
     {"config": {...}, "history": <either of the above>}              # with the run's settings
     {"<run name>": {"loss": [...], ...}}                             # one run under its name
     {"epochs": [...], "losses": {"ner": [...]}, "scores": {...}}     # lists one level down
+    [[250, 2.31, 2.40], [500, 2.05, 2.21], ...]     # loss_history.json: step, train, val
 
 or JSON lines, one record per line, in a ``.json`` file.
 
@@ -25,6 +26,7 @@ be a run, or component losses in its place (``G_loss``, ``D_loss``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,10 @@ SHORT = 20
 #: Series named only for their split are each ``<split>_loss``, named as any other key
 #: (``val_loss`` is ``eval/loss``) ...
 SPLITS = frozenset({"train", "val", "valid", "validation", "dev", "test"})
+#: A total loss: ``loss_total``, ``total_loss``, ``val_loss_total``, ``total_val_loss``.
+_TOTAL = re.compile(r"(?:total_)?((?:train_|val_|valid_|eval_|test_)?)(?:total_)?loss(?:_total)?")
+#: A record's container of numbers (``{"epoch": 1, "metrics": {...}}``): its own numbers.
+CONTAINERS = frozenset({"metrics", "stats", "logs", "results", "values"})
 #: ... unless the file's name holds one of these: it names what the lists hold.
 OTHER_QUANTITY = ("acc", "f1", "metric", "score", "reward", "bleu", "wer", "lr", "grad", "perp")
 #: Largest file read whole (a history is a few numbers per log).
@@ -68,7 +74,9 @@ def _history(doc: Any) -> tuple[Any, dict[str, Any]]:
     """The history in ``doc`` and the config beside it; a document whose one key holds a
     history (``{"<run name>": {"loss": [...]}}``) is that history."""
     if isinstance(doc, dict):
-        for k in HISTORY_KEYS:
+        # a listed key, else one named for a history (``metrics_history``, ``loss_history``)
+        named = [k for k in doc if isinstance(k, str) and k.lower().endswith("history")]
+        for k in (*HISTORY_KEYS, *named):
             if isinstance(doc.get(k), (list, dict)):
                 cfg = doc.get("config")
                 return doc[k], cfg if isinstance(cfg, dict) else {}
@@ -122,14 +130,55 @@ def _records(hist: Any) -> list[Record]:
 
 def _flat(record: dict[str, Any]) -> Record:
     """A record's numbers; one level of nesting by split is flattened into the names keys
-    read (``{"train": {"loss": ..}, "val": {"loss": ..}}`` is ``train_loss`` and ``val_loss``)."""
+    read (``{"train": {"loss": ..}, "val": {"loss": ..}}`` is ``train_loss`` and ``val_loss``),
+    and the numbers in a container (``{"epoch": 1, "metrics": {"train_loss": ..}}``) are the
+    record's own, its outer numbers kept where a name is in both."""
     out: Record = {}
+    inner: Record = {}
     for k, v in record.items():
         if _number(v):
             out[k] = float(v)
         elif isinstance(v, dict) and k.lower() in SPLITS:
             out.update({f"{k}_{n}": float(x) for n, x in v.items() if _number(x)})
-    return out
+        elif isinstance(v, dict) and k.lower() in CONTAINERS:
+            inner.update({n: float(x) for n, x in v.items() if _number(x)})
+    return {**inner, **out}
+
+
+def _loss_rows(doc: Any, stem: str) -> list[Record]:
+    """A file named for its losses (``loss_history.json``) holding rows of numbers,
+    ``[[step, train_loss], ...]`` or ``[[step, train_loss, val_loss], ...]``: the order a
+    script appends them in (its step first, a whole number that never goes back). A flat list
+    of numbers there is the train loss, one value per log. Empty when the file is neither."""
+    if "loss" not in stem or not isinstance(doc, list) or len(doc) < 2:
+        return []
+    if all(_number(v) for v in doc):
+        return [{"loss": float(v)} for v in doc]
+    if not all(isinstance(r, list) and r and all(_number(v) for v in r) for r in doc):
+        return []
+    width = len(doc[0])
+    steps = [r[0] for r in doc]
+    if width not in (2, 3) or any(len(r) != width for r in doc):
+        return []
+    if not all(float(x).is_integer() for x in steps) or steps != sorted(steps):
+        return []
+    names = ("step", "loss", "val_loss")[:width]
+    return [{n: float(v) for n, v in zip(names, r, strict=True)} for r in doc]
+
+
+def _total_as_loss(records: list[Record]) -> list[Record]:
+    """``loss_total`` / ``total_loss`` (``val_loss_total``) read as the loss in a history that
+    logs no plain one: the sum of an objective's parts is its loss. Beside a plain loss it
+    stays a series of its own."""
+    names = {k for r in records[:50] for k in r}
+    if any(keys.normalize_key(k) in (keys.LOSS, keys.EVAL_LOSS) for k in names):
+        return records
+    rename = {
+        k: m.group(1) + "loss"
+        for k in names
+        if "total" in k.lower() and (m := _TOTAL.fullmatch(k.lower()))
+    }
+    return [{rename.get(k, k): v for k, v in r.items()} for r in records] if rename else records
 
 
 def _has_loss(records: list[Record]) -> bool:
@@ -190,8 +239,8 @@ def _parse(path: Path) -> tuple[list[tuple[float, Record]], dict[str, Any]] | No
         if doc is None:
             return None
     hist, cfg = _history(doc)
-    records = _records(hist)
     stem = path.stem.lower()
+    records = _total_as_loss(_records(hist) or _loss_rows(hist, stem))
     if records and not _has_loss(records) and not any(w in stem for w in OTHER_QUANTITY):
         records = [
             {f"{k}_loss" if k.lower() in SPLITS else k: v for k, v in r.items()} for r in records
