@@ -34,6 +34,7 @@ from losslens.analysis.progress_signal import (
     high_level,
     log_from_start,
     loss_measures_progress,
+    loss_unit_unknown,
     passes_made,
     peak_lr,
     progress_points,
@@ -230,7 +231,10 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         the 1-3 nats a pretrained model fine-tuned on its kind of text reaches; a per-token
         mean, at most ln 2^18) gaining less than 5% per epoch, at any LR and whatever the
         first value (a bad start far above it) (an eval loss that holds while the train
-        loss creeps down is the start of overfitting, LL160's, not under-learning);
+        loss creeps down is the start of overfitting, LL160's, not under-learning); info
+        when nothing names the loss's unit (a script's own table, history or console log
+        with no task, tokens or model named): no level can be called high, so the stretch
+        is the flat end of a curve that converged;
         (e) the first 2 epochs and a quarter of the log (the longer) gain (or lose) less
         than 1% per epoch with the loss never below 90% of its first value (at least 4
         logs: a coarse log with fewer there judges its first 4, a longer flat start): learning
@@ -447,8 +451,11 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if note is None and soft is None and judged and ctx.steps_per_epoch:
         note, onset, stretch_gain = last_stretch(ctx, p, st, v, first, onset, ev)
         # the same boundary as (b), (c), judged on the gain the stretch reports: a slow
-        # stretch of a loss still learning is info
-        if note is not None and still_learning(ctx, p, last, stretch_gain, long_fall):
+        # stretch of a loss still learning is info; so is one at a level nothing can call
+        # high (a script's loss of unknown unit): the flat end of a curve that converged
+        if note is not None and (
+            still_learning(ctx, p, last, stretch_gain, long_fall) or loss_unit_unknown(ctx)
+        ):
             severity = Severity.INFO
     if note is not None and severity is Severity.INFO:
         soft, note, severity = (note, onset), None, Severity.WARNING
