@@ -108,6 +108,9 @@ _AVERAGED = re.compile(
     r"(?:avg|average|mean)[_\- ]"
     r"(?=(?:train|training|val|valid|validation|eval|test|dev)[_\- ]|loss$)"
 )
+#: A loss in total or on average (``total_loss``, ``loss_total``, ``loss_avg``): the loss
+#: where no plain one is logged (:func:`resolve`).
+_TOTAL_LOSS = re.compile(r"total_loss|loss_total|loss_avg|loss_mean")
 #: Where a camel-case name starts a new word (``ValLoss``: before the ``L``).
 CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
@@ -174,7 +177,8 @@ def is_held_out(key: str) -> bool:
 def epoch_twin(available: list[str] | set[str] | dict[str, object], name: str) -> str | None:
     """The epoch mean logged beside ``name`` (Lightning's ``train_loss_epoch`` beside
     ``train_loss_step``), or None."""
-    target = normalize_key(name) + EPOCH_SUFFIX
+    # a per-step copy whose stem is no known quantity keeps its suffix (``loss_avg_step``)
+    target = normalize_key(name).removesuffix(STEP_SUFFIX) + EPOCH_SUFFIX
     return next((n for n in available if n != name and normalize_key(n) == target), None)
 
 
@@ -195,6 +199,22 @@ def resolve(available: list[str] | set[str] | dict[str, object], canonical: str)
     for name in names:  # only an epoch mean was logged (Lightning's ``train_loss_epoch``)
         if normalize_key(name) == canonical + EPOCH_SUFFIX:
             return name
+    if canonical in (LOSS, EVAL_LOSS):
+        # no plain loss: the total of an objective's parts (``total_loss``, ``loss_total``,
+        # ``loss/total``) or the loss averaged (``loss_avg``, ``loss_mean``) is the loss, its
+        # per-step copy before its epoch mean
+        split = canonical.partition("/")[0]
+        for suffix in ("", STEP_SUFFIX, EPOCH_SUFFIX):
+            for name in names:
+                head, _, tail = normalize_key(name).partition("/")
+                if suffix:
+                    if not tail.endswith(suffix):
+                        continue
+                    tail = tail[: -len(suffix)]
+                if head == "loss" and canonical == LOSS and tail in ("total", "total_loss"):
+                    return name  # ``loss/total``: the total in a namespace of losses
+                if head == split and _TOTAL_LOSS.fullmatch(tail):
+                    return name
     if canonical == LR:  # a monitor's groups: the first group's is the run's schedule
         groups = [(int(m.group(1) or 0), n) for n in names if (m := _LR_MONITOR.fullmatch(n))]
         return min(groups)[1] if groups else None

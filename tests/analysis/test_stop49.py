@@ -28,3 +28,29 @@ def test_a_flat_end_of_a_script_loss_of_no_known_unit_is_info() -> None:
 def test_the_same_flat_end_in_a_trainer_log_is_a_plateau() -> None:
     f = one(analyze(_flat_end("hf_trainer_state:abc")), "LL135")  # type: ignore[arg-type]
     assert f.severity is Severity.WARNING
+
+
+# -- keys: a total or an averaged loss is the loss where no plain one is logged -------------
+
+
+def test_a_total_loss_in_a_namespace_of_losses_is_the_train_loss() -> None:
+    steps = np.arange(10, 410, 10)
+    total = 40.0 * np.exp(-steps / 400)
+    total[14] = 4000.0  # one step 100x its neighbours
+    run = run_of({"loss/total_loss": (steps, total), "loss/dir_loss": (steps, total / 3)})
+    f = one(analyze(run), "LL121")  # type: ignore[arg-type]
+    assert f.evidence.metric == "loss/total_loss"
+
+
+def test_an_averaged_loss_and_its_epoch_mean_are_the_train_loss() -> None:
+    ep = np.arange(5)
+    run = run_of(
+        {
+            "loss_avg_epoch": (ep * 10 + 9, np.zeros(5)),
+            "loss_avg_step": ([49], [0.0]),
+            "epoch": (ep * 10 + 9, ep),
+        }
+    )
+    rep = analyze(run)
+    assert one(rep, "LL103").severity is Severity.ERROR  # a loss of exactly 0, 5 of 5 logs
+    assert "5 of 5" in one(rep, "LL103").evidence.text["en"]
