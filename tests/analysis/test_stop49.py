@@ -6,6 +6,7 @@ import numpy as np
 from tests.analysis.analysis_curves import one, run_of
 
 from losslens.analysis import analyze
+from losslens.analysis.messages import num
 from losslens.model import Severity
 
 
@@ -54,3 +55,9 @@ def test_an_averaged_loss_and_its_epoch_mean_are_the_train_loss() -> None:
     rep = analyze(run)
     assert one(rep, "LL103").severity is Severity.ERROR  # a loss of exactly 0, 5 of 5 logs
     assert "5 of 5" in one(rep, "LL103").evidence.text["en"]
+
+
+def test_a_huge_number_is_written_with_its_exponent() -> None:
+    assert num(1e308) == "1e308"
+    assert num(3.2e10) == "3.2e10"
+    assert num(999_999_999.0) == "999,999,999"

@@ -37,7 +37,7 @@ def join(*parts: Mapping[str, str], sep: str = " ") -> Text:
 
 
 def num(x: float | int | None, digits: int = 3) -> str:
-    """A number for people: ``2.80``, ``0.0599``, ``1.98e-4``, ``240,024``."""
+    """A number for people: ``2.80``, ``0.0599``, ``1.98e-4``, ``240,024``, ``3.2e10``."""
     if x is None:
         return "-"
     if isinstance(x, int) and not isinstance(x, bool):
@@ -50,9 +50,9 @@ def num(x: float | int | None, digits: int = 3) -> str:
     if xf == 0:
         return "0"
     a = abs(xf)
-    if a >= 10_000:
+    if 10_000 <= a < 1e9:
         return f"{xf:,.0f}"
-    if a < 1e-3:
+    if a < 1e-3 or a >= 1e9:  # 1.98e-4; 3.2e10, not eleven digits with their commas
         m, e = f"{xf:.{digits - 1}e}".split("e")
         m = m.rstrip("0").rstrip(".")
         return f"{m}e{int(e)}"
