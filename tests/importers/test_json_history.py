@@ -191,3 +191,32 @@ def test_a_history_under_a_key_named_for_it(tmp_path: Path) -> None:
     (run,) = load_into_memory(_write(tmp_path, doc, "training_metrics.json"))
     assert run.series[keys.LOSS].steps.tolist() == [25, 50, 75]
     assert run.info.config["lr"] == 3e-5
+
+
+def test_a_history_printed_by_python_into_a_text_file(tmp_path: Path) -> None:
+    history = {
+        "loss": [1.5, 0.22, 0.06, 0.1, 0.07],
+        "val_loss": [0.4, 0.2, 0.1, 0.12, float("nan")],
+    }
+    path = tmp_path / "log_train.txt"
+    with open(path, "w") as f:
+        print(history, file=f)  # Python's repr: single quotes, a bare nan
+    assert detect(path).name == "json_history"  # type: ignore[union-attr]
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].values.tolist() == [1.5, 0.22, 0.06, 0.1, 0.07]
+
+
+def test_json_lines_of_epoch_stats_in_a_log_txt(tmp_path: Path) -> None:
+    # DETR / DeiT: log_stats appended as one JSON line per epoch to output_dir/log.txt
+    path = tmp_path / "log.txt"
+    with open(path, "w") as f:
+        for epoch in range(4):
+            stats = {
+                "train_lr": 1e-4,
+                "train_loss": 2.5 - 0.3 * epoch,
+                "test_loss": 2.4 - 0.2 * epoch,
+            }
+            f.write(json.dumps({**stats, "epoch": epoch, "n_parameters": 41_000_000}) + "\n")
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3, 4]
+    assert run.series["test/loss"].values.tolist() == pytest.approx([2.4, 2.2, 2.0, 1.8])

@@ -117,3 +117,31 @@ def test_forcing_the_format_on_another_file_says_what_it_expects(tmp_path: Path)
         list(LossListImporter().read(path))
     assert "name says 'loss'" in (exc.value.hint or "")
     assert not isinstance(exc.value, UnknownFormatError)
+
+
+def test_step_value_pairs_joined_by_an_underscore(tmp_path: Path) -> None:
+    losses = _fit(8)
+    path = tmp_path / "train_loss.txt"
+    path.write_text("".join(f"{e}_{v}\n" for e, v in enumerate(losses, start=1)))
+    steps, values = _series(path)
+    assert steps == list(range(1, 9))
+    assert values == pytest.approx(losses)
+
+
+def test_a_table_under_a_commented_header_is_read_by_its_column_names(tmp_path: Path) -> None:
+    train = _fit(12)
+    val = [v * 1.1 for v in train]
+    table = np.column_stack([np.arange(12), train, val])
+    path = tmp_path / "history.txt"  # the header names the losses, not the file
+    np.savetxt(path, table, header="epoch train_loss val_loss", fmt=["%d", "%.6f", "%.6f"])
+    assert detect(path).name == "loss_list"  # type: ignore[union-attr]
+    steps, values = _series(path)
+    assert steps == list(range(1, 13))  # epoch 0 is done at step 1
+    assert values == pytest.approx([round(v, 6) for v in train])
+    assert _series(path, keys.EVAL_LOSS)[1] == pytest.approx([round(v, 6) for v in val])
+
+
+def test_a_commented_header_naming_no_loss_is_no_loss_table(tmp_path: Path) -> None:
+    path = tmp_path / "scores.txt"
+    np.savetxt(path, np.column_stack([np.arange(6), np.linspace(0.5, 0.9, 6)]), header="epoch acc")
+    assert not LossListImporter().sniff(path)

@@ -327,3 +327,35 @@ def test_a_tagged_line_whose_fields_name_their_splits_keeps_them(tmp_path: Path)
     assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([2.9, 2.8, 2.7])
     assert run.series[keys.LOSS].values.tolist() == pytest.approx([2.9, 2.8, 2.7])
     assert "eval/lr" not in run.series
+
+
+def test_the_same_count_within_each_epoch_runs_on_across_epochs(tmp_path: Path) -> None:
+    import logging
+
+    path = tmp_path / "train.log"
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-8s: %(message)s"))
+    log = logging.getLogger("test_same_count")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    for epoch in range(5):  # one print per epoch, at batch 300 of 320
+        loss = 0.7 - 0.05 * epoch
+        log.info("Epoch: [%d][300/320]\t Loss [ %.8f] Accuracy %.3f", epoch, loss, 0.6 + epoch / 50)
+    handler.close()
+    log.removeHandler(handler)
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [300, 620, 940, 1260, 1580]
+
+
+def test_a_finished_bar_per_epoch_then_its_summary_line(tmp_path: Path) -> None:
+    from tqdm import tqdm
+
+    path = tmp_path / "train_log.txt"
+    with open(path, "w", encoding="utf-8") as f:
+        for epoch in range(1, 5):
+            for _ in tqdm(range(50), desc=f"Epoch {epoch}/4", file=f, ascii=False):
+                pass
+            print(f"Epoch {epoch} | Train Loss: {1.2 - epoch / 20:.4f} | Val Loss: 1.1", file=f)
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [50, 100, 150, 200]
+    assert run.series[keys.EVAL_LOSS].values.tolist() == [1.1] * 4

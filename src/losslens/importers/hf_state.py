@@ -6,7 +6,6 @@ output, pasted into a file or an issue with text around it)."""
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from losslens.importers.base import (
     run_from_rows,
     run_name_for,
 )
-from losslens.importers.textutil import decode_utf8, json_error
+from losslens.importers.textutil import decode_utf8, json_error, python_literal
 from losslens.model import ImportedRun, jsonable
 from losslens.numeric import as_value
 
@@ -47,8 +46,6 @@ _HISTORY_KEY = re.compile(r'"log_history"\s*:\s*\[')
 _HISTORY_START = re.compile(_HISTORY_KEY.pattern + r'|\[\s*(?=\{\s*")')
 #: The log history as Python prints it: single quotes, bare ``nan``/``inf``
 _PY_LOG_LIST = re.compile(r"\[\s*\{\s*'")
-_NAN = "<nan>"  # a bare nan, read as a string first (a literal has no NaN)
-_PY_NONFINITE = re.compile(r"(?<![\w'\".])(nan|inf)(?![\w'\"])")
 #: TrainingArguments names; a nested object holding several of them is the run's set-up
 _ARGS_KEYS = frozenset(keys.TRAINING_ARGS) | {"optim", "fp16", "bf16"}
 
@@ -137,29 +134,7 @@ def _object(text: str) -> Any:
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
-        return _python_literal(text)
-
-
-def _python_literal(text: str) -> Any:
-    """``text`` read as a Python literal (never run), a bare ``nan``/``inf`` (Python's repr
-    of those floats) read as that float; None when it is not one."""
-    src = _PY_NONFINITE.sub(lambda x: f"'{_NAN}'" if x.group(1) == "nan" else "1e999", text)
-    try:
-        value = ast.literal_eval(src)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
-    return _with_nan(value)
-
-
-def _with_nan(value: Any) -> Any:
-    """``value`` with the placeholder of a bare ``nan`` turned back into the float."""
-    if value == _NAN:
-        return float("nan")
-    if isinstance(value, dict):
-        return {k: _with_nan(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_with_nan(v) for v in value]
-    return value
+        return python_literal(text)
 
 
 def _is_log_entry(entry: Any) -> bool:
@@ -244,7 +219,7 @@ def printed_log_history(text: str) -> list[Any] | None:
     end = text.rfind("}]")
     if m is None or end < m.start():
         return None
-    value = _python_literal(text[m.start() : end + 2])
+    value = python_literal(text[m.start() : end + 2])
     if not isinstance(value, list) or not any(_is_log_entry(e) for e in value[:5]):
         return None
     return value

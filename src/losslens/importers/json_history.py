@@ -9,7 +9,9 @@ Three shapes, found by content::
     {"epochs": [...], "losses": {"ner": [...]}, "scores": {...}}     # lists one level down
     [[250, 2.31, 2.40], [500, 2.05, 2.21], ...]     # loss_history.json: step, train, val
 
-or JSON lines, one record per line, in a ``.json`` file.
+or JSON lines, one record per line, in a ``.json`` file; in a ``.txt`` or ``.log`` file, JSON
+lines (DETR's ``log.txt``: one line of stats per epoch) or a history as Python prints it
+(``print(history.history)``: single quotes, bare ``nan``).
 
 A record's step is its ``step`` (``global_step``, ``iter``, ``iteration``) when it has one,
 else its ``epoch`` (counted from 0, the record of epoch 0 is logged when one epoch is done),
@@ -43,6 +45,7 @@ from losslens.importers.base import (
     read_regular,
     run_from_rows,
 )
+from losslens.importers.textutil import python_literal
 from losslens.model import ImportedRun, jsonable
 
 #: Keys a history sits under beside the run's settings.
@@ -60,6 +63,9 @@ _TOTAL = re.compile(r"(?:total_)?((?:train_|val_|valid_|eval_|test_)?)(?:total_)
 CONTAINERS = frozenset({"metrics", "stats", "logs", "results", "values"})
 #: ... unless the file's name holds one of these: it names what the lists hold.
 OTHER_QUANTITY = ("acc", "f1", "metric", "score", "reward", "bleu", "wer", "lr", "grad", "perp")
+#: A history's file names: JSON, or a text file a script printed it to (``log.txt`` of
+#: JSON lines, ``print(history.history)`` saved as ``log_train.txt``)
+_SUFFIXES = (".json", ".txt", ".log")
 #: Largest file read whole (a history is a few numbers per log).
 MAX_BYTES = 64 * 1024 * 1024
 
@@ -235,7 +241,10 @@ def _parse(path: Path) -> tuple[list[tuple[float, Record]], dict[str, Any]] | No
     except RecursionError:
         return None  # nested deeper than any history: not one
     except ValueError:
+        # JSON lines, or the history as Python prints it (``print(history.history)``)
         doc = _json_lines(text)
+        if doc is None:
+            doc = python_literal(text.strip())
         if doc is None:
             return None
     hist, cfg = _history(doc)
@@ -255,7 +264,7 @@ class JSONHistoryImporter:
     description = "a training history saved as JSON ({'loss': [...], 'val_loss': [...]})"
 
     def sniff(self, path: Path) -> bool:
-        if path.is_dir() or path.suffix.lower() != ".json":
+        if path.is_dir() or path.suffix.lower() not in _SUFFIXES:
             return False
         head = read_head(path, 64).removeprefix(b"\xef\xbb\xbf").lstrip()
         try:

@@ -8,11 +8,13 @@ per log and nothing else::
 Values are read in order, one log each: one or several per line (apart by commas,
 semicolons or spaces), or ``Epoch N: value`` (the log of the end of epoch N, its step N). A
 line ``Epoch N`` alone starts that epoch for the values below it; lines that are all ``step
-value`` pairs are a table with no header. The file's name names the
-series: a held-out split's name first (``val_loss``, ``test_losses``) makes it the
-evaluation loss, anything else the train loss. Only the name can say the numbers are a
-loss, so a file whose name has no ``loss`` is never read as one; ``step,loss`` rows with no
-header are the CSV reader's.
+value`` pairs (apart by a space, comma, ``_`` or ``:``) are a table with no header. The
+file's name names the series: a held-out split's name first (``val_loss``, ``test_losses``)
+makes it the evaluation loss, anything else the train loss. Only the name can say the
+numbers are a loss, so a file whose name has no ``loss`` is never read as one (``step,loss``
+rows with no header are the CSV reader's), except a table of numbers under a commented
+header naming a loss column (``# epoch train_loss val_loss``, as ``np.savetxt(header=...)``
+writes it): its columns are read by their names, whatever the file's name.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ _EPOCH_VALUE = re.compile(
 )
 #: ``Epoch 3`` alone: the values below it are that epoch's.
 _EPOCH_MARK = re.compile(r"^\s*epoch\s*#?\s*:?\s*(?P<epoch>\d+)\s*:?\s*$", re.IGNORECASE)
+#: ``12_0.4835``, ``12: 0.4835``: a step and its value.
+_PAIR = re.compile(rf"^\s*(?P<step>\d+)\s*(?:[_:,;]\s*|\s+)(?P<value>{_NUM})\s*$", re.IGNORECASE)
+#: ``# epoch train_loss val_loss``: the names of the columns below (``np.savetxt(header=...)``).
+_HEADER = re.compile(r"^\s*#\s*(?P<names>[A-Za-z_][\w./\-]*(?:[\s,;]+[A-Za-z_][\w./\-]*)+)\s*$")
+_STEP_NAMES = ("step", "steps", "global_step", "iter", "iteration", "it")
 _HELD_OUT = ("val", "valid", "validation", "eval", "test", "dev")
 #: Bytes looked at when sniffing, and the values needed there.
 _SNIFF_BYTES, _MIN_VALUES = 1 << 14, 5
@@ -63,9 +70,47 @@ def _key(path: Path) -> str:
 
 def _pairs(lines: list[str]) -> bool:
     """Whether every line of values is a ``step value`` pair (a whole number, then the
-    value): a table with no header rather than two logs per line."""
-    found = [_NUMBER.findall(line) for line in lines if _VALUES.match(line)]
-    return bool(found) and all(len(f) == 2 and f[0].isdigit() for f in found)
+    value, apart by a space, comma, ``_`` or ``:``): a table with no header rather than two
+    logs per line."""
+    found = [line for line in lines if line.strip() and not _EPOCH_MARK.match(line)]
+    return bool(found) and all(_PAIR.match(line) for line in found)
+
+
+def _table(lines: list[str]) -> list[tuple[int, dict[str, Any]]] | None:
+    """The rows of a table of numbers under a commented header that names a loss column
+    (``# epoch train_loss val_loss``, as ``np.savetxt(header=...)`` writes it), each row a
+    log at its step column's value, else its epoch's end (an epoch counted from 0 is done
+    at 1), else its place; None when the lines are not such a table."""
+    body = [line for line in lines if line.strip()]
+    m = _HEADER.match(body[0]) if body else None
+    if m is None:
+        return None
+    names = re.split(r"[\s,;]+", m["names"].strip())
+    low = [n.lower() for n in names]
+    if not any("loss" in n for n in low):
+        return None
+    step_i = next((i for i, n in enumerate(low) if n in _STEP_NAMES), None)
+    epoch_i = low.index("epoch") if "epoch" in low else None
+    rows: list[tuple[int, dict[str, Any]]] = []
+    shift = 0
+    for line in body[1:]:
+        if line.lstrip().startswith("#"):
+            continue
+        nums = _NUMBER.findall(line)
+        if not _VALUES.match(line) or len(nums) != len(names):
+            return None
+        row: dict[str, Any] = {n: float(x) for n, x in zip(names, nums, strict=True)}
+        if step_i is not None:
+            step = int(row[names[step_i]])
+        elif epoch_i is not None:
+            if not rows and row[names[epoch_i]] == 0:
+                shift = 1
+            step = int(row[names[epoch_i]]) + shift
+            row[names[epoch_i]] = float(step)
+        else:
+            step = len(rows) + 1
+        rows.append((step, row))
+    return rows
 
 
 def _parse(lines: list[str]) -> tuple[list[tuple[int, dict[str, Any]]], int]:
@@ -84,12 +129,10 @@ def _parse(lines: list[str]) -> tuple[list[tuple[int, dict[str, Any]]], int]:
             rows.append((e, {"loss": float(m.group("value")), "epoch": e}))
         elif m := _EPOCH_MARK.match(line):
             epoch = int(m.group("epoch"))
+        elif pairs and (m := _PAIR.match(line)):
+            rows.append((int(m.group("step")), {"loss": float(m.group("value"))}))
         elif _VALUES.match(line):
-            nums = _NUMBER.findall(line)
-            if pairs:
-                rows.append((int(nums[0]), {"loss": float(nums[1])}))
-                continue
-            for num in nums:
+            for num in _NUMBER.findall(line):
                 row: dict[str, Any] = {"loss": float(num)}
                 if epoch is not None:
                     row["epoch_index"] = epoch
@@ -104,8 +147,6 @@ class LossListImporter:
     description = "bare loss values in a file named for them (loss_log.txt, train_loss.txt)"
 
     def sniff(self, path: Path) -> bool:
-        if not _names_loss(path):
-            return False
         head = text_log_head(path, _SNIFF_BYTES)
         if not head:
             return False
@@ -113,8 +154,11 @@ class LossListImporter:
         lines = text.splitlines()
         if len(head) == _SNIFF_BYTES and len(lines) > 1:
             lines = lines[:-1]  # the last line may be cut
+        table = _table(lines)
+        if table is not None:
+            return len(table) >= _MIN_VALUES
         rows, other = _parse(lines)
-        return other == 0 and len(rows) >= _MIN_VALUES
+        return _names_loss(path) and other == 0 and len(rows) >= _MIN_VALUES
 
     def claims(self, path: Path) -> bool:
         return False  # a name alone never makes a file a list of losses
@@ -122,8 +166,9 @@ class LossListImporter:
     def read(self, path: Path) -> Iterator[ImportedRun]:
         check_readable(path)
         text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
-        rows, other = _parse(text.splitlines())
-        if not _names_loss(path) or len(rows) < _MIN_VALUES:
+        table = _table(text.splitlines())
+        rows, other = (table, 0) if table is not None else _parse(text.splitlines())
+        if (table is None and not _names_loss(path)) or len(rows) < _MIN_VALUES:
             raise ImportError_(
                 f"not a list of loss values (found {len(rows)} values, {other} other lines)",
                 "a loss list holds numbers only (one per line, or comma-separated), in a file "
@@ -133,7 +178,7 @@ class LossListImporter:
         warnings: list[str] = []
         if other:
             warnings.append(f"skipped {other} line{'s' if other != 1 else ''} holding no value")
-        key = _key(path)
+        key = "loss" if table is not None else _key(path)  # a table names its own columns
         guard = StepGuard(warnings)
         kept = [
             (s, None, {key if k == "loss" else k: v for k, v in row.items()})

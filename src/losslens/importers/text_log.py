@@ -176,11 +176,22 @@ def _new_postfixes(lines: list[tuple[Fields, bool]]) -> list[Fields]:
         nxt = lines[i + 1] if i + 1 < len(lines) else None
         if nxt is not None and nxt[1] and key is not None and nxt[0].get(key) == f[key]:
             continue  # redrawn at the same count: its last drawing stands
-        post = {k: v for k, v in f.items() if k != key}
+        post = _without(f, key)
+        if not any(k not in _EPOCH_KEYS for k in post):
+            # a bar with no metric is only a counter: its last drawing before another line
+            # stands (``Epoch 1/4: 0/50`` redrawn up to ``50/50``, then the epoch's summary)
+            redrawn = nxt is not None and nxt[1] and _counter(nxt[0]) == key
+            if not (redrawn and nxt is not None and _without(nxt[0], key) == post):
+                out.append(f)
+            continue
         if post != last:
             out.append(f)
             last = post
     return out
+
+
+def _without(f: Fields, key: str | None) -> Fields:
+    return {k: v for k, v in f.items() if k != key}
 
 
 def _held_out(key: str) -> str | None:
@@ -254,6 +265,7 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
     offset, last, epoch_ctx, cur = 0, -1.0, None, None
     step = 0
     first_epoch: float | None = None
+    last_ep: float | None = None  # the epoch on the last counter line
     for f in lines:
         key, ep = _counter(f), _epoch(f)
         if ep is not None:
@@ -264,11 +276,13 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
             count, total = f[key]
             if not math.isfinite(count):
                 continue
-            if key in _WITHIN and count < last:
+            if key in _WITHIN and (count < last or (count == last and ep != last_ep)):
                 # a count within the epoch: the steps run on, by the epoch's length when the
-                # counter gives it (``(100/61701)``), else past the last count
+                # counter gives it (``(100/61701)``), else past the last count; the same
+                # count in the next epoch (``Epoch: [1][300/320]`` after ``[0][300/320]``,
+                # a finished bar per epoch) is the next epoch's
                 offset += int(total) if total else int(last) + (1 if count == 0 else 0)
-            last = count
+            last, last_ep = count, ep
             step = offset + int(count)
             if total is not None and 0 < total < 1e12 and key not in _WITHIN:
                 planned = int(total)

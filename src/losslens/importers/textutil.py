@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from losslens.errors import ImportError_
 
@@ -77,3 +79,29 @@ def json_error(exc: json.JSONDecodeError, path: Path) -> ImportError_:
 
 def strip_ansi(text: str) -> str:
     return ANSI.sub("", text) if "\x1b" in text else text
+
+
+_NAN = "<nan>"  # a bare nan, read as a string first (a literal has no NaN)
+_PY_NONFINITE = re.compile(r"(?<![\w'\".])(nan|inf)(?![\w'\"])")
+
+
+def python_literal(text: str) -> Any:
+    """``text`` read as a Python literal (never run), a bare ``nan``/``inf`` (Python's repr
+    of those floats) read as that float; None when it is not one."""
+    src = _PY_NONFINITE.sub(lambda x: f"'{_NAN}'" if x.group(1) == "nan" else "1e999", text)
+    try:
+        value = ast.literal_eval(src)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return _with_nan(value)
+
+
+def _with_nan(value: Any) -> Any:
+    """``value`` with the placeholder of a bare ``nan`` turned back into the float."""
+    if value == _NAN:
+        return float("nan")
+    if isinstance(value, dict):
+        return {k: _with_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_nan(v) for v in value]
+    return value
