@@ -61,3 +61,33 @@ def test_a_huge_number_is_written_with_its_exponent() -> None:
     assert num(1e308) == "1e308"
     assert num(3.2e10) == "3.2e10"
     assert num(999_999_999.0) == "999,999,999"
+
+
+# -- LL158: a word error rate frozen above 0 ------------------------------------------------
+
+
+def _asr(wer: list[float]) -> object:
+    """A CTC fine-tune: the loss falls from 32 to 5 in the first 300 steps and holds; six
+    evals of the loss and the word error rate."""
+    steps = np.arange(100, 3100, 100)
+    loss = np.where(steps <= 300, 32.0 - 27 * (steps - 100) / 200, 5.0 + 0.01 * np.sin(steps))
+    evals = np.arange(500, 3500, 500)
+    return run_of(
+        {
+            "train/loss": (steps, loss),
+            "train/epoch": (steps, steps / 328),
+            "eval/loss": (evals, 5.0 - 0.001 * np.arange(6)),
+            "eval/wer": (evals, wer),
+        }
+    )
+
+
+def test_a_word_error_rate_of_one_at_every_eval_is_a_frozen_metric() -> None:
+    f = one(analyze(_asr([1.0] * 6)), "LL158")  # type: ignore[arg-type]
+    assert f.severity is Severity.WARNING
+    assert "wer = 1" in f.evidence.text["en"]
+
+
+def test_a_word_error_rate_that_moves_is_not_frozen() -> None:
+    rep = analyze(_asr([1.0, 0.9, 0.7, 0.6, 0.55, 0.5]))  # type: ignore[arg-type]
+    assert not [f for f in rep.findings if f.rule_id == "LL158"]

@@ -20,9 +20,15 @@ class FrozenMetricParams:
     min_evals: int = param(5, "evals of the held-out accuracy needed, every one the same value")
 
 
-def _accuracy(key: str) -> bool:
+def _counted(key: str) -> str | None:
+    """``accuracy`` or ``error rate`` for a held-out metric that counts answers right or
+    wrong (``val_accuracy``; ``eval_wer``, ``eval_cer``), else None."""
     name = key.rsplit("/", 1)[-1].lower()
-    return keys.is_held_out(key) and name.endswith(("acc", "accuracy"))
+    if not keys.is_held_out(key):
+        return None
+    if name.endswith(("acc", "accuracy")):
+        return "accuracy"
+    return "error rate" if name in ("wer", "cer") else None
 
 
 @rule(
@@ -35,11 +41,11 @@ def _accuracy(key: str) -> bool:
     params=FrozenMetricParams(),
 )
 def frozen_accuracy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
-    """The held-out accuracy is the same number at every evaluation.
+    """The held-out accuracy or error rate is the same number at every evaluation.
 
-    Principle: an accuracy counts right answers, so it changes whenever one prediction
-    does; a value repeated to the last digit over many evaluations means the predictions
-    never changed, whatever the loss did.
+    Principle: an accuracy counts right answers and an error rate wrong ones, so each
+    changes whenever one prediction does; a value repeated to the last digit over many
+    evaluations means the predictions never changed, whatever the loss did.
 
     What it detects:
         A held-out accuracy (``val_accuracy``, ``eval_acc`` …) logged at 5 evaluations or
@@ -47,7 +53,9 @@ def frozen_accuracy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         (1, or 100 for a percentage): the model gives the same answers all run, typically
         one class for every example (a balanced 5-class set then reads 0.2). At the ceiling
         the task is solved; at 0 the metric may be an exact match the model never reaches,
-        so neither is read. A warning; not read when the loss itself is reported as not
+        so neither is read. Likewise a word or character error rate (``eval_wer``,
+        ``eval_cer``) above 0 at every one of 5 evaluations or more (a WER of exactly 1.0:
+        every word wrong, the model transcribes nothing). A warning; not read when the loss itself is reported as not
         decreasing (LL131), which says it already.
     Why it matters:
         A classifier that predicts one class has learned nothing about the inputs: the loss
@@ -64,7 +72,8 @@ def frozen_accuracy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     if ctx.has("LL131") is not None:
         return
     for key, s in ctx.run.series.items():
-        if not _accuracy(key):
+        counted = _counted(key)
+        if counted is None:
             continue
         f = s.finite
         v = f.values
@@ -72,7 +81,7 @@ def frozen_accuracy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             continue
         value = float(v[0])
         ceiling = 100.0 if value > 1.0 else 1.0
-        if not 0.0 < value < ceiling:
+        if not 0.0 < value < ceiling and not (counted == "error rate" and value > 0.0):
             continue
         name = key.rsplit("/", 1)[-1]
         yield r.finding(
@@ -82,12 +91,13 @@ def frozen_accuracy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
                 k=name,
             ),
             explanation=tr(
-                "{k} was exactly {v} at all {n} evaluations. An accuracy changes as soon as one "
-                "prediction does, so the model gave the same answers all run (often one class "
-                "for every example), whatever its loss did.",
-                "{k}이(가) {n}번의 평가 모두에서 정확히 {v}였습니다. 정확도는 예측 하나만 바뀌어도 "
-                "달라지므로, 모델은 손실과 상관없이 실행 내내 같은 답(흔히 모든 예제에 한 클래스)"
-                "을 냈습니다.",
+                "{k} was exactly {v} at all {n} evaluations. An accuracy or an error rate "
+                "changes as soon as one prediction does, so the model gave the same answers all "
+                "run (often one class for every example, or an empty transcript), whatever its "
+                "loss did.",
+                "{k}이(가) {n}번의 평가 모두에서 정확히 {v}였습니다. 정확도나 오류율은 예측 하나만 "
+                "바뀌어도 달라지므로, 모델은 손실과 상관없이 실행 내내 같은 답(흔히 모든 예제에 한 "
+                "클래스, 또는 빈 전사)을 냈습니다.",
                 k=name,
                 v=num(value, 4),
                 n=v.size,
