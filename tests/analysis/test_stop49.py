@@ -91,3 +91,25 @@ def test_a_word_error_rate_of_one_at_every_eval_is_a_frozen_metric() -> None:
 def test_a_word_error_rate_that_moves_is_not_frozen() -> None:
     rep = analyze(_asr([1.0, 0.9, 0.7, 0.6, 0.55, 0.5]))  # type: ignore[arg-type]
     assert not [f for f in rep.findings if f.rule_id == "LL158"]
+
+
+# -- LL135 judges a loss that LL131 called flat but learning (info) -------------------------
+
+
+def test_a_binary_classifier_at_chance_is_judged_when_its_eval_loss_creeps_down() -> None:
+    """Ten epochs of a binary classifier whose train loss stays at ln 2 (logged 4 times an
+    epoch) while its eval loss creeps down 0.2% an epoch to its best at the end."""
+    steps = np.arange(8, 328, 8)
+    train = np.log(2) * (1 + 0.01 * np.sin(steps * 0.7))
+    evals = np.arange(32, 352, 32)
+    run = run_of(
+        {
+            "train/loss": (steps, train),
+            "train/epoch": (steps, steps / 32),
+            "eval/loss": (evals, 0.6935 * 0.998 ** np.arange(10)),
+            "eval/acc": (evals, 0.5 + 0.002 * np.sin(np.arange(10))),
+        }
+    )
+    rep = analyze(run)  # type: ignore[arg-type]
+    assert one(rep, "LL131").severity is Severity.INFO
+    assert one(rep, "LL135").severity is Severity.WARNING

@@ -55,8 +55,8 @@ def frozen_accuracy(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         the task is solved; at 0 the metric may be an exact match the model never reaches,
         so neither is read. Likewise a word or character error rate (``eval_wer``,
         ``eval_cer``) above 0 at every one of 5 evaluations or more (a WER of exactly 1.0:
-        every word wrong, the model transcribes nothing). A warning; not read when the loss itself is reported as not
-        decreasing (LL131), which says it already.
+        every word wrong, the model transcribes nothing). A warning; not read when the loss
+        itself is reported as not decreasing (LL131), which says it already.
     Why it matters:
         A classifier that predicts one class has learned nothing about the inputs: the loss
         can still move (it calibrates the one answer's probability) while every prediction

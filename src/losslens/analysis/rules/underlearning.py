@@ -194,7 +194,8 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
 
     What it detects:
         Judged by size, not by statistical significance, once the other progress rules
-        (LL131–LL133) said nothing (or LL132 only at info) and, except for (e), (g) and
+        (LL131–LL133) said nothing (or LL131 or LL132 only at info: a flat train loss whose
+        eval loss still improves, diminishing returns) and, except for (e), (g) and
         (i), memorization (LL153) neither (an LL153 staircase at info, the small drop on
         re-seeing the examples that any second pass shows, does not count: it is read at
         one logging cadence and not at another), in a log that starts with the run (the train
@@ -335,12 +336,11 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     broken = [f for x in _BROKEN if (f := ctx.has(x)) is not None]
     if any(f.severity is not Severity.INFO for f in broken) or not loss_measures_progress(ctx):
         return
-    # a flat stretch that LL132 graded info (diminishing returns at a moderate level) leaves
-    # the judgement by passes over the data to this rule; any other progress finding says it
-    plateau = ctx.has("LL132")
-    if any(ctx.has(x) for x in _PROGRESS if x != "LL132") or (
-        plateau is not None and plateau.severity is not Severity.INFO
-    ):
+    # a flat stretch that LL132 graded info (diminishing returns at a moderate level), or a
+    # flat train loss whose eval loss still improves (LL131 at info), leaves the judgement by
+    # passes over the data to this rule; any other progress finding says it
+    said = [f for x in _PROGRESS if (f := ctx.has(x)) is not None]
+    if any(f.rule_id not in ("LL132", "LL131") or f.severity is not Severity.INFO for f in said):
         return
     # a loss that ends near zero is memorization: only a flat start (e) can still be said of
     # it. An info staircase (read at one cadence and not at another) does not decide that
