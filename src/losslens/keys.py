@@ -108,9 +108,10 @@ _AVERAGED = re.compile(
     r"(?:avg|average|mean)[_\- ]"
     r"(?=(?:train|training|val|valid|validation|eval|test|dev)[_\- ]|loss$)"
 )
-#: A loss in total or on average (``total_loss``, ``loss_total``, ``loss_avg``): the loss
-#: where no plain one is logged (:func:`resolve`).
-_TOTAL_LOSS = re.compile(r"total_loss|loss_total|loss_avg|loss_mean")
+#: A loss in total or on average (``total_loss``, ``loss_total``, ``loss_avg``), or named for
+#: what it is (``nll``, the negative log-likelihood): the loss where no plain one is logged
+#: (:func:`resolve`).
+_TOTAL_LOSS = re.compile(r"total_loss|loss_total|loss_avg|loss_mean|nll")
 #: Where a camel-case name starts a new word (``ValLoss``: before the ``L``).
 CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
@@ -201,8 +202,8 @@ def resolve(available: list[str] | set[str] | dict[str, object], canonical: str)
             return name
     if canonical in (LOSS, EVAL_LOSS):
         # no plain loss: the total of an objective's parts (``total_loss``, ``loss_total``,
-        # ``loss/total``) or the loss averaged (``loss_avg``, ``loss_mean``) is the loss, its
-        # per-step copy before its epoch mean
+        # ``loss/total``), the loss averaged (``loss_avg``, ``loss_mean``) or the negative
+        # log-likelihood (``train_nll``) is the loss, its per-step copy before its epoch mean
         split = canonical.partition("/")[0]
         for suffix in ("", STEP_SUFFIX, EPOCH_SUFFIX):
             for name in names:

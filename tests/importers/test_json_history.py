@@ -174,13 +174,30 @@ def test_numbers_in_a_record_s_container_are_its_own(tmp_path: Path) -> None:
     assert run.series[keys.EVAL_LOSS].steps.tolist() == [1, 2, 3, 4, 5]
 
 
-def test_a_total_loss_is_the_loss_only_where_no_plain_loss_is_logged(tmp_path: Path) -> None:
+def test_a_total_or_nll_loss_is_the_loss_only_where_no_plain_loss_is_logged(
+    tmp_path: Path,
+) -> None:
     doc = {"epoch": [1, 2, 3, 4], "loss_total": [1.2, 1.0, 0.9, 0.85], "loss_box": [0.5] * 4}
     (run,) = load_into_memory(_write(tmp_path, doc, "train_history.json"))
-    assert run.series[keys.LOSS].values.tolist() == [1.2, 1.0, 0.9, 0.85]
+    assert keys.resolve(run.series, keys.LOSS) == "train/loss_total"
     doc = {"loss": [1.1, 0.9, 0.8, 0.7], "total_loss": [1.2, 1.0, 0.9, 0.85]}
     (run,) = load_into_memory(_write(tmp_path, doc, "train_history.json"))
-    assert run.series[keys.LOSS].values.tolist() == [1.1, 0.9, 0.8, 0.7]
+    assert keys.resolve(run.series, keys.LOSS) == keys.LOSS
+    history = [
+        {"step": s, "train_nll": 84 - s / 100, "val_nll": 82 - s / 200} for s in (250, 500, 750)
+    ]
+    (run,) = load_into_memory(_write(tmp_path, {"history": history}, "history.json"))
+    assert keys.resolve(run.series, keys.EVAL_LOSS) == "eval/nll"
+
+
+def test_records_listed_per_split(tmp_path: Path) -> None:
+    doc = {
+        "train": [{"loss": 1.9 - e / 10, "grad_norm_mean": 5.0} for e in range(5)],
+        "val": [{"loss": 1.5 - e / 20, "pearson": 0.1} for e in range(5)],
+    }
+    (run,) = load_into_memory(_write(tmp_path, doc, "history.json"))
+    assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3, 4, 5]
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([1.5, 1.45, 1.4, 1.35, 1.3])
 
 
 def test_a_history_under_a_key_named_for_it(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ Three shapes, found by content::
     {"config": {...}, "history": <either of the above>}              # with the run's settings
     {"<run name>": {"loss": [...], ...}}                             # one run under its name
     {"epochs": [...], "losses": {"ner": [...]}, "scores": {...}}     # lists one level down
+    {"train": [{"loss": 1.9, ...}, ...], "val": [{"loss": 1.4, ...}]}  # records per split
     [[250, 2.31, 2.40], [500, 2.05, 2.21], ...]     # loss_history.json: step, train, val
 
 or JSON lines, one record per line, in a ``.json`` file; in a ``.txt`` or ``.log`` file, JSON
@@ -28,7 +29,6 @@ be a run, or component losses in its place (``G_loss``, ``D_loss``).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,8 +57,6 @@ SHORT = 20
 #: Series named only for their split are each ``<split>_loss``, named as any other key
 #: (``val_loss`` is ``eval/loss``) ...
 SPLITS = frozenset({"train", "val", "valid", "validation", "dev", "test"})
-#: A total loss: ``loss_total``, ``total_loss``, ``val_loss_total``, ``total_val_loss``.
-_TOTAL = re.compile(r"(?:total_)?((?:train_|val_|valid_|eval_|test_)?)(?:total_)?loss(?:_total)?")
 #: A record's container of numbers (``{"epoch": 1, "metrics": {...}}``): its own numbers.
 CONTAINERS = frozenset({"metrics", "stats", "logs", "results", "values"})
 #: ... unless the file's name holds one of these: it names what the lists hold.
@@ -127,11 +125,36 @@ def _columns(hist: dict[str, Any]) -> list[Record]:
 
 
 def _records(hist: Any) -> list[Record]:
+    if isinstance(hist, dict) and hist and all(_split_list(k, v) for k, v in hist.items()):
+        return _split_records(hist)
     if isinstance(hist, dict):
         return _columns(hist)
     if isinstance(hist, list) and hist and all(isinstance(r, dict) for r in hist):
         return [_flat(r) for r in hist]
     return []
+
+
+def _split_list(key: Any, value: Any) -> bool:
+    """Whether ``key: value`` is a split's list of records (``"val": [{"loss": ..}, ..]``)."""
+    return (
+        isinstance(key, str)
+        and key.lower() in SPLITS
+        and isinstance(value, list)
+        and bool(value)
+        and all(isinstance(r, dict) for r in value)
+    )
+
+
+def _split_records(hist: dict[str, list[Any]]) -> list[Record]:
+    """``{"train": [{...}, ...], "val": [{...}, ...]}``: one list of records per split, the
+    i-th record of each from the same epoch; each record's numbers named for its split."""
+    n = max(len(v) for v in hist.values())
+    out: list[Record] = [{} for _ in range(n)]
+    for split, rows in hist.items():
+        for i, row in enumerate(rows):
+            if isinstance(row, dict):
+                out[i].update({f"{split}_{k}": float(v) for k, v in row.items() if _number(v)})
+    return [r for r in out if r]
 
 
 def _flat(record: dict[str, Any]) -> Record:
@@ -172,26 +195,13 @@ def _loss_rows(doc: Any, stem: str) -> list[Record]:
     return [{n: float(v) for n, v in zip(names, r, strict=True)} for r in doc]
 
 
-def _total_as_loss(records: list[Record]) -> list[Record]:
-    """``loss_total`` / ``total_loss`` (``val_loss_total``) read as the loss in a history that
-    logs no plain one: the sum of an objective's parts is its loss. Beside a plain loss it
-    stays a series of its own."""
-    names = {k for r in records[:50] for k in r}
-    if any(keys.normalize_key(k) in (keys.LOSS, keys.EVAL_LOSS) for k in names):
-        return records
-    rename = {
-        k: m.group(1) + "loss"
-        for k in names
-        if "total" in k.lower() and (m := _TOTAL.fullmatch(k.lower()))
-    }
-    return [{rename.get(k, k): v for k, v in r.items()} for r in records] if rename else records
-
-
 def _has_loss(records: list[Record]) -> bool:
     """A train or eval loss, or component losses in its place (a GAN's ``G_loss`` and
     ``D_loss``: the analysis reads each for NaNs and says no single train loss was found)."""
-    names = {keys.normalize_key(k) for r in records[:50] for k in r}
-    return any(n in (keys.LOSS, keys.EVAL_LOSS) or n.endswith("_loss") for n in names)
+    names = {k for r in records[:50] for k in r}
+    if keys.resolve(names, keys.LOSS) or keys.resolve(names, keys.EVAL_LOSS):
+        return True  # also a total, averaged or NLL loss (``train_nll``)
+    return any(keys.normalize_key(n).endswith("_loss") for n in names)
 
 
 def _stepped(records: list[Record]) -> list[tuple[float, Record]]:
@@ -249,7 +259,7 @@ def _parse(path: Path) -> tuple[list[tuple[float, Record]], dict[str, Any]] | No
             return None
     hist, cfg = _history(doc)
     stem = path.stem.lower()
-    records = _total_as_loss(_records(hist) or _loss_rows(hist, stem))
+    records = _records(hist) or _loss_rows(hist, stem)
     if records and not _has_loss(records) and not any(w in stem for w in OTHER_QUANTITY):
         records = [
             {f"{k}_loss" if k.lower() in SPLITS else k: v for k, v in r.items()} for r in records
