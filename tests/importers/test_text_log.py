@@ -359,3 +359,20 @@ def test_a_finished_bar_per_epoch_then_its_summary_line(tmp_path: Path) -> None:
     (run,) = load_into_memory(path)
     assert run.series[keys.LOSS].steps.tolist() == [50, 100, 150, 200]
     assert run.series[keys.EVAL_LOSS].values.tolist() == [1.1] * 4
+
+
+def test_a_split_s_batch_counter_restarting_each_epoch_and_its_summary(tmp_path: Path) -> None:
+    """PaddleVideo's log: ``train step:N`` restarts each epoch, ``val step:N`` lines report
+    single held-out batches, ``END epoch:N val loss_avg`` the held-out loss."""
+    lines = []
+    for e in range(1, 4):
+        for st in (0, 100):
+            lines.append(f"epoch:[{e:3d}/3 ] train step:{st:<4d} loss: {4 - e / 2 - st / 1000:.5f}")
+        lines.append(f"END epoch:{e}   train loss_avg: {3.9 - e / 2:.5f}  top1_avg: 0.1")
+        lines.append(f"epoch:[{e:3d}/3 ] val step:0    loss: {3.0 + e / 10:.5f} top1: 0.125")
+        lines.append(f"END epoch:{e}   val loss_avg: {3.6 - e / 10:.5f} top1_avg: 0.14")
+    path = _write(tmp_path, "\n".join(f"[12/25 14:22:40] {x}" for x in lines) + "\n")
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [0, 100, 101, 201, 202, 302]
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([3.5, 3.4, 3.3])
+    assert "eval/batch_loss" in run.series

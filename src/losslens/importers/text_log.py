@@ -90,6 +90,8 @@ _WITHIN = ("accumulation step", "epoch step", "batch")
 _SOURCE_LINE = frozenset({"line", "lineno"})
 #: Counters a phase's name may precede (``SFT Step``, ``DPO iter``): the run's step.
 _PHASE_COUNTERS = ("step", "iteration", "iter")
+#: Counters of a held-out split's batches (``val step:0``, ``test iter 3``): no step of the run.
+_BATCHES = (*_PHASE_COUNTERS, "batch")
 _EPOCH_KEYS = ("epoch", "ep")
 _TRAIN_LOSS = ("loss", "train loss", "train_loss", "training loss", "tr_loss", "xent", "cost")
 #: A held-out value: its key starts with one of these (``val loss``, ``test accuracy``).
@@ -130,11 +132,20 @@ def _fields(line: str) -> tuple[Fields, bool]:
         post = (bar.group(4) or "").split(", ", 2)[2:]
         line = line[: bar.start()] + " " + " ".join(post)
     named = False  # a field names its split (``train 3.44 val 3.43``): a tag adds nothing
+    held: str | None = None  # the split of a held-out batch counter on the line ...
+    held_at: tuple[float, float | None] = (0.0, None)  # ... and its count
     for m in _FIELD.finditer(line):
         key = keys.CAMEL.sub(" ", m.group("key")).lower()  # ``TrainLoss`` is ``train loss``
+        if key.partition(" ")[0] in _EVAL_PREFIX and key.rpartition(" ")[2] in _BATCHES:
+            if held is None:  # ``val step:0``: a held-out batch's line (see below)
+                held, held_at = key.partition(" ")[0], (_number(m.group("num")), None)
+            continue
         named = named or key.replace("_", " ").split()[0] in _SPLIT_LOSS
-        if key != "loss" and set(re.split(r"[\s_]+", key)) - _LOSS_WORDS == {"loss"}:
+        words = re.split(r"[\s_]+", key)
+        if key != "loss" and set(words) - _LOSS_WORDS == {"loss"}:
             key = "loss"  # ``Average Loss``, ``avg_loss``: the train loss
+        elif words[0] in _EVAL_PREFIX and set(words[1:]) - _LOSS_WORDS == {"loss"}:
+            key = f"{words[0]} loss"  # ``val loss_avg``: the held-out loss
         elif key not in _STEP_KEYS and key.rpartition(" ")[2] in _PHASE_COUNTERS:
             key = "step"  # ``SFT Step 0010``: a phase's name before its step counter
         elif key.partition(" ")[::2] in _SPLIT_EPOCHS:
@@ -150,7 +161,13 @@ def _fields(line: str) -> tuple[Fields, bool]:
         if m.group("inner") and key in _EPOCH_KEYS:
             # ``Epoch:[0/19](100/61701)``: the step within the epoch, of its steps
             out.setdefault("epoch step", (float(m.group("inner")), float(m.group("inner_total"))))
-    if tag is not None and not named:
+    if held is not None and named:
+        # ``Val step 500 | train loss 1.93 | val loss 1.93``: the run's step at an eval
+        out.setdefault("step", held_at)
+    elif held is not None:
+        # ``epoch:[1/25] val step:0 loss: 3.27``: one held-out batch, not the split's loss
+        out = {k if k in _EPOCH_KEYS else f"{held} batch {k}": v for k, v in out.items()}
+    elif tag is not None and not named:
         # ``[Dev] loss: 2.19``: a line tagged with a held-out split reports that split
         out = {
             k if _held_out(k) or k in _STEP_KEYS else f"{tag['split'].lower()} {k}": v
@@ -276,7 +293,11 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
             count, total = f[key]
             if not math.isfinite(count):
                 continue
-            if key in _WITHIN and (count < last or (count == last and ep != last_ep)):
+            # a counter that goes back as the epoch on the line advances counts within the
+            # epoch, whatever its name (``epoch:[2/25] train step:0`` after ``step:100``)
+            advanced = ep is not None and last_ep is not None and ep > last_ep
+            within = key in _WITHIN or (advanced and count < last)
+            if within and (count < last or (count == last and ep != last_ep)):
                 # a count within the epoch: the steps run on, by the epoch's length when the
                 # counter gives it (``(100/61701)``), else past the last count; the same
                 # count in the next epoch (``Epoch: [1][300/320]`` after ``[0][300/320]``,
