@@ -145,3 +145,12 @@ def test_a_commented_header_naming_no_loss_is_no_loss_table(tmp_path: Path) -> N
     path = tmp_path / "scores.txt"
     np.savetxt(path, np.column_stack([np.arange(6), np.linspace(0.5, 0.9, 6)]), header="epoch acc")
     assert not LossListImporter().sniff(path)
+
+
+def test_a_table_step_that_is_no_integer_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "history.txt"
+    path.write_text("# epoch train_loss\n1e400 0.5\nnan 0.4\n3 0.3\n4 0.2\n5 0.1\n6 0.1\n")
+    (imported,) = list(LossListImporter().read(path))
+    points = [p for batch in imported.batches for p in batch]
+    assert sorted({p.step for p in points}) == [3, 4, 5, 6]
+    assert any("dropped 2 records" in w for w in imported.warnings)

@@ -76,7 +76,7 @@ def _pairs(lines: list[str]) -> bool:
     return bool(found) and all(_PAIR.match(line) for line in found)
 
 
-def _table(lines: list[str]) -> list[tuple[int, dict[str, Any]]] | None:
+def _table(lines: list[str]) -> list[tuple[float, dict[str, Any]]] | None:
     """The rows of a table of numbers under a commented header that names a loss column
     (``# epoch train_loss val_loss``, as ``np.savetxt(header=...)`` writes it), each row a
     log at its step column's value, else its epoch's end (an epoch counted from 0 is done
@@ -91,8 +91,8 @@ def _table(lines: list[str]) -> list[tuple[int, dict[str, Any]]] | None:
         return None
     step_i = next((i for i, n in enumerate(low) if n in _STEP_NAMES), None)
     epoch_i = low.index("epoch") if "epoch" in low else None
-    rows: list[tuple[int, dict[str, Any]]] = []
-    shift = 0
+    rows: list[tuple[float, dict[str, Any]]] = []
+    shift = 0.0
     for line in body[1:]:
         if line.lstrip().startswith("#"):
             continue
@@ -100,24 +100,25 @@ def _table(lines: list[str]) -> list[tuple[int, dict[str, Any]]] | None:
         if not _VALUES.match(line) or len(nums) != len(names):
             return None
         row: dict[str, Any] = {n: float(x) for n, x in zip(names, nums, strict=True)}
+        # the step as written: the reader's StepGuard drops one that is no 64-bit integer
         if step_i is not None:
-            step = int(row[names[step_i]])
+            step = row[names[step_i]]
         elif epoch_i is not None:
             if not rows and row[names[epoch_i]] == 0:
-                shift = 1
-            step = int(row[names[epoch_i]]) + shift
-            row[names[epoch_i]] = float(step)
+                shift = 1.0
+            step = row[names[epoch_i]] + shift
+            row[names[epoch_i]] = step
         else:
-            step = len(rows) + 1
+            step = float(len(rows) + 1)
         rows.append((step, row))
     return rows
 
 
-def _parse(lines: list[str]) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+def _parse(lines: list[str]) -> tuple[list[tuple[float, dict[str, Any]]], int]:
     """``(step, row)`` per value, and the number of lines that held none (blank lines
     aside). Values count from step 1; ``Epoch N: value`` lines are logged at step N and
     ``step value`` pairs at their step."""
-    rows: list[tuple[int, dict[str, Any]]] = []
+    rows: list[tuple[float, dict[str, Any]]] = []
     other = 0
     epoch: int | None = None
     pairs = _pairs(lines)
@@ -167,6 +168,7 @@ class LossListImporter:
         check_readable(path)
         text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
         table = _table(text.splitlines())
+        rows: list[tuple[float, dict[str, Any]]]
         rows, other = (table, 0) if table is not None else _parse(text.splitlines())
         if (table is None and not _names_loss(path)) or len(rows) < _MIN_VALUES:
             raise ImportError_(
