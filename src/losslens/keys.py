@@ -186,7 +186,8 @@ def epoch_twin(available: list[str] | set[str] | dict[str, object], name: str) -
 def resolve(available: list[str] | set[str] | dict[str, object], canonical: str) -> str | None:
     """Which of ``available`` holds the quantity ``canonical`` (exact name first, then aliases,
     then its epoch mean: Lightning's ``<name>_epoch`` when no per-step series was logged; for
-    the learning rate, a monitor's first parameter group).
+    a loss, then a total, averaged or NLL loss of that split (``total_loss``, ``loss_avg``,
+    ``val_nll``); for the learning rate, a monitor's first parameter group).
 
     Runs logged through ``losslens.log`` keep the user's names (``loss``, ``val_loss``);
     analysis uses this to find them without renaming anything.
