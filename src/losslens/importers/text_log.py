@@ -25,8 +25,11 @@ accuracy``, named ``eval_...``) and no counter fill the log above them; a line t
 held-out split's name in brackets reports that split (``[Dev] loss: 2.19``) unless its fields
 name their splits, and a counter alone on its line pairs with the losses on the lines below it
 (``epoch: 0, iteration: 100`` then ``[Train] loss: 0.68``).
-A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``) runs on
-across epochs; any other counter that goes back is a resumed run, whose lines replace the logs
+A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``, or any
+counter that goes back as the epoch on its line advances) runs on across epochs; a line that
+counts a held-out split's batches (``val step:0 loss: 3.27``) reports one batch of that split
+(``eval/batch_loss``), and ``val loss_avg`` is its loss; any other counter that goes back is a
+resumed run, whose lines replace the logs
 from that step on (a note with other values and no train loss, ``loaded best model (epoch=20,
 val_loss=1.05)``, is none). An epoch printed as a whole number beside a step counter is an index
 (``Epoch 0`` for the whole first pass), kept as ``epoch_index``, not read as the Trainer's
