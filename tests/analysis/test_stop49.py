@@ -113,3 +113,22 @@ def test_a_binary_classifier_at_chance_is_judged_when_its_eval_loss_creeps_down(
     rep = analyze(run)  # type: ignore[arg-type]
     assert one(rep, "LL131").severity is Severity.INFO
     assert one(rep, "LL135").severity is Severity.WARNING
+
+
+# -- LL157: a held-out metric that never beat its first eval while the train loss fell --------
+
+
+def test_a_metric_that_never_beat_its_first_eval_while_training_fit_is_overfitting() -> None:
+    """30 epochs: the train loss falls from 2.7 to 0.001, the validation accuracy is best at
+    the first eval (0.167) and wanders between 0.06 and 0.12 after; no eval loss."""
+    ep = np.arange(1, 31)
+    acc = np.concatenate([[0.167], 0.09 + 0.03 * np.sin(np.arange(29))])
+    run = run_of(
+        {
+            "train/loss": (ep, np.geomspace(2.7, 0.001, 30)),
+            "train/epoch": (ep, ep),
+            "eval/accuracy": (ep, acc),
+        }
+    )
+    f = one(analyze(run), "LL157")  # type: ignore[arg-type]
+    assert f.severity is Severity.WARNING and f.onset_step == 1

@@ -53,8 +53,9 @@ def metric_stall(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         (accuracy, F1, WER, BLEU …) at 5 evals or more, not at its best at the last eval (a
         metric at its best there is still improving). The metric reached its level at the
         first eval within its typical eval-to-eval move (the median absolute change between
-        consecutive evals) of its best, after gaining more than that move from its first
-        eval; from there it stayed for 2 epochs or more and 3 evals or more (so no later
+        consecutive evals) of its best, which may be the first eval itself (a metric that
+        never beat its first value while the train loss fell learned nothing that carries
+        over); from there it stayed for 2 epochs or more and 3 evals or more (so no later
         eval beat it by more than that move), while the train loss fell 10% or more over the
         same stretch (the train logs within half an eval interval of each eval): the model
         kept fitting its training examples and the held-out task did not follow (LL151's
@@ -84,8 +85,8 @@ def metric_stall(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             continue
         raw = v if m.higher_better else -v
         move = eval_move(v)
-        if move <= 0 or float(np.max(v)) - float(v[0]) <= move:
-            continue  # never moved: no level it stalled at (not learning is another rule's)
+        if move <= 0:
+            continue  # never moved at all: no level it stalled at
         if float(v[-1]) >= float(np.max(v)):
             continue  # at its best at the last eval: still improving
         i = int(np.argmax(v >= float(np.max(v)) - move))  # reached its level here
