@@ -385,3 +385,38 @@ def run_from_rows(
         **meta,
     )
     return imported
+
+
+def file_run(
+    path: Path,
+    fmt: str,
+    rows: Iterable[tuple[Any, Mapping[str, Any]]],
+    *,
+    warnings: list[str] | None = None,
+    name: str | None = None,
+    by_step: bool = False,
+    **meta: Any,
+) -> ImportedRun:
+    """The run of a log file read whole, from ``(step, row)`` pairs: each step as written
+    goes through :class:`StepGuard` (one that is no 64-bit integer is dropped, with a warning
+    in ``warnings``), in order of step when ``by_step``; the run is named after the file (or
+    ``name``), its source id is the format and a hash of the file, its start and end the
+    file's modification time."""
+    warnings = [] if warnings is None else warnings
+    guard = StepGuard(warnings)
+    kept = [(s, None, row) for raw, row in rows if (s := guard(raw)) is not None]
+    if by_step:
+        kept.sort(key=lambda x: x[0])
+    mtime = path.stat().st_mtime
+    return run_from_rows(
+        name=name or path.stem,
+        fmt=fmt,
+        source=display_path(path),
+        source_id=f"{fmt}:{file_hash(path)}",
+        rows=kept,
+        keymap=KeyMap(),
+        start_time=mtime,
+        end_time=mtime,
+        warnings=warnings,
+        **meta,
+    )

@@ -20,13 +20,9 @@ from typing import Any
 
 from losslens.errors import ImportError_
 from losslens.importers.base import (
-    KeyMap,
-    StepGuard,
     check_readable,
-    display_path,
-    file_hash,
+    file_run,
     read_regular,
-    run_from_rows,
     text_log_head,
 )
 from losslens.model import ImportedRun
@@ -84,17 +80,4 @@ class GanLogImporter:
                 "expected lines like '(epoch: 1, iters: 100, time: 0.1, data: 0.2) G_GAN: 0.35'",
                 path=str(path),
             )
-        warnings: list[str] = []
-        guard = StepGuard(warnings)
-        mtime = path.stat().st_mtime
-        yield run_from_rows(
-            name=path.parent.name or path.stem,
-            fmt=self.name,
-            source=display_path(path),
-            source_id="gan_log:" + file_hash(path),
-            rows=[(s, None, r) for step, r in rows if (s := guard(step)) is not None],
-            keymap=KeyMap(),
-            start_time=mtime,
-            end_time=mtime,
-            warnings=warnings,
-        )
+        yield file_run(path, self.name, rows, name=path.parent.name or path.stem)

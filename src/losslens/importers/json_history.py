@@ -36,14 +36,10 @@ from typing import Any
 from losslens import keys
 from losslens.errors import ImportError_
 from losslens.importers.base import (
-    KeyMap,
-    StepGuard,
     check_readable,
-    display_path,
-    file_hash,
+    file_run,
     read_head,
     read_regular,
-    run_from_rows,
 )
 from losslens.importers.textutil import python_literal
 from losslens.model import ImportedRun, jsonable
@@ -295,21 +291,6 @@ class JSONHistoryImporter:
                 path=str(path),
             )
         rows, cfg = parsed
-        warnings: list[str] = []
-        guard = StepGuard(warnings)
-        kept = sorted(
-            ((s, None, r) for raw, r in rows if (s := guard(raw)) is not None), key=lambda x: x[0]
-        )
-        mtime = path.stat().st_mtime
-        yield run_from_rows(
-            name=path.stem,
-            fmt=self.name,
-            source=display_path(path),
-            source_id="json_history:" + file_hash(path),
-            rows=kept,
-            keymap=KeyMap(),
-            config={k: jsonable(v) for k, v in cfg.items()},
-            start_time=mtime,
-            end_time=mtime,
-            warnings=warnings,
+        yield file_run(
+            path, self.name, rows, by_step=True, config={k: jsonable(v) for k, v in cfg.items()}
         )

@@ -26,13 +26,9 @@ from typing import Any
 
 from losslens.errors import ImportError_
 from losslens.importers.base import (
-    KeyMap,
-    StepGuard,
     check_readable,
-    display_path,
-    file_hash,
+    file_run,
     read_regular,
-    run_from_rows,
     text_log_head,
 )
 from losslens.model import ImportedRun
@@ -181,21 +177,7 @@ class LossListImporter:
         if other:
             warnings.append(f"skipped {other} line{'s' if other != 1 else ''} holding no value")
         key = "loss" if table is not None else _key(path)  # a table names its own columns
-        guard = StepGuard(warnings)
-        kept = [
-            (s, None, {key if k == "loss" else k: v for k, v in row.items()})
-            for step, row in rows
-            if (s := guard(step)) is not None
-        ]
-        mtime = path.stat().st_mtime
-        yield run_from_rows(
-            name=path.stem,
-            fmt=self.name,
-            source=display_path(path),
-            source_id="loss_list:" + file_hash(path),
-            rows=kept,
-            keymap=KeyMap(),
-            start_time=mtime,
-            end_time=mtime,
-            warnings=warnings,
+        named = (
+            (step, {key if k == "loss" else k: v for k, v in row.items()}) for step, row in rows
         )
+        yield file_run(path, self.name, named, warnings=warnings)

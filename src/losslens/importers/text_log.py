@@ -200,8 +200,12 @@ def _new_postfixes(lines: list[tuple[Fields, bool]]) -> list[Fields]:
         if not any(k not in _EPOCH_KEYS for k in post):
             # a bar with no metric is only a counter: its last drawing before another line
             # stands (``Epoch 1/4: 0/50`` redrawn up to ``50/50``, then the epoch's summary)
-            redrawn = nxt is not None and nxt[1] and _counter(nxt[0]) == key
-            if not (redrawn and nxt is not None and _without(nxt[0], key) == post):
+            if (
+                nxt is None
+                or not nxt[1]
+                or _counter(nxt[0]) != key
+                or _without(nxt[0], key) != post
+            ):
                 out.append(f)
             continue
         if post != last:
