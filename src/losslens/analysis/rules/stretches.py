@@ -197,6 +197,19 @@ def fell_over_long_half(
     )
 
 
+def half_flat(ctx: RunContext, p: UnderParams, st: FloatArray, gain: float | None) -> bool:
+    """Whether the second half of the log, ``long_stretch`` epochs or more, gained (or lost)
+    less than ``per_epoch_gain`` per epoch (``gain``, its Theil-Sen gain per epoch): half the
+    passes made bought nothing, a waste whatever the loss's unit."""
+    span = epoch_span(ctx, float(st[0] + 0.5 * (st[-1] - st[0])), float(st[-1]))
+    return (
+        gain is not None
+        and span is not None
+        and span >= p.long_stretch
+        and abs(gain) < p.per_epoch_gain
+    )
+
+
 def still_learning(
     ctx: RunContext, p: UnderParams, last: float, gain: float | None, long_fall: bool
 ) -> bool:

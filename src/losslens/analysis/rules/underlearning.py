@@ -48,6 +48,7 @@ from losslens.analysis.rules.stretches import (
     fell_over_long_half,
     few_logs_level,
     flat_start,
+    half_flat,
     last_stretch,
     slow_cause,
     still_learning,
@@ -235,7 +236,9 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         loss creeps down is the start of overfitting, LL160's, not under-learning); info
         when nothing names the loss's unit (a script's own table, history or console log
         with no task, tokens or model named): no level can be called high, so the stretch
-        is the flat end of a curve that converged;
+        is the flat end of a curve that converged, unless the whole second half of the log
+        (5 epochs or more) gained (or lost) less than 1% per epoch: half the passes made
+        bought nothing, a waste whatever the unit (a warning);
         (e) the first 2 epochs and a quarter of the log (the longer) gain (or lose) less
         than 1% per epoch with the loss never below 90% of its first value (at least 4
         logs: a coarse log with fewer there judges its first 4, a longer flat start): learning
@@ -452,9 +455,11 @@ def under_learning(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         note, onset, stretch_gain = last_stretch(ctx, p, st, v, first, onset, ev)
         # the same boundary as (b), (c), judged on the gain the stretch reports: a slow
         # stretch of a loss still learning is info; so is one at a level nothing can call
-        # high (a script's loss of unknown unit): the flat end of a curve that converged
+        # high (a script's loss of unknown unit): the flat end of a curve that converged,
+        # unless the whole second half was flat (half the passes bought nothing: waste)
         if note is not None and (
-            still_learning(ctx, p, last, stretch_gain, long_fall) or loss_unit_unknown(ctx)
+            still_learning(ctx, p, last, stretch_gain, long_fall)
+            or (loss_unit_unknown(ctx) and not half_flat(ctx, p, st, gain))
         ):
             severity = Severity.INFO
     if note is not None and severity is Severity.INFO:

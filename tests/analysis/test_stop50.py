@@ -1,0 +1,32 @@
+"""Stop 50: a loss of unknown unit that stayed flat for the second half of the run (five
+epochs or more) is a plateau that wasted those passes, whatever its unit."""
+
+from __future__ import annotations
+
+import numpy as np
+from tests.analysis.analysis_curves import one, run_of
+
+from losslens.analysis import analyze
+from losslens.model import Severity
+
+
+def _flat_half(flat_from: int) -> object:
+    """A script's per-epoch CSV over 20 epochs, no eval: the train loss falls from 2.0 to 1.2
+    until epoch ``flat_from``, then holds near 1.2 (gaining 0.1% per epoch)."""
+    ep = np.arange(1, 21)
+    fall = 2.0 - 0.8 * (ep - 1) / (flat_from - 1)
+    loss = np.where(ep <= flat_from, fall, 1.2 * 0.999 ** (ep - flat_from))
+    loss = loss * (1 + 0.003 * np.sin(ep * 1.3))
+    run = run_of({"train/loss": (ep, loss), "train/epoch": (ep, ep)})
+    run.info.source = "csv:history.csv"  # type: ignore[attr-defined]
+    return run
+
+
+def test_a_loss_of_unknown_unit_flat_for_half_the_run_is_a_plateau() -> None:
+    f = one(analyze(_flat_half(5)), "LL135")  # type: ignore[arg-type]
+    assert f.severity is Severity.WARNING
+
+
+def test_a_flat_end_shorter_than_half_the_run_stays_info() -> None:
+    f = one(analyze(_flat_half(15)), "LL135")  # type: ignore[arg-type]
+    assert f.severity is Severity.INFO
