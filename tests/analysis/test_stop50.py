@@ -30,3 +30,33 @@ def test_a_loss_of_unknown_unit_flat_for_half_the_run_is_a_plateau() -> None:
 def test_a_flat_end_shorter_than_half_the_run_stays_info() -> None:
     f = one(analyze(_flat_half(15)), "LL135")  # type: ignore[arg-type]
     assert f.severity is Severity.INFO
+
+
+# -- LL153: damage is a harm that holds, not one eval after the best -------------------------
+
+
+def _classifier(last_evals: list[float]) -> object:
+    """A 30-epoch classifier whose train loss falls to 0.01; its eval loss falls to 0.20 and,
+    after its best, logs ``last_evals``; accuracy logged beside it."""
+    n_after = len(last_evals)
+    ep = np.arange(1, 31)
+    ev = np.concatenate([np.geomspace(1.5, 0.2, 30 - n_after), last_evals])
+    ev[20] *= 1.6  # one noisy eval that comes back
+    return run_of(
+        {
+            "train/loss": (ep, np.geomspace(1.9, 0.01, 30)),
+            "train/epoch": (ep, ep),
+            "eval/loss": (ep, ev),
+            "eval/accuracy": (ep, np.minimum(0.95, 0.5 + ep * 0.02)),
+        }
+    )
+
+
+def test_one_eval_after_the_best_is_no_damage() -> None:
+    f = one(analyze(_classifier([0.45])), "LL153")  # type: ignore[arg-type]
+    assert f.severity is Severity.WARNING
+
+
+def test_a_rise_that_holds_three_evals_is_damage() -> None:
+    f = one(analyze(_classifier([0.45, 0.47, 0.5])), "LL153")  # type: ignore[arg-type]
+    assert f.severity is Severity.ERROR

@@ -142,6 +142,11 @@ class MemoParams:
         "or overfitting (LL151) is an error: the harm LL151 grades an error; a smaller harm "
         "(a stall, a few percent): a warning",
     )
+    held_evals: int = param(
+        3,
+        "... counting the evals after the best for that median: this many or more (a harm that "
+        "holds)",
+    )
     pref_accuracy: float = param(
         0.99,
         "preference loss: reward accuracy (mean of the last 10%) at least this, every pair "

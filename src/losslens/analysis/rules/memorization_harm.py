@@ -34,11 +34,17 @@ def overfits(ctx: RunContext) -> bool:
 def harm_grade(ctx: RunContext, view: EvalView, p: MemoParams) -> Severity:
     """The grade of memorization that the eval loss shows harm for: an error (the result is
     damaged) with a harm of the size LL151 grades an error (LL151 an error, or the evals after
-    the best ``error_rise`` or more above it, median); a smaller one, a stall or a few
-    percent, a warning."""
+    the best, ``held_evals`` or more of them, ``error_rise`` or more above it, median); a
+    smaller one, a stall, a few percent or a rise that one or two evals show, a warning.
+
+    Principle: damage is a harm that holds: one eval after the best, however high, may be
+    the curve's own movement (a noisy eval that comes back), as LL151 grades it."""
     of = ctx.has("LL151")
     later = view.values[view.best + 1 :]
-    big = later.size > 0 and float(np.median(later)) >= (1 + p.error_rise) * view.best_value
+    big = (
+        later.size >= p.held_evals
+        and float(np.median(later)) >= (1 + p.error_rise) * view.best_value
+    )
     if big or (of is not None and of.severity is Severity.ERROR):
         return Severity.ERROR
     return Severity.WARNING
