@@ -46,6 +46,25 @@ def test_np_savetxt_of_the_losses_is_one_log_per_value(tmp_path: Path) -> None:
     assert values == pytest.approx(losses, rel=1e-12)
 
 
+def test_an_array_printed_by_numpy_is_its_values(tmp_path: Path) -> None:
+    losses = np.array(_fit(30))
+    path = tmp_path / "loss.txt"
+    with open(path, "w") as f:
+        print(losses, file=f)  # several lines, the first opening with "[", the last "]"
+    assert str(losses).count("\n") >= 2
+    steps, values = _series(path)
+    assert steps == list(range(1, 31))
+    assert values == pytest.approx(losses, rel=1e-6)
+
+
+def test_a_printed_two_dimensional_array_is_no_loss_list(tmp_path: Path) -> None:
+    path = tmp_path / "loss.txt"
+    with open(path, "w") as f:
+        print(np.array(_fit(30)).reshape(10, 3), file=f)
+    with pytest.raises(ImportError_):
+        LossListImporter().read(path).__next__()
+
+
 def test_a_held_out_split_in_the_name_makes_it_the_eval_loss(tmp_path: Path) -> None:
     path = tmp_path / "val_losses.txt"
     with open(path, "w") as f:

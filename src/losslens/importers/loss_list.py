@@ -6,7 +6,8 @@ per log and nothing else::
     0.004276655956260659          68.762839, 68.103141, 63.676852,      Epoch 2: 1.9251
 
 Values are read in order, one log each: one or several per line (apart by commas,
-semicolons or spaces), or ``Epoch N: value`` (the log of the end of epoch N, its step N). A
+semicolons or spaces; an array printed by numpy, ``[3.167 3.023 ...]``, is its values), or
+``Epoch N: value`` (the log of the end of epoch N, its step N). A
 line ``Epoch N`` alone starts that epoch for the values below it; lines that are all ``step
 value`` pairs (apart by a space, comma, ``_`` or ``:``) are a table with no header. The
 file's name names the series: a held-out split's name first (``val_loss``, ``test_losses``)
@@ -110,10 +111,20 @@ def _table(lines: list[str]) -> list[tuple[float, dict[str, Any]]] | None:
     return rows
 
 
+def _unbracket(lines: list[str]) -> list[str]:
+    """The lines of one array printed by numpy (``print(losses)``: ``[3.167 3.023`` ...
+    ``2.471]``, no other bracket) without its two brackets; other lines as they are."""
+    text = "\n".join(lines).strip()
+    if not (text.startswith("[") and text.endswith("]")) or text.count("[") + text.count("]") > 2:
+        return lines
+    return text[1:-1].splitlines()
+
+
 def _parse(lines: list[str]) -> tuple[list[tuple[float, dict[str, Any]]], int]:
     """``(step, row)`` per value, and the number of lines that held none (blank lines
     aside). Values count from step 1; ``Epoch N: value`` lines are logged at step N and
-    ``step value`` pairs at their step."""
+    ``step value`` pairs at their step. One array printed by numpy is its values."""
+    lines = _unbracket(lines)
     rows: list[tuple[float, dict[str, Any]]] = []
     other = 0
     epoch: int | None = None
