@@ -60,3 +60,26 @@ def test_one_eval_after_the_best_is_no_damage() -> None:
 def test_a_rise_that_holds_three_evals_is_damage() -> None:
     f = one(analyze(_classifier([0.45, 0.47, 0.5])), "LL153")  # type: ignore[arg-type]
     assert f.severity is Severity.ERROR
+
+
+# -- LL111: a loss above 100 is absurd only where its unit is known --------------------------
+
+
+def _summed(source: str) -> object:
+    """A loss summed over pixels, ~3,300 and creeping up 4% (no task, tokens
+    or model named), logged 40 times over 4 epochs."""
+    steps = np.arange(1, 41)
+    loss = 3300.0 * (1 + 0.001 * steps + 0.05 * np.sin(steps * 1.7))
+    run = run_of({"train/loss": (steps, loss), "train/epoch": (steps, steps / 10)})
+    run.info.source = source  # type: ignore[attr-defined]
+    return run
+
+
+def test_a_large_loss_of_no_known_unit_is_no_explosion() -> None:
+    rep = analyze(_summed("csv:metrics.csv"))  # type: ignore[arg-type]
+    assert not [f for f in rep.findings if f.rule_id == "LL111"]
+
+
+def test_the_same_loss_in_a_trainer_log_is_an_explosion() -> None:
+    f = one(analyze(_summed("hf_trainer_state:abc")), "LL111")  # type: ignore[arg-type]
+    assert f.severity is Severity.ERROR

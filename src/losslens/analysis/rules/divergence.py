@@ -13,7 +13,11 @@ from losslens.analysis.context import LR_BANDS, RunContext
 from losslens.analysis.evalview import eval_view
 from losslens.analysis.messages import lr as fmt_lr
 from losslens.analysis.messages import num, tr
-from losslens.analysis.progress_signal import loss_measures_progress, rewards_logged
+from losslens.analysis.progress_signal import (
+    loss_measures_progress,
+    loss_unit_unknown,
+    rewards_logged,
+)
 from losslens.analysis.response import (
     Response,
     ResponseParams,
@@ -78,7 +82,9 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         A finite loss above 100 (no language model loss gets there by honest learning:
         guessing uniformly over a 256k vocabulary is 12.5; a loss whose first log is between 10
         and 100, beyond the per-token scale, is summed over tokens or a batch, and the 100
-        scales with it: 100 × that log / 10), or a sustained rise: the median of
+        scales with it: 100 × that log / 10; read only where the loss has a known unit: a
+        script's own loss that nothing names, a sum or a squared error of any scale, and
+        online RL's β × KL have no such bound), or a sustained rise: the median of
         the last 15% of logs is at least 1.5× the best median over any window of the same
         length earlier (or 1.25× with a significant rising trend, Mann-Kendall z ≥ 2.5), and
         the rise is at least 3 standard errors of the log-to-log noise plus the expected
@@ -134,6 +140,10 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # only that many times higher; a first log already absurd is read as before (bad start)
     scale = float(v[0]) / p.token_scale if float(v[0]) <= p.absurd else 1.0
     big = v > p.absurd * max(1.0, scale)
+    if not loss_measures_progress(ctx) or loss_unit_unknown(ctx):
+        # the 100 is a bound on a per-token cross-entropy: a loss of no known unit (a
+        # script's own sum or squared error) or online RL's beta x KL has no such bound
+        big = np.zeros_like(big)
     if big.any() and _absurd_is_transient(v, big, p, hidden_nan=ctx.has("LL102") is not None):
         big = np.zeros_like(big)  # a spike (LL121) or a bad start, not a run that broke
     if big.any():
