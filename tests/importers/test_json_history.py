@@ -237,3 +237,18 @@ def test_json_lines_of_epoch_stats_in_a_log_txt(tmp_path: Path) -> None:
     (run,) = load_into_memory(path)
     assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3, 4]
     assert run.series["test/loss"].values.tolist() == pytest.approx([2.4, 2.2, 2.0, 1.8])
+
+
+def test_the_one_list_of_records_under_any_key_is_the_history(tmp_path: Path) -> None:
+    log = [{"step": s, "loss": 8.0 / (1 + s / 100), "lr": 3e-5 * s / 100} for s in (100, 200, 300)]
+    doc = {"current_step": 300, "best_loss": 2.0, "training_log": log, "config": {"lr": 3e-4}}
+    (run,) = load_into_memory(_write(tmp_path, doc, "training_log.json"))
+    assert run.series[keys.LOSS].steps.tolist() == [100, 200, 300]
+    assert run.info.config["lr"] == 3e-4
+
+
+def test_two_lists_of_records_name_no_history(tmp_path: Path) -> None:
+    rows = [{"step": s, "loss": 1.0 / s} for s in (1, 2, 3)]
+    path = _write(tmp_path, {"model_a": rows, "model_b": rows, "note": "two runs"}, "runs.json")
+    with pytest.raises(UnknownFormatError):
+        load_into_memory(path)

@@ -5,6 +5,7 @@ Three shapes, found by content::
     {"loss": [0.9, 0.7, ...], "val_loss": [1.0, 0.8, ...]}          # Keras' history.history
     [{"epoch": 1, "loss": 0.9, "val_loss": 1.0}, {"epoch": 2, ...}]  # one record per log
     {"config": {...}, "history": <either of the above>}              # with the run's settings
+    {"best_loss": 0.11, "training_log": [{"step": 100, "loss": ...}]}  # the one list of records
     {"<run name>": {"loss": [...], ...}}                             # one run under its name
     {"epochs": [...], "losses": {"ner": [...]}, "scores": {...}}     # lists one level down
     {"train": [{"loss": 1.9, ...}, ...], "val": [{"loss": 1.4, ...}]}  # records per split
@@ -84,7 +85,23 @@ def _history(doc: Any) -> tuple[Any, dict[str, Any]]:
             (only,) = doc.values()
             if isinstance(only, dict) and _records(only):
                 return only, {}
+        # or the one list of records holding a loss, whatever its key (``training_log``,
+        # ``loss_curve``): beside settings and summaries, the log is the list of records
+        logs = [k for k, v in doc.items() if _record_list(v)]
+        if len(logs) == 1 and not _records(doc):
+            cfg = doc.get("config")
+            return doc[logs[0]], cfg if isinstance(cfg, dict) else {}
     return doc, {}
+
+
+def _record_list(v: Any) -> bool:
+    """Whether ``v`` is a list of 2 records or more whose numbers hold a loss."""
+    return (
+        isinstance(v, list)
+        and len(v) >= 2
+        and all(isinstance(r, dict) for r in v)
+        and _has_loss([_flat(r) for r in v])
+    )
 
 
 def _numbers(v: Any) -> bool:
