@@ -83,3 +83,22 @@ def test_a_large_loss_of_no_known_unit_is_no_explosion() -> None:
 def test_the_same_loss_in_a_trainer_log_is_an_explosion() -> None:
     f = one(analyze(_summed("hf_trainer_state:abc")), "LL111")  # type: ignore[arg-type]
     assert f.severity is Severity.ERROR
+
+
+# -- LL111: a loss low before the turn too jumped there, a low log between two high ones dipped
+
+
+def _seven_epochs(first: float) -> object:
+    loss = [first, 0.97, 1.7, 1.8, 1.65, 1.6, 1.6]
+    ep = np.arange(1, 8)
+    return run_of({"train/loss": (ep, loss), "train/epoch": (ep, ep)})
+
+
+def test_a_loss_that_jumps_after_its_second_log_and_stays_diverged() -> None:
+    f = one(analyze(_seven_epochs(1.0)), "LL111")  # type: ignore[arg-type]
+    assert f.severity is Severity.ERROR and f.onset_step == 2
+
+
+def test_one_low_log_between_two_high_ones_is_an_easy_batch() -> None:
+    rep = analyze(_seven_epochs(1.7))  # type: ignore[arg-type]
+    assert not [f for f in rep.findings if f.rule_id == "LL111"]

@@ -230,12 +230,15 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     low_v = math.exp(base)
     if start_v > low_v and math.exp(float(med[-1])) - low_v < p.give_back * (start_v - low_v):
         return
-    # after a turn inside the first window the loss climbs: a low log that the next one jumps
-    # straight back from (most of the way to the end level) is one easy batch, not a turn
+    # after a turn inside the first window the loss climbs: a low log between two that sit
+    # most of the way up to the end level is one easy batch, not a turn (a loss that was
+    # low before it too and jumps after it turned there)
+    back = p.climb_share * (float(med[-1]) - base)
     if (
         first_low
         and 0 < turn < n - 1
-        and float(y[turn + 1]) - base > p.climb_share * (float(med[-1]) - base)
+        and float(y[turn + 1]) - base > back
+        and float(y[turn - 1]) - base > back
     ):
         return
     # the best point inside the best window marks where the rise starts
