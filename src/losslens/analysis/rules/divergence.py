@@ -99,8 +99,9 @@ def divergence(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         it, since every window there straddles the turn: the lowest log of the first window
         alone is then the baseline (with its own noise; the rise must give back 10% of
         the descent from the first log to it, and when that log is not the first the loss
-        climbs from it: the next log is at most halfway, in log, to the end level; a low log
-        the loss jumps straight back from is one easy batch). The rise is read within
+        climbs from it: a low log between two that sit more than halfway, in log, up to the
+        end level is one easy batch, while a loss low before it too turned there). The rise
+        is read within
         the last schedule segment when the LR starts over inside the log (it had decayed to
         5% of its earlier peak or less and the next log is 2× higher or more: a resumed run
         with a fresh schedule, or hard restarts; the loss at its first logs was computed
