@@ -102,3 +102,31 @@ def test_a_loss_that_jumps_after_its_second_log_and_stays_diverged() -> None:
 def test_one_low_log_between_two_high_ones_is_an_easy_batch() -> None:
     rep = analyze(_seven_epochs(1.7))  # type: ignore[arg-type]
     assert not [f for f in rep.findings if f.rule_id == "LL111"]
+
+
+# -- LL151: a rise judged by size in nats where the loss is a cross-entropy ------------------
+
+
+def _near_zero_classifier(after: list[float]) -> object:
+    """A 12-epoch image classifier (accuracy logged): the train loss falls 0.5 -> 0.002, the
+    eval loss falls to 0.010 at epoch 9 and then logs ``after``."""
+    ep = np.arange(1, 13)
+    ev = np.concatenate([np.geomspace(0.4, 0.010, 9), after])
+    return run_of(
+        {
+            "train/loss": (ep, np.geomspace(0.5, 0.002, 12)),
+            "train/epoch": (ep, ep),
+            "eval/loss": (ep, ev),
+            "eval/accuracy": (ep, np.minimum(0.997, 0.9 + ep * 0.01)),
+        }
+    )
+
+
+def test_a_rise_of_a_few_thousandths_of_a_nat_is_no_harm() -> None:
+    f = one(analyze(_near_zero_classifier([0.013, 0.0135, 0.013])), "LL151")  # type: ignore[arg-type]
+    assert f.severity is Severity.INFO
+
+
+def test_a_rise_of_hundredths_of_a_nat_is_overfitting() -> None:
+    f = one(analyze(_near_zero_classifier([0.03, 0.035, 0.04])), "LL151")  # type: ignore[arg-type]
+    assert f.severity is not Severity.INFO

@@ -27,6 +27,7 @@ from losslens.analysis.evalview import (
     worse_metric,
 )
 from losslens.analysis.messages import Text, num, tr
+from losslens.analysis.progress_signal import loss_is_cross_entropy, loss_unit_unknown
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite, train_level_near
 from losslens.model import Finding, FloatArray, Severity
@@ -103,6 +104,11 @@ class OverfitParams:
     )
     shift_evals: int = param(
         4, "evals after the best for comparing two levels: the later half of them against the best"
+    )
+    abs_rise: float = param(
+        0.005,
+        "a cross-entropy (nats, its unit known) whose evals after the best sit less than this "
+        "above it: info (the right answers lost under 0.5% of their probability)",
     )
     shift_k: float = param(
         3.0, "... whose medians differ by 1% and this many standard errors of the difference"
@@ -191,6 +197,10 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         metric is worse at the last eval, and the last eval is above the best by no more than
         the largest rise from one eval to the next before the best: the curve already rebounded
         that much and came back, so the minimum of a noisy curve is a low draw, not a turn.
+        Judged by size in the loss's own unit: info when the loss is a cross-entropy in nats
+        (a classifier's or language model's, its unit known) and the evals after the best
+        sit less than 0.005 nats above it (the last eval and their median): the right answers
+        lost under half a percent of their probability, however large the ratio near zero.
     Why it matters:
         After the best step the model learns specifics of the training examples that do not
         carry over. Part of a rising eval loss is over-confidence, so a task metric may
@@ -385,6 +395,11 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         and worse_metric(ctx, view.best_step) is None
     ):
         sev = Severity.INFO
+    # judged by size in the loss's own unit: a cross-entropy in nats whose evals after the
+    # best sit less than `abs_rise` above it (the last eval and their median) gives the right
+    # answers a probability lower by under half a percent, however large the ratio near zero
+    if sev is not Severity.INFO and rose and _nats_apart(ctx, view) < p.abs_rise:
+        sev = Severity.INFO
     best_step = int(est[b])
     ep = ctx.epoch_at(best_step)
     ep_txt = tr(" (epoch {e})", " (에폭 {e})", e=num(ep, 2)) if ep is not None else tr("", "")
@@ -541,6 +556,16 @@ def _metric_note(m: TaskMetric | None) -> Text:
         "손실이 보여 주는 것보다 작습니다.",
         k=m.key,
     )
+
+
+def _nats_apart(ctx: RunContext, view: EvalView) -> float:
+    """How far, in nats, the evals after the best sit above it (the higher of the last eval
+    and their median); infinite where the loss is no cross-entropy of a known unit (a squared
+    error, a script's loss that nothing names), whose differences are no probabilities."""
+    later = view.values[view.best + 1 :]
+    if not later.size or not loss_is_cross_entropy(ctx) or loss_unit_unknown(ctx):
+        return math.inf
+    return max(float(later[-1]), float(np.median(later))) - view.best_value
 
 
 def _low_draw(ev: FloatArray, b: int, max_after: int) -> bool:
