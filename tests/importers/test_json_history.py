@@ -252,3 +252,14 @@ def test_two_lists_of_records_name_no_history(tmp_path: Path) -> None:
     path = _write(tmp_path, {"model_a": rows, "model_b": rows, "note": "two runs"}, "runs.json")
     with pytest.raises(UnknownFormatError):
         load_into_memory(path)
+
+
+def test_a_history_pandas_wrote_by_column_or_by_index(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")  # installed with the mlflow extra
+    history = {"loss": [0.9, 0.7, 0.6, 0.55], "val_loss": [1.0, 0.8, 0.75, 0.74]}
+    for orient in ("columns", "index"):
+        path = tmp_path / f"history_{orient}.json"
+        pd.DataFrame(history).to_json(path, orient=orient)
+        (run,) = load_into_memory(path)
+        assert run.series[keys.LOSS].values.tolist() == pytest.approx(history["loss"])
+        assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx(history["val_loss"])

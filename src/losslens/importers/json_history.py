@@ -4,6 +4,7 @@ Three shapes, found by content::
 
     {"loss": [0.9, 0.7, ...], "val_loss": [1.0, 0.8, ...]}          # Keras' history.history
     [{"epoch": 1, "loss": 0.9, "val_loss": 1.0}, {"epoch": 2, ...}]  # one record per log
+    {"loss": {"0": 0.9, "1": 0.7}, ...}       # pandas' DataFrame.to_json(), columns or index
     {"config": {...}, "history": <either of the above>}              # with the run's settings
     {"best_loss": 0.11, "training_log": [{"step": 100, "loss": ...}]}  # the one list of records
     {"<run name>": {"loss": [...], ...}}                             # one run under its name
@@ -121,8 +122,17 @@ def _nested(hist: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _indexed(v: Any) -> Any:
+    """A column pandas wrote by row index (``DataFrame.to_json()``: ``{"0": 0.72, "1": 0.71}``)
+    as the list it holds, in the order of the index; anything else as it is."""
+    if not isinstance(v, dict) or not v or not all(isinstance(k, str) and k.isdigit() for k in v):
+        return v
+    return [v[k] for k in sorted(v, key=int)]
+
+
 def _columns(hist: dict[str, Any]) -> list[Record]:
     """Records from a dict of number lists, shorter lists spread to end with the longest."""
+    hist = {k: _indexed(v) for k, v in hist.items()}
     cols = {k: v for k, v in {**_nested(hist), **hist}.items() if _numbers(v)}
     if not cols:
         return []
@@ -138,6 +148,9 @@ def _columns(hist: dict[str, Any]) -> list[Record]:
 
 
 def _records(hist: Any) -> list[Record]:
+    indexed = _indexed(hist)
+    if indexed is not hist and all(isinstance(r, dict) for r in indexed):
+        hist = indexed  # records by row index (pandas' ``to_json(orient="index")``)
     if isinstance(hist, dict) and hist and all(_split_list(k, v) for k, v in hist.items()):
         return _split_records(hist)
     if isinstance(hist, dict):
