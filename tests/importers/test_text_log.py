@@ -376,3 +376,22 @@ def test_a_split_s_batch_counter_restarting_each_epoch_and_its_summary(tmp_path:
     assert run.series[keys.LOSS].steps.tolist() == [0, 100, 101, 201, 202, 302]
     assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([3.5, 3.4, 3.3])
     assert "eval/batch_loss" in run.series
+
+
+def test_comma_separated_key_value_fields_are_a_log_not_a_table(tmp_path: Path) -> None:
+    # ``print(f"iter:{i},loss:{loss}")``: the first line holds values, no column names
+    losses = [2.2952, 1.5741, 1.4937, 1.5059, 1.5237]
+    text = "".join(f"iter:{i * 1000},loss:{v}\n" for i, v in enumerate(losses))
+    path = _write(tmp_path, text, "training_log.txt")
+    assert detect(path).name == "text_log"  # type: ignore[union-attr]
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [0, 1000, 2000, 3000, 4000]
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx(losses)
+
+
+def test_a_header_with_one_name_holding_a_colon_stays_a_table(tmp_path: Path) -> None:
+    text = (
+        "epoch,train/box_loss,metrics/mAP_0.5:0.95\n0,0.0675,0.23\n1,0.0601,0.25\n2,0.0552,0.27\n"
+    )
+    path = _write(tmp_path, text, "results.csv")
+    assert detect(path).name == "csv"  # type: ignore[union-attr]

@@ -72,6 +72,10 @@ def _step_column(names: list[str]) -> str | None:
 _NAME_INDEX = re.compile(r"[A-Za-z][\w\-./]*(?:\s+[A-Za-z][\w\-./]*)*\s+\d+")
 
 
+#: A cell that is a field, a name and its number (``loss:2.29``, ``lr=0.001``).
+_FIELD_CELL = re.compile(r"[A-Za-z_][\w\-./ ]*\s*[:=]\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
 def _number_in_cell(cell: str) -> bool:
     """Whether a word of the cell is a number: a data row (``epoch 1, loss 0.5``), not a
     header of names (``metrics/mAP50-95(B)`` is a name, and so is ``Organ 1``, a name that
@@ -91,6 +95,8 @@ def _epoch_column(names: list[str]) -> str | None:
         return None
     if any(map(_number_in_cell, names)) or TQDM_BAR.search(",".join(names)):
         return None  # a data row (``epoch 1, loss 0.5``) or a progress bar, not a header
+    if all(_FIELD_CELL.fullmatch(n.strip()) for n in names):
+        return None  # a row of fields (``iter:0,loss:2.29``): a log's line, not a header
     if EPOCH_COLUMN in low:
         return low[EPOCH_COLUMN]
     return names[0] if names[0].strip().lower() in ("", "unnamed: 0") else ""
