@@ -105,13 +105,13 @@ class OverfitParams:
     shift_evals: int = param(
         4, "evals after the best for comparing two levels: the later half of them against the best"
     )
+    shift_k: float = param(
+        3.0, "... whose medians differ by 1% and this many standard errors of the difference"
+    )
     abs_rise: float = param(
         0.005,
         "a cross-entropy (nats, its unit known) whose evals after the best sit less than this "
         "above it: info (the right answers lost under 0.5% of their probability)",
-    )
-    shift_k: float = param(
-        3.0, "... whose medians differ by 1% and this many standard errors of the difference"
     )
 
 
