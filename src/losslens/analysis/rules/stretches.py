@@ -182,32 +182,27 @@ def slow_cause(ctx: RunContext) -> Text | None:
     return None
 
 
+def _long_half(ctx: RunContext, p: UnderParams, st: FloatArray) -> float | None:
+    """The epochs the second half of the log spans, when ``long_stretch`` or more."""
+    span = epoch_span(ctx, float(st[0] + 0.5 * (st[-1] - st[0])), float(st[-1]))
+    return span if span is not None and span >= p.long_stretch else None
+
+
 def fell_over_long_half(
     ctx: RunContext, p: UnderParams, st: FloatArray, gain: float | None
 ) -> bool:
     """Whether the second half of a long log (``long_stretch`` epochs or more) still fell by
     ``run_gain`` in all, by ``gain``, its Theil-Sen gain per epoch
     (:func:`~losslens.analysis.progress_signal.gain_per_epoch`)."""
-    span = epoch_span(ctx, float(st[0] + 0.5 * (st[-1] - st[0])), float(st[-1]))
-    return (
-        gain is not None
-        and span is not None
-        and span >= p.long_stretch
-        and gain * span >= -math.log1p(-p.run_gain)
-    )
+    span = _long_half(ctx, p, st)
+    return gain is not None and span is not None and gain * span >= -math.log1p(-p.run_gain)
 
 
 def half_flat(ctx: RunContext, p: UnderParams, st: FloatArray, gain: float | None) -> bool:
     """Whether the second half of the log, ``long_stretch`` epochs or more, gained (or lost)
     less than ``per_epoch_gain`` per epoch (``gain``, its Theil-Sen gain per epoch): half the
     passes made bought nothing, a waste whatever the loss's unit."""
-    span = epoch_span(ctx, float(st[0] + 0.5 * (st[-1] - st[0])), float(st[-1]))
-    return (
-        gain is not None
-        and span is not None
-        and span >= p.long_stretch
-        and abs(gain) < p.per_epoch_gain
-    )
+    return gain is not None and _long_half(ctx, p, st) is not None and abs(gain) < p.per_epoch_gain
 
 
 def still_learning(
