@@ -121,3 +121,26 @@ def test_a_table_pasted_into_a_github_issue_is_a_markdown_pipe_table(tmp_path: P
         )
         assert run.series[keys.EVAL_LOSS].values.size == (3 if name == "issue.md" else 2)
     assert list(load_into_memory(tmp_path / "issue.md")[0].series[keys.EPOCH].values) == [1, 2, 3]
+
+
+def test_the_training_results_table_of_a_trainer_model_card(tmp_path: Path) -> None:
+    # the README.md the Trainer writes has the table with Training Loss first, then Epoch
+    # and Step; "No log" where no train loss was logged before the eval
+    card = (
+        "---\nlicense: apache-2.0\ntags:\n- generated_from_trainer\n---\n\n# my-model\n\n"
+        "### Training results\n\n"
+        "| Training Loss | Epoch | Step | Validation Loss | Accuracy |\n"
+        "|:-------------:|:-----:|:----:|:---------------:|:--------:|\n"
+        "| No log        | 1.0   | 63   | 0.6931          | 0.50     |\n"
+        "| 0.5219        | 2.0   | 126  | 0.4944          | 0.76     |\n"
+        "| 0.3071        | 3.0   | 189  | 0.6225          | 0.75     |\n\n"
+        "### Framework versions\n\n- Transformers 4.24.0\n"
+    )
+    p = _write(tmp_path, card, "README.md")
+    assert detect(p).name == "hf_notebook"
+    (run,) = load_into_memory(p)
+    assert list(run.series[keys.LOSS].steps) == [126, 189]
+    assert list(run.series[keys.LOSS].values) == [0.5219, 0.3071]
+    assert list(run.series[keys.EVAL_LOSS].steps) == [63, 126, 189]
+    assert list(run.series["eval/accuracy"].values) == [0.5, 0.76, 0.75]
+    assert list(run.series[keys.EPOCH].values) == [1.0, 2.0, 3.0]

@@ -1,4 +1,5 @@
-"""The Trainer's notebook progress table (Jupyter, Colab), copied out of the notebook as text.
+"""The Trainer's notebook progress table (Jupyter, Colab), copied out of the notebook as text,
+and the same table in the model card (``README.md``) the Trainer writes.
 
 In a notebook the Hugging Face Trainer draws a table instead of printing ``{'loss': ...}``:
 
@@ -45,8 +46,14 @@ _HEADER = re.compile(r"^[ \t]*(Step|Epoch)[ \t]+Training Loss\b.*$", re.MULTILIN
 _PROGRESS = re.compile(r"\[\s*(\d+)/(\d+)\b[^\]]*?Epoch\s+([\d.]+)/(\d+)\s*\]")
 _TWO_WORD = ("Training Loss", "Validation Loss")
 _PIPE_HEADER = re.compile(
-    r"^[ \t]*\|?[ \t]*(?:Step|Epoch)[ \t]*\|[ \t]*Training Loss\b", re.MULTILINE
+    r"^[ \t]*\|?[ \t]*(?:(?:Step|Epoch)[ \t]*\|[ \t]*Training Loss\b"
+    r"|Training Loss[ \t]*\|[ \t]*Epoch[ \t]*\|[ \t]*Step\b)",
+    re.MULTILINE,
 )
+#: The model card's order (``Training Loss | Epoch | Step | Validation Loss``), and the
+#: notebook's that its rows are read in.
+_CARD_ORDER = ("Training Loss", "Epoch", "Step")
+_NOTEBOOK_ORDER = ("Step", "Training Loss", "Epoch")
 _RULE = re.compile(r":?-+:?")
 _NO_LOG = "No log"
 #: A cell holding a small dict literal of names and numbers, as a metric that returned a dict
@@ -172,7 +179,10 @@ def _table(text: str) -> tuple[list[str], list[list[str]]] | None:
 
 class HFNotebookImporter:
     name = "hf_notebook"
-    description = "Hugging Face Trainer notebook table (Step | Training Loss | Validation Loss)"
+    description = (
+        "Hugging Face Trainer table (Step | Training Loss | Validation Loss) of a notebook "
+        "or a model card"
+    )
 
     def sniff(self, path: Path) -> bool:
         head = text_log_head(path, 1 << 16)
@@ -200,9 +210,13 @@ def _unpipe(text: str) -> str:
     """A Markdown pipe table as the tab-separated lines of the copied table: GitHub's editor
     turns a table pasted from a notebook into one (``Step | Training Loss | ...`` with or
     without outer pipes, a ``-- | --`` rule under the header, an empty cell where the
-    notebook had none). Lines that are not table rows stay as they are."""
+    notebook had none). The model card the Trainer writes (``README.md``, "Training results")
+    has the same table with its first columns in another order, ``Training Loss | Epoch |
+    Step``: its rows are read as the notebook's, ``Step`` first and the epoch of each row
+    kept. Lines that are not table rows stay as they are."""
     header = _PIPE_HEADER.search(text)
     outer = header is not None and header.group(0).strip().startswith("|")
+    card = header is not None and header.group(0).strip(" \t|").startswith(_CARD_ORDER[0])
     out: list[str] = []
     for line in text.splitlines():
         s = line.strip()
@@ -214,6 +228,8 @@ def _unpipe(text: str) -> str:
         cells = [c.strip() for c in s.split("|")]
         if all(_RULE.fullmatch(c) for c in cells):
             continue  # the rule under the header
+        if card and len(cells) >= len(_CARD_ORDER):
+            cells = [cells[_CARD_ORDER.index(c)] for c in _NOTEBOOK_ORDER] + cells[3:]
         out.append("\t".join(c or _NO_LOG for c in cells))
     return "\n".join(out)
 
@@ -288,10 +304,14 @@ def table_run(
         evals: dict[str, Any] = {}
         for col, cell in zip(cols[1:], cells[1:], strict=True):
             for key, value in _cell_values(col, cell).items():
-                (train if key == "loss" else evals)[key] = value
+                if key == "epoch":  # a model card's own Epoch column: both logs' epoch
+                    train[key] = evals[key] = value
+                else:
+                    (train if key == "loss" else evals)[key] = value
         if train.keys() - {"epoch"}:
             rows.append((step, None, train))
-        if evals:
+            evals.pop("epoch", None)  # one epoch per step
+        if evals.keys() - {"epoch"}:
             rows.append((step, None, evals))
     return run_from_rows(
         name=name,
