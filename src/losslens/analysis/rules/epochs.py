@@ -32,11 +32,6 @@ class EpochParams:
     recipe_epochs: float = param(
         3.0, "up to this many epochs (the usual 1-3) the count is never too many: info at most"
     )
-    harm_epochs: float = param(
-        10.0,
-        "epochs from which an eval loss rising after its best (LL151) makes the count a "
-        "warning; below, that rise is overfitting and the count is info",
-    )
     solved_epochs: float = param(
         2.0,
         "with no eval set, this many epochs after the loss reached ~0 in the first pass "
@@ -69,35 +64,32 @@ class EpochParams:
 def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     """The run goes over the data too many times for its size.
 
-    Principle: the count is the problem (a warning) when many passes (10 or more) did harm
-    the eval or the memorised examples show (with no eval set, any count past the usual 3);
-    a few passes past the eval best are overfitting, which LL151 reports, and the count is
-    only worth knowing. Passes over a task the first pass already solved are waste whatever
-    their number: with no eval set to show they help, 2 or more of them are a warning.
+    Principle: the count is the problem (a warning) when the memorised examples show (with
+    no eval set, any count past the usual 3). An eval loss that rose after its best is
+    overfitting, one problem that LL151 reports: the passes that led to it are its cause,
+    reported as an info with the number of passes to train, not as a second problem. Passes
+    over a task the first pass already solved are waste whatever their number: with no eval
+    set to show they help, 2 or more of them are a warning.
 
     What it detects:
         The epochs reached (logged, or steps × effective batch / examples). An epoch count
-        alone is worth an info (10 or more); it is escalated only on evidence of harm: the
-        eval loss was best one epoch or more before the end, and a third of the run or more
-        before it (the run 1.5× as long as it needed: fewer passes past the best are
-        overfitting, which early stopping fixes, not the count), and rose after it (overfitting,
-        LL151, at warning or above; an error when that is an error) after 10 epochs or more
-        (the many passes the count is about; below that the rise is overfitting, LL151, and
-        the count an info), or the model memorised
-        its examples (LL153 at warning or above; an error when that is an error and the
-        epochs reach 10): after 10 epochs, or, with no eval set, after more than the usual
-        3 (nothing else dates the harm: the passes beyond the recipe did it). The higher of
-        the two grades. When a logged task metric kept improving after the eval-loss
-        minimum, the passes up to its best were not wasted: the epoch from which the harm
-        counts is the metric's best. Many epochs with no eval set and a train loss far from
-        zero stay info: no harm is shown. Up to 3 epochs (the usual 1–3 passes, the recipe
-        this rule advises) the count is never too many, whatever the eval shows: info at
-        most (an eval loss rising after its best there is overfitting, LL151), except when
-        the first pass solved the objective (a loss that never goes below zero: ~0 within
-        it, LL155, or, on a text task, the median of the last tenth of epoch 1 below 0.105
-        nats, dated where that level was first reached; from 10× that value or more) and the
-        run went on for 2 epochs or more with no eval set: those passes trained on a solved
-        objective, a warning at any count.
+        alone is worth an info (10 or more), as is one whose eval loss was best one epoch or
+        more before the end, and a third of the run or more before it, and rose after it
+        (overfitting, LL151, at warning or above): the info then gives the passes up to the
+        best. The count is escalated only when the model memorised its examples (LL153 at
+        warning or above; an error when that is an error and the epochs reach 10): after 10
+        epochs, or, with no eval set, after more than the usual 3 (nothing else dates the
+        harm: the passes beyond the recipe did it). When a logged task metric kept improving
+        after the eval-loss minimum, the passes up to its best were not wasted: the epoch
+        from which the harm counts is the metric's best. Many epochs with no eval set and a
+        train loss far from zero stay info: no harm is shown. Up to 3 epochs (the usual 1–3
+        passes, the recipe this rule advises) the count is never too many, whatever the eval
+        shows: info at most (an eval loss rising after its best there is overfitting,
+        LL151), except when the first pass solved the objective (a loss that never goes
+        below zero: ~0 within it, LL155, or, on a text task, the median of the last tenth of
+        epoch 1 below 0.105 nats, dated where that level was first reached; from 10× that
+        value or more) and the run went on for 2 epochs or more with no eval set: those
+        passes trained on a solved objective, a warning at any count.
     Why it matters:
         Fine-tuning usually needs 1–3 passes over the data. Each extra pass on a small
         dataset mostly teaches the model to reproduce those examples.
@@ -133,11 +125,9 @@ def too_many_epochs(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     solved = _solved_at(ctx, p, e)
     if not harm and not memorised and solved is None and e < p.info_epochs:
         return
-    sev = Severity.INFO  # an eval set shows no harm (or too few epochs to matter)
-    if harm and e >= p.harm_epochs:
-        # harm shown: the eval loss was best at least an epoch before the end, after many
-        # passes (below that, the rise is overfitting, LL151, and the count worth an info)
-        sev = Severity.ERROR if of and of.severity is Severity.ERROR else Severity.WARNING
+    # the eval loss rising after its best is overfitting, the one problem LL151 reports (with
+    # the passes to train); the count that led to it is its cause, worth an info
+    sev = Severity.INFO
     if mem is not None and mem_harm:
         by_mem = (
             Severity.ERROR if mem.severity is Severity.ERROR and e >= p.many else Severity.WARNING
