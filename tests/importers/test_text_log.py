@@ -395,3 +395,34 @@ def test_a_header_with_one_name_holding_a_colon_stays_a_table(tmp_path: Path) ->
     )
     path = _write(tmp_path, text, "results.csv")
     assert detect(path).name == "csv"  # type: ignore[union-attr]
+
+
+def test_a_step_counter_restarting_after_each_epoch_summary_runs_on(tmp_path: Path) -> None:
+    # the steps of an epoch count from 20 again after the epoch's summary line, which names
+    # the epoch on a line of its own; a note's "epoch=3" (a checkpoint loaded) is no epoch line
+    text = "Resuming from ckpt.pt\n  Checkpoint: epoch=3  val_loss=0.6101\n"
+    for epoch in (1, 2, 3):
+        for step in (20, 40, 60):
+            text += f"    step {step:4d}/64  loss {0.6 - epoch * 0.01 - step / 10000:.4f}\n"
+        text += f"[Unfrozen] Epoch {epoch}/500 -- train: {0.6 - epoch * 0.01:.4f}  val: 0.62\n"
+    path = _write(tmp_path, text)
+    assert detect(path).name == "text_log"  # type: ignore[union-attr]
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [20, 40, 60, 84, 104, 124, 148, 168, 188]
+    assert run.series[keys.EVAL_LOSS].steps.tolist() == [60, 124, 188]
+    assert "import_warnings" not in run.info.summary  # no resumed run
+
+
+def test_the_same_count_in_the_next_epoch_is_the_next_epochs(tmp_path: Path) -> None:
+    # one finished bar per epoch (step 12/12), the epoch advancing on the line, then the
+    # epoch's summary below it
+    text = ""
+    for epoch in (1, 2, 3, 4):
+        text += f"INFO | Epoch {epoch}/30 | step 12/12 | batch_loss={1 / epoch:.4f}\n"
+        text += (
+            f"INFO | Epoch {epoch:02d}/30 | train={0.9 / epoch:.4f} | val_loss={1.1 / epoch:.4f}\n"
+        )
+    path = _write(tmp_path, text)
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].steps.tolist() == [12, 24, 36, 48]
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([1.1, 0.55, 0.3667, 0.275])

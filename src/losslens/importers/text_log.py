@@ -26,7 +26,9 @@ held-out split's name in brackets reports that split (``[Dev] loss: 2.19``) unle
 name their splits, and a counter alone on its line pairs with the losses on the lines below it
 (``epoch: 0, iteration: 100`` then ``[Train] loss: 0.68``).
 A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``, or any
-counter that goes back as the epoch on its line advances) runs on across epochs; a line that
+counter that goes back, or repeats its count, as the epoch advances: on its line, or on a line
+of its own or beside the train loss since its last count, ``Epoch 2 -- train: 0.53``; a note's
+``epoch=3`` names none) runs on across epochs; a line that
 counts a held-out split's batches (``val step:0 loss: 3.27``) reports one batch of that split
 (``eval/batch_loss``), and ``val loss_avg`` is its loss; any other counter that goes back is a
 resumed run, whose lines replace the logs
@@ -290,27 +292,36 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
     step = 0
     first_epoch: float | None = None
     last_ep: float | None = None  # the epoch on the last counter line
+    # the epoch named on a line of its own or beside the train loss (``Epoch 2 -- train:
+    # 0.53``, no note's ``epoch=3``), and its value at the last counter line
+    named_ep: float | None = None
+    named_at_last: float | None = None
     for f in lines:
         key, ep = _counter(f), _epoch(f)
         if ep is not None:
             epoch_ctx = ep
+            if key is None and (len(f) == 1 or any(k in _TRAIN_LOSS for k in f)):
+                named_ep = ep if named_ep is None else max(named_ep, ep)
         if ordinal and any(k in _TRAIN_LOSS for k in f):
             step = (cur or 0) + 1
         elif key is not None and not by_epoch:
             count, total = f[key]
             if not math.isfinite(count):
                 continue
-            # a counter that goes back as the epoch on the line advances counts within the
-            # epoch, whatever its name (``epoch:[2/25] train step:0`` after ``step:100``)
-            advanced = ep is not None and last_ep is not None and ep > last_ep
-            within = key in _WITHIN or (advanced and count < last)
+            # a counter that goes back as the epoch advances (on its line, or named since its
+            # last count) counts within the epoch, whatever its name (``epoch:[2/25] train
+            # step:0`` after ``step:100``; ``step 20/328`` after ``Epoch 1 -- train: 0.53``)
+            advanced = (ep is not None and last_ep is not None and ep > last_ep) or (
+                named_ep is not None and (named_at_last is None or named_ep > named_at_last)
+            )
+            within = key in _WITHIN or (advanced and count <= last)
             if within and (count < last or (count == last and ep != last_ep)):
                 # a count within the epoch: the steps run on, by the epoch's length when the
                 # counter gives it (``(100/61701)``), else past the last count; the same
                 # count in the next epoch (``Epoch: [1][300/320]`` after ``[0][300/320]``,
                 # a finished bar per epoch) is the next epoch's
                 offset += int(total) if total else int(last) + (1 if count == 0 else 0)
-            last, last_ep = count, ep
+            last, last_ep, named_at_last = count, ep, named_ep
             step = offset + int(count)
             if total is not None and 0 < total < 1e12 and key not in _WITHIN:
                 planned = int(total)
