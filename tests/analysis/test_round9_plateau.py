@@ -41,8 +41,10 @@ def test_a_slow_stretch_whose_eval_loss_still_improves_is_info() -> None:
 
 
 def test_the_same_stretch_without_an_eval_set_stays_a_warning() -> None:
-    f = ll135(_run(0.5))
-    assert f is not None and f.severity is Severity.WARNING
+    # with nothing held out, the steady 0.3%-per-epoch decline is flat by size: a plateau at
+    # full LR (LL132, stop 51) where LL135 read it before
+    (f,) = [x for x in analyze(_run(0.5)).findings if x.kind == "loss_plateau"]
+    assert f.severity is Severity.WARNING
 
 
 def test_an_eval_loss_that_rose_at_its_last_evals_does_not_soften_it() -> None:

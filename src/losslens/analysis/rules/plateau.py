@@ -10,6 +10,7 @@ import numpy as np
 
 from losslens.analysis import signals
 from losslens.analysis.context import RunContext
+from losslens.analysis.evalview import eval_view
 from losslens.analysis.messages import lr as fmt_lr
 from losslens.analysis.messages import num, tr
 from losslens.analysis.periodic import periods
@@ -42,7 +43,11 @@ class PlateauParams:
     min_share: float = param(0.4, "the flat stretch covers at least this share of the run")
     max_fall: float = param(0.02, "its Theil-Sen line lowers the loss by less (log, per run)")
     max_rise: float = param(0.2, "... and raises it by less (a rising loss is not a plateau)")
-    trend_z: float = param(-1.645, "... and its Mann-Kendall z is above this")
+    trend_z: float = param(
+        -1.645,
+        "... and its Mann-Kendall z is above this, unless the 90% CI rules out a decline of "
+        "`flat_bound` (a steady decline too small to matter) and no eval loss is logged",
+    )
     flat_bound: float = param(FLAT_BOUND, "... and the 90% CI rules out a larger decline")
     converged: float = param(0.3, "a level below this counts as converged")
     lr_share: float = param(
@@ -88,8 +93,11 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     What it detects:
         The earliest point (tried at the second log, then every 5% of the run up to 60%, so
         that a dense log gets no more chances than a sparse one) after which the loss shows
-        no significant downward trend (Mann-Kendall z > -1.645), nor a rise of 20% or more,
-        its Theil-Sen slope,
+        no significant downward trend (Mann-Kendall z > -1.645; with no eval loss logged, a
+        significant one too small to matter, whose 90% confidence interval rules out a 5%
+        decline over the run, judged by size: nothing held out says the model still learns,
+        and with an eval loss LL135 reads the slow stretch against it), nor a rise of 20% or
+        more, its Theil-Sen slope,
         extrapolated over the whole run, would lower it by less than 2%, and even the low
         end of the slope's 90% confidence interval would lower it by less than 5%, for at
         least 40% of the run and 6 logs (fewer logs widen the interval, which then
@@ -148,6 +156,7 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     grid = [1] + [
         int(np.searchsorted(xs, xs[0] + f * span)) for f in np.arange(0.05, p.grid_to + 0.01, 0.05)
     ]
+    held_out = eval_view(ctx) is not None
     for k in sorted(set(grid)):
         seg_x, seg_y = xs[k:], ys[k:]
         if seg_y.size < p.min_stretch or float(seg_x[-1] - seg_x[0]) < p.min_share * span:
@@ -155,7 +164,12 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         slope, _ = signals.theil_sen(seg_x, seg_y)
         if not (-p.max_fall < slope * span < p.max_rise):
             continue
-        if signals.mann_kendall_z(seg_y) <= p.trend_z:
+        flat = confidently_flat(seg_x, seg_y, span, p.flat_bound)
+        # judged by size: with nothing held out to say the model still learns, a steady
+        # decline too small to matter (its whole plausible range under `flat_bound` over the
+        # run) is flat however sure its direction; with an eval loss, LL135 reads the slow
+        # stretch against what the eval shows
+        if signals.mann_kendall_z(seg_y) <= p.trend_z and (not flat or held_out):
             continue
         # judged by size: a long stretch at a high level whose fitted line moves less than
         # `max_fall` is flat even when its noise cannot rule out a larger decline
@@ -164,7 +178,7 @@ def loss_plateau(r: Rule, ctx: RunContext) -> Iterator[Finding]:
             and ctx.text_task
             and float(np.exp(np.median(seg_y))) >= p.text_high
         )
-        if sized or confidently_flat(seg_x, seg_y, span, p.flat_bound):
+        if sized or flat:
             onset = k
             break
     if onset is None:
