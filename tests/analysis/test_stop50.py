@@ -4,7 +4,7 @@ epochs or more) is a plateau that wasted those passes, whatever its unit."""
 from __future__ import annotations
 
 import numpy as np
-from tests.analysis.analysis_curves import one, run_of
+from tests.analysis.analysis_curves import one, run_of, train_eval_run
 
 from losslens.analysis import analyze
 from losslens.model import Severity
@@ -44,13 +44,13 @@ def _classifier(last_evals: list[float]) -> object:
     ep = np.arange(1, 31)
     ev = np.concatenate([np.geomspace(1.5, 0.2, 30 - n_after), last_evals])
     ev[20] *= 1.6  # one noisy eval that comes back
-    return run_of(
-        {
-            "train/loss": (ep, np.geomspace(1.9, 0.01, 30)),
-            "train/epoch": (ep, ep),
-            "eval/loss": (ep, ev),
-            "eval/accuracy": (ep, np.minimum(0.95, 0.5 + ep * 0.02)),
-        }
+    return _per_epoch(np.geomspace(1.9, 0.01, 30), ev, np.minimum(0.95, 0.5 + ep * 0.02))
+
+
+def _per_epoch(train: np.ndarray, ev: np.ndarray, accuracy: np.ndarray) -> object:
+    """One train log, one eval and its accuracy at the end of each epoch, step = epoch."""
+    return train_eval_run(
+        train, ev.tolist(), eval_every=1, spe=1, every=1, accuracy=accuracy.tolist()
     )
 
 
@@ -114,14 +114,7 @@ def _near_zero_classifier(after: list[float]) -> object:
     eval loss falls to 0.010 at epoch 9 and then logs ``after``."""
     ep = np.arange(1, 13)
     ev = np.concatenate([np.geomspace(0.4, 0.010, 9), after])
-    return run_of(
-        {
-            "train/loss": (ep, np.geomspace(0.5, 0.002, 12)),
-            "train/epoch": (ep, ep),
-            "eval/loss": (ep, ev),
-            "eval/accuracy": (ep, np.minimum(0.997, 0.9 + ep * 0.01)),
-        }
-    )
+    return _per_epoch(np.geomspace(0.5, 0.002, 12), ev, np.minimum(0.997, 0.9 + ep * 0.01))
 
 
 def test_a_rise_of_a_few_thousandths_of_a_nat_is_no_harm() -> None:
