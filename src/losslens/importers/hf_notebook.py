@@ -229,7 +229,9 @@ def _unpipe(text: str) -> str:
         if all(_RULE.fullmatch(c) for c in cells):
             continue  # the rule under the header
         if card and len(cells) >= len(_CARD_ORDER):
-            cells = [cells[_CARD_ORDER.index(c)] for c in _NOTEBOOK_ORDER] + cells[3:]
+            cells = [cells[_CARD_ORDER.index(c)] for c in _NOTEBOOK_ORDER] + cells[
+                len(_CARD_ORDER) :
+            ]
         out.append("\t".join(c or _NO_LOG for c in cells))
     return "\n".join(out)
 
