@@ -28,6 +28,7 @@ numbers its logs by line, so no decision may hang on step numbers alone (``g136`
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -134,10 +135,21 @@ def _verdict(run: RunData) -> tuple[str, set[str]]:
     }
 
 
+#: The console-reading regressions, always in the sample below.
+CONSOLE_CASES = frozenset({"generated:g136", "generated:g160"})
+
+
+def _sampled(rid: str) -> bool:
+    """One run in 8, chosen by a hash of its id (the same runs on every machine), plus the
+    console regressions: ``bench/diagnosis.py`` compares every pair (2,000 and more), which
+    takes the suite two minutes; a fixed eighth of them keeps every format in the test."""
+    return rid in CONSOLE_CASES or hashlib.sha256(rid.encode()).digest()[0] % 8 == 0
+
+
 def test_the_console_reading_gets_the_verdict_of_the_state_file() -> None:
-    pairs = [(rid, log) for rid, log in dev_runs().items() if log.alternates]
+    pairs = [(rid, log) for rid, log in dev_runs().items() if log.alternates and _sampled(rid)]
     assert len(pairs) >= 100
-    assert {"generated:g136", "generated:g160"} <= {rid for rid, _ in pairs}
+    assert {rid for rid, _ in pairs} >= CONSOLE_CASES
     differ = []
     for rid, log in pairs:
         base = _verdict(load(rid))
