@@ -426,3 +426,22 @@ def test_the_same_count_in_the_next_epoch_is_the_next_epochs(tmp_path: Path) -> 
     (run,) = load_into_memory(path)
     assert run.series[keys.LOSS].steps.tolist() == [12, 24, 36, 48]
     assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([1.1, 0.55, 0.3667, 0.275])
+
+
+def test_a_loss_named_by_its_function_is_the_loss_unless_the_line_names_the_loss(
+    tmp_path: Path,
+) -> None:
+    # "Train MSE Loss" is the train loss of a regression; "val_mse_loss" the held-out loss
+    text = "INFO: Loaded encoder\n"
+    for epoch in (1, 2, 3, 4):
+        text += f"INFO: Epoch {epoch}: Train MSE Loss: {1 / epoch:.6f} val_mse_loss: {2 / epoch}\n"
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([1, 0.5, 0.333333, 0.25])
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([2, 1, 0.666667, 0.5])
+    # where a field names the loss itself, the function's term is one part of it
+    text = "".join(
+        f"step {s} | MSE Loss {0.2 / s:.4f} | KL Loss 0.05 | Total Loss {1 / s:.4f}\n"
+        for s in (1, 2, 3, 4)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text, "vae.log"))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([1, 0.5, 0.3333, 0.25])

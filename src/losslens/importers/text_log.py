@@ -13,18 +13,20 @@ A line opens a log when it names a step counter (``step``, ``iter``, ``iteration
 ``global_step``, ``batch``) with a number, or, in a log where no line pairs a loss with such a
 counter, an epoch counter (``Epoch 3``: a log at the end of that epoch). Fields are ``key
 value``, ``key: value`` or ``key=value``, apart by ``|``, ``,``, ``;`` or spaces, a number
-possibly in brackets (``Epoch:[0/19](100/61701)``, ``Epoch: [1][100/476]``: then the step
-within the epoch, of its length); a loss key with qualifiers or in camel case (``Average
-Loss``, ``TrainLoss``, ``EPOCH loss``), OpenNMT's ``xent`` and the ``Cost`` of older tutorials
-are the train loss; ``1,000`` is a thousand, ``n/N`` on a counter gives the planned length
-(``max_steps``), ``nan`` and ``inf`` are values and a number with a unit (``6.1GB``) is none. A
-split's name alone before a fraction (``Train 9.6801 | Val 9.6793``) is that split's loss. In a
-log with no counter on any line (``[ (0 ) Loss: 0.382, valid_Loss: 0.361]``), each line with a
-train loss is the next log. Lines with a loss or a held-out value (``val loss``, ``test
-accuracy``, named ``eval_...``) and no counter fill the log above them; a line that opens with a
-held-out split's name in brackets reports that split (``[Dev] loss: 2.19``) unless its fields
-name their splits, and a counter alone on its line pairs with the losses on the lines below it
-(``epoch: 0, iteration: 100`` then ``[Train] loss: 0.68``).
+possibly in brackets (``Epoch:[0/19](100/61701)``, ``Epoch: [1][100/476]``: then the step within
+the epoch, of its length); a loss key with qualifiers or in camel case (``Average Loss``,
+``TrainLoss``, ``EPOCH loss``), OpenNMT's ``xent`` and the ``Cost`` of older tutorials are the
+train loss, and so is a loss named by its function (``Train MSE Loss``; ``val_mse_loss`` the
+held-out one) where no field on its line names the loss itself (``Total Loss`` then wins);
+``1,000`` is a thousand, ``n/N`` on a counter gives the planned length (``max_steps``), ``nan``
+and ``inf`` are values and a number with a unit (``6.1GB``) is none. A split's name alone before
+a fraction (``Train 9.6801 | Val 9.6793``) is that split's loss. In a log with no counter on any
+line (``[ (0 ) Loss: 0.382, valid_Loss: 0.361]``), each line with a train loss is the next log.
+Lines with a loss or a held-out value (``val loss``, ``test accuracy``, named ``eval_...``) and
+no counter fill the log above them; a line that opens with a held-out split's name in brackets
+reports that split (``[Dev] loss: 2.19``) unless its fields name their splits, and a counter
+alone on its line pairs with the losses on the lines below it (``epoch: 0, iteration: 100`` then
+``[Train] loss: 0.68``).
 A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``, or any
 counter that goes back, or repeats its count, as the epoch advances: on its line, or on a line
 of its own or beside the train loss since its last count, ``Epoch 2 -- train: 0.53``; a note's
@@ -76,6 +78,9 @@ _FIELD = re.compile(
 _LOSS_WORDS = frozenset(
     {"train", "training", "tr", "avg", "average", "mean", "total", "running", "epoch"}
 )
+#: A loss named by its function (``Train MSE Loss``, ``val_ctc_loss``) is that split's loss
+#: when no field on its line names the loss itself (``Total Loss`` wins over ``MSE Loss``).
+_LOSS_FUNCTIONS = frozenset({"mse", "mae", "rmse", "bce", "ce", "nll", "l1", "l2", "huber", "ctc"})
 #: Step counters, the most global first; the last three start again each epoch.
 _STEP_KEYS = (
     "global_step",
@@ -139,6 +144,7 @@ def _fields(line: str) -> tuple[Fields, bool]:
     named = False  # a field names its split (``train 3.44 val 3.43``): a tag adds nothing
     held: str | None = None  # the split of a held-out batch counter on the line ...
     held_at: tuple[float, float | None] = (0.0, None)  # ... and its count
+    fn: Fields = {}  # the losses named by their function, kept where no field names the loss
     for m in _FIELD.finditer(line):
         key = keys.CAMEL.sub(" ", m.group("key")).lower()  # ``TrainLoss`` is ``train loss``
         if key.partition(" ")[0] in _EVAL_PREFIX and key.rpartition(" ")[2] in _BATCHES:
@@ -147,10 +153,14 @@ def _fields(line: str) -> tuple[Fields, bool]:
             continue
         named = named or key.replace("_", " ").split()[0] in _SPLIT_LOSS
         words = re.split(r"[\s_]+", key)
-        if key != "loss" and set(words) - _LOSS_WORDS == {"loss"}:
-            key = "loss"  # ``Average Loss``, ``avg_loss``: the train loss
-        elif words[0] in _EVAL_PREFIX and set(words[1:]) - _LOSS_WORDS == {"loss"}:
-            key = f"{words[0]} loss"  # ``val loss_avg``: the held-out loss
+        # ``Average Loss``, ``avg_loss``; ``Train MSE Loss``, a loss named by its function
+        by_fn = not _LOSS_FUNCTIONS.isdisjoint(words)
+        if key != "loss" and set(words) - _LOSS_WORDS - _LOSS_FUNCTIONS == {"loss"}:
+            key = "loss"  # the train loss
+        elif words[0] in _EVAL_PREFIX and set(words[1:]) - _LOSS_WORDS - _LOSS_FUNCTIONS == {
+            "loss"
+        }:
+            key = f"{words[0]} loss"  # ``val loss_avg``, ``val_mse_loss``: the held-out loss
         elif key not in _STEP_KEYS and key.rpartition(" ")[2] in _PHASE_COUNTERS:
             key = "step"  # ``SFT Step 0010``: a phase's name before its step counter
         elif key.partition(" ")[::2] in _SPLIT_EPOCHS:
@@ -162,10 +172,13 @@ def _fields(line: str) -> tuple[Fields, bool]:
             if total or not re.search(r"[.eE]", m.group("num")):
                 continue  # ``Train: [10/391]``: a counter of the split's batches
             key = _SPLIT_LOSS[key]
-        out.setdefault(key, (_number(m.group("num")), _number(total) if total else None))
+        value = (_number(m.group("num")), _number(total) if total else None)
+        (fn if by_fn and key.endswith("loss") else out).setdefault(key, value)
         if m.group("inner") and key in _EPOCH_KEYS:
             # ``Epoch:[0/19](100/61701)``: the step within the epoch, of its steps
             out.setdefault("epoch step", (float(m.group("inner")), float(m.group("inner_total"))))
+    for key, value in fn.items():
+        out.setdefault(key, value)
     if held is not None and named:
         # ``Val step 500 | train loss 1.93 | val loss 1.93``: the run's step at an eval
         out.setdefault("step", held_at)
