@@ -62,7 +62,7 @@ class MemoParams:
     after_epoch: float = param(1.5, "... first reached after this epoch (the data repeated)")
     first_pass: float = param(
         1.0,
-        "first reached before this epoch (examples unseen): nothing; else, before the "
+        "first reached by this epoch (examples unseen): nothing; else, before the "
         "above, only the gap and the staircase are read",
     )
     gap_ratio: float = param(3.0, "or an eval loss this many times the train loss ...")
@@ -173,7 +173,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         epoch 1.5, or the epoch is unknown; read as a level, the same way as at the end: where most
         of the next tenth of the logs, at least 3, are below it, so one lucky batch does not date
         it; first that low within the first pass, on examples not yet seen, it is not memorization
-        at all, see LL155, unless the run has no eval at all and went on for 10 epochs or more (many
+        at all, see LL155 (a log at epoch 1.0, the end of that pass, measured first-pass batches
+        too: a per-epoch log's first value is the first pass's), unless the run has no eval at
+        all and went on for 10 epochs or more (many
         passes, as for classifiers): those passes learn the examples by heart like any others; or
         has no eval at all, went past 1.5 epochs and ends 3 times or more below the lowest log of
         the first pass from the point it got near zero (the pass resolved by 3 logs or more, the
@@ -315,7 +317,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     i = near_zero_onset(v, p.near_zero)
     ep = ctx.epoch_at(float(st[i]))
     e = ctx.epochs
-    first = ep is None or ep < p.first_pass
+    first = ep is None or ep <= p.first_pass
     # with no eval at all, many passes over examples the model already predicted near
     # perfectly are learning by heart like any others, however early it got there: 10 from
     # the first pass, more than the usual 1-3 once the data repeated (from epoch 1)
@@ -340,7 +342,7 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     )
     held_out = ratio if ratio is not None and ratio >= p.first_pass_gap else None
     beyond = many_passes or harm_shown or held_out is not None
-    if end < p.near_zero and ep is not None and ep < p.first_pass and not beyond:
+    if end < p.near_zero and ep is not None and ep <= p.first_pass and not beyond:
         return  # near zero on examples not yet seen: no learning by heart (see LL155)
     # near zero only once the data repeated but before 1.5 epochs: not read as near zero,
     # but the gap and the staircase below still are (a drop on re-seeing the examples)
