@@ -6,7 +6,7 @@ import numpy as np
 from tests.analysis.analysis_curves import run_of
 
 from losslens.analysis import analyze
-from losslens.model import RunData
+from losslens.model import RunData, Severity
 
 #: one log per epoch (the end of each pass), no eval set: already 0.075 when the first pass
 #: ends, then 0.044 after five (1.7x lower: repeated examples fitted little tighter than the
@@ -30,3 +30,21 @@ def test_near_zero_only_after_the_first_pass_is_still_read() -> None:
     # the same run but 0.5 when the first pass ends: the near-zero level came on repeats
     found = [f for f in analyze(_run(0.5)).findings if f.rule_id == "LL153"]
     assert found and found[0].severity.rank >= 2
+
+
+def _four(values: list[float]) -> RunData:
+    steps = [1, 2, 3, 4]
+    return run_of({"train/loss": (steps, values), "train/epoch": (steps, steps)})
+
+
+def test_four_epoch_logs_that_never_move_are_a_loss_not_decreasing() -> None:
+    # an MSE at 1.0 (the mean's) for four epochs: no two logs show a decline of 5%
+    found = [f for f in analyze(_four([1.0007, 1.0000, 1.0000, 1.0000])).findings]
+    assert [f.severity for f in found if f.rule_id == "LL131"] == [Severity.ERROR]
+
+
+def test_four_logs_with_a_pair_falling_beyond_the_bar_are_not_judged_flat() -> None:
+    # the same level, but one pair of logs 3% apart in a run of three epochs: a 5%
+    # decline over the run cannot be ruled out
+    found = [f for f in analyze(_four([1.03, 1.0, 1.01, 1.0])).findings]
+    assert not [f for f in found if f.rule_id == "LL131"]

@@ -42,9 +42,9 @@ class ProgressParams:
     """Shared by LL131-LL133: what "the loss did not really fall" means."""
 
     min_logs: int = param(
-        5,
-        "train logs needed: the fewest for which Sen's 90% interval is narrower than the range "
-        "of pairwise slopes (fewer logs widen the interval, which then decides)",
+        4,
+        "train logs needed: the fewest for which Sen's 90% interval is finite (with 4 it is the "
+        "whole range of pairwise slopes: flat only when no two logs show a decline of the bar)",
     )
     min_span: int = param(50, "steps the log must span ...")
     min_epochs: float = param(
@@ -196,9 +196,11 @@ def loss_not_decreasing(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         logged, by a first epoch within two logging intervals of 0: a console paste whose
         steps restart at 1 can be a window late in a run), spans 50 steps or more
         (or a full epoch by the logged epoch: a console paste without a step counter numbers
-        its logs by line, so its steps say nothing of how long the run trained) and 5 logs or
-        more (fewer logs widen the confidence interval below, which then decides: a count of
-        logs must not, or a log kept at every 2nd step loses what the full one shows), where
+        its logs by line, so its steps say nothing of how long the run trained) and 4 logs or
+        more (the fewest for which the confidence interval below is finite: with 4 it spans
+        every pairwise slope, so the loss is flat only when no two logs show a decline of the
+        bar; fewer logs widen the interval, which then decides: a count of logs must not, or a
+        log kept at every 2nd step loses what the full one shows), where
         the loss of the last 10% is less than 5% below the first 5% (medians, each log
         weighted by the steps it stands for: a logged loss averages the steps since the log
         before it, so the first log of a run logged half as often, kept at its own step,
