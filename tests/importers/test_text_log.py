@@ -445,3 +445,17 @@ def test_a_loss_named_by_its_function_is_the_loss_unless_the_line_names_the_loss
     )
     (run,) = load_into_memory(_write(tmp_path, text, "vae.log"))
     assert run.series[keys.LOSS].values.tolist() == pytest.approx([1, 0.5, 0.3333, 0.25])
+
+
+def test_finished_bars_of_successive_epochs_are_one_log_each(tmp_path: Path) -> None:
+    # each epoch's finished bar (3516/3516) names its epoch in the description ("Processing
+    # Epoch 30"), with sample translations printed between; a banner's "from epoch 0" is none
+    text = "Training from epoch 0 to 34...\n"
+    for epoch, loss in zip(range(30, 34), (2.316, 2.323, 2.36, 2.167), strict=True):
+        text += (
+            f"Processing Epoch {epoch}: 100%|##########| 3516/3516 [15:07<00:00,  3.88it/s, "
+            f"loss={loss:.3f},   lr=[0.00025]]\n    SOURCE: a sentence\n PREDICTED: une phrase\n"
+        )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].values.tolist() == [2.316, 2.323, 2.36, 2.167]
+    assert run.series[keys.LOSS].steps.tolist() == [3516, 7032, 10548, 14064]

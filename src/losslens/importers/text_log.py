@@ -37,7 +37,10 @@ resumed run, whose lines replace the logs
 from that step on (a note with other values and no train loss, ``loaded best model (epoch=20,
 val_loss=1.05)``, is none). An epoch printed as a whole number beside a step counter is an index
 (``Epoch 0`` for the whole first pass), kept as ``epoch_index``, not read as the Trainer's
-fractional progress. Lines of any other kind (samples, checkpoints, banners) are skipped.
+fractional progress. A tqdm bar is read as the log its description and postfix hold, its ``n/N``
+the counter (``Processing Epoch 30: 100%| 3516/3516 [...] loss=2.316``: the epoch's last batch,
+counted within the epoch; the finished bars of successive epochs are one log each). Lines of any
+other kind (samples, checkpoints, banners) are skipped.
 """
 
 from __future__ import annotations
@@ -163,8 +166,13 @@ def _fields(line: str) -> tuple[Fields, bool]:
             key = f"{words[0]} loss"  # ``val loss_avg``, ``val_mse_loss``: the held-out loss
         elif key not in _STEP_KEYS and key.rpartition(" ")[2] in _PHASE_COUNTERS:
             key = "step"  # ``SFT Step 0010``: a phase's name before its step counter
-        elif key.partition(" ")[::2] in _SPLIT_EPOCHS:
-            key = "epoch"  # ``Train Epoch 1``, ``Test Epoch 1``: the epoch a split reports
+        elif key.partition(" ")[::2] in _SPLIT_EPOCHS or (
+            bar is not None and key.rpartition(" ")[2] == "epoch"
+        ):
+            # ``Train Epoch 1``, ``Test Epoch 1``: the epoch a split reports; a bar's
+            # ``Processing Epoch 30``: the epoch a phase counts (a banner's ``from epoch 0`` is
+            # none)
+            key = "epoch"
         if key in _SOURCE_LINE:
             continue  # ``train.py[line:123]``: where a logging call sits, no metric
         total = m.group("total")
@@ -199,8 +207,10 @@ def _fields(line: str) -> tuple[Fields, bool]:
 
 def _new_postfixes(lines: list[tuple[Fields, bool]]) -> list[Fields]:
     """The lines, tqdm bars read as the logs their postfixes are: a bar redrawn at the same
-    count stands once (its last drawing, after ``set_postfix``), and a bar whose postfix has
-    not changed since the last bar kept shows that log again, held, not a new one."""
+    count stands once (its last drawing, after ``set_postfix``; the finished bars of two
+    epochs, ``Epoch 3: 100%| 50/50`` then ``Epoch 4: 100%| 50/50``, are two), and a bar
+    whose postfix has not changed since the last bar kept shows that log again, held, not a
+    new one."""
     out: list[Fields] = []
     last: Fields | None = None  # the postfix of the last bar kept, without its counter
     for i, (f, bar) in enumerate(lines):
@@ -209,8 +219,14 @@ def _new_postfixes(lines: list[tuple[Fields, bool]]) -> list[Fields]:
             continue
         key = _counter(f)
         nxt = lines[i + 1] if i + 1 < len(lines) else None
-        if nxt is not None and nxt[1] and key is not None and nxt[0].get(key) == f[key]:
-            continue  # redrawn at the same count: its last drawing stands
+        if (
+            nxt is not None
+            and nxt[1]
+            and key is not None
+            and nxt[0].get(key) == f[key]
+            and nxt[0].get("epoch") == f.get("epoch")
+        ):
+            continue  # redrawn at the same count (of the same epoch): its last drawing stands
         post = _without(f, key)
         if not any(k not in _EPOCH_KEYS for k in post):
             # a bar with no metric is only a counter: its last drawing before another line
