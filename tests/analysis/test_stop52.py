@@ -6,6 +6,7 @@ import numpy as np
 from tests.analysis.analysis_curves import run_of
 
 from losslens.analysis import analyze
+from losslens.analysis.context import build_context
 from losslens.model import RunData, Severity
 
 #: one log per epoch (the end of each pass), no eval set: already 0.075 when the first pass
@@ -48,3 +49,23 @@ def test_four_logs_with_a_pair_falling_beyond_the_bar_are_not_judged_flat() -> N
     # decline over the run cannot be ruled out
     found = [f for f in analyze(_four([1.03, 1.0, 1.01, 1.0])).findings]
     assert not [f for f in found if f.rule_id == "LL131"]
+
+
+def test_a_top_k_accuracy_names_a_classifier() -> None:
+    # Ultralytics' classify results.csv: train/loss, val/loss, metrics/accuracy_top1 and _top5.
+    # A classifier's cross-entropy at 0.07 after 40 epochs, its eval loss holding near its
+    # best, is a good fit, not a text learned by heart
+    ep = np.arange(1, 41)
+    train = 0.06 + 0.8 * np.exp(-ep / 6)
+    ev = 0.15 + 0.15 * np.exp(-ep / 5) + 0.01 * np.sin(ep)
+    acc = 0.95 - 0.06 * np.exp(-ep / 5)
+    series = {
+        "train/loss": (ep, train),
+        "train/epoch": (ep, ep),
+        "eval/loss": (ep, ev),
+        "metrics/accuracy_top1": (ep, acc),
+        "metrics/accuracy_top5": (ep, np.ones(40)),
+    }
+    run = run_of(series)
+    assert build_context(run).task == "classification"
+    assert not [f for f in analyze(run).findings if f.rule_id == "LL153"]

@@ -285,6 +285,7 @@ def _detect_task(run: RunData, cfg: dict[str, Any]) -> str:
         return "embedding"
     if any(
         k.endswith(("/accuracy", "/acc", "/f1", "/matthews_correlation", "/precision", "/recall"))
+        or _TOP_K.search(k)
         for k in ks
     ) and not any("token_accuracy" in k for k in ks):
         return "classification"
@@ -293,6 +294,10 @@ def _detect_task(run: RunData, cfg: dict[str, Any]) -> str:
     if any(_REGRESSION.search(k) for k in ks):
         return "regression"
     return "lm"
+
+
+#: A top-k accuracy (``metrics/accuracy_top1``, ``val/top5``, ``acc1``): a classifier's metric.
+_TOP_K = re.compile(r"/(?:acc(?:uracy)?_?top\d+|top\d+(?:_acc(?:uracy)?)?|acc\d+)$")
 
 
 #: Error metrics of continuous targets (``val_mse``, ``eval/mae``, ``r2``): a run that logs one
