@@ -69,3 +69,37 @@ def test_a_top_k_accuracy_names_a_classifier() -> None:
     run = run_of(series)
     assert build_context(run).task == "classification"
     assert not [f for f in analyze(run).findings if f.rule_id == "LL153"]
+
+
+def _stall(train_metric: list[float] | None, f1: list[float] | None = None) -> list[str]:
+    """Rule ids at warning or above on a run whose held-out accuracy holds from epoch 8 (no
+    eval loss) while the train loss falls from 0.05 to 0.025."""
+    ep = np.arange(1, 21)
+    acc = [0.95, 0.96, 0.97, 0.97, 0.92, 0.977, 0.982, 0.985, 0.983, 0.989]
+    acc += [0.981, 0.986, 0.983, 0.985, 0.986, 0.989, 0.985, 0.979, 0.986, 0.988]
+    series = {
+        "train/loss": (ep, 0.025 + 0.21 * np.exp(-ep / 3)),
+        "train/epoch": (ep, ep),
+        "eval/accuracy": (ep, acc),
+    }
+    if train_metric is not None:
+        series["train/accuracy"] = (ep, train_metric)
+    if f1 is not None:
+        series["eval/f1"] = (ep, f1)
+    report = analyze(run_of(series))
+    return [f.rule_id for f in report.findings if f.severity.rank >= Severity.WARNING.rank]
+
+
+def test_a_held_out_metric_that_stalls_beside_its_train_score_is_overfitting_if_they_part() -> None:
+    assert "LL157" in _stall(None)  # nothing to compare with: the stall alone
+    # the train score rose with it, 98.6% -> 99.3%: the held-out score followed training
+    close = list(np.linspace(0.90, 0.986, 10)) + list(np.linspace(0.987, 0.993, 10))
+    assert "LL157" not in _stall(close)
+    # the train score ran away from it, 80% -> 99%: the held-out task did not follow
+    apart = list(np.linspace(0.60, 0.80, 10)) + list(np.linspace(0.82, 0.99, 10))
+    assert "LL157" in _stall(apart)
+
+
+def test_a_held_out_metric_that_stalls_while_another_still_improves_is_no_stall() -> None:
+    f1 = list(np.linspace(0.24, 0.93, 20))  # the held-out F1 at its best at the last eval
+    assert "LL157" not in _stall(None, f1)

@@ -8,13 +8,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from losslens import keys
+from losslens.analysis import signals
 from losslens.analysis.context import RunContext
-from losslens.analysis.evalview import eval_move, metric_points, task_metrics, train_around
+from losslens.analysis.evalview import (
+    TaskMetric,
+    eval_move,
+    metric_points,
+    task_metrics,
+    train_around,
+)
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule, param, rule
 from losslens.analysis.rules.common import finite
 from losslens.analysis.rules.generalization import OverfitParams
-from losslens.model import Finding, Severity
+from losslens.model import Finding, FloatArray, Severity
 
 _OVERFIT = OverfitParams()
 
@@ -30,6 +37,30 @@ class MetricStallParams:
         _OVERFIT.stall_train_drop,
         "... while the train loss fell at least this share (LL151's stalled eval loss)",
     )
+    gap: float = param(
+        _OVERFIT.stall_gap,
+        "with the same metric logged on the train set, the train-held-out gap widens by this "
+        "share of the held-out value (LL151's widening gap)",
+    )
+
+
+def _gap_widening(ctx: RunContext, m: TaskMetric, st: FloatArray, i: int) -> float | None:
+    """How much the train set's lead over the held-out score on metric ``m`` grew from its
+    eval ``i`` to the last (at steps ``st``), as a share of the held-out value at the last;
+    None when the train set's score on the metric is not logged."""
+    train = ctx.run.series.get(f"train/{m.key.rsplit('/', 1)[-1]}")
+    held = ctx.run.series[m.key].finite
+    if train is None or len(train.finite) < 2:
+        return None
+    sign = 1.0 if m.higher_better else -1.0
+
+    def lead(step: float) -> float:
+        ours = signals.value_at(train.finite.steps.astype(float), train.finite.values, step)
+        theirs = signals.value_at(held.steps.astype(float), held.values, step)
+        return sign * (ours - theirs)
+
+    last = abs(signals.value_at(held.steps.astype(float), held.values, float(st[-1])))
+    return (lead(float(st[-1])) - lead(float(st[i]))) / max(last, 1e-12)
 
 
 @rule(
@@ -59,8 +90,13 @@ def metric_stall(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         eval beat it by more than that move), while the train loss fell 10% or more over the
         same stretch (the train logs within half an eval interval of each eval): the model
         kept fitting its training examples and the held-out task did not follow (LL151's
-        stalled eval loss, with its 2 epochs and 10%). A warning; the numbers cannot size
-        the harm to an error without an eval loss.
+        stalled eval loss, with its 2 epochs and 10%). Not when another held-out task metric
+        is still at its best at the last eval (the task still gains by that measure), nor,
+        when the train set's score on the same metric is logged (``train/accuracy`` beside
+        ``eval/accuracy``), when the train set's lead over the held-out score grew by less
+        than 5% of the held-out value over the stall (LL151's widening gap: a held-out 98.8%
+        beside a train 99.3% followed the training). A warning; the numbers cannot size the
+        harm to an error without an eval loss.
     Why it matters:
         The passes after the stall taught the model its training examples, not the task:
         compute spent for no held-out gain, and often a worse model than the one at the
@@ -79,7 +115,10 @@ def metric_stall(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     held_out_loss = [k for k in ctx.run.series if keys.is_held_out(k) and "loss" in k.lower()]
     if held_out_loss or (ctx.eval_loss is not None and finite(ctx.eval_loss)[1].size >= 2):
         return  # an eval loss is logged: it is the eval curve (LL151)
-    for m in task_metrics(ctx):
+    metrics = task_metrics(ctx)
+    if any(m.still_improving for m in metrics):
+        return  # another held-out measure of the task is still at its best: it still gains
+    for m in metrics:
         st, v = metric_points(ctx, m)
         if v.size < p.min_evals:
             continue
@@ -98,6 +137,9 @@ def metric_stall(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         t0, t1 = train_around(ctx, float(st[i]), st), train_around(ctx, float(st[-1]), st)
         if t0 is None or t1 is None or t0 <= 0 or t1 > (1 - p.train_drop) * t0:
             continue
+        widened = _gap_widening(ctx, m, st, i)
+        if widened is not None and widened < p.gap:
+            continue  # the train set's own score moved with it: the held-out task followed
         name = m.key.rsplit("/", 1)[-1]
         yield r.finding(
             severity=Severity.WARNING,
