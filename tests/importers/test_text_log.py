@@ -459,3 +459,14 @@ def test_finished_bars_of_successive_epochs_are_one_log_each(tmp_path: Path) -> 
     (run,) = load_into_memory(_write(tmp_path, text))
     assert run.series[keys.LOSS].values.tolist() == [2.316, 2.323, 2.36, 2.167]
     assert run.series[keys.LOSS].steps.tolist() == [3516, 7032, 10548, 14064]
+
+
+def test_a_split_alone_before_a_percentage_is_a_score_not_its_loss(tmp_path: Path) -> None:
+    text = ""
+    for epoch in (1, 2, 3):
+        for batch in (0, 50, 100):
+            text += f"Epoch: {epoch:03d}/010 | Batch {batch:04d}/0100 | Loss: {1 / epoch:.4f}\n"
+        text += f"Epoch: {epoch:03d}/010 | Train: {90 + epoch}.36% | Validation: {91 + epoch}.77%\n"
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert keys.EVAL_LOSS not in run.series  # 92.77% is no held-out loss
+    assert max(run.series[keys.LOSS].values) == 1.0

@@ -20,13 +20,14 @@ train loss, and so is a loss named by its function (``Train MSE Loss``; ``val_ms
 held-out one) where no field on its line names the loss itself (``Total Loss`` then wins);
 ``1,000`` is a thousand, ``n/N`` on a counter gives the planned length (``max_steps``), ``nan``
 and ``inf`` are values and a number with a unit (``6.1GB``) is none. A split's name alone before
-a fraction (``Train 9.6801 | Val 9.6793``) is that split's loss. In a log with no counter on any
-line (``[ (0 ) Loss: 0.382, valid_Loss: 0.361]``), each line with a train loss is the next log.
-Lines with a loss or a held-out value (``val loss``, ``test accuracy``, named ``eval_...``) and
-no counter fill the log above them; a line that opens with a held-out split's name in brackets
-reports that split (``[Dev] loss: 2.19``) unless its fields name their splits, and a counter
-alone on its line pairs with the losses on the lines below it (``epoch: 0, iteration: 100`` then
-``[Train] loss: 0.68``).
+a fraction (``Train 9.6801 | Val 9.6793``) is that split's loss (before a percentage, ``Val:
+92.77%``, a score: none). In a log with no counter on any line (``[ (0 ) Loss: 0.382,
+valid_Loss: 0.361]``), each line with a train loss is the next log. Lines with a loss or a
+held-out value (``val loss``, ``test accuracy``, named ``eval_...``) and no counter fill the log
+above them; a line that opens with a held-out split's name in brackets reports that split
+(``[Dev] loss: 2.19``) unless its fields name their splits, and a counter alone on its line
+pairs with the losses on the lines below it (``epoch: 0, iteration: 100`` then ``[Train] loss:
+0.68``).
 A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``, or any
 counter that goes back, or repeats its count, as the epoch advances: on its line, or on a line
 of its own or beside the train loss since its last count, ``Epoch 2 -- train: 0.53``; a note's
@@ -179,6 +180,8 @@ def _fields(line: str) -> tuple[Fields, bool]:
         if key in _SPLIT_LOSS:
             if total or not re.search(r"[.eE]", m.group("num")):
                 continue  # ``Train: [10/391]``: a counter of the split's batches
+            if line[m.end() : m.end() + 1] == "%":
+                continue  # ``Validation: 92.77%``: a score, not the split's loss
             key = _SPLIT_LOSS[key]
         value = (_number(m.group("num")), _number(total) if total else None)
         (fn if by_fn and key.endswith("loss") else out).setdefault(key, value)
