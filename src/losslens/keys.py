@@ -116,16 +116,21 @@ _TOTAL_LOSS = re.compile(r"total_loss|loss_total|loss_avg|loss_mean|nll")
 CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def normalize_key(key: str) -> str:
-    """The canonical name of a metric key (``eval_loss`` -> ``eval/loss``); a camel-case key
-    is read as its snake-case form when that names a known quantity or split (``ValLoss`` ->
-    ``eval/loss``, ``ValReconstructRate`` -> ``eval/reconstruct_rate``)."""
+    """The canonical name of a metric key (``eval_loss`` -> ``eval/loss``); a camel-case key,
+    or one of words apart by spaces (a table's header), is read as its snake-case form when
+    that names a known quantity or split (``ValLoss`` and ``Val Loss`` -> ``eval/loss``,
+    ``ValReconstructRate`` -> ``eval/reconstruct_rate``, ``Train Acc`` -> ``train/Acc``)."""
     k = key.strip()
-    snake = CAMEL.sub("_", k)
+    # ``ValLoss`` and ``Val Loss`` (a table's header) are read as ``Val_Loss``
+    snake = _SPACES.sub("_", CAMEL.sub("_", k))
     if "/" not in k and snake != k:
         low = snake.lower()
         if low in _ALIASES or low.startswith(tuple(p for p, _ in _PREFIXES)):
-            k = snake
+            k = low  # a header's capitals name nothing: ``Valid Loss`` is ``valid_loss``
     low = k.lower()
     if low in _ALIASES:
         return _ALIASES[low]

@@ -22,6 +22,7 @@ from losslens.importers.hf_state import HFTrainerStateImporter, checkpoint_rank,
 from losslens.importers.json_history import JSONHistoryImporter
 from losslens.importers.jupyter import JupyterImporter
 from losslens.importers.loss_list import LossListImporter
+from losslens.importers.markdown_table import MarkdownTableImporter
 from losslens.importers.mlflow_store import MLflowFileImporter, MLflowSQLImporter
 from losslens.importers.source_code import looks_like_source
 from losslens.importers.text_log import TextLogImporter
@@ -41,6 +42,7 @@ IMPORTERS: tuple[Importer, ...] = (
     JSONHistoryImporter(),
     HFNotebookImporter(),
     CSVImporter(),
+    MarkdownTableImporter(),
     LossListImporter(),
     GanLogImporter(),
     HFConsoleImporter(),

@@ -1,0 +1,128 @@
+"""Markdown tables of a training run, written by a script or pasted into a README::
+
+    | epoch | lr       | train_loss | train_top1 | val_loss | val_top1 |
+    |------:|---------:|-----------:|-----------:|---------:|---------:|
+    | 1     | 0.010554 | 4.3163     | 5.04       | 3.6953   | 12.60    |
+
+A table is a header row naming a loss column, a separator row (``|---|:--:|``), then rows of
+cells apart by ``|``. Its columns are read by their names, as a CSV table's are: a step column
+(``step``, ``iteration``, ``global_step`` ...) steps the rows; with none, an ``epoch`` column
+steps one row per epoch (an epoch counted from 0 is done at 1, as in Keras' ``CSVLogger``);
+with neither, the rows in order. A cell is a number (``0.11%`` is 0.11); any other cell (a
+timestamp, a note) is no value. Only rows whose step and whose first loss column are numbers
+count, and a table needs 3 of them: a table of prose (``| Step 1,000/50,000 | Loss: 6.18 |``
+rows) is the text log's. The Trainer's own notebook and model-card tables (``Training Loss``
+beside ``Step`` or ``Epoch``) are ``hf_notebook``'s, read before this one. The first such table
+in the file is the run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from losslens.errors import ImportError_
+from losslens.importers.base import check_readable, file_run, read_regular, text_log_head
+from losslens.importers.csv_table import EPOCH_COLUMN, STEP_COLUMNS
+from losslens.model import ImportedRun
+
+_ROW = re.compile(r"^\s*\|(?P<cells>.*)\|\s*$")
+_SEPARATOR = re.compile(r"^\s*\|?(?:\s*:?-{3,}:?\s*\|)+\s*(?::?-{3,}:?\s*)?$")
+_NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?$|^[-+]?(?:nan|inf)$", re.I)
+_MIN_ROWS = 3
+_SNIFF_BYTES = 1 << 16
+
+
+def _cells(line: str) -> list[str] | None:
+    m = _ROW.match(line)
+    return [c.strip() for c in m.group("cells").split("|")] if m else None
+
+
+def _number(cell: str) -> float | None:
+    cell = cell.replace("`", "").strip()
+    return float(cell.rstrip("%")) if _NUMBER.match(cell) else None
+
+
+def _table(lines: list[str]) -> tuple[list[str], list[list[str]]] | None:
+    """The header and the rows of the first table that names a loss column."""
+    for i in range(len(lines) - 1):
+        names = _cells(lines[i])
+        if names is None or not _SEPARATOR.match(lines[i + 1]):
+            continue
+        if not any("loss" in n.lower() for n in names):
+            continue
+        rows = []
+        for line in lines[i + 2 :]:
+            cells = _cells(line)
+            if cells is None:
+                break
+            rows.append(cells)
+        return names, rows
+    return None
+
+
+def _rows(lines: list[str]) -> list[tuple[float, dict[str, Any]]]:
+    """``(step, row)`` for each row of the first loss table whose step and first loss column
+    are numbers (none when there is no such table)."""
+    found = _table(lines)
+    if found is None:
+        return []
+    names, rows = found
+    low = [n.lower() for n in names]
+    step_i = next((low.index(c) for c in STEP_COLUMNS if c in low), None)
+    epoch_i = low.index(EPOCH_COLUMN) if EPOCH_COLUMN in low else None
+    loss_i = next(i for i, n in enumerate(low) if "loss" in n)
+    out: list[tuple[float, dict[str, Any]]] = []
+    offset: float | None = None
+    for k, cells in enumerate(rows):
+        if len(cells) != len(names) or _number(cells[loss_i]) is None:
+            continue
+        at = step_i if step_i is not None else epoch_i
+        step = _number(cells[at]) if at is not None else float(k)
+        if step is None:
+            continue
+        row = {
+            n: v for n, c in zip(names, cells, strict=True) if n and (v := _number(c)) is not None
+        }
+        if step_i is not None:
+            del row[names[step_i]]  # the step, not a metric
+        else:
+            # one row per epoch: an epoch counted from 0 (or the rows in order) is done at 1
+            offset = (1.0 if step == 0 else 0.0) if offset is None else offset
+            step += offset
+            if epoch_i is not None:
+                del row[names[epoch_i]]
+            row["epoch"] = step
+        out.append((step, row))
+    return out
+
+
+class MarkdownTableImporter:
+    name = "markdown_table"
+    description = "a Markdown table of a run (| epoch | train_loss | val_loss |) in a .md or text"
+
+    def sniff(self, path: Path) -> bool:
+        head = text_log_head(path, _SNIFF_BYTES)
+        if not head:
+            return False
+        lines = head.decode("utf-8", "replace").splitlines()
+        if len(head) == _SNIFF_BYTES and len(lines) > 1:
+            lines = lines[:-1]  # the last line may be cut
+        return len(_rows(lines)) >= _MIN_ROWS
+
+    def claims(self, path: Path) -> bool:
+        return False
+
+    def read(self, path: Path) -> Iterator[ImportedRun]:
+        check_readable(path)
+        text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
+        rows = _rows(text.splitlines())
+        if len(rows) < _MIN_ROWS:
+            raise ImportError_(
+                f"no Markdown table of a run found ({len(rows)} rows with a step and a loss)",
+                "a table needs a header naming a loss column, a |---| separator and 3 rows",
+                path=str(path),
+            )
+        yield file_run(path, self.name, rows)
