@@ -64,3 +64,12 @@ def test_a_csv_header_of_spaced_words_names_the_losses(tmp_path: Path) -> None:
     assert run.series[keys.LOSS].values.tolist() == pytest.approx([1, 0.9, 0.8, 0.7, 0.6])
     assert run.series[keys.EVAL_LOSS].values.tolist()[-1] == pytest.approx(0.9)
     assert "eval/dice" in run.series
+
+
+def test_a_settings_table_before_the_log_is_skipped(tmp_path: Path) -> None:
+    text = "| Setting | Value |\n|---|---|\n| Loss | cross-entropy |\n| LR | 3e-4 |\n\n"
+    text += "| step | loss |\n|---|---|\n" + "".join(
+        f"| {s} | {3 - s / 100} |\n" for s in (10, 20, 30)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].steps.tolist() == [10, 20, 30]

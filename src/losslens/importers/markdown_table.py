@@ -13,7 +13,7 @@ timestamp, a note) is no value. Only rows whose step and whose first loss column
 count, and a table needs 3 of them: a table of prose (``| Step 1,000/50,000 | Loss: 6.18 |``
 rows) is the text log's. The Trainer's own notebook and model-card tables (``Training Loss``
 beside ``Step`` or ``Epoch``) are ``hf_notebook``'s, read before this one. The first such table
-in the file is the run.
+in the file with 3 such rows is the run.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def _number(cell: str) -> float | None:
     return float(cell.rstrip("%")) if _NUMBER.match(cell) else None
 
 
-def _table(lines: list[str]) -> tuple[list[str], list[list[str]]] | None:
-    """The header and the rows of the first table that names a loss column."""
+def _tables(lines: list[str]) -> Iterator[tuple[list[str], list[list[str]]]]:
+    """The header and the rows of each table that names a loss column, in order."""
     for i in range(len(lines) - 1):
         names = _cells(lines[i])
         if names is None or not _SEPARATOR.match(lines[i + 1]):
@@ -59,17 +59,21 @@ def _table(lines: list[str]) -> tuple[list[str], list[list[str]]] | None:
             if cells is None:
                 break
             rows.append(cells)
-        return names, rows
-    return None
+        yield names, rows
 
 
 def _rows(lines: list[str]) -> list[tuple[float, dict[str, Any]]]:
-    """``(step, row)`` for each row of the first loss table whose step and first loss column
-    are numbers (none when there is no such table)."""
-    found = _table(lines)
-    if found is None:
-        return []
-    names, rows = found
+    """``(step, row)`` for each row of the first loss table with 3 rows or more whose step
+    and first loss column are numbers (a settings table, ``| Loss | cross-entropy |``, is
+    none); empty when there is no such table."""
+    for names, rows in _tables(lines):
+        out = _table_rows(names, rows)
+        if len(out) >= _MIN_ROWS:
+            return out
+    return []
+
+
+def _table_rows(names: list[str], rows: list[list[str]]) -> list[tuple[float, dict[str, Any]]]:
     low = [n.lower() for n in names]
     step_i = next((low.index(c) for c in STEP_COLUMNS if c in low), None)
     epoch_i = low.index(EPOCH_COLUMN) if EPOCH_COLUMN in low else None
@@ -87,13 +91,13 @@ def _rows(lines: list[str]) -> list[tuple[float, dict[str, Any]]]:
             n: v for n, c in zip(names, cells, strict=True) if n and (v := _number(c)) is not None
         }
         if step_i is not None:
-            del row[names[step_i]]  # the step, not a metric
+            row.pop(names[step_i], None)  # the step, not a metric
         else:
             # one row per epoch: an epoch counted from 0 (or the rows in order) is done at 1
             offset = (1.0 if step == 0 else 0.0) if offset is None else offset
             step += offset
             if epoch_i is not None:
-                del row[names[epoch_i]]
+                row.pop(names[epoch_i], None)
             row["epoch"] = step
         out.append((step, row))
     return out
