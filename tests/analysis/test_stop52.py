@@ -1,4 +1,6 @@
-"""Stop 52: a loss near zero at the end of the first pass was measured on unseen batches."""
+"""Stop 52: a loss near zero at the end of the first pass was measured on unseen batches (LL153);
+a loss that never moves over 4 logs (LL131); a top-k accuracy names a classifier; a held-out
+metric that stalls is read as LL151 reads a stalled eval loss (LL157)."""
 
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ def test_near_zero_at_the_end_of_the_first_pass_is_not_memorization() -> None:
 
 def test_near_zero_only_after_the_first_pass_is_still_read() -> None:
     # the same run but 0.5 when the first pass ends: the near-zero level came on repeats
-    found = [f for f in analyze(_run(0.5)).findings if f.rule_id == "LL153"]
-    assert found and found[0].severity.rank >= 2
+    found = [f.severity for f in analyze(_run(0.5)).findings if f.rule_id == "LL153"]
+    assert found == [Severity.ERROR]
 
 
 def _four(values: list[float]) -> RunData:
@@ -40,14 +42,14 @@ def _four(values: list[float]) -> RunData:
 
 def test_four_epoch_logs_that_never_move_are_a_loss_not_decreasing() -> None:
     # an MSE at 1.0 (the mean's) for four epochs: no two logs show a decline of 5%
-    found = [f for f in analyze(_four([1.0007, 1.0000, 1.0000, 1.0000])).findings]
+    found = analyze(_four([1.0007, 1.0000, 1.0000, 1.0000])).findings
     assert [f.severity for f in found if f.rule_id == "LL131"] == [Severity.ERROR]
 
 
 def test_four_logs_with_a_pair_falling_beyond_the_bar_are_not_judged_flat() -> None:
     # the same level, but one pair of logs 3% apart in a run of three epochs: a 5%
     # decline over the run cannot be ruled out
-    found = [f for f in analyze(_four([1.03, 1.0, 1.01, 1.0])).findings]
+    found = analyze(_four([1.03, 1.0, 1.01, 1.0])).findings
     assert not [f for f in found if f.rule_id == "LL131"]
 
 
