@@ -73,3 +73,8 @@ def test_a_settings_table_before_the_log_is_skipped(tmp_path: Path) -> None:
     )
     (run,) = load_into_memory(_write(tmp_path, text))
     assert run.series[keys.LOSS].steps.tolist() == [10, 20, 30]
+
+
+def test_a_table_saved_with_a_byte_order_mark_is_found_as_it_is_read(tmp_path: Path) -> None:
+    text = "\ufeff| step | loss |\n|---|---|\n" + "".join(f"| {s} | {1 / s} |\n" for s in (1, 2, 3))
+    assert MarkdownTableImporter().sniff(_write(tmp_path, text))

@@ -148,6 +148,19 @@ def text_log_head(path: Path, n: int) -> bytes | None:
     return head
 
 
+def head_lines(path: Path, n: int) -> list[str] | None:
+    """The lines of the first ``n`` bytes of a file that may be a pasted text log (see
+    :func:`text_log_head`; None when it cannot be one), decoded leniently and without a BOM;
+    when the head stops at ``n`` bytes its last line, which may be cut, is left out."""
+    head = text_log_head(path, n)
+    if not head:
+        return None
+    lines = head.decode("utf-8", "replace").removeprefix("\ufeff").splitlines()
+    if len(head) == n and len(lines) > 1:
+        lines = lines[:-1]
+    return lines
+
+
 def file_hash(*paths: Path, extra: str = "") -> str:
     """A content hash (BLAKE2b, 128 bits) of one or more files: the ``source_id`` of imports
     that have no run id of their own. Reading is chunked, so memory stays flat."""

@@ -29,8 +29,8 @@ from losslens.errors import ImportError_
 from losslens.importers.base import (
     check_readable,
     file_run,
+    head_lines,
     read_regular,
-    text_log_head,
 )
 from losslens.model import ImportedRun
 
@@ -155,13 +155,9 @@ class LossListImporter:
     description = "bare loss values in a file named for them (loss_log.txt, train_loss.txt)"
 
     def sniff(self, path: Path) -> bool:
-        head = text_log_head(path, _SNIFF_BYTES)
-        if not head:
+        lines = head_lines(path, _SNIFF_BYTES)
+        if lines is None:
             return False
-        text = head.decode("utf-8", "replace").removeprefix("\ufeff")
-        lines = text.splitlines()
-        if len(head) == _SNIFF_BYTES and len(lines) > 1:
-            lines = lines[:-1]  # the last line may be cut
         table = _table(lines)
         if table is not None:
             return len(table) >= _MIN_VALUES

@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from losslens.errors import ImportError_
-from losslens.importers.base import check_readable, file_run, read_regular, text_log_head
+from losslens.importers.base import check_readable, file_run, head_lines, read_regular, scalar
 from losslens.importers.csv_table import EPOCH_COLUMN, STEP_COLUMNS
 from losslens.model import ImportedRun
 
 _ROW = re.compile(r"^\s*\|(?P<cells>.*)\|\s*$")
 _SEPARATOR = re.compile(r"^\s*\|?(?:\s*:?-{3,}:?\s*\|)+\s*(?::?-{3,}:?\s*)?$")
-_NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?$|^[-+]?(?:nan|inf)$", re.I)
 _MIN_ROWS = 3
 _SNIFF_BYTES = 1 << 16
 
@@ -41,8 +40,9 @@ def _cells(line: str) -> list[str] | None:
 
 
 def _number(cell: str) -> float | None:
-    cell = cell.replace("`", "").strip()
-    return float(cell.rstrip("%")) if _NUMBER.match(cell) else None
+    """A cell's number as a CSV cell's is read (:func:`scalar`), a code span's backticks and a
+    percent sign around it dropped."""
+    return scalar(cell.replace("`", "").strip().removesuffix("%"))
 
 
 def _tables(lines: list[str]) -> Iterator[tuple[list[str], list[list[str]]]]:
@@ -108,13 +108,8 @@ class MarkdownTableImporter:
     description = "a Markdown table of a run (| epoch | train_loss | val_loss |) in a .md or text"
 
     def sniff(self, path: Path) -> bool:
-        head = text_log_head(path, _SNIFF_BYTES)
-        if not head:
-            return False
-        lines = head.decode("utf-8", "replace").splitlines()
-        if len(head) == _SNIFF_BYTES and len(lines) > 1:
-            lines = lines[:-1]  # the last line may be cut
-        return len(_rows(lines)) >= _MIN_ROWS
+        lines = head_lines(path, _SNIFF_BYTES)
+        return lines is not None and len(_rows(lines)) >= _MIN_ROWS
 
     def claims(self, path: Path) -> bool:
         return False
