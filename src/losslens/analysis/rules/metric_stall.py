@@ -44,23 +44,23 @@ class MetricStallParams:
     )
 
 
-def _gap_widening(ctx: RunContext, m: TaskMetric, st: FloatArray, i: int) -> float | None:
-    """How much the train set's lead over the held-out score on metric ``m`` grew from its
-    eval ``i`` to the last (at steps ``st``), as a share of the held-out value at the last;
-    None when the train set's score on the metric is not logged."""
+def _gap_widening(
+    ctx: RunContext, m: TaskMetric, st: FloatArray, v: FloatArray, i: int
+) -> float | None:
+    """How much the train set's lead over the held-out score on metric ``m`` (its points
+    ``st``, ``v``, oriented higher-better as :func:`metric_points` gives them) grew from eval
+    ``i`` to the last, as a share of the held-out value at the last; None when the train
+    set's score on the metric is not logged."""
     train = ctx.run.series.get(f"train/{m.key.rsplit('/', 1)[-1]}")
-    held = ctx.run.series[m.key].finite
     if train is None or len(train.finite) < 2:
         return None
     sign = 1.0 if m.higher_better else -1.0
+    ts, tv = train.finite.steps.astype(float), train.finite.values
 
-    def lead(step: float) -> float:
-        ours = signals.value_at(train.finite.steps.astype(float), train.finite.values, step)
-        theirs = signals.value_at(held.steps.astype(float), held.values, step)
-        return sign * (ours - theirs)
+    def lead(k: int) -> float:
+        return sign * signals.value_at(ts, tv, float(st[k])) - float(v[k])
 
-    last = abs(signals.value_at(held.steps.astype(float), held.values, float(st[-1])))
-    return (lead(float(st[-1])) - lead(float(st[i]))) / max(last, 1e-12)
+    return (lead(-1) - lead(i)) / max(abs(float(v[-1])), 1e-12)
 
 
 @rule(
@@ -137,7 +137,7 @@ def metric_stall(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         t0, t1 = train_around(ctx, float(st[i]), st), train_around(ctx, float(st[-1]), st)
         if t0 is None or t1 is None or t0 <= 0 or t1 > (1 - p.train_drop) * t0:
             continue
-        widened = _gap_widening(ctx, m, st, i)
+        widened = _gap_widening(ctx, m, st, v, i)
         if widened is not None and widened < p.gap:
             continue  # the train set's own score moved with it: the held-out task followed
         name = m.key.rsplit("/", 1)[-1]
