@@ -18,6 +18,9 @@ GRAD_NORM = "train/grad_norm"
 EPOCH = "train/epoch"
 GLOBAL_STEP = "train/global_step"
 TOKENS = "train/num_tokens"
+#: Losses named by their function (``mse``, ``val_bce``, ``Train MSE Loss``): a log's loss
+#: where nothing names the loss itself.
+LOSS_FUNCTIONS = frozenset({"mse", "mae", "rmse", "bce", "ce", "nll", "l1", "l2", "huber", "ctc"})
 
 #: End-of-run records of the HF Trainer: summary values, never step series.
 SUMMARY_ONLY = frozenset(

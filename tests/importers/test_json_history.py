@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,37 @@ def test_a_history_pandas_wrote_by_column_or_by_index(tmp_path: Path) -> None:
         (run,) = load_into_memory(path)
         assert run.series[keys.LOSS].values.tolist() == pytest.approx(history["loss"])
         assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx(history["val_loss"])
+
+
+def test_a_loss_named_by_its_function_or_the_one_qualified_loss_is_the_loss(
+    tmp_path: Path,
+) -> None:
+    # Keras compiled with loss="bce" and metrics=["rmse"]: the first named by a function
+    doc = {
+        "bce": [0.82, 0.68, 0.67, 0.66],
+        "rmse": [0.29, 0.22, 0.21, 0.20],
+        "val_bce": [0.96, 0.70, 0.68, 0.66],
+        "val_rmse": [0.31, 0.24, 0.22, 0.21],
+    }
+    (run,) = load_into_memory(_write(tmp_path, doc))
+    assert run.series[keys.LOSS].values.tolist() == [0.82, 0.68, 0.67, 0.66]
+    assert run.series[keys.EVAL_LOSS].values.tolist() == [0.96, 0.70, 0.68, 0.66]
+    # the one loss with a qualifier, beside its held-out twin
+    doc = {"loss_x": [0.33, 0.02, 0.008, 0.004], "val_loss_x": [0.02, 0.01, 0.005, 0.003]}
+    (run,) = load_into_memory(_write(tmp_path, doc))
+    assert run.series[keys.LOSS].values.tolist() == [0.33, 0.02, 0.008, 0.004]
+    assert keys.EVAL_LOSS in run.series
+    # two qualified losses (a GAN's): neither is the run's loss
+    doc = {"loss_g": [3.0, 2.0, 1.5, 1.2], "loss_d": [0.7, 0.6, 0.65, 0.6]}
+    with pytest.raises(UnknownFormatError):
+        load_into_memory(_write(tmp_path, doc))
+
+
+def test_a_history_saved_as_the_string_python_prints(tmp_path: Path) -> None:
+    # json.dump(str(history.history), f): one JSON string holding the Python literal
+    history = {"loss": [0.9, 0.7, 0.6, 0.55], "val_loss": [1.0, 0.8, 0.75, float("nan")]}
+    path = _write(tmp_path, str(history))
+    assert detect(path).name == "json_history"  # type: ignore[union-attr]
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].values.tolist() == [0.9, 0.7, 0.6, 0.55]
+    assert math.isnan(run.series[keys.EVAL_LOSS].values[-1])

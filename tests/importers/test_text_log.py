@@ -470,3 +470,12 @@ def test_a_split_alone_before_a_percentage_is_a_score_not_its_loss(tmp_path: Pat
     (run,) = load_into_memory(_write(tmp_path, text))
     assert keys.EVAL_LOSS not in run.series  # 92.77% is no held-out loss
     assert max(run.series[keys.LOSS].values) == 1.0
+
+
+def test_is_joins_a_key_and_its_value(tmp_path: Path) -> None:
+    text = "".join(
+        f"epoch: {e},  loss is: {1 / (e + 1):.4f}, acc is: {0.5 + e / 10}\n" for e in range(4)
+    )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([1, 0.5, 0.3333, 0.25])
+    assert run.series["train/acc"].values.tolist() == pytest.approx([0.5, 0.6, 0.7, 0.8])

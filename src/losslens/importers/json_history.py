@@ -31,6 +31,7 @@ be a run, or component losses in its place (``G_loss``, ``D_loss``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -230,6 +231,33 @@ def _has_loss(records: list[Record]) -> bool:
     return any(keys.normalize_key(n).endswith("_loss") for n in names)
 
 
+def _named_loss(records: list[Record]) -> list[Record]:
+    """Records where no key names the train loss, with the key that names it otherwise read
+    as ``loss`` and its held-out twin as ``val_loss``: the one train-side key that names a loss
+    with a qualifier (``loss_x`` beside ``val_loss_x``), else the first named by its function
+    (``bce`` beside ``val_bce`` and ``rmse``: Keras lists the compiled loss before the
+    metrics). The records as they are when there is none."""
+    names = list(dict.fromkeys(k for r in records[:50] for k in r))
+    tails = {n: keys.normalize_key(n).partition("/") for n in names}
+    train = [n for n in names if tails[n][0] == "train"]
+
+    def words(n: str) -> set[str]:
+        return set(re.split(r"[\W_]+", tails[n][2].lower()))
+
+    qualified = [n for n in train if "loss" in words(n)]
+    if len(qualified) == 1:
+        pick = qualified[0]
+    elif qualified:
+        return records  # several losses (a GAN's ``loss_g``, ``loss_d``): no one is the run's
+    else:
+        pick = next((n for n in train if words(n) & keys.LOSS_FUNCTIONS), None)
+    if pick is None:
+        return records
+    twin = next((n for n in names if tails[n] == ("eval", "/", tails[pick][2])), None)
+    new = {pick: "loss", **({twin: "val_loss"} if twin else {})}
+    return [{new.get(k, k): v for k, v in r.items()} for r in records]
+
+
 def _stepped(records: list[Record]) -> list[tuple[float, Record]]:
     """``(step, record)``: by the records' step key, else their epoch, else their place; the
     steps as written (:class:`StepGuard` drops those that are no 64-bit integer)."""
@@ -283,6 +311,9 @@ def _parse(path: Path) -> tuple[list[tuple[float, Record]], dict[str, Any]] | No
             doc = python_literal(text.strip())
         if doc is None:
             return None
+    if isinstance(doc, str):
+        # ``json.dump(str(history.history), f)``: the history as Python prints it, quoted
+        doc = python_literal(doc.strip())
     hist, cfg = _history(doc)
     stem = path.stem.lower()
     records = _records(hist) or _loss_rows(hist, stem)
@@ -290,6 +321,8 @@ def _parse(path: Path) -> tuple[list[tuple[float, Record]], dict[str, Any]] | No
         records = [
             {f"{k}_loss" if k.lower() in SPLITS else k: v for k, v in r.items()} for r in records
         ]
+    if records and not _has_loss(records):
+        records = _named_loss(records)
     if len(records) < 2 or not _has_loss(records):
         return None
     return _stepped(records), cfg
@@ -304,7 +337,7 @@ class JSONHistoryImporter:
             return False
         head = read_head(path, 64).removeprefix(b"\xef\xbb\xbf").lstrip()
         try:
-            return head.startswith((b"{", b"[")) and _parse(path) is not None
+            return head.startswith((b"{", b"[", b'"')) and _parse(path) is not None
         except ImportError_:
             return False  # too large to be a history: some other JSON, not this format's
 

@@ -71,9 +71,11 @@ _NUM = (
     r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+(?:[eE][-+]?\d+)?"
     r"|[-+]?(?:nan|inf(?:inity)?)"
 )
-#: One field: a key of one or two words, then its number (``n/N`` for a counter).
+#: One field: a key of one or two words, then its number (``n/N`` for a counter); ``is``
+#: may join them as ``:`` does (``loss is: 2.50``, ``loss is 2.50``).
 _FIELD = re.compile(
-    rf"(?<![\w/.])(?P<key>[A-Za-z][\w/.\-]*(?: [A-Za-z][\w/.\-]*)?)\s*[:=]?\s*(?P<open>\[\s*)?"
+    rf"(?<![\w/.])(?P<key>[A-Za-z][\w/.\-]*(?: (?!is\b)[A-Za-z][\w/.\-]*)?)\s*(?:is\b\s*)?[:=]?\s*"
+    rf"(?P<open>\[\s*)?"
     rf"(?P<num>{_NUM})(?:\s*/\s*(?P<total>{_NUM}))?(?(open)\s*\])(?![\w.])"
     rf"(?:[(\[] *(?P<inner>\d+) */ *(?P<inner_total>\d+) *[)\]])?",
     re.IGNORECASE,
@@ -84,7 +86,7 @@ _LOSS_WORDS = frozenset(
 )
 #: A loss named by its function (``Train MSE Loss``, ``val_ctc_loss``) is that split's loss
 #: when no field on its line names the loss itself (``Total Loss`` wins over ``MSE Loss``).
-_LOSS_FUNCTIONS = frozenset({"mse", "mae", "rmse", "bce", "ce", "nll", "l1", "l2", "huber", "ctc"})
+_LOSS_FUNCTIONS = keys.LOSS_FUNCTIONS
 #: Step counters, the most global first; the last three start again each epoch.
 _STEP_KEYS = (
     "global_step",
