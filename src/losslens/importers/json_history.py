@@ -245,12 +245,11 @@ def _named_loss(records: list[Record]) -> list[Record]:
         return set(re.split(r"[\W_]+", tails[n][2].lower()))
 
     qualified = [n for n in train if "loss" in words(n)]
-    if len(qualified) == 1:
-        pick = qualified[0]
-    elif qualified:
+    if len(qualified) > 1:
         return records  # several losses (a GAN's ``loss_g``, ``loss_d``): no one is the run's
-    else:
-        pick = next((n for n in train if words(n) & keys.LOSS_FUNCTIONS), None)
+    pick = next(iter(qualified), None) or next(
+        (n for n in train if words(n) & keys.LOSS_FUNCTIONS), None
+    )
     if pick is None:
         return records
     twin = next((n for n in names if tails[n] == ("eval", "/", tails[pick][2])), None)
