@@ -24,8 +24,11 @@ steps, each ending with it. Keys are named as everywhere else (``val_loss`` is
 ``eval/loss``); series named only for their split (``train``, ``val``) are that split's loss,
 unless the file's name names another quantity (``accuracy.json``, ``metrics.json``): a
 history that names nothing but its splits logs one quantity per split, and the one every
-training logs is its loss. A history needs a train or eval loss to
-be a run, or component losses in its place (``G_loss``, ``D_loss``).
+training logs is its loss. Where no key names the loss, the one loss with a qualifier
+(``loss_x``) or else the first key named by a loss function (``bce``, ``mse``) is it, and its
+``val_`` twin the held-out loss. A history needs a train or eval loss to be a run, or
+component losses in its place (``G_loss``, ``D_loss``). A JSON string holding the history as
+Python prints it (``json.dump(str(history.history), f)``) is read as that history.
 """
 
 from __future__ import annotations
