@@ -277,6 +277,34 @@ def level_excused(v: FloatArray, tau: float, noise: float, k: float = 3.0) -> bo
     return level <= max(tau, k * MEDIAN_SE * noise / math.sqrt(v.size - 1))
 
 
+def _rebound(ev: FloatArray) -> float:
+    """The largest rise from one eval to the next in ``ev``, as a share."""
+    return float(np.max(ev[1:] / ev[:-1])) - 1
+
+
+def low_draw(ev: FloatArray, b: int, max_after: int, late_share: float, climb_z: float) -> bool:
+    """Whether the best eval ``b`` (2 evals or more before it) is a low draw of a noisy
+    curve: with at most ``max_after`` evals after it, the last is above it by no more than
+    the largest rise from one eval to the next before it (a rebound of that size the curve
+    already made and recovered from, the best coming later, is its own movement); with more,
+    at most ``late_share`` as many as before it, not climbing (Mann-Kendall z below
+    ``climb_z``), and their level (the higher of the last eval and their median) above it by
+    no more than the largest rebound of the settled curve (the later half of the evals before
+    the best: the descent's early bumps measure no settled noise)."""
+    after = ev[b + 1 :]
+    if after.size == 0 or b < 2 or ev[b] <= 0:
+        return False
+    before = ev[: b + 1]
+    if after.size <= max_after:
+        return float(ev[-1]) / float(ev[b]) - 1 <= _rebound(before)
+    if after.size > late_share * before.size:
+        return False
+    if signals.mann_kendall_z(ev[b:]) >= climb_z:
+        return False
+    level = max(float(ev[-1]), float(np.median(after)))
+    return level / float(ev[b]) - 1 <= _rebound(before[before.size // 2 :])
+
+
 def log_noise(v: FloatArray) -> float:
     """Robust standard deviation of one point around a local linear trend, in log units.
 

@@ -19,6 +19,7 @@ from losslens.analysis.evalview import (
     improving_metric,
     level_excused,
     log_noise,
+    low_draw,
     one_pass_rise,
     stalled,
     train_around,
@@ -108,6 +109,12 @@ class OverfitParams:
     shift_k: float = param(
         3.0, "... whose medians differ by 1% and this many standard errors of the difference"
     )
+    late_share: float = param(
+        0.5,
+        "a best with more than `consecutive` evals after it, at most this many times as many "
+        "as before it (the last third), is a low draw when those evals do not climb and sit "
+        "within the settled curve's largest rebound (info)",
+    )
     abs_rise: float = param(
         0.005,
         "a cross-entropy (nats, its unit known) whose evals after the best sit less than this "
@@ -196,7 +203,12 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         Info when the best is one of the last 3 evals (with 2 or more before it), no task
         metric is worse at the last eval, and the last eval is above the best by no more than
         the largest rise from one eval to the next before the best: the curve already rebounded
-        that much and came back, so the minimum of a noisy curve is a low draw, not a turn.
+        that much and came back, so the minimum of a noisy curve is a low draw, not a turn. The
+        same with more evals after the best, in the last third of the curve (at most half as
+        many after it as before), when they do not climb (Mann-Kendall z below 1.96) and their
+        level (the higher of the last eval and their median) is above the best by no more than
+        the largest rebound of the settled curve, the later half of the evals before the best
+        (a bad start's bumps measure no settled noise).
         Judged by size in the loss's own unit: info when the loss is a cross-entropy in nats
         (a classifier's or language model's, its unit known) and the evals after the best
         sit less than 0.005 nats above it (the last eval and their median): the right answers
@@ -391,7 +403,7 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # recovered from before: the minimum of a noisy curve is a low draw, not a turn
     if (
         sev is not Severity.INFO
-        and _low_draw(ev, view.best, p.consecutive)
+        and low_draw(ev, view.best, p.consecutive, p.late_share, p.climb_z)
         and worse_metric(ctx, view.best_step) is None
     ):
         sev = Severity.INFO
@@ -566,16 +578,3 @@ def _nats_apart(ctx: RunContext, view: EvalView) -> float:
     if not later.size or not loss_is_cross_entropy(ctx) or loss_unit_unknown(ctx):
         return math.inf
     return max(float(later[-1]), float(np.median(later))) - view.best_value
-
-
-def _low_draw(ev: FloatArray, b: int, max_after: int) -> bool:
-    """Whether the best eval ``b`` (2 evals or more before it) has at most ``max_after``
-    evals after it and the last is above it by no more than the largest rise from one eval
-    to the next before it: a rebound of that size the curve already made and recovered
-    from (the best came later) is its own movement."""
-    after = ev[b + 1 :]
-    if after.size == 0 or after.size > max_after or b < 2 or ev[b] <= 0:
-        return False
-    before = ev[: b + 1]
-    rebound = float(np.max(before[1:] / before[:-1])) - 1
-    return float(ev[-1]) / float(ev[b]) - 1 <= rebound
