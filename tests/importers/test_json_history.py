@@ -298,3 +298,30 @@ def test_a_history_saved_as_the_string_python_prints(tmp_path: Path) -> None:
     (run,) = load_into_memory(path)
     assert run.series[keys.LOSS].values.tolist() == [0.9, 0.7, 0.6, 0.55]
     assert math.isnan(run.series[keys.EVAL_LOSS].values[-1])
+
+
+def test_lists_beside_the_splits_records_are_their_epochs(tmp_path: Path) -> None:
+    # per-split records, and the LR and a phase's name per epoch beside them
+    doc = {
+        "train": [{"loss": 0.9 - e / 10, "accuracy": 0.5 + e / 10} for e in range(4)],
+        "val": [{"loss": 1.0 - e / 10} for e in range(4)],
+        "lr": [1e-3, 8e-4, 5e-4, 2e-4],
+        "phase": ["warmup", "main", "main", "main"],
+    }
+    (run,) = load_into_memory(_write(tmp_path, doc))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([0.9, 0.8, 0.7, 0.6])
+    assert run.series[keys.EVAL_LOSS].steps.tolist() == [1, 2, 3, 4]
+    assert run.series[keys.LR].values.tolist() == [1e-3, 8e-4, 5e-4, 2e-4]
+
+
+def test_a_list_longer_than_every_loss_is_per_example_not_per_log(tmp_path: Path) -> None:
+    # ten epochs of loss and accuracy, then the held-out set's 256 labels and predictions
+    doc = {
+        "loss": [22.2 - e for e in range(10)],
+        "val_accuracy": [44.5 + e for e in range(10)],
+        "val_labels": [i % 2 for i in range(256)],
+        "val_preds": [(i // 2) % 2 for i in range(256)],
+    }
+    (run,) = load_into_memory(_write(tmp_path, doc))
+    assert run.series[keys.LOSS].steps.tolist() == list(range(1, 11))
+    assert not any("preds" in k or "labels" in k for k in run.series)

@@ -479,3 +479,19 @@ def test_is_joins_a_key_and_its_value(tmp_path: Path) -> None:
     (run,) = load_into_memory(_write(tmp_path, text))
     assert run.series[keys.LOSS].values.tolist() == pytest.approx([1, 0.5, 0.3333, 0.25])
     assert run.series["train/acc"].values.tolist() == pytest.approx([0.5, 0.6, 0.7, 0.8])
+
+
+def test_pytorch_mnist_example_bars_and_its_test_set_lines(tmp_path: Path) -> None:
+    # the epoch on a line of its own, a finished bar per epoch at the same count, and the
+    # held-out set's line ("Test set: Average loss") below it
+    text = ""
+    for epoch, (loss, test) in enumerate(((0.278, 0.0851), (0.163, 0.0417), (0.324, 0.045)), 1):
+        text += (
+            f" Epoch: {epoch} : \n"
+            f"loss={loss} batch_id=468: 100%|##########| 469/469 [00:56<00:00,  8.36it/s]\n"
+            f"Test set: Average loss: {test:.4f}, Accuracy: 9724/10000 (97.24%)\n\n"
+        )
+    (run,) = load_into_memory(_write(tmp_path, text))
+    assert run.series[keys.LOSS].values.tolist() == [0.278, 0.163, 0.324]
+    assert run.series[keys.LOSS].steps.tolist() == [469, 938, 1407]
+    assert run.series[keys.EVAL_LOSS].values.tolist() == [0.0851, 0.0417, 0.045]

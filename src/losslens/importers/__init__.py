@@ -29,6 +29,7 @@ from losslens.importers.text_log import TextLogImporter
 from losslens.importers.tfevents import TensorBoardImporter, is_event_file_name
 from losslens.importers.trackio_db import TrackioImporter
 from losslens.importers.wandb_log import WandbImporter
+from losslens.importers.yolo_results import YoloResultsImporter
 from losslens.model import ImportedRun
 
 #: Every importer, in the order content sniffing tries them (most specific first).
@@ -43,6 +44,7 @@ IMPORTERS: tuple[Importer, ...] = (
     HFNotebookImporter(),
     CSVImporter(),
     MarkdownTableImporter(),
+    YoloResultsImporter(),
     LossListImporter(),
     GanLogImporter(),
     HFConsoleImporter(),

@@ -20,8 +20,9 @@ A record's step is its ``step`` (``global_step``, ``iter``, ``iteration``) when 
 else its ``epoch`` (counted from 0, the record of epoch 0 is logged when one epoch is done),
 else its place in the list (one record per epoch: Keras writes one per epoch). Lists of
 different lengths (a loss per step, an eval per epoch) are spread over the longest one's
-steps, each ending with it. Keys are named as everywhere else (``val_loss`` is
-``eval/loss``); series named only for their split (``train``, ``val``) are that split's loss,
+steps, each ending with it; a list longer than every loss holds one value per example
+(``val_preds``), not per log, and is left out. Keys are named as everywhere else (``val_loss``
+is ``eval/loss``); series named only for their split (``train``, ``val``) are that split's loss,
 unless the file's name names another quantity (``accuracy.json``, ``metrics.json``): a
 history that names nothing but its splits logs one quantity per split, and the one every
 training logs is its loss. Where no key names the loss, the one loss with a qualifier
@@ -140,6 +141,11 @@ def _columns(hist: dict[str, Any]) -> list[Record]:
     cols = {k: v for k, v in {**_nested(hist), **hist}.items() if _numbers(v)}
     if not cols:
         return []
+    losses = [len(v) for k, v in cols.items() if _has_loss([{k: 0.0}])]
+    if losses:
+        # a list longer than every loss is one value per example (``val_preds``, the
+        # held-out labels), not per log
+        cols = {k: v for k, v in cols.items() if len(v) <= max(losses)}
     n = max(len(v) for v in cols.values())
     # a list far shorter than the history (``phase_starts: [0, 15, 40]``) is a setting
     cols = {k: v for k, v in cols.items() if len(v) >= max(2, n / SHORT)}
@@ -155,8 +161,20 @@ def _records(hist: Any) -> list[Record]:
     indexed = _indexed(hist)
     if indexed is not hist and all(isinstance(r, dict) for r in indexed):
         hist = indexed  # records by row index (pandas' ``to_json(orient="index")``)
-    if isinstance(hist, dict) and hist and all(_split_list(k, v) for k, v in hist.items()):
-        return _split_records(hist)
+    if isinstance(hist, dict) and hist and any(_split_list(k, v) for k, v in hist.items()):
+        splits = {k: v for k, v in hist.items() if _split_list(k, v)}
+        n = max(len(v) for v in splits.values())
+        beside = {k: v for k, v in hist.items() if k not in splits}
+        if all(isinstance(v, list) and len(v) == n for v in beside.values()):
+            # ``{"train": [...], "val": [...], "lr": [...]}``: lists beside the splits' records,
+            # one value per epoch as theirs, are that epoch's (a list of labels, ``"phase"``,
+            # holds none)
+            out = _split_records(splits, keep_empty=True)
+            for k, v in beside.items():
+                for r, x in zip(out, v, strict=True):
+                    if _number(x):
+                        r[k] = float(x)
+            return [r for r in out if r]
     if isinstance(hist, dict):
         return _columns(hist)
     if isinstance(hist, list) and hist and all(isinstance(r, dict) for r in hist):
@@ -175,16 +193,17 @@ def _split_list(key: Any, value: Any) -> bool:
     )
 
 
-def _split_records(hist: dict[str, list[Any]]) -> list[Record]:
+def _split_records(hist: dict[str, list[Any]], *, keep_empty: bool = False) -> list[Record]:
     """``{"train": [{...}, ...], "val": [{...}, ...]}``: one list of records per split, the
-    i-th record of each from the same epoch; each record's numbers named for its split."""
+    i-th record of each from the same epoch; each record's numbers named for its split (an
+    epoch with none left out, unless ``keep_empty``)."""
     n = max(len(v) for v in hist.values())
     out: list[Record] = [{} for _ in range(n)]
     for split, rows in hist.items():
         for i, row in enumerate(rows):
             if isinstance(row, dict):
                 out[i].update({f"{split}_{k}": float(v) for k, v in row.items() if _number(v)})
-    return [r for r in out if r]
+    return out if keep_empty else [r for r in out if r]
 
 
 def _flat(record: dict[str, Any]) -> Record:

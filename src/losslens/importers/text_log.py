@@ -25,7 +25,8 @@ a fraction (``Train 9.6801 | Val 9.6793``) is that split's loss (before a percen
 valid_Loss: 0.361]``), each line with a train loss is the next log. Lines with a loss or a
 held-out value (``val loss``, ``test accuracy``, named ``eval_...``) and no counter fill the log
 above them; a line that opens with a held-out split's name in brackets reports that split
-(``[Dev] loss: 2.19``) unless its fields name their splits, and a counter alone on its line
+(``[Dev] loss: 2.19``; so does one that opens with that set, ``Test set: Average loss:
+0.0479``) unless its fields name their splits, and a counter alone on its line
 pairs with the losses on the lines below it (``epoch: 0, iteration: 100`` then ``[Train] loss:
 0.68``).
 A counter that restarts each epoch (``batch``, ``Epoch Step``, ``Accumulation Step``, or any
@@ -115,8 +116,12 @@ _EVAL_PREFIX = ("validation", "valid", "val", "eval", "test", "dev")
 #: A split's name alone before a fraction (``Train 9.6801 | Val 9.6793``) names that split's
 #: loss; before a whole number or ``n/N`` it is a counter (``Train: [10/391]``), no value.
 _SPLIT_LOSS = {"train": "loss", "training": "loss", **{s: f"{s} loss" for s in _EVAL_PREFIX}}
-#: A line that opens with a held-out split's name in brackets (``[Dev] loss: 2.19``).
-_SPLIT_TAG = re.compile(rf"\s*\[(?P<split>{'|'.join(_EVAL_PREFIX)})\]", re.IGNORECASE)
+#: A line that opens with a held-out split's name in brackets (``[Dev] loss: 2.19``) or as
+#: that set (``Test set: Average loss: 0.0479``, PyTorch's MNIST example).
+_SPLIT_TAG = re.compile(
+    rf"\s*(?:\[(?P<split>{'|'.join(_EVAL_PREFIX)})\]|(?P<set>{'|'.join(_EVAL_PREFIX)}) set\s*:)",
+    re.IGNORECASE,
+)
 #: ``<split> epoch``: the epoch counter of a line that reports one split (``Test Epoch 1``).
 _SPLIT_EPOCHS = {(split, "epoch") for split in ("train", "training", *_EVAL_PREFIX)}
 _RENAME = {
@@ -201,7 +206,9 @@ def _fields(line: str) -> tuple[Fields, bool]:
     elif tag is not None and not named:
         # ``[Dev] loss: 2.19``: a line tagged with a held-out split reports that split
         out = {
-            k if _held_out(k) or k in _STEP_KEYS else f"{tag['split'].lower()} {k}": v
+            k
+            if _held_out(k) or k in _STEP_KEYS
+            else f"{(tag['split'] or tag['set']).lower()} {k}": v
             for k, v in out.items()
         }
     if bar is not None and out:
@@ -349,11 +356,12 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
                 named_ep is not None and (named_at_last is None or named_ep > named_at_last)
             )
             within = key in _WITHIN or (advanced and count <= last)
-            if within and (count < last or (count == last and ep != last_ep)):
+            if within and (count < last or (count == last and (ep != last_ep or advanced))):
                 # a count within the epoch: the steps run on, by the epoch's length when the
                 # counter gives it (``(100/61701)``), else past the last count; the same
                 # count in the next epoch (``Epoch: [1][300/320]`` after ``[0][300/320]``,
-                # a finished bar per epoch) is the next epoch's
+                # a finished bar per epoch, its epoch on its line or on a line of its own
+                # above it) is the next epoch's
                 offset += int(total) if total else int(last) + (1 if count == 0 else 0)
             last, last_ep, named_at_last = count, ep, named_ep
             step = offset + int(count)
