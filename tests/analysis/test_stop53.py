@@ -1,6 +1,7 @@
 """Stop 53: a late minimum of a noisy eval curve, the evals after it level within the
 settled curve's own rebounds, is a low draw, not overfitting (LL151 info); a climb out of
-the same minimum stays a warning."""
+the same minimum stays a warning. A progress log whose time left falls to 0 is a finished run,
+so an LR still rising at its end is a warmup longer than the run (LL142)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,28 @@ def test_a_climb_out_of_the_same_minimum_is_still_overfitting() -> None:
     # the same curve, but after epoch 23 the eval loss climbs 2% at every eval
     climb = _EVAL[:23] + [round(0.3183 * 1.02**i, 4) for i in range(1, 8)]
     assert _overfit(_run(climb)) == [Severity.WARNING]
+
+
+def _detectron(eta_end: float) -> RunData:
+    # a detectron2 metrics.json: every 20 iterations, the LR rising linearly at every log, the
+    # time left (eta_seconds) falling to ``eta_end`` at the last
+    it = np.arange(19, 500, 20)
+    return run_of(
+        {
+            "train/loss": (it, 1.3 * np.exp(-it / 150) + 0.1),
+            "train/learning_rate": (it, 2.5e-6 * (it + 1)),
+            "train/eta_seconds": (it, np.linspace(1020, eta_end, it.size)),
+        }
+    )
+
+
+def _warmup(run: RunData) -> list[Severity]:
+    return [f.severity for f in analyze(run).findings if f.rule_id == "LL142"]
+
+
+def test_no_time_left_at_the_last_log_is_a_finished_run_still_in_warmup() -> None:
+    assert _warmup(_detectron(0.0)) == [Severity.WARNING]
+
+
+def test_time_still_left_is_a_log_cut_short_not_a_warmup_longer_than_the_run() -> None:
+    assert _warmup(_detectron(42.8)) == []

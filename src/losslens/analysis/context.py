@@ -506,11 +506,20 @@ def build_context(run: RunData) -> RunContext:
         and ctx.first_step > 2 * ctx.log_interval
     ):
         ctx.covers_start = False
-    ctx.finished = "train_runtime" in summ or bool(
-        ctx.planned_steps and ctx.last_step >= 0.95 * ctx.planned_steps
+    ctx.finished = (
+        "train_runtime" in summ
+        or bool(ctx.planned_steps and ctx.last_step >= 0.95 * ctx.planned_steps)
+        or _no_time_left(run)
     )
     ctx.schedule = _schedule(ctx.lr, ctx.planned_steps)
     return ctx
+
+
+def _no_time_left(run: RunData) -> bool:
+    """Whether the time left that a progress log prints (detectron2's ``eta_seconds``) falls
+    to 0 at its last log: the run finished the steps it planned."""
+    eta = run.series.get("train/eta_seconds")
+    return eta is not None and len(eta) >= 2 and eta.values[0] > 0 and eta.values[-1] == 0
 
 
 #: Steps per chunk when the median gap of a long series is counted chunk by chunk.
