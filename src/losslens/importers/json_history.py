@@ -141,7 +141,7 @@ def _columns(hist: dict[str, Any]) -> list[Record]:
     cols = {k: v for k, v in {**_nested(hist), **hist}.items() if _numbers(v)}
     if not cols:
         return []
-    losses = [len(v) for k, v in cols.items() if _has_loss([{k: 0.0}])]
+    losses = [len(v) for k, v in cols.items() if _is_loss(k)]
     if losses:
         # a list longer than every loss is one value per example (``val_preds``, the
         # held-out labels), not per log
@@ -247,10 +247,15 @@ def _loss_rows(doc: Any, stem: str) -> list[Record]:
 def _has_loss(records: list[Record]) -> bool:
     """A train or eval loss, or component losses in its place (a GAN's ``G_loss`` and
     ``D_loss``: the analysis reads each for NaNs and says no single train loss was found)."""
-    names = {k for r in records[:50] for k in r}
-    if keys.resolve(names, keys.LOSS) or keys.resolve(names, keys.EVAL_LOSS):
-        return True  # also a total, averaged or NLL loss (``train_nll``)
-    return any(keys.normalize_key(n).endswith("_loss") for n in names)
+    return any(_is_loss(n) for n in {k for r in records[:50] for k in r})
+
+
+def _is_loss(name: str) -> bool:
+    """Whether ``name`` is a train or eval loss (also a total, averaged or NLL loss,
+    ``train_nll``) or a component loss (``G_loss``)."""
+    if keys.resolve([name], keys.LOSS) or keys.resolve([name], keys.EVAL_LOSS):
+        return True
+    return keys.normalize_key(name).endswith("_loss")
 
 
 def _named_loss(records: list[Record]) -> list[Record]:
