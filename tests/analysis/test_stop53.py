@@ -1,14 +1,19 @@
 """Stop 53: a late minimum of a noisy eval curve, the evals after it level within the
 settled curve's own rebounds, is a low draw, not overfitting (LL151 info); a climb out of
 the same minimum stays a warning. A progress log whose time left falls to 0 is a finished run,
-so an LR still rising at its end is a warmup longer than the run (LL142)."""
+so an LR still rising at its end is a warmup longer than the run (LL142). Values near the float
+limit are stored and analysed without numpy warnings."""
 
 from __future__ import annotations
+
+import warnings
+from pathlib import Path
 
 import numpy as np
 from tests.analysis.analysis_curves import run_of
 
 from losslens.analysis import analyze
+from losslens.ingest import load_into_memory
 from losslens.model import RunData, Severity
 
 #: one eval and one train log per epoch, 30 epochs: the eval loss flattens near 0.35 from
@@ -68,3 +73,14 @@ def test_no_time_left_at_the_last_log_is_a_finished_run_still_in_warmup() -> Non
 
 def test_time_still_left_is_a_log_cut_short_not_a_warmup_longer_than_the_run() -> None:
     assert _warmup(_detectron(42.8)) == []
+
+
+def test_values_near_the_float_limit_raise_no_numpy_warning(tmp_path: Path) -> None:
+    # an LR of 1e308 (a log gone wrong): stored and analysed as a value, its sums overflow to
+    # inf quietly instead of printing numpy's RuntimeWarning under the report
+    path = tmp_path / "lr.csv"
+    path.write_text("step,loss,learning_rate\n1,1.0,1e308\n2,0.9,1e308\n3,0.8,1e308\n4,0.7,1e308\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        (run,) = load_into_memory(path)
+        analyze(run)

@@ -168,18 +168,23 @@ def analyze(
     """
     keep = set(resolve_rules(rules))
     drop = set(resolve_rules(ignore))
-    ctx = build_context(run)
-    rescale_loss(ctx)  # undo a logging artifact before any rule reads the loss
-    found = run_rules(ctx)
-    selected = [f for f in found if (not keep or f.rule_id in keep) and f.rule_id not in drop]
-    findings = _sort(selected)
-    verdict = verdict_of(findings)
+    # values near the float limit (an LR of 1e308) are read as values: arithmetic on them
+    # that overflows gives inf, which the rules compare as such, not a warning for the user
+    with np.errstate(over="ignore"):
+        ctx = build_context(run)
+        rescale_loss(ctx)  # undo a logging artifact before any rule reads the loss
+        found = run_rules(ctx)
+        selected = [f for f in found if (not keep or f.rule_id in keep) and f.rule_id not in drop]
+        findings = _sort(selected)
+        verdict = verdict_of(findings)
+        summary = summarize(ctx, verdict, findings)
+        read = readings(ctx, findings)
     return Report(
         run=run.info,
         verdict=verdict,
-        summary=summarize(ctx, verdict, findings),
+        summary=summary,
         findings=findings,
-        readings=readings(ctx, findings),
+        readings=read,
         schema_version=SCHEMA_VERSION,
     )
 

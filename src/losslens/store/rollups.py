@@ -97,7 +97,8 @@ def summarize(
     out["s_min"], out["v_min"] = S[rows, i], V[rows, i]
     i = np.where(fin, V, -np.inf).argmax(1)
     out["s_max"], out["v_max"] = S[rows, i], V[rows, i]
-    out["v_sum"] = np.where(fin, V, 0.0).sum(1)
+    with np.errstate(over="ignore"):  # values near the float limit sum to inf, as they are
+        out["v_sum"] = np.where(fin, V, 0.0).sum(1)
     out["s_sum"] = np.where(fin, S, 0).astype(np.float64).sum(1)
     i = np.where(bad, S, I64_MAX).argmin(1)
     has_bad = bad.any(1)
