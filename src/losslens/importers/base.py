@@ -128,6 +128,12 @@ def read_regular(path: Path, limit: int = MAX_WHOLE_FILE) -> bytes:
         raise open_error(path, exc) from exc
 
 
+def read_text(path: Path) -> str:
+    """A whole regular file as text (:func:`read_regular`), decoded leniently (an invalid byte
+    is U+FFFD) and without a BOM."""
+    return read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
+
+
 def read_head(path: Path, n: int = SNIFF_BYTES) -> bytes:
     """The first ``n`` bytes of a regular file, or ``b""`` when it cannot be read."""
     try:

@@ -34,7 +34,7 @@ from losslens.importers.base import (
     check_readable,
     display_path,
     file_hash,
-    read_regular,
+    read_text,
     run_from_rows,
     scalar,
     text_log_head,
@@ -238,7 +238,7 @@ def _unpipe(text: str) -> str:
 
 def read_notebook_table(path: Path) -> ImportedRun:
     check_readable(path)
-    text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
+    text = read_text(path)
     run = table_run(
         _plain(text),
         name=path.stem,

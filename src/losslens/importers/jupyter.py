@@ -30,13 +30,7 @@ from typing import Any
 
 from losslens import keys
 from losslens.errors import ImportError_
-from losslens.importers.base import (
-    check_readable,
-    chunked,
-    display_path,
-    file_hash,
-    read_regular,
-)
+from losslens.importers.base import check_readable, chunked, display_path, file_hash, read_text
 from losslens.importers.hf_console import console_run
 from losslens.importers.hf_notebook import HTML_TABLE_MARK, html_table_text, table_run
 from losslens.importers.hf_state import pasted_history, state_run
@@ -124,7 +118,7 @@ def _load(path: Path) -> tuple[Any, str | None]:
     """The notebook's JSON, and a note when only the cell outputs that parse on their own
     could be read from it."""
     check_readable(path)
-    text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
+    text = read_text(path)
     try:
         return json.loads(text), None
     except (ValueError, RecursionError) as exc:

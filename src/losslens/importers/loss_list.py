@@ -26,12 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from losslens.errors import ImportError_
-from losslens.importers.base import (
-    check_readable,
-    file_run,
-    head_lines,
-    read_regular,
-)
+from losslens.importers.base import check_readable, file_run, head_lines, read_text
 from losslens.model import ImportedRun
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
@@ -169,7 +164,7 @@ class LossListImporter:
 
     def read(self, path: Path) -> Iterator[ImportedRun]:
         check_readable(path)
-        text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
+        text = read_text(path)
         table = _table(text.splitlines())
         rows: list[tuple[float, dict[str, Any]]]
         rows, other = (table, 0) if table is not None else _parse(text.splitlines())

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from losslens.errors import ImportError_
-from losslens.importers.base import check_readable, file_run, head_lines, read_regular, scalar
+from losslens.importers.base import check_readable, file_run, head_lines, read_text, scalar
 from losslens.importers.csv_table import EPOCH_COLUMN, STEP_COLUMNS
 from losslens.model import ImportedRun
 
@@ -116,7 +116,7 @@ class MarkdownTableImporter:
 
     def read(self, path: Path) -> Iterator[ImportedRun]:
         check_readable(path)
-        text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
+        text = read_text(path)
         rows = _rows(text.splitlines())
         if len(rows) < _MIN_ROWS:
             raise ImportError_(

@@ -61,7 +61,7 @@ from losslens.importers.base import (
     check_readable,
     display_path,
     file_hash,
-    read_regular,
+    read_text,
     run_from_rows,
     text_log_head,
 )
@@ -447,7 +447,7 @@ def text_run(
 
 def read_text_log(path: Path) -> ImportedRun:
     check_readable(path)
-    text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
+    text = read_text(path)
     run = text_run(
         text,
         name=path.stem,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from losslens.errors import ImportError_
-from losslens.importers.base import check_readable, file_run, head_lines, read_regular, scalar
+from losslens.importers.base import check_readable, file_run, head_lines, read_text, scalar
 from losslens.model import ImportedRun
 
 #: The columns after the epoch and the memory, as ``results.csv`` names them (None: no metric).
@@ -90,7 +90,7 @@ class YoloResultsImporter:
 
     def read(self, path: Path) -> Iterator[ImportedRun]:
         check_readable(path)
-        text = read_regular(path).decode("utf-8", errors="replace").removeprefix("\ufeff")
+        text = read_text(path)
         read = _lines(text.splitlines())
         if not read or len(read) < _MIN_LINES:
             raise ImportError_(
