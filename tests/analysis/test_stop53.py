@@ -69,6 +69,15 @@ def _warmup(run: RunData) -> list[Severity]:
 
 def test_no_time_left_at_the_last_log_is_a_finished_run_still_in_warmup() -> None:
     assert _warmup(_detectron(0.0)) == [Severity.WARNING]
+    # the same run logged through losslens.log, its names kept as the script gave them
+    run = _detectron(0.0)
+    renamed = {
+        "train/loss": "loss",
+        "train/learning_rate": "lr",
+        "train/eta_seconds": "eta_seconds",
+    }
+    kept = run_of({renamed[k]: (s.steps, s.values) for k, s in run.series.items()})
+    assert _warmup(kept) == [Severity.WARNING]
 
 
 def test_time_still_left_is_a_log_cut_short_not_a_warmup_longer_than_the_run() -> None:

@@ -518,7 +518,7 @@ def build_context(run: RunData) -> RunContext:
 def _no_time_left(run: RunData) -> bool:
     """Whether the time left that a progress log prints (detectron2's ``eta_seconds``) falls
     to 0 at its last log: the run finished the steps it planned."""
-    eta = run.series.get("train/eta_seconds")
+    eta = _series(run, "train/eta_seconds")  # also a name kept as logged (``eta_seconds``)
     return eta is not None and len(eta) >= 2 and eta.values[0] > 0 and eta.values[-1] == 0
 
 
