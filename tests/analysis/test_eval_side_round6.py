@@ -39,7 +39,8 @@ def test_a_rise_the_task_metric_confirms_is_overfitting_after_a_fast_descent() -
     # the descent before the best moved the curve 20% per eval, so the curve's own movement
     # (tau) hides a 13% rise; but the accuracy is worse at the last eval than at the best
     # and the eval loss never came back to its best: two measures of the held-out set agree
-    acc = [0.875, 0.894, 0.860, 0.879, 0.889]
+    # (the accuracy 3.2 points below its best, more than its 1.25-point move between evals)
+    acc = [0.875, 0.894, 0.860, 0.866, 0.862]
     f = _rule(analyze(_classifier(_JUMP_AND_HOLD, acc)), "LL151")
     assert f is not None and f.severity is Severity.WARNING
     assert f.onset_step == 200

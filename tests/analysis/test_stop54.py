@@ -1,0 +1,65 @@
+"""Stop 54: the lowest of many evals of a noisy eval curve falls below the curve's level by
+scatter alone; evals after it that sit no higher than that expected shortfall are the level
+it was drawn from, not overfitting (LL151 info), unless a task metric fell by more than its
+own move between evals. A real climb out of the same minimum stays overfitting."""
+
+from __future__ import annotations
+
+import numpy as np
+from tests.analysis.analysis_curves import noisy, run_of, train_eval_run
+
+from losslens.analysis import analyze
+from losslens.analysis.evalview import min_shortfall
+from losslens.model import RunData, Severity
+
+_EP = np.arange(1, 21)
+#: one eval per epoch: a descent for five epochs to a level near 0.6, then that level with a
+#: scatter of about 15% per eval (drawn at random, seed 3); its lowest draw, 0.4432, comes at
+#: epoch 7, and the thirteen evals after it scatter around the same level
+_EVAL = [
+    1.6298, 0.6134, 0.7985, 0.6061, 0.5793, 0.5809, 0.4432, 0.5795, 0.5270, 0.9877,
+    0.6207, 0.5691, 0.5752, 0.5428, 0.5122, 0.5658, 0.6450, 0.5789, 0.6927, 0.5823,
+]  # fmt: skip
+_TRAIN = [round(1.3 * float(np.exp(-e / 6)) + 0.2, 4) for e in _EP]
+
+
+def _overfit(evals: list[float]) -> list[Severity]:
+    run: RunData = run_of(
+        {"train/loss": (_EP, _TRAIN), "eval/loss": (_EP, evals), "train/epoch": (_EP, _EP)}
+    )
+    return [f.severity for f in analyze(run).findings if f.rule_id == "LL151"]
+
+
+def test_the_shortfall_of_a_minimum_grows_with_the_number_of_draws() -> None:
+    assert [round(min_shortfall(n), 2) for n in (5, 10, 30)] == [0.97, 1.34, 1.85]
+
+
+def test_a_low_draw_of_a_flat_noisy_eval_curve_is_not_overfitting() -> None:
+    assert _overfit(_EVAL) == [Severity.INFO]
+
+
+def test_a_climb_out_of_the_same_minimum_is_still_overfitting() -> None:
+    # the same draws, the evals after the minimum raised 15% rising to 90%
+    climb = _EVAL[:7] + [
+        round(v * f, 4) for v, f in zip(_EVAL[7:], np.linspace(1.15, 1.9, 13), strict=True)
+    ]
+    assert _overfit(climb) in ([Severity.WARNING], [Severity.ERROR])
+
+
+def _classifier(accuracy: list[float]) -> list[Severity]:
+    # a fast descent to the best at the second eval, then a jump and a level 5-13% above it;
+    # on 5 evals that jump the lowest is expected 0.97 noise sds below the level
+    train = noisy(np.linspace(0.57, 0.16, 10), 0.01, seed=3)
+    evals = [0.292, 0.234, 0.374, 0.247, 0.264]
+    run = train_eval_run(train, evals, eval_every=100, spe=250, every=50, accuracy=accuracy)
+    return [f.severity for f in analyze(run).findings if f.rule_id == "LL151"]
+
+
+def test_a_task_metric_that_only_wobbles_confirms_nothing() -> None:
+    # the accuracy 0.5 points below its best at the last eval, less than its 1.9-point move
+    # between evals: the scatter reading stands
+    assert _classifier([0.875, 0.894, 0.860, 0.879, 0.889]) == [Severity.INFO]
+
+
+def test_a_task_metric_that_fell_beyond_its_move_confirms_the_rise() -> None:
+    assert _classifier([0.875, 0.894, 0.860, 0.866, 0.862]) == [Severity.WARNING]
