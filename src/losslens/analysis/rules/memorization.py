@@ -246,7 +246,8 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         when the run went over the examples
         10 epochs or more (the count LL154 calls many) while the eval loss, best at least one epoch
         before the end, stayed above that best (overfitting at warning, or the median of the later
-        evals beyond 1% and 3 standard errors of its noise) and that median is 3 times the train
+        evals beyond 1% and 3 standard errors of its noise, and beyond the scatter expected of
+        the lowest of the curve's evals, as LL151 reads it) and that median is 3 times the train
         loss or more (the training examples fitted 3 times tighter than held-out ones, the
         first-pass reading's ratio; closer, unseen examples are predicted about as well and the
         rise is overfitting, LL151): an error or a warning by the size of that harm, as above;

@@ -16,6 +16,7 @@ from losslens.analysis.evalview import (
     level_excused,
     metric_points,
     task_metrics,
+    within_min_scatter,
 )
 from losslens.analysis.messages import num, tr
 from losslens.analysis.rules.base import Rule
@@ -88,7 +89,8 @@ def classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | No
     shows nothing by itself; it is learning by heart when the run went on over the same
     examples many times (``class_epochs``, the count the epoch rule calls many) while the
     eval loss, best at least ``class_best_before`` epochs before the end, stayed above that
-    best (overfitting at warning, or the level after the best beyond its noise), and the
+    best (overfitting at warning, or the level after the best beyond its noise and beyond
+    the scatter expected of the lowest of the curve's evals, ``within_min_scatter``), and the
     training examples are fitted ``first_pass_gap`` times tighter than the held-out ones
     (the median eval loss after the best that many times the train loss): a held-out loss
     closer to the train loss shows unseen examples predicted about as well, an eval rise
@@ -104,7 +106,13 @@ def classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | No
         return None
     if float(np.median(view.values[view.best + 1 :])) < p.first_pass_gap * end:
         return None  # the held-out examples predicted about as well: nothing learned by heart
-    if overfits(ctx) or not level_excused(view.values[view.best :], p.flat_gain, view.noise):
+    if overfits(ctx):
+        return view
+    # the level after the best beyond its noise, and beyond the scatter the lowest eval of
+    # a noisy curve is expected to fall below its level (else it is the level, not a rise)
+    if not level_excused(view.values[view.best :], p.flat_gain, view.noise) and not (
+        within_min_scatter(view)
+    ):
         return view
     return None
 
