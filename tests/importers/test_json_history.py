@@ -325,3 +325,43 @@ def test_a_list_longer_than_every_loss_is_per_example_not_per_log(tmp_path: Path
     (run,) = load_into_memory(_write(tmp_path, doc))
     assert run.series[keys.LOSS].steps.tolist() == list(range(1, 11))
     assert not any("preds" in k or "labels" in k for k in run.series)
+
+
+def test_the_one_list_of_records_beside_a_config_holding_number_lists(tmp_path: Path) -> None:
+    # a session file: its config holds a list of numbers (``betas``), which is no history
+    epochs = [{"epoch": e, "train_loss": 1.2 - e / 10, "val_loss": 0.7 - e / 20} for e in (1, 2, 3)]
+    doc = {"config": {"lr": 0.001, "betas": [0.9, 0.999]}, "best": {"epoch": 3}, "epochs": epochs}
+    (run,) = load_into_memory(_write(tmp_path, doc, "training_log.json"))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([1.1, 1.0, 0.9])
+    assert run.series[keys.EVAL_LOSS].values.tolist() == pytest.approx([0.65, 0.6, 0.55])
+
+
+def test_a_metrics_list_of_epoch_value_points(tmp_path: Path) -> None:
+    # each metric a list of {"epoch", "value"} points; the rate every second epoch
+    doc = {
+        "epoch_loss": [{"epoch": e, "value": 1.4 - e / 10} for e in range(6)],
+        "dev_correctness_rate": [{"epoch": e, "value": 0.2 + e / 100} for e in (1, 3, 5)],
+    }
+    (run,) = load_into_memory(_write(tmp_path, doc, "training_logs.json"))
+    assert run.series["train/epoch_loss"].values.tolist() == pytest.approx(
+        [1.4, 1.3, 1.2, 1.1, 1.0, 0.9]
+    )
+    assert len(run.series["eval/correctness_rate"].values) == 3
+
+
+def test_a_splits_total_of_fractions_is_its_loss_and_a_count_is_not(tmp_path: Path) -> None:
+    # per epoch, each split's multi-part objective: its total beside its parts
+    doc = {
+        str(e): {
+            "train": {"total": 0.5 / e, "detection": 0.4 / e, "reconstruction": 0.1 / e},
+            "val": {"total": 0.6 / e + 0.01, "detection": 0.5 / e, "reconstruction": 0.1 / e},
+        }
+        for e in (1, 2, 3)
+    }
+    (run,) = load_into_memory(_write(tmp_path, doc, "training_log.json"))
+    assert run.series[keys.LOSS].values.tolist() == pytest.approx([0.5, 0.25, 0.5 / 3])
+    assert keys.EVAL_LOSS in run.series
+    # a whole-number total (examples counted) names no loss
+    counts = [{"train": {"total": 500, "correct": 400 + e}} for e in range(3)]
+    with pytest.raises((ImportError_, UnknownFormatError)):
+        load_into_memory(_write(tmp_path, counts, "counts.json"))

@@ -26,10 +26,14 @@ is ``eval/loss``); series named only for their split (``train``, ``val``) are th
 unless the file's name names another quantity (``accuracy.json``, ``metrics.json``): a
 history that names nothing but its splits logs one quantity per split, and the one every
 training logs is its loss. Where no key names the loss, the one loss with a qualifier
-(``loss_x``) or else the first key named by a loss function (``bce``, ``mse``) is it, and its
-``val_`` twin the held-out loss. A history needs a train or eval loss to be a run, or
-component losses in its place (``G_loss``, ``D_loss``). A JSON string holding the history as
-Python prints it (``json.dump(str(history.history), f)``) is read as that history.
+(``loss_x``) or else the first key named by a loss function (``bce``, ``mse``) or else a
+split's ``total`` of fractions (a multi-part objective's sum) is it, and its ``val_`` twin the
+held-out loss. A metric's list of points (``{"epoch_loss": [{"epoch": 0, "value": 1.42},
+...]}``) is the list of its values; a document whose own lists hold no loss (a config's
+``betas``) is not itself the history, and its one list of records holding a loss is. A
+history needs a train or eval loss to be a run, or component losses in its place (``G_loss``,
+``D_loss``). A JSON string holding the history as Python prints it
+(``json.dump(str(history.history), f)``) is read as that history.
 """
 
 from __future__ import annotations
@@ -93,8 +97,11 @@ def _history(doc: Any) -> tuple[Any, dict[str, Any]]:
                 return only, {}
         # or the one list of records holding a loss, whatever its key (``training_log``,
         # ``loss_curve``): beside settings and summaries, the log is the list of records
+        # (a document whose own lists hold no loss, a config's ``betas: [0.9, 0.999]``, is
+        # not itself the history)
         logs = [k for k, v in doc.items() if _record_list(v)]
-        if len(logs) == 1 and not _records(doc):
+        own = _records(doc)
+        if len(logs) == 1 and not (own and _has_loss(own)):
             cfg = doc.get("config")
             return doc[logs[0]], cfg if isinstance(cfg, dict) else {}
     return doc, {}
@@ -135,9 +142,24 @@ def _indexed(v: Any) -> Any:
     return [v[k] for k in sorted(v, key=int)]
 
 
+#: The keys of one point of a metric's own list, beside its ``value``.
+_POINT_KEYS = frozenset({*STEP_KEYS, *EPOCH_KEYS, "time", "wall_time", "timestamp"})
+
+
+def _points(v: Any) -> Any:
+    """A metric's list of points (``[{"epoch": 0, "value": 1.42}, ...]``, as scalar exports
+    write them) as the list of its values, in order; anything else as it is."""
+    if not isinstance(v, list) or not v or not all(isinstance(r, dict) for r in v):
+        return v
+    if not all(_number(r.get("value")) and set(r) - {"value"} <= _POINT_KEYS for r in v):
+        return v
+    return [float(r["value"]) for r in v]
+
+
 def _columns(hist: dict[str, Any]) -> list[Record]:
-    """Records from a dict of number lists, shorter lists spread to end with the longest."""
-    hist = {k: _indexed(v) for k, v in hist.items()}
+    """Records from a dict of number lists (a metric's list of ``{epoch, value}`` points
+    read as its values), shorter lists spread to end with the longest."""
+    hist = {k: _points(_indexed(v)) for k, v in hist.items()}
     cols = {k: v for k, v in {**_nested(hist), **hist}.items() if _numbers(v)}
     if not cols:
         return []
@@ -263,7 +285,10 @@ def _named_loss(records: list[Record]) -> list[Record]:
     as ``loss`` and its held-out twin as ``val_loss``: the one train-side key that names a loss
     with a qualifier (``loss_x`` beside ``val_loss_x``), else the first named by its function
     (``bce`` beside ``val_bce`` and ``rmse``: Keras lists the compiled loss before the
-    metrics). The records as they are when there is none."""
+    metrics), else a split's ``total`` holding fractions (``{"train": {"total": 0.55,
+    "keypoint": 0.001, ...}}``: the sum of a multi-part objective, detectron2's
+    ``total_loss`` named without its kind; a whole-number ``total`` is a count). The records
+    as they are when there is none."""
     names = list(dict.fromkeys(k for r in records[:50] for k in r))
     tails = {n: keys.normalize_key(n).partition("/") for n in names}
     train = [n for n in names if tails[n][0] == "train"]
@@ -274,14 +299,21 @@ def _named_loss(records: list[Record]) -> list[Record]:
     qualified = [n for n in train if "loss" in words(n)]
     if len(qualified) > 1:
         return records  # several losses (a GAN's ``loss_g``, ``loss_d``): no one is the run's
-    pick = next(iter(qualified), None) or next(
-        (n for n in train if words(n) & keys.LOSS_FUNCTIONS), None
+    pick = (
+        next(iter(qualified), None)
+        or next((n for n in train if words(n) & keys.LOSS_FUNCTIONS), None)
+        or next((n for n in train if words(n) == {"total"} and _fractional(records, n)), None)
     )
     if pick is None:
         return records
     twin = next((n for n in names if tails[n] == ("eval", "/", tails[pick][2])), None)
     new = {pick: "loss", **({twin: "val_loss"} if twin else {})}
     return [{new.get(k, k): v for k, v in r.items()} for r in records]
+
+
+def _fractional(records: list[Record], name: str) -> bool:
+    """Whether ``name`` holds a fraction somewhere: a measured total, not a count."""
+    return any(name in r and not float(r[name]).is_integer() for r in records)
 
 
 def _stepped(records: list[Record]) -> list[tuple[float, Record]]:
