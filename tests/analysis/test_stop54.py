@@ -3,15 +3,20 @@ scatter alone; evals after it that sit no higher than that expected shortfall ar
 it was drawn from, not overfitting (LL151 info), unless a task metric fell by more than its
 own move between evals. A real climb out of the same minimum stays overfitting. The same
 reading keeps a classifier's near-zero train loss over many epochs from being called learning
-by heart when its eval loss only scatters around the level of its lowest draw (LL153)."""
+by heart when its eval loss only scatters around the level of its lowest draw (LL153); and a
+script's history whose loss has no known unit is judged as a classifier's when it has an eval
+set: a train loss near zero is no level known to be text, and the held-out set shows no harm."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from tests.analysis.analysis_curves import noisy, run_of, train_eval_run
 
 from losslens.analysis import analyze
 from losslens.analysis.evalview import min_shortfall
+from losslens.ingest import load_into_memory
 from losslens.model import RunData, Severity
 
 _EP = np.arange(1, 21)
@@ -88,3 +93,24 @@ def test_a_classifier_whose_eval_loss_scatters_after_a_low_draw_memorised_nothin
     got = {f.rule_id: f.severity for f in analyze(run).findings}
     assert "LL153" not in got
     assert got.get("LL151") is Severity.INFO
+
+
+def test_a_history_of_no_known_unit_with_an_eval_set_is_judged_by_the_eval(
+    tmp_path: Path,
+) -> None:
+    # a script's CSV history (epoch, train_loss, val_loss) naming no task: 100 epochs, the
+    # train loss down to 0.0015, the val loss improving to 0.0037 at epoch 98 and ending 1.5%
+    # above it
+    rows = ["epoch,train_loss,val_loss"]
+    for e in range(1, 101):
+        t = 0.2 * np.exp(-(e - 1) / 4) + 0.0015 * (1.3 - 0.3 * e / 100)
+        v = 0.1 * np.exp(-(e - 1) / 4) + 0.0037 * (1.04 - 0.04 * e / 98)
+        if e > 98:
+            v = 0.0037 * (1.012 if e == 99 else 1.015)
+        rows.append(f"{e},{t:.6f},{v:.6f}")
+    path = tmp_path / "history.csv"
+    path.write_text("\n".join(rows) + "\n")
+    (run,) = load_into_memory(path)
+    got = {f.rule_id: f.severity for f in analyze(run).findings}
+    assert "LL153" not in got  # no eval harm: not learned by heart
+    assert got.get("LL154") is Severity.INFO  # many epochs, the eval still near its best

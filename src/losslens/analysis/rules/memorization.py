@@ -238,7 +238,9 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         is one level lower when a logged task metric (accuracy, F1, WER …) is still improving or
         improved after the eval-loss minimum (more of the metrics got better than worse): the
         held-out task shows the model still generalizes. Speech recognition counts as a text task
-        here (it decodes text). Classifiers with an eval set: a near-zero train loss is how
+        here (it decodes text). Classifiers with an eval set, and losses of no known unit with
+        one (a script's history naming no task, where near zero is no level known to be text):
+        a near-zero train loss is how
         fitting an easy task ends, so it shows nothing by itself (with no eval set nothing shows
         the classifier generalizes, and it is read as above, like any task, once its loss is
         0.01 or less: every label at 99%; the log-loss of one label, unlike a text's, gets to
@@ -286,8 +288,11 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
     # near zero is how an easy classification ends: memorised only on eval harm. With no
     # eval set (no eval series at all) nothing shows the classifier generalizes, and it is
     # read as any other task
-    blind = ctx.task == "classification" and not any(map(keys.is_held_out, ctx.run.series))
-    if ctx.task == "classification" and not blind:
+    held = any(map(keys.is_held_out, ctx.run.series))
+    blind = ctx.task == "classification" and not held
+    # a loss of no known unit (a script's history naming no task) beside an eval set is read
+    # as a classifier's: near zero is no level known to be text, so the held-out set judges
+    if held and (ctx.task == "classification" or loss_unit_unknown(ctx)):
         view = classifier_harm(ctx, p, end)
         if view is not None:
             yield classifier_finding(r, ctx, st, v, end, view, p)
