@@ -5,7 +5,8 @@ own move between evals. A real climb out of the same minimum stays overfitting. 
 reading keeps a classifier's near-zero train loss over many epochs from being called learning
 by heart when its eval loss only scatters around the level of its lowest draw (LL153); and a
 script's history whose loss has no known unit is judged as a classifier's when it has an eval
-set: a train loss near zero is no level known to be text, and the held-out set shows no harm."""
+set: a train loss near zero is no level known to be text, and the held-out set shows no harm.
+With no validation loss, a test loss logged as the run trains is its held-out curve."""
 
 from __future__ import annotations
 
@@ -114,3 +115,15 @@ def test_a_history_of_no_known_unit_with_an_eval_set_is_judged_by_the_eval(
     got = {f.rule_id: f.severity for f in analyze(run).findings}
     assert "LL153" not in got  # no eval harm: not learned by heart
     assert got.get("LL154") is Severity.INFO  # many epochs, the eval still near its best
+
+
+def test_a_test_loss_is_the_held_out_curve_when_no_validation_loss_is_logged() -> None:
+    # a script that scores its test split every epoch: the test loss is best at epoch 4 and
+    # climbs 10% a pass after it while the train loss keeps falling
+    ep = np.arange(1, 13)
+    train = [round(1.2 * float(np.exp(-e / 3)) + 0.05, 4) for e in ep]
+    test = [0.9, 0.7, 0.6, 0.55] + [round(0.55 * 1.1**k, 4) for k in range(1, 9)]
+    run = run_of({"train/loss": (ep, train), "test/loss": (ep, test), "train/epoch": (ep, ep)})
+    f = next(f for f in analyze(run).findings if f.rule_id == "LL151")
+    assert f.severity.rank >= Severity.WARNING.rank
+    assert f.onset_step == 4

@@ -196,15 +196,23 @@ def _series(run: RunData, canonical: str) -> Series | None:
     return run.series[name] if len(run.series[name]) else None
 
 
+#: A test split's loss: the held-out loss of a run that logs no validation loss.
+TEST_LOSS = "test/loss"
+
+
 def _losses(run: RunData) -> tuple[Series | None, Series | None]:
     """The train and eval loss; with no train loss by name, the sums of an objective's parts
-    (:func:`components.summed_losses`, once for both), an eval loss by name standing."""
-    if keys.resolve(list(run.series), keys.LOSS) is None:
+    (:func:`components.summed_losses`, once for both), an eval loss by name standing. With no
+    validation loss at all, a test loss is the held-out one (a script that scores its test
+    split as it trains watches that curve as others watch a validation loss)."""
+    names = list(run.series)
+    if keys.resolve(names, keys.LOSS) is None:
         train, held = components.summed_losses(run)
         if train is not None:
-            named = keys.resolve(list(run.series), keys.EVAL_LOSS) is not None
-            return train, _series(run, keys.EVAL_LOSS) if named else held
-    return _series(run, keys.LOSS), _series(run, keys.EVAL_LOSS)
+            named = keys.resolve(names, keys.EVAL_LOSS) is not None
+            held = _series(run, keys.EVAL_LOSS) if named else held
+            return train, held or _series(run, TEST_LOSS)
+    return _series(run, keys.LOSS), _series(run, keys.EVAL_LOSS) or _series(run, TEST_LOSS)
 
 
 def first_per_step(s: Series) -> Series:
