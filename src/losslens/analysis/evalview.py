@@ -283,6 +283,12 @@ def _rebound(ev: FloatArray) -> float:
     return float(np.max(ev[1:] / ev[:-1])) - 1
 
 
+def level_after(ev: FloatArray, b: int) -> float:
+    """The level of the evals after the best ``b``: the higher of the last eval and their
+    median (one low last draw does not hide a level that held, nor one high draw make it)."""
+    return max(float(ev[-1]), float(np.median(ev[b + 1 :])))
+
+
 def low_draw(ev: FloatArray, b: int, max_after: int, late_share: float, climb_z: float) -> bool:
     """Whether the best eval ``b`` (2 evals or more before it) is a low draw of a noisy
     curve: with at most ``max_after`` evals after it, the last is above it by no more than
@@ -302,8 +308,7 @@ def low_draw(ev: FloatArray, b: int, max_after: int, late_share: float, climb_z:
         return False
     if signals.mann_kendall_z(ev[b:]) >= climb_z:
         return False
-    level = max(float(ev[-1]), float(np.median(after)))
-    return level / float(ev[b]) - 1 <= _rebound(before[before.size // 2 :])
+    return level_after(ev, b) / float(ev[b]) - 1 <= _rebound(before[before.size // 2 :])
 
 
 def min_shortfall(n: int) -> float:
@@ -318,11 +323,10 @@ def within_min_scatter(view: EvalView) -> bool:
     more than the lowest of the curve's evals is expected to fall below their level by
     scatter alone (``min_shortfall(n)`` eval noise sds): on a curve that noisy the best is
     a low draw, and what follows it is the level it was drawn from, not a rise."""
-    after = view.after
     best = view.best_value
-    if after.size == 0 or best <= 0 or view.noise <= 0:
+    if view.after.size == 0 or best <= 0 or view.noise <= 0:
         return False
-    level = max(float(np.median(after)), float(view.values[-1]))
+    level = level_after(view.values, view.best)
     return math.log(level / best) <= min_shortfall(view.n) * view.noise
 
 

@@ -100,8 +100,7 @@ def _history(doc: Any) -> tuple[Any, dict[str, Any]]:
         # (a document whose own lists hold no loss, a config's ``betas: [0.9, 0.999]``, is
         # not itself the history)
         logs = [k for k, v in doc.items() if _record_list(v)]
-        own = _records(doc)
-        if len(logs) == 1 and not (own and _has_loss(own)):
+        if len(logs) == 1 and not _has_loss(_records(doc)):
             cfg = doc.get("config")
             return doc[logs[0]], cfg if isinstance(cfg, dict) else {}
     return doc, {}

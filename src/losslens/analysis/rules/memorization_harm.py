@@ -106,15 +106,10 @@ def classifier_harm(ctx: RunContext, p: MemoParams, end: float) -> EvalView | No
         return None
     if float(np.median(view.values[view.best + 1 :])) < p.first_pass_gap * end:
         return None  # the held-out examples predicted about as well: nothing learned by heart
-    if overfits(ctx):
-        return view
-    # the level after the best beyond its noise, and beyond the scatter the lowest eval of
-    # a noisy curve is expected to fall below its level (else it is the level, not a rise)
-    if not level_excused(view.values[view.best :], p.flat_gain, view.noise) and not (
-        within_min_scatter(view)
-    ):
-        return view
-    return None
+    # harm: overfitting at warning, or the level after the best beyond its noise and beyond
+    # the scatter the lowest eval of a noisy curve is expected to fall below its level
+    excused = level_excused(view.values[view.best :], p.flat_gain, view.noise)
+    return view if overfits(ctx) or not (excused or within_min_scatter(view)) else None
 
 
 def classifier_finding(
