@@ -30,6 +30,8 @@ from losslens.model import ImportedRun
 
 _ROW = re.compile(r"^\s*\|(?P<cells>.*)\|\s*$")
 _SEPARATOR = re.compile(r"^\s*\|?(?:\s*:?-{3,}:?\s*\|)+\s*(?::?-{3,}:?\s*)?$")
+_GAP = re.compile(r"\s{2,}|\t")
+_RULE = re.compile(r"^\s*[-=]{3,}[-=\s]*$")
 _MIN_ROWS = 3
 _SNIFF_BYTES = 1 << 16
 
@@ -60,6 +62,36 @@ def _tables(lines: list[str]) -> Iterator[tuple[list[str], list[list[str]]]]:
                 break
             rows.append(cells)
         yield names, rows
+
+
+def _printed(lines: list[str]) -> Iterator[tuple[list[str], list[list[str]]]]:
+    """The header and the rows of each printed table that names a loss column: a header whose
+    names stand apart by two spaces or a tab (``Epoch    Train Loss   Val Acc (%)``), a rule
+    line (``-----``) or none, then rows of numbers apart by spaces, one per name."""
+    for i, line in enumerate(lines):
+        names = [n for n in _GAP.split(line.strip()) if n]
+        if len(names) < 2 or "|" in line or not any("loss" in n.lower() for n in names):
+            continue
+        if any(_number(n) is not None for n in names):
+            continue  # a row of numbers, no header
+        start = i + 2 if i + 1 < len(lines) and _RULE.match(lines[i + 1]) else i + 1
+        rows = []
+        for row in lines[start:]:
+            cells = row.split()
+            if len(cells) != len(names) or any(_number(c) is None for c in cells):
+                break
+            rows.append(cells)
+        yield names, rows
+
+
+def printed_rows(lines: list[str]) -> list[tuple[float, dict[str, Any]]]:
+    """``(step, row)`` for each row of the first printed loss table with 3 rows or more, read
+    as a Markdown table's are; empty when there is none."""
+    for names, rows in _printed(lines):
+        out = _table_rows(names, rows)
+        if len(out) >= _MIN_ROWS:
+            return out
+    return []
 
 
 def _rows(lines: list[str]) -> list[tuple[float, dict[str, Any]]]:

@@ -42,7 +42,12 @@ val_loss=1.05)``, is none). An epoch printed as a whole number beside a step cou
 fractional progress. A tqdm bar is read as the log its description and postfix hold, its ``n/N``
 the counter (``Processing Epoch 30: 100%| 3516/3516 [...] loss=2.316``: the epoch's last batch,
 counted within the epoch; the finished bars of successive epochs are one log each). Lines of any
-other kind (samples, checkpoints, banners) are skipped.
+other kind (samples, checkpoints, banners) are skipped. A value named for an epoch (``Average
+loss for epoch 1: 0.36``) is that epoch's; a split's name before a loss function (``train MSE:
+0.063``, ``val MSE``) is that split's loss where no field names it; the one loss a counted line
+names with a word before it (``Epoch:0, mask loss is 0.1411``; not ``best loss`` or ``batch
+loss``) is the train loss. A text with no progress lines may print its run as a table
+(``Epoch    Train Loss   Val Acc (%)`` over rows of numbers), read as a Markdown table's rows.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ from losslens.importers.base import (
     run_from_rows,
     text_log_head,
 )
+from losslens.importers.markdown_table import printed_rows
 from losslens.importers.textutil import TQDM_BAR
 from losslens.model import ImportedRun
 
@@ -131,6 +137,16 @@ _RENAME = {
     "grad norm": "grad_norm",
     "gnorm": "grad_norm",
 }
+#: ``Average loss for epoch 1: 0.36``, ``Test accuracy after epoch 5: 89.70%``: a value named
+#: for an epoch, read as ``epoch 1, Average loss: 0.36``.
+_FOR_EPOCH = re.compile(
+    r"(?P<name>[A-Za-z][\w ]*?)\s+(?:for|after|at|of)\s+epoch\s+(?P<n>\d+)\s*:", re.IGNORECASE
+)
+#: Words before ``loss`` that name a record, not the loss being trained (``best loss``),
+#: and ``batch loss``, one batch's, which a log of the epoch's loss may print beside it.
+_NOTE_WORDS = frozenset(
+    {"best", "min", "lowest", "final", "last", "prev", "previous", "target", "batch"}
+)
 #: Bytes read when sniffing, and the logs needed in them.
 _SNIFF_BYTES, _SNIFF_LOGS = 1 << 18, 3
 
@@ -145,6 +161,7 @@ def _fields(line: str) -> tuple[Fields, bool]:
     """The ``key -> (value, total)`` fields of one line, keys lowercased, and whether the
     line is a tqdm bar."""
     out: Fields = {}
+    line = _FOR_EPOCH.sub(lambda m: f"epoch {m['n']}, {m['name']}:", line)
     tag = _SPLIT_TAG.match(line)
     bar = TQDM_BAR.search(line)
     if bar is not None:
@@ -155,7 +172,9 @@ def _fields(line: str) -> tuple[Fields, bool]:
     named = False  # a field names its split (``train 3.44 val 3.43``): a tag adds nothing
     held: str | None = None  # the split of a held-out batch counter on the line ...
     held_at: tuple[float, float | None] = (0.0, None)  # ... and its count
-    fn: Fields = {}  # the losses named by their function, kept where no field names the loss
+    # the losses named by their function, kept where no field names the loss (else under
+    # their own name: ``Train Loss: 17053, Train MAE: 116.49`` keeps ``train mae``)
+    fn: dict[str, tuple[str, tuple[float, float | None]]] = {}
     for m in _FIELD.finditer(line):
         key = keys.CAMEL.sub(" ", m.group("key")).lower()  # ``TrainLoss`` is ``train loss``
         if key.partition(" ")[0] in _EVAL_PREFIX and key.rpartition(" ")[2] in _BATCHES:
@@ -163,7 +182,7 @@ def _fields(line: str) -> tuple[Fields, bool]:
                 held, held_at = key.partition(" ")[0], (_number(m.group("num")), None)
             continue
         named = named or key.replace("_", " ").split()[0] in _SPLIT_LOSS
-        words = re.split(r"[\s_]+", key)
+        own, words = key, re.split(r"[\s_]+", key)
         # ``Average Loss``, ``avg_loss``; ``Train MSE Loss``, a loss named by its function
         by_fn = not _LOSS_FUNCTIONS.isdisjoint(words)
         if key != "loss" and set(words) - _LOSS_WORDS - _LOSS_FUNCTIONS == {"loss"}:
@@ -172,6 +191,10 @@ def _fields(line: str) -> tuple[Fields, bool]:
             "loss"
         }:
             key = f"{words[0]} loss"  # ``val loss_avg``, ``val_mse_loss``: the held-out loss
+        elif len(words) > 1 and words[0] in _SPLIT_LOSS and _LOSS_FUNCTIONS.issuperset(words[1:]):
+            key = _SPLIT_LOSS[
+                words[0]
+            ]  # ``train MSE``, ``val MSE``: the split's loss by its function
         elif key not in _STEP_KEYS and key.rpartition(" ")[2] in _PHASE_COUNTERS:
             key = "step"  # ``SFT Step 0010``: a phase's name before its step counter
         elif key.partition(" ")[::2] in _SPLIT_EPOCHS or (
@@ -191,12 +214,25 @@ def _fields(line: str) -> tuple[Fields, bool]:
                 continue  # ``Validation: 92.77%``: a score, not the split's loss
             key = _SPLIT_LOSS[key]
         value = (_number(m.group("num")), _number(total) if total else None)
-        (fn if by_fn and key.endswith("loss") else out).setdefault(key, value)
+        if by_fn and key.endswith("loss"):
+            fn.setdefault(key, (own, value))
+        else:
+            out.setdefault(key, value)
         if m.group("inner") and key in _EPOCH_KEYS:
             # ``Epoch:[0/19](100/61701)``: the step within the epoch, of its steps
             out.setdefault("epoch step", (float(m.group("inner")), float(m.group("inner_total"))))
-    for key, value in fn.items():
-        out.setdefault(key, value)
+    for key, (own, value) in fn.items():
+        out.setdefault(key if key not in out else own, value)
+    lone = [k for k in out if "loss" in re.split(r"[\s_]+", k) and not _held_out(k)]
+    if (
+        len(lone) == 1
+        and len(words := lone[0].split()) == 2
+        and words[1] == "loss"
+        and words[0] not in _NOTE_WORDS
+        and (_counter(out) or _epoch(out) is not None)
+    ):
+        # ``Epoch:0, mask loss is 0.1411``: the one loss a counted line names is the train loss
+        out["loss"] = out.pop(lone[0])
     if held is not None and named:
         # ``Val step 500 | train loss 1.93 | val loss 1.93``: the run's step at an eval
         out.setdefault("step", held_at)
@@ -416,8 +452,13 @@ def _rows(text: str, warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any
 
 
 def has_progress(text: str) -> bool:
-    """Whether ``text`` holds 3 progress logs or more."""
-    return len(_rows(text, [])[0]) >= _SNIFF_LOGS
+    """Whether ``text`` holds 3 progress logs or more (or a printed table of 3 rows)."""
+    return len(_rows(text, [])[0]) >= _SNIFF_LOGS or len(_table(text)) >= _SNIFF_LOGS
+
+
+def _table(text: str) -> list[tuple[int, dict[str, Any]]]:
+    """The rows of a printed table of the run, in a text with no progress lines."""
+    return [(int(step), row) for step, row in printed_rows(text.splitlines())]
 
 
 def text_run(
@@ -428,7 +469,9 @@ def text_run(
     warnings: list[str] = []
     rows, planned = _rows(text, warnings)
     if len(rows) < _SNIFF_LOGS:
-        return None
+        rows, planned = _table(text), None
+        if len(rows) < _SNIFF_LOGS:
+            return None
     guard = StepGuard(warnings)
     kept = [(s, None, row) for step, row in rows if (s := guard(step)) is not None]
     return run_from_rows(
