@@ -365,3 +365,42 @@ def test_a_splits_total_of_fractions_is_its_loss_and_a_count_is_not(tmp_path: Pa
     counts = [{"train": {"total": 500, "correct": 400 + e}} for e in range(3)]
     with pytest.raises((ImportError_, UnknownFormatError)):
         load_into_memory(_write(tmp_path, counts, "counts.json"))
+
+
+def test_a_summary_per_epoch_nesting_the_trainers_metrics_is_no_trainer_state(
+    tmp_path: Path,
+) -> None:
+    metrics = {"loss": 4.57, "grad_norm": 7.8, "learning_rate": 1e-5, "step": 109.2}
+    doc = {
+        "config": {"num_epochs": 2, "logging_steps": 25},
+        "metrics_history": {
+            "step": [25, 50, 75, 100],
+            "loss": [5.1, 4.8, 4.6, 4.5],
+            "lr": [1e-6, 2e-6, 3e-6, 4e-6],
+            "epoch": [0.25, 0.5, 0.75, 1.0],
+        },
+        "epoch_stats": [
+            {"epoch": 0, "metrics": {**metrics, "eval_loss": 4.7}},
+            {"epoch": 1, "metrics": {**metrics, "eval_loss": 4.6}},
+        ],
+    }
+    path = _write(tmp_path, doc, "training_metrics.json")
+    assert detect(path).name == "json_history"  # type: ignore[union-attr]
+    (run,) = load_into_memory(path)
+    assert run.series[keys.LOSS].values.tolist() == [5.1, 4.8, 4.6, 4.5]
+    assert run.series[keys.LOSS].steps.tolist() == [25, 50, 75, 100]
+
+
+def test_steps_listed_for_more_logs_than_the_losses_give_no_epochs(tmp_path: Path) -> None:
+    # the step and epoch lists hold the evals' logs too (at 50 and 100): the losses' own
+    # steps are unknown, and a loss's place in its list is no epoch
+    doc = {
+        "metrics_history": {
+            "step": [25, 50, 50, 75, 100, 100],
+            "epoch": [0.25, 0.5, 0.5, 0.75, 1.0, 1.0],
+            "loss": [5.1, 4.8, 4.6, 4.5],
+        }
+    }
+    (run,) = load_into_memory(_write(tmp_path, doc))
+    assert run.series[keys.LOSS].steps.tolist() == [1, 2, 3, 4]
+    assert keys.EPOCH not in run.series

@@ -106,10 +106,14 @@ class HFTrainerStateImporter:
 
 
 def _looks_like_log(text: bytes) -> bool:
-    """Whether the start of a JSON list holds the Trainer's log entries: a step, one of the
-    keys only they carry, and a loss."""
+    """Whether the start of a JSON list (``text`` opens at its first object) holds the
+    Trainer's log entries: a step in the first entry itself, which is flat (a summary per epoch
+    that nests the Trainer's metrics, ``{"epoch": 0, "metrics": {"step": ...}}``, is none), one
+    of the keys only they carry, and a loss."""
+    at = text.find(_STEP_KEY)
     return (
-        _STEP_KEY in text
+        at >= 0
+        and b"{" not in text[1:at]
         and any(k in text for k in _TRAINER_KEYS)
         and (b'"loss"' in text or b'"eval_loss"' in text)
     )

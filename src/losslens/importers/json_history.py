@@ -163,6 +163,7 @@ def _columns(hist: dict[str, Any]) -> list[Record]:
     if not cols:
         return []
     losses = [len(v) for k, v in cols.items() if _is_loss(k)]
+    longer = {k.lower() for k, v in cols.items() if losses and len(v) > max(losses)}
     if losses:
         # a list longer than every loss is one value per example (``val_preds``, the
         # held-out labels), not per log
@@ -175,6 +176,11 @@ def _columns(hist: dict[str, Any]) -> list[Record]:
         for i, x in enumerate(v):
             if x is not None:
                 out[round((i + 1) * n / len(v)) - 1][k] = float(x)
+    if longer & {*STEP_KEYS, *EPOCH_KEYS}:
+        # steps listed for more logs than the losses' (the evals' among them): the rows are
+        # the losses' logs in order, at no known step or epoch (never one epoch each)
+        for i, r in enumerate(out):
+            r["step"] = float(i + 1)
     return out
 
 
