@@ -31,7 +31,7 @@ from losslens.model import ImportedRun
 _ROW = re.compile(r"^\s*\|(?P<cells>.*)\|\s*$")
 _SEPARATOR = re.compile(r"^\s*\|?(?:\s*:?-{3,}:?\s*\|)+\s*(?::?-{3,}:?\s*)?$")
 _GAP = re.compile(r"\s{2,}|\t")
-_RULE = re.compile(r"^\s*[-=]{3,}[-=\s]*$")
+_RULE = re.compile(r"\s*+[-=]{3}[-=\s]*+$")
 _MIN_ROWS = 3
 _SNIFF_BYTES = 1 << 16
 

@@ -138,10 +138,9 @@ _RENAME = {
     "gnorm": "grad_norm",
 }
 #: ``Average loss for epoch 1: 0.36``, ``Test accuracy after epoch 5: 89.70%``: a value named
-#: for an epoch, read as ``epoch 1, Average loss: 0.36``.
-_FOR_EPOCH = re.compile(
-    r"(?P<name>[A-Za-z][\w ]*?)\s+(?:for|after|at|of)\s+epoch\s+(?P<n>\d+)\s*:", re.IGNORECASE
-)
+#: for an epoch, read as ``epoch 1, Average loss: 0.36`` (possessive, so a long line is read
+#: in one pass).
+_FOR_EPOCH = re.compile(r"(?<!\s)\s++(?:for|after|at|of)\s++epoch\s++(?P<n>\d++)\s*+:", re.I)
 #: Words before ``loss`` that name a record, not the loss being trained (``best loss``),
 #: and ``batch loss``, one batch's, which a log of the epoch's loss may print beside it.
 _NOTE_WORDS = frozenset(
@@ -161,7 +160,8 @@ def _fields(line: str) -> tuple[Fields, bool]:
     """The ``key -> (value, total)`` fields of one line, keys lowercased, and whether the
     line is a tqdm bar."""
     out: Fields = {}
-    line = _FOR_EPOCH.sub(lambda m: f"epoch {m['n']}, {m['name']}:", line)
+    if (at := _FOR_EPOCH.search(line)) is not None:
+        line = f"epoch {at['n']}, {line[: at.start()]}:{line[at.end() :]}"
     tag = _SPLIT_TAG.match(line)
     bar = TQDM_BAR.search(line)
     if bar is not None:
