@@ -173,3 +173,12 @@ def test_a_table_step_that_is_no_integer_is_dropped_with_a_warning(tmp_path: Pat
     points = [p for batch in imported.batches for p in batch]
     assert sorted({p.step for p in points}) == [3, 4, 5, 6]
     assert any("dropped 2 records" in w for w in imported.warnings)
+
+
+def test_an_epoch_and_its_value_apart_by_a_tab(tmp_path: Path) -> None:
+    path = tmp_path / "train_loss.txt"
+    path.write_text("".join(f"epoch{e}\t{1 / e:.12f}\n" for e in range(1, 6)))
+    assert detect(path).name == "loss_list"  # type: ignore[union-attr]
+    steps, values = _series(path)
+    assert steps == [1, 2, 3, 4, 5]
+    assert values == pytest.approx([1.0, 0.5, 1 / 3, 0.25, 0.2])

@@ -7,7 +7,7 @@ per log and nothing else::
 
 Values are read in order, one log each: one or several per line (apart by commas,
 semicolons or spaces; an array printed by numpy, ``[3.167 3.023 ...]``, is its values), or
-``Epoch N: value`` (the log of the end of epoch N, its step N). A
+``Epoch N: value`` (``epochN<TAB>value`` too: the log of the end of epoch N, its step N). A
 line ``Epoch N`` alone starts that epoch for the values below it; lines that are all ``step
 value`` pairs (apart by a space, comma, ``_`` or ``:``) are a table with no header. The
 file's name names the series: a held-out split's name first (``val_loss``, ``test_losses``)
@@ -33,9 +33,9 @@ _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
 #: Values apart by commas, semicolons or spaces (a trailing separator allowed).
 _VALUES = re.compile(rf"^\s*(?:{_NUM})(?:\s*[,;\s]\s*(?:{_NUM}))*\s*[,;]?\s*$", re.IGNORECASE)
 _NUMBER = re.compile(_NUM, re.IGNORECASE)
-#: ``Epoch 3: 1.25`` / ``epoch 3 - 1.25``: the value at the end of that epoch.
+#: ``Epoch 3: 1.25`` / ``epoch 3 - 1.25`` / ``epoch3<TAB>1.25``: the value at the end of that epoch.
 _EPOCH_VALUE = re.compile(
-    rf"^\s*epoch\s*#?\s*(?P<epoch>\d+)\s*[:=\-,]\s*(?P<value>{_NUM})\s*$", re.IGNORECASE
+    rf"^\s*epoch\s*#?\s*(?P<epoch>\d+)(?:\s*[:=\-,]\s*|\s+)(?P<value>{_NUM})\s*$", re.IGNORECASE
 )
 #: ``Epoch 3`` alone: the values below it are that epoch's.
 _EPOCH_MARK = re.compile(r"^\s*epoch\s*#?\s*:?\s*(?P<epoch>\d+)\s*:?\s*$", re.IGNORECASE)
