@@ -259,11 +259,13 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         means every training pair is separated with near certainty, the objective saturated: a
         warning with no eval set or an eval loss above 1.5× the train loss (and above 0.105), info
         when the eval loss follows. Not read: a loss that goes below zero (no likelihood, a
-        policy-gradient surrogate, whose near zero is no certainty). A near-zero end is not read
-        either, with no eval at all, when the first pass already ended (median of the logs from
-        epoch 0.75 to 1.0, batches not yet seen: the held-out measure) below 1.5× that end
-        level: the repeated examples are fitted no tighter than unseen ones were, a low-entropy
-        target, not learning by heart (the gap and staircase readings still apply).
+        policy-gradient surrogate, whose near zero is no certainty), a classifier's or a loss
+        of no known unit's too (no floor at zero: its ratio to the eval loss says nothing). A
+        near-zero end is not read either, with no eval at all, when the first pass already
+        ended (median of the logs from epoch 0.75 to 1.0, batches not yet seen: the held-out
+        measure) below 1.5× that end level: the repeated examples are fitted no tighter than
+        unseen ones were, a low-entropy target, not learning by heart (the gap and staircase
+        readings still apply).
     Why it matters:
         A language model cannot predict natural text that well unless it has seen it: it
         reproduces its training examples verbatim and tends to answer everything in their
@@ -285,6 +287,10 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         if sev is not None:
             yield saturated_finding(r, ctx, (st, v), end, sev, p.near_zero)
         return
+    if not is_likelihood(v):
+        # below zero, the loss has no floor at zero: neither its near zero nor its ratio to the
+        # eval loss says how tightly the examples are fitted (a classifier's reading included)
+        return
     # near zero is how an easy classification ends: memorised only on eval harm. With no
     # eval set (no eval series at all) nothing shows the classifier generalizes, and it is
     # read as any other task
@@ -301,8 +307,6 @@ def memorization(r: Rule, ctx: RunContext) -> Iterator[Finding]:
         return  # a classifier sure of its labels at 90-99%: a good fit, not learned by heart
     # speech recognition decodes text too: a near-zero loss there is memorised transcripts
     if not (ctx.text_task or ctx.task == "speech" or blind):
-        return
-    if not is_likelihood(v):
         return
     _, one_eval = finite(ctx.eval_loss)
     # no eval at all: the end of the first pass, batches not yet seen, is the held-out
