@@ -78,3 +78,10 @@ def test_a_printed_table_of_the_run(tmp_path: Path) -> None:
     series = _read(tmp_path, text)
     assert series[keys.LOSS] == [1.0204, 0.4649, 0.3651, 0.308]
     assert series[keys.EPOCH] == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_a_printed_row_whose_step_is_no_number_is_skipped(tmp_path: Path) -> None:
+    text = " Epoch    Train Loss   Val Acc (%)\n"
+    text += "".join(f"{ep}  {1 / ep:.4f}  {80 + ep}\n" for ep in range(1, 5)) + "nan  0.1  90\n"
+    series = _read(tmp_path, text)
+    assert series[keys.LOSS] == [1.0, 0.5, 0.3333, 0.25]

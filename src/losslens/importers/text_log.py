@@ -192,9 +192,8 @@ def _fields(line: str) -> tuple[Fields, bool]:
         }:
             key = f"{words[0]} loss"  # ``val loss_avg``, ``val_mse_loss``: the held-out loss
         elif len(words) > 1 and words[0] in _SPLIT_LOSS and _LOSS_FUNCTIONS.issuperset(words[1:]):
-            key = _SPLIT_LOSS[
-                words[0]
-            ]  # ``train MSE``, ``val MSE``: the split's loss by its function
+            # ``train MSE``, ``val MSE``: the split's loss by its function
+            key = _SPLIT_LOSS[words[0]]
         elif key not in _STEP_KEYS and key.rpartition(" ")[2] in _PHASE_COUNTERS:
             key = "step"  # ``SFT Step 0010``: a phase's name before its step counter
         elif key.partition(" ")[::2] in _SPLIT_EPOCHS or (
@@ -457,8 +456,9 @@ def has_progress(text: str) -> bool:
 
 
 def _table(text: str) -> list[tuple[int, dict[str, Any]]]:
-    """The rows of a printed table of the run, in a text with no progress lines."""
-    return [(int(step), row) for step, row in printed_rows(text.splitlines())]
+    """The rows of a printed table of the run, in a text with no progress lines (a row whose
+    step is no finite number is none)."""
+    return [(int(st), row) for st, row in printed_rows(text.splitlines()) if math.isfinite(st)]
 
 
 def text_run(
