@@ -226,6 +226,13 @@ def resolve(available: list[str] | set[str] | dict[str, object], canonical: str)
                 if head == split and _TOTAL_LOSS.fullmatch(tail):
                     return name
     if canonical == LR:  # a monitor's groups: the first group's is the run's schedule
-        groups = [(int(m.group(1) or 0), n) for n in names if (m := _LR_MONITOR.fullmatch(n))]
-        return min(groups)[1] if groups else None
+        groups = lr_groups(names)
+        return groups[0] if groups else None
     return None
+
+
+def lr_groups(names: list[str] | set[str] | dict[str, object]) -> list[str]:
+    """The learning rates a monitor logs per parameter group (``lr-AdamW/pg1``, ``lr/pg0``),
+    in the order of their groups."""
+    groups = [(int(m.group(1) or 0), n) for n in names if (m := _LR_MONITOR.fullmatch(n))]
+    return [n for _, n in sorted(groups)]

@@ -196,6 +196,29 @@ def _series(run: RunData, canonical: str) -> Series | None:
     return run.series[name] if len(run.series[name]) else None
 
 
+def _lr(run: RunData) -> Series | None:
+    """The run's learning rate. Of a monitor's parameter groups, the first whose schedule
+    another group shares: Ultralytics and YOLOv5 log their biases first (``lr/pg0``, warmed
+    down from a rate of their own) beside two groups of weights on one schedule, which is the
+    run's; when no two groups share one, or the first shares its own, the first group's."""
+    lr = _series(run, keys.LR)
+    groups = keys.lr_groups(list(run.series))
+    if lr is None or len(groups) < 3:
+        return lr
+    vals = [run.series[n].values for n in groups]
+
+    def shared(i: int) -> bool:
+        return any(
+            j != i and v.shape == vals[i].shape and np.allclose(v, vals[i], equal_nan=True)
+            for j, v in enumerate(vals)
+        )
+
+    if shared(0):
+        return lr
+    i = next((i for i in range(1, len(groups)) if shared(i)), None)
+    return lr if i is None else run.series[groups[i]]
+
+
 #: A test split's loss: the held-out loss of a run that logs no validation loss.
 TEST_LOSS = "test/loss"
 
@@ -459,7 +482,7 @@ def build_context(run: RunData) -> RunContext:
     ctx = RunContext(run=run, config=cfg, summary=summ)
     ctx.loss, ev = _losses(run)
     ctx.eval_loss = first_per_step(ev) if ev is not None else None
-    ctx.lr = _series(run, keys.LR)
+    ctx.lr = _lr(run)
     ctx.grad_norm = _series(run, keys.GRAD_NORM)
     ctx.epoch = _series(run, keys.EPOCH)
     ctx.finetune, ctx.finetune_from_config = _detect_finetune(run, cfg)
