@@ -49,5 +49,8 @@ def test_the_schedule_two_parameter_groups_share_is_the_runs(tmp_path: Path) -> 
     assert _lr_of(tmp_path, groups) == "lr/pg1"
     # every group on one schedule, or none shared: the first group's
     assert _lr_of(tmp_path, {"lr/pg0": weights, "lr/pg1": weights, "lr/pg2": weights}) == "lr/pg0"
+    # a learning rate logged by its own name stands
+    named = {"learning_rate": [x * 0.9 for x in weights], **groups}
+    assert _lr_of(tmp_path, named) == "train/learning_rate"
     half = [x / 2 for x in weights]
     assert _lr_of(tmp_path, {"lr/pg0": bias, "lr/pg1": weights, "lr/pg2": half}) == "lr/pg0"

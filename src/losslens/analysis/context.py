@@ -200,10 +200,11 @@ def _lr(run: RunData) -> Series | None:
     """The run's learning rate. Of a monitor's parameter groups, the first whose schedule
     another group shares: Ultralytics and YOLOv5 log their biases first (``lr/pg0``, warmed
     down from a rate of their own) beside two groups of weights on one schedule, which is the
-    run's; when no two groups share one, or the first shares its own, the first group's."""
+    run's; when no two groups share one, or the first shares its own, the first group's (a
+    learning rate logged by its own name stands)."""
     lr = _series(run, keys.LR)
     groups = keys.lr_groups(list(run.series))
-    if lr is None or len(groups) < 3:
+    if lr is None or len(groups) < 3 or lr.key != groups[0]:
         return lr
     vals = [run.series[n].values for n in groups]
 
