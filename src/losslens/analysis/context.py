@@ -214,10 +214,8 @@ def _lr(run: RunData) -> Series | None:
             for j, v in enumerate(vals)
         )
 
-    if shared(0):
-        return lr
-    i = next((i for i in range(1, len(groups)) if shared(i)), None)
-    return lr if i is None else run.series[groups[i]]
+    i = next((i for i in range(len(groups)) if shared(i)), 0)
+    return lr if i == 0 else run.series[groups[i]]
 
 
 #: A test split's loss: the held-out loss of a run that logs no validation loss.

@@ -162,12 +162,11 @@ def _columns(hist: dict[str, Any]) -> list[Record]:
     cols = {k: v for k, v in {**_nested(hist), **hist}.items() if _numbers(v)}
     if not cols:
         return []
-    losses = [len(v) for k, v in cols.items() if _is_loss(k)]
-    longer = {k.lower() for k, v in cols.items() if losses and len(v) > max(losses)}
-    if losses:
-        # a list longer than every loss is one value per example (``val_preds``, the
-        # held-out labels), not per log
-        cols = {k: v for k, v in cols.items() if len(v) <= max(losses)}
+    top = max((len(v) for k, v in cols.items() if _is_loss(k)), default=None)
+    # a list longer than every loss is one value per example (``val_preds``, the held-out
+    # labels), not per log
+    longer = {k.lower() for k, v in cols.items() if top is not None and len(v) > top}
+    cols = {k: v for k, v in cols.items() if top is None or len(v) <= top}
     n = max(len(v) for v in cols.values())
     # a list far shorter than the history (``phase_starts: [0, 15, 40]``) is a setting
     cols = {k: v for k, v in cols.items() if len(v) >= max(2, n / SHORT)}

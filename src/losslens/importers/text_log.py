@@ -182,7 +182,7 @@ def _fields(line: str) -> tuple[Fields, bool]:
                 held, held_at = key.partition(" ")[0], (_number(m.group("num")), None)
             continue
         named = named or key.replace("_", " ").split()[0] in _SPLIT_LOSS
-        own, words = key, re.split(r"[\s_]+", key)
+        own, words = key, _words(key)
         # ``Average Loss``, ``avg_loss``; ``Train MSE Loss``, a loss named by its function
         by_fn = not _LOSS_FUNCTIONS.isdisjoint(words)
         if key != "loss" and set(words) - _LOSS_WORDS - _LOSS_FUNCTIONS == {"loss"}:
@@ -222,12 +222,12 @@ def _fields(line: str) -> tuple[Fields, bool]:
             out.setdefault("epoch step", (float(m.group("inner")), float(m.group("inner_total"))))
     for key, (own, value) in fn.items():
         out.setdefault(key if key not in out else own, value)
-    lone = [k for k in out if "loss" in re.split(r"[\s_]+", k) and not _held_out(k)]
+    lone = [k for k in out if "loss" in _words(k) and not _held_out(k)]
     if (
         len(lone) == 1
-        and len(words := lone[0].split()) == 2
-        and words[1] == "loss"
-        and words[0] not in _NOTE_WORDS
+        and len(parts := lone[0].split()) == 2
+        and parts[1] == "loss"
+        and parts[0] not in _NOTE_WORDS
         and (_counter(out) or _epoch(out) is not None)
     ):
         # ``Epoch:0, mask loss is 0.1411``: the one loss a counted line names is the train loss
@@ -250,6 +250,11 @@ def _fields(line: str) -> tuple[Fields, bool]:
         within = any(k in out for k in _EPOCH_KEYS)  # ``Epoch 3: 40%|…| 40/100``: its batches
         out.setdefault("epoch step" if within else "step", (float(bar[2]), float(bar[3])))
     return out, bar is not None
+
+
+def _words(key: str) -> list[str]:
+    """The words of a key, apart by spaces or underscores (``val_mse_loss``)."""
+    return re.split(r"[\s_]+", key)
 
 
 def _new_postfixes(lines: list[tuple[Fields, bool]]) -> list[Fields]:
